@@ -1,0 +1,199 @@
+//! Server configuration. Defaults are Socket.IO's own.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which origins may make cross-origin requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers are sent (same-origin pages and non-browser clients only).
+    None,
+    /// Any origin: the request's `Origin` is echoed back.
+    Any,
+    /// Only these origins (exact match, e.g. `https://example.com`).
+    List(Vec<String>),
+}
+
+/// A namespace the server accepts.
+#[derive(Debug, Clone)]
+pub struct NamespaceConfig {
+    /// The namespace name, starting with `/`.
+    pub name: String,
+    /// When true, every connection to this namespace first reaches the host as an
+    /// [`crate::Event::ConnectRequest`], which the host accepts or rejects.
+    pub middleware: bool,
+}
+
+/// The hook called (on an rtio thread, so it must be quick and never block) each time an
+/// event is queued for the host. Hosts use it to wake their own loop (e.g. write an eventfd).
+pub type EventReadyHook = Arc<dyn Fn() + Send + Sync>;
+
+/// Everything [`crate::Server::start`] needs. Build it with [`Config::default`] and the
+/// builder methods, or set the public fields directly.
+#[derive(Clone)]
+pub struct Config {
+    /// Address to bind (default `0.0.0.0`, like Socket.IO).
+    pub host: String,
+    /// Port to bind; 0 picks a free port (see [`crate::Io::local_addr`]).
+    pub port: u16,
+    /// Path of the Engine.IO endpoint (default `/socket.io/`).
+    pub path: String,
+    /// Interval between server pings (default 25 s).
+    pub ping_interval: Duration,
+    /// How long the server waits for a pong before closing (default 20 s).
+    pub ping_timeout: Duration,
+    /// How long a transport upgrade may take (default 10 s).
+    pub upgrade_timeout: Duration,
+    /// How long a new connection has to join a namespace (default 45 s).
+    pub connect_timeout: Duration,
+    /// Largest message or polling body accepted, in bytes (default 1 000 000).
+    pub max_payload: usize,
+    /// Most binary attachments one Socket.IO packet may announce (default 256).
+    pub max_attachments: usize,
+    /// Most namespaces one connection may join at once (default 64).
+    pub max_namespaces_per_connection: usize,
+    /// Cross-origin policy (default: any origin, with credentials).
+    pub cors: CorsOrigins,
+    /// Whether the WebSocket transport is allowed (default true).
+    pub websocket: bool,
+    /// Whether HTTP long-polling is allowed (default true).
+    pub polling: bool,
+    /// Files served for other paths (`/` serves `index.html`), if set.
+    pub static_dir: Option<PathBuf>,
+    /// Path to the `socket.io-client` `dist/socket.io.js` bundle, served at
+    /// `<path>socket.io.js` (its `.min.js` and `.map` siblings too), if set.
+    pub client_bundle: Option<PathBuf>,
+    /// Tokio worker threads; 0 means one per core.
+    pub worker_threads: usize,
+    /// Frames a connection may have queued before the slow-client policy applies.
+    pub send_queue_frames: usize,
+    /// Bytes a connection may have queued before the slow-client policy applies.
+    pub send_queue_bytes: usize,
+    /// Capacity of the event queue to the host; when full, readers stop reading.
+    pub event_queue: usize,
+    /// Namespaces accepted (default: `/` without middleware). Others get `Invalid namespace`.
+    pub namespaces: Vec<NamespaceConfig>,
+    /// Called whenever an event is queued for the host; see [`EventReadyHook`].
+    pub on_event_ready: Option<EventReadyHook>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "0.0.0.0".into(),
+            port: 0,
+            path: "/socket.io/".into(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            connect_timeout: Duration::from_millis(45_000),
+            max_payload: 1_000_000,
+            max_attachments: 256,
+            max_namespaces_per_connection: 64,
+            cors: CorsOrigins::Any,
+            websocket: true,
+            polling: true,
+            static_dir: None,
+            client_bundle: None,
+            worker_threads: 0,
+            send_queue_frames: 16_384,
+            send_queue_bytes: 16 << 20,
+            event_queue: 4096,
+            namespaces: vec![NamespaceConfig {
+                name: "/".into(),
+                middleware: false,
+            }],
+            on_event_ready: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("path", &self.path)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("max_payload", &self.max_payload)
+            .field("cors", &self.cors)
+            .field("namespaces", &self.namespaces)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Sets the bind address.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+    /// Sets the port (0 = any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+    /// Sets the endpoint path; a trailing `/` is added when missing.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        let mut path = path.into();
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        self.path = path;
+        self
+    }
+    /// Sets the ping interval.
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.ping_interval = d;
+        self
+    }
+    /// Sets the ping timeout.
+    pub fn ping_timeout(mut self, d: Duration) -> Self {
+        self.ping_timeout = d;
+        self
+    }
+    /// Sets the namespace connect timeout.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+    /// Sets the largest accepted message or polling body.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.max_payload = bytes;
+        self
+    }
+    /// Sets the CORS policy.
+    pub fn cors(mut self, cors: CorsOrigins) -> Self {
+        self.cors = cors;
+        self
+    }
+    /// Serves files from this directory.
+    pub fn static_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.static_dir = Some(dir.into());
+        self
+    }
+    /// Serves this `socket.io.js` bundle at `<path>socket.io.js`.
+    pub fn client_bundle(mut self, file: impl Into<PathBuf>) -> Self {
+        self.client_bundle = Some(file.into());
+        self
+    }
+    /// Sets the number of runtime worker threads (0 = one per core).
+    pub fn worker_threads(mut self, n: usize) -> Self {
+        self.worker_threads = n;
+        self
+    }
+    /// Accepts one more namespace (or reconfigures an existing one).
+    pub fn namespace(mut self, name: impl Into<String>, middleware: bool) -> Self {
+        let name = name.into();
+        self.namespaces.retain(|n| n.name != name);
+        self.namespaces.push(NamespaceConfig { name, middleware });
+        self
+    }
+    /// Sets the hook called whenever an event is queued for the host.
+    pub fn on_event_ready(mut self, hook: EventReadyHook) -> Self {
+        self.on_event_ready = Some(hook);
+        self
+    }
+}

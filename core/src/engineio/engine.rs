@@ -1,0 +1,397 @@
+//! The Engine.IO server: request routing, error answers, the session table and heartbeats.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use parking_lot::RwLock;
+use rand::RngCore;
+
+use super::packet::{Frame, Packet};
+use super::session::{CloseReason, Handshake, Queued, Session, Transport};
+use super::{polling, websocket};
+use crate::config::Config;
+use crate::http::{self, Body};
+
+/// A message received from a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (UTF-8).
+    Text(Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// What a layer on top of Engine.IO (Socket.IO, or your own) does with sessions.
+///
+/// Methods run on rtio's runtime threads: they must not block. `on_message` may await
+/// (that is how a slow consumer applies backpressure: the transport stops reading).
+pub trait EngineHandler: Send + Sync + 'static {
+    /// Per-session state kept beside the session.
+    type Conn: Send + Sync + 'static;
+    /// A session opened.
+    fn on_open(&self, session: &Arc<Session>) -> Self::Conn;
+    /// A message arrived, in order per session.
+    fn on_message(
+        &self,
+        session: &Arc<Session>,
+        conn: &Self::Conn,
+        message: Message,
+    ) -> impl Future<Output = ()> + Send;
+    /// Called once when the engine is created, before any connection is accepted, so a
+    /// handler can keep a (weak) reference to its engine.
+    fn on_start(&self, engine: &Arc<Engine<Self>>)
+    where
+        Self: Sized,
+    {
+        let _ = engine;
+    }
+    /// The session closed (called once).
+    fn on_close(
+        &self,
+        session: &Arc<Session>,
+        conn: &Self::Conn,
+        reason: CloseReason,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// A session and the handler's state for it.
+pub struct Entry<C> {
+    /// The session.
+    pub session: Arc<Session>,
+    /// The handler's per-session state.
+    pub conn: C,
+}
+
+/// The Engine.IO error answers, as the reference server sends them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EioError {
+    TransportUnknown = 0,
+    UnknownSid = 1,
+    BadHandshakeMethod = 2,
+    BadRequest = 3,
+    UnsupportedProtocolVersion = 5,
+}
+
+impl EioError {
+    fn message(self) -> &'static str {
+        match self {
+            EioError::TransportUnknown => "Transport unknown",
+            EioError::UnknownSid => "Session ID unknown",
+            EioError::BadHandshakeMethod => "Bad handshake method",
+            EioError::BadRequest => "Bad request",
+            EioError::UnsupportedProtocolVersion => "Unsupported protocol version",
+        }
+    }
+
+    pub(crate) fn response(self) -> Response<Body> {
+        let body = format!(
+            "{{\"code\":{},\"message\":\"{}\"}}",
+            self as u8,
+            self.message()
+        );
+        Response::builder()
+            .status(StatusCode::BAD_REQUEST)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .expect("static response")
+    }
+}
+
+/// Open sessions by id.
+type SessionTable<C> = HashMap<Arc<str>, Arc<Entry<C>>>;
+
+/// An Engine.IO server over a handler `H`.
+pub struct Engine<H: EngineHandler> {
+    pub(crate) config: Arc<Config>,
+    pub(crate) handler: H,
+    sessions: RwLock<SessionTable<H::Conn>>,
+    pub(crate) rt: tokio::runtime::Handle,
+}
+
+struct Query<'a> {
+    eio: Option<&'a str>,
+    transport: Option<&'a str>,
+    sid: Option<&'a str>,
+}
+
+fn parse_query(q: &str) -> Query<'_> {
+    let mut out = Query {
+        eio: None,
+        transport: None,
+        sid: None,
+    };
+    for pair in q.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "EIO" => out.eio = Some(v),
+            "transport" => out.transport = Some(v),
+            "sid" => out.sid = Some(v),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A new random id: 15 random bytes as 20 URL-safe base64 characters, like Socket.IO's.
+pub(crate) fn random_id() -> Arc<str> {
+    let mut raw = [0u8; 15];
+    rand::rng().fill_bytes(&mut raw);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(raw)
+        .into()
+}
+
+impl<H: EngineHandler> Engine<H> {
+    /// Creates an engine; `rt` is the runtime its tasks run on.
+    pub fn new(config: Arc<Config>, handler: H, rt: tokio::runtime::Handle) -> Arc<Self> {
+        let engine = Arc::new(Engine {
+            config,
+            handler,
+            sessions: RwLock::new(HashMap::new()),
+            rt,
+        });
+        engine.handler.on_start(&engine);
+        engine
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Number of open sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.read().len()
+    }
+
+    pub(crate) fn get(&self, sid: &str) -> Option<Arc<Entry<H::Conn>>> {
+        self.sessions.read().get(sid).cloned()
+    }
+
+    pub(crate) fn remove(&self, entry: &Arc<Entry<H::Conn>>) {
+        let mut sessions = self.sessions.write();
+        if let Some(e) = sessions.get(&entry.session.sid) {
+            if Arc::ptr_eq(e, entry) {
+                sessions.remove(&entry.session.sid);
+            }
+        }
+    }
+
+    /// Answers one request to the Engine.IO path.
+    pub(crate) async fn handle(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        remote: SocketAddr,
+    ) -> Response<Body> {
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let q = parse_query(&query);
+        let is_upgrade = websocket::is_upgrade_request(&req);
+        let transport = match q.transport {
+            Some("polling") if self.config.polling => Transport::Polling,
+            Some("websocket") if self.config.websocket => Transport::WebSocket,
+            _ => return EioError::TransportUnknown.response(),
+        };
+        if let Some(sid) = q.sid {
+            let Some(entry) = self.get(sid) else {
+                return EioError::UnknownSid.response();
+            };
+            if is_upgrade && transport == Transport::WebSocket {
+                if entry.session.transport() != Transport::Polling
+                    || entry.session.upgrading()
+                    || entry.session.is_closed()
+                {
+                    return EioError::BadRequest.response();
+                }
+                return websocket::accept(self, req, entry);
+            }
+            if entry.session.transport() != transport || is_upgrade {
+                return EioError::BadRequest.response();
+            }
+            return match *req.method() {
+                Method::GET => polling::get(self, &entry).await,
+                Method::POST => polling::post(self, &entry, req).await,
+                _ => EioError::BadRequest.response(),
+            };
+        }
+        if req.method() != Method::GET {
+            return EioError::BadHandshakeMethod.response();
+        }
+        if q.eio != Some("4") {
+            return EioError::UnsupportedProtocolVersion.response();
+        }
+        let handshake = Handshake {
+            remote_addr: remote,
+            headers: req.headers().clone(),
+            query: query.clone(),
+            issued_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        };
+        match transport {
+            Transport::WebSocket if is_upgrade => websocket::accept_fresh(self, req, handshake),
+            Transport::WebSocket => EioError::BadRequest.response(),
+            Transport::Polling => {
+                let entry = self.open(handshake, Transport::Polling);
+                let open = self.open_packet(&entry.session);
+                http::text_response(Bytes::from(open))
+            }
+        }
+    }
+
+    /// Opens a session: registers it, tells the handler and starts its heartbeat.
+    pub(crate) fn open(
+        self: &Arc<Self>,
+        handshake: Handshake,
+        transport: Transport,
+    ) -> Arc<Entry<H::Conn>> {
+        let session = Arc::new(Session::new(
+            random_id(),
+            Arc::new(handshake),
+            transport,
+            self.config.send_queue_frames,
+            self.config.send_queue_bytes,
+        ));
+        let conn = self.handler.on_open(&session);
+        let entry = Arc::new(Entry { session, conn });
+        self.sessions
+            .write()
+            .insert(entry.session.sid.clone(), entry.clone());
+        let engine = self.clone();
+        let hb = entry.clone();
+        self.rt.spawn(async move { engine.heartbeat(hb).await });
+        entry
+    }
+
+    /// The open packet (`0{...}`) of a session.
+    pub(crate) fn open_packet(&self, session: &Session) -> String {
+        let upgrades = if session.transport() == Transport::Polling && self.config.websocket {
+            "[\"websocket\"]"
+        } else {
+            "[]"
+        };
+        format!(
+            "0{{\"sid\":\"{}\",\"upgrades\":{},\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
+            session.sid,
+            upgrades,
+            self.config.ping_interval.as_millis(),
+            self.config.ping_timeout.as_millis(),
+            self.config.max_payload
+        )
+    }
+
+    async fn heartbeat(self: Arc<Self>, entry: Arc<Entry<H::Conn>>) {
+        let s = &entry.session;
+        loop {
+            tokio::time::sleep(self.config.ping_interval).await;
+            if s.is_closed() {
+                return;
+            }
+            match s.send(&[Frame::raw_text("2".into())]) {
+                Queued::Ok => {}
+                Queued::Closed => return,
+                Queued::Overflow => {
+                    self.close(&entry, CloseReason::SendQueueFull);
+                    return;
+                }
+            }
+            if tokio::time::timeout(self.config.ping_timeout, s.pong.notified())
+                .await
+                .is_err()
+            {
+                self.close(&entry, CloseReason::PingTimeout);
+                return;
+            }
+        }
+    }
+
+    /// Queues frames on a session, closing it as a slow client when its queue is full.
+    /// Returns false when nothing was queued.
+    pub fn send(self: &Arc<Self>, entry: &Arc<Entry<H::Conn>>, frames: &[Frame]) -> bool {
+        match entry.session.send(frames) {
+            Queued::Ok => true,
+            Queued::Closed => false,
+            Queued::Overflow => {
+                self.close(entry, CloseReason::SendQueueFull);
+                false
+            }
+        }
+    }
+
+    /// Closes a session (once): its writer flushes what is queued and closes the transport,
+    /// and the handler's `on_close` runs.
+    pub fn close(self: &Arc<Self>, entry: &Arc<Entry<H::Conn>>, reason: CloseReason) {
+        if !entry.session.mark_closed(reason) {
+            return;
+        }
+        match entry.session.transport() {
+            Transport::WebSocket => self.remove(entry),
+            Transport::Polling => {
+                // Keep the session reachable a little longer, so the client's next GET
+                // receives what was queued and the close packet instead of "unknown sid".
+                let engine = self.clone();
+                let e = entry.clone();
+                self.rt.spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    engine.remove(&e);
+                });
+            }
+        }
+        let engine = self.clone();
+        let e = entry.clone();
+        self.rt.spawn(async move {
+            engine.handler.on_close(&e.session, &e.conn, reason).await;
+        });
+    }
+
+    /// Closes every session; used when the server stops.
+    pub fn close_all(self: &Arc<Self>, reason: CloseReason) {
+        let all: Vec<_> = self.sessions.read().values().cloned().collect();
+        for e in all {
+            self.close(&e, reason);
+        }
+    }
+
+    /// Handles one packet from a client; an error closes the session with that reason.
+    pub(crate) async fn on_packet(
+        self: &Arc<Self>,
+        entry: &Arc<Entry<H::Conn>>,
+        packet: Packet,
+    ) -> Result<(), CloseReason> {
+        match packet {
+            Packet::Close => Err(CloseReason::TransportClose),
+            Packet::Pong(_) => {
+                entry.session.pong.notify_one();
+                Ok(())
+            }
+            Packet::Ping(data) => {
+                let mut text = String::from("3");
+                text.push_str(std::str::from_utf8(&data).unwrap_or(""));
+                self.send(entry, &[Frame::raw_text(text)]);
+                Ok(())
+            }
+            Packet::Text(data) => {
+                self.handler
+                    .on_message(&entry.session, &entry.conn, Message::Text(data))
+                    .await;
+                Ok(())
+            }
+            Packet::Binary(data) => {
+                self.handler
+                    .on_message(&entry.session, &entry.conn, Message::Binary(data))
+                    .await;
+                Ok(())
+            }
+            Packet::Noop => Ok(()),
+            Packet::Upgrade => Err(CloseReason::ParseError),
+        }
+    }
+}

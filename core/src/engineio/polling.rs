@@ -1,0 +1,117 @@
+//! The HTTP long-polling transport: GET waits for queued packets, POST delivers packets.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+
+use super::engine::{EioError, Engine, EngineHandler, Entry};
+use super::packet::{self, Frame};
+use super::session::{CloseReason, Transport};
+use crate::http::{self, Body};
+
+/// Most packets one POST body may carry.
+const MAX_PACKETS_PER_POST: usize = 16_384;
+
+/// Clears a session's "request in progress" flag however the request ends.
+struct Active<'a>(&'a AtomicBool);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// A GET: answers with everything queued, waiting until something is.
+pub(crate) async fn get<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    entry: &Arc<Entry<H::Conn>>,
+) -> Response<Body> {
+    let s = &entry.session;
+    if s.poll_active.swap(true, Ordering::AcqRel) {
+        // Two GETs at once on one session is a protocol violation: close it.
+        engine.close(entry, CloseReason::TransportError);
+        return EioError::BadRequest.response();
+    }
+    let _active = Active(&s.poll_active);
+    loop {
+        let mut frames = s.drain();
+        if s.is_closed() {
+            frames.push(Frame::raw_text("1".into()));
+            engine.remove(entry);
+            return http::text_response(Bytes::from(packet::encode_payload(&frames)));
+        }
+        if !frames.is_empty() {
+            return http::text_response(Bytes::from(packet::encode_payload(&frames)));
+        }
+        if s.upgrading() || s.transport() == Transport::WebSocket {
+            return http::text_response(Bytes::from_static(b"6"));
+        }
+        s.poll_wake.notified().await;
+    }
+}
+
+/// A POST: decodes the body's packets and hands them to the engine, in order.
+pub(crate) async fn post<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    entry: &Arc<Entry<H::Conn>>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let s = &entry.session;
+    if s.post_active.swap(true, Ordering::AcqRel) {
+        engine.close(entry, CloseReason::TransportError);
+        return EioError::BadRequest.response();
+    }
+    let _active = Active(&s.post_active);
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > engine.config.max_payload) {
+        engine.close(entry, CloseReason::TransportError);
+        return too_large();
+    }
+    let body = match Limited::new(req.into_body(), engine.config.max_payload)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            engine.close(entry, CloseReason::TransportError);
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return too_large();
+            }
+            return EioError::BadRequest.response();
+        }
+    };
+    let packets = match packet::decode_payload(&body, MAX_PACKETS_PER_POST) {
+        Ok(p) => p,
+        Err(_) => {
+            engine.close(entry, CloseReason::ParseError);
+            return EioError::BadRequest.response();
+        }
+    };
+    for p in packets {
+        if let Err(reason) = engine.on_packet(entry, p).await {
+            engine.close(entry, reason);
+            break;
+        }
+    }
+    Response::builder()
+        .header("content-type", "text/html")
+        .body(Full::new(Bytes::from_static(b"ok")))
+        .expect("static response")
+}
+
+fn too_large() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::PAYLOAD_TOO_LARGE)
+        .body(Full::new(Bytes::new()))
+        .expect("static response")
+}

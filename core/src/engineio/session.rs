@@ -1,0 +1,228 @@
+//! One Engine.IO session: its bounded send queue, its transport state and its handshake data.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use super::packet::Frame;
+
+/// Why an Engine.IO session ended. The names are the ones Engine.IO and Socket.IO report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The client closed the transport or sent a close packet.
+    TransportClose,
+    /// The transport failed (e.g. a message over `max_payload`, a request overlap).
+    TransportError,
+    /// No pong arrived within the ping timeout.
+    PingTimeout,
+    /// The client sent bytes that are not a valid packet.
+    ParseError,
+    /// The server closed the session (e.g. a server-side disconnect).
+    ForcedClose,
+    /// The server is stopping.
+    ServerShutdown,
+    /// The client read too slowly and its send queue hit its bound.
+    SendQueueFull,
+}
+
+impl CloseReason {
+    /// The reason as Socket.IO spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError => "transport error",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ParseError => "parse error",
+            CloseReason::ForcedClose => "forced close",
+            CloseReason::ServerShutdown => "server shutting down",
+            CloseReason::SendQueueFull => "send queue full",
+        }
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The transport a session currently sends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTP long-polling.
+    Polling,
+    /// WebSocket.
+    WebSocket,
+}
+
+/// What the client sent when it opened the session.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    /// The peer's address.
+    pub remote_addr: SocketAddr,
+    /// The request headers of the opening request.
+    pub headers: hyper::HeaderMap,
+    /// The raw query string of the opening request (without `?`).
+    pub query: String,
+    /// When the session opened, as milliseconds since the Unix epoch.
+    pub issued_ms: u64,
+}
+
+struct SendQueue {
+    frames: VecDeque<Frame>,
+    bytes: usize,
+}
+
+/// Result of queueing frames on a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queued {
+    /// The frames are queued.
+    Ok,
+    /// The session is closed; nothing was queued.
+    Closed,
+    /// The queue bound was hit: the session must be closed as a slow client.
+    Overflow,
+}
+
+/// A live Engine.IO session.
+pub struct Session {
+    /// The session id (`sid` of the handshake).
+    pub sid: Arc<str>,
+    /// What the client sent when it opened the session.
+    pub handshake: Arc<Handshake>,
+    queue: Mutex<SendQueue>,
+    max_frames: usize,
+    max_bytes: usize,
+    transport: AtomicU8,
+    upgrading: AtomicBool,
+    closed: Mutex<Option<CloseReason>>,
+    /// Wakes the long-polling GET waiting for frames.
+    pub(crate) poll_wake: Notify,
+    /// Wakes the WebSocket writer.
+    pub(crate) ws_wake: Notify,
+    /// Signalled when a pong arrives.
+    pub(crate) pong: Notify,
+    /// True while a long-polling GET is waiting on this session.
+    pub(crate) poll_active: AtomicBool,
+    /// True while a long-polling POST is being processed.
+    pub(crate) post_active: AtomicBool,
+}
+
+impl Session {
+    pub(crate) fn new(
+        sid: Arc<str>,
+        handshake: Arc<Handshake>,
+        transport: Transport,
+        max_frames: usize,
+        max_bytes: usize,
+    ) -> Session {
+        Session {
+            sid,
+            handshake,
+            queue: Mutex::new(SendQueue {
+                frames: VecDeque::new(),
+                bytes: 0,
+            }),
+            max_frames,
+            max_bytes,
+            transport: AtomicU8::new(transport as u8),
+            upgrading: AtomicBool::new(false),
+            closed: Mutex::new(None),
+            poll_wake: Notify::new(),
+            ws_wake: Notify::new(),
+            pong: Notify::new(),
+            poll_active: AtomicBool::new(false),
+            post_active: AtomicBool::new(false),
+        }
+    }
+
+    /// The transport frames currently go out on.
+    pub fn transport(&self) -> Transport {
+        if self.transport.load(Ordering::Acquire) == Transport::WebSocket as u8 {
+            Transport::WebSocket
+        } else {
+            Transport::Polling
+        }
+    }
+
+    pub(crate) fn set_transport(&self, t: Transport) {
+        self.transport.store(t as u8, Ordering::Release);
+        self.upgrading.store(false, Ordering::Release);
+        self.poll_wake.notify_one();
+        self.ws_wake.notify_one();
+    }
+
+    pub(crate) fn upgrading(&self) -> bool {
+        self.upgrading.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_upgrading(&self) {
+        self.upgrading.store(true, Ordering::Release);
+        self.poll_wake.notify_one();
+    }
+
+    /// Why the session closed, or `None` while it is open.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        *self.closed.lock()
+    }
+
+    /// True once the session is closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.lock().is_some()
+    }
+
+    /// Marks the session closed; returns false when it already was. Queued frames are
+    /// still flushed to the client (except after an overflow), then the transport closes.
+    pub(crate) fn mark_closed(&self, reason: CloseReason) -> bool {
+        {
+            let mut closed = self.closed.lock();
+            if closed.is_some() {
+                return false;
+            }
+            *closed = Some(reason);
+        }
+        if reason == CloseReason::SendQueueFull {
+            let mut q = self.queue.lock();
+            q.frames.clear();
+            q.bytes = 0;
+        }
+        self.wake();
+        true
+    }
+
+    fn wake(&self) {
+        match self.transport() {
+            Transport::Polling => self.poll_wake.notify_one(),
+            Transport::WebSocket => self.ws_wake.notify_one(),
+        }
+    }
+
+    /// Queues frames for the client, all or none, and wakes the writer.
+    pub fn send(&self, frames: &[Frame]) -> Queued {
+        {
+            let mut q = self.queue.lock();
+            if self.closed.lock().is_some() {
+                return Queued::Closed;
+            }
+            let bytes: usize = frames.iter().map(Frame::len).sum();
+            if q.frames.len() + frames.len() > self.max_frames || q.bytes + bytes > self.max_bytes {
+                return Queued::Overflow;
+            }
+            q.frames.extend(frames.iter().cloned());
+            q.bytes += bytes;
+        }
+        self.wake();
+        Queued::Ok
+    }
+
+    /// Takes everything queued, in order.
+    pub(crate) fn drain(&self) -> Vec<Frame> {
+        let mut q = self.queue.lock();
+        q.bytes = 0;
+        q.frames.drain(..).collect()
+    }
+}

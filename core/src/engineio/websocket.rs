@@ -1,0 +1,209 @@
+//! The WebSocket transport: fresh WebSocket sessions and upgrades from long-polling.
+//!
+//! Each WebSocket runs as one task that both reads and writes: reading hands packets to the
+//! engine in order; writing drains the session's queue, feeds every frame, and flushes once.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{header, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::WebSocketStream;
+
+use super::engine::{EioError, Engine, EngineHandler, Entry};
+use super::packet::{self, Frame, Packet};
+use super::session::{CloseReason, Handshake, Transport};
+use crate::http::Body;
+
+type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Read buffer per connection: small, so idle connections are cheap.
+const READ_BUFFER: usize = 4096;
+
+/// True when the request asks to switch to WebSocket.
+pub(crate) fn is_upgrade_request(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn ws_config(max_payload: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(Some(max_payload))
+        .max_frame_size(Some(max_payload))
+}
+
+/// Answers 101 and runs `then` on the upgraded stream in a new task.
+fn switch<H, F, Fut>(engine: &Arc<Engine<H>>, mut req: Request<Incoming>, then: F) -> Response<Body>
+where
+    H: EngineHandler,
+    F: FnOnce(Ws) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
+        return EioError::BadRequest.response();
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let config = ws_config(engine.config.max_payload);
+    engine.rt.spawn(async move {
+        if let Ok(upgraded) = hyper::upgrade::on(&mut req).await {
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(config),
+            )
+            .await;
+            then(ws).await;
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Full::new(Bytes::new()))
+        .expect("static response")
+}
+
+/// A WebSocket connection without a prior polling handshake: opens a session on it.
+pub(crate) fn accept_fresh<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    req: Request<Incoming>,
+    handshake: Handshake,
+) -> Response<Body> {
+    let engine2 = engine.clone();
+    switch(engine, req, move |mut ws| async move {
+        let entry = engine2.open(handshake, Transport::WebSocket);
+        let open = engine2.open_packet(&entry.session);
+        if ws.send(WsMessage::Text(open.into())).await.is_err() {
+            engine2.close(&entry, CloseReason::TransportError);
+            return;
+        }
+        run(&engine2, &entry, ws).await;
+    })
+}
+
+/// A WebSocket that upgrades an existing polling session (`2probe`, `3probe`, `5`).
+pub(crate) fn accept<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    req: Request<Incoming>,
+    entry: Arc<Entry<H::Conn>>,
+) -> Response<Body> {
+    let engine2 = engine.clone();
+    switch(engine, req, move |mut ws| async move {
+        let timeout = engine2.config.upgrade_timeout;
+        match tokio::time::timeout(timeout, probe(&entry, &mut ws)).await {
+            Ok(Ok(())) => {
+                entry.session.set_transport(Transport::WebSocket);
+                run(&engine2, &entry, ws).await;
+            }
+            _ => {
+                // A failed upgrade closes only the probe; polling carries on.
+                let _ = ws.close(None).await;
+            }
+        }
+    })
+}
+
+async fn probe<C>(entry: &Entry<C>, ws: &mut Ws) -> Result<(), ()> {
+    while let Some(msg) = ws.next().await {
+        let WsMessage::Text(text) = msg.map_err(|_| ())? else {
+            continue;
+        };
+        match packet::decode_text(&Bytes::from(text)) {
+            Ok(Packet::Ping(data)) if &data[..] == b"probe" => {
+                ws.send(WsMessage::Text("3probe".into()))
+                    .await
+                    .map_err(|_| ())?;
+                entry.session.set_upgrading();
+            }
+            Ok(Packet::Upgrade) if entry.session.upgrading() => return Ok(()),
+            Ok(Packet::Noop) => {}
+            _ => return Err(()),
+        }
+    }
+    Err(())
+}
+
+fn to_ws(frame: Frame) -> WsMessage {
+    match frame {
+        Frame::Text(t) => WsMessage::Text(t),
+        Frame::Binary(b) => WsMessage::Binary(b),
+    }
+}
+
+async fn write_pending<C>(entry: &Entry<C>, ws: &mut Ws) -> Result<(), WsError> {
+    let frames = entry.session.drain();
+    if frames.is_empty() {
+        return Ok(());
+    }
+    for f in frames {
+        ws.feed(to_ws(f)).await?;
+    }
+    ws.flush().await
+}
+
+/// Serves a session over WebSocket until either side closes it.
+async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, entry: &Arc<Entry<H::Conn>>, mut ws: Ws) {
+    let s = &entry.session;
+    loop {
+        tokio::select! {
+            biased;
+            _ = s.ws_wake.notified() => {
+                if write_pending(entry, &mut ws).await.is_err() {
+                    engine.close(entry, CloseReason::TransportError);
+                    break;
+                }
+                if s.is_closed() {
+                    let _ = ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })).await;
+                    break;
+                }
+            }
+            msg = ws.next() => {
+                let packet = match msg {
+                    Some(Ok(WsMessage::Text(t))) => packet::decode_text(&Bytes::from(t)),
+                    Some(Ok(WsMessage::Binary(b))) => Ok(Packet::Binary(b)),
+                    Some(Ok(WsMessage::Close(_))) | None => {
+                        engine.close(entry, CloseReason::TransportClose);
+                        break;
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
+                        engine.close(entry, CloseReason::TransportError);
+                        let frame = CloseFrame { code: CloseCode::Size, reason: "message too big".into() };
+                        let _ = ws.close(Some(frame)).await;
+                        break;
+                    }
+                    Some(Err(_)) => {
+                        engine.close(entry, CloseReason::TransportError);
+                        break;
+                    }
+                };
+                let result = match packet {
+                    Ok(p) => engine.on_packet(entry, p).await,
+                    Err(_) => Err(CloseReason::ParseError),
+                };
+                if let Err(reason) = result {
+                    engine.close(entry, reason);
+                    // Flush what is queued (e.g. a disconnect packet), then close.
+                    let _ = write_pending(entry, &mut ws).await;
+                    let code = if reason == CloseReason::TransportClose { CloseCode::Normal } else { CloseCode::Protocol };
+                    let _ = ws.close(Some(CloseFrame { code, reason: "".into() })).await;
+                    break;
+                }
+            }
+        }
+    }
+    engine.remove(entry);
+}

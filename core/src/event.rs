@@ -1,0 +1,139 @@
+//! Events delivered to the host, and the reasons they carry.
+
+use std::sync::Arc;
+
+use crate::engineio::{CloseReason, Handshake};
+use crate::payload::Payload;
+
+/// Why a socket left its namespace, named as Socket.IO names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisconnectReason {
+    /// The client disconnected the socket (`socket.disconnect()` on the client).
+    ClientNamespaceDisconnect,
+    /// The server disconnected the socket ([`crate::Io::disconnect`]).
+    ServerNamespaceDisconnect,
+    /// The connection closed (the client went away or closed it).
+    TransportClose,
+    /// The connection failed.
+    TransportError,
+    /// The client stopped answering pings.
+    PingTimeout,
+    /// The client sent a malformed packet.
+    ParseError,
+    /// The server closed the connection.
+    ForcedClose,
+    /// The server is stopping.
+    ServerShuttingDown,
+    /// The client read too slowly and its send queue reached its bound.
+    SendQueueFull,
+}
+
+impl DisconnectReason {
+    /// The reason as Socket.IO spells it (e.g. `"client namespace disconnect"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::TransportClose => "transport close",
+            DisconnectReason::TransportError => "transport error",
+            DisconnectReason::PingTimeout => "ping timeout",
+            DisconnectReason::ParseError => "parse error",
+            DisconnectReason::ForcedClose => "forced close",
+            DisconnectReason::ServerShuttingDown => "server shutting down",
+            DisconnectReason::SendQueueFull => "send queue full",
+        }
+    }
+}
+
+impl From<CloseReason> for DisconnectReason {
+    fn from(r: CloseReason) -> Self {
+        match r {
+            CloseReason::TransportClose => DisconnectReason::TransportClose,
+            CloseReason::TransportError => DisconnectReason::TransportError,
+            CloseReason::PingTimeout => DisconnectReason::PingTimeout,
+            CloseReason::ParseError => DisconnectReason::ParseError,
+            CloseReason::ForcedClose => DisconnectReason::ForcedClose,
+            CloseReason::ServerShutdown => DisconnectReason::ServerShuttingDown,
+            CloseReason::SendQueueFull => DisconnectReason::SendQueueFull,
+        }
+    }
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an acknowledgement the server asked for did not arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckError {
+    /// The timeout passed first; a later ack from the client is ignored.
+    Timeout,
+}
+
+impl std::fmt::Display for AckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("operation has timed out")
+    }
+}
+
+/// Something the host should react to. Events of one socket arrive in order.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A client asks to join a namespace configured with middleware. Answer with
+    /// [`crate::Io::accept`] or [`crate::Io::reject`]; until then the client waits (up to
+    /// the connect timeout, after which it is refused).
+    ConnectRequest {
+        /// Pass this to `accept` / `reject`.
+        request: u64,
+        /// The namespace asked for.
+        nsp: Arc<str>,
+        /// The handshake auth object as JSON text (`{}` when none was sent).
+        auth: String,
+        /// The connection's handshake.
+        handshake: Arc<Handshake>,
+    },
+    /// A socket joined a namespace.
+    Connect {
+        /// The new socket's id (unique across namespaces).
+        sid: Arc<str>,
+        /// Its namespace.
+        nsp: Arc<str>,
+        /// The handshake auth object as JSON text (`{}` when none was sent).
+        auth: String,
+        /// The connection's handshake.
+        handshake: Arc<Handshake>,
+    },
+    /// A client emitted an event.
+    Message {
+        /// The sending socket.
+        sid: Arc<str>,
+        /// Its namespace.
+        nsp: Arc<str>,
+        /// The event name.
+        event: String,
+        /// The arguments.
+        payload: Payload,
+        /// When set, the client waits for an ack: answer with [`crate::Io::ack`].
+        ack: Option<u64>,
+    },
+    /// A socket left its namespace.
+    Disconnect {
+        /// The socket.
+        sid: Arc<str>,
+        /// Its namespace.
+        nsp: Arc<str>,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// The answer to [`crate::Io::emit_with_ack`]: exactly one per call.
+    AckResponse {
+        /// The token `emit_with_ack` returned.
+        token: u64,
+        /// The socket asked.
+        sid: Arc<str>,
+        /// The client's ack arguments, or why none came.
+        result: Result<Payload, AckError>,
+    },
+}

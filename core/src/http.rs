@@ -1,0 +1,194 @@
+//! The HTTP front: routes requests to the Engine.IO endpoint, the client bundle or static
+//! files, and applies the CORS policy.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+
+use crate::config::{Config, CorsOrigins};
+use crate::engineio::{Engine, EngineHandler};
+
+/// The response body type used everywhere.
+pub(crate) type Body = Full<Bytes>;
+
+/// A `text/plain` response, as Engine.IO answers polling requests.
+pub(crate) fn text_response(body: Bytes) -> Response<Body> {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; charset=UTF-8")
+        .body(Full::new(body))
+        .expect("static response")
+}
+
+fn status(code: StatusCode) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .body(Full::new(Bytes::new()))
+        .expect("static response")
+}
+
+/// Serves one TCP connection until it closes (or upgrades to WebSocket).
+pub(crate) async fn serve_connection<H: EngineHandler>(
+    engine: Arc<Engine<H>>,
+    stream: TcpStream,
+    remote: SocketAddr,
+) {
+    let _ = stream.set_nodelay(true);
+    let service = hyper::service::service_fn(move |req| {
+        let engine = engine.clone();
+        async move { Ok::<_, Infallible>(route(&engine, req, remote).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
+}
+
+async fn route<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+) -> Response<Body> {
+    let config = &engine.config;
+    let path = req.uri().path();
+    let endpoint = config.path.trim_end_matches('/');
+    if path == config.path || path == endpoint {
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        let mut resp = if req.method() == Method::OPTIONS {
+            preflight(&req)
+        } else {
+            engine.handle(req, remote).await
+        };
+        apply_cors(config, origin.as_ref(), &mut resp);
+        return resp;
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return status(StatusCode::NOT_FOUND);
+    }
+    if let Some(name) = path.strip_prefix(config.path.as_str()) {
+        if let Some(bundle) = &config.client_bundle {
+            if let Some(file) = bundle_file(bundle, name) {
+                return serve_file(&file).await;
+            }
+        }
+    }
+    match &config.static_dir {
+        Some(dir) => match static_path(dir, path) {
+            Some(file) => serve_file(&file).await,
+            None => status(StatusCode::NOT_FOUND),
+        },
+        None => status(StatusCode::NOT_FOUND),
+    }
+}
+
+fn preflight(req: &Request<Incoming>) -> Response<Body> {
+    let mut resp = status(StatusCode::NO_CONTENT);
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
+    );
+    if let Some(asked) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    resp
+}
+
+fn apply_cors(config: &Config, origin: Option<&HeaderValue>, resp: &mut Response<Body>) {
+    let Some(origin) = origin else { return };
+    let allowed = match &config.cors {
+        CorsOrigins::None => false,
+        CorsOrigins::Any => true,
+        CorsOrigins::List(list) => origin.to_str().is_ok_and(|o| list.iter().any(|a| a == o)),
+    };
+    if allowed {
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+/// Maps `socket.io.js`, `socket.io.min.js` and their `.map` files to the configured bundle
+/// and its siblings.
+fn bundle_file(bundle: &Path, name: &str) -> Option<PathBuf> {
+    match name {
+        "socket.io.js" => Some(bundle.to_path_buf()),
+        "socket.io.min.js" | "socket.io.js.map" | "socket.io.min.js.map" => {
+            Some(bundle.with_file_name(name))
+        }
+        _ => None,
+    }
+}
+
+/// The file under `dir` for a URL path, refusing anything that would leave `dir`.
+fn static_path(dir: &Path, url_path: &str) -> Option<PathBuf> {
+    let rel = url_path.trim_start_matches('/');
+    let rel = if rel.is_empty() { "index.html" } else { rel };
+    let rel = Path::new(rel);
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    let mut file = dir.join(rel);
+    if file.is_dir() {
+        file.push("index.html");
+    }
+    Some(file)
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") | Some("mjs") => "application/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") | Some("map") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn serve_file(path: &Path) -> Response<Body> {
+    match tokio::fs::read(path).await {
+        Ok(data) => Response::builder()
+            .header(header::CONTENT_TYPE, content_type(path))
+            .header(header::CACHE_CONTROL, "no-cache")
+            .body(Full::new(Bytes::from(data)))
+            .expect("static response"),
+        Err(_) => status(StatusCode::NOT_FOUND),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_paths_stay_inside() {
+        let dir = Path::new("/srv");
+        assert_eq!(
+            static_path(dir, "/"),
+            Some(PathBuf::from("/srv/index.html"))
+        );
+        assert_eq!(
+            static_path(dir, "/a/b.js"),
+            Some(PathBuf::from("/srv/a/b.js"))
+        );
+        assert_eq!(static_path(dir, "/../etc/passwd"), None);
+        assert_eq!(static_path(dir, "/a/../../x"), None);
+    }
+}

@@ -1,0 +1,75 @@
+//! # rtio
+//!
+//! An embeddable Socket.IO server: Engine.IO v4 and Socket.IO v5 over WebSocket and HTTP
+//! long-polling (with upgrade), running on its own runtime thread, so any host program —
+//! Rust, C, Python, Node — serves the official Socket.IO clients.
+//!
+//! Start a [`Server`] with a [`Config`]; read [`Event`]s from [`Server::events`] on your own
+//! thread (or `recv_async` on your own runtime); act with the [`Io`] handle from any thread.
+//! Host code never runs on rtio's IO threads, and no `Io` method blocks on IO.
+//!
+//! ```no_run
+//! use rtio::{Config, Event, Payload, Server};
+//!
+//! let server = Server::start(Config::default().port(3000)).expect("listening");
+//! let io = server.io();
+//! while let Ok(event) = server.events().recv() {
+//!     match event {
+//!         Event::Connect { sid, .. } => { io.emit(&sid, "hello", &Payload::one("world")).ok(); }
+//!         Event::Message { sid, event, payload, ack: Some(id), .. } if event == "echo" => {
+//!             io.ack(&sid, id, &payload).ok();
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! ```
+
+pub mod adapter;
+mod config;
+pub mod engineio;
+mod event;
+mod http;
+mod payload;
+mod runtime;
+mod server;
+pub mod socketio;
+
+pub use config::{Config, CorsOrigins, EventReadyHook, NamespaceConfig};
+pub use event::{AckError, DisconnectReason, Event};
+pub use payload::{Payload, PayloadError};
+pub use server::{Broadcast, Events, Io, Server, Stats};
+
+/// What went wrong. Every fallible call of rtio returns one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The server was stopped; the call did nothing.
+    Stopped,
+    /// The address could not be bound (in use, not an address of this host...).
+    Bind(String),
+    /// An operating-system error.
+    Io(String),
+    /// A bad argument (the message says which).
+    InvalidArgument(String),
+    /// No connected socket has this id.
+    UnknownSocket(String),
+    /// No namespace of this name is configured.
+    UnknownNamespace(String),
+    /// No connect request with this id is pending (already answered or timed out).
+    UnknownRequest(u64),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Stopped => f.write_str("the server is stopped"),
+            Error::Bind(m) => write!(f, "cannot listen on {m}"),
+            Error::Io(m) => write!(f, "I/O error: {m}"),
+            Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            Error::UnknownSocket(s) => write!(f, "no connected socket with id {s:?}"),
+            Error::UnknownNamespace(n) => write!(f, "no namespace {n:?}"),
+            Error::UnknownRequest(r) => write!(f, "no pending connect request {r}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,126 @@
+//! Event arguments as they cross between rtio and a host: a JSON array plus binary
+//! attachments referenced from the JSON by Socket.IO placeholders.
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// The arguments of an event or an acknowledgement.
+///
+/// `json` is always a JSON array. Binary values stay out of the JSON: each one is an
+/// attachment, and its place in the JSON holds `{"_placeholder":true,"num":N}` where `N` is
+/// its index in [`Payload::attachments`] — exactly Socket.IO's own wire convention, so
+/// payloads pass through rtio without being re-encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    json: String,
+    attachments: Vec<Bytes>,
+}
+
+/// A payload could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadError(pub String);
+
+impl std::fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PayloadError {}
+
+impl Default for Payload {
+    fn default() -> Self {
+        Payload::empty()
+    }
+}
+
+impl Payload {
+    /// No arguments.
+    pub fn empty() -> Payload {
+        Payload {
+            json: "[]".into(),
+            attachments: Vec::new(),
+        }
+    }
+
+    /// Arguments from JSON text, which must be an array. Checks the text is valid JSON.
+    pub fn from_json(json: impl Into<String>) -> Result<Payload, PayloadError> {
+        let json = json.into();
+        serde_json::from_str::<Vec<&RawValue>>(&json)
+            .map_err(|e| PayloadError(format!("arguments must be a JSON array: {e}")))?;
+        Ok(Payload {
+            json,
+            attachments: Vec::new(),
+        })
+    }
+
+    /// Arguments from values.
+    pub fn from_values(values: &[Value]) -> Payload {
+        Payload {
+            json: serde_json::to_string(values).unwrap_or_else(|_| "[]".into()),
+            attachments: Vec::new(),
+        }
+    }
+
+    /// One argument.
+    pub fn one(value: impl Into<Value>) -> Payload {
+        Payload::from_values(&[value.into()])
+    }
+
+    /// Adds binary attachments; the JSON must reference them with [`Payload::placeholder`].
+    pub fn with_attachments(mut self, attachments: Vec<Bytes>) -> Payload {
+        self.attachments = attachments;
+        self
+    }
+
+    /// Builds a payload from parts already checked by the caller (JSON array text).
+    pub(crate) fn from_parts_unchecked(json: String, attachments: Vec<Bytes>) -> Payload {
+        Payload { json, attachments }
+    }
+
+    /// The placeholder object that stands for attachment `num` inside the JSON.
+    pub fn placeholder(num: usize) -> Value {
+        serde_json::json!({"_placeholder": true, "num": num})
+    }
+
+    /// The JSON array text.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The binary attachments, in placeholder order.
+    pub fn attachments(&self) -> &[Bytes] {
+        &self.attachments
+    }
+
+    /// Splits into JSON text and attachments.
+    pub fn into_parts(self) -> (String, Vec<Bytes>) {
+        (self.json, self.attachments)
+    }
+
+    /// The arguments parsed as values (placeholders stay placeholders).
+    pub fn values(&self) -> Vec<Value> {
+        serde_json::from_str(&self.json).unwrap_or_default()
+    }
+
+    /// The first argument, or `Value::Null` when there is none.
+    pub fn first(&self) -> Value {
+        self.values().into_iter().next().unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_and_checks() {
+        assert!(Payload::from_json("{}").is_err());
+        assert!(Payload::from_json("[1,").is_err());
+        let p = Payload::from_json("[1, \"a\"]").unwrap();
+        assert_eq!(p.values(), vec![Value::from(1), Value::from("a")]);
+        assert_eq!(Payload::one("x").json(), "[\"x\"]");
+        assert_eq!(Payload::empty().first(), Value::Null);
+    }
+}

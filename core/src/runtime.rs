@@ -1,0 +1,145 @@
+//! The dedicated runtime thread: owns a tokio runtime, binds the listener, accepts
+//! connections, and shuts everything down in bounded time.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::config::Config;
+use crate::engineio::{CloseReason, Engine, EngineHandler};
+use crate::http;
+use crate::Error;
+
+/// How long stopping waits for queued frames to reach clients before closing hard.
+const DRAIN_ON_STOP: Duration = Duration::from_millis(500);
+
+/// A running server thread.
+pub(crate) struct RuntimeThread {
+    thread: Option<JoinHandle<()>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub(crate) addr: SocketAddr,
+}
+
+impl RuntimeThread {
+    /// Starts the thread; `make` builds the handler once the runtime exists. Returns once
+    /// the listener is bound, or with the bind error.
+    pub(crate) fn start<H, M>(
+        config: Arc<Config>,
+        make: M,
+    ) -> Result<(RuntimeThread, Arc<Engine<H>>), Error>
+    where
+        H: EngineHandler,
+        M: FnOnce(tokio::runtime::Handle) -> H + Send + 'static,
+    {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("rtio-runtime".into())
+            .spawn(move || {
+                let mut builder = tokio::runtime::Builder::new_multi_thread();
+                builder.enable_all().thread_name("rtio-io");
+                if config.worker_threads > 0 {
+                    builder.worker_threads(config.worker_threads);
+                }
+                let rt = match builder.build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(Error::Io(e.to_string())));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let addr = format!("{}:{}", config.host, config.port);
+                    let listener = match TcpListener::bind(&addr).await {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(Error::Bind(format!("{addr}: {e}"))));
+                            return;
+                        }
+                    };
+                    let local = match listener.local_addr() {
+                        Ok(a) => a,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(Error::Bind(e.to_string())));
+                            return;
+                        }
+                    };
+                    let handler = make(tokio::runtime::Handle::current());
+                    let engine = Engine::new(config, handler, tokio::runtime::Handle::current());
+                    if ready_tx.send(Ok((local, engine.clone()))).is_err() {
+                        return;
+                    }
+                    accept_loop(&engine, listener, shutdown_rx).await;
+                    engine.close_all(CloseReason::ServerShutdown);
+                    let deadline = tokio::time::Instant::now() + DRAIN_ON_STOP;
+                    while engine.session_count() > 0 && tokio::time::Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                });
+                rt.shutdown_timeout(Duration::from_millis(500));
+            })
+            .map_err(|e| Error::Io(e.to_string()))?;
+        match ready_rx.recv() {
+            Ok(Ok((addr, engine))) => Ok((
+                RuntimeThread {
+                    thread: Some(thread),
+                    shutdown: Some(shutdown_tx),
+                    addr,
+                },
+                engine,
+            )),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(Error::Io("runtime thread exited during start".into()))
+            }
+        }
+    }
+
+    /// Stops accepting, closes every session and joins the thread.
+    pub(crate) fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for RuntimeThread {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn accept_loop<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    listener: TcpListener,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => {
+                    tokio::spawn(http::serve_connection(engine.clone(), stream, remote));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    eprintln!("rtio: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! Socket.IO v5 over Engine.IO: namespaces, sockets, rooms, acks, and the events sent to
+//! the host.
+
+pub mod packet;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::oneshot;
+
+use crate::adapter::{RoomIndex, Selector};
+use crate::config::Config;
+use crate::engineio::packet::Frame;
+use crate::engineio::{CloseReason, Engine, EngineHandler, Message, Queued, Session};
+use crate::event::{AckError, DisconnectReason, Event};
+use crate::payload::Payload;
+use packet::PacketType;
+
+/// A namespace and its room index.
+pub(crate) struct Namespace {
+    pub(crate) name: Arc<str>,
+    pub(crate) middleware: bool,
+    pub(crate) index: RwLock<RoomIndex<Arc<Socket>>>,
+}
+
+/// One socket: a client's membership of one namespace.
+pub(crate) struct Socket {
+    pub(crate) id: Arc<str>,
+    pub(crate) ns: Arc<Namespace>,
+    pub(crate) session: Arc<Session>,
+    conn: Weak<Conn>,
+    connected: AtomicBool,
+    acks: Mutex<HashMap<u64, u64>>,
+    next_ack: AtomicU64,
+}
+
+/// A binary packet waiting for its attachments.
+struct Partial {
+    text: String,
+    expected: usize,
+    attachments: Vec<Bytes>,
+}
+
+/// Socket.IO state of one Engine.IO connection.
+pub(crate) struct Conn {
+    sockets: Mutex<HashMap<Arc<str>, Arc<Socket>>>,
+    partial: Mutex<Option<Partial>>,
+}
+
+/// The host's answer to a connect request.
+pub(crate) enum Decision {
+    Accept,
+    Reject {
+        message: String,
+        data: Option<String>,
+    },
+}
+
+/// The Socket.IO layer: an [`EngineHandler`] holding every namespace and socket.
+pub(crate) struct Sio {
+    pub(crate) config: Arc<Config>,
+    pub(crate) namespaces: HashMap<String, Arc<Namespace>>,
+    pub(crate) sockets: RwLock<HashMap<Arc<str>, Arc<Socket>>>,
+    events: flume::Sender<Event>,
+    pub(crate) pending_connects: Mutex<HashMap<u64, oneshot::Sender<Decision>>>,
+    next_id: AtomicU64,
+    pub(crate) rt: tokio::runtime::Handle,
+    pub(crate) engine: OnceLock<Weak<Engine<Arc<Sio>>>>,
+}
+
+/// Why one client's packet is refused: the connection is closed with this reason.
+type Refusal = CloseReason;
+
+impl Sio {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        events: flume::Sender<Event>,
+        rt: tokio::runtime::Handle,
+    ) -> Sio {
+        let namespaces = config
+            .namespaces
+            .iter()
+            .map(|n| {
+                let ns = Arc::new(Namespace {
+                    name: n.name.as_str().into(),
+                    middleware: n.middleware,
+                    index: RwLock::new(RoomIndex::default()),
+                });
+                (n.name.clone(), ns)
+            })
+            .collect();
+        Sio {
+            config,
+            namespaces,
+            sockets: RwLock::new(HashMap::new()),
+            events,
+            pending_connects: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            rt,
+            engine: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn engine(&self) -> Option<Arc<Engine<Arc<Sio>>>> {
+        self.engine.get().and_then(Weak::upgrade)
+    }
+
+    /// Queues an event for the host, waiting while the queue is full (backpressure).
+    async fn emit_event(&self, ev: Event) {
+        if self.events.send_async(ev).await.is_ok() {
+            self.event_ready();
+        }
+    }
+
+    /// Queues an event from a thread that must not wait (a host thread).
+    pub(crate) fn emit_event_detached(self: &Arc<Self>, ev: Event) {
+        let sio = self.clone();
+        self.rt.spawn(async move { sio.emit_event(ev).await });
+    }
+
+    fn event_ready(&self) {
+        if let Some(hook) = &self.config.on_event_ready {
+            hook();
+        }
+    }
+
+    /// Queues frames on a socket's connection, closing it when its queue is full.
+    pub(crate) fn send(&self, session: &Arc<Session>, frames: &[Frame]) -> bool {
+        match session.send(frames) {
+            Queued::Ok => true,
+            Queued::Closed => false,
+            Queued::Overflow => {
+                self.close_session(session, CloseReason::SendQueueFull);
+                false
+            }
+        }
+    }
+
+    pub(crate) fn close_session(&self, session: &Session, reason: CloseReason) {
+        if let Some(engine) = self.engine() {
+            if let Some(entry) = engine.get(&session.sid) {
+                engine.close(&entry, reason);
+            }
+        }
+    }
+
+    /// Frames of an event or ack: the text packet, then each attachment.
+    pub(crate) fn frames(
+        kind: PacketType,
+        nsp: &str,
+        id: Option<u64>,
+        event: Option<&str>,
+        payload: &Payload,
+    ) -> Vec<Frame> {
+        let atts = payload.attachments();
+        let text = packet::encode(kind, nsp, id, event, payload.json(), atts.len());
+        let mut frames = Vec::with_capacity(1 + atts.len());
+        frames.push(Frame::raw_text(text));
+        frames.extend(atts.iter().cloned().map(Frame::Binary));
+        frames
+    }
+
+    /// Sends an event to every socket `sel` selects in `ns`, encoded once. Returns how many
+    /// sockets it was queued for.
+    pub(crate) fn broadcast(
+        &self,
+        ns: &Namespace,
+        sel: &Selector<'_>,
+        event: &str,
+        payload: &Payload,
+    ) -> usize {
+        let frames = Sio::frames(PacketType::Event, &ns.name, None, Some(event), payload);
+        let targets = ns.index.read().select(sel);
+        targets
+            .iter()
+            .filter(|(_, s)| self.send(&s.session, &frames))
+            .count()
+    }
+
+    /// Asks a client for an ack; the answer (or the timeout) reaches the host as
+    /// [`Event::AckResponse`] with the returned token.
+    pub(crate) fn emit_with_ack(
+        self: &Arc<Self>,
+        socket: &Arc<Socket>,
+        event: &str,
+        payload: &Payload,
+        timeout: Duration,
+    ) -> u64 {
+        let token = self.next_id();
+        let id = socket.next_ack.fetch_add(1, Ordering::Relaxed);
+        socket.acks.lock().insert(id, token);
+        let frames = Sio::frames(
+            PacketType::Event,
+            &socket.ns.name,
+            Some(id),
+            Some(event),
+            payload,
+        );
+        self.send(&socket.session, &frames);
+        let sio = self.clone();
+        let socket = socket.clone();
+        self.rt.spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if socket.acks.lock().remove(&id).is_some() {
+                sio.emit_event(Event::AckResponse {
+                    token,
+                    sid: socket.id.clone(),
+                    result: Err(AckError::Timeout),
+                })
+                .await;
+            }
+        });
+        token
+    }
+
+    /// Removes a socket from its namespace (once) and tells the host why.
+    /// Returns the event to deliver, or `None` when the socket was already gone.
+    pub(crate) fn detach(&self, socket: &Arc<Socket>, reason: DisconnectReason) -> Option<Event> {
+        if !socket.connected.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        socket.ns.index.write().remove(&socket.id);
+        self.sockets.write().remove(&socket.id);
+        if let Some(conn) = socket.conn.upgrade() {
+            conn.sockets.lock().remove(&socket.ns.name);
+        }
+        Some(Event::Disconnect {
+            sid: socket.id.clone(),
+            nsp: socket.ns.name.clone(),
+            reason,
+        })
+    }
+
+    /// Server-side disconnect: sends the DISCONNECT packet, and closes the whole connection
+    /// when `close` is set.
+    pub(crate) fn disconnect(self: &Arc<Self>, socket: &Arc<Socket>, close: bool) {
+        if close {
+            let siblings: Vec<_> = socket
+                .conn
+                .upgrade()
+                .map(|c| c.sockets.lock().values().cloned().collect())
+                .unwrap_or_default();
+            for s in siblings {
+                self.disconnect(&s, false);
+            }
+            self.disconnect(socket, false);
+            self.close_session(&socket.session, CloseReason::ForcedClose);
+            return;
+        }
+        let frame = Frame::raw_text(packet::encode_control(
+            PacketType::Disconnect,
+            &socket.ns.name,
+            None,
+        ));
+        if let Some(ev) = self.detach(socket, DisconnectReason::ServerNamespaceDisconnect) {
+            self.send(&socket.session, &[frame]);
+            self.emit_event_detached(ev);
+        }
+    }
+
+    async fn refuse_connect(
+        &self,
+        session: &Arc<Session>,
+        nsp: &str,
+        message: &str,
+        data: Option<&str>,
+    ) {
+        let mut body = format!(
+            "{{\"message\":{}",
+            serde_json::to_string(message).unwrap_or_else(|_| "\"\"".into())
+        );
+        if let Some(d) = data {
+            body.push_str(",\"data\":");
+            body.push_str(d);
+        }
+        body.push('}');
+        let frame = Frame::raw_text(packet::encode_control(
+            PacketType::ConnectError,
+            nsp,
+            Some(&body),
+        ));
+        self.send(session, &[frame]);
+    }
+
+    async fn on_connect(
+        &self,
+        session: &Arc<Session>,
+        conn: &Arc<Conn>,
+        nsp: &str,
+        auth: Option<&str>,
+    ) -> Result<(), Refusal> {
+        if conn.sockets.lock().contains_key(nsp) {
+            return Err(CloseReason::ParseError);
+        }
+        if conn.sockets.lock().len() >= self.config.max_namespaces_per_connection {
+            return Err(CloseReason::ParseError);
+        }
+        let Some(ns) = self.namespaces.get(nsp).cloned() else {
+            self.refuse_connect(session, nsp, "Invalid namespace", None)
+                .await;
+            return Ok(());
+        };
+        let auth = auth.unwrap_or("{}").to_string();
+        if ns.middleware {
+            let request = self.next_id();
+            let (tx, rx) = oneshot::channel();
+            self.pending_connects.lock().insert(request, tx);
+            self.emit_event(Event::ConnectRequest {
+                request,
+                nsp: ns.name.clone(),
+                auth: auth.clone(),
+                handshake: session.handshake.clone(),
+            })
+            .await;
+            let decision = tokio::time::timeout(self.config.connect_timeout, rx).await;
+            self.pending_connects.lock().remove(&request);
+            match decision {
+                Ok(Ok(Decision::Accept)) => {}
+                Ok(Ok(Decision::Reject { message, data })) => {
+                    self.refuse_connect(session, nsp, &message, data.as_deref())
+                        .await;
+                    return Ok(());
+                }
+                _ => {
+                    self.refuse_connect(session, nsp, "connection request timed out", None)
+                        .await;
+                    return Ok(());
+                }
+            }
+        }
+        if session.is_closed() {
+            return Ok(());
+        }
+        let socket = Arc::new(Socket {
+            id: crate::engineio::random_id(),
+            ns: ns.clone(),
+            session: session.clone(),
+            conn: Arc::downgrade(conn),
+            connected: AtomicBool::new(true),
+            acks: Mutex::new(HashMap::new()),
+            next_ack: AtomicU64::new(0),
+        });
+        conn.sockets.lock().insert(ns.name.clone(), socket.clone());
+        self.sockets
+            .write()
+            .insert(socket.id.clone(), socket.clone());
+        ns.index.write().insert(socket.id.clone(), socket.clone());
+        let body = format!("{{\"sid\":\"{}\"}}", socket.id);
+        let frame = Frame::raw_text(packet::encode_control(
+            PacketType::Connect,
+            nsp,
+            Some(&body),
+        ));
+        self.send(session, &[frame]);
+        self.emit_event(Event::Connect {
+            sid: socket.id.clone(),
+            nsp: ns.name.clone(),
+            auth,
+            handshake: session.handshake.clone(),
+        })
+        .await;
+        Ok(())
+    }
+
+    async fn on_packet(
+        &self,
+        session: &Arc<Session>,
+        conn: &Arc<Conn>,
+        text: &str,
+        attachments: Vec<Bytes>,
+    ) -> Result<(), Refusal> {
+        let p = packet::decode(text, self.config.max_attachments)
+            .map_err(|_| CloseReason::ParseError)?;
+        if p.kind == PacketType::Connect {
+            return self.on_connect(session, conn, p.nsp, p.data).await;
+        }
+        let socket = conn
+            .sockets
+            .lock()
+            .get(p.nsp)
+            .cloned()
+            .ok_or(CloseReason::ParseError)?;
+        match p.kind {
+            PacketType::Disconnect => {
+                if let Some(ev) = self.detach(&socket, DisconnectReason::ClientNamespaceDisconnect)
+                {
+                    self.emit_event(ev).await;
+                }
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                let (event, args) = packet::split_event(p.data.unwrap_or(""))
+                    .map_err(|_| CloseReason::ParseError)?;
+                self.emit_event(Event::Message {
+                    sid: socket.id.clone(),
+                    nsp: socket.ns.name.clone(),
+                    event,
+                    payload: Payload::from_parts_unchecked(args, attachments),
+                    ack: p.id,
+                })
+                .await;
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                let id = p.id.unwrap_or_default();
+                let token = socket.acks.lock().remove(&id);
+                if let Some(token) = token {
+                    self.emit_event(Event::AckResponse {
+                        token,
+                        sid: socket.id.clone(),
+                        result: Ok(Payload::from_parts_unchecked(
+                            p.data.unwrap_or("[]").to_string(),
+                            attachments,
+                        )),
+                    })
+                    .await;
+                }
+            }
+            PacketType::Connect | PacketType::ConnectError => return Err(CloseReason::ParseError),
+        }
+        Ok(())
+    }
+
+    async fn on_message_inner(
+        &self,
+        session: &Arc<Session>,
+        conn: &Arc<Conn>,
+        message: Message,
+    ) -> Result<(), Refusal> {
+        match message {
+            Message::Text(bytes) => {
+                if conn.partial.lock().is_some() {
+                    return Err(CloseReason::ParseError);
+                }
+                let text = std::str::from_utf8(&bytes).map_err(|_| CloseReason::ParseError)?;
+                let header = packet::decode(text, self.config.max_attachments)
+                    .map_err(|_| CloseReason::ParseError)?;
+                if header.attachments > 0 {
+                    *conn.partial.lock() = Some(Partial {
+                        text: text.to_string(),
+                        expected: header.attachments,
+                        attachments: Vec::with_capacity(header.attachments),
+                    });
+                    return Ok(());
+                }
+                self.on_packet(session, conn, text, Vec::new()).await
+            }
+            Message::Binary(bytes) => {
+                let complete = {
+                    let mut partial = conn.partial.lock();
+                    let p = partial.as_mut().ok_or(CloseReason::ParseError)?;
+                    p.attachments.push(bytes);
+                    if p.attachments.len() == p.expected {
+                        partial.take()
+                    } else {
+                        None
+                    }
+                };
+                match complete {
+                    Some(p) => self.on_packet(session, conn, &p.text, p.attachments).await,
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl EngineHandler for Arc<Sio> {
+    type Conn = Arc<Conn>;
+
+    fn on_start(&self, engine: &Arc<Engine<Arc<Sio>>>) {
+        let _ = self.engine.set(Arc::downgrade(engine));
+    }
+
+    fn on_open(&self, session: &Arc<Session>) -> Arc<Conn> {
+        let conn = Arc::new(Conn {
+            sockets: Mutex::new(HashMap::new()),
+            partial: Mutex::new(None),
+        });
+        // A connection that joins no namespace in time is closed, as Socket.IO does.
+        let weak = Arc::downgrade(&conn);
+        let session = session.clone();
+        let timeout = self.config.connect_timeout;
+        let engine = self.engine.get().cloned();
+        self.rt.spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let Some(conn) = weak.upgrade() else { return };
+            if conn.sockets.lock().is_empty() && !session.is_closed() {
+                if let Some(engine) = engine.and_then(|e| e.upgrade()) {
+                    if let Some(entry) = engine.get(&session.sid) {
+                        engine.close(&entry, CloseReason::ForcedClose);
+                    }
+                }
+            }
+        });
+        conn
+    }
+
+    async fn on_message(&self, session: &Arc<Session>, conn: &Arc<Conn>, message: Message) {
+        if let Err(reason) = self.on_message_inner(session, conn, message).await {
+            self.close_session(session, reason);
+        }
+    }
+
+    async fn on_close(&self, _session: &Arc<Session>, conn: &Arc<Conn>, reason: CloseReason) {
+        conn.partial.lock().take();
+        let sockets: Vec<_> = conn.sockets.lock().values().cloned().collect();
+        for s in sockets {
+            if let Some(ev) = self.detach(&s, reason.into()) {
+                self.emit_event(ev).await;
+            }
+        }
+    }
+}
+
+impl Socket {
+    /// Sends one event to this socket.
+    pub(crate) fn emit(&self, sio: &Sio, event: &str, payload: &Payload) -> bool {
+        let frames = Sio::frames(PacketType::Event, &self.ns.name, None, Some(event), payload);
+        sio.send(&self.session, &frames)
+    }
+
+    /// Answers a client's ack request.
+    pub(crate) fn ack(&self, sio: &Sio, id: u64, payload: &Payload) -> bool {
+        let frames = Sio::frames(PacketType::Ack, &self.ns.name, Some(id), None, payload);
+        sio.send(&self.session, &frames)
+    }
+}

@@ -1,0 +1,399 @@
+//! Socket.IO v5 packet codec: pure functions over text, no IO.
+//!
+//! Wire form: `<type>[<attachments>-][<namespace>,][<ack id>][<JSON data>]`, where binary
+//! packets (types 5 and 6) are followed by `<attachments>` binary messages that replace the
+//! `{"_placeholder":true,"num":N}` objects in the data.
+
+use serde_json::value::RawValue;
+
+/// The Socket.IO packet types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacketType {
+    /// `0`: join a namespace (client) / joined (server).
+    Connect = 0,
+    /// `1`: leave a namespace.
+    Disconnect = 1,
+    /// `2`: an event.
+    Event = 2,
+    /// `3`: an acknowledgement.
+    Ack = 3,
+    /// `4`: a namespace refused the connection.
+    ConnectError = 4,
+    /// `5`: an event with binary attachments.
+    BinaryEvent = 5,
+    /// `6`: an acknowledgement with binary attachments.
+    BinaryAck = 6,
+}
+
+/// A decoded packet header; `data` borrows the JSON text from the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet<'a> {
+    /// The packet type.
+    pub kind: PacketType,
+    /// Binary attachments announced (binary types only).
+    pub attachments: usize,
+    /// The namespace (`/` when absent).
+    pub nsp: &'a str,
+    /// The ack id, when the sender expects or answers an acknowledgement.
+    pub id: Option<u64>,
+    /// The JSON data, unparsed, when present.
+    pub data: Option<&'a str>,
+}
+
+/// Why a packet was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub &'static str);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Event names Socket.IO reserves; a client may not emit them.
+const RESERVED_EVENTS: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// Decodes a packet header and checks the data is well-formed JSON of the right shape for
+/// its type. `max_attachments` bounds what a binary packet may announce.
+pub fn decode(text: &str, max_attachments: usize) -> Result<Packet<'_>, DecodeError> {
+    let bytes = text.as_bytes();
+    let kind = match bytes.first() {
+        Some(b'0') => PacketType::Connect,
+        Some(b'1') => PacketType::Disconnect,
+        Some(b'2') => PacketType::Event,
+        Some(b'3') => PacketType::Ack,
+        Some(b'4') => PacketType::ConnectError,
+        Some(b'5') => PacketType::BinaryEvent,
+        Some(b'6') => PacketType::BinaryAck,
+        _ => return Err(DecodeError("unknown packet type")),
+    };
+    let mut i = 1;
+    let mut attachments = 0;
+    if matches!(kind, PacketType::BinaryEvent | PacketType::BinaryAck) {
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start || i >= bytes.len() || bytes[i] != b'-' || i - start > 6 {
+            return Err(DecodeError("illegal attachments"));
+        }
+        attachments = text[start..i].parse().unwrap_or(usize::MAX);
+        if attachments > max_attachments {
+            return Err(DecodeError("too many attachments"));
+        }
+        i += 1;
+    }
+    let mut nsp = "/";
+    if bytes.get(i) == Some(&b'/') {
+        let start = i;
+        while i < bytes.len() && bytes[i] != b',' {
+            i += 1;
+        }
+        nsp = &text[start..i];
+        if i < bytes.len() {
+            i += 1; // the comma
+        }
+    }
+    let mut id = None;
+    let start = i;
+    while i < bytes.len() && bytes[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i > start {
+        id = Some(
+            text[start..i]
+                .parse::<u64>()
+                .map_err(|_| DecodeError("invalid ack id"))?,
+        );
+    }
+    let data = if i < bytes.len() {
+        Some(&text[i..])
+    } else {
+        None
+    };
+    let packet = Packet {
+        kind,
+        attachments,
+        nsp,
+        id,
+        data,
+    };
+    check_payload(&packet)?;
+    Ok(packet)
+}
+
+/// Deepest JSON nesting accepted: serde_json's own recursion limit, so every host can parse
+/// what rtio lets through.
+pub const MAX_DEPTH: usize = 128;
+
+/// Refuses JSON nested deeper than [`MAX_DEPTH`] (one pass, no allocation).
+fn check_depth(json: &str) -> Result<(), DecodeError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for b in json.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(DecodeError("JSON nested too deeply"));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_payload(p: &Packet<'_>) -> Result<(), DecodeError> {
+    if let Some(d) = p.data {
+        check_depth(d)?;
+    }
+    match p.kind {
+        PacketType::Connect => match p.data {
+            None => Ok(()),
+            Some(d) if d.trim_start().starts_with('{') => {
+                serde_json::from_str::<&RawValue>(d).map_err(|_| DecodeError("invalid JSON"))?;
+                Ok(())
+            }
+            Some(_) => Err(DecodeError("connect payload must be an object")),
+        },
+        PacketType::Disconnect => match p.data {
+            None => Ok(()),
+            Some(_) => Err(DecodeError("unexpected disconnect payload")),
+        },
+        PacketType::Event | PacketType::BinaryEvent => {
+            let d = p.data.ok_or(DecodeError("missing event payload"))?;
+            split_event(d).map(|_| ())
+        }
+        PacketType::Ack | PacketType::BinaryAck => {
+            let d = p.data.ok_or(DecodeError("missing ack payload"))?;
+            if p.id.is_none() {
+                return Err(DecodeError("ack without id"));
+            }
+            serde_json::from_str::<Vec<&RawValue>>(d)
+                .map_err(|_| DecodeError("ack payload must be an array"))?;
+            Ok(())
+        }
+        PacketType::ConnectError => Err(DecodeError("clients may not send connect errors")),
+    }
+}
+
+/// Splits an event's data `["name", a, b]` into the name and the JSON array `[a,b]`.
+pub fn split_event(data: &str) -> Result<(String, String), DecodeError> {
+    let items: Vec<&RawValue> =
+        serde_json::from_str(data).map_err(|_| DecodeError("event payload must be an array"))?;
+    let first = items.first().ok_or(DecodeError("event without a name"))?;
+    let name = match serde_json::from_str::<serde_json::Value>(first.get()) {
+        Ok(serde_json::Value::String(s)) if !RESERVED_EVENTS.contains(&s.as_str()) => s,
+        Ok(serde_json::Value::String(_)) => return Err(DecodeError("reserved event name")),
+        Ok(serde_json::Value::Number(n)) => n.to_string(),
+        _ => return Err(DecodeError("event name must be a string")),
+    };
+    Ok((name, join_array(&items[1..])))
+}
+
+/// Writes raw JSON values as one JSON array.
+pub fn join_array(items: &[&RawValue]) -> String {
+    let len: usize = items.iter().map(|v| v.get().len() + 1).sum();
+    let mut out = String::with_capacity(len + 2);
+    out.push('[');
+    for (i, v) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(v.get());
+    }
+    out.push(']');
+    out
+}
+
+/// Writes the Engine.IO message text (`4` + Socket.IO packet) of an event or ack.
+///
+/// `args` is a JSON array; for an event its items follow the event name.
+pub fn encode(
+    kind: PacketType,
+    nsp: &str,
+    id: Option<u64>,
+    event: Option<&str>,
+    args: &str,
+    attachments: usize,
+) -> String {
+    let mut out = String::with_capacity(args.len() + nsp.len() + event.map_or(0, str::len) + 16);
+    out.push('4');
+    let binary = attachments > 0;
+    let kind = match (kind, binary) {
+        (PacketType::Event, true) => PacketType::BinaryEvent,
+        (PacketType::Ack, true) => PacketType::BinaryAck,
+        (k, _) => k,
+    };
+    out.push((b'0' + kind as u8) as char);
+    if binary {
+        out.push_str(itoa(attachments as u64).as_str());
+        out.push('-');
+    }
+    if nsp != "/" {
+        out.push_str(nsp);
+        out.push(',');
+    }
+    if let Some(id) = id {
+        out.push_str(itoa(id).as_str());
+    }
+    match event {
+        Some(name) => {
+            out.push('[');
+            out.push_str(&serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
+            let inner = args.trim();
+            let inner = &inner[1..inner.len().saturating_sub(1).max(1)];
+            if !inner.trim().is_empty() {
+                out.push(',');
+                out.push_str(inner);
+            }
+            out.push(']');
+        }
+        None => out.push_str(args),
+    }
+    out
+}
+
+/// Writes the Engine.IO message text of a namespace-level packet (connect, connect error,
+/// disconnect) with optional JSON data.
+pub fn encode_control(kind: PacketType, nsp: &str, data: Option<&str>) -> String {
+    let mut out = String::with_capacity(nsp.len() + data.map_or(0, str::len) + 4);
+    out.push('4');
+    out.push((b'0' + kind as u8) as char);
+    if nsp != "/" {
+        out.push_str(nsp);
+        out.push(',');
+    }
+    if let Some(d) = data {
+        out.push_str(d);
+    }
+    out
+}
+
+fn itoa(n: u64) -> String {
+    n.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_headers() {
+        let p = decode("0", 10).unwrap();
+        assert_eq!(
+            (p.kind, p.nsp, p.id, p.data),
+            (PacketType::Connect, "/", None, None)
+        );
+        let p = decode("0/admin,{\"token\":\"x\"}", 10).unwrap();
+        assert_eq!(p.nsp, "/admin");
+        assert_eq!(p.data, Some("{\"token\":\"x\"}"));
+        let p = decode("2/chat,12[\"hi\",1]", 10).unwrap();
+        assert_eq!(
+            (p.kind, p.nsp, p.id),
+            (PacketType::Event, "/chat", Some(12))
+        );
+        let p = decode("51-[\"m\",{\"_placeholder\":true,\"num\":0}]", 10).unwrap();
+        assert_eq!((p.kind, p.attachments), (PacketType::BinaryEvent, 1));
+        let p = decode("3/admin,7[true]", 10).unwrap();
+        assert_eq!(
+            (p.kind, p.id, p.data),
+            (PacketType::Ack, Some(7), Some("[true]"))
+        );
+        let p = decode("1/admin,", 10).unwrap();
+        assert_eq!((p.kind, p.nsp), (PacketType::Disconnect, "/admin"));
+    }
+
+    #[test]
+    fn refuses_malformed() {
+        for bad in [
+            "",
+            "9",
+            "2",
+            "2{}",
+            "2[]",
+            "2[1",
+            "2[\"connect\"]",
+            "2[{}]",
+            "0\"x\"",
+            "1x",
+            "5-[\"a\"]",
+            "5x-[\"a\"]",
+            "3[1]",
+            "4{\"message\":\"x\"}",
+            "599-[\"a\"]",
+            "299999999999999999999999[\"a\"]",
+        ] {
+            assert!(decode(bad, 10).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn splits_events() {
+        assert_eq!(
+            split_event("[\"a\", 1, {\"b\": [2]}]").unwrap(),
+            ("a".to_string(), "[1,{\"b\": [2]}]".to_string())
+        );
+        assert_eq!(split_event("[\"a\"]").unwrap(), ("a".into(), "[]".into()));
+        assert_eq!(split_event("[7]").unwrap(), ("7".into(), "[]".into()));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = format!("[\"a\",{}{}]", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(decode(&format!("2{deep}"), 10).is_err());
+        let ok = format!("[\"a\",{}{}]", "[".repeat(100), "]".repeat(100));
+        assert!(decode(&format!("2{ok}"), 10).is_ok());
+        assert!(decode("2[\"a\",\"[[[[\\\"[[[\"]", 10).is_ok());
+    }
+
+    #[test]
+    fn encodes() {
+        assert_eq!(
+            encode(PacketType::Event, "/", None, Some("hi"), "[1,2]", 0),
+            "42[\"hi\",1,2]"
+        );
+        assert_eq!(
+            encode(PacketType::Event, "/a", Some(3), Some("hi"), "[]", 0),
+            "42/a,3[\"hi\"]"
+        );
+        assert_eq!(
+            encode(
+                PacketType::Ack,
+                "/",
+                Some(5),
+                None,
+                "[{\"_placeholder\":true,\"num\":0}]",
+                1
+            ),
+            "461-5[{\"_placeholder\":true,\"num\":0}]"
+        );
+        assert_eq!(
+            encode_control(PacketType::Connect, "/a", Some("{\"sid\":\"x\"}")),
+            "40/a,{\"sid\":\"x\"}"
+        );
+        assert_eq!(encode_control(PacketType::Disconnect, "/", None), "41");
+    }
+}

@@ -1,0 +1,327 @@
+//! The Rust scenarios server: every behaviour of `shared/SCENARIOS.md`, written as a user
+//! of rtio's public API would write it. Run it through `tests/interop/scenarios-server rust`.
+//!
+//! With `--engineio-echo` it is instead a plain Engine.IO server at `/engine.io/` that sends
+//! every message back to its sender.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rtio::engineio::packet::Frame;
+use rtio::engineio::{CloseReason, EngineHandler, EngineServer, Message, Session};
+use rtio::{Config, Event, Io, Payload, Server};
+use serde_json::{json, Value};
+
+struct Options {
+    config: Config,
+    visits: bool,
+    engineio_echo: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut config = Config::default()
+        .host("127.0.0.1")
+        .namespace("/custom", false)
+        .namespace("/admin", true)
+        .static_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../web"));
+    let mut visits = true;
+    let mut engineio_echo = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = |name: &str| -> Result<u64, String> {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or(format!("{name} needs a number"))
+        };
+        match flag.as_str() {
+            "--port" => config.port = value("--port")? as u16,
+            "--ping-interval" => config.ping_interval = Duration::from_millis(value(&flag)?),
+            "--ping-timeout" => config.ping_timeout = Duration::from_millis(value(&flag)?),
+            "--connect-timeout" => config.connect_timeout = Duration::from_millis(value(&flag)?),
+            "--max-payload" => config.max_payload = value(&flag)? as usize,
+            "--no-visits" => visits = false,
+            "--engineio-echo" => engineio_echo = true,
+            "--client-bundle" => {
+                config.client_bundle =
+                    Some(args.next().ok_or("--client-bundle needs a path")?.into())
+            }
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(Options {
+        config,
+        visits,
+        engineio_echo,
+    })
+}
+
+/// What the main namespace remembers between events: which socket asked which question.
+#[derive(Default)]
+struct State {
+    questions: HashMap<u64, Arc<str>>,
+}
+
+fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v.get(key).unwrap_or(&Value::Null)
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `data` as one argument, keeping the binary attachments its placeholders point to.
+fn arg_with_binary(data: &Value, from: &Payload) -> Payload {
+    Payload::from_values(std::slice::from_ref(data)).with_attachments(from.attachments().to_vec())
+}
+
+fn send_visits(io: &Io) -> Result<(), rtio::Error> {
+    let count = io.stats("/")?.sockets;
+    io.broadcast("/").emit("visits", &Payload::one(count))?;
+    Ok(())
+}
+
+fn on_main_message(
+    io: &Io,
+    state: &mut State,
+    sid: &Arc<str>,
+    event: &str,
+    payload: Payload,
+    ack: Option<u64>,
+) -> Result<(), String> {
+    let data = payload.first();
+    let reply = |value: Value| -> Result<(), String> {
+        let id = ack.ok_or(format!("{event} needs an ack"))?;
+        io.ack(sid, id, &Payload::one(value))
+            .map_err(|e| e.to_string())
+    };
+    let err = |e: rtio::Error| e.to_string();
+    match event {
+        "message" => io.emit(sid, "message-back", &payload).map_err(err)?,
+        "message-with-ack" => {
+            let id = ack.ok_or("message-with-ack needs an ack")?;
+            io.ack(sid, id, &payload).map_err(err)?;
+        }
+        "toServer" => {
+            let line = Payload::one(format!(
+                "{}:{}",
+                text(field(&data, "nome")),
+                text(field(&data, "msg"))
+            ));
+            io.emit(sid, "toClient", &line).map_err(err)?;
+            io.broadcast("/")
+                .skip(&**sid)
+                .emit("toClient", &line)
+                .map_err(err)?;
+        }
+        "client:created:job" => {
+            io.broadcast("/")
+                .emit("server:created:job", &payload)
+                .map_err(err)?;
+        }
+        "whoami" => reply(json!(&**sid))?,
+        "join" => {
+            io.join(sid, &text(&data)).map_err(err)?;
+            reply(json!(true))?;
+        }
+        "leave" => {
+            io.leave(sid, &text(&data)).map_err(err)?;
+            reply(json!(true))?;
+        }
+        "to-room" | "to-room-except-me" => {
+            let mut target = io.broadcast("/").to(text(field(&data, "room")));
+            if event == "to-room-except-me" {
+                target = target.skip(&**sid);
+            }
+            let out = arg_with_binary(field(&data, "data"), &payload);
+            target
+                .emit(&text(field(&data, "event")), &out)
+                .map_err(err)?;
+        }
+        "broadcast" => {
+            io.broadcast("/")
+                .skip(&**sid)
+                .emit("broadcast", &payload)
+                .map_err(err)?;
+        }
+        "fanout" => {
+            let out = arg_with_binary(field(&data, "data"), &payload);
+            io.broadcast("/")
+                .emit(&text(field(&data, "event")), &out)
+                .map_err(err)?;
+        }
+        "ask" => {
+            let timeout =
+                Duration::from_millis(field(&data, "timeout_ms").as_u64().unwrap_or(5000));
+            let question = Payload::one(field(&data, "question").clone());
+            let token = io
+                .emit_with_ack(sid, "question", &question, timeout)
+                .map_err(err)?;
+            state.questions.insert(token, sid.clone());
+        }
+        "later" => {
+            // Emitting from a thread that is not an rtio handler.
+            let io = io.clone();
+            let sid = sid.clone();
+            let ms = field(&data, "ms").as_u64().unwrap_or(0);
+            let name = text(field(&data, "event"));
+            let out = arg_with_binary(field(&data, "data"), &payload);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(ms));
+                if let Err(e) = io.emit(&sid, &name, &out) {
+                    eprintln!("later: {e}");
+                }
+            });
+        }
+        "kick-me" => io.disconnect(sid, true).map_err(err)?,
+        "throw" => return Err("the client asked this handler to fail (\"throw\")".into()),
+        "stats" => {
+            let stats = io.stats("/").map_err(err)?;
+            reply(json!({"sockets": stats.sockets, "rooms": stats.rooms}))?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn on_event(io: &Io, state: &mut State, visits: bool, event: Event) -> Result<(), String> {
+    let err = |e: rtio::Error| e.to_string();
+    match event {
+        Event::ConnectRequest { request, auth, .. } => {
+            let auth: Value = serde_json::from_str(&auth).unwrap_or(Value::Null);
+            if auth == json!({"token": "secret"}) {
+                io.accept(request).map_err(err)?;
+            } else {
+                io.reject(request, "unauthorized", None).map_err(err)?;
+            }
+        }
+        Event::Connect { sid, nsp, auth, .. } => {
+            let auth = Payload::from_json(format!("[{auth}]")).map_err(|e| e.to_string())?;
+            match &*nsp {
+                "/" => {
+                    io.emit(&sid, "auth", &auth).map_err(err)?;
+                    if visits {
+                        send_visits(io).map_err(err)?;
+                    }
+                }
+                "/custom" => io.emit(&sid, "auth", &auth).map_err(err)?,
+                "/admin" => io
+                    .emit(&sid, "admin-hello", &Payload::one(json!({"id": &*sid})))
+                    .map_err(err)?,
+                _ => {}
+            }
+        }
+        Event::Disconnect { nsp, .. } if &*nsp == "/" && visits => send_visits(io).map_err(err)?,
+        Event::Message {
+            sid,
+            nsp,
+            event,
+            payload,
+            ack,
+        } => match &*nsp {
+            "/" => on_main_message(io, state, &sid, &event, payload, ack)?,
+            "/admin" if event == "broadcast-main" => {
+                io.broadcast("/")
+                    .emit("announcement", &payload)
+                    .map_err(err)?;
+            }
+            _ => {}
+        },
+        Event::AckResponse { token, result, .. } => {
+            if let Some(sid) = state.questions.remove(&token) {
+                let answer = match result {
+                    Ok(args) => json!({"ok": true, "value": args.first()}),
+                    Err(_) => json!({"ok": false, "error": "timeout"}),
+                };
+                // The socket may have left meanwhile; then there is no one to answer.
+                let _ = io.emit(&sid, "answer", &Payload::one(answer));
+            }
+        }
+        Event::Disconnect { .. } => {}
+    }
+    Ok(())
+}
+
+/// Stops the server on SIGTERM or SIGINT.
+fn stop_on_signal(stop: impl FnOnce() + Send + 'static) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).expect("signals");
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            stop();
+        }
+    });
+}
+
+fn run_scenarios(options: Options) -> Result<(), String> {
+    let server = Server::start(options.config).map_err(|e| e.to_string())?;
+    println!("READY {}", server.local_addr().port());
+    let io = server.io();
+    let stopper = io.clone();
+    stop_on_signal(move || stopper.stop());
+    let mut state = State::default();
+    while let Ok(event) = server.events().recv() {
+        if let Err(e) = on_event(&io, &mut state, options.visits, event) {
+            eprintln!("handler error: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// Plain Engine.IO: every message goes back to its sender.
+struct Echo;
+
+impl EngineHandler for Echo {
+    type Conn = ();
+
+    fn on_open(&self, _session: &Arc<Session>) {}
+
+    async fn on_message(&self, session: &Arc<Session>, _conn: &(), message: Message) {
+        let frame = match message {
+            Message::Text(t) => Frame::message(std::str::from_utf8(&t).unwrap_or_default()),
+            Message::Binary(b) => Frame::Binary(b),
+        };
+        session.send(&[frame]);
+    }
+
+    async fn on_close(&self, _session: &Arc<Session>, _conn: &(), _reason: CloseReason) {}
+}
+
+fn run_echo(options: Options) -> Result<(), String> {
+    let config = options.config.path("/engine.io/");
+    let mut server = EngineServer::start(config, |_| Echo).map_err(|e| e.to_string())?;
+    println!("READY {}", server.local_addr().port());
+    let (tx, rx) = std::sync::mpsc::channel();
+    stop_on_signal(move || {
+        let _ = tx.send(());
+    });
+    let _ = rx.recv();
+    server.stop();
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("scenarios-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = if options.engineio_echo {
+        run_echo(options)
+    } else {
+        run_scenarios(options)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scenarios-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
