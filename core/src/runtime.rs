@@ -15,7 +15,7 @@ use crate::http;
 use crate::Error;
 
 /// How long stopping waits for queued frames to reach clients before closing hard.
-const DRAIN_ON_STOP: Duration = Duration::from_millis(500);
+const DRAIN_ON_STOP: Duration = Duration::from_millis(1000);
 
 /// A running server thread.
 pub(crate) struct RuntimeThread {
@@ -73,12 +73,25 @@ impl RuntimeThread {
                     if ready_tx.send(Ok((local, engine.clone()))).is_err() {
                         return;
                     }
-                    accept_loop(&engine, listener, shutdown_rx).await;
+                    accept_loop(&engine, &listener, async {
+                        let _ = shutdown_rx.await;
+                    })
+                    .await;
                     engine.close_all(CloseReason::ServerShutdown);
-                    let deadline = tokio::time::Instant::now() + DRAIN_ON_STOP;
-                    while engine.session_count() > 0 && tokio::time::Instant::now() < deadline {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
+                    // Keep accepting while sessions drain: a polling client between two
+                    // requests still collects its disconnect and close packets.
+                    let drained = async {
+                        while engine.session_count() > 0 {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    };
+                    let _ = tokio::time::timeout(DRAIN_ON_STOP, async {
+                        tokio::select! {
+                            _ = drained => {}
+                            _ = accept_loop(&engine, &listener, std::future::pending::<()>()) => {}
+                        }
+                    })
+                    .await;
                 });
                 rt.shutdown_timeout(Duration::from_millis(500));
             })
@@ -124,9 +137,10 @@ impl Drop for RuntimeThread {
 
 async fn accept_loop<H: EngineHandler>(
     engine: &Arc<Engine<H>>,
-    listener: TcpListener,
-    mut shutdown: oneshot::Receiver<()>,
+    listener: &TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
 ) {
+    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,

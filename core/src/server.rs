@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 
 use crate::adapter::Selector;
 use crate::config::Config;
-use crate::engineio::{CloseReason, Engine};
+use crate::engineio::Engine;
 use crate::event::Event;
 use crate::payload::Payload;
 use crate::runtime::RuntimeThread;
@@ -358,11 +358,11 @@ impl Io {
         for s in sockets {
             sio.disconnect(&s, false);
         }
-        let _ = CloseReason::ServerShutdown;
         let thread = self.inner.thread.lock().take();
         if let Some(mut t) = thread {
             t.stop();
         }
+        sio.close_events();
     }
 }
 

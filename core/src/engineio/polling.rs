@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
 use super::engine::{EioError, Engine, EngineHandler, Entry};
-use super::packet::{self, Frame};
+use super::packet;
 use super::session::{CloseReason, Transport};
 use crate::http::{self, Body};
 
@@ -38,12 +38,15 @@ pub(crate) async fn get<H: EngineHandler>(
     }
     let _active = Active(&s.poll_active);
     loop {
-        let mut frames = s.drain();
-        if s.is_closed() {
-            frames.push(Frame::raw_text("1".into()));
+        let closed = s.is_closed();
+        let frames = s.drain();
+        if closed && frames.is_empty() {
             engine.remove(entry);
-            return http::text_response(Bytes::from(packet::encode_payload(&frames)));
+            return http::text_response(Bytes::from_static(b"1"));
         }
+        // The close packet goes alone in the next response: clients handle the packets of
+        // a payload asynchronously but a close at once, so sharing a payload would let the
+        // close overtake e.g. a disconnect packet.
         if !frames.is_empty() {
             return http::text_response(Bytes::from(packet::encode_payload(&frames)));
         }
@@ -90,18 +93,17 @@ pub(crate) async fn post<H: EngineHandler>(
             return EioError::BadRequest.response();
         }
     };
-    let packets = match packet::decode_payload(&body, MAX_PACKETS_PER_POST) {
-        Ok(p) => p,
-        Err(_) => {
-            engine.close(entry, CloseReason::ParseError);
-            return EioError::BadRequest.response();
+    // Like Engine.IO, a malformed body is still answered `ok`; the session is closed.
+    match packet::decode_payload(&body, MAX_PACKETS_PER_POST) {
+        Ok(packets) => {
+            for p in packets {
+                if let Err(reason) = engine.on_packet(entry, p).await {
+                    engine.close(entry, reason);
+                    break;
+                }
+            }
         }
-    };
-    for p in packets {
-        if let Err(reason) = engine.on_packet(entry, p).await {
-            engine.close(entry, reason);
-            break;
-        }
+        Err(_) => engine.close(entry, CloseReason::ParseError),
     }
     Response::builder()
         .header("content-type", "text/html")

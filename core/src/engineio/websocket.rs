@@ -166,7 +166,8 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, entry: &Arc<Entry<H::Con
                     break;
                 }
                 if s.is_closed() {
-                    let _ = ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })).await;
+                    // Engine.IO closes without a status code (clients see 1005).
+                    let _ = ws.close(None).await;
                     break;
                 }
             }
@@ -198,8 +199,7 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, entry: &Arc<Entry<H::Con
                     engine.close(entry, reason);
                     // Flush what is queued (e.g. a disconnect packet), then close.
                     let _ = write_pending(entry, &mut ws).await;
-                    let code = if reason == CloseReason::TransportClose { CloseCode::Normal } else { CloseCode::Protocol };
-                    let _ = ws.close(Some(CloseFrame { code, reason: "".into() })).await;
+                    let _ = ws.close(None).await;
                     break;
                 }
             }

@@ -65,7 +65,7 @@ pub(crate) struct Sio {
     pub(crate) config: Arc<Config>,
     pub(crate) namespaces: HashMap<String, Arc<Namespace>>,
     pub(crate) sockets: RwLock<HashMap<Arc<str>, Arc<Socket>>>,
-    events: flume::Sender<Event>,
+    events: RwLock<Option<flume::Sender<Event>>>,
     pub(crate) pending_connects: Mutex<HashMap<u64, oneshot::Sender<Decision>>>,
     next_id: AtomicU64,
     pub(crate) rt: tokio::runtime::Handle,
@@ -97,7 +97,7 @@ impl Sio {
             config,
             namespaces,
             sockets: RwLock::new(HashMap::new()),
-            events,
+            events: RwLock::new(Some(events)),
             pending_connects: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             rt,
@@ -115,9 +115,18 @@ impl Sio {
 
     /// Queues an event for the host, waiting while the queue is full (backpressure).
     async fn emit_event(&self, ev: Event) {
-        if self.events.send_async(ev).await.is_ok() {
-            self.event_ready();
+        let tx = self.events.read().clone();
+        if let Some(tx) = tx {
+            if tx.send_async(ev).await.is_ok() {
+                self.event_ready();
+            }
         }
+    }
+
+    /// Ends the event stream once the server stopped: receivers get the queued events,
+    /// then [`crate::Error::Stopped`].
+    pub(crate) fn close_events(&self) {
+        self.events.write().take();
     }
 
     /// Queues an event from a thread that must not wait (a host thread).
@@ -266,13 +275,7 @@ impl Sio {
         }
     }
 
-    async fn refuse_connect(
-        &self,
-        session: &Arc<Session>,
-        nsp: &str,
-        message: &str,
-        data: Option<&str>,
-    ) {
+    fn refuse_connect(&self, session: &Arc<Session>, nsp: &str, message: &str, data: Option<&str>) {
         let mut body = format!(
             "{{\"message\":{}",
             serde_json::to_string(message).unwrap_or_else(|_| "\"\"".into())
@@ -291,7 +294,7 @@ impl Sio {
     }
 
     async fn on_connect(
-        &self,
+        self: &Arc<Self>,
         session: &Arc<Session>,
         conn: &Arc<Conn>,
         nsp: &str,
@@ -304,40 +307,61 @@ impl Sio {
             return Err(CloseReason::ParseError);
         }
         let Some(ns) = self.namespaces.get(nsp).cloned() else {
-            self.refuse_connect(session, nsp, "Invalid namespace", None)
-                .await;
+            self.refuse_connect(session, nsp, "Invalid namespace", None);
             return Ok(());
         };
         let auth = auth.unwrap_or("{}").to_string();
         if ns.middleware {
-            let request = self.next_id();
-            let (tx, rx) = oneshot::channel();
-            self.pending_connects.lock().insert(request, tx);
-            self.emit_event(Event::ConnectRequest {
-                request,
-                nsp: ns.name.clone(),
-                auth: auth.clone(),
-                handshake: session.handshake.clone(),
-            })
-            .await;
-            let decision = tokio::time::timeout(self.config.connect_timeout, rx).await;
-            self.pending_connects.lock().remove(&request);
-            match decision {
-                Ok(Ok(Decision::Accept)) => {}
-                Ok(Ok(Decision::Reject { message, data })) => {
-                    self.refuse_connect(session, nsp, &message, data.as_deref())
-                        .await;
-                    return Ok(());
+            // The host decides while this connection's other packets keep flowing, as
+            // Socket.IO runs middlewares asynchronously.
+            let sio = self.clone();
+            let session = session.clone();
+            let conn = conn.clone();
+            self.rt.spawn(async move {
+                if sio.ask_host(&session, &ns, &auth).await {
+                    sio.attach(&session, &conn, ns, auth).await;
                 }
-                _ => {
-                    self.refuse_connect(session, nsp, "connection request timed out", None)
-                        .await;
-                    return Ok(());
-                }
-            }
-        }
-        if session.is_closed() {
+            });
             return Ok(());
+        }
+        self.attach(session, conn, ns, auth).await;
+        Ok(())
+    }
+
+    /// Asks the host whether a client may join a middleware namespace; refuses it with the
+    /// host's message (or on timeout) and returns false when not.
+    async fn ask_host(&self, session: &Arc<Session>, ns: &Arc<Namespace>, auth: &str) -> bool {
+        let request = self.next_id();
+        let (tx, rx) = oneshot::channel();
+        self.pending_connects.lock().insert(request, tx);
+        self.emit_event(Event::ConnectRequest {
+            request,
+            nsp: ns.name.clone(),
+            auth: auth.to_string(),
+            handshake: session.handshake.clone(),
+        })
+        .await;
+        let decision = tokio::time::timeout(self.config.connect_timeout, rx).await;
+        self.pending_connects.lock().remove(&request);
+        let (message, data) = match decision {
+            Ok(Ok(Decision::Accept)) => return true,
+            Ok(Ok(Decision::Reject { message, data })) => (message, data),
+            _ => ("connection request timed out".to_string(), None),
+        };
+        self.refuse_connect(session, &ns.name, &message, data.as_deref());
+        false
+    }
+
+    /// Creates the socket of a client that joined a namespace and tells client and host.
+    async fn attach(
+        &self,
+        session: &Arc<Session>,
+        conn: &Arc<Conn>,
+        ns: Arc<Namespace>,
+        auth: String,
+    ) {
+        if session.is_closed() || conn.sockets.lock().contains_key(&ns.name) {
+            return;
         }
         let socket = Arc::new(Socket {
             id: crate::engineio::random_id(),
@@ -356,7 +380,7 @@ impl Sio {
         let body = format!("{{\"sid\":\"{}\"}}", socket.id);
         let frame = Frame::raw_text(packet::encode_control(
             PacketType::Connect,
-            nsp,
+            &ns.name,
             Some(&body),
         ));
         self.send(session, &[frame]);
@@ -367,11 +391,10 @@ impl Sio {
             handshake: session.handshake.clone(),
         })
         .await;
-        Ok(())
     }
 
     async fn on_packet(
-        &self,
+        self: &Arc<Self>,
         session: &Arc<Session>,
         conn: &Arc<Conn>,
         text: &str,
@@ -379,6 +402,10 @@ impl Sio {
     ) -> Result<(), Refusal> {
         let p = packet::decode(text, self.config.max_attachments)
             .map_err(|_| CloseReason::ParseError)?;
+        if p.attachments > 0 {
+            packet::check_placeholders(p.data.unwrap_or("[]"), attachments.len())
+                .map_err(|_| CloseReason::ParseError)?;
+        }
         if p.kind == PacketType::Connect {
             return self.on_connect(session, conn, p.nsp, p.data).await;
         }
@@ -428,7 +455,7 @@ impl Sio {
     }
 
     async fn on_message_inner(
-        &self,
+        self: &Arc<Self>,
         session: &Arc<Session>,
         conn: &Arc<Conn>,
         message: Message,

@@ -199,6 +199,29 @@ fn check_payload(p: &Packet<'_>) -> Result<(), DecodeError> {
     }
 }
 
+/// Checks that every `{"_placeholder":true,"num":N}` in a binary packet's data points at
+/// one of its `count` attachments, as Socket.IO does when it rebuilds the packet.
+pub fn check_placeholders(data: &str, count: usize) -> Result<(), DecodeError> {
+    fn walk(v: &serde_json::Value, count: usize) -> Result<(), DecodeError> {
+        match v {
+            serde_json::Value::Array(items) => items.iter().try_for_each(|i| walk(i, count)),
+            serde_json::Value::Object(map) => {
+                if map.get("_placeholder") == Some(&serde_json::Value::Bool(true)) {
+                    return match map.get("num").and_then(serde_json::Value::as_u64) {
+                        Some(n) if (n as usize) < count => Ok(()),
+                        _ => Err(DecodeError("illegal attachments")),
+                    };
+                }
+                map.values().try_for_each(|i| walk(i, count))
+            }
+            _ => Ok(()),
+        }
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(data).map_err(|_| DecodeError("invalid JSON"))?;
+    walk(&value, count)
+}
+
 /// Splits an event's data `["name", a, b]` into the name and the JSON array `[a,b]`.
 pub fn split_event(data: &str) -> Result<(String, String), DecodeError> {
     let items: Vec<&RawValue> =
@@ -348,6 +371,15 @@ mod tests {
         ] {
             assert!(decode(bad, 10).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn checks_placeholders() {
+        let p = "[\"m\",{\"a\":[{\"_placeholder\":true,\"num\":1}]}]";
+        assert!(check_placeholders(p, 2).is_ok());
+        assert!(check_placeholders(p, 1).is_err());
+        assert!(check_placeholders("[{\"_placeholder\":true,\"num\":-1}]", 1).is_err());
+        assert!(check_placeholders("[{\"_placeholder\":true}]", 1).is_err());
     }
 
     #[test]

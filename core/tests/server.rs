@@ -1,0 +1,331 @@
+//! Integration tests of the Rust API over real sockets, with a minimal HTTP long-polling
+//! client (the official clients are exercised by tests/interop).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use rtio::{AckError, Config, DisconnectReason, Error, Event, Payload, Server};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// One HTTP/1.1 request with `Connection: close`; returns (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("response");
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers");
+    let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
+    let head = String::from_utf8_lossy(&out[..split]).to_lowercase();
+    let mut body = out[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[line_end + 4 + size..];
+    }
+}
+
+/// A polling client: handshake, then POST/GET on the session.
+struct Polling {
+    addr: SocketAddr,
+    sid: String,
+}
+
+impl Polling {
+    fn open(addr: SocketAddr) -> Polling {
+        let (status, body) = http(addr, "GET", "/socket.io/?EIO=4&transport=polling", b"");
+        assert_eq!(status, 200);
+        let body = String::from_utf8(body).unwrap();
+        assert!(body.starts_with("0{"), "{body}");
+        let open: serde_json::Value = serde_json::from_str(&body[1..]).unwrap();
+        Polling {
+            addr,
+            sid: open["sid"].as_str().unwrap().to_string(),
+        }
+    }
+
+    fn post(&self, packets: &str) -> u16 {
+        let path = format!("/socket.io/?EIO=4&transport=polling&sid={}", self.sid);
+        http(self.addr, "POST", &path, packets.as_bytes()).0
+    }
+
+    fn get(&self) -> String {
+        let path = format!("/socket.io/?EIO=4&transport=polling&sid={}", self.sid);
+        let (status, body) = http(self.addr, "GET", &path, b"");
+        assert_eq!(status, 200);
+        String::from_utf8(body).unwrap()
+    }
+}
+
+fn start(config: Config) -> Server {
+    Server::start(config.host("127.0.0.1").port(0)).expect("server starts")
+}
+
+fn next(server: &Server) -> Event {
+    server
+        .events()
+        .recv_timeout(WAIT)
+        .expect("running")
+        .expect("an event within the timeout")
+}
+
+#[test]
+fn binds_port_zero_and_reports_port_in_use() {
+    let a = start(Config::default());
+    assert_ne!(a.local_addr().port(), 0);
+    let taken = Config::default()
+        .host("127.0.0.1")
+        .port(a.local_addr().port());
+    match Server::start(taken) {
+        Err(Error::Bind(msg)) => assert!(msg.contains("in use"), "{msg}"),
+        other => panic!(
+            "expected a bind error, got {:?}",
+            other.map(|s| s.local_addr())
+        ),
+    }
+    assert!(matches!(
+        Server::start(Config::default().host("not an address")),
+        Err(Error::Bind(_))
+    ));
+}
+
+#[test]
+fn calls_after_stop_return_stopped() {
+    let server = start(Config::default());
+    let io = server.io();
+    server.stop();
+    server.stop();
+    assert_eq!(io.emit("x", "e", &Payload::empty()), Err(Error::Stopped));
+    assert_eq!(io.join("x", "r"), Err(Error::Stopped));
+    assert_eq!(
+        io.broadcast("/").emit("e", &Payload::empty()),
+        Err(Error::Stopped)
+    );
+    assert_eq!(io.stats("/"), Err(Error::Stopped));
+    assert!(matches!(server.events().recv(), Err(Error::Stopped)));
+    assert!(std::net::TcpStream::connect(server.local_addr()).is_err());
+}
+
+#[test]
+fn unknown_ids_are_errors() {
+    let server = start(Config::default());
+    let io = server.io();
+    assert!(matches!(
+        io.emit("nope", "e", &Payload::empty()),
+        Err(Error::UnknownSocket(_))
+    ));
+    assert!(matches!(io.stats("/nope"), Err(Error::UnknownNamespace(_))));
+    assert_eq!(io.accept(42), Err(Error::UnknownRequest(42)));
+    assert!(matches!(
+        io.reject(1, "m", Some("{bad")),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn polling_round_trip_with_acks_and_rooms() {
+    let server = start(Config::default());
+    let io = server.io();
+    let c = Polling::open(server.local_addr());
+    assert_eq!(c.post("40{\"token\":1}"), 200);
+    let sid = match next(&server) {
+        Event::Connect { sid, nsp, auth, .. } => {
+            assert_eq!(&*nsp, "/");
+            assert_eq!(auth, "{\"token\":1}");
+            sid
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(c.get(), format!("40{{\"sid\":\"{sid}\"}}"));
+
+    assert_eq!(c.post("421[\"hello\",{\"a\":[1,2]},\"x\"]"), 200);
+    match next(&server) {
+        Event::Message {
+            event,
+            payload,
+            ack,
+            ..
+        } => {
+            assert_eq!(event, "hello");
+            assert_eq!(payload.json(), "[{\"a\":[1,2]},\"x\"]");
+            assert_eq!(ack, Some(1));
+            io.ack(&sid, 1, &payload).unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.get(), "431[{\"a\":[1,2]},\"x\"]");
+
+    io.join(&sid, "room").unwrap();
+    assert_eq!(
+        io.rooms(&sid).unwrap(),
+        vec![sid.to_string(), "room".to_string()]
+    );
+    assert_eq!(io.stats("/").unwrap().rooms, 1);
+    let sent = io
+        .broadcast("/")
+        .to("room")
+        .emit("news", &Payload::one(1))
+        .unwrap();
+    assert_eq!(sent, 1);
+    let skipped = io
+        .broadcast("/")
+        .to("room")
+        .skip(&*sid)
+        .emit("news", &Payload::one(2))
+        .unwrap();
+    assert_eq!(skipped, 0);
+    assert_eq!(c.get(), "42[\"news\",1]");
+
+    // Binary attachments travel as base64 over polling.
+    let bin = Payload::from_json("[{\"_placeholder\":true,\"num\":0}]")
+        .unwrap()
+        .with_attachments(vec![vec![1u8, 2, 3].into()]);
+    io.emit(&sid, "bin", &bin).unwrap();
+    assert_eq!(
+        c.get(),
+        "451-[\"bin\",{\"_placeholder\":true,\"num\":0}]\x1ebAQID"
+    );
+
+    let token = io
+        .emit_with_ack(&sid, "q", &Payload::empty(), Duration::from_millis(100))
+        .unwrap();
+    assert_eq!(c.get(), "420[\"q\"]");
+    match next(&server) {
+        Event::AckResponse {
+            token: t, result, ..
+        } => {
+            assert_eq!(t, token);
+            assert_eq!(result, Err(AckError::Timeout));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A late ack is ignored: no second answer.
+    assert_eq!(c.post("430[\"late\"]"), 200);
+    assert!(server
+        .events()
+        .recv_timeout(Duration::from_millis(300))
+        .unwrap()
+        .is_none());
+
+    assert_eq!(c.post("41"), 200);
+    match next(&server) {
+        Event::Disconnect { reason, .. } => {
+            assert_eq!(reason, DisconnectReason::ClientNamespaceDisconnect)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(io.stats("/").unwrap().sockets, 0);
+}
+
+#[test]
+fn middleware_accepts_and_rejects() {
+    let server = start(Config::default().namespace("/admin", true));
+    let io = server.io();
+    let c = Polling::open(server.local_addr());
+    assert_eq!(c.post("40/admin,{\"token\":\"no\"}"), 200);
+    match next(&server) {
+        Event::ConnectRequest { request, nsp, .. } => {
+            assert_eq!(&*nsp, "/admin");
+            io.reject(request, "unauthorized", Some("{\"why\":1}"))
+                .unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        c.get(),
+        "44/admin,{\"message\":\"unauthorized\",\"data\":{\"why\":1}}"
+    );
+    assert_eq!(c.post("40/admin,"), 200);
+    match next(&server) {
+        Event::ConnectRequest { request, .. } => io.accept(request).unwrap(),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(next(&server), Event::Connect { .. }));
+    assert!(c.get().starts_with("40/admin,{\"sid\":"));
+    assert_eq!(c.post("40/nowhere,"), 200);
+    assert_eq!(c.get(), "44/nowhere,{\"message\":\"Invalid namespace\"}");
+}
+
+#[test]
+fn malformed_packet_closes_only_that_connection() {
+    let server = start(Config::default());
+    let good = Polling::open(server.local_addr());
+    let bad = Polling::open(server.local_addr());
+    good.post("40");
+    bad.post("40");
+    assert!(matches!(next(&server), Event::Connect { .. }));
+    assert!(matches!(next(&server), Event::Connect { .. }));
+    good.get();
+    bad.get();
+    bad.post("42[\"unterminated\"");
+    match next(&server) {
+        Event::Disconnect { reason, .. } => assert_eq!(reason, DisconnectReason::ParseError),
+        other => panic!("{other:?}"),
+    }
+    assert!(bad.get().ends_with('1'));
+    good.post("42[\"still\"]");
+    assert!(matches!(next(&server), Event::Message { .. }));
+}
+
+#[test]
+fn stop_disconnects_clients() {
+    let server = start(Config::default());
+    let c = Polling::open(server.local_addr());
+    c.post("40");
+    assert!(matches!(next(&server), Event::Connect { .. }));
+    c.get();
+    let io = server.io();
+    let t = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        io.stop();
+        started.elapsed()
+    });
+    // The pending GET sees the disconnect packet and the close packet.
+    let body = c.get();
+    assert!(body.contains("41"), "{body}");
+    assert!(t.join().unwrap() < Duration::from_secs(2));
+}
+
+#[test]
+fn slow_host_applies_backpressure_without_losing_order() {
+    let server = start(Config {
+        event_queue: 2,
+        ..Config::default()
+    });
+    let c = Polling::open(server.local_addr());
+    c.post("40");
+    let packets: Vec<String> = (0..50).map(|i| format!("42[\"n\",{i}]")).collect();
+    let body = packets.join("\x1e");
+    let poster = std::thread::spawn(move || c.post(&body));
+    assert!(matches!(next(&server), Event::Connect { .. }));
+    for i in 0..50 {
+        match next(&server) {
+            Event::Message { payload, .. } => assert_eq!(payload.json(), format!("[{i}]")),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(poster.join().unwrap(), 200);
+}
