@@ -234,11 +234,11 @@ fn on_event(io: &Io, state: &mut State, visits: bool, event: Event) -> Result<()
         Event::AckResponse { token, result, .. } => {
             if let Some(sid) = state.questions.remove(&token) {
                 let answer = match result {
-                    Ok(args) => json!({"ok": true, "value": args.first()}),
-                    Err(_) => json!({"ok": false, "error": "timeout"}),
+                    Ok(args) => arg_with_binary(&json!({"ok": true, "value": args.first()}), &args),
+                    Err(_) => Payload::one(json!({"ok": false, "error": "timeout"})),
                 };
                 // The socket may have left meanwhile; then there is no one to answer.
-                let _ = io.emit(&sid, "answer", &Payload::one(answer));
+                let _ = io.emit(&sid, "answer", &answer);
             }
         }
         Event::Disconnect { .. } => {}

@@ -74,8 +74,9 @@ pub(crate) async fn post<H: EngineHandler>(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    // Like Engine.IO, a body over the limit is refused with 413 and the session stays
+    // open: the client decides what to do (the official ones close it).
     if declared.is_some_and(|n| n > engine.config.max_payload) {
-        engine.close(entry, CloseReason::TransportError);
         return too_large();
     }
     let body = match Limited::new(req.into_body(), engine.config.max_payload)
@@ -84,12 +85,12 @@ pub(crate) async fn post<H: EngineHandler>(
     {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            engine.close(entry, CloseReason::TransportError);
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
                 return too_large();
             }
+            engine.close(entry, CloseReason::TransportError);
             return EioError::BadRequest.response();
         }
     };
