@@ -332,13 +332,22 @@ impl Io {
     }
 
     fn namespace(&self, nsp: &str) -> Result<Arc<crate::socketio::Namespace>, Error> {
-        let engine = self.sio()?;
-        engine
+        self.sio()?
             .handler()
-            .namespaces
-            .get(nsp)
-            .cloned()
+            .namespace(nsp)
             .ok_or_else(|| Error::UnknownNamespace(nsp.to_string()))
+    }
+
+    /// Accepts clients on one more namespace from now on (or changes whether an accepted
+    /// namespace asks the host first with [`Event::ConnectRequest`]).
+    pub fn add_namespace(&self, nsp: &str, middleware: bool) -> Result<(), Error> {
+        if !nsp.starts_with('/') {
+            return Err(Error::InvalidArgument(format!(
+                "namespace {nsp:?} must start with '/'"
+            )));
+        }
+        self.sio()?.handler().add_namespace(nsp, middleware);
+        Ok(())
     }
 
     /// True once the server was stopped.

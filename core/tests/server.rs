@@ -329,3 +329,24 @@ fn slow_host_applies_backpressure_without_losing_order() {
     }
     assert_eq!(poster.join().unwrap(), 200);
 }
+
+#[test]
+fn namespaces_can_be_added_while_running() {
+    let server = start(Config::default());
+    let io = server.io();
+    let c = Polling::open(server.local_addr());
+    c.post("40/late,");
+    assert_eq!(c.get(), "44/late,{\"message\":\"Invalid namespace\"}");
+    assert!(matches!(
+        io.add_namespace("late", false),
+        Err(Error::InvalidArgument(_))
+    ));
+    io.add_namespace("/late", false).unwrap();
+    c.post("40/late,");
+    match next(&server) {
+        Event::Connect { nsp, .. } => assert_eq!(&*nsp, "/late"),
+        other => panic!("{other:?}"),
+    }
+    assert!(c.get().starts_with("40/late,{\"sid\":"));
+    assert_eq!(io.stats("/late").unwrap().sockets, 1);
+}

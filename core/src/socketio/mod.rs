@@ -23,7 +23,7 @@ use packet::PacketType;
 /// A namespace and its room index.
 pub(crate) struct Namespace {
     pub(crate) name: Arc<str>,
-    pub(crate) middleware: bool,
+    pub(crate) middleware: AtomicBool,
     pub(crate) index: RwLock<RoomIndex<Arc<Socket>>>,
 }
 
@@ -63,7 +63,7 @@ pub(crate) enum Decision {
 /// The Socket.IO layer: an [`EngineHandler`] holding every namespace and socket.
 pub(crate) struct Sio {
     pub(crate) config: Arc<Config>,
-    pub(crate) namespaces: HashMap<String, Arc<Namespace>>,
+    namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     pub(crate) sockets: RwLock<HashMap<Arc<str>, Arc<Socket>>>,
     events: RwLock<Option<flume::Sender<Event>>>,
     pub(crate) pending_connects: Mutex<HashMap<u64, oneshot::Sender<Decision>>>,
@@ -87,7 +87,7 @@ impl Sio {
             .map(|n| {
                 let ns = Arc::new(Namespace {
                     name: n.name.as_str().into(),
-                    middleware: n.middleware,
+                    middleware: AtomicBool::new(n.middleware),
                     index: RwLock::new(RoomIndex::default()),
                 });
                 (n.name.clone(), ns)
@@ -95,13 +95,34 @@ impl Sio {
             .collect();
         Sio {
             config,
-            namespaces,
+            namespaces: RwLock::new(namespaces),
             sockets: RwLock::new(HashMap::new()),
             events: RwLock::new(Some(events)),
             pending_connects: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             rt,
             engine: OnceLock::new(),
+        }
+    }
+
+    /// The namespace of this name, if accepted.
+    pub(crate) fn namespace(&self, name: &str) -> Option<Arc<Namespace>> {
+        self.namespaces.read().get(name).cloned()
+    }
+
+    /// Accepts a namespace from now on, or changes whether it has middleware.
+    pub(crate) fn add_namespace(&self, name: &str, middleware: bool) {
+        let mut all = self.namespaces.write();
+        match all.get(name) {
+            Some(ns) => ns.middleware.store(middleware, Ordering::Release),
+            None => {
+                let ns = Arc::new(Namespace {
+                    name: name.into(),
+                    middleware: AtomicBool::new(middleware),
+                    index: RwLock::new(RoomIndex::default()),
+                });
+                all.insert(name.to_string(), ns);
+            }
         }
     }
 
@@ -306,12 +327,12 @@ impl Sio {
         if conn.sockets.lock().len() >= self.config.max_namespaces_per_connection {
             return Err(CloseReason::ParseError);
         }
-        let Some(ns) = self.namespaces.get(nsp).cloned() else {
+        let Some(ns) = self.namespace(nsp) else {
             self.refuse_connect(session, nsp, "Invalid namespace", None);
             return Ok(());
         };
         let auth = auth.unwrap_or("{}").to_string();
-        if ns.middleware {
+        if ns.middleware.load(Ordering::Acquire) {
             // The host decides while this connection's other packets keep flowing, as
             // Socket.IO runs middlewares asynchronously.
             let sio = self.clone();
