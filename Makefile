@@ -63,7 +63,11 @@ browser: $(NODE_MODULES) build
 
 interop: interop-js interop-python engineio browser
 
-test: lint unit interop
+# Each part of the project adds its own test targets to TEST_TARGETS in its .mk file.
+TEST_TARGETS := lint unit interop
+-include ffi-c/c.mk bindings-python/python.mk bindings-node/node.mk bench/bench.mk
+
+test: $(TEST_TARGETS)
 
 clean:
 	$(CARGO) clean
