@@ -1,0 +1,1 @@
+//! Node binding of rtio (work in progress).

@@ -1,0 +1,1 @@
+//! Python binding of rtio (work in progress).
