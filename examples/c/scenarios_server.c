@@ -1,0 +1,409 @@
+/*
+ * The C scenarios server: every behaviour of shared/SCENARIOS.md, written with rtio's C API
+ * the way a C user would. Run it through `tests/interop/scenarios-server c`.
+ *
+ * Events arrive in callback mode on rtio's dispatcher thread; the `later` row emits from a
+ * thread of our own. The main thread waits for SIGINT/SIGTERM and stops the server.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <rtio.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static rtio_server *server;
+static bool send_visits = true;
+
+static void report(const char *what, rtio_status status) {
+  if (status != RTIO_STATUS_OK) {
+    fprintf(stderr, "%s: %s: %s\n", what, rtio_status_name(status), rtio_last_error());
+  }
+}
+#define CHECK(call) report(#call, (call))
+
+/* ---- small JSON helpers (rtio gives raw JSON text; we only splice and quote) ---------- */
+
+/* `s` as a JSON string literal, malloc'ed. */
+static char *json_quote(const char *s) {
+  size_t n = strlen(s);
+  char *out = malloc(n * 6 + 3);
+  if (!out) return NULL;
+  char *p = out;
+  *p++ = '"';
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+    if (*c == '"' || *c == '\\') {
+      *p++ = '\\';
+      *p++ = (char)*c;
+    } else if (*c < 0x20) {
+      p += sprintf(p, "\\u%04x", *c);
+    } else {
+      *p++ = (char)*c;
+    }
+  }
+  *p++ = '"';
+  *p = '\0';
+  return out;
+}
+
+/* `[value]` where value is the raw JSON at `pointer` in `json` (or null), malloc'ed. */
+static char *wrap_value_at(const char *json, size_t len, const char *pointer) {
+  const char *value = "null";
+  size_t value_len = 4;
+  if (rtio_json_get(json, len, pointer, &value, &value_len) != RTIO_STATUS_OK) {
+    value = "null";
+    value_len = 4;
+  }
+  char *out = malloc(value_len + 3);
+  if (!out) return NULL;
+  out[0] = '[';
+  memcpy(out + 1, value, value_len);
+  out[value_len + 1] = ']';
+  out[value_len + 2] = '\0';
+  return out;
+}
+
+/* The string at `pointer`, malloc'ed by rtio (free with rtio_string_free), or NULL. */
+static char *string_at(const char *json, size_t len, const char *pointer) {
+  char *out = NULL;
+  if (rtio_json_get_string(json, len, pointer, &out) != RTIO_STATUS_OK) return NULL;
+  return out;
+}
+
+/* The event's attachments as buffers for re-sending (borrowed from the event). */
+typedef struct {
+  rtio_buffer items[64];
+  size_t len;
+} attachments;
+
+static void attachments_of(const rtio_event *ev, attachments *out) {
+  size_t n = rtio_event_attachment_count(ev);
+  out->len = n < 64 ? n : 64;
+  for (size_t i = 0; i < out->len; i++) {
+    out->items[i].data = rtio_event_attachment(ev, i, &out->items[i].len);
+  }
+}
+
+/* ---- the main namespace --------------------------------------------------------------- */
+
+static void broadcast_visits(void) {
+  size_t sockets = 0;
+  CHECK(rtio_stats(server, "/", &sockets, NULL));
+  char json[32];
+  int n = snprintf(json, sizeof json, "[%zu]", sockets);
+  CHECK(rtio_broadcast(server, NULL, "visits", json, (size_t)n, NULL, 0, NULL));
+}
+
+/* Questions asked with an ack, to answer the right socket when the ack (or timeout) comes. */
+#define MAX_QUESTIONS 4096
+static struct {
+  uint64_t token;
+  char sid[64];
+} questions[MAX_QUESTIONS];
+
+static void remember_question(uint64_t token, const char *sid) {
+  size_t slot = token % MAX_QUESTIONS;
+  questions[slot].token = token;
+  snprintf(questions[slot].sid, sizeof questions[slot].sid, "%s", sid);
+}
+
+/* The `later` row: emit from a thread that is not an rtio callback. */
+typedef struct {
+  char sid[64];
+  char *event;
+  char *json;
+  size_t attachments_len;
+  rtio_buffer *attachments;
+  long ms;
+} later_job;
+
+static void *later_thread(void *arg) {
+  later_job *job = arg;
+  struct timespec t = {job->ms / 1000, (job->ms % 1000) * 1000000L};
+  nanosleep(&t, NULL);
+  rtio_status st = rtio_emit(server, job->sid, job->event, job->json, strlen(job->json),
+                             job->attachments, job->attachments_len);
+  if (st != RTIO_STATUS_OK && st != RTIO_STATUS_UNKNOWN_SOCKET && st != RTIO_STATUS_STOPPED) {
+    report("later: rtio_emit", st);
+  }
+  for (size_t i = 0; i < job->attachments_len; i++) free((void *)job->attachments[i].data);
+  free(job->attachments);
+  free(job->event);
+  free(job->json);
+  free(job);
+  return NULL;
+}
+
+static void schedule_later(const rtio_event *ev, const char *sid, const char *data, size_t len) {
+  later_job *job = calloc(1, sizeof *job);
+  if (!job) return;
+  double ms = 0;
+  rtio_json_get_number(data, len, "/0/ms", &ms);
+  job->ms = (long)ms;
+  snprintf(job->sid, sizeof job->sid, "%s", sid);
+  job->event = string_at(data, len, "/0/event");
+  char *event_copy = job->event ? strdup(job->event) : strdup("later");
+  rtio_string_free(job->event);
+  job->event = event_copy;
+  job->json = wrap_value_at(data, len, "/0/data");
+  /* The event and its attachments are only borrowed: copy what the thread needs. */
+  job->attachments_len = rtio_event_attachment_count(ev);
+  job->attachments = calloc(job->attachments_len + 1, sizeof(rtio_buffer));
+  for (size_t i = 0; i < job->attachments_len; i++) {
+    size_t n = 0;
+    const uint8_t *bytes = rtio_event_attachment(ev, i, &n);
+    uint8_t *copy = malloc(n + 1);
+    memcpy(copy, bytes, n);
+    job->attachments[i].data = copy;
+    job->attachments[i].len = n;
+  }
+  pthread_t thread;
+  if (pthread_create(&thread, NULL, later_thread, job) == 0) pthread_detach(thread);
+}
+
+static void on_main_message(const rtio_event *ev) {
+  const char *sid = rtio_event_sid(ev);
+  const char *name = rtio_event_name(ev, NULL);
+  size_t len = 0;
+  const char *data = rtio_event_data(ev, &len);
+  int64_t ack = rtio_event_ack_id(ev);
+  attachments att;
+  attachments_of(ev, &att);
+
+  if (strcmp(name, "message") == 0) {
+    CHECK(rtio_emit(server, sid, "message-back", data, len, att.items, att.len));
+  } else if (strcmp(name, "message-with-ack") == 0 && ack >= 0) {
+    CHECK(rtio_ack(server, sid, ack, data, len, att.items, att.len));
+  } else if (strcmp(name, "toServer") == 0) {
+    char *nome = string_at(data, len, "/0/nome");
+    char *msg = string_at(data, len, "/0/msg");
+    size_t n = strlen(nome ? nome : "") + strlen(msg ? msg : "") + 2;
+    char *line = malloc(n);
+    snprintf(line, n, "%s:%s", nome ? nome : "", msg ? msg : "");
+    char *quoted = json_quote(line);
+    char *json = malloc(strlen(quoted) + 3);
+    sprintf(json, "[%s]", quoted);
+    CHECK(rtio_emit(server, sid, "toClient", json, strlen(json), NULL, 0));
+    rtio_broadcast_opts others = {.nsp = "/", .except_sid = sid};
+    CHECK(rtio_broadcast(server, &others, "toClient", json, strlen(json), NULL, 0, NULL));
+    free(json);
+    free(quoted);
+    free(line);
+    rtio_string_free(nome);
+    rtio_string_free(msg);
+  } else if (strcmp(name, "client:created:job") == 0) {
+    CHECK(rtio_broadcast(server, NULL, "server:created:job", data, len, att.items, att.len, NULL));
+  } else if (strcmp(name, "whoami") == 0 && ack >= 0) {
+    char json[96];
+    int n = snprintf(json, sizeof json, "[\"%s\"]", sid);
+    CHECK(rtio_ack(server, sid, ack, json, (size_t)n, NULL, 0));
+  } else if (strcmp(name, "join") == 0 || strcmp(name, "leave") == 0) {
+    char *room = string_at(data, len, "/0");
+    if (room) {
+      CHECK(name[0] == 'j' ? rtio_join(server, sid, room) : rtio_leave(server, sid, room));
+      rtio_string_free(room);
+    }
+    if (ack >= 0) CHECK(rtio_ack(server, sid, ack, "[true]", 6, NULL, 0));
+  } else if (strcmp(name, "to-room") == 0 || strcmp(name, "to-room-except-me") == 0) {
+    char *room = string_at(data, len, "/0/room");
+    char *event = string_at(data, len, "/0/event");
+    char *json = wrap_value_at(data, len, "/0/data");
+    if (room && event && json) {
+      const char *rooms[1] = {room};
+      rtio_broadcast_opts opts = {.nsp = "/", .rooms = rooms, .rooms_len = 1};
+      if (strcmp(name, "to-room-except-me") == 0) opts.except_sid = sid;
+      CHECK(rtio_broadcast(server, &opts, event, json, strlen(json), att.items, att.len, NULL));
+    }
+    free(json);
+    rtio_string_free(event);
+    rtio_string_free(room);
+  } else if (strcmp(name, "broadcast") == 0) {
+    rtio_broadcast_opts others = {.nsp = "/", .except_sid = sid};
+    CHECK(rtio_broadcast(server, &others, "broadcast", data, len, att.items, att.len, NULL));
+  } else if (strcmp(name, "fanout") == 0) {
+    char *event = string_at(data, len, "/0/event");
+    char *json = wrap_value_at(data, len, "/0/data");
+    if (event && json) {
+      CHECK(rtio_broadcast(server, NULL, event, json, strlen(json), att.items, att.len, NULL));
+    }
+    free(json);
+    rtio_string_free(event);
+  } else if (strcmp(name, "ask") == 0) {
+    double timeout_ms = 5000;
+    rtio_json_get_number(data, len, "/0/timeout_ms", &timeout_ms);
+    char *json = wrap_value_at(data, len, "/0/question");
+    uint64_t token = 0;
+    rtio_status st = rtio_emit_with_ack(server, sid, "question", json, strlen(json), NULL, 0,
+                                        (uint32_t)(timeout_ms > 0 ? timeout_ms : 1), &token);
+    report("rtio_emit_with_ack", st);
+    if (st == RTIO_STATUS_OK) remember_question(token, sid);
+    free(json);
+  } else if (strcmp(name, "later") == 0) {
+    schedule_later(ev, sid, data, len);
+  } else if (strcmp(name, "kick-me") == 0) {
+    CHECK(rtio_disconnect(server, sid, true));
+  } else if (strcmp(name, "throw") == 0) {
+    /* A handler failing on purpose: report it and keep serving. */
+    fprintf(stderr, "handler error: the client asked this handler to fail (\"throw\")\n");
+  } else if (strcmp(name, "stats") == 0 && ack >= 0) {
+    size_t sockets = 0, rooms = 0;
+    CHECK(rtio_stats(server, "/", &sockets, &rooms));
+    char json[96];
+    int n = snprintf(json, sizeof json, "[{\"sockets\":%zu,\"rooms\":%zu}]", sockets, rooms);
+    CHECK(rtio_ack(server, sid, ack, json, (size_t)n, NULL, 0));
+  }
+}
+
+static void on_ack_response(const rtio_event *ev) {
+  uint64_t token = rtio_event_ack_token(ev);
+  size_t slot = token % MAX_QUESTIONS;
+  if (questions[slot].token != token) return;
+  questions[slot].token = 0;
+  const char *sid = questions[slot].sid;
+  if (rtio_event_ack_timed_out(ev)) {
+    const char *json = "[{\"ok\":false,\"error\":\"timeout\"}]";
+    rtio_status st = rtio_emit(server, sid, "answer", json, strlen(json), NULL, 0);
+    if (st != RTIO_STATUS_UNKNOWN_SOCKET) report("answer", st);
+    return;
+  }
+  size_t len = 0;
+  const char *data = rtio_event_data(ev, &len);
+  const char *value = "null";
+  size_t value_len = 4;
+  if (rtio_json_get(data, len, "/0", &value, &value_len) != RTIO_STATUS_OK) {
+    value = "null";
+    value_len = 4;
+  }
+  const char *head = "[{\"ok\":true,\"value\":";
+  char *json = malloc(strlen(head) + value_len + 3);
+  sprintf(json, "%s%.*s}]", head, (int)value_len, value);
+  attachments att;
+  attachments_of(ev, &att);
+  rtio_status st = rtio_emit(server, sid, "answer", json, strlen(json), att.items, att.len);
+  if (st != RTIO_STATUS_UNKNOWN_SOCKET) report("answer", st);
+  free(json);
+}
+
+/* ---- every event ------------------------------------------------------------------------ */
+
+static void on_event(const rtio_event *ev, void *user_data) {
+  (void)user_data;
+  const char *nsp = rtio_event_namespace(ev);
+  const char *sid = rtio_event_sid(ev);
+  size_t len = 0;
+  const char *data = rtio_event_data(ev, &len);
+  switch (rtio_event_get_type(ev)) {
+    case RTIO_EVENT_TYPE_CONNECT_REQUEST: {
+      /* Only /admin has middleware: it wants auth {token: "secret"}. */
+      char *token = string_at(data, len, "/token");
+      if (token && strcmp(token, "secret") == 0) {
+        CHECK(rtio_accept(server, rtio_event_request(ev)));
+      } else {
+        CHECK(rtio_reject(server, rtio_event_request(ev), "unauthorized", NULL));
+      }
+      rtio_string_free(token);
+      break;
+    }
+    case RTIO_EVENT_TYPE_CONNECT: {
+      if (strcmp(nsp, "/admin") == 0) {
+        char json[96];
+        int n = snprintf(json, sizeof json, "[{\"id\":\"%s\"}]", sid);
+        CHECK(rtio_emit(server, sid, "admin-hello", json, (size_t)n, NULL, 0));
+        break;
+      }
+      char *json = malloc(len + 3);
+      sprintf(json, "[%.*s]", (int)len, data);
+      CHECK(rtio_emit(server, sid, "auth", json, len + 2, NULL, 0));
+      free(json);
+      if (strcmp(nsp, "/") == 0 && send_visits) broadcast_visits();
+      break;
+    }
+    case RTIO_EVENT_TYPE_DISCONNECT:
+      if (strcmp(nsp, "/") == 0 && send_visits) broadcast_visits();
+      break;
+    case RTIO_EVENT_TYPE_MESSAGE:
+      if (strcmp(nsp, "/") == 0) {
+        on_main_message(ev);
+      } else if (strcmp(nsp, "/admin") == 0 &&
+                 strcmp(rtio_event_name(ev, NULL), "broadcast-main") == 0) {
+        attachments att;
+        attachments_of(ev, &att);
+        CHECK(rtio_broadcast(server, NULL, "announcement", data, len, att.items, att.len, NULL));
+      }
+      break;
+    case RTIO_EVENT_TYPE_ACK_RESPONSE:
+      on_ack_response(ev);
+      break;
+  }
+}
+
+/* ---- main ------------------------------------------------------------------------------- */
+
+static int usage(const char *why) {
+  fprintf(stderr, "scenarios-server (c): %s\n", why);
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  rtio_config *config = rtio_config_new();
+  CHECK(rtio_config_set_host(config, "127.0.0.1"));
+  CHECK(rtio_config_add_namespace(config, "/custom", false));
+  CHECK(rtio_config_add_namespace(config, "/admin", true));
+  unsigned long ping_interval = 25000, ping_timeout = 20000;
+  for (int i = 1; i < argc; i++) {
+    const char *flag = argv[i];
+    const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(flag, "--no-visits") == 0) {
+      send_visits = false;
+      continue;
+    }
+    if (!value) return usage("a flag is missing its value");
+    i++;
+    if (strcmp(flag, "--port") == 0) {
+      CHECK(rtio_config_set_port(config, (uint16_t)strtoul(value, NULL, 10)));
+    } else if (strcmp(flag, "--ping-interval") == 0) {
+      ping_interval = strtoul(value, NULL, 10);
+    } else if (strcmp(flag, "--ping-timeout") == 0) {
+      ping_timeout = strtoul(value, NULL, 10);
+    } else if (strcmp(flag, "--max-payload") == 0) {
+      CHECK(rtio_config_set_max_payload(config, strtoul(value, NULL, 10)));
+    } else if (strcmp(flag, "--connect-timeout") == 0) {
+      CHECK(rtio_config_set_connect_timeout(config, (uint32_t)strtoul(value, NULL, 10)));
+    } else if (strcmp(flag, "--client-bundle") == 0) {
+      CHECK(rtio_config_set_client_bundle(config, value));
+    } else if (strcmp(flag, "--static-dir") == 0) {
+      CHECK(rtio_config_set_static_dir(config, value));
+    } else {
+      return usage("unknown flag");
+    }
+  }
+  CHECK(rtio_config_set_ping(config, (uint32_t)ping_interval, (uint32_t)ping_timeout));
+  CHECK(rtio_config_set_callback(config, on_event, NULL));
+
+  /* Block the stop signals in every thread; the main thread waits for them below. */
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
+  rtio_status st = rtio_server_start(config, &server);
+  rtio_config_free(config);
+  if (st != RTIO_STATUS_OK) {
+    report("rtio_server_start", st);
+    return 1;
+  }
+  uint16_t port = 0;
+  CHECK(rtio_server_port(server, &port));
+  printf("READY %u\n", port);
+  fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  CHECK(rtio_server_stop(server));
+  rtio_server_free(server);
+  return 0;
+}

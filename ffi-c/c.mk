@@ -1,0 +1,97 @@
+# The C ABI: library, header check, C/C++ tests, examples, install, and the C host's interop
+# run. Included by the top Makefile.
+CC       ?= cc
+CXX      ?= c++
+PREFIX   ?= /usr/local
+C_OUT    := target/c
+FFI_SRC  := $(wildcard ffi-c/src/*.rs core/src/*.rs core/src/*/*.rs) ffi-c/Cargo.toml
+FFI_A    := target/release/librtio.a
+FFI_SO   := target/release/librtio.so
+# What `cargo rustc --print native-static-libs` reports for the static library.
+C_LIBS   := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+C_FLAGS  := -std=c11 -Wall -Wextra -Werror -O1 -g -Iinclude
+CXX_FLAGS := -std=c++17 -Wall -Wextra -Werror -O1 -g -Iinclude
+
+.PHONY: header header-check ffi c-scenarios-server c-examples test-c test-c-unit test-c-asan \
+        test-c-valgrind test-c-interop test-c-install install
+
+header:
+	$(CARGO) run --quiet -p xtask -- header
+
+header-check:
+	$(CARGO) run --quiet -p xtask -- header --check
+
+$(FFI_A) $(FFI_SO): $(FFI_SRC)
+	$(CARGO) build --release -p rtio-ffi
+	@touch $(FFI_A) $(FFI_SO)
+
+ffi: $(FFI_A) $(FFI_SO)
+
+$(C_OUT)/scenarios-server: examples/c/scenarios_server.c include/rtio.h $(FFI_A)
+	@mkdir -p $(C_OUT)
+	$(CC) $(C_FLAGS) -O2 $< $(FFI_A) $(C_LIBS) -o $@
+
+c-scenarios-server: $(C_OUT)/scenarios-server
+
+$(C_OUT)/test_api: tests/c/test_api.c include/rtio.h $(FFI_A)
+	@mkdir -p $(C_OUT)
+	$(CC) $(C_FLAGS) $< $(FFI_A) $(C_LIBS) -o $@
+
+$(C_OUT)/test_api_asan: tests/c/test_api.c include/rtio.h $(FFI_A)
+	@mkdir -p $(C_OUT)
+	$(CC) $(C_FLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer $< $(FFI_A) $(C_LIBS) -o $@
+
+$(C_OUT)/test_api_shared: tests/c/test_api.c include/rtio.h $(FFI_SO)
+	@mkdir -p $(C_OUT)
+	$(CC) $(C_FLAGS) $< -Ltarget/release -Wl,-rpath,$(CURDIR)/target/release -lrtio -lpthread -o $@
+
+# The header also compiles as C++, included twice, and through the C++ wrapper.
+$(C_OUT)/cpp_example: examples/c/cpp_example.cpp include/rtio.hpp include/rtio.h $(FFI_A)
+	@mkdir -p $(C_OUT)
+	$(CXX) $(CXX_FLAGS) $< $(FFI_A) $(C_LIBS) -o $@
+
+$(C_OUT)/visitor_counter: examples/c/visitor_counter.c include/rtio.h $(FFI_A)
+	@mkdir -p $(C_OUT)
+	$(CC) $(C_FLAGS) $< $(FFI_A) $(C_LIBS) -o $@
+
+$(C_OUT)/chat: examples/c/chat.c include/rtio.h $(FFI_A)
+	@mkdir -p $(C_OUT)
+	$(CC) $(C_FLAGS) $< $(FFI_A) $(C_LIBS) -o $@
+
+c-examples: $(C_OUT)/cpp_example $(C_OUT)/visitor_counter $(C_OUT)/chat
+	$(C_OUT)/cpp_example --self-test
+
+test-c-unit: $(C_OUT)/test_api $(C_OUT)/test_api_shared
+	$(C_OUT)/test_api
+	$(C_OUT)/test_api_shared
+
+test-c-asan: $(C_OUT)/test_api_asan
+	ASAN_OPTIONS=detect_leaks=1 $(C_OUT)/test_api_asan
+
+test-c-valgrind: $(C_OUT)/test_api_shared
+	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  --show-leak-kinds=definite,indirect $(C_OUT)/test_api_shared
+
+test-c-interop: $(NODE_MODULES) $(PY_DEPS) $(C_OUT)/scenarios-server
+	RTIO_HOST=c node --test $(INTEROP)/js/
+	RTIO_HOST=c $(VENV)/bin/python -m pytest -q $(INTEROP)/python
+
+install: $(FFI_A) $(FFI_SO)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 644 $(FFI_A) $(DESTDIR)$(PREFIX)/lib/librtio.a
+	install -m 755 $(FFI_SO) $(DESTDIR)$(PREFIX)/lib/librtio.so
+	install -m 644 include/rtio.h include/rtio.hpp $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)|' \
+	  -e 's|@LIBS_PRIVATE@|$(C_LIBS)|' ffi-c/rtio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/rtio.pc
+
+# A C program built only with `pkg-config --cflags --libs rtio` against an installed copy.
+test-c-install:
+	rm -rf $(C_OUT)/prefix && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(C_OUT)/prefix
+	PKG_CONFIG_PATH=$(CURDIR)/$(C_OUT)/prefix/lib/pkgconfig sh -c \
+	  '$(CC) -std=c11 -Wall -Werror tests/c/installed.c $$(pkg-config --cflags --libs rtio) \
+	   -Wl,-rpath,$(CURDIR)/$(C_OUT)/prefix/lib -o $(C_OUT)/installed'
+	$(C_OUT)/installed
+
+test-c: header-check test-c-unit test-c-asan test-c-valgrind c-examples test-c-install test-c-interop
+
+TEST_TARGETS += test-c

@@ -1,0 +1,338 @@
+//! `rtio_config`: what `rtio_server_start` needs.
+
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+use rtio_core::{Config, CorsOrigins};
+
+use crate::error::{arg_str, guard, guard_ptr, rtio_status, Failure, FfiResult};
+use crate::event::rtio_event;
+
+/// Called by rtio's dispatcher thread for each event in callback mode. `event` is borrowed
+/// for the duration of the call only (do not keep it, do not free it); `user_data` is the
+/// pointer given to `rtio_config_set_callback`. Calling any rtio function from inside the
+/// callback is allowed, `rtio_server_stop` included (but not `rtio_server_free`).
+#[allow(non_camel_case_types)]
+pub type rtio_event_cb =
+    Option<unsafe extern "C" fn(event: *const rtio_event, user_data: *mut c_void)>;
+
+/// A server configuration (opaque). Create with `rtio_config_new`, free with
+/// `rtio_config_free`. Not thread-safe: configure it from one thread.
+#[allow(non_camel_case_types)]
+pub struct rtio_config {
+    pub(crate) config: Config,
+    pub(crate) callback: rtio_event_cb,
+    pub(crate) user_data: *mut c_void,
+}
+
+pub(crate) fn config_mut<'a>(p: *mut rtio_config) -> FfiResult<&'a mut rtio_config> {
+    // SAFETY: a non-NULL config pointer comes from rtio_config_new and is not yet freed.
+    unsafe { p.as_mut() }.ok_or_else(|| Failure::new(rtio_status::NullPointer, "config is NULL"))
+}
+
+fn ms(v: u32, what: &str) -> FfiResult<Duration> {
+    if v == 0 {
+        return Err(Failure::new(
+            rtio_status::InvalidArgument,
+            format!("{what} must be > 0"),
+        ));
+    }
+    Ok(Duration::from_millis(u64::from(v)))
+}
+
+/// A new configuration with Socket.IO's defaults: host 0.0.0.0, port 0 (any free port), path
+/// `/socket.io/`, ping interval 25 000 ms, ping timeout 20 000 ms, max payload 1 000 000
+/// bytes, CORS for any origin, namespace `/` only, poll mode (no callback).
+/// Free it with `rtio_config_free` (starting a server does not consume it).
+/// Returns NULL only on internal error (see `rtio_last_error`).
+#[no_mangle]
+pub extern "C" fn rtio_config_new() -> *mut rtio_config {
+    guard_ptr(|| {
+        Ok(Box::into_raw(Box::new(rtio_config {
+            config: Config::default(),
+            callback: None,
+            user_data: std::ptr::null_mut(),
+        })))
+    })
+}
+
+/// Frees a configuration. NULL is ignored.
+///
+/// # Safety
+/// `config` is NULL or a pointer from `rtio_config_new` not freed before.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_free(config: *mut rtio_config) {
+    if !config.is_null() {
+        drop(Box::from_raw(config));
+    }
+}
+
+/// Sets the address to bind (an IP address or host name; default `0.0.0.0`).
+///
+/// # Safety
+/// `config` from `rtio_config_new`; `host` a NUL-terminated string (copied).
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_host(
+    config: *mut rtio_config,
+    host: *const c_char,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        c.config.host = arg_str(host, "host")?.to_string();
+        Ok(())
+    })
+}
+
+/// Sets the port to bind; 0 (the default) picks a free port (see `rtio_server_port`).
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_port(config: *mut rtio_config, port: u16) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.port = port;
+        Ok(())
+    })
+}
+
+/// Sets the endpoint path (default `/socket.io/`); must start with `/`.
+///
+/// # Safety
+/// `config` from `rtio_config_new`; `path` a NUL-terminated string (copied).
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_path(
+    config: *mut rtio_config,
+    path: *const c_char,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        let path = arg_str(path, "path")?;
+        if !path.starts_with('/') {
+            return Err(Failure::new(
+                rtio_status::InvalidArgument,
+                "path must start with '/'",
+            ));
+        }
+        c.config = std::mem::take(&mut c.config).path(path);
+        Ok(())
+    })
+}
+
+/// Sets the ping interval and ping timeout in milliseconds (both > 0).
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_ping(
+    config: *mut rtio_config,
+    interval_ms: u32,
+    timeout_ms: u32,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        c.config.ping_interval = ms(interval_ms, "interval_ms")?;
+        c.config.ping_timeout = ms(timeout_ms, "timeout_ms")?;
+        Ok(())
+    })
+}
+
+/// Sets how long a new connection may take to join a namespace, in milliseconds (> 0).
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_connect_timeout(
+    config: *mut rtio_config,
+    timeout_ms: u32,
+) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.connect_timeout = ms(timeout_ms, "timeout_ms")?;
+        Ok(())
+    })
+}
+
+/// Sets the largest message or polling body accepted, in bytes (> 0; default 1 000 000).
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_max_payload(
+    config: *mut rtio_config,
+    bytes: usize,
+) -> rtio_status {
+    guard(|| {
+        if bytes == 0 {
+            return Err(Failure::new(
+                rtio_status::InvalidArgument,
+                "max payload must be > 0",
+            ));
+        }
+        config_mut(config)?.config.max_payload = bytes;
+        Ok(())
+    })
+}
+
+/// Sets the CORS policy: `"*"` allows any origin (the default; the request's Origin is
+/// echoed with credentials allowed), `""` sends no CORS headers, otherwise a comma-separated
+/// list of allowed origins such as `"https://a.example,https://b.example"`.
+///
+/// # Safety
+/// `config` from `rtio_config_new`; `origins` a NUL-terminated string (copied).
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_cors(
+    config: *mut rtio_config,
+    origins: *const c_char,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        let origins = arg_str(origins, "origins")?.trim();
+        c.config.cors = match origins {
+            "*" => CorsOrigins::Any,
+            "" => CorsOrigins::None,
+            list => CorsOrigins::List(list.split(',').map(|o| o.trim().to_string()).collect()),
+        };
+        Ok(())
+    })
+}
+
+/// Serves files from this directory for paths outside the endpoint (`/` serves
+/// `index.html`). NULL turns static files off.
+///
+/// # Safety
+/// `config` from `rtio_config_new`; `dir` NULL or a NUL-terminated string (copied).
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_static_dir(
+    config: *mut rtio_config,
+    dir: *const c_char,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        c.config.static_dir = crate::error::opt_str(dir, "dir")?.map(Into::into);
+        Ok(())
+    })
+}
+
+/// Serves this `socket.io.js` file (from npm's `socket.io-client/dist/`) at
+/// `<path>socket.io.js`; its `.min.js` and `.map` siblings too. NULL turns it off.
+///
+/// # Safety
+/// `config` from `rtio_config_new`; `file` NULL or a NUL-terminated string (copied).
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_client_bundle(
+    config: *mut rtio_config,
+    file: *const c_char,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        c.config.client_bundle = crate::error::opt_str(file, "file")?.map(Into::into);
+        Ok(())
+    })
+}
+
+/// Sets the number of IO worker threads (0, the default, means one per core).
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_worker_threads(
+    config: *mut rtio_config,
+    threads: u32,
+) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.worker_threads = threads as usize;
+        Ok(())
+    })
+}
+
+/// Bounds each connection's send queue (frames and bytes, both > 0). A client whose queue is
+/// full is disconnected with reason `"send queue full"`.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_send_queue(
+    config: *mut rtio_config,
+    max_frames: usize,
+    max_bytes: usize,
+) -> rtio_status {
+    guard(|| {
+        if max_frames == 0 || max_bytes == 0 {
+            return Err(Failure::new(
+                rtio_status::InvalidArgument,
+                "send queue bounds must be > 0",
+            ));
+        }
+        let c = config_mut(config)?;
+        c.config.send_queue_frames = max_frames;
+        c.config.send_queue_bytes = max_bytes;
+        Ok(())
+    })
+}
+
+/// Sets the capacity of the event queue (> 0; default 4096). When the host falls behind
+/// and the queue is full, rtio stops reading from the clients that produce events.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_event_queue(
+    config: *mut rtio_config,
+    capacity: usize,
+) -> rtio_status {
+    guard(|| {
+        if capacity == 0 {
+            return Err(Failure::new(
+                rtio_status::InvalidArgument,
+                "capacity must be > 0",
+            ));
+        }
+        config_mut(config)?.config.event_queue = capacity;
+        Ok(())
+    })
+}
+
+/// Accepts clients on a namespace (`/` is accepted by default). With `middleware`, each
+/// client's join first arrives as `RTIO_EVENT_TYPE_CONNECT_REQUEST`, to be answered with
+/// `rtio_accept` or `rtio_reject`.
+///
+/// # Safety
+/// `config` from `rtio_config_new`; `nsp` a NUL-terminated string (copied).
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_add_namespace(
+    config: *mut rtio_config,
+    nsp: *const c_char,
+    middleware: bool,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        let nsp = arg_str(nsp, "nsp")?;
+        if !nsp.starts_with('/') {
+            return Err(Failure::new(
+                rtio_status::InvalidArgument,
+                "namespace must start with '/'",
+            ));
+        }
+        c.config = std::mem::take(&mut c.config).namespace(nsp, middleware);
+        Ok(())
+    })
+}
+
+/// Selects callback mode: rtio's dispatcher thread calls `callback(event, user_data)` for
+/// every event. NULL selects poll mode (the default: use `rtio_server_poll`).
+///
+/// # Safety
+/// `config` from `rtio_config_new`; `user_data` must stay valid while the server runs and
+/// be safe to use from the dispatcher thread.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_callback(
+    config: *mut rtio_config,
+    callback: rtio_event_cb,
+    user_data: *mut c_void,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        c.callback = callback;
+        c.user_data = user_data;
+        Ok(())
+    })
+}

@@ -1,0 +1,266 @@
+// rtio.hpp — header-only C++17 wrapper over the rtio C API (include/rtio.h).
+//
+// RAII owners for the config, the server and polled events; std::string_view in, exceptions
+// out: every failing call throws rtio::Error carrying the rtio_status and rtio_last_error().
+// Threads: a Server may be used from any thread. In callback mode (Config::on_event) the
+// handler runs on rtio's dispatcher thread; an exception escaping it is caught there, reported
+// on stderr, and the server keeps serving (it never crosses into rtio).
+#ifndef RTIO_HPP
+#define RTIO_HPP
+
+#include <rtio.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rtio {
+
+/// A failed rtio call: `status()` is the code, `what()` the message.
+class Error : public std::runtime_error {
+ public:
+  Error(rtio_status status, const char *message) : std::runtime_error(message), status_(status) {}
+  rtio_status status() const noexcept { return status_; }
+
+ private:
+  rtio_status status_;
+};
+
+/// Throws rtio::Error unless `status` is RTIO_STATUS_OK.
+inline void check(rtio_status status) {
+  if (status != RTIO_STATUS_OK) throw Error(status, rtio_last_error());
+}
+
+/// Bytes passed to rtio (borrowed for the call).
+using Buffer = rtio_buffer;
+
+/// A view of an event. Valid as long as the event: for the duration of the callback in
+/// callback mode, or as long as the OwnedEvent that holds it in poll mode.
+class Event {
+ public:
+  explicit Event(const rtio_event *ev) noexcept : ev_(ev) {}
+  rtio_event_type type() const noexcept { return rtio_event_get_type(ev_); }
+  std::string_view sid() const noexcept { return rtio_event_sid(ev_); }
+  std::string_view nsp() const noexcept { return rtio_event_namespace(ev_); }
+  std::string_view name() const noexcept { return view(rtio_event_name); }
+  /// JSON text: the arguments array (message, ack response) or the auth object (connect).
+  std::string_view data() const noexcept { return view(rtio_event_data); }
+  std::string_view handshake() const noexcept { return view(rtio_event_handshake); }
+  std::string_view reason() const noexcept { return rtio_event_reason(ev_); }
+  /// The ack id when the client waits for an ack.
+  std::optional<int64_t> ack_id() const noexcept {
+    int64_t id = rtio_event_ack_id(ev_);
+    return id >= 0 ? std::optional<int64_t>(id) : std::nullopt;
+  }
+  uint64_t request() const noexcept { return rtio_event_request(ev_); }
+  uint64_t ack_token() const noexcept { return rtio_event_ack_token(ev_); }
+  bool ack_timed_out() const noexcept { return rtio_event_ack_timed_out(ev_); }
+  /// The binary attachments, borrowed from the event (ready to be sent back as they are).
+  std::vector<Buffer> attachments() const {
+    std::vector<Buffer> out(rtio_event_attachment_count(ev_));
+    for (size_t i = 0; i < out.size(); i++) out[i].data = rtio_event_attachment(ev_, i, &out[i].len);
+    return out;
+  }
+  const rtio_event *raw() const noexcept { return ev_; }
+
+ private:
+  std::string_view view(const char *(*get)(const rtio_event *, size_t *)) const noexcept {
+    size_t len = 0;
+    const char *p = get(ev_, &len);
+    return p ? std::string_view(p, len) : std::string_view();
+  }
+  const rtio_event *ev_;
+};
+
+/// An event taken with Server::poll; frees it when destroyed.
+class OwnedEvent : public Event {
+ public:
+  explicit OwnedEvent(rtio_event *ev) noexcept : Event(ev), owner_(ev) {}
+
+ private:
+  struct Free {
+    void operator()(rtio_event *ev) const noexcept { rtio_event_free(ev); }
+  };
+  std::unique_ptr<rtio_event, Free> owner_;
+};
+
+/// The value at a JSON pointer (RFC 6901) as a string, or nullopt when absent / not a string.
+inline std::optional<std::string> json_string(std::string_view json, const char *pointer) {
+  char *out = nullptr;
+  if (rtio_json_get_string(json.data(), json.size(), pointer, &out) != RTIO_STATUS_OK) return std::nullopt;
+  std::string s(out);
+  rtio_string_free(out);
+  return s;
+}
+
+/// The raw JSON text at a JSON pointer (a view into `json`), or nullopt when absent.
+inline std::optional<std::string_view> json_value(std::string_view json, const char *pointer) {
+  const char *out = nullptr;
+  size_t len = 0;
+  if (rtio_json_get(json.data(), json.size(), pointer, &out, &len) != RTIO_STATUS_OK) return std::nullopt;
+  return std::string_view(out, len);
+}
+
+/// Handler called on rtio's dispatcher thread for every event (callback mode).
+using Handler = std::function<void(const Event &)>;
+
+/// The server configuration; see the rtio_config_* functions for each setting.
+class Config {
+ public:
+  Config() : cfg_(rtio_config_new()) {
+    if (!cfg_) throw Error(RTIO_STATUS_INTERNAL, rtio_last_error());
+  }
+  Config &host(const std::string &h) { return set(rtio_config_set_host(cfg_.get(), h.c_str())); }
+  Config &port(uint16_t p) { return set(rtio_config_set_port(cfg_.get(), p)); }
+  Config &path(const std::string &p) { return set(rtio_config_set_path(cfg_.get(), p.c_str())); }
+  Config &ping(uint32_t interval_ms, uint32_t timeout_ms) {
+    return set(rtio_config_set_ping(cfg_.get(), interval_ms, timeout_ms));
+  }
+  Config &max_payload(size_t bytes) { return set(rtio_config_set_max_payload(cfg_.get(), bytes)); }
+  Config &cors(const std::string &origins) { return set(rtio_config_set_cors(cfg_.get(), origins.c_str())); }
+  Config &static_dir(const std::string &d) { return set(rtio_config_set_static_dir(cfg_.get(), d.c_str())); }
+  Config &client_bundle(const std::string &f) {
+    return set(rtio_config_set_client_bundle(cfg_.get(), f.c_str()));
+  }
+  Config &add_namespace(const std::string &nsp, bool middleware = false) {
+    return set(rtio_config_add_namespace(cfg_.get(), nsp.c_str(), middleware));
+  }
+  /// Callback mode: `handler` runs on rtio's dispatcher thread for every event.
+  Config &on_event(Handler handler) {
+    handler_ = std::make_unique<Handler>(std::move(handler));
+    return *this;
+  }
+
+ private:
+  friend class Server;
+  struct Free {
+    void operator()(rtio_config *c) const noexcept { rtio_config_free(c); }
+  };
+  Config &set(rtio_status s) {
+    check(s);
+    return *this;
+  }
+  std::unique_ptr<rtio_config, Free> cfg_;
+  std::unique_ptr<Handler> handler_;
+};
+
+/// Which sockets a broadcast reaches (all sockets of `nsp` by default).
+struct Broadcast {
+  std::string nsp = "/";
+  std::vector<std::string> rooms;
+  std::vector<std::string> except_rooms;
+  std::string except_sid;
+};
+
+/// A running server; stopped and freed when destroyed (never destroy it from its callback).
+class Server {
+ public:
+  /// Starts listening (throws rtio::Error, e.g. RTIO_STATUS_BIND). Takes the config's handler.
+  explicit Server(Config &config) : handler_(std::move(config.handler_)) {
+    if (handler_) check(rtio_config_set_callback(config.cfg_.get(), &Server::trampoline, handler_.get()));
+    rtio_server *raw = nullptr;
+    check(rtio_server_start(config.cfg_.get(), &raw));
+    srv_.reset(raw);
+  }
+
+  uint16_t port() const {
+    uint16_t p = 0;
+    check(rtio_server_port(srv_.get(), &p));
+    return p;
+  }
+  /// Poll mode: the next event, or nullopt after `timeout_ms` (negative: wait forever).
+  /// Throws rtio::Error with RTIO_STATUS_STOPPED once the server stopped and is drained.
+  std::optional<OwnedEvent> poll(int timeout_ms) {
+    rtio_event *ev = nullptr;
+    check(rtio_server_poll(srv_.get(), timeout_ms, &ev));
+    if (!ev) return std::nullopt;
+    return std::optional<OwnedEvent>(std::in_place, ev);
+  }
+  /// Poll mode: readable while events are pending (owned by the server).
+  int fd() const noexcept { return rtio_server_fd(srv_.get()); }
+
+  void emit(std::string_view sid, std::string_view event, std::string_view json = "[]",
+            const std::vector<Buffer> &attachments = {}) {
+    check(rtio_emit(srv_.get(), std::string(sid).c_str(), std::string(event).c_str(), json.data(),
+                    json.size(), attachments.data(), attachments.size()));
+  }
+  /// Asks for an ack; the answer arrives as an RTIO_EVENT_TYPE_ACK_RESPONSE with this token.
+  uint64_t emit_with_ack(std::string_view sid, std::string_view event, std::string_view json,
+                         uint32_t timeout_ms, const std::vector<Buffer> &attachments = {}) {
+    uint64_t token = 0;
+    check(rtio_emit_with_ack(srv_.get(), std::string(sid).c_str(), std::string(event).c_str(), json.data(),
+                             json.size(), attachments.data(), attachments.size(), timeout_ms, &token));
+    return token;
+  }
+  void ack(std::string_view sid, int64_t ack_id, std::string_view json = "[]",
+           const std::vector<Buffer> &attachments = {}) {
+    check(rtio_ack(srv_.get(), std::string(sid).c_str(), ack_id, json.data(), json.size(), attachments.data(),
+                   attachments.size()));
+  }
+  /// Returns how many sockets the event was queued for.
+  size_t broadcast(std::string_view event, std::string_view json, const Broadcast &to = {},
+                   const std::vector<Buffer> &attachments = {}) {
+    std::vector<const char *> rooms, except;
+    for (auto &r : to.rooms) rooms.push_back(r.c_str());
+    for (auto &r : to.except_rooms) except.push_back(r.c_str());
+    rtio_broadcast_opts opts{to.nsp.c_str(), rooms.data(), rooms.size(), except.data(), except.size(),
+                             to.except_sid.empty() ? nullptr : to.except_sid.c_str()};
+    size_t delivered = 0;
+    check(rtio_broadcast(srv_.get(), &opts, std::string(event).c_str(), json.data(), json.size(),
+                         attachments.data(), attachments.size(), &delivered));
+    return delivered;
+  }
+  void join(std::string_view sid, std::string_view room) {
+    check(rtio_join(srv_.get(), std::string(sid).c_str(), std::string(room).c_str()));
+  }
+  void leave(std::string_view sid, std::string_view room) {
+    check(rtio_leave(srv_.get(), std::string(sid).c_str(), std::string(room).c_str()));
+  }
+  void disconnect(std::string_view sid, bool close_connection = false) {
+    check(rtio_disconnect(srv_.get(), std::string(sid).c_str(), close_connection));
+  }
+  void accept(uint64_t request) { check(rtio_accept(srv_.get(), request)); }
+  void reject(uint64_t request, const std::string &message, const char *data_json = nullptr) {
+    check(rtio_reject(srv_.get(), request, message.c_str(), data_json));
+  }
+  /// {sockets, rooms} of a namespace.
+  std::pair<size_t, size_t> stats(const std::string &nsp = "/") const {
+    size_t sockets = 0, rooms = 0;
+    check(rtio_stats(srv_.get(), nsp.c_str(), &sockets, &rooms));
+    return {sockets, rooms};
+  }
+  void add_namespace(const std::string &nsp, bool middleware = false) {
+    check(rtio_add_namespace(srv_.get(), nsp.c_str(), middleware));
+  }
+  /// Stops serving (allowed from the handler); destroying the Server also does it.
+  void stop() { check(rtio_server_stop(srv_.get())); }
+  rtio_server *raw() const noexcept { return srv_.get(); }
+
+ private:
+  static void trampoline(const rtio_event *ev, void *user) {
+    try {
+      (*static_cast<Handler *>(user))(Event(ev));
+    } catch (const std::exception &e) {
+      std::fprintf(stderr, "rtio: event handler threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "rtio: event handler threw a non-standard exception\n");
+    }
+  }
+  struct Free {
+    void operator()(rtio_server *s) const noexcept { rtio_server_free(s); }
+  };
+  // Declared first so it is destroyed last: the dispatcher may use it until the server is freed.
+  std::unique_ptr<Handler> handler_;
+  std::unique_ptr<rtio_server, Free> srv_;
+};
+
+}  // namespace rtio
+
+#endif  // RTIO_HPP
