@@ -418,11 +418,9 @@ impl Sio {
         self: &Arc<Self>,
         session: &Arc<Session>,
         conn: &Arc<Conn>,
-        text: &str,
+        p: packet::Packet<'_>,
         attachments: Vec<Bytes>,
     ) -> Result<(), Refusal> {
-        let p = packet::decode(text, self.config.max_attachments)
-            .map_err(|_| CloseReason::ParseError)?;
         if p.attachments > 0 {
             packet::check_placeholders(p.data.unwrap_or("[]"), attachments.len())
                 .map_err(|_| CloseReason::ParseError)?;
@@ -444,8 +442,7 @@ impl Sio {
                 }
             }
             PacketType::Event | PacketType::BinaryEvent => {
-                let (event, args) = packet::split_event(p.data.unwrap_or(""))
-                    .map_err(|_| CloseReason::ParseError)?;
+                let (event, args) = p.event.ok_or(CloseReason::ParseError)?;
                 self.emit_event(Event::Message {
                     sid: socket.id.clone(),
                     nsp: socket.ns.name.clone(),
@@ -497,7 +494,7 @@ impl Sio {
                     });
                     return Ok(());
                 }
-                self.on_packet(session, conn, text, Vec::new()).await
+                self.on_packet(session, conn, header, Vec::new()).await
             }
             Message::Binary(bytes) => {
                 let complete = {
@@ -511,7 +508,11 @@ impl Sio {
                     }
                 };
                 match complete {
-                    Some(p) => self.on_packet(session, conn, &p.text, p.attachments).await,
+                    Some(p) => {
+                        let header = packet::decode(&p.text, self.config.max_attachments)
+                            .map_err(|_| CloseReason::ParseError)?;
+                        self.on_packet(session, conn, header, p.attachments).await
+                    }
                     None => Ok(()),
                 }
             }

@@ -38,6 +38,9 @@ pub struct Packet<'a> {
     pub id: Option<u64>,
     /// The JSON data, unparsed, when present.
     pub data: Option<&'a str>,
+    /// For events: the event name and the remaining arguments as a JSON array, split while
+    /// the data was checked (so the JSON is parsed once).
+    pub event: Option<(String, String)>,
 }
 
 /// Why a packet was refused.
@@ -120,14 +123,15 @@ pub fn decode(text: &str, max_attachments: usize) -> Result<Packet<'_>, DecodeEr
     } else {
         None
     };
-    let packet = Packet {
+    let mut packet = Packet {
         kind,
         attachments,
         nsp,
         id,
         data,
+        event: None,
     };
-    check_payload(&packet)?;
+    packet.event = check_payload(&packet)?;
     Ok(packet)
 }
 
@@ -165,26 +169,27 @@ fn check_depth(json: &str) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn check_payload(p: &Packet<'_>) -> Result<(), DecodeError> {
+/// Checks the data's shape for the packet type; returns the split of an event's data.
+fn check_payload(p: &Packet<'_>) -> Result<Option<(String, String)>, DecodeError> {
     if let Some(d) = p.data {
         check_depth(d)?;
     }
     match p.kind {
         PacketType::Connect => match p.data {
-            None => Ok(()),
+            None => Ok(None),
             Some(d) if d.trim_start().starts_with('{') => {
                 serde_json::from_str::<&RawValue>(d).map_err(|_| DecodeError("invalid JSON"))?;
-                Ok(())
+                Ok(None)
             }
             Some(_) => Err(DecodeError("connect payload must be an object")),
         },
         PacketType::Disconnect => match p.data {
-            None => Ok(()),
+            None => Ok(None),
             Some(_) => Err(DecodeError("unexpected disconnect payload")),
         },
         PacketType::Event | PacketType::BinaryEvent => {
             let d = p.data.ok_or(DecodeError("missing event payload"))?;
-            split_event(d).map(|_| ())
+            split_event(d).map(Some)
         }
         PacketType::Ack | PacketType::BinaryAck => {
             let d = p.data.ok_or(DecodeError("missing ack payload"))?;
@@ -193,7 +198,7 @@ fn check_payload(p: &Packet<'_>) -> Result<(), DecodeError> {
             }
             serde_json::from_str::<Vec<&RawValue>>(d)
                 .map_err(|_| DecodeError("ack payload must be an array"))?;
-            Ok(())
+            Ok(None)
         }
         PacketType::ConnectError => Err(DecodeError("clients may not send connect errors")),
     }
