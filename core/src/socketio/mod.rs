@@ -43,7 +43,12 @@ struct Partial {
     text: String,
     expected: usize,
     attachments: Vec<Bytes>,
+    bytes: usize,
 }
+
+/// The attachments of one packet may total at most this many times `max_payload`, so a
+/// client announcing many large attachments costs a bounded amount of memory.
+const MAX_ATTACHMENT_PAYLOADS: usize = 4;
 
 /// Socket.IO state of one Engine.IO connection.
 pub(crate) struct Conn {
@@ -491,6 +496,7 @@ impl Sio {
                         text: text.to_string(),
                         expected: header.attachments,
                         attachments: Vec::with_capacity(header.attachments),
+                        bytes: 0,
                     });
                     return Ok(());
                 }
@@ -500,6 +506,15 @@ impl Sio {
                 let complete = {
                     let mut partial = conn.partial.lock();
                     let p = partial.as_mut().ok_or(CloseReason::ParseError)?;
+                    p.bytes += bytes.len();
+                    if p.bytes
+                        > self
+                            .config
+                            .max_payload
+                            .saturating_mul(MAX_ATTACHMENT_PAYLOADS)
+                    {
+                        return Err(CloseReason::TransportError);
+                    }
                     p.attachments.push(bytes);
                     if p.attachments.len() == p.expected {
                         partial.take()
