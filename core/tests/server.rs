@@ -350,3 +350,35 @@ fn namespaces_can_be_added_while_running() {
     assert!(c.get().starts_with("40/late,{\"sid\":"));
     assert_eq!(io.stats("/late").unwrap().sockets, 1);
 }
+
+#[test]
+fn slow_client_is_disconnected_when_its_queue_is_full() {
+    let server = start(Config {
+        send_queue_frames: 8,
+        ..Config::default()
+    });
+    let io = server.io();
+    let slow = Polling::open(server.local_addr());
+    let fast = Polling::open(server.local_addr());
+    slow.post("40");
+    fast.post("40");
+    let Event::Connect { sid: slow_sid, .. } = next(&server) else {
+        panic!("connect expected")
+    };
+    assert!(matches!(next(&server), Event::Connect { .. }));
+    fast.get();
+    // The slow client never reads: its queue fills and it is dropped, with a reason.
+    for i in 0..20 {
+        let _ = io.emit(&slow_sid, "flood", &Payload::one(i));
+    }
+    match next(&server) {
+        Event::Disconnect { sid, reason, .. } => {
+            assert_eq!(sid, slow_sid);
+            assert_eq!(reason, DisconnectReason::SendQueueFull);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Everyone else is unaffected.
+    fast.post("42[\"still here\"]");
+    assert!(matches!(next(&server), Event::Message { .. }));
+}
