@@ -51,6 +51,9 @@ pub struct Config {
     pub max_payload: usize,
     /// Most binary attachments one Socket.IO packet may announce (default 256).
     pub max_attachments: usize,
+    /// Most packets one long-polling response carries (default 16: python-engineio clients
+    /// refuse larger payloads); the rest go with the next poll.
+    pub polling_max_packets: usize,
     /// Most namespaces one connection may join at once (default 64).
     pub max_namespaces_per_connection: usize,
     /// Cross-origin policy (default: any origin, with credentials).
@@ -90,6 +93,7 @@ impl Default for Config {
             connect_timeout: Duration::from_millis(45_000),
             max_payload: 1_000_000,
             max_attachments: 256,
+            polling_max_packets: 16,
             max_namespaces_per_connection: 64,
             cors: CorsOrigins::Any,
             websocket: true,

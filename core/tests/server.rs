@@ -382,3 +382,28 @@ fn slow_client_is_disconnected_when_its_queue_is_full() {
     fast.post("42[\"still here\"]");
     assert!(matches!(next(&server), Event::Message { .. }));
 }
+
+#[test]
+fn polling_responses_carry_at_most_16_packets() {
+    let server = start(Config::default());
+    let io = server.io();
+    let c = Polling::open(server.local_addr());
+    c.post("40");
+    let Event::Connect { sid, .. } = next(&server) else {
+        panic!("connect expected")
+    };
+    c.get();
+    for i in 0..20 {
+        io.emit(&sid, "n", &Payload::one(i)).unwrap();
+    }
+    let first = c.get();
+    assert_eq!(first.split('\x1e').count(), 16);
+    assert!(first.starts_with("42[\"n\",0]"));
+    assert_eq!(
+        c.get(),
+        (16..20)
+            .map(|i| format!("42[\"n\",{i}]"))
+            .collect::<Vec<_>>()
+            .join("\x1e")
+    );
+}

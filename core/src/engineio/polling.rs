@@ -39,7 +39,11 @@ pub(crate) async fn get<H: EngineHandler>(
     let _active = Active(&s.poll_active);
     loop {
         let closed = s.is_closed();
-        let frames = s.drain();
+        let frames = s.drain_at_most(engine.config.polling_max_packets.max(1));
+        if !frames.is_empty() && s.has_pending() {
+            // The rest goes out with the next GET.
+            s.poll_wake.notify_one();
+        }
         if closed && frames.is_empty() {
             engine.remove(entry);
             return http::text_response(Bytes::from_static(b"1"));

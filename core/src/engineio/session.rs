@@ -221,8 +221,20 @@ impl Session {
 
     /// Takes everything queued, in order.
     pub(crate) fn drain(&self) -> Vec<Frame> {
+        self.drain_at_most(usize::MAX)
+    }
+
+    /// Takes up to `max` queued frames, in order; the rest stay queued.
+    pub(crate) fn drain_at_most(&self, max: usize) -> Vec<Frame> {
         let mut q = self.queue.lock();
-        q.bytes = 0;
-        q.frames.drain(..).collect()
+        let n = q.frames.len().min(max);
+        let frames: Vec<Frame> = q.frames.drain(..n).collect();
+        q.bytes -= frames.iter().map(Frame::len).sum::<usize>();
+        frames
+    }
+
+    /// True when frames wait to be written.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.queue.lock().frames.is_empty()
     }
 }

@@ -206,6 +206,7 @@ def pytest_collection_finish(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    # also when no test asked for the `server` fixture
     if _main["server"] is not None:
         _main["server"].stop()
 
@@ -217,8 +218,11 @@ def pytest_report_header(config):
 
 @pytest.fixture(scope="session")
 def server():
-    """The shared scenarios server (default flags) for this session."""
-    return _start_main_server()
+    """The shared scenarios server (MAIN_FLAGS) of this session, stopped at
+    its end. (Started already when collection finished, see above.)"""
+    srv = _start_main_server()
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(scope="session")

@@ -327,6 +327,9 @@ def test_kick_me_disconnects_from_server_side(make_peer):
     a.emit("kick-me")
     ns, reason = a.disconnects.get(timeout=WAIT)
     assert (ns, reason) == ("/", "server disconnect")
+    # a Socket.IO DISCONNECT packet, not just a closed Engine.IO connection
+    # (which the JS client would report as "transport close")
+    assert "1" in a.wire, f"no DISCONNECT packet; wire: {a.wire[-5:]}"
     assert not a.sio.connected
     wait_until_disconnected(a)
     # the others are unaffected
