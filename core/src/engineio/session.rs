@@ -44,6 +44,27 @@ impl CloseReason {
     }
 }
 
+impl CloseReason {
+    const ALL: [CloseReason; 7] = [
+        CloseReason::TransportClose,
+        CloseReason::TransportError,
+        CloseReason::PingTimeout,
+        CloseReason::ParseError,
+        CloseReason::ForcedClose,
+        CloseReason::ServerShutdown,
+        CloseReason::SendQueueFull,
+    ];
+
+    /// A non-zero code, so 0 can mean "open" in an atomic.
+    fn code(self) -> u8 {
+        Self::ALL.iter().position(|r| *r == self).unwrap_or(0) as u8 + 1
+    }
+
+    fn from_code(code: u8) -> Option<CloseReason> {
+        Self::ALL.get(usize::from(code).checked_sub(1)?).copied()
+    }
+}
+
 impl std::fmt::Display for CloseReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -99,7 +120,8 @@ pub struct Session {
     max_bytes: usize,
     transport: AtomicU8,
     upgrading: AtomicBool,
-    closed: Mutex<Option<CloseReason>>,
+    /// 0 while open, else the [`CloseReason::code`] (checked on every send, lock-free).
+    closed: AtomicU8,
     /// Wakes the long-polling GET waiting for frames.
     pub(crate) poll_wake: Notify,
     /// Wakes the WebSocket writer.
@@ -131,7 +153,7 @@ impl Session {
             max_bytes,
             transport: AtomicU8::new(transport as u8),
             upgrading: AtomicBool::new(false),
-            closed: Mutex::new(None),
+            closed: AtomicU8::new(0),
             poll_wake: Notify::new(),
             ws_wake: Notify::new(),
             pong: Notify::new(),
@@ -167,23 +189,23 @@ impl Session {
 
     /// Why the session closed, or `None` while it is open.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        *self.closed.lock()
+        CloseReason::from_code(self.closed.load(Ordering::Acquire))
     }
 
     /// True once the session is closed.
     pub fn is_closed(&self) -> bool {
-        self.closed.lock().is_some()
+        self.closed.load(Ordering::Acquire) != 0
     }
 
     /// Marks the session closed; returns false when it already was. Queued frames are
     /// still flushed to the client (except after an overflow), then the transport closes.
     pub(crate) fn mark_closed(&self, reason: CloseReason) -> bool {
+        if self
+            .closed
+            .compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
         {
-            let mut closed = self.closed.lock();
-            if closed.is_some() {
-                return false;
-            }
-            *closed = Some(reason);
+            return false;
         }
         if reason == CloseReason::SendQueueFull {
             let mut q = self.queue.lock();
@@ -205,7 +227,7 @@ impl Session {
     pub fn send(&self, frames: &[Frame]) -> Queued {
         {
             let mut q = self.queue.lock();
-            if self.closed.lock().is_some() {
+            if self.is_closed() {
                 return Queued::Closed;
             }
             let bytes: usize = frames.iter().map(Frame::len).sum();
