@@ -1,1 +1,784 @@
-//! Node binding of rtio (work in progress).
+//! Node binding of rtio: one thin native class over the core's [`Server`] / [`Io`], and one
+//! ThreadsafeFunction through which a dispatcher thread hands the core's [`Event`]s, in
+//! batches, to the JS thread. The socket.io-shaped API (`Server`, `Namespace`, `Socket`,
+//! broadcast operators, binary packing) is plain JavaScript on top (`lib/*.js`).
+//!
+//! Threads: rtio's runtime thread does all socket IO; the dispatcher thread (`rtio-node-events`)
+//! blocks on the core's bounded event queue, converts events to plain values and queues them
+//! on the ThreadsafeFunction (never blocking the JS thread); JS handlers run on the JS thread
+//! only. At most [`MAX_QUEUED_BATCHES`] batches wait for the JS thread: when JS falls behind,
+//! the dispatcher stops taking events, the core's queue fills, and the core stops reading from
+//! clients (TCP backpressure) — nothing buffers without bound.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use napi::bindgen_prelude::{Buffer, Function};
+use napi::threadsafe_function::{
+    ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode,
+};
+use napi::Status;
+use napi_derive::napi;
+use rtio::engineio::Handshake;
+use rtio::{Config, CorsOrigins, Event, Events, Io, NamespaceConfig, Payload, Server};
+
+/// Events handed to JS in one ThreadsafeFunction call, at most.
+const MAX_BATCH: usize = 256;
+/// Batches queued for the JS thread, at most; the dispatcher waits for room beyond that.
+const MAX_QUEUED_BATCHES: usize = 4;
+
+/// `NativeEvent.kind`: a client asks to join a namespace that has middleware.
+#[napi]
+pub const KIND_CONNECT_REQUEST: u32 = 0;
+/// `NativeEvent.kind`: a socket joined a namespace.
+#[napi]
+pub const KIND_CONNECT: u32 = 1;
+/// `NativeEvent.kind`: a client emitted an event.
+#[napi]
+pub const KIND_MESSAGE: u32 = 2;
+/// `NativeEvent.kind`: a socket left its namespace.
+#[napi]
+pub const KIND_DISCONNECT: u32 = 3;
+/// `NativeEvent.kind`: the answer (or timeout) of `emitWithAck`.
+#[napi]
+pub const KIND_ACK: u32 = 4;
+/// `NativeEvent.kind`: the server stopped; no event follows.
+#[napi]
+pub const KIND_CLOSED: u32 = 5;
+
+/// A namespace accepted from the start.
+#[napi(object)]
+pub struct NamespaceOptions {
+    /// The name, starting with `/`.
+    pub name: String,
+    /// Whether connections first reach JS as a connect request (`.use()` middlewares).
+    pub middleware: bool,
+}
+
+/// Options of the native server (the JS layer maps socket.io's option names onto these).
+#[napi(object)]
+pub struct ServerOptions {
+    /// Address to bind (default `0.0.0.0`).
+    pub host: Option<String>,
+    /// Port (0 or absent: a free port).
+    pub port: Option<u32>,
+    /// Endpoint path (default `/socket.io/`).
+    pub path: Option<String>,
+    /// Milliseconds between pings.
+    pub ping_interval: Option<f64>,
+    /// Milliseconds to wait for a pong.
+    pub ping_timeout: Option<f64>,
+    /// Milliseconds a transport upgrade may take.
+    pub upgrade_timeout: Option<f64>,
+    /// Milliseconds a connection has to join a namespace (and middlewares to decide).
+    pub connect_timeout: Option<f64>,
+    /// Largest message or polling body, in bytes.
+    pub max_payload: Option<f64>,
+    /// Most binary attachments per packet.
+    pub max_attachments: Option<u32>,
+    /// `"none"`, `"any"` (echo the Origin, allow credentials) or `"list"` (`corsOrigins`).
+    pub cors: Option<String>,
+    /// Allowed origins when `cors` is `"list"`.
+    pub cors_origins: Option<Vec<String>>,
+    /// Whether the WebSocket transport is allowed.
+    pub websocket: Option<bool>,
+    /// Whether HTTP long-polling is allowed.
+    pub polling: Option<bool>,
+    /// Directory served for other paths (`/` serves `index.html`).
+    pub static_dir: Option<String>,
+    /// The `socket.io.js` client bundle served at `<path>socket.io.js`.
+    pub client_bundle: Option<String>,
+    /// Runtime worker threads (0: one per core).
+    pub worker_threads: Option<u32>,
+    /// Capacity of the core's event queue.
+    pub event_queue: Option<u32>,
+    /// Frames a connection may have queued before the slow-client policy applies.
+    pub send_queue_frames: Option<u32>,
+    /// Bytes a connection may have queued before the slow-client policy applies.
+    pub send_queue_bytes: Option<f64>,
+    /// Namespaces accepted from the start (besides `/`).
+    pub namespaces: Option<Vec<NamespaceOptions>>,
+}
+
+/// The handshake of the connection a socket belongs to.
+#[napi(object)]
+pub struct NativeHandshake {
+    /// Identifies the underlying connection (equal for the sockets of one connection).
+    pub conn: f64,
+    /// The peer's IP address.
+    pub address: String,
+    /// The peer's port.
+    pub remote_port: u32,
+    /// Request headers of the opening request (names in lower case; repeated headers joined).
+    pub headers: HashMap<String, String>,
+    /// The raw query string of the opening request.
+    pub query: String,
+    /// When the connection opened, in milliseconds since the Unix epoch.
+    pub issued: f64,
+}
+
+/// One event from the core, as plain values. Which fields are set depends on `kind`.
+#[napi(object)]
+pub struct NativeEvent {
+    /// One of the `KIND_*` numbers.
+    pub kind: u32,
+    /// The socket (connect, message, disconnect, ack).
+    pub sid: Option<String>,
+    /// The namespace (connect request, connect, message, disconnect).
+    pub nsp: Option<String>,
+    /// The event name (message).
+    pub name: Option<String>,
+    /// JSON text: the auth object (connect request, connect) or the arguments array
+    /// (message, ack), with `{"_placeholder":true,"num":N}` where binary attachments go.
+    pub data: Option<String>,
+    /// The binary attachments (message, ack).
+    pub bins: Option<Vec<Buffer>>,
+    /// The client's ack id (message), the request id (connect request), the token (ack).
+    pub id: Option<f64>,
+    /// The disconnect reason, or the ack error.
+    pub reason: Option<String>,
+    /// The connection's handshake (connect request, connect).
+    pub handshake: Option<NativeHandshake>,
+}
+
+impl NativeEvent {
+    fn new(kind: u32) -> NativeEvent {
+        NativeEvent {
+            kind,
+            sid: None,
+            nsp: None,
+            name: None,
+            data: None,
+            bins: None,
+            id: None,
+            reason: None,
+            handshake: None,
+        }
+    }
+}
+
+/// Socket and room counts of a namespace.
+#[napi(object)]
+pub struct NativeStats {
+    /// Sockets connected.
+    pub sockets: u32,
+    /// Rooms with members, not counting each socket's own room.
+    pub rooms: u32,
+}
+
+type EventsTsfn = ThreadsafeFunction<Vec<NativeEvent>, (), Vec<NativeEvent>, Status, false>;
+
+/// Counts the batches queued for the JS thread and makes the dispatcher wait for room.
+#[derive(Default)]
+struct Flow {
+    queued: Mutex<usize>,
+    room: Condvar,
+}
+
+impl Flow {
+    /// Takes a slot, waiting while [`MAX_QUEUED_BATCHES`] are queued. False when the JS side
+    /// is gone (its environment tore the ThreadsafeFunction down).
+    fn acquire(&self, tsfn: &EventsTsfn) -> bool {
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        while *queued >= MAX_QUEUED_BATCHES {
+            if tsfn.aborted() {
+                return false;
+            }
+            queued = self
+                .room
+                .wait_timeout(queued, Duration::from_millis(200))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *queued += 1;
+        true
+    }
+
+    /// Frees a slot (on the JS thread, as a batch is handed to JS).
+    fn release(&self) {
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        *queued = queued.saturating_sub(1);
+        self.room.notify_one();
+    }
+}
+
+fn handshake(h: &Arc<Handshake>) -> NativeHandshake {
+    let mut headers: HashMap<String, String> = HashMap::with_capacity(h.headers.len());
+    for (name, value) in h.headers.iter() {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let name = name.as_str();
+        match headers.get_mut(name) {
+            Some(existing) => {
+                existing.push_str(if name == "cookie" { "; " } else { ", " });
+                existing.push_str(&value);
+            }
+            None => {
+                headers.insert(name.to_string(), value.into_owned());
+            }
+        }
+    }
+    NativeHandshake {
+        conn: Arc::as_ptr(h) as usize as f64,
+        address: h.remote_addr.ip().to_string(),
+        remote_port: u32::from(h.remote_addr.port()),
+        headers,
+        query: h.query.clone(),
+        issued: h.issued_ms as f64,
+    }
+}
+
+fn payload_parts(payload: Payload) -> (String, Option<Vec<Buffer>>) {
+    let (json, attachments) = payload.into_parts();
+    let bins = if attachments.is_empty() {
+        None
+    } else {
+        Some(
+            attachments
+                .into_iter()
+                .map(|b| Buffer::from(b.to_vec()))
+                .collect(),
+        )
+    };
+    (json, bins)
+}
+
+/// Converts a core event (on the dispatcher thread, off the JS thread).
+fn convert(event: Event) -> NativeEvent {
+    match event {
+        Event::ConnectRequest {
+            request,
+            nsp,
+            auth,
+            handshake: h,
+        } => NativeEvent {
+            nsp: Some(nsp.to_string()),
+            data: Some(auth),
+            id: Some(request as f64),
+            handshake: Some(handshake(&h)),
+            ..NativeEvent::new(KIND_CONNECT_REQUEST)
+        },
+        Event::Connect {
+            sid,
+            nsp,
+            auth,
+            handshake: h,
+        } => NativeEvent {
+            sid: Some(sid.to_string()),
+            nsp: Some(nsp.to_string()),
+            data: Some(auth),
+            handshake: Some(handshake(&h)),
+            ..NativeEvent::new(KIND_CONNECT)
+        },
+        Event::Message {
+            sid,
+            nsp,
+            event,
+            payload,
+            ack,
+        } => {
+            let (json, bins) = payload_parts(payload);
+            NativeEvent {
+                sid: Some(sid.to_string()),
+                nsp: Some(nsp.to_string()),
+                name: Some(event),
+                data: Some(json),
+                bins,
+                id: ack.map(|a| a as f64),
+                ..NativeEvent::new(KIND_MESSAGE)
+            }
+        }
+        Event::Disconnect { sid, nsp, reason } => NativeEvent {
+            sid: Some(sid.to_string()),
+            nsp: Some(nsp.to_string()),
+            reason: Some(reason.as_str().to_string()),
+            ..NativeEvent::new(KIND_DISCONNECT)
+        },
+        Event::AckResponse { token, sid, result } => {
+            let mut ev = NativeEvent {
+                sid: Some(sid.to_string()),
+                id: Some(token as f64),
+                ..NativeEvent::new(KIND_ACK)
+            };
+            match result {
+                Ok(payload) => {
+                    let (json, bins) = payload_parts(payload);
+                    ev.data = Some(json);
+                    ev.bins = bins;
+                }
+                Err(e) => ev.reason = Some(e.to_string()),
+            }
+            ev
+        }
+    }
+}
+
+/// The dispatcher thread: core events → batches → the ThreadsafeFunction (NonBlocking).
+fn dispatch(events: Events, tsfn: EventsTsfn, flow: Arc<Flow>) {
+    loop {
+        if !flow.acquire(&tsfn) {
+            return;
+        }
+        let first = match events.recv() {
+            Ok(e) => e,
+            Err(_) => {
+                flow.release();
+                break;
+            }
+        };
+        let mut batch = Vec::with_capacity(8);
+        batch.push(convert(first));
+        while batch.len() < MAX_BATCH {
+            match events.try_recv() {
+                Ok(Some(e)) => batch.push(convert(e)),
+                _ => break,
+            }
+        }
+        if tsfn.call(batch, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+            // The JS environment is going away: nobody to deliver to.
+            return;
+        }
+    }
+    // The server stopped and every event was handed over: tell JS, then drop the
+    // ThreadsafeFunction, which releases it, so the process may exit.
+    let _ = tsfn.call(
+        vec![NativeEvent::new(KIND_CLOSED)],
+        ThreadsafeFunctionCallMode::NonBlocking,
+    );
+}
+
+fn invalid(message: impl Into<String>) -> napi::Error {
+    napi::Error::new(Status::InvalidArg, message.into())
+}
+
+fn millis(name: &str, value: Option<f64>) -> napi::Result<Option<Duration>> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_finite() && v >= 0.0 => Ok(Some(Duration::from_millis(v as u64))),
+        Some(v) => Err(invalid(format!(
+            "{name} must be a non-negative number of milliseconds, got {v}"
+        ))),
+    }
+}
+
+fn count(name: &str, value: Option<f64>) -> napi::Result<Option<usize>> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_finite() && v >= 0.0 => Ok(Some(v as usize)),
+        Some(v) => Err(invalid(format!(
+            "{name} must be a non-negative number, got {v}"
+        ))),
+    }
+}
+
+fn to_config(o: ServerOptions) -> napi::Result<Config> {
+    let mut c = Config::default();
+    if let Some(h) = o.host {
+        c.host = h;
+    }
+    if let Some(p) = o.port {
+        c.port = u16::try_from(p).map_err(|_| invalid(format!("port {p} is out of range")))?;
+    }
+    if let Some(p) = o.path {
+        c = c.path(p);
+    }
+    if let Some(d) = millis("pingInterval", o.ping_interval)? {
+        c.ping_interval = d;
+    }
+    if let Some(d) = millis("pingTimeout", o.ping_timeout)? {
+        c.ping_timeout = d;
+    }
+    if let Some(d) = millis("upgradeTimeout", o.upgrade_timeout)? {
+        c.upgrade_timeout = d;
+    }
+    if let Some(d) = millis("connectTimeout", o.connect_timeout)? {
+        c.connect_timeout = d;
+    }
+    if let Some(n) = count("maxHttpBufferSize", o.max_payload)? {
+        c.max_payload = n;
+    }
+    if let Some(n) = o.max_attachments {
+        c.max_attachments = n as usize;
+    }
+    c.cors = match o.cors.as_deref() {
+        None | Some("any") => CorsOrigins::Any,
+        Some("none") => CorsOrigins::None,
+        Some("list") => CorsOrigins::List(o.cors_origins.unwrap_or_default()),
+        Some(other) => return Err(invalid(format!("unknown cors mode {other:?}"))),
+    };
+    if let Some(b) = o.websocket {
+        c.websocket = b;
+    }
+    if let Some(b) = o.polling {
+        c.polling = b;
+    }
+    c.static_dir = o.static_dir.map(Into::into);
+    c.client_bundle = o.client_bundle.map(Into::into);
+    if let Some(n) = o.worker_threads {
+        c.worker_threads = n as usize;
+    }
+    if let Some(n) = o.event_queue {
+        c.event_queue = (n as usize).max(1);
+    }
+    if let Some(n) = o.send_queue_frames {
+        c.send_queue_frames = n as usize;
+    }
+    if let Some(n) = count("sendQueueBytes", o.send_queue_bytes)? {
+        c.send_queue_bytes = n;
+    }
+    for ns in o.namespaces.unwrap_or_default() {
+        c.namespaces.retain(|n| n.name != ns.name);
+        c.namespaces.push(NamespaceConfig {
+            name: ns.name,
+            middleware: ns.middleware,
+        });
+    }
+    Ok(c)
+}
+
+fn to_napi(e: rtio::Error) -> napi::Error {
+    let status = match e {
+        rtio::Error::InvalidArgument(_) => Status::InvalidArg,
+        _ => Status::GenericFailure,
+    };
+    napi::Error::new(status, e.to_string())
+}
+
+/// Builds a payload from JSON array text and binary attachments (copied).
+fn payload(json: String, bins: Option<Vec<Buffer>>) -> napi::Result<Payload> {
+    let p = Payload::from_json(json).map_err(|e| invalid(e.to_string()))?;
+    Ok(match bins {
+        Some(bins) if !bins.is_empty() => {
+            p.with_attachments(bins.iter().map(|b| Bytes::copy_from_slice(b)).collect())
+        }
+        _ => p,
+    })
+}
+
+/// `Ok(true)` when done, `Ok(false)` when the socket (or namespace) is gone or the server
+/// stopped, an error for a bad argument.
+fn done(r: Result<(), rtio::Error>) -> napi::Result<bool> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(rtio::Error::InvalidArgument(m)) => Err(invalid(m)),
+        Err(_) => Ok(false),
+    }
+}
+
+/// A running rtio server. Created by the JS `Server` (`lib/server.js`); not meant to be used
+/// directly.
+#[napi]
+pub struct NativeServer {
+    server: Server,
+    io: Io,
+    closing: AtomicBool,
+}
+
+#[napi]
+impl NativeServer {
+    /// Starts listening (throws when it cannot: address in use, bad option…). Every event
+    /// reaches `onEvents` on the JS thread, as an array of `NativeEvent`s; the last call
+    /// carries one `KIND_CLOSED` event, after which the process may exit.
+    #[napi(constructor)]
+    pub fn new(
+        options: ServerOptions,
+        on_events: Function<'_, Vec<NativeEvent>, ()>,
+    ) -> napi::Result<Self> {
+        let config = to_config(options)?;
+        let server = Server::start(config).map_err(to_napi)?;
+        let flow = Arc::new(Flow::default());
+        let slots = flow.clone();
+        let tsfn: EventsTsfn = on_events
+            .build_threadsafe_function::<Vec<NativeEvent>>()
+            .callee_handled::<false>()
+            .build_callback(move |ctx: ThreadsafeCallContext<Vec<NativeEvent>>| {
+                slots.release();
+                Ok(ctx.value)
+            })?;
+        let events = server.events().clone();
+        std::thread::Builder::new()
+            .name("rtio-node-events".into())
+            .spawn(move || dispatch(events, tsfn, flow))
+            .map_err(|e| napi::Error::from_reason(format!("cannot start a thread: {e}")))?;
+        let io = server.io();
+        Ok(NativeServer {
+            server,
+            io,
+            closing: AtomicBool::new(false),
+        })
+    }
+
+    /// The bound port.
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        u32::from(self.server.local_addr().port())
+    }
+
+    /// The bound address.
+    #[napi(getter)]
+    pub fn address(&self) -> String {
+        self.server.local_addr().ip().to_string()
+    }
+
+    /// True once `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.closing.load(Ordering::Acquire) || self.io.is_stopped()
+    }
+
+    /// Sends an event to one socket. False when the socket is gone.
+    #[napi]
+    pub fn emit(
+        &self,
+        sid: String,
+        event: String,
+        json: String,
+        bins: Option<Vec<Buffer>>,
+    ) -> napi::Result<bool> {
+        let p = payload(json, bins)?;
+        done(self.io.emit(&sid, &event, &p))
+    }
+
+    /// Sends an event to one socket and asks for an ack; the answer (or the timeout) arrives
+    /// as a `KIND_ACK` event with the returned token. Null when the socket is gone.
+    #[napi]
+    pub fn emit_with_ack(
+        &self,
+        sid: String,
+        event: String,
+        json: String,
+        bins: Option<Vec<Buffer>>,
+        timeout_ms: f64,
+    ) -> napi::Result<Option<f64>> {
+        let p = payload(json, bins)?;
+        let timeout = millis("timeout", Some(timeout_ms))?.unwrap_or_default();
+        match self.io.emit_with_ack(&sid, &event, &p, timeout) {
+            Ok(token) => Ok(Some(token as f64)),
+            Err(rtio::Error::InvalidArgument(m)) => Err(invalid(m)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Answers a client's ack request.
+    #[napi]
+    pub fn ack(
+        &self,
+        sid: String,
+        id: f64,
+        json: String,
+        bins: Option<Vec<Buffer>>,
+    ) -> napi::Result<bool> {
+        let p = payload(json, bins)?;
+        done(self.io.ack(&sid, id as u64, &p))
+    }
+
+    /// Sends an event, encoded once, to the sockets of `nsp` in any of `to` (all when empty)
+    /// and in none of `except`. Returns how many sockets it was queued for.
+    #[napi]
+    pub fn broadcast(
+        &self,
+        nsp: String,
+        to: Vec<String>,
+        except: Vec<String>,
+        event: String,
+        json: String,
+        bins: Option<Vec<Buffer>>,
+    ) -> napi::Result<u32> {
+        let p = payload(json, bins)?;
+        let mut b = self.io.broadcast(&nsp);
+        for room in to {
+            b = b.to(room);
+        }
+        for room in except {
+            b = b.except(room);
+        }
+        match b.emit(&event, &p) {
+            Ok(n) => Ok(n as u32),
+            Err(rtio::Error::InvalidArgument(m)) => Err(invalid(m)),
+            Err(_) => Ok(0),
+        }
+    }
+
+    /// Puts a socket in rooms. False when the socket is gone.
+    #[napi]
+    pub fn join(&self, sid: String, rooms: Vec<String>) -> napi::Result<bool> {
+        for room in &rooms {
+            if !done(self.io.join(&sid, room))? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Takes a socket out of a room. False when the socket is gone.
+    #[napi]
+    pub fn leave(&self, sid: String, room: String) -> napi::Result<bool> {
+        done(self.io.leave(&sid, &room))
+    }
+
+    /// The rooms of a socket (its own first), or null when it is gone.
+    #[napi]
+    pub fn rooms(&self, sid: String) -> Option<Vec<String>> {
+        self.io.rooms(&sid).ok()
+    }
+
+    /// The ids of the sockets of a namespace, or of one of its rooms.
+    #[napi]
+    pub fn sockets(&self, nsp: String, room: Option<String>) -> Vec<String> {
+        self.io.sockets(&nsp, room.as_deref()).unwrap_or_default()
+    }
+
+    /// Socket and room counts of a namespace (null when unknown or stopped).
+    #[napi]
+    pub fn stats(&self, nsp: String) -> Option<NativeStats> {
+        self.io.stats(&nsp).ok().map(|s| NativeStats {
+            sockets: s.sockets as u32,
+            rooms: s.rooms as u32,
+        })
+    }
+
+    /// Disconnects a socket (the client sees `io server disconnect`); with `close`, closes
+    /// its whole connection too. False when the socket is gone.
+    #[napi]
+    pub fn disconnect(&self, sid: String, close: bool) -> napi::Result<bool> {
+        done(self.io.disconnect(&sid, close))
+    }
+
+    /// Accepts a connect request. False when it is no longer pending.
+    #[napi]
+    pub fn accept(&self, request: f64) -> napi::Result<bool> {
+        done(self.io.accept(request as u64))
+    }
+
+    /// Refuses a connect request: the client gets `connect_error` with `message` and, when
+    /// given, `data` (JSON text). False when it is no longer pending.
+    #[napi]
+    pub fn reject(
+        &self,
+        request: f64,
+        message: String,
+        data: Option<String>,
+    ) -> napi::Result<bool> {
+        done(self.io.reject(request as u64, &message, data.as_deref()))
+    }
+
+    /// Accepts a namespace from now on, or changes whether it asks JS first.
+    #[napi]
+    pub fn add_namespace(&self, nsp: String, middleware: bool) -> napi::Result<bool> {
+        done(self.io.add_namespace(&nsp, middleware))
+    }
+
+    /// Stops the server on a thread of its own (the JS thread does not wait): every client
+    /// gets a disconnect and a proper close; then the last events and a `KIND_CLOSED` event
+    /// arrive, and the ThreadsafeFunction is released.
+    #[napi]
+    pub fn close(&self) -> napi::Result<()> {
+        if self.closing.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let io = self.io.clone();
+        std::thread::Builder::new()
+            .name("rtio-node-close".into())
+            .spawn(move || io.stop())
+            .map(|_| ())
+            .map_err(|e| napi::Error::from_reason(format!("cannot start a thread: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> ServerOptions {
+        ServerOptions {
+            host: None,
+            port: None,
+            path: None,
+            ping_interval: None,
+            ping_timeout: None,
+            upgrade_timeout: None,
+            connect_timeout: None,
+            max_payload: None,
+            max_attachments: None,
+            cors: None,
+            cors_origins: None,
+            websocket: None,
+            polling: None,
+            static_dir: None,
+            client_bundle: None,
+            worker_threads: None,
+            event_queue: None,
+            send_queue_frames: None,
+            send_queue_bytes: None,
+            namespaces: None,
+        }
+    }
+
+    #[test]
+    fn maps_options_onto_the_core_config() {
+        let c = to_config(ServerOptions {
+            port: Some(3000),
+            path: Some("/io".into()),
+            ping_interval: Some(300.0),
+            max_payload: Some(10_000.0),
+            cors: Some("list".into()),
+            cors_origins: Some(vec!["https://a.example".into()]),
+            namespaces: Some(vec![NamespaceOptions {
+                name: "/admin".into(),
+                middleware: true,
+            }]),
+            ..options()
+        })
+        .unwrap();
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.path, "/io/");
+        assert_eq!(c.ping_interval, Duration::from_millis(300));
+        assert_eq!(c.max_payload, 10_000);
+        assert_eq!(c.cors, CorsOrigins::List(vec!["https://a.example".into()]));
+        assert!(c
+            .namespaces
+            .iter()
+            .any(|n| n.name == "/admin" && n.middleware));
+        assert!(c.namespaces.iter().any(|n| n.name == "/" && !n.middleware));
+    }
+
+    #[test]
+    fn refuses_bad_options() {
+        assert!(to_config(ServerOptions {
+            port: Some(70_000),
+            ..options()
+        })
+        .is_err());
+        assert!(to_config(ServerOptions {
+            ping_timeout: Some(-1.0),
+            ..options()
+        })
+        .is_err());
+        assert!(to_config(ServerOptions {
+            cors: Some("sometimes".into()),
+            ..options()
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn converts_events() {
+        let ev = convert(Event::Disconnect {
+            sid: "abc".into(),
+            nsp: "/".into(),
+            reason: rtio::DisconnectReason::PingTimeout,
+        });
+        assert_eq!(ev.kind, KIND_DISCONNECT);
+        assert_eq!(ev.reason.as_deref(), Some("ping timeout"));
+        let ev = convert(Event::AckResponse {
+            token: 7,
+            sid: "abc".into(),
+            result: Err(rtio::AckError::Timeout),
+        });
+        assert_eq!((ev.kind, ev.id), (KIND_ACK, Some(7.0)));
+        assert_eq!(ev.reason.as_deref(), Some("operation has timed out"));
+        assert!(ev.data.is_none());
+    }
+}

@@ -1,0 +1,112 @@
+'use strict';
+// The seed apps of examples/node (visitor counter, chat, job board) are socket.io apps with
+// only the require changed. Each runs twice, unchanged on rtio and with `require('socket.io')`
+// put back on the real socket.io 4.8 (from tests/interop), and the same client checks pass on
+// both.
+const { describe, it, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { io: connectClient } = require('socket.io-client');
+const { Recorder, STEP_MS, startProcess, freePort, withTimeout } = require('./helpers');
+
+const examples = path.resolve(__dirname, '..', '..', 'examples', 'node');
+const socketIoDir = path.resolve(__dirname, '..', '..', 'tests', 'interop', 'node_modules', 'socket.io');
+const haveSocketIo = fs.existsSync(path.join(socketIoDir, 'package.json'));
+const RTIO_REQUIRE = "require('rtio');";
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rtio-seed-apps-'));
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** A directory with the app and a node_modules where `name` links to `target`. */
+function project(kind, app, source, name, target) {
+  const dir = path.join(work, `${kind}-${app}`);
+  fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+  fs.symlinkSync(target, path.join(dir, 'node_modules', name), 'dir');
+  fs.writeFileSync(path.join(dir, `${app}.js`), source);
+  return path.join(dir, `${app}.js`);
+}
+
+/** The app's file for an implementation: unchanged for rtio, the require swapped for socket.io. */
+function appFile(app, kind) {
+  const source = fs.readFileSync(path.join(examples, `${app}.js`), 'utf8');
+  assert.equal(source.split(RTIO_REQUIRE).length, 2, `${app}.js requires rtio exactly once`);
+  if (kind === 'rtio') return project(kind, app, source, 'rtio', path.resolve(__dirname, '..'));
+  const swapped = source.replace(RTIO_REQUIRE, "require('socket.io');");
+  return project(kind, app, swapped, 'socket.io', socketIoDir);
+}
+
+const clients = [];
+function client(port, options = {}) {
+  const socket = connectClient(`http://127.0.0.1:${port}`, { forceNew: true, reconnection: false, ...options });
+  clients.push(socket);
+  const recorder = new Recorder(socket);
+  recorder.connected = withTimeout(new Promise((resolve) => socket.once('connect', resolve)), STEP_MS, 'connect');
+  return recorder;
+}
+
+async function run(app, kind, check) {
+  const port = await freePort();
+  const server = await startProcess(appFile(app, kind), [], {
+    env: { PORT: String(port) },
+    ready: /listening on port (\d+)/,
+  });
+  try {
+    await check(port);
+  } finally {
+    for (const socket of clients.splice(0)) socket.disconnect();
+    await server.kill();
+  }
+}
+
+const checks = {
+  'visitor-counter': async (port) => {
+    const a = client(port);
+    await a.connected;
+    assert.equal(await a.value('visits'), 1);
+    const b = client(port, { transports: ['websocket'] });
+    await b.connected;
+    assert.equal(await a.value('visits'), 2);
+    assert.equal(await b.value('visits'), 2);
+    b.socket.disconnect();
+    assert.equal(await a.value('visits'), 1);
+  },
+
+  chat: async (port) => {
+    const a = client(port);
+    const b = client(port, { transports: ['websocket'] });
+    await Promise.all([a.connected, b.connected]);
+    a.socket.emit('toServer', { nome: 'ana', msg: 'olá' });
+    assert.equal(await a.value('toClient'), 'ana:olá');
+    assert.equal(await b.value('toClient'), 'ana:olá');
+    b.socket.emit('toServer', { nome: 'bia', msg: 'oi' });
+    assert.equal(await b.value('toClient'), 'bia:oi');
+    assert.equal(await a.value('toClient'), 'bia:oi');
+    assert.deepEqual(a.pending('toClient'), []);
+  },
+
+  'job-board': async (port) => {
+    const a = client(port);
+    const b = client(port, { transports: ['polling'] });
+    await Promise.all([a.connected, b.connected]);
+    assert.deepEqual(await a.value('server:jobs'), []);
+    const job = { title: 'Rust developer', company: 'rtio', remote: true };
+    const ack = await withTimeout(a.socket.emitWithAck('client:created:job', job), STEP_MS, 'the ack');
+    assert.deepEqual(ack, { id: 1 });
+    assert.deepEqual(await a.value('server:created:job'), job);
+    assert.deepEqual(await b.value('server:created:job'), job);
+    const c = client(port);
+    await c.connected;
+    assert.deepEqual(await c.value('server:jobs'), [job]);
+  },
+};
+
+for (const [app, check] of Object.entries(checks)) {
+  describe(`seed app ${app}`, () => {
+    it('on rtio (examples/node, unchanged)', () => run(app, 'rtio', check));
+    it('on socket.io 4.8 (the same file with require("socket.io"))', { skip: haveSocketIo ? false : 'tests/interop dependencies not installed' }, () =>
+      run(app, 'socket.io', check),
+    );
+  });
+}

@@ -1,0 +1,566 @@
+// Type definitions of rtio for Node: socket.io 4's server API on rtio's Rust core.
+// Hand-written (the native layer's generated types are in lib/native.d.ts and are internal).
+// The event-map generics follow socket.io's, so typed socket.io code type-checks unchanged:
+//
+//   interface ClientToServer { hello: (name: string, ack: (greeting: string) => void) => void }
+//   interface ServerToClient { news: (text: string) => void }
+//   const io = new Server<ClientToServer, ServerToClient>(3000);
+
+/// <reference types="node" />
+import { EventEmitter } from 'node:events';
+
+// ---------------------------------------------------------------------------------------------
+// Event maps
+// ---------------------------------------------------------------------------------------------
+
+/** A map of event names to listener signatures. */
+export interface EventsMap {
+  [event: string]: any;
+}
+
+/** The map used when none is given: any event, any arguments. */
+export interface DefaultEventsMap {
+  [event: string]: (...args: any[]) => void;
+}
+
+export type EventNames<Map extends EventsMap> = keyof Map & (string | symbol);
+export type EventParams<Map extends EventsMap, Ev extends EventNames<Map>> = Parameters<Map[Ev]>;
+
+type IsAny<T> = 0 extends 1 & T ? true : false;
+type Last<T extends readonly unknown[]> = T extends readonly [...unknown[], infer L] ? L : T extends readonly (infer E)[] ? E : never;
+type AllButLast<T extends readonly unknown[]> = T extends readonly [...infer H, unknown] ? H : unknown[];
+
+/** The ack callback type of an event, or never when its last parameter is not a function. */
+type AckOf<F> = F extends (...args: infer P) => any ? (Last<P> extends (...a: any[]) => any ? Last<P> : never) : never;
+
+/** What an `emitWithAck` resolves with: the first argument of the event's ack. */
+type AckResult<F> = IsAny<F> extends true
+  ? any
+  : AckOf<F> extends (...args: infer A) => any
+    ? A extends [Error, ...infer R]
+      ? R[0]
+      : A[0]
+    : never;
+
+/** The ack callbacks get an Error first once a `timeout(ms)` is set (socket.io's shape). */
+type PrependTimeoutError<T extends any[]> = {
+  [K in keyof T]: T[K] extends (...args: infer P) => infer R ? (P[0] extends Error ? T[K] : (err: Error, ...args: P) => R) : T[K];
+};
+export type DecorateAcknowledgements<E> = {
+  [K in keyof E]: E[K] extends (...args: infer P) => infer R ? (...args: PrependTimeoutError<P>) => R : E[K];
+};
+
+/** Broadcast acks: one answer per socket, so each ack parameter becomes an array. */
+type MultiplyArgs<T extends any[]> = { [K in keyof T]: T[K][] };
+type ExpectMultipleResponses<T extends any[]> = {
+  [K in keyof T]: T[K] extends (...args: infer P) => infer R
+    ? P extends [Error, ...infer Rest]
+      ? (err: Error, ...args: MultiplyArgs<Rest>) => R
+      : (...args: MultiplyArgs<P>) => R
+    : T[K];
+};
+export type DecorateAcknowledgementsWithMultipleResponses<E> = {
+  [K in keyof E]: E[K] extends (...args: infer P) => infer R ? (...args: ExpectMultipleResponses<P>) => R : E[K];
+};
+export type DecorateAcknowledgementsWithTimeoutAndMultipleResponses<E> = DecorateAcknowledgementsWithMultipleResponses<
+  DecorateAcknowledgements<E>
+>;
+
+/** Listener of a reserved event, or of a user event, or any listener for unknown names. */
+type Listener<Reserved extends EventsMap, User extends EventsMap, Ev> = Ev extends keyof Reserved
+  ? Reserved[Ev]
+  : Ev extends keyof User
+    ? User[Ev]
+    : (...args: any[]) => void | Promise<void>;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+
+/** socket.io's `cors` option, as far as rtio supports it (see docs/node.md). */
+export interface CorsOptions {
+  /** `true` or `"*"`: any origin (echoed, with credentials); a string or strings: only those. */
+  origin?: boolean | string | string[];
+  /** Accepted for compatibility; rtio always allows credentials for the origins it allows. */
+  credentials?: boolean;
+  /** Accepted for compatibility and ignored. */
+  methods?: string | string[];
+  /** Accepted for compatibility and ignored. */
+  allowedHeaders?: string | string[];
+}
+
+export interface ServerOptions {
+  /** Endpoint path (default `/socket.io`). */
+  path?: string;
+  /** Serve the client bundle at `<path>/socket.io.js` from the `socket.io-client` dependency (default true). */
+  serveClient?: boolean;
+  /** Milliseconds between pings (default 25000). */
+  pingInterval?: number;
+  /** Milliseconds to wait for a pong (default 20000). */
+  pingTimeout?: number;
+  /** Milliseconds a transport upgrade may take (default 10000). */
+  upgradeTimeout?: number;
+  /** Largest message or polling body, in bytes (default 1e6). */
+  maxHttpBufferSize?: number;
+  /** Milliseconds a client has to join a namespace (default 45000). */
+  connectTimeout?: number;
+  /** Allowed transports (default both). */
+  transports?: Array<'polling' | 'websocket'>;
+  /** Cross-origin requests: off by default, as in socket.io. */
+  cors?: boolean | CorsOptions;
+  /** rtio: the address to bind (default `0.0.0.0`). */
+  host?: string;
+  /** rtio: serve the files of this directory for other paths (`/` serves `index.html`). */
+  staticDir?: string;
+  /** rtio: the `socket.io.js` bundle to serve (default: the one of `socket.io-client`). */
+  clientBundle?: string;
+  /** rtio: worker threads of the core (default one per core). */
+  workerThreads?: number;
+  /** rtio: capacity of the core's event queue (default 4096). */
+  eventQueue?: number;
+  // socket.io options rtio accepts and ignores (see docs/node.md); those marked "warns"
+  // change behaviour in socket.io, so rtio prints a warning when they are set.
+  /** Ignored: rtio speaks Engine.IO v4 only. */
+  allowEIO3?: boolean;
+  /** Ignored: rtio always allows the upgrade to WebSocket when both transports are on. */
+  allowUpgrades?: boolean;
+  /** Ignored. */
+  perMessageDeflate?: boolean | object;
+  /** Ignored. */
+  httpCompression?: boolean | object;
+  /** Ignored. */
+  cookie?: boolean | object;
+  /** Ignored. */
+  wsEngine?: unknown;
+  /** Ignored. */
+  destroyUpgrade?: boolean;
+  /** Ignored. */
+  destroyUpgradeTimeout?: number;
+  /** Ignored. */
+  addTrailingSlash?: boolean;
+  /** Ignored. */
+  cleanupEmptyChildNamespaces?: boolean;
+  /** Ignored (warns): rtio has one in-memory adapter, in its core. */
+  adapter?: unknown;
+  /** Ignored (warns): rtio has its own parser. */
+  parser?: unknown;
+  /** Ignored (warns): rtio has no connection state recovery. */
+  connectionStateRecovery?: unknown;
+  /** Ignored (warns): use a connection middleware (`io.use`) instead. */
+  allowRequest?: unknown;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handshake, reasons
+// ---------------------------------------------------------------------------------------------
+
+export interface Handshake {
+  /** Headers of the opening request (names in lower case). */
+  headers: Record<string, string>;
+  /** When the connection opened, as a date string. */
+  time: string;
+  /** The client's IP address. */
+  address: string;
+  /** Whether the request came with an `Origin` header. */
+  xdomain: boolean;
+  /** Whether the connection is encrypted (rtio serves plain HTTP: false). */
+  secure: boolean;
+  /** When the connection opened, in milliseconds since the epoch. */
+  issued: number;
+  /** Path and query of the opening request. */
+  url: string;
+  /** The query parameters of the opening request. */
+  query: Record<string, string | string[] | undefined>;
+  /** The client's `auth` payload (`{}` when none). */
+  auth: { [key: string]: any };
+}
+
+/** Why a socket left, named as socket.io names it (plus rtio's `send queue full`). */
+export type DisconnectReason =
+  | 'client namespace disconnect'
+  | 'server namespace disconnect'
+  | 'transport close'
+  | 'transport error'
+  | 'ping timeout'
+  | 'parse error'
+  | 'forced close'
+  | 'server shutting down'
+  | 'send queue full';
+
+export type Room = string;
+export type SocketId = string;
+
+/** A connection middleware's refusal: the client's `connect_error` gets `message` and `data`. */
+export interface ExtendedError extends Error {
+  data?: any;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reserved events
+// ---------------------------------------------------------------------------------------------
+
+export interface NamespaceReservedEvents<L extends EventsMap, E extends EventsMap, S extends EventsMap, D> {
+  connect: (socket: Socket<L, E, S, D>) => void;
+  connection: (socket: Socket<L, E, S, D>) => void;
+}
+
+export interface ServerReservedEvents<L extends EventsMap, E extends EventsMap, S extends EventsMap, D>
+  extends NamespaceReservedEvents<L, E, S, D> {
+  new_namespace: (namespace: Namespace<L, E, S, D>) => void;
+  /** rtio: a handler, listener or middleware threw (or its Promise rejected); `where` says which. */
+  error: (err: unknown, where: string) => void;
+}
+
+export interface SocketReservedEvents {
+  disconnect: (reason: DisconnectReason, description?: any) => void;
+  disconnecting: (reason: DisconnectReason, description?: any) => void;
+  /** A `socket.use()` middleware refused a packet, or a listener failed with no `io` error listener. */
+  error: (err: Error) => void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broadcasting
+// ---------------------------------------------------------------------------------------------
+
+export interface TypedEventBroadcaster<EmitEvents extends EventsMap> {
+  emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): boolean;
+}
+
+/** `io.to(room).except(room)...`: who an emit reaches. */
+export declare class BroadcastOperator<EmitEvents extends EventsMap = DefaultEventsMap, SocketData = any>
+  implements TypedEventBroadcaster<EmitEvents>
+{
+  private constructor();
+  /** Targets a room (or rooms); chained calls add up, each socket gets the event once. */
+  to(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData>;
+  /** Same as `to`. */
+  in(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData>;
+  /** Leaves out the members of a room (or rooms). */
+  except(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData>;
+  /** Accepted for compatibility; rtio does not compress. */
+  compress(compress: boolean): BroadcastOperator<EmitEvents, SocketData>;
+  /** Accepted for compatibility; the event is sent normally. */
+  readonly volatile: BroadcastOperator<EmitEvents, SocketData>;
+  /** This server only (with rtio, always). */
+  readonly local: BroadcastOperator<EmitEvents, SocketData>;
+  /** Waits at most `timeout` ms for the acks: the callback gets `(err, responses)`. */
+  timeout(
+    timeout: number,
+  ): BroadcastOperator<DecorateAcknowledgementsWithTimeoutAndMultipleResponses<EmitEvents>, SocketData>;
+  /** Emits to the targeted sockets; a last-argument callback gets every socket's ack. */
+  emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): boolean;
+  /** Emits and resolves with the acks of every targeted socket. */
+  emitWithAck<Ev extends EventNames<EmitEvents>>(
+    ev: Ev,
+    ...args: AllButLast<EventParams<EmitEvents, Ev>>
+  ): Promise<any[]>;
+  /** The ids of the targeted sockets. */
+  allSockets(): Promise<Set<SocketId>>;
+  /** The targeted sockets. */
+  fetchSockets(): Promise<RemoteSocket<EmitEvents, SocketData>[]>;
+  /** Makes the targeted sockets join a room (or rooms). */
+  socketsJoin(room: Room | Room[]): void;
+  /** Makes the targeted sockets leave a room (or rooms). */
+  socketsLeave(room: Room | Room[]): void;
+  /** Disconnects the targeted sockets (with `close`, their whole connections). */
+  disconnectSockets(close?: boolean): void;
+}
+
+/** What `fetchSockets()` gives: with rtio (a single server), the `Socket` instances themselves. */
+export interface RemoteSocket<EmitEvents extends EventsMap, SocketData> {
+  readonly id: SocketId;
+  readonly handshake: Handshake;
+  readonly rooms: Set<Room>;
+  data: SocketData;
+  emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): boolean;
+  join(room: Room | Room[]): void;
+  leave(room: Room): void;
+  disconnect(close?: boolean): this;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Socket
+// ---------------------------------------------------------------------------------------------
+
+/** One client in one namespace. */
+export declare class Socket<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = DefaultEventsMap,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = any,
+> extends EventEmitter {
+  private constructor();
+  /** The socket id (undefined only inside connection middlewares, before rtio accepts it). */
+  readonly id: SocketId;
+  readonly nsp: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
+  readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
+  readonly adapter: Adapter;
+  readonly handshake: Handshake;
+  /** Anything the app keeps with the socket (also seen in `fetchSockets()`). */
+  data: SocketData;
+  readonly connected: boolean;
+  readonly disconnected: boolean;
+  /** Always false: rtio has no connection state recovery. */
+  readonly recovered: boolean;
+  /** The rooms of the socket, its own room (its id) included. */
+  readonly rooms: Set<Room>;
+  /** What rtio knows of the underlying connection (an EventEmitter that emits nothing). */
+  readonly conn: EventEmitter & {
+    /** Equal for the sockets of one connection. */
+    readonly id: string;
+    readonly remoteAddress: string;
+    readonly remotePort: number;
+    /** rtio does not tell which transport is in use: `name` is undefined. */
+    readonly transport: { readonly name: 'polling' | 'websocket' | undefined };
+    readonly readyState: 'open' | 'closed';
+    /** Closes the whole connection (as `disconnect(true)`). */
+    close(): void;
+  };
+  /** The opening request, as far as rtio keeps it. */
+  readonly request: {
+    readonly method: string;
+    readonly url: string;
+    readonly headers: Record<string, string>;
+  };
+
+  on<Ev extends keyof SocketReservedEvents | EventNames<ListenEvents>>(
+    ev: Ev,
+    listener: Listener<SocketReservedEvents, ListenEvents, Ev>,
+  ): this;
+  once<Ev extends keyof SocketReservedEvents | EventNames<ListenEvents>>(
+    ev: Ev,
+    listener: Listener<SocketReservedEvents, ListenEvents, Ev>,
+  ): this;
+  off<Ev extends keyof SocketReservedEvents | EventNames<ListenEvents>>(
+    ev: Ev,
+    listener: Listener<SocketReservedEvents, ListenEvents, Ev>,
+  ): this;
+  addListener<Ev extends keyof SocketReservedEvents | EventNames<ListenEvents>>(
+    ev: Ev,
+    listener: Listener<SocketReservedEvents, ListenEvents, Ev>,
+  ): this;
+  removeListener<Ev extends keyof SocketReservedEvents | EventNames<ListenEvents>>(
+    ev: Ev,
+    listener: Listener<SocketReservedEvents, ListenEvents, Ev>,
+  ): this;
+
+  /** Emits to this client; a last-argument function receives the client's ack. */
+  emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): boolean;
+  /** Emits and resolves with the client's ack (rejects after `timeout(ms)` when set). */
+  emitWithAck<Ev extends EventNames<EmitEvents>>(
+    ev: Ev,
+    ...args: AllButLast<EventParams<EmitEvents, Ev>>
+  ): Promise<AckResult<EmitEvents[Ev]>>;
+  /** Sends a `message` event. */
+  send(...args: any[]): this;
+  /** Same as `send`. */
+  write(...args: any[]): this;
+  /** Waits at most `timeout` ms for the ack of the next emit: the callback gets `(err, ...answer)`. */
+  timeout(timeout: number): Socket<ListenEvents, DecorateAcknowledgements<EmitEvents>, ServerSideEvents, SocketData>;
+  /** Accepted for compatibility; rtio does not compress. */
+  compress(compress: boolean): this;
+  /** Accepted for compatibility; the event is sent normally. */
+  readonly volatile: this;
+  /** Every other socket of the namespace. */
+  readonly broadcast: BroadcastOperator<DecorateAcknowledgementsWithMultipleResponses<EmitEvents>, SocketData>;
+  /** This server only (with rtio, always). */
+  readonly local: BroadcastOperator<DecorateAcknowledgementsWithMultipleResponses<EmitEvents>, SocketData>;
+  /** The members of a room (or rooms), this socket left out. */
+  to(room: Room | Room[]): BroadcastOperator<DecorateAcknowledgementsWithMultipleResponses<EmitEvents>, SocketData>;
+  /** Same as `to`. */
+  in(room: Room | Room[]): BroadcastOperator<DecorateAcknowledgementsWithMultipleResponses<EmitEvents>, SocketData>;
+  /** Everyone but the members of a room (or rooms), this socket left out. */
+  except(room: Room | Room[]): BroadcastOperator<DecorateAcknowledgementsWithMultipleResponses<EmitEvents>, SocketData>;
+
+  /** Joins a room (or rooms). */
+  join(rooms: Room | Room[]): void;
+  /** Leaves a room. */
+  leave(room: Room): void;
+  /** Leaves every room. */
+  leaveAll(): void;
+  /** Disconnects (the client sees `io server disconnect`); `close` closes the whole connection. */
+  disconnect(close?: boolean): this;
+
+  /** A middleware for incoming packets: `next(err)` drops the packet and emits `error`. */
+  use(fn: (event: [string, ...any[]], next: (err?: Error) => void) => void): this;
+  onAny(listener: (event: string, ...args: any[]) => void): this;
+  prependAny(listener: (event: string, ...args: any[]) => void): this;
+  offAny(listener?: (event: string, ...args: any[]) => void): this;
+  listenersAny(): Array<(event: string, ...args: any[]) => void>;
+  onAnyOutgoing(listener: (event: string, ...args: any[]) => void): this;
+  prependAnyOutgoing(listener: (event: string, ...args: any[]) => void): this;
+  offAnyOutgoing(listener?: (event: string, ...args: any[]) => void): this;
+  listenersAnyOutgoing(): Array<(event: string, ...args: any[]) => void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Namespace, adapter
+// ---------------------------------------------------------------------------------------------
+
+/** Who is where in a namespace, with the shape of socket.io's in-memory adapter (read it, do not change it). */
+export interface Adapter {
+  readonly nsp: Namespace<any, any, any, any>;
+  readonly rooms: Map<Room, Set<SocketId>>;
+  readonly sids: Map<SocketId, Set<Room>>;
+  sockets(rooms: Set<Room>): Promise<Set<SocketId>>;
+  socketRooms(id: SocketId): Set<Room> | undefined;
+}
+
+export declare class Namespace<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = DefaultEventsMap,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = any,
+> extends EventEmitter {
+  private constructor();
+  readonly name: string;
+  readonly sockets: Map<SocketId, Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>>;
+  readonly adapter: Adapter;
+  readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
+
+  on<Ev extends keyof NamespaceReservedEvents<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | EventNames<ServerSideEvents>>(
+    ev: Ev,
+    listener: Listener<NamespaceReservedEvents<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, ServerSideEvents, Ev>,
+  ): this;
+  once<Ev extends keyof NamespaceReservedEvents<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | EventNames<ServerSideEvents>>(
+    ev: Ev,
+    listener: Listener<NamespaceReservedEvents<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, ServerSideEvents, Ev>,
+  ): this;
+
+  /**
+   * A connection middleware: `next()` accepts, `next(err)` refuses (the client's
+   * `connect_error` gets `err.message` and `err.data`).
+   */
+  use(
+    fn: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, next: (err?: ExtendedError) => void) => void,
+  ): this;
+  to(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData>;
+  in(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData>;
+  except(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData>;
+  /** Emits to every socket of the namespace. */
+  emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): boolean;
+  send(...args: any[]): this;
+  write(...args: any[]): this;
+  /** For other servers of a cluster: rtio is a single server, acks complete with no responses. */
+  serverSideEmit<Ev extends EventNames<ServerSideEvents>>(ev: Ev, ...args: EventParams<ServerSideEvents, Ev>): boolean;
+  serverSideEmitWithAck<Ev extends EventNames<ServerSideEvents>>(
+    ev: Ev,
+    ...args: AllButLast<EventParams<ServerSideEvents, Ev>>
+  ): Promise<any[]>;
+  allSockets(): Promise<Set<SocketId>>;
+  compress(compress: boolean): BroadcastOperator<EmitEvents, SocketData>;
+  readonly volatile: BroadcastOperator<EmitEvents, SocketData>;
+  readonly local: BroadcastOperator<EmitEvents, SocketData>;
+  timeout(
+    timeout: number,
+  ): BroadcastOperator<DecorateAcknowledgementsWithTimeoutAndMultipleResponses<EmitEvents>, SocketData>;
+  fetchSockets(): Promise<RemoteSocket<EmitEvents, SocketData>[]>;
+  socketsJoin(room: Room | Room[]): void;
+  socketsLeave(room: Room | Room[]): void;
+  disconnectSockets(close?: boolean): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------------------------
+
+export declare class Server<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = ListenEvents,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = any,
+> {
+  /**
+   * `new Server(port, opts?)` listens right away; `new Server(opts?)` waits for `listen(port)`.
+   * Attaching to an `http.Server` is not supported (see docs/node.md).
+   */
+  constructor(opts?: Partial<ServerOptions>);
+  constructor(port: number | string, opts?: Partial<ServerOptions>);
+
+  /** The main namespace (`/`). */
+  readonly sockets: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
+  readonly opts: Partial<ServerOptions>;
+
+  /** Starts listening on `port` (0: a free one). */
+  listen(port: number | string, opts?: Partial<ServerOptions>): this;
+  /** Same as `listen`. */
+  attach(port: number | string, opts?: Partial<ServerOptions>): this;
+  /**
+   * A stand-in for socket.io's Engine.IO server: `clientsCount` counts the connections that
+   * joined a namespace; it emits no events (rtio's engine runs in the core).
+   */
+  readonly engine: EventEmitter & { readonly clientsCount: number };
+  /** rtio: the bound address (null when not listening). */
+  address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } | null;
+  /** Stops: sockets get `disconnect` ("server shutting down"); resolves once stopped (then the process may exit). */
+  close(fn?: (err?: Error) => void): Promise<void>;
+
+  path(): string;
+  path(v: string): this;
+  serveClient(): boolean;
+  serveClient(v: boolean): this;
+  connectTimeout(): number;
+  connectTimeout(v: number): this;
+
+  /** The namespace of this name (created on first use). Dynamic namespaces are not supported. */
+  of(
+    name: string,
+    fn?: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
+  ): Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
+
+  on<Ev extends keyof ServerReservedEvents<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | EventNames<ServerSideEvents>>(
+    ev: Ev,
+    listener: Listener<ServerReservedEvents<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, ServerSideEvents, Ev>,
+  ): this;
+  once<Ev extends keyof ServerReservedEvents<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | EventNames<ServerSideEvents>>(
+    ev: Ev,
+    listener: Listener<ServerReservedEvents<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, ServerSideEvents, Ev>,
+  ): this;
+  off(ev: string, listener: (...args: any[]) => void): this;
+  addListener(ev: string, listener: (...args: any[]) => void): this;
+  removeListener(ev: string, listener: (...args: any[]) => void): this;
+  removeAllListeners(ev?: string): this;
+  listeners(ev: string): Function[];
+  listenerCount(ev: string): number;
+
+  /** A connection middleware of the main namespace. */
+  use(
+    fn: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>, next: (err?: ExtendedError) => void) => void,
+  ): this;
+  to(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData>;
+  in(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData>;
+  except(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData>;
+  /** Emits to every socket of the main namespace. */
+  emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): boolean;
+  send(...args: any[]): this;
+  write(...args: any[]): this;
+  serverSideEmit<Ev extends EventNames<ServerSideEvents>>(ev: Ev, ...args: EventParams<ServerSideEvents, Ev>): boolean;
+  serverSideEmitWithAck<Ev extends EventNames<ServerSideEvents>>(
+    ev: Ev,
+    ...args: AllButLast<EventParams<ServerSideEvents, Ev>>
+  ): Promise<any[]>;
+  allSockets(): Promise<Set<SocketId>>;
+  compress(compress: boolean): BroadcastOperator<EmitEvents, SocketData>;
+  readonly volatile: BroadcastOperator<EmitEvents, SocketData>;
+  readonly local: BroadcastOperator<EmitEvents, SocketData>;
+  timeout(
+    timeout: number,
+  ): BroadcastOperator<DecorateAcknowledgementsWithTimeoutAndMultipleResponses<EmitEvents>, SocketData>;
+  fetchSockets(): Promise<RemoteSocket<EmitEvents, SocketData>[]>;
+  socketsJoin(room: Room | Room[]): void;
+  socketsLeave(room: Room | Room[]): void;
+  disconnectSockets(close?: boolean): void;
+}
+
+/** `require('rtio')(port, opts)`, as `require('socket.io')(port, opts)`. */
+declare function rtio<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = ListenEvents,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = any,
+>(
+  port?: number | string | Partial<ServerOptions>,
+  opts?: Partial<ServerOptions>,
+): Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
+
+export default rtio;

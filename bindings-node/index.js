@@ -1,0 +1,22 @@
+'use strict';
+// rtio for Node: socket.io 4's server API, with the socket work done by rtio's Rust core off
+// the JS thread. `require('rtio')` where an app had `require('socket.io')`.
+//
+//   const { Server } = require('rtio');
+//   const io = new Server(3000, { cors: { origin: '*' } });
+//   io.on('connection', (socket) => socket.on('ping', (ack) => ack('pong')));
+
+const { Server, Namespace, Socket, BroadcastOperator } = require('./lib/server');
+
+/** `require('rtio')(3000)` works as `require('socket.io')(3000)` does. */
+function rtio(srv, opts) {
+  return new Server(srv, opts);
+}
+
+rtio.Server = Server;
+rtio.Namespace = Namespace;
+rtio.Socket = Socket;
+rtio.BroadcastOperator = BroadcastOperator;
+rtio.default = rtio;
+
+module.exports = rtio;

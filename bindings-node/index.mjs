@@ -1,0 +1,5 @@
+// ESM entry point of rtio: `import { Server } from 'rtio'`.
+import rtio from './index.js';
+
+export const { Server, Namespace, Socket, BroadcastOperator } = rtio;
+export default rtio;

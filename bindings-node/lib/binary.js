@@ -1,0 +1,87 @@
+'use strict';
+// Event arguments <-> what crosses to rtio's core: JSON array text plus binary attachments,
+// with Socket.IO's own placeholders ({"_placeholder":true,"num":N}) where the binaries were.
+// Outgoing: Buffers, ArrayBuffers and typed arrays / DataViews anywhere in the arguments become
+// attachments. Incoming: attachments come back as Buffers (as Node socket.io gives them).
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** True for the values sent as binary attachments. */
+function isBinary(value) {
+  return (
+    value instanceof ArrayBuffer ||
+    ArrayBuffer.isView(value) || // Buffer, typed arrays, DataView
+    (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer)
+  );
+}
+
+function toBuffer(value) {
+  if (Buffer.isBuffer(value)) return value;
+  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return Buffer.from(value);
+}
+
+/** Whether `value` holds a binary anywhere (the same walk as socket.io-parser's `hasBinary`). */
+function hasBinary(value, toJSONCalled) {
+  if (!value || typeof value !== 'object') return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasBinary(value[i])) return true;
+    return false;
+  }
+  if (isBinary(value)) return true;
+  if (typeof value.toJSON === 'function' && !toJSONCalled) return hasBinary(value.toJSON(), true);
+  for (const key in value) {
+    if (hasOwn.call(value, key) && hasBinary(value[key])) return true;
+  }
+  return false;
+}
+
+function deconstruct(value, bins) {
+  if (!value || typeof value !== 'object') return value;
+  if (isBinary(value)) {
+    bins.push(toBuffer(value));
+    return { _placeholder: true, num: bins.length - 1 };
+  }
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = deconstruct(value[i], bins);
+    return out;
+  }
+  if (value instanceof Date) return value;
+  const out = {};
+  for (const key in value) {
+    if (hasOwn.call(value, key)) out[key] = deconstruct(value[key], bins);
+  }
+  return out;
+}
+
+/**
+ * Packs event arguments: `{ json, bins }` where `json` is the JSON array text and `bins` the
+ * attachments (undefined when there are none).
+ */
+function pack(args) {
+  if (!hasBinary(args)) return { json: JSON.stringify(args), bins: undefined };
+  const bins = [];
+  const json = JSON.stringify(deconstruct(args, bins));
+  return { json, bins };
+}
+
+/** Unpacks JSON array text and attachments into the argument values (binaries as Buffers). */
+function unpack(json, bins) {
+  if (!bins || bins.length === 0) return JSON.parse(json);
+  return JSON.parse(json, (key, value) => {
+    if (
+      value !== null &&
+      typeof value === 'object' &&
+      value._placeholder === true &&
+      Number.isInteger(value.num) &&
+      value.num >= 0 &&
+      value.num < bins.length
+    ) {
+      return bins[value.num];
+    }
+    return value;
+  });
+}
+
+module.exports = { isBinary, hasBinary, pack, unpack };

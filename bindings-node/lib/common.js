@@ -1,0 +1,22 @@
+'use strict';
+
+/** Event names a socket cannot emit (socket.io's own list). */
+const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
+
+/** Event names a namespace cannot broadcast. */
+const NAMESPACE_RESERVED_EVENTS = new Set(['connect', 'connection', 'new_namespace']);
+
+/**
+ * The longest ack wait rtio's core is asked for when socket.io would wait forever (no
+ * `timeout()`): the largest delay a JS timer takes, about 24.8 days.
+ */
+const NO_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** The error socket.io gives when an ack did not arrive in time. */
+function timeoutError() {
+  return new Error('operation has timed out');
+}
+
+function noop() {}
+
+module.exports = { RESERVED_EVENTS, NAMESPACE_RESERVED_EVENTS, NO_TIMEOUT_MS, timeoutError, noop };

@@ -1,0 +1,539 @@
+'use strict';
+// socket.io 4's Server, on rtio's core. The core (Rust) does the sockets on its own threads;
+// its events reach `_onEvents` on the JS thread, in batches, through one ThreadsafeFunction.
+
+const { EventEmitter } = require('node:events');
+const native = require('./native');
+const { pack, unpack } = require('./binary');
+const { Namespace } = require('./namespace');
+const { Socket } = require('./socket');
+const { BroadcastOperator } = require('./broadcast');
+const { NO_TIMEOUT_MS, timeoutError } = require('./common');
+
+const {
+  NativeServer,
+  KIND_CONNECT_REQUEST,
+  KIND_CONNECT,
+  KIND_MESSAGE,
+  KIND_DISCONNECT,
+  KIND_ACK,
+  KIND_CLOSED,
+} = native;
+
+const DOCS = 'see docs/node.md';
+
+/** socket.io options that change behaviour there and that rtio does not support. */
+const IGNORED_WITH_WARNING = ['adapter', 'parser', 'connectionStateRecovery', 'allowRequest'];
+
+/** socket.io's `cors` option -> rtio's CORS mode. */
+function corsOptions(cors) {
+  if (cors === undefined || cors === null || cors === false) return { cors: 'none' };
+  if (cors === true) return { cors: 'any' };
+  if (typeof cors !== 'object') throw new TypeError(`rtio: unsupported cors option ${String(cors)} (${DOCS})`);
+  const origin = cors.origin;
+  if (origin === undefined || origin === true || origin === '*') return { cors: 'any' };
+  if (origin === false) return { cors: 'none' };
+  const list = Array.isArray(origin) ? origin : [origin];
+  if (list.every((o) => typeof o === 'string')) {
+    return list.includes('*') ? { cors: 'any' } : { cors: 'list', corsOrigins: list };
+  }
+  throw new TypeError(
+    `rtio: cors.origin must be true, "*", a string or an array of strings (RegExp and functions are not supported; ${DOCS})`,
+  );
+}
+
+function clientBundle() {
+  try {
+    return require.resolve('socket.io-client/dist/socket.io.js');
+  } catch {
+    return undefined;
+  }
+}
+
+function isPort(value) {
+  return typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value));
+}
+
+class Server {
+  /**
+   * `new Server()`, `new Server(port[, opts])` (listens right away) or `new Server(opts)`.
+   * An `http.Server` cannot be attached to (rtio does its own HTTP; see docs/node.md).
+   */
+  constructor(srv, opts = {}) {
+    if (srv !== null && typeof srv === 'object' && typeof srv.listen !== 'function') {
+      opts = srv;
+      srv = undefined;
+    }
+    this.opts = opts || {};
+    this._path = String(this.opts.path || '/socket.io').replace(/\/$/, '');
+    this._serveClient = this.opts.serveClient !== false;
+    this._connectTimeout = this.opts.connectTimeout || 45000;
+    /** @type {Map<string, Namespace>} */
+    this._nsps = new Map();
+    /** @type {Map<string, Socket>} every connected socket, by id (ids are unique across namespaces) */
+    this._sockets = new Map();
+    /** the native server while listening (null before listen and from close() on) */
+    this._native = null;
+    /** the current (or last) listening run: see `listen` */
+    this._run = null;
+    this.sockets = this.of('/');
+    if (srv !== undefined && srv !== null && srv !== false) this.listen(srv);
+  }
+
+  // --- settings (socket.io's getters / setters) -------------------------------------------
+
+  path(v) {
+    if (!arguments.length) return this._path;
+    this._assertNotListening('path');
+    this._path = String(v).replace(/\/$/, '');
+    return this;
+  }
+
+  serveClient(v) {
+    if (!arguments.length) return this._serveClient;
+    this._assertNotListening('serveClient');
+    this._serveClient = Boolean(v);
+    return this;
+  }
+
+  connectTimeout(v) {
+    if (v === undefined) return this._connectTimeout;
+    this._assertNotListening('connectTimeout');
+    this._connectTimeout = v;
+    return this;
+  }
+
+  /** rtio has one adapter, in its core: the getter works, setting one is not supported. */
+  adapter(v) {
+    if (!arguments.length) return undefined;
+    throw new Error(`rtio: custom adapters are not supported (${DOCS})`);
+  }
+
+  _assertNotListening(what) {
+    if (this._native) throw new Error(`rtio: ${what} cannot change while the server is listening`);
+  }
+
+  // --- listening --------------------------------------------------------------------------
+
+  /** Starts listening on `port` (0: a free one). Returns the server. */
+  listen(srv, opts) {
+    if (opts && typeof opts === 'object') this.opts = { ...this.opts, ...opts };
+    if (srv !== null && typeof srv === 'object' && typeof srv.listen === 'function') {
+      throw new TypeError(
+        `rtio: attaching to an existing http.Server is not supported; pass a port ` +
+          `(new Server(3000)) and let rtio serve your files with the staticDir option (${DOCS})`,
+      );
+    }
+    if (!isPort(srv)) throw new TypeError(`rtio: listen() takes a port number, got ${String(srv)}`);
+    if (this._native) throw new Error('rtio: the server is already listening');
+    const o = this.opts;
+    for (const option of IGNORED_WITH_WARNING) {
+      if (o[option] !== undefined) {
+        process.emitWarning(`rtio ignores the socket.io option "${option}" (${DOCS})`, { code: 'RTIO_IGNORED_OPTION' });
+      }
+    }
+    const transports = Array.isArray(o.transports) ? o.transports : ['polling', 'websocket'];
+    const namespaces = [...this._nsps.values()].map((nsp) => ({ name: nsp.name, middleware: nsp._fns.length > 0 }));
+    // What belongs to one listening run of the core: events of an earlier run (still arriving
+    // after a close and a new listen) never mix with the new one's.
+    const run = {
+      native: null,
+      closing: false,
+      /** connect requests whose socket is not connected yet, by connection and namespace */
+      pending: new Map(),
+      /** acks waited for, by the token the core gave */
+      acks: new Map(),
+      resolveClosed: null,
+      closed: null,
+    };
+    run.closed = new Promise((resolve) => {
+      run.resolveClosed = resolve;
+    });
+    run.native = new NativeServer(
+      {
+        host: o.host,
+        port: Number(srv),
+        path: `${this._path}/`,
+        pingInterval: o.pingInterval,
+        pingTimeout: o.pingTimeout,
+        upgradeTimeout: o.upgradeTimeout,
+        connectTimeout: this._connectTimeout,
+        maxPayload: o.maxHttpBufferSize,
+        ...corsOptions(o.cors),
+        websocket: transports.includes('websocket'),
+        polling: transports.includes('polling'),
+        staticDir: o.staticDir,
+        clientBundle: this._serveClient ? o.clientBundle || clientBundle() : undefined,
+        workerThreads: o.workerThreads,
+        eventQueue: o.eventQueue,
+        namespaces,
+      },
+      (batch) => this._onEvents(batch, run),
+    );
+    this._run = run;
+    this._native = run.native;
+    return this;
+  }
+
+  /** Same as `listen`. */
+  attach(srv, opts) {
+    return this.listen(srv, opts);
+  }
+
+  /**
+   * A stand-in for socket.io's Engine.IO server: `clientsCount` counts the connections that
+   * joined a namespace; it is an EventEmitter that emits nothing (rtio's engine is in the core).
+   */
+  get engine() {
+    if (!this._engine) {
+      const server = this;
+      this._engine = Object.defineProperty(new EventEmitter(), 'clientsCount', {
+        enumerable: true,
+        get() {
+          const connections = new Set();
+          for (const socket of server._sockets.values()) connections.add(socket._conn);
+          return connections.size;
+        },
+      });
+    }
+    return this._engine;
+  }
+
+  /** The bound address, like `net.Server#address()` (null when not listening). */
+  address() {
+    if (!this._native) return null;
+    const address = this._native.address;
+    return { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port: this._native.port };
+  }
+
+  /**
+   * Stops: every socket gets `disconnect` with "server shutting down", every client a
+   * disconnect and a proper close. The Promise resolves (and `fn` is called) once the server
+   * stopped; nothing of rtio is left to keep the process alive.
+   */
+  close(fn) {
+    for (const nsp of this._nsps.values()) {
+      for (const socket of [...nsp.sockets.values()]) socket._onclose('server shutting down');
+    }
+    const run = this._run;
+    if (run && !run.closing) {
+      run.closing = true;
+      this._native = null;
+      run.native.close();
+    }
+    const done = run ? run.closed : Promise.resolve();
+    return done.then(() => {
+      if (fn) fn();
+    });
+  }
+
+  // --- namespaces -------------------------------------------------------------------------
+
+  /** The namespace of this name (created on first use); `fn` is added as a connection listener. */
+  of(name, fn) {
+    if (typeof name === 'function' || name instanceof RegExp) {
+      throw new Error(
+        `rtio: dynamic namespaces (a RegExp or a function) are not supported yet; create each namespace with io.of("/name") (${DOCS})`,
+      );
+    }
+    name = String(name);
+    if (name[0] !== '/') name = `/${name}`;
+    let nsp = this._nsps.get(name);
+    if (!nsp) {
+      nsp = new Namespace(this, name);
+      this._nsps.set(name, nsp);
+      if (this._native) this._native.addNamespace(name, false);
+      if (name !== '/') this.sockets.emitReserved('new_namespace', nsp);
+    }
+    if (fn) nsp.on('connect', fn);
+    return nsp;
+  }
+
+  _namespaceChanged(nsp) {
+    if (this._native) this._native.addNamespace(nsp.name, nsp._fns.length > 0);
+  }
+
+  // --- the main namespace's API, on the server (as socket.io) -----------------------------
+
+  use(fn) {
+    this.sockets.use(fn);
+    return this;
+  }
+
+  to(room) {
+    return this.sockets.to(room);
+  }
+
+  in(room) {
+    return this.sockets.in(room);
+  }
+
+  except(room) {
+    return this.sockets.except(room);
+  }
+
+  send(...args) {
+    this.sockets.emit('message', ...args);
+    return this;
+  }
+
+  write(...args) {
+    this.sockets.emit('message', ...args);
+    return this;
+  }
+
+  serverSideEmit(ev, ...args) {
+    return this.sockets.serverSideEmit(ev, ...args);
+  }
+
+  serverSideEmitWithAck(ev, ...args) {
+    return this.sockets.serverSideEmitWithAck(ev, ...args);
+  }
+
+  allSockets() {
+    return this.sockets.allSockets();
+  }
+
+  compress(compress) {
+    return this.sockets.compress(compress);
+  }
+
+  get volatile() {
+    return this.sockets.volatile;
+  }
+
+  get local() {
+    return this.sockets.local;
+  }
+
+  timeout(timeout) {
+    return this.sockets.timeout(timeout);
+  }
+
+  fetchSockets() {
+    return this.sockets.fetchSockets();
+  }
+
+  socketsJoin(room) {
+    return this.sockets.socketsJoin(room);
+  }
+
+  socketsLeave(room) {
+    return this.sockets.socketsLeave(room);
+  }
+
+  disconnectSockets(close = false) {
+    return this.sockets.disconnectSockets(close);
+  }
+
+  // --- from rtio's core -------------------------------------------------------------------
+
+  /** A batch of core events of one run (on the JS thread). Never throws: failures are reported. */
+  _onEvents(batch, run) {
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        this._onEvent(batch[i], run);
+      } catch (err) {
+        this._report(err, 'an event handler');
+      }
+    }
+  }
+
+  _onEvent(ev, run) {
+    if (ev.kind === KIND_CLOSED) return this._onClosed(run);
+    if (run.closing && ev.kind !== KIND_ACK) {
+      // close() ended every socket already; what the core reports while stopping (sockets
+      // that connected meanwhile, their packets, their disconnects) concerns no one
+      return;
+    }
+    switch (ev.kind) {
+      case KIND_MESSAGE: {
+        const socket = this._sockets.get(ev.sid);
+        if (!socket) return;
+        const args = unpack(ev.data, ev.bins);
+        if (ev.id !== undefined && ev.id !== null) args.push(this._ackFunction(socket, ev.id));
+        socket._onevent(ev.name, args);
+        return;
+      }
+      case KIND_ACK: {
+        const entry = run.acks.get(ev.id);
+        if (!entry) return;
+        run.acks.delete(ev.id);
+        if (entry.socket) entry.socket._acks.delete(ev.id);
+        if (ev.reason !== undefined && ev.reason !== null) entry.cb(timeoutError());
+        else entry.cb(null, unpack(ev.data, ev.bins));
+        return;
+      }
+      case KIND_CONNECT:
+        return this._onConnect(ev, run);
+      case KIND_DISCONNECT: {
+        const socket = this._sockets.get(ev.sid);
+        if (socket) socket._onclose(ev.reason);
+        return;
+      }
+      case KIND_CONNECT_REQUEST:
+        return this._onConnectRequest(ev, run);
+      default:
+        return;
+    }
+  }
+
+  _onConnectRequest(ev, run) {
+    const native = run.native;
+    const nsp = this._nsps.get(ev.nsp);
+    if (!nsp) {
+      native.reject(ev.id, 'Invalid namespace');
+      return;
+    }
+    const socket = new Socket(nsp, ev);
+    const key = `${ev.handshake.conn}|${ev.nsp}`;
+    this._sweepPending(run);
+    run.pending.set(key, { socket, at: Date.now() });
+    nsp._run(socket, (err) => {
+      if (run.closing) return;
+      if (err) {
+        run.pending.delete(key);
+        const data = err && err.data !== undefined ? JSON.stringify(err.data) : undefined;
+        const message = err && err.message !== undefined ? String(err.message) : String(err);
+        native.reject(ev.id, message, data);
+      } else if (!native.accept(ev.id)) {
+        run.pending.delete(key); // the client left or the connect timeout passed
+      }
+    });
+  }
+
+  /** Forgets connect requests whose client went away before the socket connected. */
+  _sweepPending(run) {
+    if (run.pending.size === 0) return;
+    const limit = Date.now() - this._connectTimeout - 5000;
+    for (const [key, entry] of run.pending) if (entry.at < limit) run.pending.delete(key);
+  }
+
+  _onConnect(ev, run) {
+    const nsp = this._nsps.get(ev.nsp);
+    if (!nsp) return;
+    const key = `${ev.handshake.conn}|${ev.nsp}`;
+    const pending = run.pending.get(key);
+    let socket;
+    if (pending) {
+      run.pending.delete(key);
+      socket = pending.socket;
+    } else {
+      socket = new Socket(nsp, ev);
+    }
+    socket._run = run;
+    socket._onconnect(ev.sid);
+    nsp.sockets.set(ev.sid, socket);
+    this._sockets.set(ev.sid, socket);
+    nsp._emitConnection(socket);
+  }
+
+  /** The core of `run` stopped (after close(), or on its own): the last batch of that run. */
+  _onClosed(run) {
+    if (this._run === run) {
+      for (const nsp of this._nsps.values()) {
+        for (const socket of [...nsp.sockets.values()]) socket._onclose('server shutting down');
+      }
+      this._native = null;
+    }
+    run.closing = true;
+    run.pending.clear();
+    // the core's ack timers stopped with it: what still waits with a timeout fails now
+    // (rather than never), what waits without one is dropped as socket.io does
+    const acks = [...run.acks.values()];
+    run.acks.clear();
+    for (const entry of acks) if (!entry.socket) entry.cb(timeoutError());
+    run.resolveClosed();
+  }
+
+  _ackFunction(socket, id) {
+    let sent = false;
+    const server = this;
+    return function ack(...args) {
+      if (sent) return; // an ack answers once
+      sent = true;
+      const native = server._native;
+      if (!native || !socket.connected) return;
+      const { json, bins } = pack(args);
+      native.ack(socket.id, id, json, bins);
+    };
+  }
+
+  /**
+   * Asks rtio to emit with an ack; `cb(err)` or `cb(null, args)` exactly once (when
+   * `timeout` is undefined, only if the client answers). False when the socket is gone.
+   */
+  _emitWithAck(sid, ev, json, bins, timeout, cb, socket) {
+    const native = this._native;
+    if (!native) return false;
+    const run = this._run;
+    const ms = timeout === undefined ? NO_TIMEOUT_MS : Math.max(0, Math.min(Number(timeout) || 0, NO_TIMEOUT_MS));
+    const token = native.emitWithAck(sid, ev, json, bins, ms);
+    if (token === null || token === undefined) return false;
+    const owner = timeout === undefined ? socket || this._sockets.get(sid) : undefined;
+    // acks without a timeout are forgotten when their socket disconnects (as socket.io does)
+    if (owner) owner._acks.add(token);
+    run.acks.set(token, { cb, socket: owner });
+    return true;
+  }
+
+  /** @private A socket left: drop what waits on it. */
+  _forget(socket) {
+    if (this._sockets.get(socket.id) === socket) this._sockets.delete(socket.id);
+    if (socket._run) for (const token of socket._acks) socket._run.acks.delete(token);
+    socket._acks.clear();
+  }
+
+  /** Calls a user function; what it throws, or the Promise it returns rejects with, is reported. */
+  _call(fn, self, args, what) {
+    try {
+      const result = fn.apply(self, args);
+      if (result && typeof result.then === 'function') {
+        result.then(undefined, (err) => this._report(err, what));
+      }
+      return result;
+    } catch (err) {
+      this._report(err, what);
+      return undefined;
+    }
+  }
+
+  /**
+   * Reports a failure of user code. The main namespace's `error` listeners get
+   * `(err, where)` when there are any; otherwise it goes to stderr. The server keeps serving.
+   */
+  _report(err, where) {
+    const listeners = this.sockets ? this.sockets.rawListeners('error') : [];
+    if (listeners.length > 0) {
+      for (const listener of listeners) {
+        try {
+          listener.call(this.sockets, err, where);
+        } catch (inner) {
+          console.error(`rtio: an "error" listener failed:`, inner);
+        }
+      }
+      return;
+    }
+    console.error(`rtio: ${where} failed:`, err);
+  }
+}
+
+// As socket.io: the EventEmitter methods of the server act on the main namespace
+// (`io.on("connection", ...)`, `io.emit(...)` broadcasts to every socket of "/").
+for (const method of Object.keys(EventEmitter.prototype)) {
+  if (typeof EventEmitter.prototype[method] !== 'function' || method in Server.prototype) continue;
+  Server.prototype[method] = function proxied(...args) {
+    return this.sockets[method](...args);
+  };
+}
+for (const method of ['on', 'once', 'off', 'addListener', 'removeListener', 'prependListener', 'prependOnceListener', 'removeAllListeners']) {
+  Server.prototype[method] = function chained(...args) {
+    this.sockets[method](...args);
+    return this;
+  };
+}
+Server.prototype.emit = function emit(ev, ...args) {
+  return this.sockets.emit(ev, ...args);
+};
+
+module.exports = { Server, Namespace, Socket, BroadcastOperator };

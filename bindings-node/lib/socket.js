@@ -1,0 +1,400 @@
+'use strict';
+// socket.io's server-side Socket: one client in one namespace.
+
+const { EventEmitter } = require('node:events');
+const querystring = require('node:querystring');
+const { pack } = require('./binary');
+const { BroadcastOperator } = require('./broadcast');
+const { RESERVED_EVENTS, timeoutError, noop } = require('./common');
+
+function buildHandshake(server, ev) {
+  const h = ev.handshake;
+  let auth;
+  try {
+    auth = JSON.parse(ev.data);
+  } catch {
+    auth = {};
+  }
+  return {
+    headers: h.headers,
+    time: new Date(h.issued) + '',
+    address: h.address,
+    xdomain: Boolean(h.headers.origin),
+    secure: false,
+    issued: h.issued,
+    url: `${server._path}/?${h.query}`,
+    query: querystring.parse(h.query),
+    auth: auth && typeof auth === 'object' ? auth : {},
+  };
+}
+
+class Socket extends EventEmitter {
+  /** @private — sockets are made by rtio when clients connect. */
+  constructor(nsp, ev) {
+    super();
+    this.nsp = nsp;
+    this.server = nsp.server;
+    this.adapter = nsp.adapter;
+    /** Undefined while connection middlewares run (rtio assigns the id on accept). */
+    this.id = ev.sid;
+    this.handshake = buildHandshake(nsp.server, ev);
+    this.data = {};
+    this.connected = false;
+    this.recovered = false;
+    this.flags = {};
+    this._conn = ev.handshake.conn;
+    this._remotePort = ev.handshake.remotePort;
+    this._fns = [];
+    this._anyListeners = undefined;
+    this._anyOutgoingListeners = undefined;
+    this._pendingRooms = undefined;
+    this._acks = new Set(); // tokens of acks waited for without a timeout
+    this._run = undefined; // the server's listening run this socket belongs to
+    this._connView = undefined;
+    // as socket.io: a socket never crashes the process with an unhandled "error" event
+    this.on('error', noop);
+  }
+
+  get disconnected() {
+    return !this.connected;
+  }
+
+  /** The rooms this socket is in (its own room, named by its id, included). */
+  get rooms() {
+    return (this.id !== undefined && this.adapter.socketRooms(this.id)) || new Set();
+  }
+
+  /**
+   * What rtio knows of the underlying connection (see docs/node.md): an EventEmitter that
+   * emits nothing; the transport in use is not known (`transport.name` is undefined).
+   */
+  get conn() {
+    if (!this._connView) {
+      const socket = this;
+      const conn = new EventEmitter();
+      Object.defineProperties(conn, {
+        id: { value: String(this._conn), enumerable: true },
+        remoteAddress: { value: this.handshake.address, enumerable: true },
+        remotePort: { value: this._remotePort, enumerable: true },
+        transport: { value: Object.freeze({ name: undefined }), enumerable: true },
+        readyState: { get: () => (socket.connected ? 'open' : 'closed'), enumerable: true },
+        close: { value: () => socket.disconnect(true) },
+      });
+      this._connView = conn;
+    }
+    return this._connView;
+  }
+
+  /** The opening HTTP request, as far as rtio keeps it (headers and url). */
+  get request() {
+    return {
+      method: 'GET',
+      url: this.handshake.url,
+      headers: this.handshake.headers,
+      connection: { remoteAddress: this.handshake.address, encrypted: false },
+      socket: { remoteAddress: this.handshake.address, encrypted: false },
+    };
+  }
+
+  // --- emitting ---------------------------------------------------------------------------
+
+  /** Emits to this client; a function as the last argument receives the client's ack. */
+  emit(ev, ...args) {
+    if (RESERVED_EVENTS.has(ev)) throw new Error(`"${String(ev)}" is a reserved event name`);
+    const flags = this.flags;
+    this.flags = {};
+    const name = String(ev);
+    const ack = typeof args[args.length - 1] === 'function' ? args.pop() : undefined;
+    this._notifyOutgoing(name, args);
+    const server = this.server;
+    if (ack === undefined) {
+      if (this.connected && server._native) {
+        const { json, bins } = pack(args);
+        server._native.emit(this.id, name, json, bins);
+      }
+      return true;
+    }
+    const withErr = flags.timeout !== undefined;
+    const onAnswer = (err, answer) => {
+      if (withErr) server._call(ack, this, err ? [err] : [null, ...answer], `the ack callback of "${name}"`);
+      else if (!err) server._call(ack, this, answer, `the ack callback of "${name}"`);
+    };
+    let registered = false;
+    if (this.connected && server._native) {
+      const { json, bins } = pack(args);
+      registered = server._emitWithAck(this.id, name, json, bins, flags.timeout, onAnswer, this);
+    }
+    if (!registered && withErr) {
+      // like socket.io: the packet goes nowhere and the timeout fires
+      setTimeout(() => onAnswer(timeoutError()), flags.timeout);
+    }
+    return true;
+  }
+
+  /** Emits and resolves with the client's ack (rejects after `timeout(ms)` if set). */
+  emitWithAck(ev, ...args) {
+    const withErr = this.flags.timeout !== undefined;
+    return new Promise((resolve, reject) => {
+      args.push((arg1, arg2) => {
+        if (withErr) return arg1 ? reject(arg1) : resolve(arg2);
+        return resolve(arg1);
+      });
+      this.emit(ev, ...args);
+    });
+  }
+
+  /** Sends a `message` event. */
+  send(...args) {
+    this.emit('message', ...args);
+    return this;
+  }
+
+  /** Same as `send`. */
+  write(...args) {
+    this.emit('message', ...args);
+    return this;
+  }
+
+  /** Sets the ack timeout of the next `emit` (then `(err, ...answer)` is the callback's shape). */
+  timeout(timeout) {
+    this.flags.timeout = timeout;
+    return this;
+  }
+
+  /** Accepted for compatibility; rtio does not compress messages. */
+  compress(compress) {
+    this.flags.compress = compress;
+    return this;
+  }
+
+  /** Accepted for compatibility; the event is sent normally (see docs/node.md). */
+  get volatile() {
+    this.flags.volatile = true;
+    return this;
+  }
+
+  /** Every socket of the namespace but this one. */
+  get broadcast() {
+    return this._newBroadcastOperator();
+  }
+
+  /** This server only: with rtio, always the case. */
+  get local() {
+    return this._newBroadcastOperator().local;
+  }
+
+  /** The members of a room (or rooms), this socket left out. */
+  to(room) {
+    return this._newBroadcastOperator().to(room);
+  }
+
+  /** Same as `to`. */
+  in(room) {
+    return this._newBroadcastOperator().in(room);
+  }
+
+  /** Every socket but the members of a room (or rooms), this socket left out. */
+  except(room) {
+    return this._newBroadcastOperator().except(room);
+  }
+
+  _newBroadcastOperator() {
+    const flags = this.flags;
+    this.flags = {};
+    return new BroadcastOperator(this.nsp, new Set(), new Set(this.id === undefined ? [] : [this.id]), flags);
+  }
+
+  // --- rooms ------------------------------------------------------------------------------
+
+  /** Joins a room (or rooms). */
+  join(rooms) {
+    const list = (Array.isArray(rooms) ? rooms : [rooms]).map(String);
+    if (this.id === undefined) {
+      // inside a connection middleware: joined once rtio accepts the socket
+      this._pendingRooms = this._pendingRooms || new Set();
+      for (const room of list) this._pendingRooms.add(room);
+      return;
+    }
+    if (!this.connected) return;
+    const native = this.server._native;
+    if (native && native.join(this.id, list)) this.adapter.addAll(this.id, list);
+  }
+
+  /** Leaves a room. */
+  leave(room) {
+    room = String(room);
+    if (this.id === undefined) {
+      if (this._pendingRooms) this._pendingRooms.delete(room);
+      return;
+    }
+    if (!this.connected) return;
+    const native = this.server._native;
+    if (native) native.leave(this.id, room);
+    this.adapter.del(this.id, room);
+  }
+
+  /** Leaves every room (its own included, as socket.io does). */
+  leaveAll() {
+    for (const room of [...this.rooms]) this.leave(room);
+  }
+
+  // --- disconnecting ----------------------------------------------------------------------
+
+  /**
+   * Disconnects this socket (the client sees `io server disconnect`); with `close`, closes the
+   * whole underlying connection (every namespace of that client).
+   */
+  disconnect(close = false) {
+    if (!this.connected) return this;
+    const native = this.server._native;
+    if (native) native.disconnect(this.id, Boolean(close));
+    this._onclose('server namespace disconnect');
+    return this;
+  }
+
+  // --- middlewares and catch-all listeners ------------------------------------------------
+
+  /** Registers a middleware for incoming packets: `([event, ...args], next) => next(err?)`. */
+  use(fn) {
+    this._fns.push(fn);
+    return this;
+  }
+
+  onAny(listener) {
+    (this._anyListeners = this._anyListeners || []).push(listener);
+    return this;
+  }
+
+  prependAny(listener) {
+    (this._anyListeners = this._anyListeners || []).unshift(listener);
+    return this;
+  }
+
+  offAny(listener) {
+    if (!this._anyListeners) return this;
+    if (listener) {
+      const i = this._anyListeners.indexOf(listener);
+      if (i !== -1) this._anyListeners.splice(i, 1);
+    } else {
+      this._anyListeners = [];
+    }
+    return this;
+  }
+
+  listenersAny() {
+    return this._anyListeners || [];
+  }
+
+  onAnyOutgoing(listener) {
+    (this._anyOutgoingListeners = this._anyOutgoingListeners || []).push(listener);
+    return this;
+  }
+
+  prependAnyOutgoing(listener) {
+    (this._anyOutgoingListeners = this._anyOutgoingListeners || []).unshift(listener);
+    return this;
+  }
+
+  offAnyOutgoing(listener) {
+    if (!this._anyOutgoingListeners) return this;
+    if (listener) {
+      const i = this._anyOutgoingListeners.indexOf(listener);
+      if (i !== -1) this._anyOutgoingListeners.splice(i, 1);
+    } else {
+      this._anyOutgoingListeners = [];
+    }
+    return this;
+  }
+
+  listenersAnyOutgoing() {
+    return this._anyOutgoingListeners || [];
+  }
+
+  _notifyOutgoing(name, args) {
+    if (!this._anyOutgoingListeners || this._anyOutgoingListeners.length === 0) return;
+    const all = [name, ...args]; // as socket.io: without the ack callback
+    for (const listener of this._anyOutgoingListeners.slice()) {
+      this.server._call(listener, this, all, 'an onAnyOutgoing listener');
+    }
+  }
+
+  // --- called by the server on rtio's events ----------------------------------------------
+
+  /** @private rtio accepted the socket. */
+  _onconnect(sid) {
+    this.id = sid;
+    this.connected = true;
+    this.adapter.addAll(sid, [sid]);
+    if (this._pendingRooms && this._pendingRooms.size > 0) {
+      const rooms = [...this._pendingRooms];
+      this._pendingRooms = undefined;
+      const native = this.server._native;
+      if (native && native.join(sid, rooms)) this.adapter.addAll(sid, rooms);
+    }
+  }
+
+  /** @private A client event (`args` ends with the ack function when one is asked). */
+  _onevent(name, args) {
+    const event = [name, ...args];
+    if (this._anyListeners && this._anyListeners.length) {
+      for (const listener of this._anyListeners.slice()) {
+        this.server._call(listener, this, event, `an onAny listener (event "${name}")`);
+      }
+    }
+    if (this._fns.length === 0) {
+      this._dispatch(event);
+      return;
+    }
+    const fns = this._fns.slice();
+    const run = (i) => {
+      this.server._call(
+        fns[i],
+        this,
+        [
+          event,
+          (err) => {
+            if (err) return this._emitReserved('error', err);
+            if (i + 1 < fns.length) return run(i + 1);
+            return this._dispatch(event);
+          },
+        ],
+        'a socket middleware',
+      );
+    };
+    run(0);
+  }
+
+  _dispatch(event) {
+    if (!this.connected) return; // socket.io ignores packets after the disconnection
+    this._emitReserved(event[0], ...event.slice(1));
+  }
+
+  /** Runs local listeners; what they throw (or reject) is reported, never raised. */
+  _emitReserved(name, ...args) {
+    const listeners = this.rawListeners(name);
+    if (listeners.length === 0) return false;
+    if (name === 'error' && listeners.length === 1 && listeners[0] === noop) {
+      // nobody listens for errors but socket.io's noop: report instead of dropping it
+      this.server._report(args[0], `socket ${this.id} (namespace ${this.nsp.name})`);
+      return true;
+    }
+    for (const listener of listeners) {
+      // once-wrappers remove themselves when called, as in EventEmitter#emit
+      this.server._call(listener, this, args, `a "${name}" listener of socket ${this.id} (namespace ${this.nsp.name})`);
+    }
+    return true;
+  }
+
+  /** @private The socket left its namespace. */
+  _onclose(reason, description) {
+    if (!this.connected) return;
+    this._emitReserved('disconnecting', reason, description);
+    this.adapter.delAll(this.id);
+    this.nsp._remove(this);
+    this.server._forget(this);
+    this.connected = false;
+    this._emitReserved('disconnect', reason, description);
+  }
+}
+
+module.exports = { Socket };

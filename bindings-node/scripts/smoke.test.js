@@ -1,0 +1,47 @@
+'use strict';
+// Smoke test of the packed package, run in a fresh npm project where the tarball was installed
+// (scripts/pack-smoke.sh).
+const { it } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+it('is an installed copy, not a link to the sources', () => {
+  const dir = path.join(process.cwd(), 'node_modules', 'rtio');
+  assert.equal(fs.lstatSync(dir).isSymbolicLink(), false);
+  assert.ok(require.resolve('rtio').startsWith(dir));
+  assert.ok(fs.readdirSync(dir).some((f) => /^rtio\..+\.node$/.test(f)), 'the addon ships in the package');
+  assert.equal(fs.existsSync(path.join(dir, 'src')), false, 'no Rust sources');
+});
+
+it('require and import give the same Server', async () => {
+  const cjs = require('rtio');
+  const esm = await import('rtio');
+  assert.equal(esm.Server, cjs.Server);
+  assert.equal(esm.default, cjs);
+});
+
+it('serves a client (binary included) and serves the client bundle', async () => {
+  const { Server } = require('rtio');
+  const { io: connect } = require('socket.io-client');
+  const io = new Server(0, { host: '127.0.0.1' });
+  io.on('connection', (socket) => socket.on('echo', (data, ack) => ack(data)));
+  const port = io.address().port;
+  const client = connect(`http://127.0.0.1:${port}`, { reconnection: false });
+  try {
+    const answer = await client.timeout(5000).emitWithAck('echo', { bin: Buffer.from([1, 2, 3]) });
+    assert.deepEqual([...Buffer.from(answer.bin)], [1, 2, 3]);
+    const bundle = await fetch(`http://127.0.0.1:${port}/socket.io/socket.io.js`);
+    assert.equal(bundle.status, 200);
+    assert.match((await bundle.text()).slice(0, 200), /Socket\.IO v4/);
+  } finally {
+    client.disconnect();
+    await io.close();
+  }
+});
+
+it('the process exits by itself after close()', () => {
+  const out = execFileSync(process.execPath, ['smoke-exit.js'], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(out.trim(), 'CLOSED');
+});

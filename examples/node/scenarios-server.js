@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+// The Node scenarios server: the behaviour contract of SCENARIOS.md (shared/, beside the repo)
+// written with rtio's socket.io-compatible API. It is tests/interop/reference/server.js (the
+// same contract on the real socket.io) with `require('socket.io')` changed to
+// `require('rtio')` and these differences:
+//   - rtio does its own HTTP: no http.createServer; `staticDir` serves the home page
+//     (examples/web) and the client bundle is served from the socket.io-client dependency;
+//   - handlers need no try/catch wrapper: rtio reports what a handler throws (stderr, or the
+//     `error` listeners of `io`) and keeps serving;
+//   - shutdown is `io.close()`; the process then exits by itself.
+//
+//   node scenarios-server.js [--port N] [--ping-interval MS] [--ping-timeout MS]
+//                            [--max-payload BYTES] [--connect-timeout MS] [--no-visits]
+//
+// Prints `READY <port>` on stdout once listening; logs go to stderr.
+'use strict';
+
+const path = require('node:path');
+const { parseArgs } = require('node:util');
+const { Server } = require('rtio');
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------------------------
+const { values: flags } = parseArgs({
+  options: {
+    port: { type: 'string', default: '0' },
+    'ping-interval': { type: 'string', default: '25000' },
+    'ping-timeout': { type: 'string', default: '20000' },
+    'max-payload': { type: 'string', default: '1000000' },
+    'connect-timeout': { type: 'string', default: '45000' },
+    'no-visits': { type: 'boolean', default: false },
+  },
+});
+
+function number(name) {
+  const value = Number(flags[name]);
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`--${name}: expected a non-negative integer, got "${flags[name]}"`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const port = number('port');
+const visits = !flags['no-visits'];
+
+// ---------------------------------------------------------------------------------------------
+// The server: rtio serves /socket.io/ (and the client bundle) and the files of examples/web
+// ---------------------------------------------------------------------------------------------
+const io = new Server({
+  host: '127.0.0.1', // rtio option: the address to bind
+  staticDir: path.join(__dirname, '..', 'web'), // rtio option: GET / serves index.html
+  path: '/socket.io/',
+  serveClient: true, // GET /socket.io/socket.io.js
+  cors: { origin: true, credentials: true }, // echo the request's Origin, allow credentials
+  pingInterval: number('ping-interval'),
+  pingTimeout: number('ping-timeout'),
+  maxHttpBufferSize: number('max-payload'),
+  connectTimeout: number('connect-timeout'),
+});
+
+// Malformed packets close the offending connection inside rtio; a socket's `error` event
+// carries what its middlewares refuse.
+function logErrors(socket) {
+  socket.on('error', (err) => console.error(`[${socket.nsp.name} ${socket.id}] error:`, err.message));
+}
+
+// Number of rooms that have members, not counting each socket's own room (named after its id).
+function roomCount(nsp) {
+  let count = 0;
+  for (const [room, members] of nsp.adapter.rooms) {
+    if (members.size > 0 && !nsp.adapter.sids.has(room)) count++;
+  }
+  return count;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Namespace `/`
+// ---------------------------------------------------------------------------------------------
+const main = io.of('/');
+
+main.on('connection', (socket) => {
+  logErrors(socket);
+
+  socket.emit('auth', socket.handshake.auth);
+  if (visits) main.emit('visits', main.sockets.size);
+
+  socket.on('disconnect', () => {
+    // the socket has already left the namespace here
+    if (visits) main.emit('visits', main.sockets.size);
+  });
+
+  socket.on('message', (...args) => {
+    socket.emit('message-back', ...args);
+  });
+
+  socket.on('message-with-ack', (...args) => {
+    const ack = args.pop();
+    ack(...args);
+  });
+
+  socket.on('toServer', ({ nome, msg }) => {
+    const line = `${nome}:${msg}`;
+    socket.emit('toClient', line);
+    socket.broadcast.emit('toClient', line);
+  });
+
+  socket.on('client:created:job', (data) => {
+    main.emit('server:created:job', data);
+  });
+
+  socket.on('whoami', (ack) => ack(socket.id));
+
+  socket.on('join', (room, ack) => {
+    socket.join(room);
+    ack(true);
+  });
+
+  socket.on('leave', (room, ack) => {
+    socket.leave(room);
+    ack(true);
+  });
+
+  socket.on('to-room', ({ room, event, data }) => {
+    main.to(room).emit(event, data);
+  });
+
+  socket.on('to-room-except-me', ({ room, event, data }) => {
+    socket.to(room).emit(event, data);
+  });
+
+  socket.on('broadcast', (data) => {
+    socket.broadcast.emit('broadcast', data);
+  });
+
+  socket.on('fanout', ({ event, data }) => {
+    main.emit(event, data);
+  });
+
+  socket.on('ask', ({ question, timeout_ms }) => {
+    // the callback is called exactly once: with an error on timeout (a late ack is dropped)
+    socket.timeout(timeout_ms).emit('question', question, (err, value) => {
+      socket.emit('answer', err ? { ok: false, error: 'timeout' } : { ok: true, value });
+    });
+  });
+
+  socket.on('later', ({ ms, event, data }) => {
+    // emitted from a timer, outside of any rtio handler
+    setTimeout(() => socket.emit(event, data), ms);
+  });
+
+  socket.on('kick-me', () => {
+    socket.disconnect(true); // true: close the underlying connection too
+  });
+
+  socket.on('throw', () => {
+    // rtio reports this on stderr and keeps serving
+    throw new Error('thrown on purpose by the "throw" scenario');
+  });
+
+  socket.on('stats', (ack) => {
+    ack({ sockets: main.sockets.size, rooms: roomCount(main) });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Namespace `/custom`
+// ---------------------------------------------------------------------------------------------
+const custom = io.of('/custom');
+
+custom.on('connection', (socket) => {
+  logErrors(socket);
+  socket.emit('auth', socket.handshake.auth);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Namespace `/admin`: connection middleware
+// ---------------------------------------------------------------------------------------------
+const admin = io.of('/admin');
+
+admin.use((socket, next) => {
+  const auth = socket.handshake.auth;
+  if (auth && auth.token === 'secret') next();
+  else next(new Error('unauthorized')); // the client gets connect_error "unauthorized"
+});
+
+admin.on('connection', (socket) => {
+  logErrors(socket);
+  socket.emit('admin-hello', { id: socket.id });
+  socket.on('broadcast-main', (data) => {
+    main.emit('announcement', data); // cross-namespace emit
+  });
+});
+
+// Any other namespace is refused by rtio itself: connect_error "Invalid namespace".
+
+// ---------------------------------------------------------------------------------------------
+// Start and stop
+// ---------------------------------------------------------------------------------------------
+io.listen(port);
+process.stdout.write(`READY ${io.address().port}\n`);
+console.error(`node scenarios server (rtio) listening on 127.0.0.1:${io.address().port}`);
+
+function shutdown(signal) {
+  console.error(`${signal}: disconnecting every client; the process exits once rtio has stopped`);
+  io.close(); // every client gets a disconnect; nothing is left to keep the process alive
+}
+
+process.once('SIGTERM', () => shutdown('SIGTERM'));
+process.once('SIGINT', () => shutdown('SIGINT'));
