@@ -441,7 +441,8 @@ uint64_t rtio_event_request(const rtio_event *ev);
 uint64_t rtio_event_ack_token(const rtio_event *ev);
 
 /**
- * True when an ack response reports that the timeout passed without an answer.
+ * True when an ack response carries no answer: the timeout passed, or the socket
+ * disconnected first (`rtio_event_reason` says which).
  *
  * # Safety
  * `ev` is NULL or a live event; out-pointers are NULL or writable.
@@ -450,7 +451,9 @@ bool rtio_event_ack_timed_out(const rtio_event *ev);
 
 /**
  * Why a socket disconnected, as Socket.IO names it (`"transport close"`, `"ping timeout"`,
- * `"client namespace disconnect"`...); "" for other events. Static storage.
+ * `"client namespace disconnect"`...), or why an ack response has no answer
+ * (`"operation has timed out"`, `"socket has been disconnected"`); "" otherwise. Static
+ * storage.
  *
  * # Safety
  * `ev` is NULL or a live event; out-pointers are NULL or writable.

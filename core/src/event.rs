@@ -70,11 +70,16 @@ impl std::fmt::Display for DisconnectReason {
 pub enum AckError {
     /// The timeout passed first; a later ack from the client is ignored.
     Timeout,
+    /// The socket disconnected before answering.
+    Disconnected,
 }
 
 impl std::fmt::Display for AckError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("operation has timed out")
+        f.write_str(match self {
+            AckError::Timeout => "operation has timed out",
+            AckError::Disconnected => "socket has been disconnected",
+        })
     }
 }
 
@@ -127,7 +132,9 @@ pub enum Event {
         /// Why.
         reason: DisconnectReason,
     },
-    /// The answer to [`crate::Io::emit_with_ack`]: exactly one per call.
+    /// The answer to [`crate::Io::emit_with_ack`]: exactly one per call (the client's ack,
+    /// or [`AckError::Timeout`], or [`AckError::Disconnected`] right after the socket's
+    /// [`Event::Disconnect`]).
     AckResponse {
         /// The token `emit_with_ack` returned.
         token: u64,

@@ -281,10 +281,11 @@ impl Io {
     /// With `close_connection`, the client's whole connection is closed too.
     pub fn disconnect(&self, sid: &str, close_connection: bool) -> Result<(), Error> {
         let (socket, _) = self.socket(sid)?;
-        self.inner
-            .engine
-            .handler()
-            .disconnect(&socket, close_connection);
+        self.inner.engine.handler().disconnect(
+            &socket,
+            close_connection,
+            crate::DisconnectReason::ServerNamespaceDisconnect,
+        );
         Ok(())
     }
 
@@ -365,7 +366,7 @@ impl Io {
         let sio = self.inner.engine.handler();
         let sockets: Vec<_> = sio.sockets.read().values().cloned().collect();
         for s in sockets {
-            sio.disconnect(&s, false);
+            sio.disconnect(&s, false, crate::DisconnectReason::ServerShuttingDown);
         }
         let thread = self.inner.thread.lock().take();
         if let Some(mut t) = thread {

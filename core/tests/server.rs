@@ -407,3 +407,43 @@ fn polling_responses_carry_at_most_16_packets() {
             .join("\x1e")
     );
 }
+
+#[test]
+fn pending_acks_are_answered_when_the_socket_leaves() {
+    let server = start(Config::default());
+    let io = server.io();
+    let c = Polling::open(server.local_addr());
+    c.post("40");
+    let Event::Connect { sid, .. } = next(&server) else {
+        panic!("connect expected")
+    };
+    let token = io
+        .emit_with_ack(&sid, "q", &Payload::empty(), Duration::from_secs(3600))
+        .unwrap();
+    c.post("41");
+    assert!(matches!(next(&server), Event::Disconnect { .. }));
+    match next(&server) {
+        Event::AckResponse {
+            token: t, result, ..
+        } => {
+            assert_eq!(t, token);
+            assert_eq!(result, Err(AckError::Disconnected));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn stop_reports_server_shutting_down() {
+    let server = start(Config::default());
+    let c = Polling::open(server.local_addr());
+    c.post("40");
+    assert!(matches!(next(&server), Event::Connect { .. }));
+    server.stop();
+    match next(&server) {
+        Event::Disconnect { reason, .. } => {
+            assert_eq!(reason, DisconnectReason::ServerShuttingDown)
+        }
+        other => panic!("{other:?}"),
+    }
+}

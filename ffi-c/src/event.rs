@@ -171,6 +171,11 @@ impl rtio_event {
                     sid: cstring(&sid),
                     token,
                     timed_out: result.is_err(),
+                    reason: match &result {
+                        Ok(_) => c"",
+                        Err(rtio_core::AckError::Timeout) => c"operation has timed out",
+                        Err(rtio_core::AckError::Disconnected) => c"socket has been disconnected",
+                    },
                     ..rtio_event::blank(rtio_event_type::AckResponse)
                 };
                 match result {
@@ -318,7 +323,8 @@ pub unsafe extern "C" fn rtio_event_ack_token(ev: *const rtio_event) -> u64 {
     guard_value(0, || event(ev).map(|e| e.token))
 }
 
-/// True when an ack response reports that the timeout passed without an answer.
+/// True when an ack response carries no answer: the timeout passed, or the socket
+/// disconnected first (`rtio_event_reason` says which).
 ///
 /// # Safety
 /// `ev` is NULL or a live event; out-pointers are NULL or writable.
@@ -328,7 +334,9 @@ pub unsafe extern "C" fn rtio_event_ack_timed_out(ev: *const rtio_event) -> bool
 }
 
 /// Why a socket disconnected, as Socket.IO names it (`"transport close"`, `"ping timeout"`,
-/// `"client namespace disconnect"`...); "" for other events. Static storage.
+/// `"client namespace disconnect"`...), or why an ack response has no answer
+/// (`"operation has timed out"`, `"socket has been disconnected"`); "" otherwise. Static
+/// storage.
 ///
 /// # Safety
 /// `ev` is NULL or a live event; out-pointers are NULL or writable.

@@ -155,12 +155,6 @@ impl Sio {
         self.events.write().take();
     }
 
-    /// Queues an event from a thread that must not wait (a host thread).
-    pub(crate) fn emit_event_detached(self: &Arc<Self>, ev: Event) {
-        let sio = self.clone();
-        self.rt.spawn(async move { sio.emit_event(ev).await });
-    }
-
     fn event_ready(&self) {
         if let Some(hook) = &self.config.on_event_ready {
             hook();
@@ -241,10 +235,15 @@ impl Sio {
         );
         self.send(&socket.session, &frames);
         let sio = self.clone();
-        let socket = socket.clone();
+        // Weak: a pending timer does not keep a disconnected socket alive.
+        let socket = Arc::downgrade(socket);
         self.rt.spawn(async move {
             tokio::time::sleep(timeout).await;
-            if socket.acks.lock().remove(&id).is_some() {
+            let Some(socket) = socket.upgrade() else {
+                return;
+            };
+            let pending = socket.acks.lock().remove(&id);
+            if pending.is_some() {
                 sio.emit_event(Event::AckResponse {
                     token,
                     sid: socket.id.clone(),
@@ -256,27 +255,54 @@ impl Sio {
         token
     }
 
-    /// Removes a socket from its namespace (once) and tells the host why.
-    /// Returns the event to deliver, or `None` when the socket was already gone.
-    pub(crate) fn detach(&self, socket: &Arc<Socket>, reason: DisconnectReason) -> Option<Event> {
+    /// Removes a socket from its namespace (once). Returns the events to deliver: the
+    /// disconnect, then one `AckError::Disconnected` answer per ack still awaited; nothing
+    /// when the socket was already gone.
+    pub(crate) fn detach(&self, socket: &Arc<Socket>, reason: DisconnectReason) -> Vec<Event> {
         if !socket.connected.swap(false, Ordering::AcqRel) {
-            return None;
+            return Vec::new();
         }
         socket.ns.index.write().remove(&socket.id);
         self.sockets.write().remove(&socket.id);
         if let Some(conn) = socket.conn.upgrade() {
             conn.sockets.lock().remove(&socket.ns.name);
         }
-        Some(Event::Disconnect {
+        let mut events = vec![Event::Disconnect {
             sid: socket.id.clone(),
             nsp: socket.ns.name.clone(),
             reason,
-        })
+        }];
+        let mut pending: Vec<u64> = socket.acks.lock().drain().map(|(_, token)| token).collect();
+        pending.sort_unstable();
+        events.extend(pending.into_iter().map(|token| Event::AckResponse {
+            token,
+            sid: socket.id.clone(),
+            result: Err(AckError::Disconnected),
+        }));
+        events
+    }
+
+    /// Queues events from a thread that must not wait, in order.
+    fn emit_events_detached(self: &Arc<Self>, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let sio = self.clone();
+        self.rt.spawn(async move {
+            for ev in events {
+                sio.emit_event(ev).await;
+            }
+        });
     }
 
     /// Server-side disconnect: sends the DISCONNECT packet, and closes the whole connection
-    /// when `close` is set.
-    pub(crate) fn disconnect(self: &Arc<Self>, socket: &Arc<Socket>, close: bool) {
+    /// when `close` is set. `reason` is what the host is told.
+    pub(crate) fn disconnect(
+        self: &Arc<Self>,
+        socket: &Arc<Socket>,
+        close: bool,
+        reason: DisconnectReason,
+    ) {
         if close {
             let siblings: Vec<_> = socket
                 .conn
@@ -284,9 +310,9 @@ impl Sio {
                 .map(|c| c.sockets.lock().values().cloned().collect())
                 .unwrap_or_default();
             for s in siblings {
-                self.disconnect(&s, false);
+                self.disconnect(&s, false, reason);
             }
-            self.disconnect(socket, false);
+            self.disconnect(socket, false, reason);
             self.close_session(&socket.session, CloseReason::ForcedClose);
             return;
         }
@@ -295,9 +321,10 @@ impl Sio {
             &socket.ns.name,
             None,
         ));
-        if let Some(ev) = self.detach(socket, DisconnectReason::ServerNamespaceDisconnect) {
+        let events = self.detach(socket, reason);
+        if !events.is_empty() {
             self.send(&socket.session, &[frame]);
-            self.emit_event_detached(ev);
+            self.emit_events_detached(events);
         }
     }
 
@@ -441,8 +468,7 @@ impl Sio {
             .ok_or(CloseReason::ParseError)?;
         match p.kind {
             PacketType::Disconnect => {
-                if let Some(ev) = self.detach(&socket, DisconnectReason::ClientNamespaceDisconnect)
-                {
+                for ev in self.detach(&socket, DisconnectReason::ClientNamespaceDisconnect) {
                     self.emit_event(ev).await;
                 }
             }
@@ -576,7 +602,7 @@ impl EngineHandler for Arc<Sio> {
         conn.partial.lock().take();
         let sockets: Vec<_> = conn.sockets.lock().values().cloned().collect();
         for s in sockets {
-            if let Some(ev) = self.detach(&s, reason.into()) {
+            for ev in self.detach(&s, reason.into()) {
                 self.emit_event(ev).await;
             }
         }
