@@ -77,6 +77,11 @@ pub struct Config {
     pub event_queue: usize,
     /// Namespaces accepted (default: `/` without middleware). Others get `Invalid namespace`.
     pub namespaces: Vec<NamespaceConfig>,
+    /// When true, a client joining a namespace that is not configured reaches the host as
+    /// an [`crate::Event::ConnectRequest`] instead of being refused with `Invalid
+    /// namespace`; accepting it creates the namespace (socket.io's dynamic namespaces,
+    /// python-socketio's `namespaces='*'`). Default false.
+    pub dynamic_namespaces: bool,
     /// Called whenever an event is queued for the host; see [`EventReadyHook`].
     pub on_event_ready: Option<EventReadyHook>,
 }
@@ -108,6 +113,7 @@ impl Default for Config {
                 name: "/".into(),
                 middleware: false,
             }],
+            dynamic_namespaces: false,
             on_event_ready: None,
         }
     }

@@ -447,3 +447,35 @@ fn stop_reports_server_shutting_down() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn dynamic_namespaces_ask_the_host() {
+    let server = start(Config {
+        dynamic_namespaces: true,
+        ..Config::default()
+    });
+    let io = server.io();
+    let c = Polling::open(server.local_addr());
+    c.post("40/room-42,");
+    match next(&server) {
+        Event::ConnectRequest { request, nsp, .. } => {
+            assert_eq!(&*nsp, "/room-42");
+            assert!(matches!(
+                io.stats("/room-42"),
+                Err(Error::UnknownNamespace(_))
+            ));
+            io.accept(request).unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(next(&server), Event::Connect { .. }));
+    assert!(c.get().starts_with("40/room-42,{\"sid\":"));
+    assert_eq!(io.stats("/room-42").unwrap().sockets, 1);
+    c.post("40/nope,");
+    match next(&server) {
+        Event::ConnectRequest { request, .. } => io.reject(request, "no such room", None).unwrap(),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.get(), "44/nope,{\"message\":\"no such room\"}");
+    assert!(matches!(io.stats("/nope"), Err(Error::UnknownNamespace(_))));
+}

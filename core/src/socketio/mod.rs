@@ -131,6 +131,12 @@ impl Sio {
         }
     }
 
+    /// The registered namespace of `ns`'s name, registering `ns` when there is none yet.
+    fn register(&self, ns: Arc<Namespace>) -> Arc<Namespace> {
+        let mut all = self.namespaces.write();
+        all.entry(ns.name.to_string()).or_insert(ns).clone()
+    }
+
     pub(crate) fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -359,9 +365,19 @@ impl Sio {
         if conn.sockets.lock().len() >= self.config.max_namespaces_per_connection {
             return Err(CloseReason::ParseError);
         }
-        let Some(ns) = self.namespace(nsp) else {
-            self.refuse_connect(session, nsp, "Invalid namespace", None);
-            return Ok(());
+        let ns = match self.namespace(nsp) {
+            Some(ns) => ns,
+            // A dynamic namespace exists only once the host accepts a client into it, so
+            // refused names cost nothing.
+            None if self.config.dynamic_namespaces => Arc::new(Namespace {
+                name: nsp.into(),
+                middleware: AtomicBool::new(true),
+                index: RwLock::new(RoomIndex::default()),
+            }),
+            None => {
+                self.refuse_connect(session, nsp, "Invalid namespace", None);
+                return Ok(());
+            }
         };
         let auth = auth.unwrap_or("{}").to_string();
         if ns.middleware.load(Ordering::Acquire) {
@@ -372,6 +388,7 @@ impl Sio {
             let conn = conn.clone();
             self.rt.spawn(async move {
                 if sio.ask_host(&session, &ns, &auth).await {
+                    let ns = sio.register(ns);
                     sio.attach(&session, &conn, ns, auth).await;
                 }
             });
