@@ -313,6 +313,16 @@ rtio_status rtio_config_set_event_queue(rtio_config *config, size_t capacity);
 rtio_status rtio_config_add_namespace(rtio_config *config, const char *nsp, bool middleware);
 
 /**
+ * With `enabled`, a client joining a namespace that was never added arrives as
+ * `RTIO_EVENT_TYPE_CONNECT_REQUEST` (instead of being refused with "Invalid namespace");
+ * `rtio_accept` creates the namespace. Default false.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_dynamic_namespaces(rtio_config *config, bool enabled);
+
+/**
  * Selects callback mode: rtio's dispatcher thread calls `callback(event, user_data)` for
  * every event. NULL selects poll mode (the default: use `rtio_server_poll`).
  *

@@ -317,6 +317,23 @@ pub unsafe extern "C" fn rtio_config_add_namespace(
     })
 }
 
+/// With `enabled`, a client joining a namespace that was never added arrives as
+/// `RTIO_EVENT_TYPE_CONNECT_REQUEST` (instead of being refused with "Invalid namespace");
+/// `rtio_accept` creates the namespace. Default false.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_dynamic_namespaces(
+    config: *mut rtio_config,
+    enabled: bool,
+) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.dynamic_namespaces = enabled;
+        Ok(())
+    })
+}
+
 /// Selects callback mode: rtio's dispatcher thread calls `callback(event, user_data)` for
 /// every event. NULL selects poll mode (the default: use `rtio_server_poll`).
 ///

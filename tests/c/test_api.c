@@ -118,6 +118,8 @@ static void test_null_and_bad_arguments(void) {
   EXPECT_STATUS(rtio_config_set_max_payload(cfg, 0), RTIO_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(rtio_config_add_namespace(cfg, "admin", true), RTIO_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(rtio_config_set_cors(cfg, "https://a.example, https://b.example"), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_dynamic_namespaces(cfg, true), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_dynamic_namespaces(NULL, true), RTIO_STATUS_NULL_POINTER);
   EXPECT_STATUS(rtio_server_start(cfg, NULL), RTIO_STATUS_NULL_POINTER);
   rtio_config_free(cfg);
   rtio_config_free(NULL);
