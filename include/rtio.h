@@ -77,7 +77,8 @@ typedef enum {
   /**
    * A client asks to join a namespace configured with middleware: answer with
    * `rtio_accept(server, rtio_event_request(ev))` or `rtio_reject(...)`.
-   * Namespace, data (the auth object) and handshake are set.
+   * Socket id (already usable for emits and rooms; kept on accept, gone on reject),
+   * namespace, data (the auth object) and handshake are set.
    */
   RTIO_EVENT_TYPE_CONNECT_REQUEST = 0,
   /**
@@ -374,7 +375,7 @@ void rtio_event_free(rtio_event *event);
 rtio_event_type rtio_event_get_type(const rtio_event *ev);
 
 /**
- * The socket id ("" for connect requests; NULL for a NULL event). Owned by the event.
+ * The socket id (NULL for a NULL event). Owned by the event.
  *
  * # Safety
  * `ev` is NULL or a live event; out-pointers are NULL or writable.

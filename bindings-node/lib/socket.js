@@ -35,7 +35,7 @@ class Socket extends EventEmitter {
     this.nsp = nsp;
     this.server = nsp.server;
     this.adapter = nsp.adapter;
-    /** Undefined while connection middlewares run (rtio assigns the id on accept). */
+    /** Assigned before connection middlewares run, and kept on accept. */
     this.id = ev.sid;
     this.handshake = buildHandshake(nsp.server, ev);
     this.data = {};
@@ -48,6 +48,7 @@ class Socket extends EventEmitter {
     this._anyListeners = undefined;
     this._anyOutgoingListeners = undefined;
     this._pendingRooms = undefined;
+    this._accepted = false; // true once rtio accepted it (middlewares passed)
     this._acks = new Set(); // tokens of acks waited for without a timeout
     this._run = undefined; // the server's listening run this socket belongs to
     this._connView = undefined;
@@ -61,7 +62,8 @@ class Socket extends EventEmitter {
 
   /** The rooms this socket is in (its own room, named by its id, included). */
   get rooms() {
-    return (this.id !== undefined && this.adapter.socketRooms(this.id)) || new Set();
+    if (!this._accepted) return new Set(this._pendingRooms ? [this.id, ...this._pendingRooms] : [this.id]);
+    return this.adapter.socketRooms(this.id) || new Set();
   }
 
   /**
@@ -209,7 +211,7 @@ class Socket extends EventEmitter {
   /** Joins a room (or rooms). */
   join(rooms) {
     const list = (Array.isArray(rooms) ? rooms : [rooms]).map(String);
-    if (this.id === undefined) {
+    if (!this._accepted) {
       // inside a connection middleware: joined once rtio accepts the socket
       this._pendingRooms = this._pendingRooms || new Set();
       for (const room of list) this._pendingRooms.add(room);
@@ -223,7 +225,7 @@ class Socket extends EventEmitter {
   /** Leaves a room. */
   leave(room) {
     room = String(room);
-    if (this.id === undefined) {
+    if (!this._accepted) {
       if (this._pendingRooms) this._pendingRooms.delete(room);
       return;
     }
@@ -323,6 +325,7 @@ class Socket extends EventEmitter {
   /** @private rtio accepted the socket. */
   _onconnect(sid) {
     this.id = sid;
+    this._accepted = true;
     this.connected = true;
     this.adapter.addAll(sid, [sid]);
     if (this._pendingRooms && this._pendingRooms.size > 0) {

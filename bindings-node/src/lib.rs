@@ -250,10 +250,12 @@ fn convert(event: Event) -> NativeEvent {
     match event {
         Event::ConnectRequest {
             request,
+            sid,
             nsp,
             auth,
             handshake: h,
         } => NativeEvent {
+            sid: Some(sid.to_string()),
             nsp: Some(nsp.to_string()),
             data: Some(auth),
             id: Some(request as f64),

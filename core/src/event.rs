@@ -92,6 +92,11 @@ pub enum Event {
     ConnectRequest {
         /// Pass this to `accept` / `reject`.
         request: u64,
+        /// The id the socket has (and keeps if accepted). While the request is pending the
+        /// socket already exists: emits, rooms and acks work on it, and what is sent to it
+        /// follows the connect packet on accept. If refused, it vanishes (with what was sent
+        /// to it) without an [`Event::Disconnect`].
+        sid: Arc<str>,
         /// The namespace asked for.
         nsp: Arc<str>,
         /// The handshake auth object as JSON text (`{}` when none was sent).

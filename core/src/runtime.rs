@@ -81,7 +81,7 @@ impl RuntimeThread {
                     // Keep accepting while sessions drain: a polling client between two
                     // requests still collects its disconnect and close packets.
                     let drained = async {
-                        while engine.session_count() > 0 {
+                        while engine.draining_count() > 0 {
                             tokio::time::sleep(Duration::from_millis(10)).await;
                         }
                     };

@@ -49,9 +49,12 @@ impl Server {
         }
         let config = Arc::new(config);
         let (tx, rx) = flume::bounded(config.event_queue.max(1));
+        let tail = EventTail::default();
         let sio_config = config.clone();
-        let (thread, engine) =
-            RuntimeThread::start(config, move |rt| Arc::new(Sio::new(sio_config, tx, rt)))?;
+        let sio_tail = tail.clone();
+        let (thread, engine) = RuntimeThread::start(config, move |rt| {
+            Arc::new(Sio::new(sio_config, tx, sio_tail, rt))
+        })?;
         let io = Io {
             inner: Arc::new(Inner {
                 addr: thread.addr,
@@ -62,7 +65,7 @@ impl Server {
         };
         Ok(Server {
             io,
-            events: Events { rx },
+            events: Events { rx, tail },
         })
     }
 
@@ -99,12 +102,21 @@ impl Drop for Server {
 #[derive(Clone)]
 pub struct Events {
     rx: flume::Receiver<Event>,
+    tail: EventTail,
 }
 
+/// Events queued by `stop` that did not fit in the bounded queue; read after it.
+pub(crate) type EventTail = Arc<Mutex<std::collections::VecDeque<Event>>>;
+
 impl Events {
+    /// After the queue is closed and empty: what `stop` left in the tail, then `Stopped`.
+    fn after_close(&self) -> Result<Event, Error> {
+        self.tail.lock().pop_front().ok_or(Error::Stopped)
+    }
+
     /// Waits for the next event.
     pub fn recv(&self) -> Result<Event, Error> {
-        self.rx.recv().map_err(|_| Error::Stopped)
+        self.rx.recv().or_else(|_| self.after_close())
     }
 
     /// Waits at most `timeout`; `Ok(None)` when it passed.
@@ -112,7 +124,7 @@ impl Events {
         match self.rx.recv_timeout(timeout) {
             Ok(e) => Ok(Some(e)),
             Err(flume::RecvTimeoutError::Timeout) => Ok(None),
-            Err(flume::RecvTimeoutError::Disconnected) => Err(Error::Stopped),
+            Err(flume::RecvTimeoutError::Disconnected) => self.after_close().map(Some),
         }
     }
 
@@ -121,23 +133,26 @@ impl Events {
         match self.rx.try_recv() {
             Ok(e) => Ok(Some(e)),
             Err(flume::TryRecvError::Empty) => Ok(None),
-            Err(flume::TryRecvError::Disconnected) => Err(Error::Stopped),
+            Err(flume::TryRecvError::Disconnected) => self.after_close().map(Some),
         }
     }
 
     /// Waits for the next event on the caller's async runtime.
     pub async fn recv_async(&self) -> Result<Event, Error> {
-        self.rx.recv_async().await.map_err(|_| Error::Stopped)
+        match self.rx.recv_async().await {
+            Ok(e) => Ok(e),
+            Err(_) => self.after_close(),
+        }
     }
 
     /// Number of events queued.
     pub fn len(&self) -> usize {
-        self.rx.len()
+        self.rx.len() + self.tail.lock().len()
     }
 
     /// True when no event is queued.
     pub fn is_empty(&self) -> bool {
-        self.rx.is_empty()
+        self.len() == 0
     }
 }
 
@@ -351,6 +366,12 @@ impl Io {
         Ok(())
     }
 
+    /// The transport a socket's connection uses now (`Polling` until an upgrade completes).
+    pub fn transport(&self, sid: &str) -> Result<crate::engineio::Transport, Error> {
+        let (socket, _) = self.socket(sid)?;
+        Ok(socket.session.transport())
+    }
+
     /// True once the server was stopped.
     pub fn is_stopped(&self) -> bool {
         self.inner.stopped.load(Ordering::Acquire)
@@ -364,10 +385,7 @@ impl Io {
             return;
         }
         let sio = self.inner.engine.handler();
-        let sockets: Vec<_> = sio.sockets.read().values().cloned().collect();
-        for s in sockets {
-            sio.disconnect(&s, false, crate::DisconnectReason::ServerShuttingDown);
-        }
+        sio.disconnect_all_for_stop();
         let thread = self.inner.thread.lock().take();
         if let Some(mut t) = thread {
             t.stop();

@@ -260,11 +260,17 @@ fn middleware_accepts_and_rejects() {
     );
     assert_eq!(c.post("40/admin,"), 200);
     match next(&server) {
-        Event::ConnectRequest { request, .. } => io.accept(request).unwrap(),
+        Event::ConnectRequest { request, sid, .. } => {
+            // Emitted while pending: delivered right after the CONNECT packet.
+            io.emit(&sid, "welcome", &Payload::empty()).unwrap();
+            io.accept(request).unwrap()
+        }
         other => panic!("{other:?}"),
     }
     assert!(matches!(next(&server), Event::Connect { .. }));
-    assert!(c.get().starts_with("40/admin,{\"sid\":"));
+    let got = c.get();
+    assert!(got.starts_with("40/admin,{\"sid\":"), "{got}");
+    assert!(got.ends_with("\x1e42/admin,[\"welcome\"]"), "{got}");
     assert_eq!(c.post("40/nowhere,"), 200);
     assert_eq!(c.get(), "44/nowhere,{\"message\":\"Invalid namespace\"}");
 }
@@ -460,10 +466,8 @@ fn dynamic_namespaces_ask_the_host() {
     match next(&server) {
         Event::ConnectRequest { request, nsp, .. } => {
             assert_eq!(&*nsp, "/room-42");
-            assert!(matches!(
-                io.stats("/room-42"),
-                Err(Error::UnknownNamespace(_))
-            ));
+            // The socket exists (pending) while the host decides.
+            assert_eq!(io.stats("/room-42").unwrap().sockets, 1);
             io.accept(request).unwrap();
         }
         other => panic!("{other:?}"),
@@ -473,9 +477,13 @@ fn dynamic_namespaces_ask_the_host() {
     assert_eq!(io.stats("/room-42").unwrap().sockets, 1);
     c.post("40/nope,");
     match next(&server) {
-        Event::ConnectRequest { request, .. } => io.reject(request, "no such room", None).unwrap(),
+        Event::ConnectRequest { request, sid, .. } => {
+            io.emit(&sid, "early", &Payload::empty()).unwrap();
+            io.reject(request, "no such room", None).unwrap()
+        }
         other => panic!("{other:?}"),
     }
+    // What was emitted to the pending socket is dropped with it.
     assert_eq!(c.get(), "44/nope,{\"message\":\"no such room\"}");
     assert!(matches!(io.stats("/nope"), Err(Error::UnknownNamespace(_))));
 }

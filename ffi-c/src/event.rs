@@ -15,7 +15,8 @@ use crate::error::guard_value;
 pub enum rtio_event_type {
     /// A client asks to join a namespace configured with middleware: answer with
     /// `rtio_accept(server, rtio_event_request(ev))` or `rtio_reject(...)`.
-    /// Namespace, data (the auth object) and handshake are set.
+    /// Socket id (already usable for emits and rooms; kept on accept, gone on reject),
+    /// namespace, data (the auth object) and handshake are set.
     ConnectRequest = 0,
     /// A socket joined a namespace. Socket id, namespace, data (the auth object, `{}` when
     /// none) and handshake are set.
@@ -124,11 +125,13 @@ impl rtio_event {
         match ev {
             Event::ConnectRequest {
                 request,
+                sid,
                 nsp,
                 auth,
                 handshake,
             } => rtio_event {
                 request,
+                sid: cstring(&sid),
                 nsp: cstring(&nsp),
                 data: text(auth),
                 handshake: text(handshake_json(&handshake)),
@@ -222,7 +225,7 @@ pub unsafe extern "C" fn rtio_event_get_type(ev: *const rtio_event) -> rtio_even
     guard_value(rtio_event_type::Message, || event(ev).map(|e| e.kind))
 }
 
-/// The socket id ("" for connect requests; NULL for a NULL event). Owned by the event.
+/// The socket id (NULL for a NULL event). Owned by the event.
 ///
 /// # Safety
 /// `ev` is NULL or a live event; out-pointers are NULL or writable.

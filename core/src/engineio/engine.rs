@@ -172,6 +172,21 @@ impl<H: EngineHandler> Engine<H> {
         self.sessions.read().len()
     }
 
+    /// Sessions still delivering their last frames after a close: WebSockets until their
+    /// writer ends, polling sessions while a GET is pending or frames wait for the next GET.
+    pub(crate) fn draining_count(&self) -> usize {
+        self.sessions
+            .read()
+            .values()
+            .filter(|e| {
+                let s = &e.session;
+                s.transport() == Transport::WebSocket
+                    || s.poll_active.load(std::sync::atomic::Ordering::Acquire)
+                    || s.has_pending()
+            })
+            .count()
+    }
+
     pub(crate) fn get(&self, sid: &str) -> Option<Arc<Entry<H::Conn>>> {
         self.sessions.read().get(sid).cloned()
     }

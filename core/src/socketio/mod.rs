@@ -4,7 +4,7 @@
 pub mod packet;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -24,8 +24,17 @@ use packet::PacketType;
 pub(crate) struct Namespace {
     pub(crate) name: Arc<str>,
     pub(crate) middleware: AtomicBool,
+    /// Created by a client's request (dynamic namespaces), not by configuration.
+    dynamic: bool,
     pub(crate) index: RwLock<RoomIndex<Arc<Socket>>>,
 }
+
+/// A socket waiting for the host's decision (it exists, but the host has not seen it connect).
+const PENDING: u8 = 0;
+/// A socket the host saw connect.
+const ACCEPTED: u8 = 1;
+/// A socket that left (or was refused).
+const GONE: u8 = 2;
 
 /// One socket: a client's membership of one namespace.
 pub(crate) struct Socket {
@@ -33,7 +42,11 @@ pub(crate) struct Socket {
     pub(crate) ns: Arc<Namespace>,
     pub(crate) session: Arc<Session>,
     conn: Weak<Conn>,
-    connected: AtomicBool,
+    /// [`PENDING`], [`ACCEPTED`] or [`GONE`].
+    state: AtomicU8,
+    /// Frames sent while [`PENDING`]: they follow the CONNECT packet on accept, and are
+    /// dropped on refusal.
+    held: Mutex<Vec<Frame>>,
     acks: Mutex<HashMap<u64, u64>>,
     next_ack: AtomicU64,
 }
@@ -52,7 +65,11 @@ const MAX_ATTACHMENT_PAYLOADS: usize = 4;
 
 /// Socket.IO state of one Engine.IO connection.
 pub(crate) struct Conn {
+    /// Accepted sockets by namespace.
     sockets: Mutex<HashMap<Arc<str>, Arc<Socket>>>,
+    /// Sockets waiting for the host's decision (not yet joined, as in Socket.IO: a second
+    /// CONNECT to the same namespace meanwhile is a new request).
+    pending: Mutex<Vec<Arc<Socket>>>,
     partial: Mutex<Option<Partial>>,
 }
 
@@ -71,6 +88,8 @@ pub(crate) struct Sio {
     namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     pub(crate) sockets: RwLock<HashMap<Arc<str>, Arc<Socket>>>,
     events: RwLock<Option<flume::Sender<Event>>>,
+    /// Events that did not fit in the queue while stopping (see [`Sio::deliver_now`]).
+    tail: crate::server::EventTail,
     pub(crate) pending_connects: Mutex<HashMap<u64, oneshot::Sender<Decision>>>,
     next_id: AtomicU64,
     pub(crate) rt: tokio::runtime::Handle,
@@ -84,6 +103,7 @@ impl Sio {
     pub(crate) fn new(
         config: Arc<Config>,
         events: flume::Sender<Event>,
+        tail: crate::server::EventTail,
         rt: tokio::runtime::Handle,
     ) -> Sio {
         let namespaces = config
@@ -93,6 +113,7 @@ impl Sio {
                 let ns = Arc::new(Namespace {
                     name: n.name.as_str().into(),
                     middleware: AtomicBool::new(n.middleware),
+                    dynamic: false,
                     index: RwLock::new(RoomIndex::default()),
                 });
                 (n.name.clone(), ns)
@@ -103,6 +124,7 @@ impl Sio {
             namespaces: RwLock::new(namespaces),
             sockets: RwLock::new(HashMap::new()),
             events: RwLock::new(Some(events)),
+            tail,
             pending_connects: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             rt,
@@ -124,6 +146,7 @@ impl Sio {
                 let ns = Arc::new(Namespace {
                     name: name.into(),
                     middleware: AtomicBool::new(middleware),
+                    dynamic: false,
                     index: RwLock::new(RoomIndex::default()),
                 });
                 all.insert(name.to_string(), ns);
@@ -155,6 +178,49 @@ impl Sio {
         }
     }
 
+    /// Queues events without waiting (for `stop`, on a host thread): what does not fit in
+    /// the queue goes to the overflow tail that receivers read after the queue, so nothing
+    /// is lost and no host thread ever waits on its own queue.
+    pub(crate) fn deliver_now(&self, events: Vec<Event>) {
+        let tx = self.events.read().clone();
+        let Some(tx) = tx else { return };
+        let mut tail = self.tail.lock();
+        for ev in events {
+            if !tail.is_empty() {
+                tail.push_back(ev);
+                continue;
+            }
+            match tx.try_send(ev) {
+                Ok(()) => {}
+                Err(flume::TrySendError::Full(ev)) | Err(flume::TrySendError::Disconnected(ev)) => {
+                    tail.push_back(ev)
+                }
+            }
+        }
+        drop(tail);
+        self.event_ready();
+    }
+
+    /// Disconnects every socket because the server stops; the host gets every
+    /// `Disconnect` (reason `server shutting down`).
+    pub(crate) fn disconnect_all_for_stop(&self) {
+        let sockets: Vec<_> = self.sockets.read().values().cloned().collect();
+        let mut events = Vec::new();
+        for socket in sockets {
+            let frame = Frame::raw_text(packet::encode_control(
+                PacketType::Disconnect,
+                &socket.ns.name,
+                None,
+            ));
+            let evs = self.detach(&socket, DisconnectReason::ServerShuttingDown);
+            if !evs.is_empty() {
+                self.send(&socket.session, &[frame]);
+            }
+            events.extend(evs);
+        }
+        self.deliver_now(events);
+    }
+
     /// Ends the event stream once the server stopped: receivers get the queued events,
     /// then [`crate::Error::Stopped`].
     pub(crate) fn close_events(&self) {
@@ -165,6 +231,18 @@ impl Sio {
         if let Some(hook) = &self.config.on_event_ready {
             hook();
         }
+    }
+
+    /// Sends frames to one socket: held while the host has not accepted it yet.
+    pub(crate) fn send_to(&self, socket: &Socket, frames: &[Frame]) -> bool {
+        if socket.state.load(Ordering::Acquire) == PENDING {
+            let mut held = socket.held.lock();
+            if socket.state.load(Ordering::Acquire) == PENDING {
+                held.extend(frames.iter().cloned());
+                return true;
+            }
+        }
+        self.send(&socket.session, frames)
     }
 
     /// Queues frames on a socket's connection, closing it when its queue is full.
@@ -216,7 +294,7 @@ impl Sio {
         let targets = ns.index.read().select(sel);
         targets
             .iter()
-            .filter(|(_, s)| self.send(&s.session, &frames))
+            .filter(|(_, s)| self.send_to(s, &frames))
             .count()
     }
 
@@ -239,7 +317,7 @@ impl Sio {
             Some(event),
             payload,
         );
-        self.send(&socket.session, &frames);
+        self.send_to(socket, &frames);
         let sio = self.clone();
         // Weak: a pending timer does not keep a disconnected socket alive.
         let socket = Arc::downgrade(socket);
@@ -265,13 +343,28 @@ impl Sio {
     /// disconnect, then one `AckError::Disconnected` answer per ack still awaited; nothing
     /// when the socket was already gone.
     pub(crate) fn detach(&self, socket: &Arc<Socket>, reason: DisconnectReason) -> Vec<Event> {
-        if !socket.connected.swap(false, Ordering::AcqRel) {
+        let was = socket.state.swap(GONE, Ordering::AcqRel);
+        if was == GONE {
             return Vec::new();
         }
         socket.ns.index.write().remove(&socket.id);
         self.sockets.write().remove(&socket.id);
         if let Some(conn) = socket.conn.upgrade() {
-            conn.sockets.lock().remove(&socket.ns.name);
+            let mut sockets = conn.sockets.lock();
+            if sockets
+                .get(&socket.ns.name)
+                .is_some_and(|s| Arc::ptr_eq(s, socket))
+            {
+                sockets.remove(&socket.ns.name);
+            }
+            drop(sockets);
+            conn.pending.lock().retain(|s| !Arc::ptr_eq(s, socket));
+        }
+        if was == PENDING {
+            // The host never saw this socket connect: nothing to tell it.
+            socket.acks.lock().clear();
+            socket.held.lock().clear();
+            return Vec::new();
         }
         let mut events = vec![Event::Disconnect {
             sid: socket.id.clone(),
@@ -362,105 +455,163 @@ impl Sio {
         if conn.sockets.lock().contains_key(nsp) {
             return Err(CloseReason::ParseError);
         }
-        if conn.sockets.lock().len() >= self.config.max_namespaces_per_connection {
+        if conn.sockets.lock().len() + conn.pending.lock().len()
+            >= self.config.max_namespaces_per_connection
+        {
             return Err(CloseReason::ParseError);
         }
         let ns = match self.namespace(nsp) {
             Some(ns) => ns,
-            // A dynamic namespace exists only once the host accepts a client into it, so
-            // refused names cost nothing.
-            None if self.config.dynamic_namespaces => Arc::new(Namespace {
+            None if self.config.dynamic_namespaces => self.register(Arc::new(Namespace {
                 name: nsp.into(),
                 middleware: AtomicBool::new(true),
+                dynamic: true,
                 index: RwLock::new(RoomIndex::default()),
-            }),
+            })),
             None => {
                 self.refuse_connect(session, nsp, "Invalid namespace", None);
                 return Ok(());
             }
         };
         let auth = auth.unwrap_or("{}").to_string();
+        // The socket exists (id, rooms, emits) while the host decides, as in Socket.IO's
+        // middlewares and python-socketio's connect handler; it is announced on accept.
+        let socket = self.create_socket(session, conn, &ns);
+        if session.is_closed() {
+            // Closed while we were here: its close handler may not have seen this socket.
+            self.detach(&socket, DisconnectReason::TransportClose);
+            return Ok(());
+        }
         if ns.middleware.load(Ordering::Acquire) {
             // The host decides while this connection's other packets keep flowing, as
             // Socket.IO runs middlewares asynchronously.
             let sio = self.clone();
-            let session = session.clone();
-            let conn = conn.clone();
             self.rt.spawn(async move {
-                if sio.ask_host(&session, &ns, &auth).await {
-                    let ns = sio.register(ns);
-                    sio.attach(&session, &conn, ns, auth).await;
+                match sio.ask_host(&socket, &auth).await {
+                    Ok(()) => sio.confirm(&socket, auth).await,
+                    Err((message, data)) => {
+                        sio.discard(&socket);
+                        let session = &socket.session;
+                        sio.refuse_connect(session, &socket.ns.name, &message, data.as_deref());
+                    }
                 }
             });
             return Ok(());
         }
-        self.attach(session, conn, ns, auth).await;
+        self.confirm(&socket, auth).await;
         Ok(())
     }
 
-    /// Asks the host whether a client may join a middleware namespace; refuses it with the
-    /// host's message (or on timeout) and returns false when not.
-    async fn ask_host(&self, session: &Arc<Session>, ns: &Arc<Namespace>, auth: &str) -> bool {
+    /// Asks the host whether a client may join a middleware namespace; the refusal's
+    /// message and data when not (or when the host does not answer in time).
+    async fn ask_host(
+        &self,
+        socket: &Arc<Socket>,
+        auth: &str,
+    ) -> Result<(), (String, Option<String>)> {
         let request = self.next_id();
         let (tx, rx) = oneshot::channel();
         self.pending_connects.lock().insert(request, tx);
         self.emit_event(Event::ConnectRequest {
             request,
-            nsp: ns.name.clone(),
+            sid: socket.id.clone(),
+            nsp: socket.ns.name.clone(),
             auth: auth.to_string(),
-            handshake: session.handshake.clone(),
+            handshake: socket.session.handshake.clone(),
         })
         .await;
         let decision = tokio::time::timeout(self.config.connect_timeout, rx).await;
         self.pending_connects.lock().remove(&request);
-        let (message, data) = match decision {
-            Ok(Ok(Decision::Accept)) => return true,
-            Ok(Ok(Decision::Reject { message, data })) => (message, data),
-            _ => ("connection request timed out".to_string(), None),
-        };
-        self.refuse_connect(session, &ns.name, &message, data.as_deref());
-        false
+        match decision {
+            Ok(Ok(Decision::Accept)) => Ok(()),
+            Ok(Ok(Decision::Reject { message, data })) => Err((message, data)),
+            _ => Err(("connection request timed out".to_string(), None)),
+        }
     }
 
-    /// Creates the socket of a client that joined a namespace and tells client and host.
-    async fn attach(
+    /// Creates and registers a socket that is not announced yet.
+    fn create_socket(
         &self,
         session: &Arc<Session>,
         conn: &Arc<Conn>,
-        ns: Arc<Namespace>,
-        auth: String,
-    ) {
-        if session.is_closed() || conn.sockets.lock().contains_key(&ns.name) {
-            return;
-        }
+        ns: &Arc<Namespace>,
+    ) -> Arc<Socket> {
         let socket = Arc::new(Socket {
             id: crate::engineio::random_id(),
             ns: ns.clone(),
             session: session.clone(),
             conn: Arc::downgrade(conn),
-            connected: AtomicBool::new(true),
+            state: AtomicU8::new(PENDING),
+            held: Mutex::new(Vec::new()),
             acks: Mutex::new(HashMap::new()),
             next_ack: AtomicU64::new(0),
         });
-        conn.sockets.lock().insert(ns.name.clone(), socket.clone());
+        conn.pending.lock().push(socket.clone());
         self.sockets
             .write()
             .insert(socket.id.clone(), socket.clone());
         ns.index.write().insert(socket.id.clone(), socket.clone());
-        let body = format!("{{\"sid\":\"{}\"}}", socket.id);
-        let frame = Frame::raw_text(packet::encode_control(
-            PacketType::Connect,
-            &ns.name,
-            Some(&body),
-        ));
-        self.send(session, &[frame]);
+        socket
+    }
+
+    /// Announces an accepted socket: CONNECT to the client, [`Event::Connect`] to the host.
+    async fn confirm(&self, socket: &Arc<Socket>, auth: String) {
+        {
+            // Under the hold lock, so a concurrent send lands either in `held` (flushed
+            // here, after CONNECT) or directly after it.
+            let Some(conn) = socket.conn.upgrade() else {
+                return;
+            };
+            if conn.sockets.lock().contains_key(&socket.ns.name) {
+                // Another request for this namespace was accepted first.
+                self.discard(socket);
+                let nsp = &socket.ns.name;
+                self.refuse_connect(&socket.session, nsp, "already connected", None);
+                return;
+            }
+            let mut held = socket.held.lock();
+            if socket
+                .state
+                .compare_exchange(PENDING, ACCEPTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return; // the connection closed meanwhile
+            }
+            conn.pending.lock().retain(|s| !Arc::ptr_eq(s, socket));
+            conn.sockets
+                .lock()
+                .insert(socket.ns.name.clone(), socket.clone());
+            let body = format!("{{\"sid\":\"{}\"}}", socket.id);
+            let mut frames = vec![Frame::raw_text(packet::encode_control(
+                PacketType::Connect,
+                &socket.ns.name,
+                Some(&body),
+            ))];
+            frames.append(&mut held);
+            self.send(&socket.session, &frames);
+        }
         self.emit_event(Event::Connect {
             sid: socket.id.clone(),
-            nsp: ns.name.clone(),
+            nsp: socket.ns.name.clone(),
             auth,
-            handshake: session.handshake.clone(),
+            handshake: socket.session.handshake.clone(),
         })
         .await;
+    }
+
+    /// Forgets a refused socket (the host never saw it connect, so no disconnect either),
+    /// and a dynamic namespace that no one joined.
+    fn discard(&self, socket: &Arc<Socket>) {
+        self.detach(socket, DisconnectReason::ServerNamespaceDisconnect);
+        let ns = &socket.ns;
+        if ns.dynamic && ns.index.read().socket_count() == 0 {
+            let mut all = self.namespaces.write();
+            if all.get(&*ns.name).is_some_and(|n| Arc::ptr_eq(n, ns))
+                && ns.index.read().socket_count() == 0
+            {
+                all.remove(&*ns.name);
+            }
+        }
     }
 
     async fn on_packet(
@@ -588,6 +739,7 @@ impl EngineHandler for Arc<Sio> {
     fn on_open(&self, session: &Arc<Session>) -> Arc<Conn> {
         let conn = Arc::new(Conn {
             sockets: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Vec::new()),
             partial: Mutex::new(None),
         });
         // A connection that joins no namespace in time is closed, as Socket.IO does.
@@ -598,7 +750,8 @@ impl EngineHandler for Arc<Sio> {
         self.rt.spawn(async move {
             tokio::time::sleep(timeout).await;
             let Some(conn) = weak.upgrade() else { return };
-            if conn.sockets.lock().is_empty() && !session.is_closed() {
+            let idle = conn.sockets.lock().is_empty() && conn.pending.lock().is_empty();
+            if idle && !session.is_closed() {
                 if let Some(engine) = engine.and_then(|e| e.upgrade()) {
                     if let Some(entry) = engine.get(&session.sid) {
                         engine.close(&entry, CloseReason::ForcedClose);
@@ -617,7 +770,8 @@ impl EngineHandler for Arc<Sio> {
 
     async fn on_close(&self, _session: &Arc<Session>, conn: &Arc<Conn>, reason: CloseReason) {
         conn.partial.lock().take();
-        let sockets: Vec<_> = conn.sockets.lock().values().cloned().collect();
+        let mut sockets: Vec<_> = conn.sockets.lock().values().cloned().collect();
+        sockets.extend(conn.pending.lock().iter().cloned());
         for s in sockets {
             for ev in self.detach(&s, reason.into()) {
                 self.emit_event(ev).await;
@@ -630,12 +784,12 @@ impl Socket {
     /// Sends one event to this socket.
     pub(crate) fn emit(&self, sio: &Sio, event: &str, payload: &Payload) -> bool {
         let frames = Sio::frames(PacketType::Event, &self.ns.name, None, Some(event), payload);
-        sio.send(&self.session, &frames)
+        sio.send_to(self, &frames)
     }
 
     /// Answers a client's ack request.
     pub(crate) fn ack(&self, sio: &Sio, id: u64, payload: &Payload) -> bool {
         let frames = Sio::frames(PacketType::Ack, &self.ns.name, Some(id), None, payload);
-        sio.send(&self.session, &frames)
+        sio.send_to(self, &frames)
     }
 }

@@ -1,0 +1,46 @@
+# The Python binding (bindings-python/): wheel, install into .venv, tests.
+# Included by the top Makefile; every path is relative to the repository root.
+#
+#   make wheel           the abi3 wheel (CPython 3.9+) in dist/
+#   make python-install  build the wheel (release) and install it into .venv when stale
+#   make test-python     the binding's pytest suite, then both interop suites against the
+#                        Python scenarios server (official socket.io-client and python-socketio)
+
+.PHONY: wheel python-install test-python python-unit interop-js-python interop-python-python
+
+PY_BINDING   := bindings-python
+PY_MATURIN   := $(VENV)/.maturin-installed
+PY_INSTALLED := $(VENV)/.rtio-installed
+PY_WHEELDIR  := target/python-wheel
+PY_SOURCES   := $(shell find $(PY_BINDING)/src $(PY_BINDING)/python core/src -type f \
+                  -not -name '*.pyc' -not -name '*.so' 2>/dev/null) \
+                $(PY_BINDING)/Cargo.toml $(PY_BINDING)/pyproject.toml core/Cargo.toml Cargo.lock
+
+$(PY_MATURIN): $(PY_DEPS)
+	$(VENV)/bin/pip install --quiet "maturin>=1.16,<2"
+	touch $@
+
+$(PY_INSTALLED): $(PY_MATURIN) $(PY_SOURCES)
+	rm -rf $(PY_WHEELDIR)
+	$(VENV)/bin/maturin build --quiet --release -m $(PY_BINDING)/Cargo.toml \
+		--interpreter $(VENV)/bin/python -o $(PY_WHEELDIR)
+	$(VENV)/bin/pip install --quiet --force-reinstall --no-deps $(PY_WHEELDIR)/rtio-*.whl
+	touch $@
+
+python-install: $(PY_INSTALLED)
+
+wheel: $(PY_MATURIN)
+	$(VENV)/bin/maturin build --release -m $(PY_BINDING)/Cargo.toml -o dist
+
+python-unit: $(PY_INSTALLED)
+	$(VENV)/bin/python -m pytest -q $(PY_BINDING)/tests
+
+interop-js-python: $(PY_INSTALLED) $(NODE_MODULES)
+	RTIO_HOST=python node --test $(INTEROP)/js/
+
+interop-python-python: $(PY_INSTALLED) $(PY_DEPS) $(NODE_MODULES)
+	RTIO_HOST=python $(VENV)/bin/python -m pytest -q $(INTEROP)/python
+
+test-python: python-unit interop-js-python interop-python-python
+
+TEST_TARGETS += test-python

@@ -1,0 +1,83 @@
+"""Type stubs of ``rtio._native``, rtio's native layer (internal: use ``rtio.Server`` /
+``rtio.AsyncServer``)."""
+
+from typing import Any, Callable, List, Optional, Tuple, TypedDict
+
+__version__: str
+
+#: Event kinds: the first item of each event tuple.
+CONNECT_REQUEST: int
+CONNECT: int
+MESSAGE: int
+DISCONNECT: int
+ACK: int
+#: True once the core's connect requests carry the socket id (see docs/python.md).
+CONNECT_REQUEST_HAS_SID: bool
+
+class StoppedError(RuntimeError):
+    """The server is stopped; the call did nothing."""
+
+class Options(TypedDict):
+    host: str
+    port: int
+    path: str
+    ping_interval_ms: int
+    ping_timeout_ms: int
+    connect_timeout_ms: int
+    max_payload: int
+    cors: Optional[Any]  # None, "*", an origin or a list of origins
+    websocket: bool
+    polling: bool
+    static_dir: Optional[str]
+    client_bundle: Optional[str]
+    worker_threads: int
+    namespaces: List[Tuple[str, bool]]
+    poll_mode: bool
+
+# Event tuples:
+#   (CONNECT_REQUEST, request: int, nsp: str, auth: Any, environ: dict, sid: str | None)
+#   (CONNECT, sid: str, nsp: str, auth: Any, environ: dict)
+#   (MESSAGE, sid: str, nsp: str, event: str, args: list, ack: int | None)
+#   (DISCONNECT, sid: str, nsp: str, reason: str)
+#   (ACK, token: int, sid: str, args: list | None)   # None: timed out
+Event = Tuple[Any, ...]
+
+class NativeServer:
+    """A running rtio server."""
+
+    @staticmethod
+    def start(options: Options) -> NativeServer: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def host(self) -> str: ...
+    def is_stopped(self) -> bool: ...
+    def start_dispatcher(self, callback: Callable[[Optional[List[Event]]], None],
+                         batch_max: int) -> None: ...
+    def wake_fd(self) -> int: ...
+    def poll(self, max: int) -> Optional[List[Event]]: ...
+    def recv(self, timeout: float, max: int) -> Optional[List[Event]]: ...
+    def on_dispatcher(self) -> bool: ...
+    def emit(self, sid: str, event: str, data: Any) -> bool: ...
+    def broadcast(self, nsp: str, event: str, data: Any, to: Optional[List[str]] = None,
+                  exclude: Optional[List[str]] = None) -> int: ...
+    def emit_with_ack(self, sid: str, event: str, data: Any, timeout: float) -> Optional[int]: ...
+    def ack(self, sid: str, ack_id: int, data: Any) -> bool: ...
+    def join_room(self, sid: str, room: str) -> bool: ...
+    def leave_room(self, sid: str, room: str) -> bool: ...
+    def rooms(self, sid: str) -> List[str]: ...
+    def close_room(self, nsp: str, room: str) -> None: ...
+    def sockets(self, nsp: str, room: Optional[str] = None) -> List[str]: ...
+    def stats(self, nsp: str) -> Tuple[int, int]: ...
+    def disconnect(self, sid: str, close_connection: bool) -> bool: ...
+    def accept(self, request: int) -> bool: ...
+    def reject(self, request: int, message: str, data: Any) -> bool: ...
+    def add_namespace(self, nsp: str, middleware: bool) -> None: ...
+    def stop(self) -> None: ...
+    def join_dispatcher(self) -> None: ...
+
+def encode_payload(data: Any) -> Tuple[str, List[bytes]]:
+    """``data`` (python-socketio convention) as ``(json_text, attachments)``."""
+
+def decode_payload(json: str, attachments: List[bytes]) -> List[Any]:
+    """``(json_text, attachments)`` back to the list of arguments."""

@@ -1,0 +1,445 @@
+"""``rtio.AsyncServer``: python-socketio's ``socketio.AsyncServer`` API on rtio's engine."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import signal
+import threading
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
+
+from . import _native
+from . import exceptions
+from ._base import BaseServer, Target, fit_args, is_refusal
+
+CONNECT_REQUEST = _native.CONNECT_REQUEST
+CONNECT = _native.CONNECT
+MESSAGE = _native.MESSAGE
+DISCONNECT = _native.DISCONNECT
+ACK = _native.ACK
+
+_BATCH = 256
+
+
+class AsyncServer(BaseServer):
+    """A Socket.IO server with python-socketio's ``socketio.AsyncServer`` API, served by
+    rtio, for asyncio applications.
+
+    Events reach the event loop that called :meth:`serve` / :meth:`start` through a wake-up
+    file descriptor (no extra Python thread); handlers may be ``async def`` (each event
+    runs as its own task, as python-socketio's default ``async_handlers=True``; with
+    ``async_handlers=False`` they run one after another) or plain functions. ``emit``,
+    ``call``, ``enter_room``... are coroutines, as in python-socketio. Options: see
+    :class:`rtio.Server`.
+
+    Example::
+
+        sio = rtio.AsyncServer(cors_allowed_origins='*')
+
+        @sio.event
+        async def chat(sid, data):
+            await sio.emit('chat', data, skip_sid=sid)
+
+        asyncio.run(sio.serve(port=3000))
+    """
+
+    _asyncio = True
+    _default_async_handlers = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._done: Optional[asyncio.Future] = None
+        self._tasks: Set[asyncio.Task] = set()
+        # Events of a socket whose connect handler is still running wait here, in order.
+        self._connecting: Dict[str, List[tuple]] = {}
+        self._serial: Optional[asyncio.Queue] = None
+        self._serial_task: Optional[asyncio.Task] = None
+
+    # ---------------------------------------------------------------- serving
+    async def start(self, port: Optional[int] = None, host: Optional[str] = None) -> int:
+        """Starts serving on the running event loop and returns the bound port (``port=0``
+        picks a free one). Raises ``OSError`` when the address cannot be bound."""
+        loop = asyncio.get_running_loop()
+        bound = self._start_native(host, port, poll_mode=True)
+        native = self._native_or_raise()
+        self._loop = loop
+        self._done = loop.create_future()
+        self._connecting.clear()
+        if not self.async_handlers:
+            self._serial = asyncio.Queue()
+            self._serial_task = loop.create_task(self._run_serial(self._serial))
+        loop.add_reader(native.wake_fd(), self._on_readable, native)
+        return bound
+
+    async def serve(self, port: Optional[int] = None, host: Optional[str] = None) -> None:
+        """Serves until :meth:`shutdown`, SIGTERM, or cancellation (Ctrl-C under
+        ``asyncio.run``), then stops cleanly. Starts the server unless :meth:`start`
+        already did::
+
+            asyncio.run(sio.serve(port=3000))
+        """
+        if not self.running:
+            await self.start(port=port, host=host)
+        loop = asyncio.get_running_loop()
+        sigterm = False
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            try:
+                loop.add_signal_handler(signal.SIGTERM, self._request_shutdown)
+                sigterm = True
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass
+        try:
+            await self.wait()
+        finally:
+            if sigterm:
+                loop.remove_signal_handler(signal.SIGTERM)
+            await self.shutdown()
+
+    def run(self, port: Optional[int] = None, host: Optional[str] = None) -> None:
+        """``asyncio.run(self.serve(port, host))``, returning cleanly on Ctrl-C."""
+        try:
+            asyncio.run(self.serve(port=port, host=host))
+        except KeyboardInterrupt:
+            pass
+
+    async def wait(self) -> None:
+        """Waits until the server stopped."""
+        if self._done is not None:
+            await asyncio.shield(self._done)
+
+    def _request_shutdown(self) -> None:
+        if self._loop is not None:
+            self._loop.create_task(self.shutdown())
+
+    async def shutdown(self) -> None:
+        """Stops the server: every client gets a disconnect and the ``disconnect`` handlers
+        run. Safe to call more than once; the server may be started again afterwards."""
+        native = self._native
+        if native is None:
+            return
+        self._stop_native()
+        # The last events (the disconnects) are still queued: deliver them now.
+        self._on_readable(native)
+        self._disconnect_remaining()
+        self._fail_futures()
+        if self._serial_task is not None:
+            self._serial.put_nowait(None)
+            await self._serial_task
+            self._serial_task = None
+        current = asyncio.current_task()
+        pending = [t for t in self._tasks if not t.done() and t is not current]
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    def _fail_futures(self) -> None:
+        pending = list(self._acks.values())
+        self._acks.clear()
+        for entry in pending:
+            if isinstance(entry, asyncio.Future) and not entry.done():
+                entry.set_exception(exceptions.StoppedError("the server stopped"))
+
+    # ---------------------------------------------------------------- emitting
+    async def emit(self, event: str, data: Any = None, to: Target = None, room: Target = None,
+                   skip_sid: Target = None, namespace: Optional[str] = None,
+                   callback: Optional[Callable[..., Any]] = None,
+                   ignore_queue: bool = False) -> None:
+        """Emits an event (see :meth:`rtio.Server.emit`). ``callback`` may be a coroutine
+        function."""
+        if event in self.reserved_events:
+            raise ValueError(f"{event!r} is a reserved event name")
+        if callback is None:
+            self._emit_now(event, data, to, room, skip_sid, namespace)
+            return
+        skip = {skip_sid} if isinstance(skip_sid, str) else set(skip_sid or ())
+        for sid in self._ack_targets(to, room, namespace):
+            if sid not in skip:
+                self._register_ack(sid, event, data, self.ack_timeout, callback)
+
+    async def send(self, data: Any, to: Target = None, room: Target = None,
+                   skip_sid: Target = None, namespace: Optional[str] = None,
+                   callback: Optional[Callable[..., Any]] = None,
+                   ignore_queue: bool = False) -> None:
+        """Emits a ``'message'`` event."""
+        await self.emit("message", data, to=to, room=room, skip_sid=skip_sid,
+                        namespace=namespace, callback=callback)
+
+    async def call(self, event: str, data: Any = None, to: Optional[str] = None,
+                   sid: Optional[str] = None, namespace: Optional[str] = None,
+                   timeout: float = 60, ignore_queue: bool = False) -> Any:
+        """Emits an event to one client and awaits its acknowledgement (a tuple for several
+        values, ``None`` for none). Raises :class:`rtio.exceptions.TimeoutError` after
+        ``timeout`` seconds or when the client is not connected."""
+        target = to or sid
+        if target is None:
+            raise ValueError("Cannot use call() to broadcast.")
+        if event in self.reserved_events:
+            raise ValueError(f"{event!r} is a reserved event name")
+        fut = asyncio.get_running_loop().create_future()
+        if not self._register_ack(target, event, data, timeout, fut):
+            raise exceptions.TimeoutError(f"client {target} is not connected")
+        args = await fut
+        if args is None:
+            raise exceptions.TimeoutError()
+        return tuple(args) if len(args) > 1 else args[0] if len(args) == 1 else None
+
+    # ---------------------------------------------------------------- rooms, clients
+    async def enter_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        """Puts a client in a room."""
+        self._room_op("join_room", sid, room)
+
+    async def leave_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        """Takes a client out of a room."""
+        self._room_op("leave_room", sid, room)
+
+    async def close_room(self, room: str, namespace: Optional[str] = None) -> None:
+        """Takes every client of the namespace out of a room."""
+        self._room_op("close_room", namespace or "/", room)
+
+    async def disconnect(self, sid: str, namespace: Optional[str] = None,
+                         ignore_queue: bool = False, close_connection: bool = False) -> None:
+        """Disconnects a client (see :meth:`rtio.Server.disconnect`)."""
+        native = self._native
+        if native is not None and not native.is_stopped():
+            native.disconnect(sid, close_connection)
+
+    # ---------------------------------------------------------------- sessions
+    async def get_session(self, sid: str, namespace: Optional[str] = None) -> Dict[str, Any]:
+        """The user session dict of a client."""
+        return self._sessions.setdefault(sid, {})
+
+    async def save_session(self, sid: str, session: Dict[str, Any],
+                           namespace: Optional[str] = None) -> None:
+        """Replaces the user session dict of a client."""
+        self._sessions[sid] = session
+
+    def session(self, sid: str, namespace: Optional[str] = None) -> "_AsyncSessionContext":
+        """The user session as an async context manager that saves it on exit::
+
+            async with sio.session(sid) as session:
+                session['username'] = name
+        """
+        return _AsyncSessionContext(self, sid, namespace)
+
+    # ---------------------------------------------------------------- tasks
+    def start_background_task(self, target: Callable[..., Awaitable[Any]], *args: Any,
+                              **kwargs: Any) -> "asyncio.Task[Any]":
+        """Runs the coroutine ``target(*args, **kwargs)`` as a task; returns it."""
+        return self._spawn(target(*args, **kwargs))
+
+    async def sleep(self, seconds: float = 0) -> None:
+        """``asyncio.sleep``."""
+        await asyncio.sleep(seconds)
+
+    def _spawn(self, coro: Awaitable[Any]) -> "asyncio.Task[Any]":
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ---------------------------------------------------------------- dispatch
+    def _on_readable(self, native: "_native.NativeServer") -> None:
+        """The wake-up fd is readable: take the queued events (on the loop's thread)."""
+        while True:
+            batch = native.poll(_BATCH)
+            if batch is None:  # stopped, and everything was delivered
+                try:
+                    assert self._loop is not None
+                    self._loop.remove_reader(native.wake_fd())
+                except Exception:  # pragma: no cover - loop already closed
+                    pass
+                return
+            for ev in batch:
+                self._handle(ev)
+            if len(batch) < _BATCH:
+                return
+
+    def _handle(self, ev: tuple) -> None:
+        kind = ev[0]
+        if kind == ACK:
+            self._on_ack(*ev[1:])
+            return
+        sid = ev[1] if kind != CONNECT_REQUEST else None
+        if sid is not None and sid in self._connecting:
+            self._connecting[sid].append(ev)
+            return
+        if kind == MESSAGE:
+            if self._serial is not None:
+                self._serial.put_nowait(ev)
+            else:
+                # Every handler, plain or async, starts as a task: tasks start in the order
+                # created, so the handlers of one client's events start in arrival order
+                # (and what they send before their first real wait goes out in that order).
+                self._spawn(self._message(*ev[1:]))
+        elif kind == CONNECT:
+            self._on_connect(*ev[1:])
+        elif kind == DISCONNECT:
+            self._on_disconnect(*ev[1:])
+        elif kind == CONNECT_REQUEST:
+            self._on_connect_request(*ev[1:])
+
+    async def _run_serial(self, queue: "asyncio.Queue") -> None:
+        while True:
+            ev = await queue.get()
+            if ev is None:
+                return
+            await self._message(*ev[1:])
+
+    def _call(self, event: str, namespace: str, args: Tuple[Any, ...],
+              optional_last: bool = False) -> Any:
+        """Calls the handler; returns its result (maybe an awaitable) or `not_handled`."""
+        handler, hargs = self._get_event_handler(event, namespace, args)
+        if handler is not None:
+            return handler(*fit_args(handler, hargs, optional_last))
+        ns_handler, hargs = self._get_namespace_handler(namespace, args)
+        if ns_handler is not None:
+            return ns_handler.trigger_event(event, *hargs)
+        return self.not_handled
+
+    async def _message(self, sid: str, nsp: str, event: str, args: list,
+                       ack: Optional[int]) -> None:
+        try:
+            ret = self._call(event, nsp, (sid, *args))
+        except Exception:
+            self._log_handler_error(repr(event), nsp, sid)
+            return
+        if inspect.isawaitable(ret):
+            await self._finish_message(ret, sid, nsp, event, ack)
+        else:
+            self._send_ack(sid, ack, ret)
+
+    async def _finish_message(self, ret: Awaitable[Any], sid: str, nsp: str, event: str,
+                              ack: Optional[int]) -> None:
+        try:
+            value = await ret
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            self._log_handler_error(repr(event), nsp, sid)
+            return
+        self._send_ack(sid, ack, value)
+
+    def _send_ack(self, sid: str, ack: Optional[int], value: Any) -> None:
+        if ack is None or value is self.not_handled:
+            return
+        native = self._native
+        if native is not None and not native.is_stopped():
+            try:
+                native.ack(sid, ack, value)
+            except Exception:
+                self._log_handler_error("an acknowledgement", self._sid_nsp.get(sid, "?"), sid)
+
+    async def _connect_handler(self, sid: str, nsp: str, auth: Any,
+                               environ: Dict[str, Any]) -> Optional[Tuple[str, Any]]:
+        try:
+            ret = self._call("connect", nsp, (sid, environ, auth or None), optional_last=True)
+            if inspect.isawaitable(ret):
+                ret = await ret
+        except Exception as exc:
+            if is_refusal(exc):
+                return self._refusal(exc)
+            self._log_handler_error("'connect'", nsp, sid)
+            return self._refusal(None)
+        return self._refusal(None) if ret is False else None
+
+    def _on_connect_request(self, request: int, nsp: str, auth: Any,
+                            environ: Dict[str, Any], sid: Optional[str]) -> None:
+        native = self._native_or_raise()
+        if sid is None:  # the core cannot tell the sid yet; nothing runs before accepting
+            native.accept(request)
+            return
+        self._connecting[sid] = []
+        # The engine holds the socket while it waits for the answer: emits and room
+        # changes made by the handler apply to it, and reach the client once accepted.
+        self._connected(sid, nsp, environ)
+
+        async def decide() -> None:
+            refusal = await self._connect_handler(sid, nsp, auth, environ)
+            queued = self._connecting.pop(sid, [])
+            if refusal is None:
+                native.accept(request)
+            else:
+                self._forget(sid)
+                native.reject(request, refusal[0], refusal[1])
+            for ev in queued:
+                self._handle(ev)
+
+        self._spawn(decide())
+
+    def _on_connect(self, sid: str, nsp: str, auth: Any, environ: Dict[str, Any]) -> None:
+        if self._middleware(nsp) and sid in self._environ:
+            return  # registered and handled at the request
+        self._connected(sid, nsp, environ)
+        if self._middleware(nsp):
+            return  # its handler ran at the request
+        self._connecting[sid] = []
+
+        async def connect() -> None:
+            refusal = await self._connect_handler(sid, nsp, auth, environ)
+            if refusal is not None:
+                # Accepted already: refuse as python-socketio's always_connect=True does.
+                self.logger.info("rtio: connect handler refused %s on %s: %s",
+                                 sid, nsp, refusal[0])
+                self._refused.add(sid)
+                native = self._native
+                if native is not None and not native.is_stopped():
+                    native.disconnect(sid, False)
+            for ev in self._connecting.pop(sid, []):
+                self._handle(ev)
+
+        self._spawn(connect())
+
+    def _on_disconnect(self, sid: str, nsp: str, why: str) -> None:
+        if sid in self._refused:
+            self._refused.discard(sid)
+            self._forget(sid)
+            return
+        self._sid_nsp.pop(sid, None)  # disconnecting: its handler is about to run
+
+        async def disconnect() -> None:
+            try:
+                ret = self._call("disconnect", nsp, (sid, why), optional_last=True)
+                if inspect.isawaitable(ret):
+                    await ret
+            except Exception:
+                self._log_handler_error("'disconnect'", nsp, sid)
+            finally:
+                self._forget(sid)
+
+        self._spawn(disconnect())
+
+    def _on_ack(self, token: int, sid: str, args: Optional[list]) -> None:
+        entry = self._take_ack(token)
+        if entry is None:
+            return
+        if isinstance(entry, asyncio.Future):
+            if not entry.done():
+                entry.set_result(args)
+            return
+        if args is None:  # a callback never hears of timeouts (as python-socketio)
+            return
+        try:
+            ret = entry(*args)
+            if inspect.isawaitable(ret):
+                self._spawn(ret)
+        except Exception:
+            self._log_handler_error("an ack callback", self._sid_nsp.get(sid, "?"), sid)
+
+
+class _AsyncSessionContext:
+    def __init__(self, server: AsyncServer, sid: str, namespace: Optional[str]) -> None:
+        self.server = server
+        self.sid = sid
+        self.namespace = namespace
+        self.session: Optional[Dict[str, Any]] = None
+
+    async def __aenter__(self) -> Dict[str, Any]:
+        self.session = await self.server.get_session(self.sid, namespace=self.namespace)
+        return self.session
+
+    async def __aexit__(self, *args: Any) -> None:
+        assert self.session is not None
+        await self.server.save_session(self.sid, self.session, namespace=self.namespace)

@@ -1,0 +1,602 @@
+//! `NativeServer`: one running rtio server, its event delivery to Python, and the thin
+//! wrappers over [`rtio::Io`] that the Python package (`python/rtio/`) builds python-socketio's
+//! API on.
+//!
+//! Delivery (host code never runs on rtio's runtime threads):
+//! - *dispatcher mode* (`rtio.Server`): one Rust thread waits for events with the GIL
+//!   released and attaches it only to hand a batch to the Python callback, which runs the
+//!   handlers on that thread;
+//! - *poll mode* (`rtio.AsyncServer`): the core's `on_event_ready` hook writes a byte to a
+//!   socket pair; the asyncio loop watches the read end (`wake_fd`) and takes the queued
+//!   events with `poll`, on its own thread.
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{JoinHandle, ThreadId};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use rtio::engineio::Handshake;
+use rtio::{Config, CorsOrigins, DisconnectReason, Event, Events, Io, Server};
+
+use crate::convert;
+
+/// Event kinds, the first item of each event tuple handed to Python.
+pub const CONNECT_REQUEST: u8 = 0;
+pub const CONNECT: u8 = 1;
+pub const MESSAGE: u8 = 2;
+pub const DISCONNECT: u8 = 3;
+pub const ACK: u8 = 4;
+
+// Raised when the server is stopped (re-exported by `rtio.exceptions`).
+pyo3::create_exception!(
+    _native,
+    StoppedError,
+    pyo3::exceptions::PyRuntimeError,
+    "The server is stopped; the call did nothing."
+);
+
+fn to_py_err(e: rtio::Error) -> PyErr {
+    match e {
+        rtio::Error::Stopped => StoppedError::new_err(e.to_string()),
+        rtio::Error::Bind(_) | rtio::Error::Io(_) => PyOSError::new_err(e.to_string()),
+        rtio::Error::InvalidArgument(_) => PyValueError::new_err(e.to_string()),
+        _ => PyRuntimeError::new_err(e.to_string()),
+    }
+}
+
+/// `Ok(true)`, `Ok(false)` when the socket (or request) is gone, or the error.
+fn found(r: Result<(), rtio::Error>) -> PyResult<bool> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(rtio::Error::UnknownSocket(_)) | Err(rtio::Error::UnknownRequest(_)) => Ok(false),
+        Err(e) => Err(to_py_err(e)),
+    }
+}
+
+/// The reason as python-socketio names it (`socketio.Server.reason`), or rtio's own name
+/// where python-socketio has none.
+pub fn reason_name(r: DisconnectReason) -> &'static str {
+    match r {
+        DisconnectReason::ClientNamespaceDisconnect => "client disconnect",
+        DisconnectReason::ServerNamespaceDisconnect
+        | DisconnectReason::ForcedClose
+        | DisconnectReason::ServerShuttingDown => "server disconnect",
+        DisconnectReason::TransportClose => "transport close",
+        DisconnectReason::TransportError => "transport error",
+        DisconnectReason::PingTimeout => "ping timeout",
+        DisconnectReason::ParseError => "parse error",
+        DisconnectReason::SendQueueFull => "send queue full",
+    }
+}
+
+/// A WSGI-like `environ` dict for a connection's handshake, as python-socketio passes to
+/// `connect` handlers.
+fn environ<'py>(py: Python<'py>, h: &Handshake, path: &str) -> PyResult<Bound<'py, PyDict>> {
+    let env = PyDict::new(py);
+    env.set_item("REQUEST_METHOD", "GET")?;
+    env.set_item("PATH_INFO", path)?;
+    env.set_item("SCRIPT_NAME", "")?;
+    env.set_item("QUERY_STRING", &h.query)?;
+    env.set_item("REMOTE_ADDR", h.remote_addr.ip().to_string())?;
+    env.set_item("REMOTE_PORT", h.remote_addr.port().to_string())?;
+    env.set_item("SERVER_PROTOCOL", "HTTP/1.1")?;
+    env.set_item("wsgi.url_scheme", "http")?;
+    for (name, value) in h.headers.iter() {
+        let key = name.as_str().to_ascii_uppercase().replace('-', "_");
+        let key = match key.as_str() {
+            "CONTENT_TYPE" | "CONTENT_LENGTH" => key,
+            _ => format!("HTTP_{key}"),
+        };
+        let value = String::from_utf8_lossy(value.as_bytes());
+        // Repeated headers are joined with a comma, as WSGI servers do.
+        let joined = match env.get_item(&key)? {
+            Some(prev) => format!("{},{}", prev.extract::<String>()?, value),
+            None => value.into_owned(),
+        };
+        env.set_item(key, joined)?;
+    }
+    env.set_item("rtio.issued_ms", h.issued_ms)?;
+    Ok(env)
+}
+
+/// One core event as the tuple the Python side dispatches on.
+fn event_to_py<'py>(py: Python<'py>, ev: Event, path: &str) -> PyResult<Bound<'py, PyTuple>> {
+    let none = || py.None().into_bound(py);
+    Ok(match ev {
+        Event::ConnectRequest {
+            request,
+            sid,
+            nsp,
+            auth,
+            handshake,
+        } => PyTuple::new(
+            py,
+            [
+                CONNECT_REQUEST.into_pyobject(py)?.into_any(),
+                request.into_pyobject(py)?.into_any(),
+                (&*nsp).into_pyobject(py)?.into_any(),
+                convert::decode_json(py, &auth, &[])?,
+                environ(py, &handshake, path)?.into_any(),
+                // The socket already exists while the host decides; it keeps this id.
+                (&*sid).into_pyobject(py)?.into_any(),
+            ],
+        )?,
+        Event::Connect {
+            sid,
+            nsp,
+            auth,
+            handshake,
+        } => PyTuple::new(
+            py,
+            [
+                CONNECT.into_pyobject(py)?.into_any(),
+                (&*sid).into_pyobject(py)?.into_any(),
+                (&*nsp).into_pyobject(py)?.into_any(),
+                convert::decode_json(py, &auth, &[])?,
+                environ(py, &handshake, path)?.into_any(),
+            ],
+        )?,
+        Event::Message {
+            sid,
+            nsp,
+            event,
+            payload,
+            ack,
+        } => PyTuple::new(
+            py,
+            [
+                MESSAGE.into_pyobject(py)?.into_any(),
+                (&*sid).into_pyobject(py)?.into_any(),
+                (&*nsp).into_pyobject(py)?.into_any(),
+                event.into_pyobject(py)?.into_any(),
+                convert::decode_args(py, &payload)?.into_any(),
+                match ack {
+                    Some(id) => id.into_pyobject(py)?.into_any(),
+                    None => none(),
+                },
+            ],
+        )?,
+        Event::Disconnect { sid, nsp, reason } => PyTuple::new(
+            py,
+            [
+                DISCONNECT.into_pyobject(py)?.into_any(),
+                (&*sid).into_pyobject(py)?.into_any(),
+                (&*nsp).into_pyobject(py)?.into_any(),
+                reason_name(reason).into_pyobject(py)?.into_any(),
+            ],
+        )?,
+        Event::AckResponse { token, sid, result } => PyTuple::new(
+            py,
+            [
+                ACK.into_pyobject(py)?.into_any(),
+                token.into_pyobject(py)?.into_any(),
+                (&*sid).into_pyobject(py)?.into_any(),
+                match result {
+                    Ok(payload) => convert::decode_args(py, &payload)?.into_any(),
+                    Err(_) => none(),
+                },
+            ],
+        )?,
+    })
+}
+
+/// Converts a batch of events; an event that cannot be converted is logged and skipped (it
+/// cannot happen for what the core validated, but one bad event must not stop delivery).
+fn batch_to_py<'py>(py: Python<'py>, batch: Vec<Event>, path: &str) -> Bound<'py, PyList> {
+    let list = PyList::empty(py);
+    for ev in batch {
+        match event_to_py(py, ev, path) {
+            Ok(t) => {
+                let _ = list.append(t);
+            }
+            Err(e) => e.write_unraisable(py, None),
+        }
+    }
+    list
+}
+
+/// Takes up to `max` queued events without waiting. `Err` once the server stopped and
+/// every event was taken.
+fn drain(events: &Events, batch: &mut Vec<Event>, max: usize) -> Result<(), rtio::Error> {
+    while batch.len() < max {
+        match events.try_recv()? {
+            Some(ev) => batch.push(ev),
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// The wake-up socket pair of poll mode: the hook writes one byte when the loop is not
+/// already due to look.
+struct Wake {
+    reader: UnixStream,
+    armed: Arc<AtomicBool>,
+}
+
+/// A running rtio server (internal: use `rtio.Server` or `rtio.AsyncServer`).
+#[pyclass(frozen, module = "rtio._native")]
+pub struct NativeServer {
+    server: Mutex<Option<Server>>,
+    io: Io,
+    events: Events,
+    path: String,
+    wake: Option<Wake>,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
+    dispatcher_id: Mutex<Option<ThreadId>>,
+}
+
+/// Options of [`NativeServer::start`], as the Python side passes them (a dict).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct Options {
+    host: String,
+    port: u16,
+    path: String,
+    ping_interval_ms: u64,
+    ping_timeout_ms: u64,
+    connect_timeout_ms: u64,
+    max_payload: usize,
+    /// `None`: no CORS headers; `"*"`: any origin; a list: those origins.
+    cors: Option<Py<PyAny>>,
+    websocket: bool,
+    polling: bool,
+    static_dir: Option<String>,
+    client_bundle: Option<String>,
+    worker_threads: usize,
+    /// `(name, middleware)` pairs.
+    namespaces: Vec<(String, bool)>,
+    /// Poll mode (a wake-up fd) instead of a dispatcher thread.
+    poll_mode: bool,
+}
+
+#[pymethods]
+impl NativeServer {
+    /// Starts a server; returns once it listens, or raises `OSError` (address in use...) or
+    /// `ValueError` (bad option).
+    #[staticmethod]
+    fn start(py: Python<'_>, options: Options) -> PyResult<NativeServer> {
+        let mut config = Config::default()
+            .host(options.host)
+            .port(options.port)
+            .path(options.path)
+            .ping_interval(Duration::from_millis(options.ping_interval_ms))
+            .ping_timeout(Duration::from_millis(options.ping_timeout_ms))
+            .connect_timeout(Duration::from_millis(options.connect_timeout_ms))
+            .max_payload(options.max_payload)
+            .worker_threads(options.worker_threads);
+        config.cors = match &options.cors {
+            None => CorsOrigins::None,
+            Some(c) => {
+                let c = c.bind(py);
+                if let Ok(s) = c.extract::<String>() {
+                    if s == "*" {
+                        CorsOrigins::Any
+                    } else {
+                        CorsOrigins::List(vec![s])
+                    }
+                } else {
+                    CorsOrigins::List(c.extract::<Vec<String>>()?)
+                }
+            }
+        };
+        config.websocket = options.websocket;
+        config.polling = options.polling;
+        config.static_dir = options.static_dir.map(Into::into);
+        config.client_bundle = options.client_bundle.map(Into::into);
+        config.namespaces.clear();
+        for (name, middleware) in options.namespaces {
+            config = config.namespace(name, middleware);
+        }
+        let wake = if options.poll_mode {
+            let (reader, writer) =
+                UnixStream::pair().map_err(|e| PyOSError::new_err(e.to_string()))?;
+            reader
+                .set_nonblocking(true)
+                .and_then(|_| writer.set_nonblocking(true))
+                .map_err(|e| PyOSError::new_err(e.to_string()))?;
+            let armed = Arc::new(AtomicBool::new(false));
+            let hook_armed = armed.clone();
+            config = config.on_event_ready(Arc::new(move || {
+                if !hook_armed.swap(true, Ordering::SeqCst) {
+                    // A full pipe already wakes the reader; nothing else can go wrong here.
+                    let _ = (&writer).write(&[1]);
+                }
+            }));
+            Some(Wake { reader, armed })
+        } else {
+            None
+        };
+        let path = config.path.clone();
+        let server = py.detach(|| Server::start(config)).map_err(to_py_err)?;
+        Ok(NativeServer {
+            io: server.io(),
+            events: server.events().clone(),
+            server: Mutex::new(Some(server)),
+            path,
+            wake,
+            dispatcher: Mutex::new(None),
+            dispatcher_id: Mutex::new(None),
+        })
+    }
+
+    /// The port the server listens on.
+    #[getter]
+    fn port(&self) -> u16 {
+        self.io.local_addr().port()
+    }
+
+    /// The address the server listens on.
+    #[getter]
+    fn host(&self) -> String {
+        self.io.local_addr().ip().to_string()
+    }
+
+    /// True once the server was stopped.
+    fn is_stopped(&self) -> bool {
+        self.io.is_stopped()
+    }
+
+    /// Dispatcher mode: starts the thread that calls `callback(events)` with each batch of
+    /// at most `batch_max` event tuples, then once with `None` when the event stream ended.
+    fn start_dispatcher(&self, callback: Py<PyAny>, batch_max: usize) -> PyResult<()> {
+        let mut slot = self.dispatcher.lock();
+        if slot.is_some() {
+            return Err(PyRuntimeError::new_err("the dispatcher is already running"));
+        }
+        let events = self.events.clone();
+        let path = self.path.clone();
+        let max = batch_max.max(1);
+        let handle = std::thread::Builder::new()
+            .name("rtio-py-dispatch".into())
+            .spawn(move || dispatch_loop(events, callback, path, max))
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        *self.dispatcher_id.lock() = Some(handle.thread().id());
+        *slot = Some(handle);
+        Ok(())
+    }
+
+    /// Poll mode: the file descriptor that becomes readable when events are queued.
+    fn wake_fd(&self) -> PyResult<i32> {
+        self.wake
+            .as_ref()
+            .map(|w| w.reader.as_raw_fd())
+            .ok_or_else(|| PyRuntimeError::new_err("not started in poll mode"))
+    }
+
+    /// Takes up to `max` queued events without waiting (poll mode: also clears the wake-up
+    /// fd first). Returns `None` once the server stopped and every event was taken.
+    fn poll<'py>(&self, py: Python<'py>, max: usize) -> Option<Bound<'py, PyList>> {
+        if let Some(w) = &self.wake {
+            // Empty the fd first, then re-arm, then take the events: a hook that runs after
+            // the re-arm writes a new byte, and every event queued before it is taken below.
+            // (Re-arming before reading could swallow the byte of a hook that ran in between
+            // and leave `armed` set with nothing to wake the loop.)
+            let mut buf = [0u8; 256];
+            loop {
+                match (&w.reader).read(&mut buf) {
+                    Ok(n) if n > 0 => continue,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    _ => break,
+                }
+            }
+            w.armed.store(false, Ordering::SeqCst);
+        }
+        let mut batch = Vec::new();
+        match drain(&self.events, &mut batch, max.max(1)) {
+            Err(_) if batch.is_empty() => None,
+            _ => Some(batch_to_py(py, batch, &self.path)),
+        }
+    }
+
+    /// Waits up to `timeout` seconds (GIL released) for events, then takes up to `max`.
+    /// Returns a list (empty on timeout), or `None` once the server stopped and every event
+    /// was taken. Used by a handler that waits for an ack on the dispatcher thread.
+    fn recv<'py>(&self, py: Python<'py>, timeout: f64, max: usize) -> Option<Bound<'py, PyList>> {
+        let events = self.events.clone();
+        let wait = Duration::from_secs_f64(timeout.clamp(0.0, 86_400.0));
+        let result = py.detach(move || -> Result<Vec<Event>, rtio::Error> {
+            let mut batch = Vec::new();
+            if let Some(ev) = events.recv_timeout(wait)? {
+                batch.push(ev);
+                let _ = drain(&events, &mut batch, max.max(1));
+            }
+            Ok(batch)
+        });
+        match result {
+            Ok(batch) => Some(batch_to_py(py, batch, &self.path)),
+            Err(_) => None,
+        }
+    }
+
+    /// True when called on this server's dispatcher thread.
+    fn on_dispatcher(&self) -> bool {
+        *self.dispatcher_id.lock() == Some(std::thread::current().id())
+    }
+
+    /// Sends an event to one socket (`data` as python-socketio: `None` no argument, a tuple
+    /// several). Returns False when no such socket is connected.
+    fn emit(&self, sid: &str, event: &str, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let payload = convert::encode_data(data)?;
+        found(self.io.emit(sid, event, &payload))
+    }
+
+    /// Sends an event to the sockets of a namespace: those in any of `to` (all when empty),
+    /// minus those in any of `exclude`. Returns how many it was queued for.
+    #[pyo3(signature = (nsp, event, data, to=None, exclude=None))]
+    fn broadcast(
+        &self,
+        nsp: &str,
+        event: &str,
+        data: &Bound<'_, PyAny>,
+        to: Option<Vec<String>>,
+        exclude: Option<Vec<String>>,
+    ) -> PyResult<usize> {
+        let payload = convert::encode_data(data)?;
+        let mut b = self.io.broadcast(nsp);
+        for room in to.unwrap_or_default() {
+            b = b.to(room);
+        }
+        for room in exclude.unwrap_or_default() {
+            b = b.except(room);
+        }
+        match b.emit(event, &payload) {
+            Ok(n) => Ok(n),
+            Err(rtio::Error::UnknownNamespace(_)) => Ok(0),
+            Err(e) => Err(to_py_err(e)),
+        }
+    }
+
+    /// Sends an event asking for an ack; returns the token of the ack event that follows
+    /// (exactly one: the answer, or `None` arguments after `timeout` seconds), or `None`
+    /// when no such socket is connected.
+    fn emit_with_ack(
+        &self,
+        sid: &str,
+        event: &str,
+        data: &Bound<'_, PyAny>,
+        timeout: f64,
+    ) -> PyResult<Option<u64>> {
+        let payload = convert::encode_data(data)?;
+        let timeout = Duration::from_secs_f64(timeout.clamp(0.0, 1e9));
+        match self.io.emit_with_ack(sid, event, &payload, timeout) {
+            Ok(token) => Ok(Some(token)),
+            Err(rtio::Error::UnknownSocket(_)) => Ok(None),
+            Err(e) => Err(to_py_err(e)),
+        }
+    }
+
+    /// Answers a client's ack request with a handler's return value (python-socketio's
+    /// convention: `None` no argument, a tuple several).
+    fn ack(&self, sid: &str, ack_id: u64, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let payload = convert::encode_data(data)?;
+        found(self.io.ack(sid, ack_id, &payload))
+    }
+
+    /// Puts a socket in a room.
+    fn join_room(&self, sid: &str, room: &str) -> PyResult<bool> {
+        found(self.io.join(sid, room))
+    }
+
+    /// Takes a socket out of a room.
+    fn leave_room(&self, sid: &str, room: &str) -> PyResult<bool> {
+        found(self.io.leave(sid, room))
+    }
+
+    /// The rooms of a socket, its own room first (empty when it is not connected).
+    fn rooms(&self, sid: &str) -> PyResult<Vec<String>> {
+        match self.io.rooms(sid) {
+            Ok(r) => Ok(r),
+            Err(rtio::Error::UnknownSocket(_)) => Ok(Vec::new()),
+            Err(e) => Err(to_py_err(e)),
+        }
+    }
+
+    /// Empties a room of a namespace.
+    fn close_room(&self, nsp: &str, room: &str) -> PyResult<()> {
+        match self.io.close_room(nsp, room) {
+            Ok(()) | Err(rtio::Error::UnknownNamespace(_)) => Ok(()),
+            Err(e) => Err(to_py_err(e)),
+        }
+    }
+
+    /// The socket ids of a namespace, or of one of its rooms.
+    #[pyo3(signature = (nsp, room=None))]
+    fn sockets(&self, nsp: &str, room: Option<&str>) -> PyResult<Vec<String>> {
+        match self.io.sockets(nsp, room) {
+            Ok(s) => Ok(s),
+            Err(rtio::Error::UnknownNamespace(_)) => Ok(Vec::new()),
+            Err(e) => Err(to_py_err(e)),
+        }
+    }
+
+    /// `(sockets, rooms)` of a namespace: connected sockets, and rooms with members not
+    /// counting each socket's own room.
+    fn stats(&self, nsp: &str) -> PyResult<(usize, usize)> {
+        match self.io.stats(nsp) {
+            Ok(s) => Ok((s.sockets, s.rooms)),
+            Err(rtio::Error::UnknownNamespace(_)) => Ok((0, 0)),
+            Err(e) => Err(to_py_err(e)),
+        }
+    }
+
+    /// Disconnects a socket (the client sees a server disconnect); with `close_connection`
+    /// its whole connection is closed too. False when it was not connected.
+    fn disconnect(&self, sid: &str, close_connection: bool) -> PyResult<bool> {
+        found(self.io.disconnect(sid, close_connection))
+    }
+
+    /// Accepts a pending connect request. False when it is no longer pending.
+    fn accept(&self, request: u64) -> PyResult<bool> {
+        found(self.io.accept(request))
+    }
+
+    /// Refuses a pending connect request with a `connect_error` carrying `message` and,
+    /// unless `None`, `data`.
+    fn reject(&self, request: u64, message: &str, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let data = if data.is_none() {
+            None
+        } else {
+            Some(convert::encode_json(data)?)
+        };
+        found(self.io.reject(request, message, data.as_deref()))
+    }
+
+    /// Accepts clients on one more namespace (or changes whether it asks first).
+    fn add_namespace(&self, nsp: &str, middleware: bool) -> PyResult<()> {
+        self.io.add_namespace(nsp, middleware).map_err(to_py_err)
+    }
+
+    /// Stops the server (clients get a disconnect; at most about 1.5 s), then waits for the
+    /// dispatcher thread to deliver the last events — unless called on that thread.
+    fn stop(&self, py: Python<'_>) {
+        let io = self.io.clone();
+        py.detach(move || io.stop());
+        self.join_dispatcher(py);
+        let server = self.server.lock().take();
+        py.detach(move || drop(server));
+    }
+
+    /// Waits for the dispatcher thread to finish (after `stop`), unless called on it.
+    fn join_dispatcher(&self, py: Python<'_>) {
+        if self.on_dispatcher() {
+            return;
+        }
+        let handle = self.dispatcher.lock().take();
+        if let Some(h) = handle {
+            py.detach(move || {
+                let _ = h.join();
+            });
+        }
+    }
+}
+
+/// The dispatcher thread: waits with the GIL released, attaches it to deliver a batch.
+fn dispatch_loop(events: Events, callback: Py<PyAny>, path: String, max: usize) {
+    Python::attach(|py| {
+        loop {
+            let received = py.detach(|| -> Result<Vec<Event>, rtio::Error> {
+                let first = events.recv()?;
+                let mut batch = vec![first];
+                let _ = drain(&events, &mut batch, max);
+                Ok(batch)
+            });
+            let Ok(batch) = received else { break };
+            let list = batch_to_py(py, batch, &path);
+            if let Err(e) = callback.call1(py, (list,)) {
+                e.write_unraisable(py, Some(callback.bind(py)));
+            }
+        }
+        if let Err(e) = callback.call1(py, (py.None(),)) {
+            e.write_unraisable(py, Some(callback.bind(py)));
+        }
+        drop(callback);
+    });
+}

@@ -1,0 +1,140 @@
+"""The scenarios of shared/SCENARIOS.md on ``rtio.AsyncServer`` (asyncio handlers):
+``scenarios_server.py --asyncio``, or ``RTIO_PY_ASYNC=1 tests/interop/scenarios-server python``.
+"""
+
+import asyncio
+
+import rtio
+from rtio.exceptions import ConnectionRefusedError
+
+from scenarios_server import server_options, text
+
+
+def build(args):
+    sio = rtio.AsyncServer(**server_options(args))
+
+    async def send_visits():
+        await sio.emit("visits", sio.stats("/")["sockets"])
+
+    # ------------------------------------------------------------------ namespace /
+    @sio.event
+    async def connect(sid, environ, auth):
+        await sio.emit("auth", auth or {}, to=sid)
+        if not args.no_visits:
+            await send_visits()
+
+    @sio.event
+    async def disconnect(sid, reason):
+        if not args.no_visits:
+            await send_visits()
+
+    @sio.event
+    async def message(sid, *data):
+        await sio.emit("message-back", data, to=sid)
+
+    @sio.on("message-with-ack")
+    async def message_with_ack(sid, *data):
+        return data
+
+    @sio.event
+    async def toServer(sid, data):  # noqa: N802 - the event's name
+        line = f"{text(data.get('nome'))}:{text(data.get('msg'))}"
+        await sio.emit("toClient", line, to=sid)
+        await sio.emit("toClient", line, skip_sid=sid)
+
+    @sio.on("client:created:job")
+    async def created_job(sid, *data):
+        await sio.emit("server:created:job", data)
+
+    @sio.event
+    def whoami(sid):  # plain functions work too
+        return sid
+
+    @sio.event
+    async def join(sid, room):
+        await sio.enter_room(sid, text(room))
+        return True
+
+    @sio.event
+    async def leave(sid, room):
+        await sio.leave_room(sid, text(room))
+        return True
+
+    @sio.on("to-room")
+    async def to_room(sid, data):
+        await sio.emit(text(data["event"]), data.get("data"), room=text(data["room"]))
+
+    @sio.on("to-room-except-me")
+    async def to_room_except_me(sid, data):
+        await sio.emit(text(data["event"]), data.get("data"), room=text(data["room"]),
+                       skip_sid=sid)
+
+    @sio.event
+    async def broadcast(sid, *data):
+        await sio.emit("broadcast", data, skip_sid=sid)
+
+    @sio.event
+    async def fanout(sid, data):
+        await sio.emit(text(data["event"]), data.get("data"))
+
+    @sio.event
+    async def ask(sid, data):
+        try:
+            value = await sio.call("question", data.get("question"), to=sid,
+                                   timeout=data.get("timeout_ms", 5000) / 1000)
+            answer = {"ok": True, "value": value[0] if isinstance(value, tuple) else value}
+        except TimeoutError:
+            answer = {"ok": False, "error": "timeout"}
+        await sio.emit("answer", answer, to=sid)
+
+    @sio.event
+    async def later(sid, data):
+        # Emits from a loop callback scheduled for later, not from within a handler.
+        loop = asyncio.get_running_loop()
+        loop.call_later(data.get("ms", 0) / 1000, lambda: asyncio.ensure_future(
+            sio.emit(text(data["event"]), data.get("data"), to=sid)))
+
+    @sio.on("kick-me")
+    async def kick_me(sid, *_):
+        await sio.disconnect(sid, close_connection=True)
+
+    @sio.on("throw")
+    async def throw(sid, *_):
+        raise RuntimeError('the client asked this handler to fail ("throw")')
+
+    @sio.event
+    async def stats(sid, *_):
+        return sio.stats("/")
+
+    # ------------------------------------------------------------------ namespace /custom
+    @sio.on("connect", namespace="/custom")
+    async def custom_connect(sid, environ, auth):
+        await sio.emit("auth", auth or {}, to=sid, namespace="/custom")
+
+    # ------------------------------------------------------------------ namespace /admin
+    @sio.on("connect", namespace="/admin")
+    async def admin_connect(sid, environ, auth):
+        if auth != {"token": "secret"}:
+            raise ConnectionRefusedError("unauthorized")
+        await sio.emit("admin-hello", {"id": sid}, to=sid, namespace="/admin")
+
+    @sio.on("broadcast-main", namespace="/admin")
+    async def broadcast_main(sid, *data):
+        await sio.emit("announcement", data, namespace="/")
+
+    return sio
+
+
+async def serve(args):
+    sio = build(args)
+    port = await sio.start(port=args.port, host="127.0.0.1")
+    print(f"READY {port}", flush=True)
+    await sio.serve()  # until SIGTERM / Ctrl-C
+
+
+def main(args):
+    try:
+        asyncio.run(serve(args))
+    except KeyboardInterrupt:
+        pass
+    return 0
