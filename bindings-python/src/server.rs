@@ -253,6 +253,8 @@ pub struct Options {
     worker_threads: usize,
     /// `(name, middleware)` pairs.
     namespaces: Vec<(String, bool)>,
+    /// Offer unknown namespaces to the host (`namespaces='*'`).
+    dynamic_namespaces: bool,
     /// Poll mode (a wake-up fd) instead of a dispatcher thread.
     poll_mode: bool,
 }
@@ -295,6 +297,7 @@ impl NativeServer {
         for (name, middleware) in options.namespaces {
             config = config.namespace(name, middleware);
         }
+        config.dynamic_namespaces = options.dynamic_namespaces;
         let wake = if options.poll_mode {
             let (reader, writer) =
                 UnixStream::pair().map_err(|e| PyOSError::new_err(e.to_string()))?;
@@ -547,6 +550,14 @@ impl NativeServer {
             Some(convert::encode_json(data)?)
         };
         found(self.io.reject(request, message, data.as_deref()))
+    }
+
+    /// The transport a socket's connection uses now: `"polling"` or `"websocket"`.
+    fn transport(&self, sid: &str) -> PyResult<&'static str> {
+        Ok(match self.io.transport(sid).map_err(to_py_err)? {
+            rtio::engineio::Transport::Polling => "polling",
+            rtio::engineio::Transport::WebSocket => "websocket",
+        })
     }
 
     /// Accepts clients on one more namespace (or changes whether it asks first).

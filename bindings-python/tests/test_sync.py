@@ -386,3 +386,29 @@ def test_reserved_and_invalid_usage(serve):
         rtio.WSGIApp(sio)
     with pytest.raises(TypeError):
         rtio.Server(no_such_option=1)
+
+
+def test_any_namespace_with_star(serve, client):
+    sio = rtio.Server(namespaces="*")
+    connects = Recorder()
+
+    @sio.on("connect", namespace="*")
+    def connect(namespace, sid, environ):
+        connects(namespace, sid)
+
+    @sio.on("hello", namespace="*")
+    def hello(namespace, sid, data):
+        return f"{namespace}:{data}"
+
+    c = client(serve(sio), namespaces=("/room-7",))
+    namespace, sid = connects.get()
+    assert namespace == "/room-7"
+    assert sid == c.sio.get_sid("/room-7")
+    assert c.sio.call("hello", "hi", namespace="/room-7", timeout=WAIT) == "/room-7:hi"
+
+
+@pytest.mark.parametrize("transports,expected", [(["websocket"], "websocket"), (["polling"], "polling")])
+def test_transport_of_a_client(serve, client, transports, expected):
+    sio = rtio.Server()
+    c = client(serve(sio), transports=transports)
+    assert sio.transport(c.sid) == expected

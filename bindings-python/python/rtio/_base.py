@@ -294,11 +294,10 @@ class BaseServer:
         self._namespace_changed(namespace_handler.namespace)
 
     def _accepted_namespaces(self) -> List[str]:
-        if self.namespaces == "*":
-            raise NotImplementedError(
-                "namespaces='*' (accept any namespace) is not supported yet: list the "
-                "namespaces, or register handlers for them (see docs/python.md)")
-        names = set(self.handlers) | set(self.namespace_handlers) | set(self.namespaces)
+        # With namespaces='*', other namespaces reach the server as connect requests
+        # (the engine's dynamic namespaces): the ones listed here are just known up front.
+        listed = [] if self.namespaces == "*" else list(self.namespaces)
+        names = set(self.handlers) | set(self.namespace_handlers) | set(listed)
         names.discard("*")
         return sorted(names)
 
@@ -361,6 +360,7 @@ class BaseServer:
         options["host"] = self.host if host is None else host
         options["port"] = int(self.port if port is None else port)
         options["namespaces"] = [(ns, self._middleware(ns)) for ns in self._accepted_namespaces()]
+        options["dynamic_namespaces"] = self.namespaces == "*"
         options["poll_mode"] = poll_mode
         self._sid_nsp.clear()
         self._environ.clear()
@@ -492,8 +492,9 @@ class BaseServer:
         self.attach(None)
 
     def transport(self, sid: str, namespace: Optional[str] = None) -> str:
-        """Not available with rtio (the engine does not report a socket's transport)."""
-        raise NotImplementedError("rtio does not report a client's transport")
+        """The transport the client's connection uses now: ``'polling'`` (until an upgrade
+        completes) or ``'websocket'``."""
+        return self._native_or_raise().transport(sid)
 
     def stats(self, namespace: str = "/") -> Dict[str, int]:
         """rtio's own: ``{'sockets': n, 'rooms': m}`` for a namespace — connected sockets,

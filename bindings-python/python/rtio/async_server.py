@@ -370,8 +370,8 @@ class AsyncServer(BaseServer):
         self._spawn(decide())
 
     def _on_connect(self, sid: str, nsp: str, auth: Any, environ: Dict[str, Any]) -> None:
-        if self._middleware(nsp) and sid in self._environ:
-            return  # registered and handled at the request
+        if sid in self._environ:
+            return  # registered and handled at its connect request
         self._connected(sid, nsp, environ)
         if self._middleware(nsp):
             return  # its handler ran at the request

@@ -357,8 +357,8 @@ class Server(BaseServer):
             native.reject(request, refusal[0], refusal[1])
 
     def _on_connect(self, sid: str, nsp: str, auth: Any, environ: Dict[str, Any]) -> None:
-        if self._middleware(nsp) and sid in self._environ:
-            return  # registered and handled at the request
+        if sid in self._environ:
+            return  # registered and handled at its connect request
         self._connected(sid, nsp, environ)
         if self._middleware(nsp):
             return  # its handler ran at the request
