@@ -17,6 +17,31 @@ use crate::Error;
 /// How long stopping waits for queued frames to reach clients before closing hard.
 const DRAIN_ON_STOP: Duration = Duration::from_millis(1000);
 
+/// Pending connections the kernel queues before `accept` (tokio's default is 128, which
+/// drops SYNs in connect storms; Node uses 511).
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds like `TcpListener::bind` (name resolution, first address that works) with a larger
+/// listen backlog.
+async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a).and_then(|_| socket.listen(LISTEN_BACKLOG)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
+    }))
+}
+
 /// A running server thread.
 pub(crate) struct RuntimeThread {
     thread: Option<JoinHandle<()>>,
@@ -54,7 +79,7 @@ impl RuntimeThread {
                 };
                 rt.block_on(async move {
                     let addr = format!("{}:{}", config.host, config.port);
-                    let listener = match TcpListener::bind(&addr).await {
+                    let listener = match bind(&addr).await {
                         Ok(l) => l,
                         Err(e) => {
                             let _ = ready_tx.send(Err(Error::Bind(format!("{addr}: {e}"))));

@@ -140,6 +140,18 @@ fn parse_query(q: &str) -> Query<'_> {
     out
 }
 
+/// A copy of the headers that owns its bytes: a plain clone would share, and so keep alive,
+/// hyper's whole read buffer for as long as the session lives.
+fn owned_headers(headers: &hyper::HeaderMap) -> hyper::HeaderMap {
+    let mut out = hyper::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if let Ok(v) = hyper::header::HeaderValue::from_bytes(value.as_bytes()) {
+            out.append(name.clone(), v);
+        }
+    }
+    out
+}
+
 /// A new random id: 15 random bytes as 20 URL-safe base64 characters, like Socket.IO's.
 pub(crate) fn random_id() -> Arc<str> {
     let mut raw = [0u8; 15];
@@ -244,7 +256,7 @@ impl<H: EngineHandler> Engine<H> {
         }
         let handshake = Handshake {
             remote_addr: remote,
-            headers: req.headers().clone(),
+            headers: owned_headers(req.headers()),
             query: query.clone(),
             issued_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)

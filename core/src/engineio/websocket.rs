@@ -60,18 +60,25 @@ where
     let accept = derive_accept_key(key.as_bytes());
     let config = ws_config(engine.config.max_payload);
     engine.rt.spawn(async move {
-        let Ok(upgraded) = hyper::upgrade::on(&mut req).await else {
+        let upgraded = hyper::upgrade::on(&mut req).await;
+        // The request (and hyper's buffer its head lives in) is not needed any more.
+        drop(req);
+        let Ok(upgraded) = upgraded else {
             return;
         };
         // Our connections are always TokioIo<TcpStream> (see http::serve_connection).
-        let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
+        let Ok(hyper::upgrade::Parts { io, read_buf, .. }) =
+            upgraded.downcast::<TokioIo<TcpStream>>()
+        else {
             return;
         };
-        let stream = parts.io.into_inner();
-        let ws = if parts.read_buf.is_empty() {
+        // Copy what the client sent early and release hyper's read buffer with it.
+        let early = read_buf.to_vec();
+        drop(read_buf);
+        let stream = io.into_inner();
+        let ws = if early.is_empty() {
             WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await
         } else {
-            let early = parts.read_buf.to_vec();
             WebSocketStream::from_partially_read(stream, early, Role::Server, Some(config)).await
         };
         then(ws).await;
