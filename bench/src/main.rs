@@ -1,1 +1,576 @@
-fn main() {}
+//! `rtio-bench`: the load generator and harness behind `make bench`.
+//!
+//! For each scenario it starts every host's scenarios server (`tests/interop/scenarios-server
+//! HOST --no-visits`, pinned to one core), runs the scenario against each in turn from this
+//! single-threaded process (pinned to the other core), and prints one table with absolute
+//! figures and ratios against Node socket.io. See bench/README.md.
+
+mod client;
+mod proto;
+mod report;
+mod scenarios;
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use report::ScenarioResult;
+use scenarios::{Outcome, Params, Scenario};
+use server::ServerProc;
+
+const USAGE: &str = "\
+usage: rtio-bench [--hosts rust,socketio] [--quick] [--only idle,fanout,echo,polling,storm]
+                  [--server-cpu N|none] [--loadgen-cpu N|none] [--root DIR]
+                  [--results FILE] [--readme FILE] [--command TEXT] [--perf DIR]
+                  [--attach PID:PORT] [--window N] [--noise|--no-noise]
+  --hosts        servers under test: any `tests/interop/scenarios-server HOST`
+                 (default rust,socketio; ratios are against socketio)
+  --quick        small sizes (under 2 minutes)
+  --server-cpu   core the servers are pinned to with taskset (default 0)
+  --loadgen-cpu  core this process pins itself to (default 1)
+  --results      write the report there (e.g. bench/RESULTS.md)
+  --readme       replace the body of that file's `## Benchmarks` section with the table
+  --command      how the run was started, for the report (e.g. `make bench`)
+  --perf DIR     `perf record -g` each server over each measured window, into DIR
+  --attach PID:PORT  run against a server started by hand (e.g. under heaptrack)
+  --window N     fan-out messages in flight at most (default 16)
+  --noise        run the first host once more, last, to show run-to-run noise (default
+                 in the full mode; --no-noise turns it off)";
+
+struct Options {
+    hosts: Vec<String>,
+    quick: bool,
+    only: Vec<Scenario>,
+    server_cpu: Option<usize>,
+    loadgen_cpu: Option<usize>,
+    root: PathBuf,
+    results: Option<PathBuf>,
+    readme: Option<PathBuf>,
+    command: Option<String>,
+    attach: Option<(u32, u16)>,
+    window: Option<u32>,
+    noise: Option<bool>,
+    /// The commit under test, read when the run starts (commits may land meanwhile).
+    revision: String,
+}
+
+/// `HEAD`, marked when `core/` or `examples/` have uncommitted changes.
+fn revision(root: &Path) -> String {
+    let rev = output("git", &["rev-parse", "--short", "HEAD"], root);
+    let dirty = output(
+        "git",
+        &["status", "--porcelain", "--", "core", "examples"],
+        root,
+    );
+    if dirty.is_empty() || dirty == "?" {
+        rev
+    } else {
+        format!("{rev} + uncommitted changes")
+    }
+}
+
+/// One column of the run: a label and the host it starts. A noise arm runs the first host
+/// again, last, so `again ÷ first` shows how far two runs of the same code differ.
+struct Arm {
+    label: String,
+    host: String,
+}
+
+fn arms(opts: &Options) -> Vec<Arm> {
+    let mut arms: Vec<Arm> = opts
+        .hosts
+        .iter()
+        .map(|h| Arm {
+            label: h.clone(),
+            host: h.clone(),
+        })
+        .collect();
+    if opts.noise.unwrap_or(!opts.quick) && opts.attach.is_none() {
+        if let Some(first) = opts.hosts.iter().find(|h| *h != report::REFERENCE) {
+            arms.push(Arm {
+                label: report::again(first),
+                host: first.clone(),
+            });
+        }
+    }
+    arms
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        hosts: vec!["rust".into(), "socketio".into()],
+        quick: false,
+        only: Scenario::ALL.to_vec(),
+        server_cpu: Some(0),
+        loadgen_cpu: Some(1),
+        root: Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
+        results: None,
+        readme: None,
+        command: None,
+        attach: None,
+        window: None,
+        noise: None,
+        revision: String::new(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        let cpu = |v: String| -> Result<Option<usize>, String> {
+            if v == "none" {
+                Ok(None)
+            } else {
+                v.parse().map(Some).map_err(|_| format!("bad CPU {v}"))
+            }
+        };
+        match flag.as_str() {
+            "--hosts" => {
+                o.hosts = value()?
+                    .split([',', ' '])
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            "--quick" => o.quick = true,
+            "--only" => {
+                let list = value()?;
+                o.only = Scenario::ALL
+                    .into_iter()
+                    .filter(|s| list.split(',').any(|k| k == s.key()))
+                    .collect();
+            }
+            "--server-cpu" => o.server_cpu = cpu(value()?)?,
+            "--loadgen-cpu" => o.loadgen_cpu = cpu(value()?)?,
+            "--root" => o.root = value()?.into(),
+            "--results" => o.results = Some(value()?.into()),
+            "--readme" => o.readme = Some(value()?.into()),
+            "--command" => o.command = Some(value()?),
+            "--attach" => {
+                let v = value()?;
+                let parsed = v
+                    .split_once(':')
+                    .and_then(|(pid, port)| Some((pid.parse().ok()?, port.parse().ok()?)));
+                o.attach = Some(parsed.ok_or(format!("--attach PID:PORT, got {v}"))?);
+                o.hosts = vec!["attached".into()];
+            }
+            "--window" => o.window = Some(value()?.parse().map_err(|_| "--window N")?),
+            "--noise" => o.noise = Some(true),
+            "--no-noise" => o.noise = Some(false),
+            "--perf" => {
+                let _ = server::PERF_DIR.set(value()?.into());
+            }
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    if o.hosts.is_empty() || o.only.is_empty() {
+        return Err(format!("nothing to run\n{USAGE}"));
+    }
+    o.root = o.root.canonicalize().map_err(|e| format!("--root: {e}"))?;
+    o.revision = revision(&o.root);
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut params = if opts.quick {
+        Params::quick()
+    } else {
+        Params::full()
+    };
+    if let Some(w) = opts.window {
+        params.fanout_window = w.max(1);
+    }
+    // One socket per client here and one per client in the server (which inherits this).
+    params.fd_limit = server::raise_fd_limit(1 << 20);
+    let needed = params.max_clients.max(params.idle_clients) as u64 + 1_000;
+    if params.fd_limit < needed {
+        eprintln!(
+            "warning: RLIMIT_NOFILE is {} and may not be raised here; the idle ramp needs {needed}",
+            params.fd_limit
+        );
+    }
+    if let Some(cpu) = opts.loadgen_cpu {
+        if !server::pin_self(cpu) {
+            eprintln!("warning: could not pin the load generator to CPU {cpu}");
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let started = Instant::now();
+    let load_before = loadavg();
+    let (busy0, self0) = (server::machine_busy_seconds(), server::self_cpu_seconds());
+    let (results, servers_cpu) = match runtime.block_on(run(&opts, &params)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rtio-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    // What the machine did besides this run: its busy time minus ours (load generator and
+    // servers), so a reader knows how shared the machine was.
+    let others =
+        server::machine_busy_seconds() - busy0 - (server::self_cpu_seconds() - self0) - servers_cpu;
+    let load = format!(
+        "load average (1, 5, 15 min) before the run: {load_before}; after: {}; CPU time used by \
+         other processes during the run: {:.0} s in {:.0} s ({:.0}% of one CPU on average)",
+        loadavg(),
+        others.max(0.0),
+        elapsed,
+        100.0 * others.max(0.0) / elapsed
+    );
+
+    let labels: Vec<String> = arms(&opts).into_iter().map(|a| a.label).collect();
+    let table = report::table(&results, &labels, &params);
+    let notes = report::notes(&results);
+    let targets = targets_section(&opts, &results, &params);
+    println!("\n{table}");
+    if !notes.is_empty() {
+        println!("Notes:\n{notes}");
+    }
+    if !targets.is_empty() {
+        println!("{targets}");
+    }
+    println!("run took {elapsed:.0} s; {load}");
+    let command = command_line(&opts);
+    if let Some(path) = &opts.results {
+        let text = results_md(
+            &opts, &params, &table, &notes, &targets, &command, elapsed, &load,
+        );
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("writing {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &opts.readme {
+        let body = format!(
+            "Latest `{command}` run ({}; machine, versions and method in \
+             [bench/RESULTS.md](bench/RESULTS.md)). Ratios are against Node socket.io 4.8: \
+             below 1× is better for times, memory and CPU, above 1× for rates.\n\n{table}",
+            today()
+        );
+        let updated = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|r| report::replace_section(&r, "## Benchmarks", &body));
+        match updated {
+            Some(text) => {
+                if let Err(e) = std::fs::write(path, text) {
+                    eprintln!("writing {}: {e}", path.display());
+                } else {
+                    println!("updated the Benchmarks section of {}", path.display());
+                }
+            }
+            None => eprintln!("{}: no `## Benchmarks` section", path.display()),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs every scenario; returns the results and the CPU time the servers used in all.
+async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f64), String> {
+    // Every arm's server starts once, beside the others, and serves every scenario: one build
+    // of each host for the whole run (the Rust launcher rebuilds when core/ changed, which
+    // must not happen between two scenarios), and a fresh process for the first scenario
+    // (idle memory). A server found dead at its turn is restarted (and that is noted).
+    let arms = arms(opts);
+    let start = |arm: &Arm| -> Result<ServerProc, String> {
+        match opts.attach {
+            Some((pid, port)) => Ok(ServerProc::attach(pid, port)),
+            None => {
+                let log = server::log_path(&opts.root, &arm.label);
+                ServerProc::start(&opts.root, &arm.host, opts.server_cpu, &log)
+            }
+        }
+    };
+    let t_start = Instant::now();
+    let mut servers = Vec::new();
+    for arm in &arms {
+        let s = start(arm)?;
+        eprintln!(
+            "{}: pid {}, port {}, CPUs {}",
+            arm.label,
+            s.pid,
+            s.port,
+            s.cpus_allowed()
+        );
+        servers.push(s);
+    }
+    eprintln!("servers ready in {:.1} s", t_start.elapsed().as_secs_f64());
+
+    let mut results = Vec::new();
+    let total = opts.only.len();
+    for (n, &scenario) in opts.only.iter().enumerate() {
+        let mut outcomes = Vec::new();
+        for (arm, s) in arms.iter().zip(servers.iter_mut()) {
+            let mut restarted = None;
+            if !s.alive() {
+                *s = start(arm)?;
+                restarted = Some(format!("the server had exited; restarted as pid {}", s.pid));
+            }
+            eprintln!("[{}/{total} {}] {}", n + 1, scenario.key(), arm.label);
+            let t0 = Instant::now();
+            // A fresh LocalSet per run: dropping it ends every client task and closes
+            // every socket of this run.
+            let local = tokio::task::LocalSet::new();
+            let mut outcome = local.run_until(run_one(scenario, s, params)).await;
+            drop(local);
+            outcome.notes.extend(restarted);
+            eprintln!(
+                "    {} ({:.1} s){}",
+                summary(scenario, &outcome),
+                t0.elapsed().as_secs_f64(),
+                outcome
+                    .notes
+                    .iter()
+                    .map(|n| format!("\n    note: {n}"))
+                    .collect::<String>()
+            );
+            // The next run starts once this server has dealt with the closed clients.
+            server::quiesce(s).await;
+            outcomes.push((arm.label.clone(), outcome));
+        }
+        results.push(ScenarioResult { scenario, outcomes });
+    }
+    let mut servers_cpu = 0.0;
+    for s in servers {
+        servers_cpu += s.cpu_with_children();
+        s.stop();
+    }
+    Ok((results, servers_cpu))
+}
+
+async fn run_one(scenario: Scenario, server: &mut ServerProc, p: &Params) -> Outcome {
+    match scenario {
+        Scenario::Idle => scenarios::idle(server, p).await,
+        Scenario::Fanout => scenarios::fanout(server, p, false).await,
+        Scenario::Echo => scenarios::echo(server, p).await,
+        Scenario::PollingFanout => scenarios::fanout(server, p, true).await,
+        Scenario::Storm => scenarios::storm(server, p).await,
+    }
+}
+
+fn summary(s: Scenario, o: &Outcome) -> String {
+    let f = |k: &str, d: usize| report::number(o.get(k).unwrap_or(f64::NAN), d);
+    let cpu = format!(
+        "server CPU {}%, load generator {}%",
+        f("server_cpu_pct", 0),
+        f("loadgen_cpu_pct", 0)
+    );
+    match s {
+        Scenario::Idle => format!(
+            "{} held, {} KiB/connection; ramp: {} held, {} MiB",
+            f("idle_connected", 0),
+            f("rss_per_conn_kib", 1),
+            f("max_held", 0),
+            f("rss_max_mib", 0)
+        ),
+        Scenario::Fanout | Scenario::PollingFanout => format!(
+            "{} deliveries/s, {} µs CPU/delivery, p50 {} ms, p99 {} ms; {cpu}",
+            f("deliveries_per_s", 0),
+            f("cpu_us_per_delivery", 3),
+            f("p50_ms", 2),
+            f("p99_ms", 2)
+        ),
+        Scenario::Echo => format!(
+            "{} acks/s, {} µs CPU/ack, p50 {} ms, p99 {} ms; {cpu}",
+            f("acks_per_s", 0),
+            f("cpu_us_per_ack", 2),
+            f("p50_ms", 3),
+            f("p99_ms", 3)
+        ),
+        Scenario::Storm => format!(
+            "{} connections/s, {} µs CPU/connection, p99 {} ms; {cpu}",
+            f("conns_per_s", 0),
+            f("cpu_us_per_conn", 0),
+            f("connect_p99_ms", 1)
+        ),
+    }
+}
+
+fn targets_section(opts: &Options, results: &[ScenarioResult], p: &Params) -> String {
+    if !opts.hosts.iter().any(|h| h == report::REFERENCE) {
+        return String::new();
+    }
+    let mut s = String::new();
+    for host in opts.hosts.iter().filter(|h| h.as_str() == "rust") {
+        s.push_str(&format!(
+            "Targets of issue 4 ({host} vs {}):\n\n",
+            report::REFERENCE
+        ));
+        s.push_str(&report::targets(results, host, p.max_clients));
+    }
+    s
+}
+
+fn command_line(opts: &Options) -> String {
+    opts.command.clone().unwrap_or_else(|| {
+        std::env::args()
+            .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn output(cmd: &str, args: &[&str], dir: &Path) -> String {
+    Command::new(cmd)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn today() -> String {
+    output("date", &["-u", "+%Y-%m-%d %H:%M UTC"], Path::new("/"))
+}
+
+fn package_version(root: &Path, package: &str) -> String {
+    let file = root.join(format!("tests/interop/node_modules/{package}/package.json"));
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| {
+            let at = s.find("\"version\"")?;
+            let rest = &s[at + 9..];
+            let start = rest.find('"')? + 1;
+            let len = rest[start..].find('"')?;
+            Some(rest[start..start + len].to_string())
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+fn machine(root: &Path) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, m)| m.trim().to_string())
+        .unwrap_or_else(|| "?".into());
+    let cpus = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let mem_kib = server::proc_status_field_file("/proc/meminfo", "MemTotal:").unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{model}, {cpus} CPUs, {:.0} GiB RAM, Linux {}; {}",
+        mem_kib as f64 / 1024.0 / 1024.0,
+        kernel.trim(),
+        output("uname", &["-m"], root)
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn results_md(
+    opts: &Options,
+    p: &Params,
+    table: &str,
+    notes: &str,
+    targets: &str,
+    command: &str,
+    elapsed: f64,
+    load: &str,
+) -> String {
+    let root = &opts.root;
+    let rev = &opts.revision;
+    let pin = |c: Option<usize>| c.map_or("not pinned".to_string(), |c| format!("CPU {c}"));
+    let mut s = String::new();
+    s.push_str("# rtio benchmark results\n\n");
+    s.push_str(&format!(
+        "Generated by `{command}` on {} ({} mode, {:.0} s in all). Rerun it to refresh this file; \
+         the method is in [README.md](README.md).\n\n",
+        today(),
+        if opts.quick { "QUICK" } else { "full" },
+        elapsed
+    ));
+    s.push_str("## Machine and versions\n\n");
+    s.push_str(&format!("- machine: {}\n", machine(root)));
+    s.push_str(&format!("- {load}\n"));
+    s.push_str(&format!(
+        "- servers: {} (taskset); load generator: {}, one thread\n",
+        pin(opts.server_cpu),
+        pin(opts.loadgen_cpu)
+    ));
+    s.push_str(&format!(
+        "- rtio {rev}, {}; Node {}, socket.io {}, engine.io {}, ws {}\n",
+        output("rustc", &["--version"], root),
+        output("node", &["--version"], root),
+        package_version(root, "socket.io"),
+        package_version(root, "engine.io"),
+        package_version(root, "ws")
+    ));
+    s.push_str(&format!(
+        "- columns: {} (each `tests/interop/scenarios-server HOST --port 0 --no-visits`, \
+         all started at the beginning, beside each other, and used by every scenario in turn; \
+         an \"again\" column is a second process of the same host, run last, to show \
+         run-to-run noise)\n\n",
+        arms(opts)
+            .iter()
+            .map(|a| a.label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    s.push_str(&format!("## Results\n\n{table}\n"));
+    s.push_str(
+        "Ratios are `host ÷ socketio`: below 1× is better for times, memory and CPU, above 1× \
+         for rates. \"Server CPU\" is utime+stime of the server process over the measured \
+         window (from `/proc/PID/stat`) divided by the work done; it stays meaningful when the \
+         load generator, not the server, is the saturated side (compare the two CPU rows).\n\n",
+    );
+    if !notes.is_empty() {
+        s.push_str(&format!("Notes:\n\n{notes}\n"));
+    }
+    if !targets.is_empty() {
+        s.push_str(&format!(
+            "## {}\n",
+            targets.trim_end().replacen(":\n", "\n", 1)
+        ));
+        s.push_str(
+            "\nWhat limits each figure, with profiles: \
+             [README.md](README.md#what-limits-rtio-today).\n\n",
+        );
+    }
+    s.push_str(&format!(
+        "## Sizes of this run\n\n\
+         idle {} clients (ramp to {}, budget {} s); fan-out {} clients × {} messages of {} B, \
+         at most {} in flight, after {} sent one at a time (time budget {} s); echo {} clients, {} s after {} s of warm-up, {} B argument; \
+         polling fan-out {} clients × {} messages; storm {} clients; at most {} connection \
+         attempts in flight.\n",
+        p.idle_clients,
+        p.max_clients,
+        p.max_ramp_budget.as_secs(),
+        p.fanout_clients,
+        p.fanout_messages,
+        p.payload_bytes,
+        p.fanout_window,
+        p.probe_messages,
+        p.fanout_budget.as_secs(),
+        p.echo_clients,
+        p.echo_duration.as_secs_f64(),
+        p.echo_warmup.as_secs_f64(),
+        p.echo_bytes,
+        p.polling_clients,
+        p.polling_messages,
+        p.storm_clients,
+        p.connect_concurrency
+    ));
+    s
+}

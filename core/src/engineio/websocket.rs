@@ -177,7 +177,7 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, entry: &Arc<Entry<H::Con
         tokio::select! {
             biased;
             _ = s.ws_wake.notified() => {
-                if write_pending(entry, &mut ws).await.is_err() {
+                if Box::pin(write_pending(entry, &mut ws)).await.is_err() {
                     engine.close(entry, CloseReason::TransportError);
                     break;
                 }
@@ -208,7 +208,9 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, entry: &Arc<Entry<H::Con
                     }
                 };
                 let result = match packet {
-                    Ok(p) => engine.on_packet(entry, p).await,
+                    // Boxed: the handler's future is large and only exists while a message
+                    // is handled, so an idle connection's task stays small.
+                    Ok(p) => Box::pin(engine.on_packet(entry, p)).await,
                     Err(_) => Err(CloseReason::ParseError),
                 };
                 if let Err(reason) = result {

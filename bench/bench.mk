@@ -1,0 +1,20 @@
+# `make bench`: rtio's scenarios server(s) against the reference Node socket.io server, side by
+# side in one run (bench/README.md). Not part of `make test`.
+#   make bench                          full run (< 15 min): writes bench/RESULTS.md and README's table
+#   make bench QUICK=1                  short run (< 2 min): writes target/bench/RESULTS-quick.md
+#   make bench HOSTS="rust c socketio"  the servers under test: any tests/interop/scenarios-server
+#                                       HOST; ratios are always against socketio
+#   make bench BENCH_FLAGS="--only fanout,echo --perf target/bench/perf"   see rtio-bench --help
+# The servers run pinned to CPU 0 and the load generator to CPU 1 (taskset).
+
+BENCH_HOSTS   = $(or $(HOSTS),rust socketio)
+BENCH_OUT     = $(if $(QUICK),target/bench/RESULTS-quick.md,bench/RESULTS.md)
+BENCH_README  = $(if $(QUICK),,--readme README.md)
+BENCH_COMMAND = make bench$(if $(QUICK), QUICK=1)$(if $(HOSTS), HOSTS="$(HOSTS)")
+
+.PHONY: bench
+bench: $(NODE_MODULES)
+	$(CARGO) build --release -p rtio-bench -p rtio-examples
+	@mkdir -p target/bench
+	taskset -c 1 ./target/release/rtio-bench --hosts "$(BENCH_HOSTS)" $(if $(QUICK),--quick) \
+		--results $(BENCH_OUT) $(BENCH_README) --command '$(BENCH_COMMAND)' $(BENCH_FLAGS)

@@ -1,0 +1,502 @@
+//! Minimal Socket.IO clients over WebSocket and over HTTP long-polling, for one
+//! single-threaded runtime: no per-message allocation, no JSON parsing, one `read` per
+//! wake-up, frames parsed in place.
+
+use std::cell::Cell;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::proto::{self, BodyKind, Packet};
+
+/// Errors of a client: IO, protocol, or the server said no.
+#[derive(Debug)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error(e.to_string())
+    }
+}
+
+impl From<proto::ProtoError> for Error {
+    fn from(e: proto::ProtoError) -> Self {
+        Error(e.0.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Microseconds since the load generator started (monotonic; the same clock stamps a
+/// fan-out message when it is sent and when each copy arrives).
+pub fn now_us() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+/// Where the clients connect.
+pub struct Target {
+    /// The server's address.
+    pub addr: SocketAddr,
+    ws_request: Vec<u8>,
+    host: String,
+    path: String,
+}
+
+impl Target {
+    /// A scenarios server on `127.0.0.1:port`, Engine.IO path `/socket.io/`.
+    pub fn local(port: u16) -> Target {
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+        let host = format!("127.0.0.1:{port}");
+        let path = "/socket.io/".to_string();
+        Target {
+            addr,
+            ws_request: proto::ws_upgrade_request(&host, &path),
+            host,
+            path,
+        }
+    }
+}
+
+/// Number of loopback source addresses the clients spread over (127.100.0.1 ...): each one
+/// has its own ephemeral port range, so 100,000+ connections to one server port fit.
+const SOURCE_ADDRESSES: u32 = 64;
+
+thread_local! {
+    static NEXT_SOURCE: Cell<u32> = const { Cell::new(0) };
+}
+
+fn next_source() -> IpAddr {
+    let i = NEXT_SOURCE.with(|c| {
+        let i = c.get();
+        c.set(i.wrapping_add(1));
+        i
+    });
+    IpAddr::V4(Ipv4Addr::new(127, 100, 0, 1 + (i % SOURCE_ADDRESSES) as u8))
+}
+
+/// A TCP connection from the next loopback source address, Nagle off.
+pub async fn tcp_connect(addr: SocketAddr) -> Result<TcpStream> {
+    let sock = TcpSocket::new_v4()?;
+    // Pick the source port at connect() time from the whole 4-tuple, not at bind() time.
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket fd and a pointer to a c_int of the size passed.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    sock.bind(SocketAddr::new(next_source(), 0))?;
+    let stream = sock.connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Size of a read buffer when one is needed (it grows for larger messages).
+const READ_BUFFER: usize = 16 * 1024;
+
+/// A TCP stream and its read buffer.
+pub struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    lo: usize,
+    hi: usize,
+}
+
+impl Conn {
+    fn new(stream: TcpStream) -> Conn {
+        Conn {
+            stream,
+            buf: Vec::new(),
+            lo: 0,
+            hi: 0,
+        }
+    }
+
+    /// Reads once (whatever is there, at least one byte). Cancel-safe.
+    pub async fn fill(&mut self) -> Result<()> {
+        if self.lo == self.hi {
+            self.lo = 0;
+            self.hi = 0;
+        }
+        if self.buf.is_empty() {
+            self.buf.resize(READ_BUFFER, 0);
+        } else if self.hi == self.buf.len() {
+            if self.lo > 0 {
+                self.buf.copy_within(self.lo..self.hi, 0);
+                self.hi -= self.lo;
+                self.lo = 0;
+            } else {
+                let len = self.buf.len() * 2;
+                self.buf.resize(len, 0);
+            }
+        }
+        let n = self.stream.read(&mut self.buf[self.hi..]).await?;
+        if n == 0 {
+            return Err(Error("connection closed by the server".into()));
+        }
+        self.hi += n;
+        Ok(())
+    }
+
+    /// Waits until the socket is readable, without holding a buffer (idle clients).
+    pub async fn readable(&self) -> Result<()> {
+        Ok(self.stream.readable().await?)
+    }
+
+    fn unread(&self) -> &[u8] {
+        &self.buf[self.lo..self.hi]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.lo += n;
+    }
+
+    /// Frees the read buffer when nothing is pending in it.
+    pub fn release(&mut self) {
+        if self.lo == self.hi {
+            self.buf = Vec::new();
+            self.lo = 0;
+            self.hi = 0;
+        }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        Ok(self.stream.write_all(bytes).await?)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket
+// ---------------------------------------------------------------------------------------------
+
+/// A Socket.IO client on `/` over a direct WebSocket connection.
+pub struct Ws {
+    /// The connection; scenario loops call `fill` on it (cancel-safe) inside `select!`.
+    pub conn: Conn,
+    out: Vec<u8>,
+}
+
+impl Ws {
+    /// Opens the WebSocket, the Engine.IO session and the Socket.IO connection to `/`, and
+    /// returns once the server's connection handler ran (its `auth` event arrived).
+    pub async fn connect(t: &Target) -> Result<Ws> {
+        let stream = tcp_connect(t.addr).await?;
+        let mut ws = Ws {
+            conn: Conn::new(stream),
+            out: Vec::with_capacity(64),
+        };
+        ws.conn.write(&t.ws_request).await?;
+        loop {
+            ws.conn.fill().await?;
+            if let Some(head) = proto::http_head(ws.conn.unread())? {
+                if head.status != 101 {
+                    return Err(Error(format!("WebSocket upgrade answered {}", head.status)));
+                }
+                ws.conn.consume(head.len);
+                break;
+            }
+        }
+        let (mut opened, mut sent_connect, mut connected) = (false, false, false);
+        loop {
+            let mut refused = false;
+            let mut auth = false;
+            let pongs = ws.drain(|p| match p {
+                Packet::Open => opened = true,
+                Packet::Connected => connected = true,
+                Packet::ConnectError | Packet::Close | Packet::Disconnect => refused = true,
+                Packet::Event if connected => auth = true,
+                _ => {}
+            })?;
+            if refused {
+                return Err(Error("the server refused the Socket.IO connection".into()));
+            }
+            ws.pong(pongs).await?;
+            if opened && !sent_connect {
+                ws.send(b"40").await?;
+                sent_connect = true;
+            }
+            if auth {
+                return Ok(ws);
+            }
+            ws.conn.fill().await?;
+        }
+    }
+
+    /// Sends one Engine.IO packet as a text frame.
+    pub async fn send(&mut self, packet: &[u8]) -> Result<()> {
+        self.out.clear();
+        proto::ws_encode(&mut self.out, proto::OP_TEXT, packet);
+        self.conn.stream.write_all(&self.out).await?;
+        Ok(())
+    }
+
+    /// Answers `n` Engine.IO pings.
+    pub async fn pong(&mut self, n: u32) -> Result<()> {
+        for _ in 0..n {
+            self.send(b"3").await?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` for every complete Engine.IO packet in the buffer; returns how many pings
+    /// are owed a pong (see [`Ws::pong`]). A close frame is an error.
+    pub fn drain(&mut self, mut f: impl FnMut(Packet)) -> Result<u32> {
+        let mut pongs = 0;
+        while let Some(frame) = proto::ws_frame(self.conn.unread())? {
+            let payload = &self.conn.unread()[frame.start..frame.end];
+            match frame.opcode {
+                proto::OP_TEXT => {
+                    let p = proto::classify(payload);
+                    if p == Packet::Ping {
+                        pongs += 1;
+                    }
+                    f(p);
+                }
+                proto::OP_CLOSE => return Err(Error("WebSocket closed by the server".into())),
+                // Socket.IO servers do not send WebSocket pings; binary is not used here.
+                _ => {}
+            }
+            self.conn.consume(frame.end);
+        }
+        Ok(pongs)
+    }
+
+    /// Reads once and handles what arrived: `f` gets each packet and the arrival time.
+    pub async fn recv(&mut self, mut f: impl FnMut(Packet, u64)) -> Result<()> {
+        self.conn.fill().await?;
+        let now = now_us();
+        let pongs = self.drain(|p| f(p, now))?;
+        self.pong(pongs).await
+    }
+
+    /// Waits for and handles traffic of an idle client (pings) without keeping a buffer.
+    pub async fn idle(&mut self) -> Result<()> {
+        self.conn.readable().await?;
+        self.recv(|_, _| {}).await?;
+        self.conn.release();
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP long-polling
+// ---------------------------------------------------------------------------------------------
+
+/// A Socket.IO client on `/` over HTTP long-polling: one keep-alive connection for the
+/// pending GET, one for POSTs (reopened when the server closes it while idle).
+pub struct Polling {
+    /// The GET connection; scenario loops call `fill` on it (cancel-safe) inside `select!`.
+    pub get: Conn,
+    post: Option<Conn>,
+    get_request: Vec<u8>,
+    post_head: String,
+    addr: SocketAddr,
+    get_pending: bool,
+    /// The body of the last complete GET response.
+    body: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl Polling {
+    /// Opens the Engine.IO session, joins `/`, and returns once the `auth` event arrived.
+    pub async fn connect(t: &Target) -> Result<Polling> {
+        let mut get = Conn::new(tcp_connect(t.addr).await?);
+        let handshake = format!(
+            "GET {}?EIO=4&transport=polling HTTP/1.1\r\nHost: {}\r\n\r\n",
+            t.path, t.host
+        );
+        get.write(handshake.as_bytes()).await?;
+        let mut body = Vec::new();
+        let status = read_response(&mut get, &mut body).await?;
+        if status != 200 || proto::classify(&body) != Packet::Open {
+            return Err(Error(format!("polling handshake answered {status}")));
+        }
+        let sid = proto::open_sid(&body)
+            .ok_or(Error("open packet without sid".into()))?
+            .to_string();
+        let query = format!("{}?EIO=4&transport=polling&sid={}", t.path, sid);
+        let mut p = Polling {
+            get,
+            post: None,
+            get_request: format!("GET {query} HTTP/1.1\r\nHost: {}\r\n\r\n", t.host).into_bytes(),
+            post_head: format!(
+                "POST {query} HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: ",
+                t.host
+            ),
+            addr: t.addr,
+            get_pending: false,
+            body,
+            out: Vec::new(),
+        };
+        p.post(b"40").await?;
+        let (mut connected, mut auth) = (false, false);
+        while !auth {
+            p.poll().await?;
+            let mut refused = false;
+            let pongs = p.drain(|pk| match pk {
+                Packet::Connected => connected = true,
+                Packet::Event if connected => auth = true,
+                Packet::ConnectError | Packet::Close | Packet::Disconnect => refused = true,
+                _ => {}
+            });
+            if refused {
+                return Err(Error("the server refused the Socket.IO connection".into()));
+            }
+            p.pong(pongs).await?;
+        }
+        Ok(p)
+    }
+
+    /// Sends a GET unless one is pending.
+    pub async fn send_get(&mut self) -> Result<()> {
+        if !self.get_pending {
+            self.get.write(&self.get_request).await?;
+            self.get_pending = true;
+        }
+        Ok(())
+    }
+
+    /// Takes a complete GET response from the buffer, if there is one.
+    pub fn take_response(&mut self) -> Result<bool> {
+        if !self.get_pending {
+            return Ok(false);
+        }
+        match parse_response(&mut self.get, &mut self.body)? {
+            Some(200) => {
+                self.get_pending = false;
+                Ok(true)
+            }
+            Some(status) => Err(Error(format!("polling GET answered {status}"))),
+            None => Ok(false),
+        }
+    }
+
+    /// Sends a GET and waits for its response (in `self.body`).
+    pub async fn poll(&mut self) -> Result<()> {
+        self.send_get().await?;
+        while !self.take_response()? {
+            self.get.fill().await?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` for each packet of the last GET response; returns the pings owed a pong.
+    pub fn drain(&self, mut f: impl FnMut(Packet)) -> u32 {
+        let mut pongs = 0;
+        for part in proto::polling_packets(&self.body) {
+            let p = proto::classify(part);
+            if p == Packet::Ping {
+                pongs += 1;
+            }
+            f(p);
+        }
+        pongs
+    }
+
+    /// Answers `n` pings in one POST.
+    pub async fn pong(&mut self, n: u32) -> Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        let mut body = Vec::new();
+        for i in 0..n {
+            if i > 0 {
+                body.push(proto::SEPARATOR);
+            }
+            body.push(b'3');
+        }
+        self.post(&body).await
+    }
+
+    /// POSTs a payload and waits for `ok`. Reconnects once when the idle keep-alive
+    /// connection was closed by the server.
+    pub async fn post(&mut self, payload: &[u8]) -> Result<()> {
+        self.out.clear();
+        self.out.extend_from_slice(self.post_head.as_bytes());
+        proto::push_u64(&mut self.out, payload.len() as u64);
+        self.out.extend_from_slice(b"\r\n\r\n");
+        self.out.extend_from_slice(payload);
+        let out = std::mem::take(&mut self.out);
+        let result = self.post_once(&out).await;
+        let result = match result {
+            Err(_) if self.post.is_none() => self.post_once(&out).await,
+            r => r,
+        };
+        self.out = out;
+        result
+    }
+
+    async fn post_once(&mut self, request: &[u8]) -> Result<()> {
+        let conn = match &mut self.post {
+            Some(c) => c,
+            None => self.post.insert(Conn::new(tcp_connect(self.addr).await?)),
+        };
+        let mut body = Vec::new();
+        let result = async {
+            conn.write(request).await?;
+            read_response(conn, &mut body).await
+        }
+        .await;
+        match result {
+            Ok(200) => Ok(()),
+            Ok(status) => Err(Error(format!("polling POST answered {status}"))),
+            Err(e) => {
+                self.post = None; // reopened by the retry
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Parses one complete response from the buffer into `body`: its status, or `None` when
+/// more bytes are needed.
+fn parse_response(conn: &mut Conn, body: &mut Vec<u8>) -> Result<Option<u16>> {
+    let Some(head) = proto::http_head(conn.unread())? else {
+        return Ok(None);
+    };
+    let rest = &conn.unread()[head.len..];
+    match head.body {
+        BodyKind::Length(n) => {
+            if rest.len() < n {
+                return Ok(None);
+            }
+            body.clear();
+            body.extend_from_slice(&rest[..n]);
+            conn.consume(head.len + n);
+        }
+        BodyKind::Chunked => {
+            let Some((decoded, used)) = proto::http_chunked(rest)? else {
+                return Ok(None);
+            };
+            *body = decoded;
+            conn.consume(head.len + used);
+        }
+    }
+    Ok(Some(head.status))
+}
+
+async fn read_response(conn: &mut Conn, body: &mut Vec<u8>) -> Result<u16> {
+    loop {
+        if let Some(status) = parse_response(conn, body)? {
+            return Ok(status);
+        }
+        conn.fill().await?;
+    }
+}

@@ -1,0 +1,456 @@
+//! The table (Markdown), the target verdicts, `bench/RESULTS.md` and README's section.
+
+use std::fmt::Write as _;
+
+use crate::scenarios::{Outcome, Params, Scenario};
+
+/// Every host's outcome of one scenario, in host order.
+pub struct ScenarioResult {
+    pub scenario: Scenario,
+    pub outcomes: Vec<(String, Outcome)>,
+}
+
+/// The host every ratio is taken against.
+pub const REFERENCE: &str = "socketio";
+
+/// The label of the noise arm of `host` (the same host run once more).
+pub fn again(host: &str) -> String {
+    format!("{host} again")
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Better {
+    Lower,
+    Higher,
+    /// A context figure: no ratio.
+    Neither,
+}
+
+struct Row {
+    key: &'static str,
+    label: &'static str,
+    decimals: usize,
+    better: Better,
+}
+
+const fn row(key: &'static str, label: &'static str, decimals: usize, better: Better) -> Row {
+    Row {
+        key,
+        label,
+        decimals,
+        better,
+    }
+}
+
+const CPU_ROWS: [Row; 3] = [
+    row(
+        "switches_per_op",
+        "server context switches per op",
+        2,
+        Better::Neither,
+    ),
+    row(
+        "server_cpu_pct",
+        "server CPU, % of its core",
+        0,
+        Better::Neither,
+    ),
+    row(
+        "loadgen_cpu_pct",
+        "load generator CPU, % of its core",
+        0,
+        Better::Neither,
+    ),
+];
+
+fn rows(s: Scenario) -> Vec<Row> {
+    use Better::*;
+    let mut r = match s {
+        Scenario::Idle => vec![
+            row(
+                "rss_per_conn_kib",
+                "server RSS per connection, KiB",
+                1,
+                Lower,
+            ),
+            row("idle_connected", "connections held", 0, Neither),
+            row("rss_base_mib", "server RSS before, MiB", 1, Lower),
+            row("rss_idle_mib", "server RSS with them, MiB", 1, Lower),
+            row("max_held", "most connections held (ramp)", 0, Higher),
+            row("rss_max_mib", "server RSS at the most, MiB", 0, Lower),
+            row(
+                "rss_per_conn_max_kib",
+                "server RSS per connection there, KiB",
+                1,
+                Lower,
+            ),
+        ],
+        Scenario::Fanout | Scenario::PollingFanout => vec![
+            row("deliveries_per_s", "deliveries/s", 0, Higher),
+            row(
+                "cpu_us_per_delivery",
+                "server CPU per delivery, µs",
+                3,
+                Lower,
+            ),
+            row("kernel_us_per_op", "… of which in the kernel, µs", 3, Lower),
+            row("p50_ms", "delivery latency p50, ms", 2, Lower),
+            row("p99_ms", "delivery latency p99, ms", 2, Lower),
+            row(
+                "probe_p50_ms",
+                "one broadcast alone: latency p50, ms",
+                2,
+                Lower,
+            ),
+            row(
+                "probe_p99_ms",
+                "one broadcast alone: latency p99, ms",
+                2,
+                Lower,
+            ),
+            row("lost", "deliveries missing", 0, Lower),
+        ],
+        Scenario::Echo => vec![
+            row("acks_per_s", "acks/s", 0, Higher),
+            row("cpu_us_per_ack", "server CPU per ack, µs", 2, Lower),
+            row("kernel_us_per_op", "… of which in the kernel, µs", 2, Lower),
+            row("p50_ms", "round trip p50, ms", 3, Lower),
+            row("p99_ms", "round trip p99, ms", 3, Lower),
+        ],
+        Scenario::Storm => vec![
+            row("conns_per_s", "connections/s", 0, Higher),
+            row("cpu_us_per_conn", "server CPU per connection, µs", 0, Lower),
+            row("kernel_us_per_op", "… of which in the kernel, µs", 0, Lower),
+            row("connect_p50_ms", "connect time p50, ms", 1, Lower),
+            row("connect_p99_ms", "connect time p99, ms", 1, Lower),
+            row("connected", "connected", 0, Neither),
+        ],
+    };
+    if s != Scenario::Idle {
+        r.extend(CPU_ROWS);
+    }
+    r
+}
+
+/// 1234567.8 as "1,234,568" (decimals 0) or with `decimals` digits after the point.
+pub fn number(v: f64, decimals: usize) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    let text = format!("{v:.decimals$}");
+    let (int, frac) = match text.split_once('.') {
+        Some((i, f)) => (i.to_string(), Some(f.to_string())),
+        None => (text.clone(), None),
+    };
+    let (sign, digits) = match int.strip_prefix('-') {
+        Some(d) => ("-", d.to_string()),
+        None => ("", int),
+    };
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// A ratio: two decimals from 0.1 to 10, none above, three below.
+fn ratio(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    let decimals = if v >= 10.0 {
+        0
+    } else if v >= 0.1 {
+        2
+    } else {
+        3
+    };
+    format!("{}×", number(v, decimals))
+}
+
+/// The Markdown table: one row per figure, a column per arm, then `arm ÷ socketio` for each
+/// other host, then `again ÷ first` for a noise arm.
+pub fn table(results: &[ScenarioResult], labels: &[String], p: &Params) -> String {
+    let has_ref = labels.iter().any(|h| h == REFERENCE);
+    // (column title, index of the numerator, index of the denominator)
+    let mut ratios: Vec<(String, usize, usize)> = Vec::new();
+    for (i, l) in labels.iter().enumerate() {
+        if let Some(first) = labels.iter().position(|f| again(f) == *l) {
+            ratios.push((format!("noise: {l} ÷ {}", labels[first]), i, first));
+        } else if has_ref && l != REFERENCE {
+            let r = labels
+                .iter()
+                .position(|h| h == REFERENCE)
+                .expect("reference");
+            ratios.push((format!("{l} ÷ {REFERENCE}"), i, r));
+        }
+    }
+    ratios.sort_by_key(|(title, _, _)| title.starts_with("noise"));
+    let mut t = String::from("| scenario | figure |");
+    for h in labels {
+        let _ = write!(t, " {h} |");
+    }
+    for (title, _, _) in &ratios {
+        let _ = write!(t, " {title} |");
+    }
+    t.push_str("\n|---|---|");
+    for _ in labels.iter().chain(ratios.iter().map(|(t, _, _)| t)) {
+        t.push_str("---:|");
+    }
+    t.push('\n');
+    for r in results {
+        let mut first = true;
+        for row in rows(r.scenario) {
+            let values: Vec<Option<f64>> = labels
+                .iter()
+                .map(|h| {
+                    r.outcomes
+                        .iter()
+                        .find(|(host, _)| host == h)
+                        .and_then(|(_, o)| o.get(row.key))
+                })
+                .collect();
+            if values.iter().all(Option::is_none) {
+                continue;
+            }
+            if row.key == "lost" && values.iter().all(|v| v.unwrap_or(0.0) == 0.0) {
+                continue;
+            }
+            let title = if first {
+                format!("**{}**", r.scenario.title(p))
+            } else {
+                String::new()
+            };
+            first = false;
+            let _ = write!(t, "| {title} | {} |", row.label);
+            for v in &values {
+                let _ = write!(
+                    t,
+                    " {} |",
+                    v.map_or("–".to_string(), |v| number(v, row.decimals))
+                );
+            }
+            for (_, num, den) in &ratios {
+                let cell = match (row.better, values[*num], values[*den]) {
+                    (Better::Neither, _, _) => String::new(),
+                    (_, Some(v), Some(r)) if r != 0.0 => ratio(v / r),
+                    _ => "–".into(),
+                };
+                let _ = write!(t, " {cell} |");
+            }
+            t.push('\n');
+        }
+    }
+    t
+}
+
+/// Notes (errors, limits hit) under the table.
+pub fn notes(results: &[ScenarioResult]) -> String {
+    let mut s = String::new();
+    for r in results {
+        for (host, o) in &r.outcomes {
+            for n in &o.notes {
+                let _ = writeln!(s, "- {} / {host}: {n}", r.scenario.key());
+            }
+        }
+    }
+    s
+}
+
+fn cpu_key(s: Scenario) -> &'static str {
+    match s {
+        Scenario::Echo => "cpu_us_per_ack",
+        Scenario::Storm => "cpu_us_per_conn",
+        _ => "cpu_us_per_delivery",
+    }
+}
+
+fn find<'a>(results: &'a [ScenarioResult], s: Scenario, host: &str) -> Option<&'a Outcome> {
+    results
+        .iter()
+        .find(|r| r.scenario == s)?
+        .outcomes
+        .iter()
+        .find(|(h, _)| h == host)
+        .map(|(_, o)| o)
+}
+
+/// The issue's targets for one host against the reference, as Markdown bullets.
+pub fn targets(results: &[ScenarioResult], host: &str, max_clients: usize) -> String {
+    let mut s = String::new();
+    let mut line = |met: Option<bool>, what: &str, detail: String| {
+        let verdict = match met {
+            Some(true) => "met",
+            Some(false) => "NOT met",
+            None => "not measured",
+        };
+        let _ = writeln!(s, "- **{verdict}**: {what}: {detail}");
+    };
+    let pair = |sc: Scenario, key: &str| -> Option<(f64, f64)> {
+        Some((
+            find(results, sc, host)?.get(key)?,
+            find(results, sc, REFERENCE)?.get(key)?,
+        ))
+    };
+    let ratio_target = |sc: Scenario, key: &str, limit: f64| -> (Option<bool>, String) {
+        match pair(sc, key) {
+            Some((v, r)) if r > 0.0 => (
+                Some(v / r <= limit),
+                format!(
+                    "{} vs {} → {} (limit {})",
+                    number(v, 3),
+                    number(r, 3),
+                    ratio(v / r),
+                    ratio(limit)
+                ),
+            ),
+            _ => (None, String::new()),
+        }
+    };
+    // The part of the server CPU spent in the kernel (send/recv, TCP over loopback, wake-ups):
+    // when it alone exceeds the limit, no user-space change can meet the target.
+    let kernel = |sc: Scenario, limit: f64| -> String {
+        match (pair(sc, "kernel_us_per_op"), pair(sc, cpu_key(sc))) {
+            (Some((vk, rk)), Some((_, r))) => format!(
+                "; in the kernel alone: {} vs {} µs, against a limit of {} µs",
+                number(vk, 2),
+                number(rk, 2),
+                number(r * limit, 2)
+            ),
+            _ => String::new(),
+        }
+    };
+    let (m, d) = ratio_target(Scenario::Fanout, "cpu_us_per_delivery", 0.1);
+    let d = d + &kernel(Scenario::Fanout, 0.1);
+    line(
+        m,
+        "server CPU per fan-out delivery ≤ 1/10 of Node's (µs)",
+        d,
+    );
+    let (m, d) = ratio_target(Scenario::Echo, "cpu_us_per_ack", 0.2);
+    let d = d + &kernel(Scenario::Echo, 0.2);
+    line(m, "server CPU per echo ack ≤ 1/5 of Node's (µs)", d);
+    for (sc, what, rate) in [
+        (Scenario::Fanout, "fan-out deliveries/s", "deliveries_per_s"),
+        (Scenario::Echo, "echo acks/s", "acks_per_s"),
+    ] {
+        match find(results, sc, host) {
+            Some(o) => {
+                let (server, lg) = (
+                    o.get("server_cpu_pct").unwrap_or(f64::NAN),
+                    o.get("loadgen_cpu_pct").unwrap_or(f64::NAN),
+                );
+                let rate_v = o.get(rate).unwrap_or(f64::NAN);
+                let met = lg >= 90.0 && server < lg;
+                let side = if met {
+                    "the load generator is the saturated side".to_string()
+                } else if server >= 90.0 {
+                    format!(
+                        "the server is the saturated side; the load generator would absorb \
+                         about {}/s at 100% (rate ÷ its CPU share)",
+                        number(rate_v * 100.0 / lg, 0)
+                    )
+                } else {
+                    "neither side saturated".to_string()
+                };
+                line(
+                    Some(met),
+                    &format!("{what} as high as the load generator can absorb"),
+                    format!(
+                        "{} with the load generator at {}% of its core and the server at {}%: {side}",
+                        number(rate_v, 0),
+                        number(lg, 0),
+                        number(server, 0),
+                    ),
+                );
+            }
+            None => line(None, what, String::new()),
+        }
+    }
+    let (m, d) = ratio_target(Scenario::Idle, "rss_per_conn_kib", 0.2);
+    line(m, "memory per idle connection ≤ 1/5 of Node's (KiB)", d);
+    let (m, d) = ratio_target(Scenario::Fanout, "p99_ms", 0.2);
+    let alone = match pair(Scenario::Fanout, "probe_p99_ms") {
+        Some((v, r)) if r > 0.0 => format!(
+            "; one broadcast alone: {} vs {} → {}",
+            number(v, 2),
+            number(r, 2),
+            ratio(v / r)
+        ),
+        _ => String::new(),
+    };
+    line(m, "fan-out p99 latency ≤ 1/5 of Node's (ms)", d + &alone);
+    match find(results, Scenario::Idle, host).and_then(|o| o.get("max_held")) {
+        Some(held) => line(
+            Some(held >= 100_000.0),
+            "100,000 idle websocket connections held",
+            format!(
+                "{} held (ramp target {})",
+                number(held, 0),
+                number(max_clients as f64, 0)
+            ),
+        ),
+        None => line(
+            None,
+            "100,000 idle websocket connections held",
+            "(the ramp runs in the full mode only)".into(),
+        ),
+    }
+    s
+}
+
+/// Replaces the body of the `## Benchmarks` section of a README with `body`.
+pub fn replace_section(readme: &str, heading: &str, body: &str) -> Option<String> {
+    let start = readme.find(&format!("\n{heading}\n"))? + 1;
+    let body_start = start + heading.len() + 1;
+    let end = readme[body_start..]
+        .find("\n## ")
+        .map(|i| body_start + i + 1)
+        .unwrap_or(readme.len());
+    let mut out = String::with_capacity(readme.len() + body.len());
+    out.push_str(&readme[..body_start]);
+    out.push('\n');
+    out.push_str(body.trim_end());
+    out.push_str("\n\n");
+    out.push_str(&readme[end..]);
+    Some(out.trim_end().to_string() + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_numbers_and_ratios() {
+        assert_eq!(number(1234567.8, 0), "1,234,568");
+        assert_eq!(number(-1234.5, 1), "-1,234.5");
+        assert_eq!(number(0.126, 2), "0.13");
+        assert_eq!(number(f64::NAN, 2), "–");
+        assert_eq!(ratio(0.0421), "0.042×");
+        assert_eq!(ratio(0.5), "0.50×");
+        assert_eq!(ratio(12.34), "12×");
+        assert_eq!(ratio(1.061), "1.06×");
+    }
+
+    #[test]
+    fn replaces_one_section() {
+        let readme = "# x\n\n## Benchmarks\n\nold\nold\n\n## Next\n\nkeep\n";
+        let out = replace_section(readme, "## Benchmarks", "new table").unwrap();
+        assert_eq!(
+            out,
+            "# x\n\n## Benchmarks\n\nnew table\n\n## Next\n\nkeep\n"
+        );
+        let last = "# x\n\n## Benchmarks\n\nold\n";
+        assert_eq!(
+            replace_section(last, "## Benchmarks", "new").unwrap(),
+            "# x\n\n## Benchmarks\n\nnew\n"
+        );
+        assert!(replace_section("# x\n", "## Benchmarks", "y").is_none());
+    }
+}

@@ -1,0 +1,937 @@
+//! The five scenarios. Each runs against one server and returns its figures; the caller
+//! runs it in a fresh `LocalSet`, so every client task ends (and every socket closes) when
+//! the scenario returns.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::client::{now_us, Polling, Result, Target, Ws};
+use crate::proto::{self, Packet};
+use crate::server::{self_cpu_seconds, ServerProc};
+
+/// The sizes of one run (full or quick).
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// Idle clients for the memory-per-connection figure.
+    pub idle_clients: usize,
+    /// After that, keep connecting up to this many (0: skip), within `max_ramp_budget`.
+    pub max_clients: usize,
+    /// File descriptors each process may open (RLIMIT_NOFILE, raised as far as allowed):
+    /// every client costs one here and one in the server, so it caps the ramp.
+    pub fd_limit: u64,
+    /// Time allowed for the ramp to `max_clients`.
+    pub max_ramp_budget: Duration,
+    /// Clients of the fan-out scenarios.
+    pub fanout_clients: usize,
+    /// Fan-out messages sent.
+    pub fanout_messages: u32,
+    /// Fan-out messages in flight at most (closed loop).
+    pub fanout_window: u32,
+    /// Fan-out messages sent one at a time before the measured run (unloaded latency).
+    pub probe_messages: u32,
+    /// Time allowed for the measured fan-out; then sending stops (noted in the report).
+    pub fanout_budget: Duration,
+    /// Bytes of the `data` string of a fan-out message.
+    pub payload_bytes: usize,
+    /// Polling clients of the polling fan-out.
+    pub polling_clients: usize,
+    /// Fan-out messages of the polling fan-out.
+    pub polling_messages: u32,
+    /// Echo clients (one round trip in flight each).
+    pub echo_clients: usize,
+    /// Echo warm-up, not measured.
+    pub echo_warmup: Duration,
+    /// Echo measured window.
+    pub echo_duration: Duration,
+    /// Bytes of the echo argument.
+    pub echo_bytes: usize,
+    /// Clients of the connect storm.
+    pub storm_clients: usize,
+    /// Connection attempts in flight at once during a ramp or a storm (kept under the
+    /// servers' listen backlog: Node's is 511; beyond it the kernel drops SYNs and the
+    /// figure would measure TCP's 1 s retransmission timer instead of the server).
+    pub connect_concurrency: usize,
+}
+
+impl Params {
+    /// The sizes the issue asks for.
+    pub fn full() -> Params {
+        Params {
+            idle_clients: 10_000,
+            max_clients: 100_000,
+            fd_limit: 1 << 20,
+            max_ramp_budget: Duration::from_secs(120),
+            fanout_clients: 1_000,
+            fanout_messages: 2_000,
+            fanout_window: 16,
+            probe_messages: 100,
+            fanout_budget: Duration::from_secs(150),
+            payload_bytes: 200,
+            polling_clients: 1_000,
+            polling_messages: 2_000,
+            echo_clients: 100,
+            echo_warmup: Duration::from_secs(1),
+            echo_duration: Duration::from_secs(10),
+            echo_bytes: 200,
+            storm_clients: 5_000,
+            connect_concurrency: 500,
+        }
+    }
+
+    /// A smaller run that finishes in well under two minutes.
+    pub fn quick() -> Params {
+        Params {
+            idle_clients: 2_000,
+            max_clients: 0,
+            fanout_messages: 300,
+            polling_messages: 200,
+            probe_messages: 30,
+            fanout_budget: Duration::from_secs(20),
+            echo_warmup: Duration::from_millis(500),
+            echo_duration: Duration::from_secs(3),
+            storm_clients: 2_000,
+            ..Params::full()
+        }
+    }
+}
+
+/// The scenarios, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Idle,
+    Fanout,
+    Echo,
+    PollingFanout,
+    Storm,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 5] = [
+        Scenario::Idle,
+        Scenario::Fanout,
+        Scenario::Echo,
+        Scenario::PollingFanout,
+        Scenario::Storm,
+    ];
+
+    /// Short name (command line, log files).
+    pub fn key(self) -> &'static str {
+        match self {
+            Scenario::Idle => "idle",
+            Scenario::Fanout => "fanout",
+            Scenario::Echo => "echo",
+            Scenario::PollingFanout => "polling",
+            Scenario::Storm => "storm",
+        }
+    }
+
+    /// Title in the table.
+    pub fn title(self, p: &Params) -> String {
+        match self {
+            Scenario::Idle => format!("1. idle, {} websocket clients", thousands(p.idle_clients)),
+            Scenario::Fanout => format!(
+                "2. fan-out, websocket, {} clients × {} msgs of {} B, {} in flight",
+                thousands(p.fanout_clients),
+                thousands(p.fanout_messages as usize),
+                p.payload_bytes,
+                p.fanout_window
+            ),
+            Scenario::Echo => format!(
+                "3. echo (message-with-ack), {} clients, {} s",
+                p.echo_clients,
+                p.echo_duration.as_secs_f64()
+            ),
+            Scenario::PollingFanout => format!(
+                "4. fan-out, long-polling, {} clients × {} msgs, {} in flight",
+                thousands(p.polling_clients),
+                thousands(p.polling_messages as usize),
+                p.fanout_window
+            ),
+            Scenario::Storm => format!(
+                "5. connect storm, {} websocket clients",
+                thousands(p.storm_clients)
+            ),
+        }
+    }
+}
+
+/// Formats 10000 as 10,000.
+pub fn thousands(n: usize) -> String {
+    crate::report::number(n as f64, 0)
+}
+
+/// What one scenario measured on one server: named figures, and notes (errors, limits).
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub values: Vec<(&'static str, f64)>,
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    fn set(&mut self, key: &'static str, v: f64) {
+        self.values.push((key, v));
+    }
+
+    /// A figure by key.
+    pub fn get(&self, key: &str) -> Option<f64> {
+        self.values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .filter(|v| v.is_finite())
+    }
+}
+
+/// Server and load-generator CPU over a measured window (and a `perf record` of the
+/// server over it, with `--perf`).
+struct Window {
+    t0: u64,
+    server0: (f64, f64),
+    self0: f64,
+    perf: Option<std::process::Child>,
+    drops0: (u64, u64),
+    switches0: u64,
+}
+
+impl Window {
+    fn start(server: &ServerProc) -> Window {
+        let perf = server.start_perf();
+        Window {
+            t0: now_us(),
+            server0: server.cpu_split(),
+            self0: self_cpu_seconds(),
+            perf,
+            drops0: crate::server::listen_drops(),
+            switches0: server.context_switches(),
+        }
+    }
+
+    /// Records wall time, CPU of both sides (seconds and % of one core), and server CPU
+    /// per unit of work (`per` names the unit: µs of server CPU per `count`).
+    fn finish(self, server: &ServerProc, out: &mut Outcome, count: f64, per: &'static str) {
+        let wall = (now_us() - self.t0) as f64 / 1e6;
+        let (user, system) = server.cpu_split();
+        let kernel = system - self.server0.1;
+        let server_cpu = user - self.server0.0 + kernel;
+        let self_cpu = self_cpu_seconds() - self.self0;
+        if let Some(perf) = self.perf {
+            crate::server::stop_perf(perf);
+        }
+        let drops = crate::server::listen_drops();
+        let (dropped, cookies) = (drops.0 - self.drops0.0, drops.1 - self.drops0.1);
+        if dropped + cookies > 0 {
+            out.notes.push(format!(
+                "the kernel dropped {dropped} connection attempts (listen queue full) and sent \
+                 {cookies} SYN cookies during the measured window"
+            ));
+        }
+        out.set("wall_s", wall);
+        out.set("server_cpu_s", server_cpu);
+        out.set("server_cpu_pct", 100.0 * server_cpu / wall);
+        out.set("loadgen_cpu_pct", 100.0 * self_cpu / wall);
+        if count > 0.0 {
+            out.set(per, server_cpu * 1e6 / count);
+            out.set("kernel_us_per_op", kernel * 1e6 / count);
+            let switches = server.context_switches().saturating_sub(self.switches0);
+            out.set("switches_per_op", switches as f64 / count);
+        }
+    }
+}
+
+/// p50 and p99 of latencies in µs, as milliseconds.
+fn percentiles(out: &mut Outcome, lat: &mut [u32], p50: &'static str, p99: &'static str) {
+    if lat.is_empty() {
+        return;
+    }
+    lat.sort_unstable();
+    let at = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    out.set(p50, at(0.50));
+    out.set(p99, at(0.99));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connecting many clients
+// ---------------------------------------------------------------------------------------------
+
+/// A connected client, either transport.
+enum Client {
+    Ws(Ws),
+    Polling(Polling),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Ws,
+    Polling,
+}
+
+/// How long one client may take to connect before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+type Role = Rc<dyn Fn(usize, Client) -> Pin<Box<dyn Future<Output = ()>>>>;
+
+/// Progress of a ramp of connections.
+#[derive(Default)]
+struct Ramp {
+    ok: Cell<usize>,
+    failed: Cell<usize>,
+    /// Clients whose connection later ended (idle clients only).
+    lost: Cell<usize>,
+    first_error: RefCell<Option<String>>,
+    connect_us: RefCell<Vec<u32>>,
+    progress: Notify,
+}
+
+impl Ramp {
+    /// Waits until `n` attempts ended (connected or failed).
+    async fn wait(&self, n: usize) {
+        while self.ok.get() + self.failed.get() < n {
+            self.progress.notified().await;
+        }
+    }
+
+    fn error(&self, e: String) {
+        self.failed.set(self.failed.get() + 1);
+        self.first_error.borrow_mut().get_or_insert(e);
+        self.progress.notify_one();
+    }
+}
+
+/// Spawns clients `first..first + count`: each connects (at most `sem` at once), then runs
+/// `role`.
+fn spawn_clients(
+    target: &Rc<Target>,
+    first: usize,
+    count: usize,
+    transport: Transport,
+    sem: &Rc<Semaphore>,
+    ramp: &Rc<Ramp>,
+    role: &Role,
+) -> Vec<JoinHandle<()>> {
+    (first..first + count)
+        .map(|i| {
+            let (target, sem, ramp, role) =
+                (target.clone(), sem.clone(), ramp.clone(), role.clone());
+            tokio::task::spawn_local(async move {
+                let permit = sem.acquire().await.expect("semaphore open");
+                let t0 = now_us();
+                let connect = async {
+                    match transport {
+                        Transport::Ws => Ws::connect(&target).await.map(Client::Ws),
+                        Transport::Polling => Polling::connect(&target).await.map(Client::Polling),
+                    }
+                };
+                let client = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+                    .await
+                    .unwrap_or_else(|_| Err(crate::client::Error("connect timed out".into())));
+                drop(permit);
+                match client {
+                    Ok(c) => {
+                        let took = (now_us() - t0).min(u32::MAX as u64) as u32;
+                        ramp.connect_us.borrow_mut().push(took);
+                        ramp.ok.set(ramp.ok.get() + 1);
+                        ramp.progress.notify_one();
+                        role(i, c).await;
+                    }
+                    Err(e) => ramp.error(e.0),
+                }
+            })
+        })
+        .collect()
+}
+
+/// A role for clients that only stay connected (answering pings) until the scenario ends.
+fn hold(ramp: &Rc<Ramp>) -> Role {
+    let ramp = ramp.clone();
+    Rc::new(move |_, client| {
+        let ramp = ramp.clone();
+        Box::pin(async move {
+            let Client::Ws(mut ws) = client else { return };
+            while ws.idle().await.is_ok() {}
+            ramp.lost.set(ramp.lost.get() + 1);
+        })
+    })
+}
+
+fn connect_failures(out: &mut Outcome, ramp: &Ramp) {
+    if ramp.failed.get() > 0 {
+        out.notes.push(format!(
+            "{} connection attempts failed (first: {})",
+            ramp.failed.get(),
+            ramp.first_error.borrow().as_deref().unwrap_or("?")
+        ));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Idle memory per connection, and the most connections held
+// ---------------------------------------------------------------------------------------------
+
+pub async fn idle(server: &mut ServerProc, p: &Params) -> Outcome {
+    let mut out = Outcome::default();
+    let target = Rc::new(Target::local(server.port));
+    let sem = Rc::new(Semaphore::new(p.connect_concurrency));
+
+    // Warm-up: the first connections load code and grow pools in either server; that is
+    // not a per-connection cost.
+    let warm = Rc::new(Ramp::default());
+    let tasks = spawn_clients(&target, 0, 100, Transport::Ws, &sem, &warm, &hold(&warm));
+    warm.wait(100).await;
+    tasks.iter().for_each(JoinHandle::abort);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    let rss0 = server.rss_kib();
+    let ramp = Rc::new(Ramp::default());
+    let role = hold(&ramp);
+    let t0 = now_us();
+    let _idle = spawn_clients(
+        &target,
+        0,
+        p.idle_clients,
+        Transport::Ws,
+        &sem,
+        &ramp,
+        &role,
+    );
+    ramp.wait(p.idle_clients).await;
+    let ramp_s = (now_us() - t0) as f64 / 1e6;
+    // Every CONNECT ack and `auth` event arrived; now let it sit idle for a moment.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss1 = server.rss_kib();
+    let held = ramp.ok.get() - ramp.lost.get();
+    out.set("idle_connected", held as f64);
+    out.set("rss_base_mib", rss0 as f64 / 1024.0);
+    out.set("rss_idle_mib", rss1 as f64 / 1024.0);
+    if held > 0 {
+        out.set(
+            "rss_per_conn_kib",
+            (rss1 as f64 - rss0 as f64) / held as f64,
+        );
+    }
+    out.set("idle_ramp_s", ramp_s);
+    connect_failures(&mut out, &ramp);
+
+    // Headroom for the sockets of the warm-up still closing, /proc reads, logs.
+    let fd_cap = (p.fd_limit as usize).saturating_sub(1_000);
+    let ramp_to = p.max_clients.min(fd_cap);
+    if ramp_to > p.idle_clients && ramp.failed.get() == 0 {
+        // Keep connecting, 10,000 at a time, until the target, a failure, or the budget.
+        let deadline = now_us() + p.max_ramp_budget.as_micros() as u64;
+        let mut spawned = p.idle_clients;
+        while spawned < ramp_to && now_us() < deadline && server.alive() {
+            let batch = (ramp_to - spawned).min(10_000);
+            spawn_clients(&target, spawned, batch, Transport::Ws, &sem, &ramp, &role);
+            spawned += batch;
+            let waited = tokio::time::timeout(
+                Duration::from_micros(deadline.saturating_sub(now_us())),
+                ramp.wait(spawned),
+            )
+            .await;
+            if waited.is_err() || ramp.failed.get() > 0 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let held = ramp.ok.get() - ramp.lost.get();
+        out.set("max_held", held as f64);
+        out.set("max_attempted", spawned as f64);
+        let rss = server.rss_kib();
+        out.set("rss_max_mib", rss as f64 / 1024.0);
+        if held > 0 {
+            out.set(
+                "rss_per_conn_max_kib",
+                (rss as f64 - rss0 as f64) / held as f64,
+            );
+        }
+        if ramp.failed.get() > 0 && out.notes.is_empty() {
+            connect_failures(&mut out, &ramp);
+        }
+        if !server.alive() {
+            out.notes
+                .push(format!("the server exited at about {held} connections"));
+        } else if spawned < ramp_to {
+            out.notes.push(format!(
+                "ramp to {} stopped at {} connections (time budget {} s or failures)",
+                thousands(ramp_to),
+                thousands(held),
+                p.max_ramp_budget.as_secs()
+            ));
+        }
+    }
+    if p.max_clients > fd_cap {
+        out.notes.push(format!(
+            "the ramp aimed at {} connections, not {}: RLIMIT_NOFILE is {} here and this process \
+             may not raise it (hard limit; needs root with CAP_SYS_RESOURCE, see bench/README.md)",
+            thousands(ramp_to),
+            thousands(p.max_clients),
+            thousands(p.fd_limit as usize)
+        ));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2 and 4. Broadcast fan-out, in two phases on the same clients:
+//  - a probe: one broadcast in flight at a time, so its latency is the server's own pace of
+//    writing one message to every client (no queue in front of it);
+//  - the measured run: a closed loop keeping `fanout_window` broadcasts in flight, enough to
+//    keep either server busy; its throughput, CPU and latency (queueing included) are the
+//    headline figures.
+// ---------------------------------------------------------------------------------------------
+
+struct Fan {
+    clients: u32,
+    data_len: usize,
+    /// Sending stops before this sequence number (the end of the current phase).
+    phase_end: Cell<u32>,
+    window: Cell<u32>,
+    sent: Cell<u32>,
+    counts: Vec<Cell<u32>>,
+    outstanding: Cell<u32>,
+    completed: Cell<u32>,
+    delivered: Cell<u64>,
+    lat_us: RefCell<Vec<u32>>,
+    wake_sender: Notify,
+    done: Notify,
+    failed_clients: Cell<u32>,
+    /// Per client: deliveries received, and when it last received anything (diagnostics).
+    received: Vec<Cell<u32>>,
+    heard_us: Vec<Cell<u64>>,
+    /// Per client: the last packet that was not a delivery (diagnostics).
+    last_other: Vec<Cell<Option<Packet>>>,
+}
+
+impl Fan {
+    fn new(clients: usize, p: &Params, messages: u32) -> Fan {
+        Fan {
+            clients: clients as u32,
+            data_len: p.payload_bytes,
+            phase_end: Cell::new(0),
+            window: Cell::new(1),
+            sent: Cell::new(0),
+            counts: (0..messages).map(|_| Cell::new(0)).collect(),
+            outstanding: Cell::new(0),
+            completed: Cell::new(0),
+            delivered: Cell::new(0),
+            lat_us: RefCell::new(Vec::with_capacity(clients * messages as usize)),
+            wake_sender: Notify::new(),
+            done: Notify::new(),
+            failed_clients: Cell::new(0),
+            received: (0..clients).map(|_| Cell::new(0)).collect(),
+            heard_us: (0..clients).map(|_| Cell::new(0)).collect(),
+            last_other: (0..clients).map(|_| Cell::new(None)).collect(),
+        }
+    }
+
+    /// Which clients lag behind, and for how long they heard nothing (for a stall report).
+    fn laggards(&self) -> String {
+        let now = now_us();
+        let lagging: Vec<usize> = (0..self.received.len())
+            .filter(|&i| self.received[i].get() < self.sent.get())
+            .collect();
+        let quiet = lagging
+            .iter()
+            .map(|&i| now.saturating_sub(self.heard_us[i].get()))
+            .max()
+            .unwrap_or(0);
+        let examples: Vec<String> = lagging
+            .iter()
+            .take(3)
+            .map(|&i| {
+                format!(
+                    "client {i}: {} received, last other packet {:?}",
+                    self.received[i].get(),
+                    self.last_other[i].get()
+                )
+            })
+            .collect();
+        format!(
+            "{} clients behind ({}), the quietest heard nothing for {:.1} s",
+            lagging.len(),
+            examples.join("; "),
+            quiet as f64 / 1e6
+        )
+    }
+
+    /// Called once per read with what arrived: notes that client `i` heard from the server.
+    fn heard(&self, i: usize, now: u64) {
+        if let Some(h) = self.heard_us.get(i) {
+            h.set(now);
+        }
+    }
+
+    /// The next message to send, if the phase and the window allow one.
+    fn next(&self) -> Option<u32> {
+        let seq = self.sent.get();
+        if seq >= self.phase_end.get() || self.outstanding.get() >= self.window.get() {
+            return None;
+        }
+        self.sent.set(seq + 1);
+        self.outstanding.set(self.outstanding.get() + 1);
+        Some(seq)
+    }
+
+    fn on_packet(&self, i: usize, p: Packet, now: u64) {
+        let Packet::Bench { sent_us, seq } = p else {
+            if let Some(o) = self.last_other.get(i) {
+                o.set(Some(p));
+            }
+            return;
+        };
+        if let Some(r) = self.received.get(i) {
+            r.set(r.get() + 1);
+        }
+        self.delivered.set(self.delivered.get() + 1);
+        self.lat_us
+            .borrow_mut()
+            .push(now.saturating_sub(sent_us).min(u32::MAX as u64) as u32);
+        let Some(count) = self.counts.get(seq as usize) else {
+            return;
+        };
+        count.set(count.get() + 1);
+        if count.get() == self.clients {
+            self.outstanding.set(self.outstanding.get() - 1);
+            self.completed.set(self.completed.get() + 1);
+            self.wake_sender.notify_one();
+            if self.completed.get() == self.sent.get() && self.sent.get() == self.phase_end.get() {
+                self.done.notify_one();
+            }
+        }
+    }
+
+    fn packet(&self, buf: &mut Vec<u8>, seq: u32) {
+        buf.clear();
+        proto::fanout_packet(buf, now_us(), seq, self.data_len);
+    }
+
+    /// Sends messages up to `end` with at most `window` in flight, and returns once every
+    /// one reached every client, or when `budget` is over (then no new message is sent
+    /// and the ones in flight are waited for), or when nothing completes for 10 s.
+    async fn run_phase(&self, end: u32, window: u32, budget: Duration) -> Option<String> {
+        const STALL: Duration = Duration::from_secs(10);
+        self.window.set(window);
+        self.phase_end.set(end);
+        self.wake_sender.notify_one();
+        let deadline = now_us() + budget.as_micros() as u64;
+        let mut note = None;
+        loop {
+            let before = self.completed.get();
+            let sending = self.phase_end.get() == end && self.sent.get() < end;
+            let tick = if sending {
+                Duration::from_micros(deadline.saturating_sub(now_us()).max(1)).min(STALL)
+            } else {
+                STALL
+            };
+            let finished = tokio::time::timeout(tick, self.done.notified()).await;
+            if finished.is_ok() || self.completed.get() == end {
+                break;
+            }
+            if sending && now_us() >= deadline {
+                // Out of time: stop sending; what is in flight still counts.
+                self.phase_end.set(self.sent.get());
+                note = Some(format!(
+                    "time budget of {} s: stopped after {} messages",
+                    budget.as_secs(),
+                    self.sent.get()
+                ));
+                if self.completed.get() == self.sent.get() {
+                    break;
+                }
+                continue;
+            }
+            if tick == STALL && self.completed.get() == before {
+                return Some(format!(
+                    "stalled: {} of {} messages reached every client ({} clients failed; {})",
+                    self.completed.get(),
+                    self.sent.get(),
+                    self.failed_clients.get(),
+                    self.laggards()
+                ));
+            }
+        }
+        note
+    }
+}
+
+async fn ws_sender(mut ws: Ws, fan: Rc<Fan>) -> Result<()> {
+    let mut buf = Vec::with_capacity(fan.data_len + 64);
+    loop {
+        while let Some(seq) = fan.next() {
+            fan.packet(&mut buf, seq);
+            ws.send(&buf).await?;
+        }
+        tokio::select! {
+            r = ws.conn.fill() => {
+                r?;
+                let now = now_us();
+                fan.heard(0, now);
+                let pongs = ws.drain(|p| fan.on_packet(0, p, now))?;
+                ws.pong(pongs).await?;
+            }
+            _ = fan.wake_sender.notified() => {}
+        }
+    }
+}
+
+async fn polling_sender(mut c: Polling, fan: Rc<Fan>) -> Result<()> {
+    let mut buf = Vec::with_capacity(fan.data_len + 64);
+    loop {
+        while let Some(seq) = fan.next() {
+            fan.packet(&mut buf, seq);
+            c.post(&buf).await?;
+        }
+        c.send_get().await?;
+        tokio::select! {
+            r = c.get.fill() => {
+                r?;
+                if c.take_response()? {
+                    let now = now_us();
+                    fan.heard(0, now);
+                    let pongs = c.drain(|p| fan.on_packet(0, p, now));
+                    c.pong(pongs).await?;
+                }
+            }
+            _ = fan.wake_sender.notified() => {}
+        }
+    }
+}
+
+async fn receiver(i: usize, client: Client, fan: Rc<Fan>) -> Result<()> {
+    match client {
+        Client::Ws(mut ws) => loop {
+            ws.recv(|p, now| fan.on_packet(i, p, now)).await?;
+            fan.heard(i, now_us());
+        },
+        Client::Polling(mut c) => loop {
+            c.poll().await?;
+            let now = now_us();
+            fan.heard(i, now);
+            let pongs = c.drain(|p| fan.on_packet(i, p, now));
+            c.pong(pongs).await?;
+        },
+    }
+}
+
+pub async fn fanout(server: &ServerProc, p: &Params, polling: bool) -> Outcome {
+    let mut out = Outcome::default();
+    let (clients, messages, transport) = if polling {
+        (p.polling_clients, p.polling_messages, Transport::Polling)
+    } else {
+        (p.fanout_clients, p.fanout_messages, Transport::Ws)
+    };
+    let probe = p.probe_messages;
+    let target = Rc::new(Target::local(server.port));
+    let sem = Rc::new(Semaphore::new(p.connect_concurrency));
+    let fan = Rc::new(Fan::new(clients, p, probe + messages));
+    let ramp = Rc::new(Ramp::default());
+    let role: Role = {
+        let fan = fan.clone();
+        Rc::new(move |i, client| {
+            let fan = fan.clone();
+            Box::pin(async move {
+                let result = match (i, client) {
+                    (0, Client::Ws(ws)) => ws_sender(ws, fan.clone()).await,
+                    (0, Client::Polling(c)) => polling_sender(c, fan.clone()).await,
+                    (i, client) => receiver(i, client, fan.clone()).await,
+                };
+                if result.is_err() {
+                    fan.failed_clients.set(fan.failed_clients.get() + 1);
+                }
+            })
+        })
+    };
+    let _tasks = spawn_clients(&target, 0, clients, transport, &sem, &ramp, &role);
+    ramp.wait(clients).await;
+    connect_failures(&mut out, &ramp);
+    if ramp.failed.get() > 0 {
+        return out;
+    }
+    // Settle: let the connection bursts finish on the server before measuring.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Probe: one broadcast at a time.
+    if probe > 0 {
+        if let Some(n) = fan.run_phase(probe, 1, p.fanout_budget).await {
+            out.notes.push(format!("probe: {n}"));
+            return out;
+        }
+        let mut lat = std::mem::take(&mut *fan.lat_us.borrow_mut());
+        percentiles(&mut out, &mut lat, "probe_p50_ms", "probe_p99_ms");
+    }
+
+    // The measured run.
+    let delivered0 = fan.delivered.get();
+    let sent0 = fan.sent.get();
+    let window = Window::start(server);
+    let note = fan
+        .run_phase(probe + messages, p.fanout_window, p.fanout_budget)
+        .await;
+    out.notes.extend(note);
+    let delivered = (fan.delivered.get() - delivered0) as f64;
+    let wall = (now_us() - window.t0) as f64 / 1e6;
+    window.finish(server, &mut out, delivered, "cpu_us_per_delivery");
+    let sent = (fan.sent.get() - sent0) as f64;
+    out.set("messages", sent);
+    out.set("deliveries", delivered);
+    out.set("lost", (clients as f64 * sent - delivered).max(0.0));
+    out.set("deliveries_per_s", delivered / wall);
+    percentiles(&mut out, &mut fan.lat_us.borrow_mut(), "p50_ms", "p99_ms");
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Echo: message-with-ack round trips
+// ---------------------------------------------------------------------------------------------
+
+struct Echo {
+    data_len: usize,
+    gate: Cell<bool>,
+    opened: Notify,
+    start_us: Cell<u64>,
+    end_us: Cell<u64>,
+    acks: Cell<u64>,
+    lat_us: RefCell<Vec<u32>>,
+    failed: Cell<u32>,
+}
+
+async fn echo_client(mut ws: Ws, st: Rc<Echo>) -> Result<()> {
+    // The wait is shorter than a ping interval: no need to read meanwhile.
+    while !st.gate.get() {
+        st.opened.notified().await;
+    }
+    let mut buf = Vec::with_capacity(st.data_len + 64);
+    let mut id = 0u64;
+    loop {
+        id += 1;
+        buf.clear();
+        proto::echo_packet(&mut buf, id, st.data_len);
+        let t0 = now_us();
+        ws.send(&buf).await?;
+        let mut t1 = 0;
+        while t1 == 0 {
+            ws.recv(|p, now| {
+                if p == (Packet::Ack { id }) {
+                    t1 = now;
+                }
+            })
+            .await?;
+        }
+        if t1 >= st.start_us.get() && t1 < st.end_us.get() {
+            st.acks.set(st.acks.get() + 1);
+            st.lat_us
+                .borrow_mut()
+                .push((t1 - t0).min(u32::MAX as u64) as u32);
+        }
+        if t1 >= st.end_us.get() {
+            // Stay connected (and quiet) until the scenario ends.
+            loop {
+                ws.idle().await?;
+            }
+        }
+    }
+}
+
+pub async fn echo(server: &ServerProc, p: &Params) -> Outcome {
+    let mut out = Outcome::default();
+    let target = Rc::new(Target::local(server.port));
+    let sem = Rc::new(Semaphore::new(p.connect_concurrency));
+    let st = Rc::new(Echo {
+        data_len: p.echo_bytes,
+        gate: Cell::new(false),
+        opened: Notify::new(),
+        start_us: Cell::new(u64::MAX),
+        end_us: Cell::new(u64::MAX),
+        acks: Cell::new(0),
+        lat_us: RefCell::new(Vec::new()),
+        failed: Cell::new(0),
+    });
+    let ramp = Rc::new(Ramp::default());
+    let role: Role = {
+        let st = st.clone();
+        Rc::new(move |_, client| {
+            let st = st.clone();
+            Box::pin(async move {
+                let Client::Ws(ws) = client else { return };
+                if echo_client(ws, st.clone()).await.is_err() {
+                    st.failed.set(st.failed.get() + 1);
+                }
+            })
+        })
+    };
+    let _tasks = spawn_clients(
+        &target,
+        0,
+        p.echo_clients,
+        Transport::Ws,
+        &sem,
+        &ramp,
+        &role,
+    );
+    ramp.wait(p.echo_clients).await;
+    connect_failures(&mut out, &ramp);
+    if ramp.failed.get() > 0 {
+        return out;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let start = now_us() + p.echo_warmup.as_micros() as u64;
+    let end = start + p.echo_duration.as_micros() as u64;
+    st.start_us.set(start);
+    st.end_us.set(end);
+    st.gate.set(true);
+    st.opened.notify_waiters();
+    tokio::time::sleep(p.echo_warmup).await;
+    let window = Window::start(server);
+    tokio::time::sleep(Duration::from_micros(end.saturating_sub(now_us()))).await;
+    let acks = st.acks.get() as f64;
+    window.finish(server, &mut out, acks, "cpu_us_per_ack");
+    out.set("acks", acks);
+    out.set("acks_per_s", acks / p.echo_duration.as_secs_f64());
+    percentiles(&mut out, &mut st.lat_us.borrow_mut(), "p50_ms", "p99_ms");
+    if st.failed.get() > 0 {
+        out.notes
+            .push(format!("{} echo clients failed", st.failed.get()));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Connect storm
+// ---------------------------------------------------------------------------------------------
+
+pub async fn storm(server: &ServerProc, p: &Params) -> Outcome {
+    let mut out = Outcome::default();
+    let target = Rc::new(Target::local(server.port));
+    let sem = Rc::new(Semaphore::new(p.connect_concurrency));
+    let ramp = Rc::new(Ramp::default());
+    let window = Window::start(server);
+    let _tasks = spawn_clients(
+        &target,
+        0,
+        p.storm_clients,
+        Transport::Ws,
+        &sem,
+        &ramp,
+        &hold(&ramp),
+    );
+    ramp.wait(p.storm_clients).await;
+    let wall = (now_us() - window.t0) as f64 / 1e6;
+    let ok = ramp.ok.get() as f64;
+    window.finish(server, &mut out, ok, "cpu_us_per_conn");
+    out.set("connected", ok);
+    out.set("conns_per_s", ok / wall);
+    percentiles(
+        &mut out,
+        &mut ramp.connect_us.borrow_mut(),
+        "connect_p50_ms",
+        "connect_p99_ms",
+    );
+    connect_failures(&mut out, &ramp);
+    out
+}
