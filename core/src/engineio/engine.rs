@@ -114,6 +114,8 @@ pub struct Engine<H: EngineHandler> {
     pub(crate) handler: H,
     sessions: RwLock<SessionTable<H::Conn>>,
     pub(crate) rt: tokio::runtime::Handle,
+    /// WebSocket tasks still running (they may be flushing their last frames and close).
+    pub(crate) websockets: std::sync::atomic::AtomicUsize,
 }
 
 struct Query<'a> {
@@ -169,6 +171,7 @@ impl<H: EngineHandler> Engine<H> {
             handler,
             sessions: RwLock::new(HashMap::new()),
             rt,
+            websockets: std::sync::atomic::AtomicUsize::new(0),
         });
         engine.handler.on_start(&engine);
         engine
@@ -187,16 +190,17 @@ impl<H: EngineHandler> Engine<H> {
     /// Sessions still delivering their last frames after a close: WebSockets until their
     /// writer ends, polling sessions while a GET is pending or frames wait for the next GET.
     pub(crate) fn draining_count(&self) -> usize {
-        self.sessions
+        let polling = self
+            .sessions
             .read()
             .values()
             .filter(|e| {
                 let s = &e.session;
-                s.transport() == Transport::WebSocket
-                    || s.poll_active.load(std::sync::atomic::Ordering::Acquire)
-                    || s.has_pending()
+                s.transport() == Transport::Polling
+                    && (s.poll_active.load(std::sync::atomic::Ordering::Acquire) || s.has_pending())
             })
-            .count()
+            .count();
+        polling + self.websockets.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub(crate) fn get(&self, sid: &str) -> Option<Arc<Entry<H::Conn>>> {

@@ -172,6 +172,17 @@ async fn write_pending<C>(entry: &Entry<C>, ws: &mut Ws) -> Result<(), WsError> 
 
 /// Serves a session over WebSocket until either side closes it.
 async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, entry: &Arc<Entry<H::Conn>>, mut ws: Ws) {
+    /// Counts this task as running until it ends, however it ends.
+    struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
+    engine
+        .websockets
+        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    let _running = Running(&engine.websockets);
     let s = &entry.session;
     loop {
         tokio::select! {
