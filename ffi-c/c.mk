@@ -27,9 +27,15 @@ $(FFI_A) $(FFI_SO): $(FFI_SRC)
 
 ffi: $(FFI_A) $(FFI_SO)
 
-$(C_OUT)/scenarios-server: examples/c/scenarios_server.c include/rtio.h $(FFI_A)
-	@mkdir -p $(C_OUT)
-	$(CC) $(C_FLAGS) -O2 $< $(FFI_A) $(C_LIBS) -o $@
+# The C scenarios server is built the way a user builds against an installed rtio: only
+# <rtio.h> and `pkg-config --cflags --libs rtio`, so the interop suites prove that path.
+C_PREFIX := $(CURDIR)/$(C_OUT)/prefix
+$(C_OUT)/prefix/lib/pkgconfig/rtio.pc: $(FFI_A) $(FFI_SO) include/rtio.h include/rtio.hpp ffi-c/rtio.pc.in
+	$(MAKE) --no-print-directory install PREFIX=$(C_PREFIX)
+
+$(C_OUT)/scenarios-server: examples/c/scenarios_server.c $(C_OUT)/prefix/lib/pkgconfig/rtio.pc
+	PKG_CONFIG_PATH=$(C_PREFIX)/lib/pkgconfig sh -c '$(CC) -std=c11 -Wall -Wextra -Werror -O2 $< \
+	  $$(pkg-config --cflags --libs rtio) -Wl,-rpath,$(C_PREFIX)/lib -o $@'
 
 c-scenarios-server: $(C_OUT)/scenarios-server
 
@@ -85,8 +91,7 @@ install: $(FFI_A) $(FFI_SO)
 	  -e 's|@LIBS_PRIVATE@|$(C_LIBS)|' ffi-c/rtio.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/rtio.pc
 
 # A C program built only with `pkg-config --cflags --libs rtio` against an installed copy.
-test-c-install:
-	rm -rf $(C_OUT)/prefix && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(C_OUT)/prefix
+test-c-install: $(C_OUT)/prefix/lib/pkgconfig/rtio.pc
 	PKG_CONFIG_PATH=$(CURDIR)/$(C_OUT)/prefix/lib/pkgconfig sh -c \
 	  '$(CC) -std=c11 -Wall -Werror tests/c/installed.c $$(pkg-config --cflags --libs rtio) \
 	   -Wl,-rpath,$(CURDIR)/$(C_OUT)/prefix/lib -o $(C_OUT)/installed'
