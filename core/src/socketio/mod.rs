@@ -29,6 +29,17 @@ pub(crate) struct Namespace {
     pub(crate) index: RwLock<RoomIndex<Arc<Socket>>>,
 }
 
+impl Namespace {
+    fn new(name: &str, middleware: bool, dynamic: bool) -> Arc<Namespace> {
+        Arc::new(Namespace {
+            name: name.into(),
+            middleware: AtomicBool::new(middleware),
+            dynamic,
+            index: RwLock::new(RoomIndex::default()),
+        })
+    }
+}
+
 /// A socket waiting for the host's decision (it exists, but the host has not seen it connect).
 const PENDING: u8 = 0;
 /// A socket the host saw connect.
@@ -109,15 +120,7 @@ impl Sio {
         let namespaces = config
             .namespaces
             .iter()
-            .map(|n| {
-                let ns = Arc::new(Namespace {
-                    name: n.name.as_str().into(),
-                    middleware: AtomicBool::new(n.middleware),
-                    dynamic: false,
-                    index: RwLock::new(RoomIndex::default()),
-                });
-                (n.name.clone(), ns)
-            })
+            .map(|n| (n.name.clone(), Namespace::new(&n.name, n.middleware, false)))
             .collect();
         Sio {
             config,
@@ -143,13 +146,7 @@ impl Sio {
         match all.get(name) {
             Some(ns) => ns.middleware.store(middleware, Ordering::Release),
             None => {
-                let ns = Arc::new(Namespace {
-                    name: name.into(),
-                    middleware: AtomicBool::new(middleware),
-                    dynamic: false,
-                    index: RwLock::new(RoomIndex::default()),
-                });
-                all.insert(name.to_string(), ns);
+                all.insert(name.to_string(), Namespace::new(name, middleware, false));
             }
         }
     }
@@ -205,19 +202,10 @@ impl Sio {
     /// `Disconnect` (reason `server shutting down`).
     pub(crate) fn disconnect_all_for_stop(&self) {
         let sockets: Vec<_> = self.sockets.read().values().cloned().collect();
-        let mut events = Vec::new();
-        for socket in sockets {
-            let frame = Frame::raw_text(packet::encode_control(
-                PacketType::Disconnect,
-                &socket.ns.name,
-                None,
-            ));
-            let evs = self.detach(&socket, DisconnectReason::ServerShuttingDown);
-            if !evs.is_empty() {
-                self.send(&socket.session, &[frame]);
-            }
-            events.extend(evs);
-        }
+        let events = sockets
+            .iter()
+            .flat_map(|s| self.leave(s, DisconnectReason::ServerShuttingDown))
+            .collect();
         self.deliver_now(events);
     }
 
@@ -415,16 +403,19 @@ impl Sio {
             self.close_session(&socket.session, CloseReason::ForcedClose);
             return;
         }
-        let frame = Frame::raw_text(packet::encode_control(
-            PacketType::Disconnect,
-            &socket.ns.name,
-            None,
-        ));
+        let events = self.leave(socket, reason);
+        self.emit_events_detached(events);
+    }
+
+    /// Server-side leave of one socket: detaches it and, when the client knew it, sends the
+    /// DISCONNECT packet. Returns the events for the host.
+    fn leave(&self, socket: &Arc<Socket>, reason: DisconnectReason) -> Vec<Event> {
         let events = self.detach(socket, reason);
         if !events.is_empty() {
-            self.send(&socket.session, &[frame]);
-            self.emit_events_detached(events);
+            let frame = packet::encode_control(PacketType::Disconnect, &socket.ns.name, None);
+            self.send(&socket.session, &[Frame::raw_text(frame)]);
         }
+        events
     }
 
     fn refuse_connect(&self, session: &Arc<Session>, nsp: &str, message: &str, data: Option<&str>) {
@@ -462,12 +453,9 @@ impl Sio {
         }
         let ns = match self.namespace(nsp) {
             Some(ns) => ns,
-            None if self.config.dynamic_namespaces => self.register(Arc::new(Namespace {
-                name: nsp.into(),
-                middleware: AtomicBool::new(true),
-                dynamic: true,
-                index: RwLock::new(RoomIndex::default()),
-            })),
+            None if self.config.dynamic_namespaces => {
+                self.register(Namespace::new(nsp, true, true))
+            }
             None => {
                 self.refuse_connect(session, nsp, "Invalid namespace", None);
                 return Ok(());
