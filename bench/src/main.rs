@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use report::ScenarioResult;
+use report::{RatioTarget, ScenarioResult};
 use scenarios::{Outcome, Params, Scenario};
 use server::ServerProc;
 
@@ -87,7 +87,7 @@ fn arms(opts: &Options) -> Vec<Arm> {
         })
         .collect();
     if opts.noise.unwrap_or(!opts.quick) && opts.attach.is_none() {
-        if let Some(first) = opts.hosts.iter().find(|h| *h != report::REFERENCE) {
+        if let Some(first) = opts.hosts.iter().find(|h| !report::is_reference(h)) {
             arms.push(Arm {
                 label: report::again(first),
                 host: first.clone(),
@@ -397,17 +397,96 @@ fn summary(s: Scenario, o: &Outcome) -> String {
     }
 }
 
+/// Issue 6's targets: rtio's Python host against python-socketio itself.
+const PYTHON_TARGETS: [RatioTarget; 3] = [
+    RatioTarget {
+        scenario: Scenario::Fanout,
+        key: "deliveries_per_s",
+        what: "fan-out deliveries/s ≥ 5× python-socketio's",
+        at_least: true,
+        limit: 5.0,
+    },
+    RatioTarget {
+        scenario: Scenario::Echo,
+        key: "acks_per_s",
+        what: "echo acks/s ≥ 5× python-socketio's",
+        at_least: true,
+        limit: 5.0,
+    },
+    RatioTarget {
+        scenario: Scenario::Idle,
+        key: "rss_per_conn_kib",
+        what: "memory per idle connection ≤ 1/5 of python-socketio's (KiB)",
+        at_least: false,
+        limit: 0.2,
+    },
+];
+
+/// Issue 7's targets: rtio's Node host (JS handlers included) against Node socket.io.
+const NODE_TARGETS: [RatioTarget; 5] = [
+    RatioTarget {
+        scenario: Scenario::Fanout,
+        key: "deliveries_per_s",
+        what: "fan-out deliveries/s ≥ 3× socket.io's",
+        at_least: true,
+        limit: 3.0,
+    },
+    RatioTarget {
+        scenario: Scenario::Echo,
+        key: "acks_per_s",
+        what: "echo acks/s ≥ 3× socket.io's",
+        at_least: true,
+        limit: 3.0,
+    },
+    RatioTarget {
+        scenario: Scenario::Fanout,
+        key: "cpu_us_per_delivery",
+        what: "server CPU per fan-out delivery ≤ 1/3 of socket.io's (µs)",
+        at_least: false,
+        limit: 1.0 / 3.0,
+    },
+    RatioTarget {
+        scenario: Scenario::Echo,
+        key: "cpu_us_per_ack",
+        what: "server CPU per echo ack ≤ 1/3 of socket.io's (µs)",
+        at_least: false,
+        limit: 1.0 / 3.0,
+    },
+    RatioTarget {
+        scenario: Scenario::Idle,
+        key: "rss_per_conn_kib",
+        what: "memory per idle connection ≤ 1/3 of socket.io's (KiB)",
+        at_least: false,
+        limit: 1.0 / 3.0,
+    },
+];
+
+/// The issues' targets for each host of the run whose reference ran beside it.
 fn targets_section(opts: &Options, results: &[ScenarioResult], p: &Params) -> String {
-    if !opts.hosts.iter().any(|h| h == report::REFERENCE) {
-        return String::new();
-    }
+    let has = |h: &str| opts.hosts.iter().any(|x| x == h);
     let mut s = String::new();
-    for host in opts.hosts.iter().filter(|h| h.as_str() == "rust") {
+    for host in &opts.hosts {
+        let (issue, reference, body) = match host.as_str() {
+            "rust" if has(report::REFERENCE) => (
+                4,
+                report::REFERENCE,
+                report::targets(results, host, p.max_clients),
+            ),
+            "node" if has(report::REFERENCE) => (
+                7,
+                report::REFERENCE,
+                report::ratio_targets(results, host, report::REFERENCE, &NODE_TARGETS),
+            ),
+            "python" if has(report::PY_REFERENCE) => (
+                6,
+                report::PY_REFERENCE,
+                report::ratio_targets(results, host, report::PY_REFERENCE, &PYTHON_TARGETS),
+            ),
+            _ => continue,
+        };
         s.push_str(&format!(
-            "Targets of issue 4 ({host} vs {}):\n\n",
-            report::REFERENCE
+            "Targets of issue {issue} ({host} vs {reference}):\n\n{body}\n"
         ));
-        s.push_str(&report::targets(results, host, p.max_clients));
     }
     s
 }
@@ -530,7 +609,8 @@ fn results_md(
     ));
     s.push_str(&format!("## Results\n\n{table}\n"));
     s.push_str(
-        "Ratios are `host ÷ socketio`: below 1× is better for times, memory and CPU, above 1× \
+        "Ratios are `host ÷ socketio` (Node socket.io), and `host ÷ python-socketio` for the \
+         Python host when python-socketio ran too: below 1× is better for times, memory and CPU, above 1× \
          for rates. \"Server CPU\" is utime+stime of the server process over the measured \
          window (from `/proc/PID/stat`) divided by the work done; it stays meaningful when the \
          load generator, not the server, is the saturated side (compare the two CPU rows).\n\n",
@@ -539,10 +619,14 @@ fn results_md(
         s.push_str(&format!("Notes:\n\n{notes}\n"));
     }
     if !targets.is_empty() {
-        s.push_str(&format!(
-            "## {}\n",
-            targets.trim_end().replacen(":\n", "\n", 1)
-        ));
+        for line in targets.trim_end().lines() {
+            match line.strip_prefix("Targets of ") {
+                Some(title) => {
+                    s.push_str(&format!("## Targets of {}\n", title.trim_end_matches(':')))
+                }
+                None => s.push_str(&format!("{line}\n")),
+            }
+        }
         s.push_str(
             "\nWhat limits each figure, with profiles: \
              [README.md](README.md#what-limits-rtio-today).\n\n",

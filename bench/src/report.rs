@@ -10,8 +10,26 @@ pub struct ScenarioResult {
     pub outcomes: Vec<(String, Outcome)>,
 }
 
-/// The host every ratio is taken against.
+/// The host every ratio is taken against: Node socket.io.
 pub const REFERENCE: &str = "socketio";
+
+/// The second reference, for the Python host(s) only: python-socketio's own server.
+pub const PY_REFERENCE: &str = "python-socketio";
+
+/// Whether `host` is one of the references (they get no ratio columns of their own).
+pub fn is_reference(host: &str) -> bool {
+    host == REFERENCE || host == PY_REFERENCE
+}
+
+/// The references `host` is compared with: Node socket.io, and python-socketio for a Python
+/// host (users move to rtio's Python package from python-socketio).
+pub fn references_of(host: &str) -> Vec<&'static str> {
+    let mut refs = vec![REFERENCE];
+    if host.starts_with("python") && !is_reference(host) {
+        refs.push(PY_REFERENCE);
+    }
+    refs
+}
 
 /// The label of the noise arm of `host` (the same host run once more).
 pub fn again(host: &str) -> String {
@@ -174,21 +192,21 @@ fn ratio(v: f64) -> String {
     format!("{}×", number(v, decimals))
 }
 
-/// The Markdown table: one row per figure, a column per arm, then `arm ÷ socketio` for each
-/// other host, then `again ÷ first` for a noise arm.
+/// The Markdown table: one row per figure, a column per arm, then `arm ÷ reference` for each
+/// other host and each of its references present (`references_of`), then `again ÷ first` for
+/// a noise arm.
 pub fn table(results: &[ScenarioResult], labels: &[String], p: &Params) -> String {
-    let has_ref = labels.iter().any(|h| h == REFERENCE);
     // (column title, index of the numerator, index of the denominator)
     let mut ratios: Vec<(String, usize, usize)> = Vec::new();
     for (i, l) in labels.iter().enumerate() {
         if let Some(first) = labels.iter().position(|f| again(f) == *l) {
             ratios.push((format!("noise: {l} ÷ {}", labels[first]), i, first));
-        } else if has_ref && l != REFERENCE {
-            let r = labels
-                .iter()
-                .position(|h| h == REFERENCE)
-                .expect("reference");
-            ratios.push((format!("{l} ÷ {REFERENCE}"), i, r));
+        } else if !is_reference(l) {
+            for reference in references_of(l) {
+                if let Some(r) = labels.iter().position(|h| h == reference) {
+                    ratios.push((format!("{l} ÷ {reference}"), i, r));
+                }
+            }
         }
     }
     ratios.sort_by_key(|(title, _, _)| title.starts_with("noise"));
@@ -281,37 +299,104 @@ fn find<'a>(results: &'a [ScenarioResult], s: Scenario, host: &str) -> Option<&'
         .map(|(_, o)| o)
 }
 
-/// The issue's targets for one host against the reference, as Markdown bullets.
-pub fn targets(results: &[ScenarioResult], host: &str, max_clients: usize) -> String {
-    let mut s = String::new();
-    let mut line = |met: Option<bool>, what: &str, detail: String| {
-        let verdict = match met {
-            Some(true) => "met",
-            Some(false) => "NOT met",
-            None => "not measured",
-        };
-        let _ = writeln!(s, "- **{verdict}**: {what}: {detail}");
+/// `- **met**: what: detail` (or NOT met, or not measured when `met` is `None`).
+fn verdict_line(s: &mut String, met: Option<bool>, what: &str, detail: &str) {
+    let verdict = match met {
+        Some(true) => "met",
+        Some(false) => "NOT met",
+        None => "not measured",
     };
-    let pair = |sc: Scenario, key: &str| -> Option<(f64, f64)> {
-        Some((
-            find(results, sc, host)?.get(key)?,
-            find(results, sc, REFERENCE)?.get(key)?,
-        ))
-    };
-    let ratio_target = |sc: Scenario, key: &str, limit: f64| -> (Option<bool>, String) {
-        match pair(sc, key) {
-            Some((v, r)) if r > 0.0 => (
-                Some(v / r <= limit),
+    let _ = writeln!(s, "- **{verdict}**: {what}: {detail}");
+}
+
+/// A figure of `host` and of `reference` in one scenario, when both were measured.
+fn pair_of(
+    results: &[ScenarioResult],
+    sc: Scenario,
+    key: &str,
+    host: &str,
+    reference: &str,
+) -> Option<(f64, f64)> {
+    Some((
+        find(results, sc, host)?.get(key)?,
+        find(results, sc, reference)?.get(key)?,
+    ))
+}
+
+/// Whether `host ÷ reference` of a figure is at most (or, `at_least`, at least) `limit`,
+/// with the two figures and the ratio as the detail.
+fn ratio_verdict(
+    results: &[ScenarioResult],
+    sc: Scenario,
+    key: &str,
+    (host, reference): (&str, &str),
+    limit: f64,
+    at_least: bool,
+) -> (Option<bool>, String) {
+    match pair_of(results, sc, key, host, reference) {
+        Some((v, r)) if r > 0.0 => {
+            let met = if at_least {
+                v / r >= limit
+            } else {
+                v / r <= limit
+            };
+            let bound = if at_least { "at least" } else { "limit" };
+            (
+                Some(met),
                 format!(
-                    "{} vs {} → {} (limit {})",
+                    "{} vs {} → {} ({bound} {})",
                     number(v, 3),
                     number(r, 3),
                     ratio(v / r),
                     ratio(limit)
                 ),
-            ),
-            _ => (None, String::new()),
+            )
         }
+        _ => (None, String::new()),
+    }
+}
+
+/// One target of an issue: the ratio `host ÷ reference` of one figure, bounded.
+pub struct RatioTarget {
+    pub scenario: Scenario,
+    pub key: &'static str,
+    pub what: &'static str,
+    /// `true`: the ratio must be at least `limit` (rates); `false`: at most (costs).
+    pub at_least: bool,
+    pub limit: f64,
+}
+
+/// Verdicts on `targets` for `host` against `reference`, as Markdown bullets.
+pub fn ratio_targets(
+    results: &[ScenarioResult],
+    host: &str,
+    reference: &str,
+    targets: &[RatioTarget],
+) -> String {
+    let mut s = String::new();
+    for t in targets {
+        let (met, detail) = ratio_verdict(
+            results,
+            t.scenario,
+            t.key,
+            (host, reference),
+            t.limit,
+            t.at_least,
+        );
+        verdict_line(&mut s, met, t.what, &detail);
+    }
+    s
+}
+
+/// Issue 4's targets for one host against Node socket.io, as Markdown bullets.
+pub fn targets(results: &[ScenarioResult], host: &str, max_clients: usize) -> String {
+    let mut s = String::new();
+    let mut line = |met: Option<bool>, what: &str, detail: String| {
+        verdict_line(&mut s, met, what, &detail);
+    };
+    let pair = |sc: Scenario, key: &str| pair_of(results, sc, key, host, REFERENCE);
+    let ratio_target = |sc: Scenario, key: &str, limit: f64| {
+        ratio_verdict(results, sc, key, (host, REFERENCE), limit, false)
     };
     // The part of the server CPU spent in the kernel (send/recv, TCP over loopback, wake-ups):
     // when it alone exceeds the limit, no user-space change can meet the target.
@@ -452,5 +537,49 @@ mod tests {
             "# x\n\n## Benchmarks\n\nnew\n"
         );
         assert!(replace_section("# x\n", "## Benchmarks", "y").is_none());
+    }
+
+    fn outcome(values: &[(&'static str, f64)]) -> Outcome {
+        Outcome {
+            values: values.to_vec(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn python_host_is_compared_with_both_references() {
+        let results = vec![ScenarioResult {
+            scenario: Scenario::Echo,
+            outcomes: vec![
+                ("python".into(), outcome(&[("acks_per_s", 600.0)])),
+                ("python-socketio".into(), outcome(&[("acks_per_s", 100.0)])),
+                ("socketio".into(), outcome(&[("acks_per_s", 300.0)])),
+            ],
+        }];
+        let labels: Vec<String> = ["python", "python-socketio", "socketio"]
+            .map(String::from)
+            .to_vec();
+        let t = table(&results, &labels, &Params::quick());
+        let header = t.lines().next().unwrap();
+        assert!(header.contains("python ÷ socketio"), "{header}");
+        assert!(header.contains("python ÷ python-socketio"), "{header}");
+        assert!(!header.contains("python-socketio ÷"), "{header}");
+        let acks = t.lines().find(|l| l.contains("acks/s")).unwrap();
+        assert!(acks.contains("2.00×") && acks.contains("6.00×"), "{acks}");
+
+        let echo = [RatioTarget {
+            scenario: Scenario::Echo,
+            key: "acks_per_s",
+            what: "acks",
+            at_least: true,
+            limit: 5.0,
+        }];
+        let verdict = ratio_targets(&results, "python", PY_REFERENCE, &echo);
+        assert!(
+            verdict.starts_with("- **met**: acks: 600.000 vs 100.000"),
+            "{verdict}"
+        );
+        let verdict = ratio_targets(&results, "python", REFERENCE, &echo);
+        assert!(verdict.starts_with("- **NOT met**"), "{verdict}");
     }
 }
