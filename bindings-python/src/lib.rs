@@ -14,6 +14,7 @@ pub mod server;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::NativeServer>()?;
+    m.add_class::<server::Opening>()?;
     m.add("StoppedError", m.py().get_type::<server::StoppedError>())?;
     m.add("CONNECT_REQUEST", server::CONNECT_REQUEST)?;
     m.add("CONNECT", server::CONNECT)?;

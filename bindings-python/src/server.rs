@@ -106,8 +106,39 @@ fn environ<'py>(py: Python<'py>, h: &Handshake, path: &str) -> PyResult<Bound<'p
     Ok(env)
 }
 
+/// The opening request of a client's connection, as the Python side keeps it per socket:
+/// the environ dict is built from it when asked for (the connect handler's argument,
+/// `get_environ`), so an idle client costs this small object rather than a dict of strings.
+#[pyclass(frozen, module = "rtio._native")]
+pub struct Opening {
+    handshake: Arc<Handshake>,
+    path: Arc<str>,
+}
+
+#[pymethods]
+impl Opening {
+    /// A new WSGI-like environ dict of the opening request.
+    fn environ<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        environ(py, &self.handshake, &self.path)
+    }
+}
+
+fn opening<'py>(
+    py: Python<'py>,
+    handshake: Arc<Handshake>,
+    path: &Arc<str>,
+) -> PyResult<Bound<'py, Opening>> {
+    Bound::new(
+        py,
+        Opening {
+            handshake,
+            path: path.clone(),
+        },
+    )
+}
+
 /// One core event as the tuple the Python side dispatches on.
-fn event_to_py<'py>(py: Python<'py>, ev: Event, path: &str) -> PyResult<Bound<'py, PyTuple>> {
+fn event_to_py<'py>(py: Python<'py>, ev: Event, path: &Arc<str>) -> PyResult<Bound<'py, PyTuple>> {
     let none = || py.None().into_bound(py);
     Ok(match ev {
         Event::ConnectRequest {
@@ -123,7 +154,7 @@ fn event_to_py<'py>(py: Python<'py>, ev: Event, path: &str) -> PyResult<Bound<'p
                 request.into_pyobject(py)?.into_any(),
                 (&*nsp).into_pyobject(py)?.into_any(),
                 convert::decode_json(py, &auth, &[])?,
-                environ(py, &handshake, path)?.into_any(),
+                opening(py, handshake, path)?.into_any(),
                 // The socket already exists while the host decides; it keeps this id.
                 (&*sid).into_pyobject(py)?.into_any(),
             ],
@@ -140,7 +171,7 @@ fn event_to_py<'py>(py: Python<'py>, ev: Event, path: &str) -> PyResult<Bound<'p
                 (&*sid).into_pyobject(py)?.into_any(),
                 (&*nsp).into_pyobject(py)?.into_any(),
                 convert::decode_json(py, &auth, &[])?,
-                environ(py, &handshake, path)?.into_any(),
+                opening(py, handshake, path)?.into_any(),
             ],
         )?,
         Event::Message {
@@ -189,7 +220,7 @@ fn event_to_py<'py>(py: Python<'py>, ev: Event, path: &str) -> PyResult<Bound<'p
 
 /// Converts a batch of events; an event that cannot be converted is logged and skipped (it
 /// cannot happen for what the core validated, but one bad event must not stop delivery).
-fn batch_to_py<'py>(py: Python<'py>, batch: Vec<Event>, path: &str) -> Bound<'py, PyList> {
+fn batch_to_py<'py>(py: Python<'py>, batch: Vec<Event>, path: &Arc<str>) -> Bound<'py, PyList> {
     let list = PyList::empty(py);
     for ev in batch {
         match event_to_py(py, ev, path) {
@@ -227,7 +258,7 @@ pub struct NativeServer {
     server: Mutex<Option<Server>>,
     io: Io,
     events: Events,
-    path: String,
+    path: Arc<str>,
     wake: Option<Wake>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
     dispatcher_id: Mutex<Option<ThreadId>>,
@@ -317,7 +348,7 @@ impl NativeServer {
         } else {
             None
         };
-        let path = config.path.clone();
+        let path: Arc<str> = config.path.as_str().into();
         let server = py.detach(|| Server::start(config)).map_err(to_py_err)?;
         Ok(NativeServer {
             io: server.io(),
@@ -590,7 +621,7 @@ impl NativeServer {
 }
 
 /// The dispatcher thread: waits with the GIL released, attaches it to deliver a batch.
-fn dispatch_loop(events: Events, callback: Py<PyAny>, path: String, max: usize) {
+fn dispatch_loop(events: Events, callback: Py<PyAny>, path: Arc<str>, max: usize) {
     Python::attach(|py| {
         loop {
             let received = py.detach(|| -> Result<Vec<Event>, rtio::Error> {

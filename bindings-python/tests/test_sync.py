@@ -1,5 +1,6 @@
 """rtio.Server (sync API) against the official python-socketio client."""
 
+import gc
 import logging
 import threading
 
@@ -31,6 +32,41 @@ def test_connect_gets_sid_environ_and_auth(serve, client):
     assert "EIO=4" in environ["QUERY_STRING"]
     assert environ["HTTP_X_CUSTOM"] == "yes"
     assert sio.get_environ(sid) is environ
+
+
+def test_environ_is_one_dict_whose_changes_are_kept(serve, client):
+    # The server keeps the handshake, not the dict: the dict must still behave as the one
+    # python-socketio keeps (changes made in the connect handler survive it).
+    sio = rtio.Server()
+    seen = Recorder()
+
+    @sio.event
+    def connect(sid, environ, auth):
+        environ["app.user"] = "ada"
+        seen(sid)
+
+    @sio.on("connect", namespace="/plain")
+    def plain_connect(sid, environ, auth):
+        seen(sid, environ["REMOTE_ADDR"])
+
+    url = serve(sio)
+    client(url)
+    (sid,) = seen.get()
+    gc.collect()
+    assert sio.get_environ(sid)["app.user"] == "ada"
+    assert sio.get_environ(sid) is sio.get_environ(sid)
+
+    client(url, namespaces=["/plain"])
+    plain_sid, addr = seen.get()
+    gc.collect()
+    environ = sio.get_environ(plain_sid)
+    assert environ["REMOTE_ADDR"] == addr == "127.0.0.1"
+    assert "app.user" not in environ
+    assert sio.get_environ(plain_sid) is environ  # the same while someone holds it
+    environ.setdefault("later", 1)
+    del environ
+    gc.collect()
+    assert sio.get_environ(plain_sid)["later"] == 1
 
 
 def test_connect_handler_without_auth_argument(serve, client):

@@ -42,6 +42,76 @@ class reason:  # noqa: N801 - python-socketio's name (``socketio.Server.reason``
     SEND_QUEUE_FULL = "send queue full"
 
 
+class _Environ(dict):
+    """The environ dict of one connection: a plain dict, which its connection keeps alive
+    only once it was changed (see :class:`_Opening`)."""
+
+    __slots__ = ("__weakref__", "_opening")
+
+    def _changed(self) -> None:
+        opening = self._opening
+        if opening is not None:
+            opening.kept = self
+            self._opening = None
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._changed()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self._changed()
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> "_Environ":
+        self._changed()
+        return super().__ior__(other)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._changed()
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self._changed()
+        return super().setdefault(key, default)
+
+    def pop(self, *args: Any) -> Any:
+        self._changed()
+        return super().pop(*args)
+
+    def popitem(self) -> Any:
+        self._changed()
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._changed()
+        super().clear()
+
+
+class _Opening:
+    """What a connected socket keeps of its opening request: the engine's small handshake
+    object, not an environ dict of strings per idle client (the largest part of a client's
+    memory on the Python side). ``environ()`` is the one dict python-socketio would keep:
+    the same object for as long as anyone holds it or once it was changed, otherwise a new,
+    equal one built from the handshake."""
+
+    __slots__ = ("native", "kept", "live")
+
+    def __init__(self, native: "_native.Opening") -> None:
+        self.native = native
+        self.kept: Optional[_Environ] = None
+        self.live: Optional["weakref.ReferenceType[_Environ]"] = None
+
+    def environ(self) -> Dict[str, Any]:
+        if self.kept is not None:
+            return self.kept
+        env = self.live() if self.live is not None else None
+        if env is None:
+            env = _Environ(self.native.environ())
+            env._opening = self
+            self.live = weakref.ref(env)
+        return env
+
+
 # Options python-socketio / python-engineio take that change nothing with rtio (the engine
 # always does what they select, or they concern python-engineio's own machinery).
 _HARMLESS_OPTIONS = {
@@ -219,9 +289,10 @@ class BaseServer:
         self.ack_timeout = float(ack_timeout)
 
         self._native: Optional[_native.NativeServer] = None
-        # Per connected socket: its namespace, WSGI-like environ and user session.
+        # Per connected socket: its namespace, opening request (its environ is built from it
+        # when asked for: a dict per idle client would cost more than the rest) and session.
         self._sid_nsp: Dict[str, str] = {}
-        self._environ: Dict[str, Dict[str, Any]] = {}
+        self._openings: Dict[str, _Opening] = {}
         self._sessions: Dict[str, Dict[str, Any]] = {}
         # Sockets whose connect handler refused them after the fact (see _refuse_connected).
         self._refused: set = set()
@@ -363,7 +434,7 @@ class BaseServer:
         options["dynamic_namespaces"] = self.namespaces == "*"
         options["poll_mode"] = poll_mode
         self._sid_nsp.clear()
-        self._environ.clear()
+        self._openings.clear()
         self._sessions.clear()
         self._refused.clear()
         self._acks.clear()
@@ -477,8 +548,10 @@ class BaseServer:
 
     def get_environ(self, sid: str, namespace: Optional[str] = None) -> Optional[Dict[str, Any]]:
         """The WSGI-like environ of a client's connection (``REMOTE_ADDR``,
-        ``QUERY_STRING``, ``HTTP_*`` headers...)."""
-        return self._environ.get(sid)
+        ``QUERY_STRING``, ``HTTP_*`` headers...): the dict the ``connect`` handler got,
+        ``None`` once the client left."""
+        opening = self._openings.get(sid)
+        return opening.environ() if opening is not None else None
 
     def attach(self, app: Any, socketio_path: str = "socket.io") -> None:
         """Not available: rtio serves HTTP itself instead of attaching to a web framework's
@@ -513,13 +586,15 @@ class BaseServer:
             return str(args.get("message", "Connection rejected by server")), args.get("data")
         return "Connection refused by server", None
 
-    def _connected(self, sid: str, nsp: str, environ: Dict[str, Any]) -> None:
+    def _connected(self, sid: str, nsp: str, native: "_native.Opening") -> _Opening:
+        """Registers a socket; returns what it keeps of its opening request."""
         self._sid_nsp[sid] = nsp
-        self._environ[sid] = environ
+        opening = self._openings[sid] = _Opening(native)
+        return opening
 
     def _forget(self, sid: str) -> None:
         self._sid_nsp.pop(sid, None)
-        self._environ.pop(sid, None)
+        self._openings.pop(sid, None)
         self._sessions.pop(sid, None)
 
     def _disconnect_remaining(self) -> None:

@@ -1,7 +1,7 @@
 """Type stubs of ``rtio._native``, rtio's native layer (internal: use ``rtio.Server`` /
 ``rtio.AsyncServer``)."""
 
-from typing import Any, Callable, List, Optional, Tuple, TypedDict
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypedDict
 
 __version__: str
 
@@ -35,12 +35,21 @@ class Options(TypedDict):
     poll_mode: bool
 
 # Event tuples:
-#   (CONNECT_REQUEST, request: int, nsp: str, auth: Any, environ: dict, sid: str | None)
-#   (CONNECT, sid: str, nsp: str, auth: Any, environ: dict)
+#   (CONNECT_REQUEST, request: int, nsp: str, auth: Any, opening: Opening, sid: str | None)
+#   (CONNECT, sid: str, nsp: str, auth: Any, opening: Opening)
 #   (MESSAGE, sid: str, nsp: str, event: str, args: list, ack: int | None)
 #   (DISCONNECT, sid: str, nsp: str, reason: str)
 #   (ACK, token: int, sid: str, args: list | None)   # None: timed out
 Event = Tuple[Any, ...]
+
+class Opening:
+    """The opening request of a client's connection (kept per socket by the Python side;
+    immutable, shared with the core)."""
+
+    def environ(self) -> Dict[str, Any]:
+        """A new WSGI-like environ dict of that request (``REQUEST_METHOD``, ``PATH_INFO``,
+        ``QUERY_STRING``, ``REMOTE_ADDR``, ``REMOTE_PORT``, ``HTTP_*`` headers...)."""
+        ...
 
 class NativeServer:
     """A running rtio server."""

@@ -346,7 +346,7 @@ class AsyncServer(BaseServer):
         return self._refusal(None) if ret is False else None
 
     def _on_connect_request(self, request: int, nsp: str, auth: Any,
-                            environ: Dict[str, Any], sid: Optional[str]) -> None:
+                            handshake: "_native.Opening", sid: Optional[str]) -> None:
         native = self._native_or_raise()
         if sid is None:  # the core cannot tell the sid yet; nothing runs before accepting
             native.accept(request)
@@ -354,10 +354,10 @@ class AsyncServer(BaseServer):
         self._connecting[sid] = []
         # The engine holds the socket while it waits for the answer: emits and room
         # changes made by the handler apply to it, and reach the client once accepted.
-        self._connected(sid, nsp, environ)
+        opening = self._connected(sid, nsp, handshake)
 
         async def decide() -> None:
-            refusal = await self._connect_handler(sid, nsp, auth, environ)
+            refusal = await self._connect_handler(sid, nsp, auth, opening.environ())
             queued = self._connecting.pop(sid, [])
             if refusal is None:
                 native.accept(request)
@@ -369,16 +369,16 @@ class AsyncServer(BaseServer):
 
         self._spawn(decide())
 
-    def _on_connect(self, sid: str, nsp: str, auth: Any, environ: Dict[str, Any]) -> None:
-        if sid in self._environ:
+    def _on_connect(self, sid: str, nsp: str, auth: Any, handshake: "_native.Opening") -> None:
+        if sid in self._openings:
             return  # registered and handled at its connect request
-        self._connected(sid, nsp, environ)
+        opening = self._connected(sid, nsp, handshake)
         if self._middleware(nsp):
             return  # its handler ran at the request
         self._connecting[sid] = []
 
         async def connect() -> None:
-            refusal = await self._connect_handler(sid, nsp, auth, environ)
+            refusal = await self._connect_handler(sid, nsp, auth, opening.environ())
             if refusal is not None:
                 # Accepted already: refuse as python-socketio's always_connect=True does.
                 self.logger.info("rtio: connect handler refused %s on %s: %s",

@@ -341,28 +341,28 @@ class Server(BaseServer):
         return None
 
     def _on_connect_request(self, request: int, nsp: str, auth: Any,
-                            environ: Dict[str, Any], sid: Optional[str]) -> None:
+                            handshake: "_native.Opening", sid: Optional[str]) -> None:
         native = self._native_or_raise()
         if sid is None:  # the core cannot tell the sid yet; nothing runs before accepting
             native.accept(request)
             return
         # The engine holds the socket while it waits for the answer: emits and room
         # changes made by the handler apply to it, and reach the client once accepted.
-        self._connected(sid, nsp, environ)
-        refusal = self._run_connect_handler(sid, nsp, auth, environ)
+        opening = self._connected(sid, nsp, handshake)
+        refusal = self._run_connect_handler(sid, nsp, auth, opening.environ())
         if refusal is None:
             native.accept(request)
         else:
             self._forget(sid)
             native.reject(request, refusal[0], refusal[1])
 
-    def _on_connect(self, sid: str, nsp: str, auth: Any, environ: Dict[str, Any]) -> None:
-        if sid in self._environ:
+    def _on_connect(self, sid: str, nsp: str, auth: Any, handshake: "_native.Opening") -> None:
+        if sid in self._openings:
             return  # registered and handled at its connect request
-        self._connected(sid, nsp, environ)
+        opening = self._connected(sid, nsp, handshake)
         if self._middleware(nsp):
             return  # its handler ran at the request
-        refusal = self._run_connect_handler(sid, nsp, auth, environ)
+        refusal = self._run_connect_handler(sid, nsp, auth, opening.environ())
         if refusal is not None:
             # Accepted already (see _middleware): refuse the way python-socketio does with
             # always_connect=True, by disconnecting.

@@ -28,8 +28,11 @@ use crate::http::Body;
 /// buffer it keeps alive) is dropped, which saves several KiB per idle connection.
 type Ws = WebSocketStream<TcpStream>;
 
-/// Read buffer per connection: small, so idle connections are cheap.
-const READ_BUFFER: usize = 4096;
+/// Read buffer per connection, allocated for the connection's whole life: 1 KiB, so an idle
+/// connection is cheap (it was 4 KiB, most of an idle connection's memory). tungstenite
+/// reads at most this much per `read`, so a message of 100 KiB takes 100 reads: a cost
+/// paid by large messages only, which Socket.IO traffic rarely has.
+const READ_BUFFER: usize = 1024;
 
 /// True when the request asks to switch to WebSocket.
 pub(crate) fn is_upgrade_request(req: &Request<Incoming>) -> bool {
@@ -47,18 +50,28 @@ fn ws_config(max_payload: usize) -> WebSocketConfig {
         .max_frame_size(Some(max_payload))
 }
 
-/// Answers 101 and runs `then` on the upgraded stream in a new task.
-fn switch<H, F, Fut>(engine: &Arc<Engine<H>>, mut req: Request<Incoming>, then: F) -> Response<Body>
+/// Answers 101, then, in a new task, runs `prepare` on the upgraded stream: it returns the
+/// session the WebSocket now carries, or `None` when there is nothing to serve.
+///
+/// Serving that session (`run`) is spawned as a task of its own: the preparing future holds
+/// the request, the upgrade and the handshake, several KiB that an idle connection would
+/// otherwise keep for its whole life inside one task.
+fn switch<H, F, Fut>(
+    engine: &Arc<Engine<H>>,
+    mut req: Request<Incoming>,
+    prepare: F,
+) -> Response<Body>
 where
     H: EngineHandler,
     F: FnOnce(Ws) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
+    Fut: std::future::Future<Output = Option<(Arc<Entry<H::Conn>>, Ws)>> + Send + 'static,
 {
     let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
         return EioError::BadRequest.response();
     };
     let accept = derive_accept_key(key.as_bytes());
     let config = ws_config(engine.config.max_payload);
+    let engine2 = engine.clone();
     engine.rt.spawn(async move {
         let upgraded = hyper::upgrade::on(&mut req).await;
         // The request (and hyper's buffer its head lives in) is not needed any more.
@@ -81,7 +94,15 @@ where
         } else {
             WebSocketStream::from_partially_read(stream, early, Role::Server, Some(config)).await
         };
-        then(ws).await;
+        if let Some((entry, ws)) = prepare(ws).await {
+            let engine = engine2.clone();
+            // Boxed: the future would otherwise hold the stream more than once (each async
+            // fn keeps its argument beside the moved copy), several hundred bytes each.
+            let ws = Box::new(ws);
+            engine2
+                .rt
+                .spawn(async move { run(&engine, &entry, ws).await });
+        }
     });
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -104,9 +125,9 @@ pub(crate) fn accept_fresh<H: EngineHandler>(
         let open = engine2.open_packet(&entry.session);
         if ws.send(WsMessage::Text(open.into())).await.is_err() {
             engine2.close(&entry, CloseReason::TransportError);
-            return;
+            return None;
         }
-        run(&engine2, &entry, ws).await;
+        Some((entry, ws))
     })
 }
 
@@ -116,17 +137,17 @@ pub(crate) fn accept<H: EngineHandler>(
     req: Request<Incoming>,
     entry: Arc<Entry<H::Conn>>,
 ) -> Response<Body> {
-    let engine2 = engine.clone();
+    let timeout = engine.config.upgrade_timeout;
     switch(engine, req, move |mut ws| async move {
-        let timeout = engine2.config.upgrade_timeout;
         match tokio::time::timeout(timeout, probe(&entry, &mut ws)).await {
             Ok(Ok(())) => {
                 entry.session.set_transport(Transport::WebSocket);
-                run(&engine2, &entry, ws).await;
+                Some((entry, ws))
             }
             _ => {
                 // A failed upgrade closes only the probe; polling carries on.
                 let _ = ws.close(None).await;
+                None
             }
         }
     })
@@ -170,8 +191,25 @@ async fn write_pending<C>(entry: &Entry<C>, ws: &mut Ws) -> Result<(), WsError> 
     ws.flush().await
 }
 
+/// How serving a WebSocket ended: what is left to send before the connection goes.
+enum End {
+    /// Nothing (the peer is gone, or the socket failed).
+    Gone,
+    /// The session was closed on our side: a close frame (Engine.IO sends no status code,
+    /// clients see 1005).
+    Closed,
+    /// A message over the size limit: close frame 1009.
+    TooBig,
+    /// A protocol error: flush what is queued (e.g. a disconnect packet), then close.
+    Failed,
+}
+
 /// Serves a session over WebSocket until either side closes it.
-async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, entry: &Arc<Entry<H::Conn>>, mut ws: Ws) {
+async fn run<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    entry: &Arc<Entry<H::Conn>>,
+    mut ws: Box<Ws>,
+) {
     /// Counts this task as running until it ends, however it ends.
     struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
     impl Drop for Running<'_> {
@@ -183,19 +221,30 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, entry: &Arc<Entry<H::Con
         .websockets
         .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     let _running = Running(&engine.websockets);
+    let end = serve(engine, entry, &mut ws).await;
+    // Boxed: the closing futures exist once per connection, at its end; inline they would
+    // enlarge every idle connection's task.
+    Box::pin(finish(entry, ws, end)).await;
+    engine.remove(entry);
+}
+
+/// Reads and writes until the session ends.
+async fn serve<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    entry: &Arc<Entry<H::Conn>>,
+    ws: &mut Ws,
+) -> End {
     let s = &entry.session;
     loop {
         tokio::select! {
             biased;
             _ = s.ws_wake.notified() => {
-                if Box::pin(write_pending(entry, &mut ws)).await.is_err() {
+                if Box::pin(write_pending(entry, ws)).await.is_err() {
                     engine.close(entry, CloseReason::TransportError);
-                    break;
+                    return End::Gone;
                 }
                 if s.is_closed() {
-                    // Engine.IO closes without a status code (clients see 1005).
-                    let _ = ws.close(None).await;
-                    break;
+                    return End::Closed;
                 }
             }
             msg = ws.next() => {
@@ -204,18 +253,16 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, entry: &Arc<Entry<H::Con
                     Some(Ok(WsMessage::Binary(b))) => Ok(Packet::Binary(b)),
                     Some(Ok(WsMessage::Close(_))) | None => {
                         engine.close(entry, CloseReason::TransportClose);
-                        break;
+                        return End::Gone;
                     }
                     Some(Ok(_)) => continue,
                     Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
                         engine.close(entry, CloseReason::TransportError);
-                        let frame = CloseFrame { code: CloseCode::Size, reason: "message too big".into() };
-                        let _ = ws.close(Some(frame)).await;
-                        break;
+                        return End::TooBig;
                     }
                     Some(Err(_)) => {
                         engine.close(entry, CloseReason::TransportError);
-                        break;
+                        return End::Gone;
                     }
                 };
                 let result = match packet {
@@ -226,13 +273,30 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, entry: &Arc<Entry<H::Con
                 };
                 if let Err(reason) = result {
                     engine.close(entry, reason);
-                    // Flush what is queued (e.g. a disconnect packet), then close.
-                    let _ = write_pending(entry, &mut ws).await;
-                    let _ = ws.close(None).await;
-                    break;
+                    return End::Failed;
                 }
             }
         }
     }
-    engine.remove(entry);
+}
+
+/// Sends what `end` calls for before the connection goes.
+async fn finish<C>(entry: &Entry<C>, mut ws: Box<Ws>, end: End) {
+    match end {
+        End::Gone => {}
+        End::Closed => {
+            let _ = ws.close(None).await;
+        }
+        End::TooBig => {
+            let frame = CloseFrame {
+                code: CloseCode::Size,
+                reason: "message too big".into(),
+            };
+            let _ = ws.close(Some(frame)).await;
+        }
+        End::Failed => {
+            let _ = write_pending(entry, &mut ws).await;
+            let _ = ws.close(None).await;
+        }
+    }
 }
