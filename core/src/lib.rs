@@ -32,6 +32,7 @@ mod http;
 mod payload;
 mod runtime;
 mod server;
+mod timers;
 pub mod socketio;
 
 pub use config::{Config, CorsOrigins, EventReadyHook, NamespaceConfig};

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -19,6 +20,7 @@ use super::session::{CloseReason, Handshake, Queued, Session, Transport};
 use super::{polling, websocket};
 use crate::config::Config;
 use crate::http::{self, Body};
+use crate::timers::FixedDelay;
 
 /// A message received from a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +118,10 @@ pub struct Engine<H: EngineHandler> {
     pub(crate) rt: tokio::runtime::Handle,
     /// WebSocket tasks still running (they may be flushing their last frames and close).
     pub(crate) websockets: std::sync::atomic::AtomicUsize,
+    /// Sessions due for a ping: one ping interval after they opened or their last pong.
+    pings: Arc<FixedDelay<Weak<Entry<H::Conn>>>>,
+    /// Sessions pinged, due to have answered one ping timeout later.
+    pongs: Arc<FixedDelay<Weak<Entry<H::Conn>>>>,
 }
 
 struct Query<'a> {
@@ -167,14 +173,50 @@ impl<H: EngineHandler> Engine<H> {
     /// Creates an engine; `rt` is the runtime its tasks run on.
     pub fn new(config: Arc<Config>, handler: H, rt: tokio::runtime::Handle) -> Arc<Self> {
         let engine = Arc::new(Engine {
+            pings: FixedDelay::new(config.ping_interval),
+            pongs: FixedDelay::new(config.ping_timeout),
             config,
             handler,
             sessions: RwLock::new(HashMap::new()),
             rt,
             websockets: std::sync::atomic::AtomicUsize::new(0),
         });
+        engine.heartbeats();
         engine.handler.on_start(&engine);
         engine
+    }
+
+    /// Starts the two tasks that keep every session's heartbeat, as Engine.IO does: a ping
+    /// one interval after the session opened or answered the last one, a close with
+    /// `PingTimeout` when no pong came within the timeout.
+    fn heartbeats(self: &Arc<Self>) {
+        let engine = Arc::downgrade(self);
+        self.rt.spawn(self.pings.clone().run(move |entry| {
+            let (Some(engine), Some(entry)) = (engine.upgrade(), entry.upgrade()) else {
+                return;
+            };
+            let s = &entry.session;
+            if s.is_closed() {
+                return;
+            }
+            // Before the ping goes: its pong may come back before `send` returns.
+            s.awaiting_pong.store(true, Ordering::Release);
+            match s.send(&[Frame::raw_text("2".into())]) {
+                Queued::Ok => engine.pongs.schedule(Arc::downgrade(&entry)),
+                Queued::Closed => {}
+                Queued::Overflow => engine.close(&entry, CloseReason::SendQueueFull),
+            }
+        }));
+        let engine = Arc::downgrade(self);
+        self.rt.spawn(self.pongs.clone().run(move |entry| {
+            let (Some(engine), Some(entry)) = (engine.upgrade(), entry.upgrade()) else {
+                return;
+            };
+            let s = &entry.session;
+            if !s.is_closed() && s.awaiting_pong.load(Ordering::Acquire) {
+                engine.close(&entry, CloseReason::PingTimeout);
+            }
+        }));
     }
 
     /// The handler.
@@ -296,9 +338,7 @@ impl<H: EngineHandler> Engine<H> {
         self.sessions
             .write()
             .insert(entry.session.sid.clone(), entry.clone());
-        let engine = self.clone();
-        let hb = entry.clone();
-        self.rt.spawn(async move { engine.heartbeat(hb).await });
+        self.pings.schedule(Arc::downgrade(&entry));
         entry
     }
 
@@ -317,31 +357,6 @@ impl<H: EngineHandler> Engine<H> {
             self.config.ping_timeout.as_millis(),
             self.config.max_payload
         )
-    }
-
-    async fn heartbeat(self: Arc<Self>, entry: Arc<Entry<H::Conn>>) {
-        let s = &entry.session;
-        loop {
-            tokio::time::sleep(self.config.ping_interval).await;
-            if s.is_closed() {
-                return;
-            }
-            match s.send(&[Frame::raw_text("2".into())]) {
-                Queued::Ok => {}
-                Queued::Closed => return,
-                Queued::Overflow => {
-                    self.close(&entry, CloseReason::SendQueueFull);
-                    return;
-                }
-            }
-            if tokio::time::timeout(self.config.ping_timeout, s.pong.notified())
-                .await
-                .is_err()
-            {
-                self.close(&entry, CloseReason::PingTimeout);
-                return;
-            }
-        }
     }
 
     /// Queues frames on a session, closing it as a slow client when its queue is full.
@@ -400,7 +415,11 @@ impl<H: EngineHandler> Engine<H> {
         match packet {
             Packet::Close => Err(CloseReason::TransportClose),
             Packet::Pong(_) => {
-                entry.session.pong.notify_one();
+                // The next ping is due one interval after this pong (an unasked-for pong
+                // changes nothing).
+                if entry.session.awaiting_pong.swap(false, Ordering::AcqRel) {
+                    self.pings.schedule(Arc::downgrade(entry));
+                }
                 Ok(())
             }
             Packet::Ping(data) => {

@@ -126,8 +126,8 @@ pub struct Session {
     pub(crate) poll_wake: Notify,
     /// Wakes the WebSocket writer.
     pub(crate) ws_wake: Notify,
-    /// Signalled when a pong arrives.
-    pub(crate) pong: Notify,
+    /// True from a ping until its pong (see `Engine::heartbeats`).
+    pub(crate) awaiting_pong: AtomicBool,
     /// True while a long-polling GET is waiting on this session.
     pub(crate) poll_active: AtomicBool,
     /// True while a long-polling POST is being processed.
@@ -156,7 +156,7 @@ impl Session {
             closed: AtomicU8::new(0),
             poll_wake: Notify::new(),
             ws_wake: Notify::new(),
-            pong: Notify::new(),
+            awaiting_pong: AtomicBool::new(false),
             poll_active: AtomicBool::new(false),
             post_active: AtomicBool::new(false),
         }

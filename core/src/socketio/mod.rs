@@ -18,6 +18,7 @@ use crate::engineio::packet::Frame;
 use crate::engineio::{CloseReason, Engine, EngineHandler, Message, Queued, Session};
 use crate::event::{AckError, DisconnectReason, Event};
 use crate::payload::Payload;
+use crate::timers::FixedDelay;
 use packet::PacketType;
 
 /// A namespace and its room index.
@@ -105,6 +106,8 @@ pub(crate) struct Sio {
     next_id: AtomicU64,
     pub(crate) rt: tokio::runtime::Handle,
     pub(crate) engine: OnceLock<Weak<Engine<Arc<Sio>>>>,
+    /// Connections due to have joined a namespace (the connect timeout).
+    connect_deadlines: Arc<FixedDelay<(Weak<Conn>, Weak<Session>)>>,
 }
 
 /// Why one client's packet is refused: the connection is closed with this reason.
@@ -123,6 +126,7 @@ impl Sio {
             .map(|n| (n.name.clone(), Namespace::new(&n.name, n.middleware, false)))
             .collect();
         Sio {
+            connect_deadlines: FixedDelay::new(config.connect_timeout),
             config,
             namespaces: RwLock::new(namespaces),
             sockets: RwLock::new(HashMap::new()),
@@ -722,6 +726,22 @@ impl EngineHandler for Arc<Sio> {
 
     fn on_start(&self, engine: &Arc<Engine<Arc<Sio>>>) {
         let _ = self.engine.set(Arc::downgrade(engine));
+        // A connection that joins no namespace in time is closed, as Socket.IO does.
+        let engine = Arc::downgrade(engine);
+        self.rt
+            .spawn(self.connect_deadlines.clone().run(move |(conn, session)| {
+                let (Some(conn), Some(session), Some(engine)) =
+                    (conn.upgrade(), session.upgrade(), engine.upgrade())
+                else {
+                    return;
+                };
+                let idle = conn.sockets.lock().is_empty() && conn.pending.lock().is_empty();
+                if idle && !session.is_closed() {
+                    if let Some(entry) = engine.get(&session.sid) {
+                        engine.close(&entry, CloseReason::ForcedClose);
+                    }
+                }
+            }));
     }
 
     fn on_open(&self, session: &Arc<Session>) -> Arc<Conn> {
@@ -730,23 +750,8 @@ impl EngineHandler for Arc<Sio> {
             pending: Mutex::new(Vec::new()),
             partial: Mutex::new(None),
         });
-        // A connection that joins no namespace in time is closed, as Socket.IO does.
-        let weak = Arc::downgrade(&conn);
-        let session = session.clone();
-        let timeout = self.config.connect_timeout;
-        let engine = self.engine.get().cloned();
-        self.rt.spawn(async move {
-            tokio::time::sleep(timeout).await;
-            let Some(conn) = weak.upgrade() else { return };
-            let idle = conn.sockets.lock().is_empty() && conn.pending.lock().is_empty();
-            if idle && !session.is_closed() {
-                if let Some(engine) = engine.and_then(|e| e.upgrade()) {
-                    if let Some(entry) = engine.get(&session.sid) {
-                        engine.close(&entry, CloseReason::ForcedClose);
-                    }
-                }
-            }
-        });
+        self.connect_deadlines
+            .schedule((Arc::downgrade(&conn), Arc::downgrade(session)));
         conn
     }
 
