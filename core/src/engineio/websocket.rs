@@ -224,7 +224,7 @@ async fn run<H: EngineHandler>(
     let end = serve(engine, entry, &mut ws).await;
     // Boxed: the closing futures exist once per connection, at its end; inline they would
     // enlarge every idle connection's task.
-    Box::pin(finish(entry, ws, end)).await;
+    Box::pin(finish(entry, &mut ws, end)).await;
     engine.remove(entry);
 }
 
@@ -281,7 +281,7 @@ async fn serve<H: EngineHandler>(
 }
 
 /// Sends what `end` calls for before the connection goes.
-async fn finish<C>(entry: &Entry<C>, mut ws: Box<Ws>, end: End) {
+async fn finish<C>(entry: &Entry<C>, ws: &mut Ws, end: End) {
     match end {
         End::Gone => {}
         End::Closed => {
@@ -295,7 +295,7 @@ async fn finish<C>(entry: &Entry<C>, mut ws: Box<Ws>, end: End) {
             let _ = ws.close(Some(frame)).await;
         }
         End::Failed => {
-            let _ = write_pending(entry, &mut ws).await;
+            let _ = write_pending(entry, ws).await;
             let _ = ws.close(None).await;
         }
     }
