@@ -406,13 +406,29 @@ export interface Adapter {
   socketRooms(id: SocketId): Set<Room> | undefined;
 }
 
+/**
+ * The namespace `io.of(RegExp | fn)` returns. Its `emit`, `to` / `in` / `except`,
+ * `fetchSockets`, `socketsJoin` / `socketsLeave` / `disconnectSockets` act on every child;
+ * broadcasts with acks (`timeout`, an ack callback) are not supported on it (emit to each child).
+ */
+export declare class ParentNamespace<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = DefaultEventsMap,
+  ServerSideEvents extends EventsMap = DefaultEventsMap,
+  SocketData = any,
+> extends Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData> {
+  private constructor();
+  /** The namespaces this parent created. */
+  readonly children: Set<Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>>;
+}
+
 export declare class Namespace<
   ListenEvents extends EventsMap = DefaultEventsMap,
   EmitEvents extends EventsMap = DefaultEventsMap,
   ServerSideEvents extends EventsMap = DefaultEventsMap,
   SocketData = any,
 > extends EventEmitter {
-  private constructor();
+  protected constructor();
   readonly name: string;
   readonly sockets: Map<SocketId, Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>>;
   readonly adapter: Adapter;
@@ -502,11 +518,21 @@ export declare class Server<
   connectTimeout(): number;
   connectTimeout(v: number): this;
 
-  /** The namespace of this name (created on first use). Dynamic namespaces are not supported. */
+  /** The namespace of this name (created on first use); `fn` is added as a connection listener. */
   of(
     name: string,
     fn?: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
   ): Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
+  /**
+   * A parent namespace (socket.io's dynamic namespaces): a client joining a namespace no one
+   * created, whose name matches the RegExp or that the function accepts (`next(null, true)`),
+   * creates it as a child, with the parent's middlewares and connection listeners. Parents
+   * are asked in the order they were made. Called on the JS thread.
+   */
+  of(
+    name: RegExp | ((name: string, auth: { [key: string]: any }, next: (err: Error | null, success?: boolean) => void) => void),
+    fn?: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void,
+  ): ParentNamespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
 
   on<Ev extends keyof ServerReservedEvents<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | EventNames<ServerSideEvents>>(
     ev: Ev,

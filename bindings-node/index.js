@@ -6,7 +6,7 @@
 //   const io = new Server(3000, { cors: { origin: '*' } });
 //   io.on('connection', (socket) => socket.on('ping', (ack) => ack('pong')));
 
-const { Server, Namespace, Socket, BroadcastOperator } = require('./lib/server');
+const { Server, Namespace, ParentNamespace, Socket, BroadcastOperator } = require('./lib/server');
 
 /** `require('rtio')(3000)` works as `require('socket.io')(3000)` does. */
 function rtio(srv, opts) {
@@ -15,6 +15,7 @@ function rtio(srv, opts) {
 
 rtio.Server = Server;
 rtio.Namespace = Namespace;
+rtio.ParentNamespace = ParentNamespace;
 rtio.Socket = Socket;
 rtio.BroadcastOperator = BroadcastOperator;
 rtio.default = rtio;

@@ -62,12 +62,6 @@ describe('listening', () => {
     assert.throws(() => new Server(io.address().port, { host: '127.0.0.1' }), /cannot listen/);
   });
 
-  it('dynamic namespaces are refused with a clear error', () => {
-    const io = server();
-    assert.throws(() => io.of(/^\/dyn-\d+$/), /dynamic namespaces.*not supported/);
-    assert.throws(() => io.of((name, auth, next) => next(null, true)), /dynamic namespaces/);
-  });
-
   it('the path option moves the endpoint', async () => {
     const io = server(0, { host: '127.0.0.1', path: '/custom-path' });
     assert.equal(io.path(), '/custom-path');
@@ -178,6 +172,67 @@ describe('namespaces and connection middlewares', () => {
     assert.equal((await serverSocketOf(after, b)).nsp, after);
     const [err] = await next(client(port, { nsp: '/nowhere' }), 'connect_error');
     assert.equal(err.message, 'Invalid namespace');
+  });
+
+  it('io.of(RegExp): a matching namespace is created as a child with the parent\'s middlewares and listeners', async () => {
+    const io = server(0, { host: '127.0.0.1' });
+    const created = [];
+    io.on('new_namespace', (nsp) => created.push(nsp.name));
+    const parent = io.of(/^\/room-\d+$/);
+    assert.ok(parent instanceof Namespace);
+    parent.use((socket, next) => {
+      if (socket.handshake.auth.token === 'ok') return next();
+      next(new Error('no token'));
+    });
+    const connections = [];
+    parent.on('connection', (socket) => {
+      connections.push(socket.nsp.name);
+      socket.emit('hello', socket.nsp.name);
+    });
+    const port = io.address().port;
+    const a = client(port, { nsp: '/room-1', auth: { token: 'ok' } });
+    const [greeting] = await next(a, 'hello');
+    assert.equal(greeting, '/room-1');
+    const child = io.of('/room-1'); // the child is a namespace like any other
+    assert.ok(parent.children.has(child));
+    assert.deepEqual(created, ['/room-1']);
+    // the child's middlewares came from the parent
+    const [err] = await next(client(port, { nsp: '/room-1', auth: { token: 'bad' } }), 'connect_error');
+    assert.equal(err.message, 'no token');
+    // no match: socket.io's refusal
+    const [invalid] = await next(client(port, { nsp: '/room-x' }), 'connect_error');
+    assert.equal(invalid.message, 'Invalid namespace');
+    // a second child; the parent's broadcast reaches every child
+    const b = client(port, { nsp: '/room-2', auth: { token: 'ok' } });
+    await next(b, 'hello');
+    assert.deepEqual(connections, ['/room-1', '/room-2']);
+    const both = [next(a, 'news'), next(b, 'news')];
+    parent.emit('news', 42);
+    assert.deepEqual(await Promise.all(both), [[42], [42]]);
+    assert.equal((await parent.fetchSockets()).length, 2);
+  });
+
+  it('io.of(fn) decides with (name, auth, next), asynchronously; an error or false refuses', async () => {
+    const io = server(0, { host: '127.0.0.1' });
+    const asked = [];
+    const parent = io.of((name, auth, next) => {
+      asked.push([name, auth]);
+      setTimeout(() => next(null, auth.allow === true), 5);
+    }, (socket) => socket.emit('welcome', socket.nsp.name));
+    const port = io.address().port;
+    const [welcome] = await next(client(port, { nsp: '/anything', auth: { allow: true } }), 'welcome');
+    assert.equal(welcome, '/anything');
+    assert.ok(parent.children.has(io.of('/anything')));
+    const [err] = await next(client(port, { nsp: '/other', auth: { allow: false } }), 'connect_error');
+    assert.equal(err.message, 'Invalid namespace');
+    assert.deepEqual(asked, [['/anything', { allow: true }], ['/other', { allow: false }]]);
+    // parents are asked in the order they were made: the first that matches creates it
+    const second = io.of(/^\/first/);
+    await next(client(port, { nsp: '/first-one', auth: { allow: true } }), 'welcome');
+    assert.ok(parent.children.has(io.of('/first-one')));
+    await connect(port, { nsp: '/first-two', auth: { allow: false } });
+    assert.ok(second.children.has(io.of('/first-two')));
+    assert.equal(second.children.size, 1);
   });
 
   it('new_namespace fires on the main namespace', () => {

@@ -181,4 +181,9 @@ export interface ServerOptions {
   sendQueueBytes?: number
   /** Namespaces accepted from the start (besides `/`). */
   namespaces?: Array<NamespaceOptions>
+  /**
+   * Whether a client joining another namespace comes as a connect request (to be
+   * accepted, which creates the namespace, or refused) instead of being refused.
+   */
+  dynamicNamespaces?: boolean
 }

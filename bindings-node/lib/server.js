@@ -6,6 +6,7 @@ const { EventEmitter } = require('node:events');
 const native = require('./native');
 const { pack, unpack } = require('./binary');
 const { Namespace } = require('./namespace');
+const { ParentNamespace, matcherOf } = require('./parent-namespace');
 const { Socket } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
 const { NO_TIMEOUT_MS, timeoutError } = require('./common');
@@ -70,6 +71,8 @@ class Server {
     this._connectTimeout = this.opts.connectTimeout || 45000;
     /** @type {Map<string, Namespace>} */
     this._nsps = new Map();
+    /** @type {Map<Function, ParentNamespace>} dynamic namespaces: matcher -> parent */
+    this._parentNsps = new Map();
     /** @type {Map<string, Socket>} every connected socket, by id (ids are unique across namespaces) */
     this._sockets = new Map();
     /** the native server while listening (null before listen and from close() on) */
@@ -167,6 +170,10 @@ class Server {
         workerThreads: o.workerThreads,
         eventQueue: o.eventQueue,
         namespaces,
+        // Namespaces no one created come to `_onConnectRequest`, for the parent namespaces
+        // (io.of(regexp | fn)) to match, possibly after listen(); the others are refused
+        // there with socket.io's "Invalid namespace".
+        dynamicNamespaces: true,
       },
       (batch) => this._onEvents(batch, run),
     );
@@ -229,12 +236,17 @@ class Server {
 
   // --- namespaces -------------------------------------------------------------------------
 
-  /** The namespace of this name (created on first use); `fn` is added as a connection listener. */
+  /**
+   * The namespace of this name (created on first use); `fn` is added as a connection
+   * listener. With a RegExp or a function `(name, auth, next) => next(err, ok)`, a parent
+   * namespace: a client joining a namespace that matches creates it as a child.
+   */
   of(name, fn) {
     if (typeof name === 'function' || name instanceof RegExp) {
-      throw new Error(
-        `rtio: dynamic namespaces (a RegExp or a function) are not supported yet; create each namespace with io.of("/name") (${DOCS})`,
-      );
+      const parent = new ParentNamespace(this, name);
+      this._parentNsps.set(matcherOf(name), parent);
+      if (fn) parent.on('connect', fn);
+      return parent;
     }
     name = String(name);
     if (name[0] !== '/') name = `/${name}`;
@@ -379,12 +391,57 @@ class Server {
   }
 
   _onConnectRequest(ev, run) {
-    const native = run.native;
     const nsp = this._nsps.get(ev.nsp);
-    if (!nsp) {
-      native.reject(ev.id, 'Invalid namespace');
-      return;
+    if (nsp) return this._decide(nsp, ev, run);
+    this._checkNamespace(ev.nsp, ev.data, (child) => {
+      if (run.closing) return;
+      if (child) this._decide(child, ev, run);
+      else run.native.reject(ev.id, 'Invalid namespace');
+    });
+  }
+
+  /**
+   * Offers a namespace no one created to each parent namespace in turn (socket.io's
+   * order); `fn(child)` with the namespace the first match created, or `fn(null)`.
+   */
+  _checkNamespace(name, authJson, fn) {
+    const parents = [...this._parentNsps];
+    if (parents.length === 0) return fn(null);
+    let auth;
+    try {
+      auth = JSON.parse(authJson);
+    } catch {
+      auth = {};
     }
+    const next = (i) => {
+      if (i >= parents.length) return fn(null);
+      const [matcher, parent] = parents[i];
+      let answered = false;
+      const answer = (err, allow) => {
+        if (answered) return;
+        answered = true;
+        if (err || !allow) return next(i + 1);
+        const existing = this._nsps.get(name); // created meanwhile (another client)
+        if (existing) return fn(existing);
+        const child = parent.createChild(name);
+        this._nsps.set(name, child);
+        this._namespaceChanged(child);
+        this.sockets.emitReserved('new_namespace', child);
+        return fn(child);
+      };
+      try {
+        matcher(name, auth, answer);
+      } catch (err) {
+        this._report(err, `the matcher of a parent namespace (checking ${name})`);
+        answer(err);
+      }
+    };
+    next(0);
+  }
+
+  /** Runs the middlewares of `nsp` for a connect request, then accepts or refuses it. */
+  _decide(nsp, ev, run) {
+    const native = run.native;
     const socket = new Socket(nsp, ev);
     const key = `${ev.handshake.conn}|${ev.nsp}`;
     this._sweepPending(run);
@@ -536,4 +593,4 @@ Server.prototype.emit = function emit(ev, ...args) {
   return this.sockets.emit(ev, ...args);
 };
 
-module.exports = { Server, Namespace, Socket, BroadcastOperator };
+module.exports = { Server, Namespace, ParentNamespace, Socket, BroadcastOperator };

@@ -101,6 +101,9 @@ pub struct ServerOptions {
     pub send_queue_bytes: Option<f64>,
     /// Namespaces accepted from the start (besides `/`).
     pub namespaces: Option<Vec<NamespaceOptions>>,
+    /// Whether a client joining another namespace comes as a connect request (to be
+    /// accepted, which creates the namespace, or refused) instead of being refused.
+    pub dynamic_namespaces: Option<bool>,
 }
 
 /// The handshake of the connection a socket belongs to.
@@ -430,6 +433,7 @@ fn to_config(o: ServerOptions) -> napi::Result<Config> {
     if let Some(n) = count("sendQueueBytes", o.send_queue_bytes)? {
         c.send_queue_bytes = n;
     }
+    c.dynamic_namespaces = o.dynamic_namespaces.unwrap_or(false);
     for ns in o.namespaces.unwrap_or_default() {
         c.namespaces.retain(|n| n.name != ns.name);
         c.namespaces.push(NamespaceConfig {
@@ -715,6 +719,7 @@ mod tests {
             send_queue_frames: None,
             send_queue_bytes: None,
             namespaces: None,
+            dynamic_namespaces: None,
         }
     }
 

@@ -32,8 +32,8 @@ mod http;
 mod payload;
 mod runtime;
 mod server;
-mod timers;
 pub mod socketio;
+mod timers;
 
 pub use config::{Config, CorsOrigins, EventReadyHook, NamespaceConfig};
 pub use event::{AckError, DisconnectReason, Event};

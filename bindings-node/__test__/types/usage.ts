@@ -123,5 +123,13 @@ typed.timeout(100).emit('question', 'all?', (err, answers) => {
 typed.emit('news', 'only text');
 // @ts-expect-error: attaching to an http.Server is not part of rtio's API
 new Server(require('node:http').createServer() as import('node:http').Server);
-// @ts-expect-error: dynamic namespaces are not supported
-io.of(/^\/dyn-\d+$/);
+// dynamic namespaces: a parent namespace, whose children are namespaces
+const parent: import('../../index').ParentNamespace = io.of(/^\/dyn-\d+$/, (socket) => {
+  const name: string = socket.nsp.name;
+  void name;
+});
+io.of((name, auth, next) => next(null, name.startsWith('/team-') && auth.token !== undefined));
+for (const child of parent.children) child.emit('hello');
+parent.to('room').emit('news', 1);
+// @ts-expect-error: a matcher answers (err, success)
+io.of((name: string, auth: object, next: (err: Error | null, ok?: boolean) => void) => next('yes'));
