@@ -56,6 +56,7 @@ class Client:
                  handlers=None, connect=True):
         self.sio = socketio.Client(reconnection=False, handle_sigint=False)
         self.queues = collections.defaultdict(queue.Queue)
+        self._lock = threading.Lock()
         self.disconnects = queue.Queue()
         self.connect_errors = queue.Queue()
         for ns in namespaces:
@@ -66,8 +67,15 @@ class Client:
             self.sio.connect(url, namespaces=list(namespaces), auth=auth,
                              transports=transports, headers=headers or {}, wait_timeout=WAIT)
 
+    def queue(self, ns, event):
+        """The queue of one (namespace, event), made once. Handlers run on threads of their
+        own, beside the test's thread: a bare defaultdict lookup may make two queues for one
+        key at once, and what goes into the one replaced is lost."""
+        with self._lock:
+            return self.queues[(ns, event)]
+
     def _watch(self, ns):
-        self.sio.on("*", lambda event, *args: self.queues[(ns, event)].put(args), namespace=ns)
+        self.sio.on("*", lambda event, *args: self.queue(ns, event).put(args), namespace=ns)
         self.sio.on("disconnect", lambda reason=None: self.disconnects.put((ns, reason)),
                     namespace=ns)
         self.sio.on("connect_error", lambda data=None: self.connect_errors.put((ns, data)),
@@ -75,14 +83,14 @@ class Client:
 
     def expect(self, event, ns="/", timeout=WAIT):
         try:
-            return self.queues[(ns, event)].get(timeout=timeout)
+            return self.queue(ns, event).get(timeout=timeout)
         except queue.Empty:
             raise AssertionError(f"no {event!r} on {ns} within {timeout} s") from None
 
     def silent(self, event, ns="/", grace=0.3):
         """No `event` arrives (after a round trip through the server when possible)."""
         try:
-            got = self.queues[(ns, event)].get(timeout=grace)
+            got = self.queue(ns, event).get(timeout=grace)
         except queue.Empty:
             return True
         raise AssertionError(f"unexpected {event!r}: {got!r}")

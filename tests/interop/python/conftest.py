@@ -296,9 +296,16 @@ class Peer:
         self.sio.eio._receive_packet = on_packet
 
     # -- handlers ----------------------------------------------------------
+    def _queue(self, ns, event):
+        """The queue of one (namespace, event), made once. Handlers run on threads of their
+        own, beside the test's thread: a bare defaultdict lookup may make two queues for one
+        key at once, and what goes into the one replaced is lost."""
+        with self._lock:
+            return self._queues[(ns, event)]
+
     def _watch(self, ns):
         def any_event(event, *args):
-            self._queues[(ns, event)].put(args)
+            self._queue(ns, event).put(args)
 
         def disconnect(reason=None):
             self.disconnects.put((ns, reason))
@@ -343,7 +350,7 @@ class Peer:
     def expect(self, event, ns="/", timeout=WAIT):
         """The arguments (a tuple) of the next `event` received on `ns`."""
         try:
-            return self._queues[(ns, event)].get(timeout=timeout)
+            return self._queue(ns, event).get(timeout=timeout)
         except queue.Empty:
             raise AssertionError(
                 f"{self.name} ({self.mode}): no {event!r} on {ns} within "
@@ -356,8 +363,9 @@ class Peer:
         return args[0]
 
     def pending(self):
-        return {f"{ns}:{ev}": list(q.queue)
-                for (ns, ev), q in self._queues.items() if q.qsize()}
+        with self._lock:
+            queues = list(self._queues.items())
+        return {f"{ns}:{ev}": list(q.queue) for (ns, ev), q in queues if q.qsize()}
 
     def wire_events(self, ns="/"):
         """(event name, first argument or None) of every EVENT and
@@ -386,7 +394,7 @@ class Peer:
         if ns == "/":
             self.barrier()
         try:
-            got = self._queues[(ns, event)].get(timeout=GRACE)
+            got = self._queue(ns, event).get(timeout=GRACE)
         except queue.Empty:
             return
         raise AssertionError(f"{self.name} ({self.mode}): unexpected {event!r} "
