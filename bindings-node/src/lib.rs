@@ -211,8 +211,7 @@ impl Flow {
 fn handshake(h: &Arc<Handshake>) -> NativeHandshake {
     let mut headers: HashMap<String, String> = HashMap::with_capacity(h.headers.len());
     for (name, value) in h.headers.iter() {
-        let value = String::from_utf8_lossy(value.as_bytes());
-        let name = name.as_str();
+        let value = String::from_utf8_lossy(value);
         match headers.get_mut(name) {
             Some(existing) => {
                 existing.push_str(if name == "cookie" { "; " } else { ", " });

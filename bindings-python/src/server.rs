@@ -89,12 +89,12 @@ fn environ<'py>(py: Python<'py>, h: &Handshake, path: &str) -> PyResult<Bound<'p
     env.set_item("SERVER_PROTOCOL", "HTTP/1.1")?;
     env.set_item("wsgi.url_scheme", "http")?;
     for (name, value) in h.headers.iter() {
-        let key = name.as_str().to_ascii_uppercase().replace('-', "_");
+        let key = name.to_ascii_uppercase().replace('-', "_");
         let key = match key.as_str() {
             "CONTENT_TYPE" | "CONTENT_LENGTH" => key,
             _ => format!("HTTP_{key}"),
         };
-        let value = String::from_utf8_lossy(value.as_bytes());
+        let value = String::from_utf8_lossy(value);
         // Repeated headers are joined with a comma, as WSGI servers do.
         let joined = match env.get_item(&key)? {
             Some(prev) => format!("{},{}", prev.extract::<String>()?, value),

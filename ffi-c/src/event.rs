@@ -82,8 +82,8 @@ fn handshake_json(h: &Handshake) -> String {
         .headers
         .iter()
         .map(|(k, v)| {
-            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            (k.as_str().to_string(), serde_json::Value::String(v))
+            let v = String::from_utf8_lossy(v).into_owned();
+            (k.to_string(), serde_json::Value::String(v))
         })
         .collect();
     serde_json::json!({

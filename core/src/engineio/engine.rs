@@ -16,7 +16,7 @@ use parking_lot::RwLock;
 use rand::RngCore;
 
 use super::packet::{Frame, Packet};
-use super::session::{CloseReason, Handshake, Queued, Session, Transport};
+use super::session::{CloseReason, Handshake, Headers, Queued, Session, Transport};
 use super::{polling, websocket};
 use crate::config::Config;
 use crate::http::{self, Body};
@@ -143,18 +143,6 @@ fn parse_query(q: &str) -> Query<'_> {
             "transport" => out.transport = Some(v),
             "sid" => out.sid = Some(v),
             _ => {}
-        }
-    }
-    out
-}
-
-/// A copy of the headers that owns its bytes: a plain clone would share, and so keep alive,
-/// hyper's whole read buffer for as long as the session lives.
-fn owned_headers(headers: &hyper::HeaderMap) -> hyper::HeaderMap {
-    let mut out = hyper::HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        if let Ok(v) = hyper::header::HeaderValue::from_bytes(value.as_bytes()) {
-            out.append(name.clone(), v);
         }
     }
     out
@@ -302,7 +290,7 @@ impl<H: EngineHandler> Engine<H> {
         }
         let handshake = Handshake {
             remote_addr: remote,
-            headers: owned_headers(req.headers()),
+            headers: Headers::from(req.headers()),
             query: query.clone(),
             issued_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)

@@ -9,7 +9,7 @@ mod websocket;
 
 pub(crate) use engine::random_id;
 pub use engine::{Engine, EngineHandler, Entry, Message};
-pub use session::{CloseReason, Handshake, Queued, Session, Transport};
+pub use session::{CloseReason, Handshake, Headers, Queued, Session, Transport};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -86,11 +86,77 @@ pub struct Handshake {
     /// The peer's address.
     pub remote_addr: SocketAddr,
     /// The request headers of the opening request.
-    pub headers: hyper::HeaderMap,
+    pub headers: Headers,
     /// The raw query string of the opening request (without `?`).
     pub query: String,
     /// When the session opened, as milliseconds since the Unix epoch.
     pub issued_ms: u64,
+}
+
+/// Request headers as a session keeps them for its whole life: every name (lower case, as
+/// HTTP/1 parsing gives them) and value in one buffer, in request order, repeated names
+/// repeated. About a third of a `HeaderMap`'s memory, which is per idle connection.
+#[derive(Clone, Default)]
+pub struct Headers {
+    bytes: Box<[u8]>,
+    /// Per header: where its name ends and where its value ends in `bytes`.
+    ends: Box<[(u32, u32)]>,
+}
+
+impl Headers {
+    /// Number of header lines (a repeated name counts each time).
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// `(name, value)` of each header line, in request order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        let mut start = 0usize;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let (name_end, value_end) = (name_end as usize, value_end as usize);
+            // Names come from `HeaderName::as_str`, so they are ASCII.
+            let name = std::str::from_utf8(&self.bytes[start..name_end]).unwrap_or("");
+            let value = &self.bytes[name_end..value_end];
+            start = value_end;
+            (name, value)
+        })
+    }
+
+    /// The value of the first header of this name (lower case).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+impl From<&hyper::HeaderMap> for Headers {
+    fn from(map: &hyper::HeaderMap) -> Headers {
+        let size = map.iter().map(|(n, v)| n.as_str().len() + v.len()).sum();
+        let mut bytes = Vec::with_capacity(size);
+        let mut ends = Vec::with_capacity(map.len());
+        for (name, value) in map {
+            bytes.extend_from_slice(name.as_str().as_bytes());
+            let name_end = bytes.len() as u32;
+            bytes.extend_from_slice(value.as_bytes());
+            ends.push((name_end, bytes.len() as u32));
+        }
+        Headers {
+            bytes: bytes.into(),
+            ends: ends.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
+            .finish()
+    }
 }
 
 struct SendQueue {
@@ -258,5 +324,34 @@ impl Session {
     /// True when frames wait to be written.
     pub(crate) fn has_pending(&self) -> bool {
         !self.queue.lock().frames.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Headers;
+
+    #[test]
+    fn headers_keep_every_line_in_order() {
+        let mut map = hyper::HeaderMap::new();
+        map.append("host", "example.org".parse().unwrap());
+        map.append("cookie", "a=1".parse().unwrap());
+        map.append("cookie", "b=2".parse().unwrap());
+        map.append("x-empty", "".parse().unwrap());
+        let h = Headers::from(&map);
+        assert_eq!(h.len(), 4);
+        let lines: Vec<(&str, &[u8])> = h.iter().collect();
+        assert_eq!(
+            lines,
+            [
+                ("host", &b"example.org"[..]),
+                ("cookie", b"a=1"),
+                ("cookie", b"b=2"),
+                ("x-empty", b""),
+            ]
+        );
+        assert_eq!(h.get("cookie"), Some(&b"a=1"[..]));
+        assert_eq!(h.get("missing"), None);
+        assert!(Headers::default().is_empty());
     }
 }
