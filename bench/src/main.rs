@@ -255,7 +255,8 @@ fn main() -> ExitCode {
     if let Some(path) = &opts.readme {
         let body = format!(
             "Latest `{command}` run ({}; machine, versions and method in \
-             [bench/RESULTS.md](bench/RESULTS.md)). Ratios are against Node socket.io 4.8: \
+             [bench/RESULTS.md](bench/RESULTS.md)). Ratios are against Node socket.io 4.8, and for the \
+             Python host also against python-socketio (its own AsyncServer on aiohttp): \
              below 1× is better for times, memory and CPU, above 1× for rates.\n\n{table}",
             today()
         );
@@ -311,7 +312,13 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
     let total = opts.only.len();
     for (n, &scenario) in opts.only.iter().enumerate() {
         let mut outcomes = Vec::new();
-        for (arm, s) in arms.iter().zip(servers.iter_mut()) {
+        for (i, arm) in arms.iter().enumerate() {
+            // Every server shares one core: the one measured starts once all are quiet (a
+            // slow one may still be closing the clients of its previous run).
+            for other in servers.iter_mut() {
+                server::quiesce(other).await;
+            }
+            let s = &mut servers[i];
             let mut restarted = None;
             if !s.alive() {
                 *s = start(arm)?;
@@ -335,8 +342,6 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
                     .map(|n| format!("\n    note: {n}"))
                     .collect::<String>()
             );
-            // The next run starts once this server has dealt with the closed clients.
-            server::quiesce(s).await;
             outcomes.push((arm.label.clone(), outcome));
         }
         results.push(ScenarioResult { scenario, outcomes });
@@ -596,6 +601,19 @@ fn results_md(
         package_version(root, "engine.io"),
         package_version(root, "ws")
     ));
+    if opts.hosts.iter().any(|h| h == report::PY_REFERENCE) {
+        let versions = output(
+            ".venv/bin/python",
+            &[
+                "-c",
+                "import sys, socketio, engineio, aiohttp; from importlib.metadata import version as v; \
+                 print(f'Python {sys.version.split()[0]}, python-socketio {v(\"python-socketio\")}, \
+                 python-engineio {v(\"python-engineio\")}, aiohttp {aiohttp.__version__}')",
+            ],
+            root,
+        );
+        s.push_str(&format!("- {versions}\n"));
+    }
     s.push_str(&format!(
         "- columns: {} (each `tests/interop/scenarios-server HOST --port 0 --no-visits`, \
          all started at the beginning, beside each other, and used by every scenario in turn; \

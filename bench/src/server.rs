@@ -338,10 +338,11 @@ pub fn log_path(root: &Path, label: &str) -> PathBuf {
         .join(format!("{}.log", label.replace(' ', "-")))
 }
 
-/// Waits (up to 15 s) until the server is quiet: under 5% of a core over 250 ms, e.g. done
-/// closing the previous scenario's clients.
+/// Waits (up to 30 s: python-socketio takes that long to close 19,000 connections) until
+/// the server is quiet: under 5% of a core over 250 ms, e.g. done closing the previous
+/// scenario's clients.
 pub async fn quiesce(server: &mut ServerProc) {
-    for _ in 0..60 {
+    for _ in 0..120 {
         let (u0, s0) = server.cpu_split();
         tokio::time::sleep(Duration::from_millis(250)).await;
         let (u1, s1) = server.cpu_split();
