@@ -19,4 +19,15 @@ function timeoutError() {
 
 function noop() {}
 
-module.exports = { RESERVED_EVENTS, NAMESPACE_RESERVED_EVENTS, NO_TIMEOUT_MS, timeoutError, noop };
+/** The handshake's auth object from the core's JSON text (`{}` when absent or not an object). */
+function parseAuth(json) {
+  let auth;
+  try {
+    auth = JSON.parse(json);
+  } catch {
+    auth = {};
+  }
+  return auth && typeof auth === 'object' ? auth : {};
+}
+
+module.exports = { RESERVED_EVENTS, NAMESPACE_RESERVED_EVENTS, NO_TIMEOUT_MS, timeoutError, noop, parseAuth };

@@ -9,7 +9,7 @@ const { Namespace } = require('./namespace');
 const { ParentNamespace, matcherOf } = require('./parent-namespace');
 const { Socket } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
-const { NO_TIMEOUT_MS, timeoutError } = require('./common');
+const { NO_TIMEOUT_MS, timeoutError, parseAuth } = require('./common');
 
 const {
   NativeServer,
@@ -407,12 +407,7 @@ class Server {
   _checkNamespace(name, authJson, fn) {
     const parents = [...this._parentNsps];
     if (parents.length === 0) return fn(null);
-    let auth;
-    try {
-      auth = JSON.parse(authJson);
-    } catch {
-      auth = {};
-    }
+    const auth = parseAuth(authJson);
     const next = (i) => {
       if (i >= parents.length) return fn(null);
       const [matcher, parent] = parents[i];

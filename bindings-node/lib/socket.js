@@ -5,16 +5,10 @@ const { EventEmitter } = require('node:events');
 const querystring = require('node:querystring');
 const { pack } = require('./binary');
 const { BroadcastOperator } = require('./broadcast');
-const { RESERVED_EVENTS, timeoutError, noop } = require('./common');
+const { RESERVED_EVENTS, timeoutError, noop, parseAuth } = require('./common');
 
 function buildHandshake(server, ev) {
   const h = ev.handshake;
-  let auth;
-  try {
-    auth = JSON.parse(ev.data);
-  } catch {
-    auth = {};
-  }
   return {
     headers: h.headers,
     time: new Date(h.issued) + '',
@@ -24,7 +18,7 @@ function buildHandshake(server, ev) {
     issued: h.issued,
     url: `${server._path}/?${h.query}`,
     query: querystring.parse(h.query),
-    auth: auth && typeof auth === 'object' ? auth : {},
+    auth: parseAuth(ev.data),
   };
 }
 
