@@ -487,3 +487,96 @@ fn dynamic_namespaces_ask_the_host() {
     assert_eq!(c.get(), "44/nope,{\"message\":\"no such room\"}");
     assert!(matches!(io.stats("/nope"), Err(Error::UnknownNamespace(_))));
 }
+
+/// A bare WebSocket client: enough framing to send masked frames and read the server's.
+struct RawWs(TcpStream);
+
+impl RawWs {
+    fn open(addr: SocketAddr) -> RawWs {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.write_all(
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+              Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut byte).expect("101 response");
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+        RawWs(s)
+    }
+
+    /// Sends one masked frame with `opcode`.
+    fn send(&mut self, opcode: u8, payload: &[u8]) {
+        assert!(payload.len() < 126);
+        let mask = [1u8, 2, 3, 4];
+        let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.0.write_all(&frame).unwrap();
+    }
+
+    /// Reads one frame: (opcode, payload).
+    fn recv(&mut self) -> (u8, Vec<u8>) {
+        let mut head = [0u8; 2];
+        self.0.read_exact(&mut head).expect("a frame");
+        let len = match head[1] & 0x7f {
+            126 => {
+                let mut n = [0u8; 2];
+                self.0.read_exact(&mut n).unwrap();
+                u16::from_be_bytes(n) as usize
+            }
+            127 => {
+                let mut n = [0u8; 8];
+                self.0.read_exact(&mut n).unwrap();
+                u64::from_be_bytes(n) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        self.0.read_exact(&mut payload).unwrap();
+        (head[0] & 0x0f, payload)
+    }
+
+    fn recv_text(&mut self) -> String {
+        let (opcode, payload) = self.recv();
+        assert_eq!(opcode, 1, "a text frame");
+        String::from_utf8(payload).unwrap()
+    }
+}
+
+#[test]
+fn websocket_frames_sent_together_arrive_whole_and_pings_get_pongs() {
+    let server = start(Config::default());
+    let io = server.io();
+    let mut ws = RawWs::open(server.local_addr());
+    assert!(ws.recv_text().starts_with("0{"));
+    ws.send(1, b"40");
+    let sid = match next(&server) {
+        Event::Connect { sid, .. } => sid,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ws.recv_text(), format!("40{{\"sid\":\"{sid}\"}}"));
+
+    // Queued faster than one write each: the writer sends them as one batch.
+    let big = "x".repeat(70_000);
+    for i in 0..50 {
+        io.emit(&sid, "n", &Payload::one(i)).unwrap();
+    }
+    io.emit(&sid, "big", &Payload::one(&*big)).unwrap();
+    io.emit(&sid, "n", &Payload::one(50)).unwrap();
+    for i in 0..50 {
+        assert_eq!(ws.recv_text(), format!("42[\"n\",{i}]"));
+    }
+    assert_eq!(ws.recv_text(), format!("42[\"big\",\"{big}\"]"));
+    assert_eq!(ws.recv_text(), "42[\"n\",50]");
+
+    // A WebSocket ping (not Engine.IO's) is answered at once, not held back by batching.
+    ws.send(9, b"are you there");
+    assert_eq!(ws.recv(), (10, b"are you there".to_vec()));
+}

@@ -1,0 +1,182 @@
+//! A stream that gathers what is written into one buffer until it is flushed, so a batch
+//! of WebSocket frames leaves in one `send()` instead of one per frame.
+//!
+//! Sending dominates the cost of a broadcast: over TCP each `send()` costs the kernel far
+//! more than the bytes it carries. tungstenite writes every frame to its stream as soon as
+//! it is fed; this stream holds them until the writer flushes the whole drained queue. Its
+//! buffer exists only while data waits and is released once written, so an idle connection
+//! keeps nothing (tokio's `BufWriter` would keep 8 KiB per connection for good).
+
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Gathered bytes beyond which writing goes to the socket before more is taken: bounds the
+/// memory one connection's batch may take.
+const MAX_GATHERED: usize = 64 * 1024;
+
+/// `inner`, with its writes gathered until `poll_flush` (or `MAX_GATHERED`).
+pub(crate) struct Coalescing<S> {
+    inner: S,
+    gathered: Vec<u8>,
+    /// How much of `gathered` the socket has already taken.
+    sent: usize,
+}
+
+impl<S> Coalescing<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        Coalescing {
+            inner,
+            gathered: Vec::new(),
+            sent: 0,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Coalescing<S> {
+    /// Writes out everything gathered, then releases the buffer.
+    fn poll_send_gathered(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.sent < self.gathered.len() {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.gathered[self.sent..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.sent += n;
+        }
+        self.gathered = Vec::new();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Coalescing<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if !this.gathered.is_empty() && this.gathered.len() + buf.len() > MAX_GATHERED {
+            ready!(this.poll_send_gathered(cx))?;
+        }
+        if this.gathered.is_empty() && buf.len() >= MAX_GATHERED {
+            // Large enough to be worth a send() of its own: no copy.
+            return Pin::new(&mut this.inner).poll_write(cx, buf);
+        }
+        this.gathered.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_send_gathered(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_send_gathered(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Coalescing<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// A socket that takes at most `per_write` bytes per write and records each write.
+    #[derive(Default)]
+    struct Socket {
+        writes: Vec<Vec<u8>>,
+        per_write: usize,
+        flushes: usize,
+    }
+
+    impl AsyncWrite for Socket {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = buf.len().min(self.per_write);
+            self.writes.push(buf[..n].to_vec());
+            Poll::Ready(Ok(n))
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.flushes += 1;
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn socket(per_write: usize) -> Coalescing<Socket> {
+        Coalescing::new(Socket {
+            per_write,
+            ..Socket::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn frames_written_before_a_flush_leave_in_one_write() {
+        let mut s = socket(usize::MAX);
+        for frame in [&b"\x81\x03one"[..], b"\x81\x03two", b"\x81\x05three"] {
+            s.write_all(frame).await.unwrap();
+        }
+        assert!(s.inner.writes.is_empty(), "nothing sent before the flush");
+        s.flush().await.unwrap();
+        assert_eq!(
+            s.inner.writes,
+            [b"\x81\x03one\x81\x03two\x81\x05three".to_vec()]
+        );
+        assert_eq!(s.inner.flushes, 1);
+        assert_eq!(s.gathered.capacity(), 0, "the buffer is released once sent");
+    }
+
+    #[tokio::test]
+    async fn a_socket_taking_less_gets_the_rest_in_order() {
+        let mut s = socket(4);
+        s.write_all(b"0123456789").await.unwrap();
+        s.flush().await.unwrap();
+        assert_eq!(s.inner.writes.concat(), b"0123456789");
+        assert_eq!(s.inner.writes.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn gathering_is_bounded() {
+        let mut s = socket(usize::MAX);
+        let frame = vec![7u8; MAX_GATHERED / 2 + 1];
+        s.write_all(&frame).await.unwrap();
+        s.write_all(&frame).await.unwrap();
+        assert_eq!(
+            s.inner.writes.len(),
+            1,
+            "the first frame went out to make room"
+        );
+        assert!(s.gathered.len() <= MAX_GATHERED);
+        let big = vec![9u8; MAX_GATHERED];
+        s.write_all(&big).await.unwrap();
+        assert_eq!(
+            s.inner.writes.len(),
+            3,
+            "a large frame goes out without a copy"
+        );
+        assert_eq!(s.inner.writes[2], big);
+        s.flush().await.unwrap();
+        assert_eq!(s.inner.writes.len(), 3);
+    }
+}
