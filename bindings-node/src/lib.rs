@@ -1,18 +1,19 @@
 //! Node binding of rtio: one thin native class over the core's [`Server`] / [`Io`], and one
-//! ThreadsafeFunction through which a dispatcher thread hands the core's [`Event`]s, in
-//! batches, to the JS thread. The socket.io-shaped API (`Server`, `Namespace`, `Socket`,
-//! broadcast operators, binary packing) is plain JavaScript on top (`lib/*.js`).
+//! ThreadsafeFunction through which the JS thread is told that the core has events for it.
+//! The socket.io-shaped API (`Server`, `Namespace`, `Socket`, broadcast operators, binary
+//! packing) is plain JavaScript on top (`lib/*.js`).
 //!
-//! Threads: rtio's runtime thread does all socket IO; the dispatcher thread (`rtio-node-events`)
-//! blocks on the core's bounded event queue, converts events to plain values and queues them
-//! on the ThreadsafeFunction (never blocking the JS thread); JS handlers run on the JS thread
-//! only. At most [`MAX_QUEUED_BATCHES`] batches wait for the JS thread: when JS falls behind,
-//! the dispatcher stops taking events, the core's queue fills, and the core stops reading from
-//! clients (TCP backpressure) — nothing buffers without bound.
+//! Threads: rtio's runtime thread does all socket IO. When it queues an event while the JS
+//! thread has not been told yet, it rings the [`Doorbell`]: one non-blocking ThreadsafeFunction
+//! call (a wake-up of the JS event loop), never a wait. The JS thread then takes up to
+//! [`MAX_BATCH`] events from the core's bounded queue, converts them and runs the handlers;
+//! JS handlers run on the JS thread only. No thread sits between the two: an event costs no
+//! extra thread hand-off. When JS falls behind, the core's queue fills and the core stops
+//! reading from clients (TCP backpressure) — nothing buffers without bound.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,10 +26,9 @@ use napi_derive::napi;
 use rtio::engineio::Handshake;
 use rtio::{Config, CorsOrigins, Event, Events, Io, NamespaceConfig, Payload, Server};
 
-/// Events handed to JS in one ThreadsafeFunction call, at most.
+/// Events handed to JS in one ThreadsafeFunction call, at most: then the doorbell rings
+/// again, so timers and IO of the JS loop get their turn between batches.
 const MAX_BATCH: usize = 256;
-/// Batches queued for the JS thread, at most; the dispatcher waits for room beyond that.
-const MAX_QUEUED_BATCHES: usize = 4;
 
 /// `NativeEvent.kind`: a client asks to join a namespace that has middleware.
 #[napi]
@@ -172,39 +172,62 @@ pub struct NativeStats {
     pub rooms: u32,
 }
 
-type EventsTsfn = ThreadsafeFunction<Vec<NativeEvent>, (), Vec<NativeEvent>, Status, false>;
+/// Called with nothing from rtio's threads; on the JS thread its callback takes the batch.
+type EventsTsfn = ThreadsafeFunction<(), (), Vec<NativeEvent>, Status, false>;
 
-/// Counts the batches queued for the JS thread and makes the dispatcher wait for room.
+/// Tells the JS thread that events wait, once until it has taken them.
 #[derive(Default)]
-struct Flow {
-    queued: Mutex<usize>,
-    room: Condvar,
+struct Doorbell {
+    /// True from a ring until the JS thread starts taking events.
+    rung: AtomicBool,
+    /// Released (taken) once the last events and `KIND_CLOSED` went to JS, so that the
+    /// process may exit.
+    tsfn: Mutex<Option<EventsTsfn>>,
+    /// The core's queue (set right after the server starts, before JS can be called).
+    events: OnceLock<Events>,
+    /// Set once `KIND_CLOSED` was handed over.
+    closed: AtomicBool,
 }
 
-impl Flow {
-    /// Takes a slot, waiting while [`MAX_QUEUED_BATCHES`] are queued. False when the JS side
-    /// is gone (its environment tore the ThreadsafeFunction down).
-    fn acquire(&self, tsfn: &EventsTsfn) -> bool {
-        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
-        while *queued >= MAX_QUEUED_BATCHES {
-            if tsfn.aborted() {
-                return false;
-            }
-            queued = self
-                .room
-                .wait_timeout(queued, Duration::from_millis(200))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+impl Doorbell {
+    /// On any thread; never blocks (NonBlocking call on an unbounded queue that holds at most
+    /// one pending wake-up).
+    fn ring(&self) {
+        if self.rung.swap(true, Ordering::AcqRel) {
+            return;
         }
-        *queued += 1;
-        true
+        if let Some(tsfn) = &*self.tsfn.lock().unwrap_or_else(|e| e.into_inner()) {
+            let _ = tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
     }
 
-    /// Frees a slot (on the JS thread, as a batch is handed to JS).
-    fn release(&self) {
-        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
-        *queued = queued.saturating_sub(1);
-        self.room.notify_one();
+    /// On the JS thread: the next events, at most [`MAX_BATCH`], converted. Ends with a
+    /// `KIND_CLOSED` event once the server stopped and every event was taken.
+    fn take_batch(&self) -> Vec<NativeEvent> {
+        // Cleared first: an event queued from now on rings again.
+        self.rung.store(false, Ordering::Release);
+        let Some(events) = self.events.get() else {
+            return Vec::new();
+        };
+        if self.closed.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut batch = Vec::new();
+        while batch.len() < MAX_BATCH {
+            match events.try_recv() {
+                Ok(Some(e)) => batch.push(convert(e)),
+                Ok(None) => return batch,
+                Err(_) => {
+                    self.closed.store(true, Ordering::Release);
+                    batch.push(NativeEvent::new(KIND_CLOSED));
+                    // Released: nothing keeps the JS loop alive any more.
+                    drop(self.tsfn.lock().unwrap_or_else(|e| e.into_inner()).take());
+                    return batch;
+                }
+            }
+        }
+        self.ring();
+        batch
     }
 }
 
@@ -247,7 +270,7 @@ fn payload_parts(payload: Payload) -> (String, Option<Vec<Buffer>>) {
     (json, bins)
 }
 
-/// Converts a core event (on the dispatcher thread, off the JS thread).
+/// Converts a core event (on the JS thread, as its batch is taken).
 fn convert(event: Event) -> NativeEvent {
     match event {
         Event::ConnectRequest {
@@ -317,40 +340,6 @@ fn convert(event: Event) -> NativeEvent {
             ev
         }
     }
-}
-
-/// The dispatcher thread: core events → batches → the ThreadsafeFunction (NonBlocking).
-fn dispatch(events: Events, tsfn: EventsTsfn, flow: Arc<Flow>) {
-    loop {
-        if !flow.acquire(&tsfn) {
-            return;
-        }
-        let first = match events.recv() {
-            Ok(e) => e,
-            Err(_) => {
-                flow.release();
-                break;
-            }
-        };
-        let mut batch = Vec::with_capacity(8);
-        batch.push(convert(first));
-        while batch.len() < MAX_BATCH {
-            match events.try_recv() {
-                Ok(Some(e)) => batch.push(convert(e)),
-                _ => break,
-            }
-        }
-        if tsfn.call(batch, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
-            // The JS environment is going away: nobody to deliver to.
-            return;
-        }
-    }
-    // The server stopped and every event was handed over: tell JS, then drop the
-    // ThreadsafeFunction, which releases it, so the process may exit.
-    let _ = tsfn.call(
-        vec![NativeEvent::new(KIND_CLOSED)],
-        ThreadsafeFunctionCallMode::NonBlocking,
-    );
 }
 
 fn invalid(message: impl Into<String>) -> napi::Error {
@@ -478,6 +467,7 @@ fn done(r: Result<(), rtio::Error>) -> napi::Result<bool> {
 pub struct NativeServer {
     server: Server,
     io: Io,
+    bell: Arc<Doorbell>,
     closing: AtomicBool,
 }
 
@@ -491,26 +481,30 @@ impl NativeServer {
         options: ServerOptions,
         on_events: Function<'_, Vec<NativeEvent>, ()>,
     ) -> napi::Result<Self> {
-        let config = to_config(options)?;
-        let server = Server::start(config).map_err(to_napi)?;
-        let flow = Arc::new(Flow::default());
-        let slots = flow.clone();
+        let bell = Arc::new(Doorbell::default());
+        let taker = bell.clone();
         let tsfn: EventsTsfn = on_events
-            .build_threadsafe_function::<Vec<NativeEvent>>()
+            .build_threadsafe_function::<()>()
             .callee_handled::<false>()
-            .build_callback(move |ctx: ThreadsafeCallContext<Vec<NativeEvent>>| {
-                slots.release();
-                Ok(ctx.value)
-            })?;
-        let events = server.events().clone();
-        std::thread::Builder::new()
-            .name("rtio-node-events".into())
-            .spawn(move || dispatch(events, tsfn, flow))
-            .map_err(|e| napi::Error::from_reason(format!("cannot start a thread: {e}")))?;
+            .build_callback(move |_: ThreadsafeCallContext<()>| Ok(taker.take_batch()))?;
+        *bell.tsfn.lock().unwrap_or_else(|e| e.into_inner()) = Some(tsfn);
+        let ringer = bell.clone();
+        let config = to_config(options)?.on_event_ready(Arc::new(move || ringer.ring()));
+        let server = match Server::start(config) {
+            Ok(server) => server,
+            Err(e) => {
+                // Released: a server that never ran must not keep the process alive.
+                drop(bell.tsfn.lock().unwrap_or_else(|e| e.into_inner()).take());
+                return Err(to_napi(e));
+            }
+        };
+        // Before any ThreadsafeFunction callback can run: they run on this (the JS) thread.
+        let _ = bell.events.set(server.events().clone());
         let io = server.io();
         Ok(NativeServer {
             server,
             io,
+            bell,
             closing: AtomicBool::new(false),
         })
     }
@@ -684,9 +678,14 @@ impl NativeServer {
             return Ok(());
         }
         let io = self.io.clone();
+        let bell = self.bell.clone();
         std::thread::Builder::new()
             .name("rtio-node-close".into())
-            .spawn(move || io.stop())
+            .spawn(move || {
+                io.stop();
+                // The queue is closed now: JS takes what is left, then `KIND_CLOSED`.
+                bell.ring();
+            })
             .map(|_| ())
             .map_err(|e| napi::Error::from_reason(format!("cannot start a thread: {e}")))
     }
