@@ -1,8 +1,8 @@
 //! Engine.IO v4, server side: the packet codec, sessions, the long-polling and WebSocket
 //! transports and the upgrade between them. Usable on its own through [`EngineHandler`].
 
-mod coalesce;
 mod engine;
+mod lean_stream;
 pub mod packet;
 mod polling;
 mod session;

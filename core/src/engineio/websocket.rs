@@ -19,22 +19,23 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
-use super::coalesce::Coalescing;
 use super::engine::{EioError, Engine, EngineHandler, Entry};
+use super::lean_stream::LeanStream;
 use super::packet::{self, Frame, Packet};
 use super::session::{CloseReason, Handshake, Transport};
 use crate::http::Body;
 
 /// The WebSocket runs on the bare TCP stream: hyper's upgrade wrapper (and the HTTP read
 /// buffer it keeps alive) is dropped, which saves several KiB per idle connection. Writes
-/// are gathered until the writer flushes (`Coalescing`): a drained queue leaves in one send.
-type Ws = WebSocketStream<Coalescing<TcpStream>>;
+/// are gathered until the writer flushes and reads taken in chunks (`LeanStream`): a drained
+/// queue leaves in one send.
+type Ws = WebSocketStream<LeanStream<TcpStream>>;
 
-/// Read buffer per connection, allocated for the connection's whole life: 1 KiB, so an idle
-/// connection is cheap (it was 4 KiB, most of an idle connection's memory). tungstenite
-/// reads at most this much per `read`, so a message of 100 KiB takes 100 reads: a cost
-/// paid by large messages only, which Socket.IO traffic rarely has.
-const READ_BUFFER: usize = 1024;
+/// tungstenite's read buffer, allocated for the connection's whole life: 256 bytes, so an
+/// idle connection is cheap (it was 4 KiB, most of an idle connection's memory). tungstenite
+/// asks for at most this much per read; `LeanStream` serves those reads from one `recv()` of
+/// up to 16 KiB, so small reads cost no syscalls.
+const READ_BUFFER: usize = 256;
 
 /// True when the request asks to switch to WebSocket.
 pub(crate) fn is_upgrade_request(req: &Request<Incoming>) -> bool {
@@ -47,7 +48,7 @@ pub(crate) fn is_upgrade_request(req: &Request<Incoming>) -> bool {
 fn ws_config(max_payload: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
-        // tungstenite hands each frame to the stream at once; `Coalescing` gathers them.
+        // tungstenite hands each frame to the stream at once; `LeanStream` gathers them.
         .write_buffer_size(0)
         .max_message_size(Some(max_payload))
         .max_frame_size(Some(max_payload))
@@ -91,7 +92,7 @@ where
         // Copy what the client sent early and release hyper's read buffer with it.
         let early = read_buf.to_vec();
         drop(read_buf);
-        let stream = Coalescing::new(io.into_inner());
+        let stream = LeanStream::new(io.into_inner());
         let ws = if early.is_empty() {
             WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await
         } else {

@@ -1,13 +1,17 @@
-//! A stream that gathers what is written into one buffer until it is flushed, so a batch
-//! of WebSocket frames leaves in one `send()` instead of one per frame.
+//! The stream under a WebSocket: few syscalls, and buffers that exist only while data is in
+//! flight, so an idle connection keeps none.
 //!
-//! Sending dominates the cost of a broadcast: over TCP each `send()` costs the kernel far
-//! more than the bytes it carries. tungstenite writes every frame to its stream as soon as
-//! it is fed; this stream holds them until the writer flushes the whole drained queue. Its
-//! buffer exists only while data waits and is released once written, so an idle connection
-//! keeps nothing (tokio's `BufWriter` would keep 8 KiB per connection for good).
+//! - Writes are gathered until flushed, so a batch of frames leaves in one `send()` instead
+//!   of one per frame. Sending dominates the cost of a broadcast: over TCP each `send()`
+//!   costs the kernel far more than the bytes it carries, and tungstenite writes each frame
+//!   to its stream as soon as it is fed. (tokio's `BufWriter` would keep 8 KiB for good.)
+//! - Reads take up to [`READ_CHUNK`] from the socket at once, whatever the codec asked for;
+//!   what it did not ask for yet is kept until it does. So tungstenite's own read buffer,
+//!   which lives as long as the connection, can be small, and a large message still costs
+//!   one `recv()` per 16 KiB.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -17,25 +21,50 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// memory one connection's batch may take.
 const MAX_GATHERED: usize = 64 * 1024;
 
-/// `inner`, with its writes gathered until `poll_flush` (or `MAX_GATHERED`).
-pub(crate) struct Coalescing<S> {
+/// Bytes taken from the socket per `recv()` (into the stack, then kept only if unread).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// `inner`, with writes gathered until `poll_flush` (or `MAX_GATHERED`) and reads taken in
+/// chunks.
+pub(crate) struct LeanStream<S> {
     inner: S,
     gathered: Vec<u8>,
     /// How much of `gathered` the socket has already taken.
     sent: usize,
+    /// Bytes read from the socket that the reader did not ask for yet.
+    unread: Vec<u8>,
+    /// How much of `unread` the reader has taken.
+    taken: usize,
 }
 
-impl<S> Coalescing<S> {
+impl<S> LeanStream<S> {
     pub(crate) fn new(inner: S) -> Self {
-        Coalescing {
+        LeanStream {
             inner,
             gathered: Vec::new(),
             sent: 0,
+            unread: Vec::new(),
+            taken: 0,
         }
+    }
+
+    /// Moves kept bytes into `buf`; false when none are kept.
+    fn take_unread(&mut self, buf: &mut ReadBuf<'_>) -> bool {
+        if self.taken == self.unread.len() {
+            return false;
+        }
+        let n = buf.remaining().min(self.unread.len() - self.taken);
+        buf.put_slice(&self.unread[self.taken..self.taken + n]);
+        self.taken += n;
+        if self.taken == self.unread.len() {
+            self.unread = Vec::new();
+            self.taken = 0;
+        }
+        true
     }
 }
 
-impl<S: AsyncWrite + Unpin> Coalescing<S> {
+impl<S: AsyncWrite + Unpin> LeanStream<S> {
     /// Writes out everything gathered, then releases the buffer.
     fn poll_send_gathered(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.gathered.len() {
@@ -51,7 +80,7 @@ impl<S: AsyncWrite + Unpin> Coalescing<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Coalescing<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for LeanStream<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -82,13 +111,30 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalescing<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Coalescing<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for LeanStream<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        if this.take_unread(buf) {
+            return Poll::Ready(Ok(()));
+        }
+        if buf.remaining() >= READ_CHUNK {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut read = ReadBuf::uninit(&mut chunk);
+        ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
+        let got = read.filled();
+        let n = buf.remaining().min(got.len());
+        buf.put_slice(&got[..n]);
+        if n < got.len() {
+            this.unread = got[n..].to_vec();
+            this.taken = 0;
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -97,12 +143,30 @@ mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
 
-    /// A socket that takes at most `per_write` bytes per write and records each write.
+    /// A socket that takes at most `per_write` bytes per write and records each write; reads
+    /// give `incoming`, one element per read.
     #[derive(Default)]
     struct Socket {
         writes: Vec<Vec<u8>>,
         per_write: usize,
         flushes: usize,
+        incoming: std::collections::VecDeque<Vec<u8>>,
+        reads: usize,
+    }
+
+    impl AsyncRead for Socket {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.reads += 1;
+            if let Some(data) = self.incoming.pop_front() {
+                assert!(data.len() <= buf.remaining(), "the test feeds what fits");
+                buf.put_slice(&data);
+            }
+            Poll::Ready(Ok(()))
+        }
     }
 
     impl AsyncWrite for Socket {
@@ -124,8 +188,8 @@ mod tests {
         }
     }
 
-    fn socket(per_write: usize) -> Coalescing<Socket> {
-        Coalescing::new(Socket {
+    fn socket(per_write: usize) -> LeanStream<Socket> {
+        LeanStream::new(Socket {
             per_write,
             ..Socket::default()
         })
@@ -178,5 +242,37 @@ mod tests {
         assert_eq!(s.inner.writes[2], big);
         s.flush().await.unwrap();
         assert_eq!(s.inner.writes.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn reads_take_a_chunk_and_keep_what_was_not_asked_for() {
+        use tokio::io::AsyncReadExt;
+        let mut s = socket(usize::MAX);
+        let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        s.inner.incoming.push_back(data.clone());
+        s.inner.incoming.push_back(b"next".to_vec());
+        let mut small = [0u8; 256];
+        let mut got = Vec::new();
+        while got.len() < data.len() {
+            let n = s.read(&mut small).await.unwrap();
+            got.extend_from_slice(&small[..n]);
+        }
+        assert_eq!(got, data);
+        assert_eq!(
+            s.inner.reads, 1,
+            "one recv() for the four reads of the codec"
+        );
+        assert_eq!(s.unread.capacity(), 0, "nothing kept once all was read");
+        let n = s.read(&mut small).await.unwrap();
+        assert_eq!(&small[..n], b"next");
+        assert_eq!(s.inner.reads, 2);
+
+        // A reader asking for a chunk or more reads straight from the socket.
+        s.inner.incoming.push_back(b"straight".to_vec());
+        let mut big = vec![0u8; READ_CHUNK];
+        let n = s.read(&mut big).await.unwrap();
+        assert_eq!(&big[..n], b"straight");
+        // End of stream reads as 0 bytes.
+        assert_eq!(s.read(&mut small).await.unwrap(), 0);
     }
 }
