@@ -64,6 +64,42 @@ describe('handshake and state', () => {
     assert.equal(typeof s.conn.on, 'function');
   });
 
+  it('handshake: a plain object in socket.io\'s shape, computed fields kept once read and assignable', async () => {
+    const { s } = await pair({ query: { q: '1' }, extraHeaders: { origin: 'http://a.test' } });
+    const h = s.handshake;
+    assert.deepEqual(Object.keys(h), ['headers', 'time', 'address', 'xdomain', 'secure', 'issued', 'url', 'query', 'auth']);
+    assert.equal(h.headers, h.headers, 'one headers object');
+    assert.equal(h.query, h.query, 'one query object');
+    assert.equal(h.xdomain, true);
+    assert.equal(h.time, new Date(h.issued) + '');
+    const copy = JSON.parse(JSON.stringify(h));
+    assert.equal(copy.headers.origin, 'http://a.test');
+    assert.equal(copy.query.q, '1');
+    assert.deepEqual({ ...h }.query, h.query);
+    h.query = { replaced: true };
+    assert.deepEqual(s.handshake.query, { replaced: true });
+    s.data = { user: 7 };
+    assert.deepEqual(s.data, { user: 7 });
+    const { s: other } = await pair();
+    assert.equal(other.handshake.xdomain, false);
+    assert.deepEqual(other.data, {});
+    assert.equal(other.data, other.data, 'one data object');
+  });
+
+  it('listeners behave as on any EventEmitter (no inherited names, once, off)', async () => {
+    const { s } = await pair();
+    assert.deepEqual(s.eventNames(), []);
+    assert.equal(s.listenerCount('toString'), 0, 'no inherited keys in the listener table');
+    const f = () => {};
+    s.on('a', f).once('b', f).on('a', f);
+    assert.deepEqual(s.eventNames(), ['a', 'b']);
+    assert.equal(s.listenerCount('a'), 2);
+    s.off('a', f);
+    assert.equal(s.listenerCount('a'), 1);
+    s.removeAllListeners('a');
+    assert.deepEqual(s.eventNames(), ['b']);
+  });
+
   it('without auth, handshake.auth is {}', async () => {
     const { s } = await pair();
     assert.deepEqual(s.handshake.auth, {});

@@ -64,6 +64,18 @@ export declare class NativeServer {
   close(): void
 }
 
+/**
+ * The opening request of a connection. Held natively (the core keeps it anyway) so that a
+ * socket costs no JS strings for headers nobody reads.
+ */
+export declare class Opening {
+  /**
+   * The request headers: names in lower case, repeated headers joined with `, ` (cookies
+   * with `; `), as Node's `IncomingMessage.headers`. A new object on each call.
+   */
+  headers(): Record<string, string>
+}
+
 /** `NativeEvent.kind`: the answer (or timeout) of `emitWithAck`. */
 export declare const KIND_ACK: number
 
@@ -123,8 +135,8 @@ export interface NativeHandshake {
   address: string
   /** The peer's port. */
   remotePort: number
-  /** Request headers of the opening request (names in lower case; repeated headers joined). */
-  headers: Record<string, string>
+  /** The opening request, kept natively: its headers become a JS object only when asked. */
+  opening: Opening
   /** The raw query string of the opening request. */
   query: string
   /** When the connection opened, in milliseconds since the Unix epoch. */

@@ -198,7 +198,7 @@ class Server {
         enumerable: true,
         get() {
           const connections = new Set();
-          for (const socket of server._sockets.values()) connections.add(socket._conn);
+          for (const socket of server._sockets.values()) connections.add(socket._opening.conn);
           return connections.size;
         },
       });
@@ -371,7 +371,7 @@ class Server {
         const entry = run.acks.get(ev.id);
         if (!entry) return;
         run.acks.delete(ev.id);
-        if (entry.socket) entry.socket._acks.delete(ev.id);
+        if (entry.socket && entry.socket._acks) entry.socket._acks.delete(ev.id);
         if (ev.reason !== undefined && ev.reason !== null) entry.cb(timeoutError());
         else entry.cb(null, unpack(ev.data, ev.bins));
         return;
@@ -524,7 +524,7 @@ class Server {
     if (token === null || token === undefined) return false;
     const owner = timeout === undefined ? socket || this._sockets.get(sid) : undefined;
     // acks without a timeout are forgotten when their socket disconnects (as socket.io does)
-    if (owner) owner._acks.add(token);
+    if (owner) (owner._acks || (owner._acks = new Set())).add(token);
     run.acks.set(token, { cb, socket: owner });
     return true;
   }
@@ -532,8 +532,9 @@ class Server {
   /** @private A socket left: drop what waits on it. */
   _forget(socket) {
     if (this._sockets.get(socket.id) === socket) this._sockets.delete(socket.id);
+    if (!socket._acks) return;
     if (socket._run) for (const token of socket._acks) socket._run.acks.delete(token);
-    socket._acks.clear();
+    socket._acks = undefined;
   }
 
   /** Calls a user function; what it throws, or the Promise it returns rejects with, is reported. */

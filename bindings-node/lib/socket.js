@@ -5,49 +5,120 @@ const { EventEmitter } = require('node:events');
 const querystring = require('node:querystring');
 const { pack } = require('./binary');
 const { BroadcastOperator } = require('./broadcast');
-const { RESERVED_EVENTS, timeoutError, noop, parseAuth } = require('./common');
+const { RESERVED_EVENTS, timeoutError, parseAuth } = require('./common');
 
-function buildHandshake(server, ev) {
-  const h = ev.handshake;
+/** The native handshake a `socket.handshake` is computed from (a hidden property). */
+const OPENING = Symbol('rtio.opening');
+
+/**
+ * An accessor of `socket.handshake` computed from the native handshake when first read,
+ * then kept (or replaced by an assignment). Accessors defined with the same functions share
+ * one hidden class across sockets, so they cost a socket nothing until read.
+ */
+function computed(name, compute) {
+  const key = `_${name}`;
   return {
-    headers: h.headers,
-    time: new Date(h.issued) + '',
-    address: h.address,
-    xdomain: Boolean(h.headers.origin),
-    secure: false,
-    issued: h.issued,
-    url: `${server._path}/?${h.query}`,
-    query: querystring.parse(h.query),
-    auth: parseAuth(ev.data),
+    enumerable: true,
+    configurable: true,
+    get() {
+      const opening = this[OPENING];
+      if (!(key in opening)) opening[key] = compute(opening, this);
+      return opening[key];
+    },
+    set(value) {
+      this[OPENING][key] = value;
+    },
   };
 }
+
+const HANDSHAKE = {
+  headers: computed('headers', (opening) => opening.opening.headers()),
+  time: computed('time', (opening) => new Date(opening.issued) + ''),
+  xdomain: computed('xdomain', (_, handshake) => Boolean(handshake.headers.origin)),
+  url: computed('url', (opening) => `${opening.path}/?${opening.query}`),
+  query: computed('query', (opening) => querystring.parse(opening.query)),
+};
+
+/**
+ * socket.io's handshake object, with its fields in socket.io's order. `address`, `secure`,
+ * `issued` and `auth` are plain values; `headers`, `time`, `xdomain`, `url` and `query` are
+ * computed on first read: most apps read `auth` and little else, and each socket would
+ * otherwise keep its own copy of every header as JS strings (a browser sends a dozen).
+ */
+function buildHandshake(server, ev) {
+  const opening = ev.handshake;
+  opening.path = server._path;
+  const handshake = Object.defineProperties({}, {
+    [OPENING]: { value: opening },
+    headers: HANDSHAKE.headers,
+    time: HANDSHAKE.time,
+  });
+  handshake.address = opening.address;
+  Object.defineProperty(handshake, 'xdomain', HANDSHAKE.xdomain);
+  handshake.secure = false;
+  handshake.issued = opening.issued;
+  Object.defineProperties(handshake, { url: HANDSHAKE.url, query: HANDSHAKE.query });
+  handshake.auth = parseAuth(ev.data);
+  return handshake;
+}
+
+/**
+ * The listener table of a socket. EventEmitter's own is `{ __proto__: null }`, an object V8
+ * keeps in dictionary mode: with the dozen listeners an app puts on each socket, it takes
+ * most of an idle socket's memory (800 B). Objects made by this constructor have no
+ * inherited keys either, but get fast properties whose layout sockets share, listeners
+ * being added in the same order on each (Node's EventEmitter did the same until v10).
+ */
+function Listeners() {}
+Listeners.prototype = Object.create(null);
+
+/** Shared until a socket sets a flag (most never do): one object less per socket. */
+const NO_FLAGS = Object.freeze({});
+/** Shared until a socket gets a middleware of its own. */
+const NO_MIDDLEWARES = Object.freeze([]);
 
 class Socket extends EventEmitter {
   /** @private — sockets are made by rtio when clients connect. */
   constructor(nsp, ev) {
     super();
+    this._events = new Listeners();
     this.nsp = nsp;
     this.server = nsp.server;
     this.adapter = nsp.adapter;
     /** Assigned before connection middlewares run, and kept on accept. */
     this.id = ev.sid;
     this.handshake = buildHandshake(nsp.server, ev);
-    this.data = {};
     this.connected = false;
     this.recovered = false;
-    this.flags = {};
-    this._conn = ev.handshake.conn;
-    this._remotePort = ev.handshake.remotePort;
-    this._fns = [];
+    this.flags = NO_FLAGS;
+    this._data = undefined;
+    this._opening = ev.handshake;
+    this._fns = NO_MIDDLEWARES;
     this._anyListeners = undefined;
     this._anyOutgoingListeners = undefined;
     this._pendingRooms = undefined;
     this._accepted = false; // true once rtio accepted it (middlewares passed)
-    this._acks = new Set(); // tokens of acks waited for without a timeout
+    this._acks = undefined; // tokens of acks waited for without a timeout (a Set, once one is)
     this._run = undefined; // the server's listening run this socket belongs to
     this._connView = undefined;
-    // as socket.io: a socket never crashes the process with an unhandled "error" event
-    this.on('error', noop);
+    // socket.io adds a no-op "error" listener so that a socket never crashes the process;
+    // here `_emitReserved` reports an "error" nobody listens to instead.
+  }
+
+  /** Arbitrary data of the app, kept with the socket (an object made on first use). */
+  get data() {
+    if (this._data === undefined) this._data = {};
+    return this._data;
+  }
+
+  set data(value) {
+    this._data = value;
+  }
+
+  /** The flags of the next emit or broadcast, made writable on first use. */
+  _flags() {
+    if (this.flags === NO_FLAGS) this.flags = {};
+    return this.flags;
   }
 
   get disconnected() {
@@ -69,9 +140,9 @@ class Socket extends EventEmitter {
       const socket = this;
       const conn = new EventEmitter();
       Object.defineProperties(conn, {
-        id: { value: String(this._conn), enumerable: true },
-        remoteAddress: { value: this.handshake.address, enumerable: true },
-        remotePort: { value: this._remotePort, enumerable: true },
+        id: { value: String(this._opening.conn), enumerable: true },
+        remoteAddress: { value: this._opening.address, enumerable: true },
+        remotePort: { value: this._opening.remotePort, enumerable: true },
         transport: { value: Object.freeze({ name: undefined }), enumerable: true },
         readyState: { get: () => (socket.connected ? 'open' : 'closed'), enumerable: true },
         close: { value: () => socket.disconnect(true) },
@@ -98,7 +169,7 @@ class Socket extends EventEmitter {
   emit(ev, ...args) {
     if (RESERVED_EVENTS.has(ev)) throw new Error(`"${String(ev)}" is a reserved event name`);
     const flags = this.flags;
-    this.flags = {};
+    this.flags = NO_FLAGS;
     const name = String(ev);
     const ack = typeof args[args.length - 1] === 'function' ? args.pop() : undefined;
     this._notifyOutgoing(name, args);
@@ -153,19 +224,19 @@ class Socket extends EventEmitter {
 
   /** Sets the ack timeout of the next `emit` (then `(err, ...answer)` is the callback's shape). */
   timeout(timeout) {
-    this.flags.timeout = timeout;
+    this._flags().timeout = timeout;
     return this;
   }
 
   /** Accepted for compatibility; rtio does not compress messages. */
   compress(compress) {
-    this.flags.compress = compress;
+    this._flags().compress = compress;
     return this;
   }
 
   /** Accepted for compatibility; the event is sent normally (see docs/node.md). */
   get volatile() {
-    this.flags.volatile = true;
+    this._flags().volatile = true;
     return this;
   }
 
@@ -196,7 +267,7 @@ class Socket extends EventEmitter {
 
   _newBroadcastOperator() {
     const flags = this.flags;
-    this.flags = {};
+    this.flags = NO_FLAGS;
     return new BroadcastOperator(this.nsp, new Set(), new Set(this.id === undefined ? [] : [this.id]), flags);
   }
 
@@ -252,6 +323,7 @@ class Socket extends EventEmitter {
 
   /** Registers a middleware for incoming packets: `([event, ...args], next) => next(err?)`. */
   use(fn) {
+    if (this._fns === NO_MIDDLEWARES) this._fns = [];
     this._fns.push(fn);
     return this;
   }
@@ -369,9 +441,10 @@ class Socket extends EventEmitter {
   /** Runs local listeners; what they throw (or reject) is reported, never raised. */
   _emitReserved(name, ...args) {
     const listeners = this.rawListeners(name);
-    if (listeners.length === 0) return false;
-    if (name === 'error' && listeners.length === 1 && listeners[0] === noop) {
-      // nobody listens for errors but socket.io's noop: report instead of dropping it
+    if (listeners.length === 0) {
+      if (name !== 'error') return false;
+      // nobody listens for errors: report instead of dropping it (or crashing, as a bare
+      // EventEmitter would)
       this.server._report(args[0], `socket ${this.id} (namespace ${this.nsp.name})`);
       return true;
     }

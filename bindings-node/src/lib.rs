@@ -107,7 +107,7 @@ pub struct ServerOptions {
 }
 
 /// The handshake of the connection a socket belongs to.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct NativeHandshake {
     /// Identifies the underlying connection (equal for the sockets of one connection).
     pub conn: f64,
@@ -115,16 +115,47 @@ pub struct NativeHandshake {
     pub address: String,
     /// The peer's port.
     pub remote_port: u32,
-    /// Request headers of the opening request (names in lower case; repeated headers joined).
-    pub headers: HashMap<String, String>,
+    /// The opening request, kept natively: its headers become a JS object only when asked.
+    pub opening: Opening,
     /// The raw query string of the opening request.
     pub query: String,
     /// When the connection opened, in milliseconds since the Unix epoch.
     pub issued: f64,
 }
 
+/// The opening request of a connection. Held natively (the core keeps it anyway) so that a
+/// socket costs no JS strings for headers nobody reads.
+#[napi]
+pub struct Opening {
+    handshake: Arc<Handshake>,
+}
+
+#[napi]
+impl Opening {
+    /// The request headers: names in lower case, repeated headers joined with `, ` (cookies
+    /// with `; `), as Node's `IncomingMessage.headers`. A new object on each call.
+    #[napi]
+    pub fn headers(&self) -> HashMap<String, String> {
+        let h = &self.handshake;
+        let mut headers: HashMap<String, String> = HashMap::with_capacity(h.headers.len());
+        for (name, value) in h.headers.iter() {
+            let value = String::from_utf8_lossy(value);
+            match headers.get_mut(name) {
+                Some(existing) => {
+                    existing.push_str(if name == "cookie" { "; " } else { ", " });
+                    existing.push_str(&value);
+                }
+                None => {
+                    headers.insert(name.to_string(), value.into_owned());
+                }
+            }
+        }
+        headers
+    }
+}
+
 /// One event from the core, as plain values. Which fields are set depends on `kind`.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct NativeEvent {
     /// One of the `KIND_*` numbers.
     pub kind: u32,
@@ -232,24 +263,13 @@ impl Doorbell {
 }
 
 fn handshake(h: &Arc<Handshake>) -> NativeHandshake {
-    let mut headers: HashMap<String, String> = HashMap::with_capacity(h.headers.len());
-    for (name, value) in h.headers.iter() {
-        let value = String::from_utf8_lossy(value);
-        match headers.get_mut(name) {
-            Some(existing) => {
-                existing.push_str(if name == "cookie" { "; " } else { ", " });
-                existing.push_str(&value);
-            }
-            None => {
-                headers.insert(name.to_string(), value.into_owned());
-            }
-        }
-    }
     NativeHandshake {
         conn: Arc::as_ptr(h) as usize as f64,
         address: h.remote_addr.ip().to_string(),
         remote_port: u32::from(h.remote_addr.port()),
-        headers,
+        opening: Opening {
+            handshake: h.clone(),
+        },
         query: h.query.clone(),
         issued: h.issued_ms as f64,
     }
