@@ -25,8 +25,10 @@ pub struct NamespaceConfig {
     pub middleware: bool,
 }
 
-/// The hook called (on an rtio thread, so it must be quick and never block) each time an
-/// event is queued for the host. Hosts use it to wake their own loop (e.g. write an eventfd).
+/// The hook called (on an rtio thread, so it must be quick and never block) when events were
+/// queued for the host: once per batch, after the runtime ran what was ready (within one
+/// scheduler tick), not once per event. Hosts use it to wake their own loop (e.g. write an
+/// eventfd), then take every queued event.
 pub type EventReadyHook = Arc<dyn Fn() + Send + Sync>;
 
 /// Everything [`crate::Server::start`] needs. Build it with [`Config::default`] and the
@@ -82,7 +84,7 @@ pub struct Config {
     /// namespace`; accepting it creates the namespace (socket.io's dynamic namespaces,
     /// python-socketio's `namespaces='*'`). Default false.
     pub dynamic_namespaces: bool,
-    /// Called whenever an event is queued for the host; see [`EventReadyHook`].
+    /// Called when events were queued for the host (once per batch); see [`EventReadyHook`].
     pub on_event_ready: Option<EventReadyHook>,
 }
 
@@ -201,7 +203,7 @@ impl Config {
         self.namespaces.push(NamespaceConfig { name, middleware });
         self
     }
-    /// Sets the hook called whenever an event is queued for the host.
+    /// Sets the hook called when events were queued for the host (once per batch).
     pub fn on_event_ready(mut self, hook: EventReadyHook) -> Self {
         self.on_event_ready = Some(hook);
         self

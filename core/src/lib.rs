@@ -25,6 +25,7 @@
 //! ```
 
 pub mod adapter;
+mod bell;
 mod config;
 pub mod engineio;
 mod event;

@@ -3,11 +3,12 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
 use crate::adapter::Selector;
+use crate::bell::EventBell;
 use crate::config::Config;
 use crate::engineio::Engine;
 use crate::event::Event;
@@ -50,10 +51,12 @@ impl Server {
         let config = Arc::new(config);
         let (tx, rx) = flume::bounded(config.event_queue.max(1));
         let tail = EventTail::default();
+        let bell = EventBell::new(config.on_event_ready.clone());
         let sio_config = config.clone();
         let sio_tail = tail.clone();
+        let sio_bell = bell.clone();
         let (thread, engine) = RuntimeThread::start(config, move |rt| {
-            Arc::new(Sio::new(sio_config, tx, sio_tail, rt))
+            Arc::new(Sio::new(sio_config, tx, sio_tail, sio_bell, rt))
         })?;
         let io = Io {
             inner: Arc::new(Inner {
@@ -65,7 +68,7 @@ impl Server {
         };
         Ok(Server {
             io,
-            events: Events { rx, tail },
+            events: Events { rx, tail, bell },
         })
     }
 
@@ -103,6 +106,8 @@ impl Drop for Server {
 pub struct Events {
     rx: flume::Receiver<Event>,
     tail: EventTail,
+    /// Rung when events were queued (once per batch): waiting receivers sleep on it.
+    bell: Arc<EventBell>,
 }
 
 /// Events queued by `stop` that did not fit in the bounded queue; read after it.
@@ -116,15 +121,24 @@ impl Events {
 
     /// Waits for the next event.
     pub fn recv(&self) -> Result<Event, Error> {
-        self.rx.recv().or_else(|_| self.after_close())
+        loop {
+            if let Some(e) = self.try_recv()? {
+                return Ok(e);
+            }
+            self.bell.wait(None);
+        }
     }
 
     /// Waits at most `timeout`; `Ok(None)` when it passed.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, Error> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(e) => Ok(Some(e)),
-            Err(flume::RecvTimeoutError::Timeout) => Ok(None),
-            Err(flume::RecvTimeoutError::Disconnected) => self.after_close().map(Some),
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.try_recv()? {
+                return Ok(Some(e));
+            }
+            if !self.bell.wait(Some(deadline)) {
+                return self.try_recv();
+            }
         }
     }
 

@@ -13,6 +13,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::oneshot;
 
 use crate::adapter::{RoomIndex, Selector};
+use crate::bell::EventBell;
 use crate::config::Config;
 use crate::engineio::packet::Frame;
 use crate::engineio::{CloseReason, Engine, EngineHandler, Message, Queued, Session};
@@ -102,6 +103,8 @@ pub(crate) struct Sio {
     events: RwLock<Option<flume::Sender<Event>>>,
     /// Events that did not fit in the queue while stopping (see [`Sio::deliver_now`]).
     tail: crate::server::EventTail,
+    /// Wakes the host when events were queued.
+    bell: Arc<EventBell>,
     pub(crate) pending_connects: Mutex<HashMap<u64, oneshot::Sender<Decision>>>,
     next_id: AtomicU64,
     pub(crate) rt: tokio::runtime::Handle,
@@ -118,6 +121,7 @@ impl Sio {
         config: Arc<Config>,
         events: flume::Sender<Event>,
         tail: crate::server::EventTail,
+        bell: Arc<EventBell>,
         rt: tokio::runtime::Handle,
     ) -> Sio {
         let namespaces = config
@@ -132,6 +136,7 @@ impl Sio {
             sockets: RwLock::new(HashMap::new()),
             events: RwLock::new(Some(events)),
             tail,
+            bell,
             pending_connects: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             rt,
@@ -174,7 +179,8 @@ impl Sio {
         let tx = self.events.read().clone();
         if let Some(tx) = tx {
             if tx.send_async(ev).await.is_ok() {
-                self.event_ready();
+                // Once the runtime ran what is ready: the host wakes once for all of it.
+                self.bell.ring_soon();
             }
         }
     }
@@ -199,7 +205,7 @@ impl Sio {
             }
         }
         drop(tail);
-        self.event_ready();
+        self.bell.ring_now();
     }
 
     /// Disconnects every socket because the server stops; the host gets every
@@ -217,12 +223,8 @@ impl Sio {
     /// then [`crate::Error::Stopped`].
     pub(crate) fn close_events(&self) {
         self.events.write().take();
-    }
-
-    fn event_ready(&self) {
-        if let Some(hook) = &self.config.on_event_ready {
-            hook();
-        }
+        // Receivers waiting on the bell see the end of the stream.
+        self.bell.ring_now();
     }
 
     /// Sends frames to one socket: held while the host has not accepted it yet.
@@ -726,6 +728,7 @@ impl EngineHandler for Arc<Sio> {
 
     fn on_start(&self, engine: &Arc<Engine<Arc<Sio>>>) {
         let _ = self.engine.set(Arc::downgrade(engine));
+        self.rt.spawn(self.bell.clone().run_ringer());
         // A connection that joins no namespace in time is closed, as Socket.IO does.
         let engine = Arc::downgrade(engine);
         self.rt
