@@ -8,10 +8,11 @@
 export declare class NativeServer {
   /**
    * Starts listening (throws when it cannot: address in use, bad option…). Every event
-   * reaches `onEvents` on the JS thread, as an array of `NativeEvent`s; the last call
-   * carries one `KIND_CLOSED` event, after which the process may exit.
+   * reaches `onEvents` on the JS thread, in batches: one flat array of `EVENT_FIELDS`
+   * elements per event (kind, sid, nsp, name, data, bins, id, reason, handshake). The last
+   * batch ends with a `KIND_CLOSED` event, after which the process may exit.
    */
-  constructor(options: ServerOptions, onEvents: (arg: Array<NativeEvent>) => void)
+  constructor(options: ServerOptions, onEvents: (arg: EventBatch) => void)
   /** The bound port. */
   get port(): number
   /** The bound address. */
@@ -76,6 +77,12 @@ export declare class Opening {
   headers(): Record<string, string>
 }
 
+/**
+ * Array elements per event in a batch handed to JS: `NativeEvent`'s fields in order (kind,
+ * sid, nsp, name, data, bins, id, reason, handshake); absent ones are holes (`undefined`).
+ */
+export declare const EVENT_FIELDS: number
+
 /** `NativeEvent.kind`: the answer (or timeout) of `emitWithAck`. */
 export declare const KIND_ACK: number
 
@@ -100,31 +107,6 @@ export interface NamespaceOptions {
   name: string
   /** Whether connections first reach JS as a connect request (`.use()` middlewares). */
   middleware: boolean
-}
-
-/** One event from the core, as plain values. Which fields are set depends on `kind`. */
-export interface NativeEvent {
-  /** One of the `KIND_*` numbers. */
-  kind: number
-  /** The socket (connect, message, disconnect, ack). */
-  sid?: string
-  /** The namespace (connect request, connect, message, disconnect). */
-  nsp?: string
-  /** The event name (message). */
-  name?: string
-  /**
-   * JSON text: the auth object (connect request, connect) or the arguments array
-   * (message, ack), with `{"_placeholder":true,"num":N}` where binary attachments go.
-   */
-  data?: string
-  /** The binary attachments (message, ack). */
-  bins?: Array<Buffer>
-  /** The client's ack id (message), the request id (connect request), the token (ack). */
-  id?: number
-  /** The disconnect reason, or the ack error. */
-  reason?: string
-  /** The connection's handshake (connect request, connect). */
-  handshake?: NativeHandshake
 }
 
 /** The handshake of the connection a socket belongs to. */

@@ -13,6 +13,7 @@ const { NO_TIMEOUT_MS, timeoutError, parseAuth } = require('./common');
 
 const {
   NativeServer,
+  EVENT_FIELDS,
   KIND_CONNECT_REQUEST,
   KIND_CONNECT,
   KIND_MESSAGE,
@@ -340,11 +341,22 @@ class Server {
 
   // --- from rtio's core -------------------------------------------------------------------
 
-  /** A batch of core events of one run (on the JS thread). Never throws: failures are reported. */
+  /** A batch of core events of one run, flat (`EVENT_FIELDS` elements each; on the JS thread). Never throws: failures are reported. */
   _onEvents(batch, run) {
-    for (let i = 0; i < batch.length; i++) {
+    for (let i = 0; i < batch.length; i += EVENT_FIELDS) {
+      const ev = {
+        kind: batch[i],
+        sid: batch[i + 1],
+        nsp: batch[i + 2],
+        name: batch[i + 3],
+        data: batch[i + 4],
+        bins: batch[i + 5],
+        id: batch[i + 6],
+        reason: batch[i + 7],
+        handshake: batch[i + 8],
+      };
       try {
-        this._onEvent(batch[i], run);
+        this._onEvent(ev, run);
       } catch (err) {
         this._report(err, 'an event handler');
       }
