@@ -17,8 +17,6 @@ function timeoutError() {
   return new Error('operation has timed out');
 }
 
-function noop() {}
-
 /** The handshake's auth object from the core's JSON text (`{}` when absent or not an object). */
 function parseAuth(json) {
   let auth;
@@ -30,4 +28,4 @@ function parseAuth(json) {
   return auth && typeof auth === 'object' ? auth : {};
 }
 
-module.exports = { RESERVED_EVENTS, NAMESPACE_RESERVED_EVENTS, NO_TIMEOUT_MS, timeoutError, noop, parseAuth };
+module.exports = { RESERVED_EVENTS, NAMESPACE_RESERVED_EVENTS, NO_TIMEOUT_MS, timeoutError, parseAuth };
