@@ -83,22 +83,22 @@ export declare class Opening {
  */
 export declare const EVENT_FIELDS: number
 
-/** `NativeEvent.kind`: the answer (or timeout) of `emitWithAck`. */
+/** Event kind (an event's first field): the answer (or timeout) of `emitWithAck`. */
 export declare const KIND_ACK: number
 
-/** `NativeEvent.kind`: the server stopped; no event follows. */
+/** Event kind (an event's first field): the server stopped; no event follows. */
 export declare const KIND_CLOSED: number
 
-/** `NativeEvent.kind`: a socket joined a namespace. */
+/** Event kind (an event's first field): a socket joined a namespace. */
 export declare const KIND_CONNECT: number
 
-/** `NativeEvent.kind`: a client asks to join a namespace that has middleware. */
+/** Event kind (an event's first field): a client asks to join a namespace that has middleware. */
 export declare const KIND_CONNECT_REQUEST: number
 
-/** `NativeEvent.kind`: a socket left its namespace. */
+/** Event kind (an event's first field): a socket left its namespace. */
 export declare const KIND_DISCONNECT: number
 
-/** `NativeEvent.kind`: a client emitted an event. */
+/** Event kind (an event's first field): a client emitted an event. */
 export declare const KIND_MESSAGE: number
 
 /** A namespace accepted from the start. */

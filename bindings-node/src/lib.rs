@@ -31,22 +31,22 @@ use rtio::{Config, CorsOrigins, Event, Events, Io, NamespaceConfig, Payload, Ser
 /// again, so timers and IO of the JS loop get their turn between batches.
 const MAX_BATCH: usize = 256;
 
-/// `NativeEvent.kind`: a client asks to join a namespace that has middleware.
+/// Event kind (an event's first field): a client asks to join a namespace that has middleware.
 #[napi]
 pub const KIND_CONNECT_REQUEST: u32 = 0;
-/// `NativeEvent.kind`: a socket joined a namespace.
+/// Event kind (an event's first field): a socket joined a namespace.
 #[napi]
 pub const KIND_CONNECT: u32 = 1;
-/// `NativeEvent.kind`: a client emitted an event.
+/// Event kind (an event's first field): a client emitted an event.
 #[napi]
 pub const KIND_MESSAGE: u32 = 2;
-/// `NativeEvent.kind`: a socket left its namespace.
+/// Event kind (an event's first field): a socket left its namespace.
 #[napi]
 pub const KIND_DISCONNECT: u32 = 3;
-/// `NativeEvent.kind`: the answer (or timeout) of `emitWithAck`.
+/// Event kind (an event's first field): the answer (or timeout) of `emitWithAck`.
 #[napi]
 pub const KIND_ACK: u32 = 4;
-/// `NativeEvent.kind`: the server stopped; no event follows.
+/// Event kind (an event's first field): the server stopped; no event follows.
 #[napi]
 pub const KIND_CLOSED: u32 = 5;
 
