@@ -224,7 +224,7 @@ impl TypeName for EventBatch {
     }
 }
 
-/// Sets `array[index]` to `value`.
+/// Sets `array[index]` to `value` when there is one; otherwise the element stays a hole.
 ///
 /// # Safety
 /// `env` and `array` must be valid handles of the current JS call.
@@ -232,8 +232,11 @@ unsafe fn set_element<T: ToNapiValue>(
     env: sys::napi_env,
     array: sys::napi_value,
     index: usize,
-    value: T,
+    value: Option<T>,
 ) -> napi::Result<()> {
+    let Some(value) = value else {
+        return Ok(());
+    };
     let value = T::to_napi_value(env, value)?;
     check_status!(sys::napi_set_element(env, array, index as u32, value))
 }
@@ -249,31 +252,15 @@ impl ToNapiValue for EventBatch {
         ))?;
         for (i, ev) in batch.0.into_iter().enumerate() {
             let at = i * fields;
-            set_element(env, array, at, ev.kind)?;
-            if let Some(v) = ev.sid {
-                set_element(env, array, at + 1, v)?;
-            }
-            if let Some(v) = ev.nsp {
-                set_element(env, array, at + 2, v)?;
-            }
-            if let Some(v) = ev.name {
-                set_element(env, array, at + 3, v)?;
-            }
-            if let Some(v) = ev.data {
-                set_element(env, array, at + 4, v)?;
-            }
-            if let Some(v) = ev.bins {
-                set_element(env, array, at + 5, v)?;
-            }
-            if let Some(v) = ev.id {
-                set_element(env, array, at + 6, v)?;
-            }
-            if let Some(v) = ev.reason {
-                set_element(env, array, at + 7, v)?;
-            }
-            if let Some(v) = ev.handshake {
-                set_element(env, array, at + 8, v)?;
-            }
+            set_element(env, array, at, Some(ev.kind))?;
+            set_element(env, array, at + 1, ev.sid)?;
+            set_element(env, array, at + 2, ev.nsp)?;
+            set_element(env, array, at + 3, ev.name)?;
+            set_element(env, array, at + 4, ev.data)?;
+            set_element(env, array, at + 5, ev.bins)?;
+            set_element(env, array, at + 6, ev.id)?;
+            set_element(env, array, at + 7, ev.reason)?;
+            set_element(env, array, at + 8, ev.handshake)?;
         }
         Ok(array)
     }
@@ -311,34 +298,30 @@ impl Doorbell {
     /// On the JS thread: the next events, at most [`MAX_BATCH`], converted. Ends with a
     /// `KIND_CLOSED` event once the server stopped and every event was taken.
     fn take_batch(&self) -> EventBatch {
-        EventBatch(self.take_events())
-    }
-
-    fn take_events(&self) -> Vec<NativeEvent> {
         // Cleared first: an event queued from now on rings again.
         self.rung.store(false, Ordering::Release);
+        let mut batch = Vec::new();
         let Some(events) = self.events.get() else {
-            return Vec::new();
+            return EventBatch(batch);
         };
         if self.closed.load(Ordering::Acquire) {
-            return Vec::new();
+            return EventBatch(batch);
         }
-        let mut batch = Vec::new();
         while batch.len() < MAX_BATCH {
             match events.try_recv() {
                 Ok(Some(e)) => batch.push(convert(e)),
-                Ok(None) => return batch,
+                Ok(None) => return EventBatch(batch),
                 Err(_) => {
                     self.closed.store(true, Ordering::Release);
                     batch.push(NativeEvent::new(KIND_CLOSED));
                     // Released: nothing keeps the JS loop alive any more.
                     drop(self.tsfn.lock().unwrap_or_else(|e| e.into_inner()).take());
-                    return batch;
+                    return EventBatch(batch);
                 }
             }
         }
         self.ring();
-        batch
+        EventBatch(batch)
     }
 }
 
