@@ -315,6 +315,12 @@ impl Session {
     /// Takes up to `max` queued frames, in order; the rest stay queued.
     pub(crate) fn drain_at_most(&self, max: usize) -> Vec<Frame> {
         let mut q = self.queue.lock();
+        if q.frames.len() <= max {
+            // Everything: the queue's own buffer is handed over, so that an idle session
+            // holds no buffer (its capacity would otherwise stay at its busiest).
+            q.bytes = 0;
+            return Vec::from(std::mem::take(&mut q.frames));
+        }
         let n = q.frames.len().min(max);
         let frames: Vec<Frame> = q.frames.drain(..n).collect();
         q.bytes -= frames.iter().map(Frame::len).sum::<usize>();
@@ -329,7 +335,44 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::Headers;
+    use super::{Frame, Handshake, Headers, Session, Transport};
+    use std::sync::Arc;
+
+    fn session() -> Session {
+        let handshake = Handshake {
+            remote_addr: "127.0.0.1:1".parse().unwrap(),
+            headers: Headers::default(),
+            query: String::new(),
+            issued_ms: 0,
+        };
+        Session::new(
+            "sid".into(),
+            Arc::new(handshake),
+            Transport::WebSocket,
+            100,
+            1 << 20,
+        )
+    }
+
+    #[test]
+    fn a_drained_queue_keeps_no_buffer_and_order_is_kept() {
+        let s = session();
+        let frames: Vec<Frame> = (0..10).map(|i| Frame::message(&i.to_string())).collect();
+        s.send(&frames[..4]);
+        assert_eq!(s.drain_at_most(3).len(), 3);
+        s.send(&frames[4..]);
+        let rest: Vec<String> = s
+            .drain()
+            .iter()
+            .map(|f| match f {
+                Frame::Text(t) => t.to_string(),
+                Frame::Binary(_) => unreachable!(),
+            })
+            .collect();
+        assert_eq!(rest, ["43", "44", "45", "46", "47", "48", "49"]);
+        let q = s.queue.lock();
+        assert_eq!((q.frames.capacity(), q.bytes), (0, 0));
+    }
 
     #[test]
     fn headers_keep_every_line_in_order() {
