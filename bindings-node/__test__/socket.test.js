@@ -118,6 +118,39 @@ describe('events and acks', () => {
     assert.deepEqual(await request(c, 'echo'), []);
   });
 
+  it('strings, integers, booleans and null (written natively, not by JSON.stringify) arrive as JSON.stringify writes them', async () => {
+    const { c, s } = await pair();
+    // each array is "simple" (src/args.rs writes its JSON) but for the last few elements,
+    // which send the whole array through JSON.stringify
+    const simple = ['', 'plain', 'quote " backslash \\ slash /', 'controls \u0000\u0001\b\f\n\r\t\u001f\u007f', 'separators \u2028 \u2029', 'emoji 😀 é ☃', 'x'.repeat(100000), 0, -0, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, true, false, null];
+    const cases = [simple, [...simple, 'lone \ud800 high', 'lone \udc00 low'], [...simple, 2 ** 53, 1.5, NaN, Infinity, undefined]];
+    s.on('echo', (...args) => {
+      const ack = args.pop();
+      ack(...args);
+    });
+    for (const values of cases) {
+      const expected = JSON.parse(JSON.stringify(values));
+      assert.deepEqual(await request(c, 'echo', ...values), expected, 'ack');
+      const emitted = next(c, 'emitted');
+      s.emit('emitted', ...values);
+      assert.deepEqual(await emitted, expected, 'emit');
+      const broadcast = next(c, 'broadcast');
+      io.emit('broadcast', ...values);
+      assert.deepEqual(await broadcast, expected, 'broadcast');
+    }
+  });
+
+  it('the native per-event calls refuse bad arguments with an error, and say false for a socket that is gone', () => {
+    const native = io._native;
+    assert.throws(() => native.ack(42, 1, '[]'), /expected a string/);
+    assert.throws(() => native.ack('nosuch', 1, [{}]), /event arguments: an object/);
+    assert.throws(() => native.emit('nosuch', 'ev', [1.5]), /not a safe integer/);
+    assert.throws(() => native.emit('nosuch', 'ev'), /neither a string nor an array/);
+    assert.throws(() => native.emit('nosuch', Symbol('ev'), '[]'), /string/i);
+    assert.equal(native.emit('nosuch', 'ev', ['fine', 1, true, null]), false);
+    assert.equal(native.ack('nosuch', 1, '[]', [Buffer.from('x')]), false);
+  });
+
   it('binary anywhere: Buffers arrive as Buffers; Buffer, ArrayBuffer, typed arrays and DataView go out', async () => {
     const { c, s } = await pair();
     const received = next(s, 'bin');

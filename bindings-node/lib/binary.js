@@ -55,15 +55,44 @@ function deconstruct(value, bins) {
   return out;
 }
 
+const isWellFormed = String.prototype.isWellFormed; // Node 20+
+const LONE_SURROGATE = /[\ud800-\udfff]/; // (a pair matches too: then JSON.stringify decides)
+
 /**
- * Packs event arguments: `{ json, bins }` where `json` is the JSON array text and `bins` the
- * attachments (undefined when there are none).
+ * Whether the native side may write the JSON of `args` itself: every argument a string
+ * without lone surrogates, a safe integer, a boolean or null (what most acks and many emits
+ * carry). It does so faster than JSON.stringify (see bindings-node/src/args.rs).
+ */
+function isSimple(args) {
+  for (let i = 0; i < args.length; i++) {
+    const value = args[i];
+    switch (typeof value) {
+      case 'string':
+        if (isWellFormed ? !isWellFormed.call(value) : LONE_SURROGATE.test(value)) return false;
+        break;
+      case 'number':
+        if (!Number.isSafeInteger(value)) return false;
+        break;
+      case 'boolean':
+        break;
+      default:
+        if (value !== null) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Packs event arguments for the native side: `{ args, bins }` where `args` is the arguments
+ * array itself when `isSimple`, else their JSON array text, and `bins` the attachments
+ * (undefined when there are none).
  */
 function pack(args) {
-  if (!hasBinary(args)) return { json: JSON.stringify(args), bins: undefined };
+  if (isSimple(args)) return { args, bins: undefined };
+  if (!hasBinary(args)) return { args: JSON.stringify(args), bins: undefined };
   const bins = [];
   const json = JSON.stringify(deconstruct(args, bins));
-  return { json, bins };
+  return { args: json, bins };
 }
 
 /** Unpacks JSON array text and attachments into the argument values (binaries as Buffers). */

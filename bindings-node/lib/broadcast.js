@@ -68,8 +68,8 @@ class BroadcastOperator {
     }
     const native = server._native;
     if (!native) return true; // not listening: nobody to reach
-    const { json, bins } = pack(args);
-    native.broadcast(this.nsp.name, [...this.rooms], [...this.exceptRooms], String(ev), json, bins);
+    const { args: packed, bins } = pack(args);
+    native.broadcast(this.nsp.name, [...this.rooms], [...this.exceptRooms], String(ev), packed, bins);
     return true;
   }
 
@@ -95,9 +95,9 @@ class BroadcastOperator {
       }
       return;
     }
-    const { json, bins } = pack(args);
+    const { args: packed, bins } = pack(args);
     for (const sid of targets) {
-      const registered = server._emitWithAck(sid, ev, json, bins, timeout, (err, response) => {
+      const registered = server._emitWithAck(sid, ev, packed, bins, timeout, (err, response) => {
         if (finished) return;
         if (err) return finish(err);
         responses.push(response[0]);

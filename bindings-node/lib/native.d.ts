@@ -19,20 +19,23 @@ export declare class NativeServer {
   get address(): string
   /** True once `close()` was called. */
   get closed(): boolean
-  /** Sends an event to one socket. False when the socket is gone. */
-  emit(sid: string, event: string, json: string, bins?: Array<Buffer> | undefined | null): boolean
+  /**
+   * `{ ack(sid, id, args, bins), emit(sid, event, args, bins) }`: the calls JS makes once
+   * per event, as plain N-API functions bound to this server (see `fast`). Each returns
+   * false when the socket is gone and throws on a bad argument. Called once, on the JS
+   * thread, right after the constructor.
+   */
+  fastCalls(): { ack(sid: string, id: number, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer>): boolean, emit(sid: string, event: string, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer>): boolean }
   /**
    * Sends an event to one socket and asks for an ack; the answer (or the timeout) arrives
    * as a `KIND_ACK` event with the returned token. Null when the socket is gone.
    */
-  emitWithAck(sid: string, event: string, json: string, bins: Array<Buffer> | undefined | null, timeoutMs: number): number | null
-  /** Answers a client's ack request. */
-  ack(sid: string, id: number, json: string, bins?: Array<Buffer> | undefined | null): boolean
+  emitWithAck(sid: string, event: string, args: string | Array<string | number | boolean | null>, bins: Array<Buffer> | undefined | null, timeoutMs: number): number | null
   /**
    * Sends an event, encoded once, to the sockets of `nsp` in any of `to` (all when empty)
    * and in none of `except`. Returns how many sockets it was queued for.
    */
-  broadcast(nsp: string, to: Array<string>, except: Array<string>, event: string, json: string, bins?: Array<Buffer> | undefined | null): number
+  broadcast(nsp: string, to: Array<string>, except: Array<string>, event: string, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer> | undefined | null): number
   /** Puts a socket in rooms. False when the socket is gone. */
   join(sid: string, rooms: Array<string>): boolean
   /** Takes a socket out of a room. False when the socket is gone. */

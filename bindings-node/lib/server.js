@@ -178,6 +178,8 @@ class Server {
       },
       (batch) => this._onEvents(batch, run),
     );
+    // the calls made once per event, as plain N-API functions (src/fast.rs)
+    Object.assign(run.native, run.native.fastCalls());
     this._run = run;
     this._native = run.native;
     return this;
@@ -518,21 +520,22 @@ class Server {
       sent = true;
       const native = server._native;
       if (!native || !socket.connected) return;
-      const { json, bins } = pack(args);
-      native.ack(socket.id, id, json, bins);
+      const { args: packed, bins } = pack(args);
+      native.ack(socket.id, id, packed, bins);
     };
   }
 
   /**
-   * Asks rtio to emit with an ack; `cb(err)` or `cb(null, args)` exactly once (when
-   * `timeout` is undefined, only if the client answers). False when the socket is gone.
+   * Asks rtio to emit with an ack (`args` and `bins` as `pack` made them); `cb(err)` or
+   * `cb(null, args)` exactly once (when `timeout` is undefined, only if the client
+   * answers). False when the socket is gone.
    */
-  _emitWithAck(sid, ev, json, bins, timeout, cb, socket) {
+  _emitWithAck(sid, ev, args, bins, timeout, cb, socket) {
     const native = this._native;
     if (!native) return false;
     const run = this._run;
     const ms = timeout === undefined ? NO_TIMEOUT_MS : Math.max(0, Math.min(Number(timeout) || 0, NO_TIMEOUT_MS));
-    const token = native.emitWithAck(sid, ev, json, bins, ms);
+    const token = native.emitWithAck(sid, ev, args, bins, ms);
     if (token === null || token === undefined) return false;
     const owner = timeout === undefined ? socket || this._sockets.get(sid) : undefined;
     // acks without a timeout are forgotten when their socket disconnects (as socket.io does)

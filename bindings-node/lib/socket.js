@@ -176,8 +176,8 @@ class Socket extends EventEmitter {
     const server = this.server;
     if (ack === undefined) {
       if (this.connected && server._native) {
-        const { json, bins } = pack(args);
-        server._native.emit(this.id, name, json, bins);
+        const { args: packed, bins } = pack(args);
+        server._native.emit(this.id, name, packed, bins);
       }
       return true;
     }
@@ -188,8 +188,8 @@ class Socket extends EventEmitter {
     };
     let registered = false;
     if (this.connected && server._native) {
-      const { json, bins } = pack(args);
-      registered = server._emitWithAck(this.id, name, json, bins, flags.timeout, onAnswer, this);
+      const { args: packed, bins } = pack(args);
+      registered = server._emitWithAck(this.id, name, packed, bins, flags.timeout, onAnswer, this);
     }
     if (!registered && withErr) {
       // like socket.io: the packet goes nowhere and the timeout fires
@@ -404,14 +404,20 @@ class Socket extends EventEmitter {
 
   /** @private A client event (`args` ends with the ack function when one is asked). */
   _onevent(name, args) {
+    const anyListeners = this._anyListeners;
+    if ((anyListeners === undefined || anyListeners.length === 0) && this._fns.length === 0) {
+      // the common case, without the packet array that onAny listeners and middlewares see
+      this._dispatch(name, args);
+      return;
+    }
     const event = [name, ...args];
-    if (this._anyListeners && this._anyListeners.length) {
-      for (const listener of this._anyListeners.slice()) {
+    if (anyListeners && anyListeners.length) {
+      for (const listener of anyListeners.slice()) {
         this.server._call(listener, this, event, `an onAny listener (event "${name}")`);
       }
     }
     if (this._fns.length === 0) {
-      this._dispatch(event);
+      this._dispatch(name, args);
       return;
     }
     const fns = this._fns.slice();
@@ -424,7 +430,8 @@ class Socket extends EventEmitter {
           (err) => {
             if (err) return this._emitReserved('error', err);
             if (i + 1 < fns.length) return run(i + 1);
-            return this._dispatch(event);
+            // a middleware may have changed the packet, as in socket.io
+            return this._dispatch(event[0], event.slice(1));
           },
         ],
         'a socket middleware',
@@ -433,9 +440,18 @@ class Socket extends EventEmitter {
     run(0);
   }
 
-  _dispatch(event) {
+  _dispatch(name, args) {
     if (!this.connected) return; // socket.io ignores packets after the disconnection
-    this._emitReserved(event[0], ...event.slice(1));
+    const handler = this._events[name];
+    if (handler === undefined || name === 'error') {
+      this._emitReserved(name, ...args);
+    } else if (typeof handler === 'function') {
+      // EventEmitter's storage: one listener as is, several in an array (copied, as
+      // EventEmitter#emit does, so that once-wrappers may remove themselves meanwhile)
+      this._invoke(handler, name, args);
+    } else {
+      for (const listener of handler.slice()) this._invoke(listener, name, args);
+    }
   }
 
   /** Runs local listeners; what they throw (or reject) is reported, never raised. */
@@ -448,11 +464,28 @@ class Socket extends EventEmitter {
       this.server._report(args[0], `socket ${this.id} (namespace ${this.nsp.name})`);
       return true;
     }
-    for (const listener of listeners) {
-      // once-wrappers remove themselves when called, as in EventEmitter#emit
-      this.server._call(listener, this, args, `a "${name}" listener of socket ${this.id} (namespace ${this.nsp.name})`);
-    }
+    for (const listener of listeners) this._invoke(listener, name, args);
     return true;
+  }
+
+  /**
+   * Calls one listener of this socket; what it throws, or the Promise it returns rejects
+   * with, is reported. The description of the listener is only built for a report: this runs
+   * for every event.
+   */
+  _invoke(listener, name, args) {
+    try {
+      const result = listener.apply(this, args);
+      if (result && typeof result.then === 'function') {
+        result.then(undefined, (err) => this.server._report(err, this._listenerName(name)));
+      }
+    } catch (err) {
+      this.server._report(err, this._listenerName(name));
+    }
+  }
+
+  _listenerName(name) {
+    return `a "${name}" listener of socket ${this.id} (namespace ${this.nsp.name})`;
   }
 
   /** @private The socket left its namespace. */

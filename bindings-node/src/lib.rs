@@ -11,12 +11,17 @@
 //! extra thread hand-off. When JS falls behind, the core's queue fills and the core stops
 //! reading from clients (TCP backpressure) — nothing buffers without bound.
 
+mod args;
+mod fast;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use args::JsonArgs;
 use bytes::Bytes;
+use fast::FastCalls;
 use napi::bindgen_prelude::{Buffer, Function, ToNapiValue, TypeName, ValueType};
 use napi::threadsafe_function::{
     ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode,
@@ -523,9 +528,10 @@ fn to_napi(e: rtio::Error) -> napi::Error {
     napi::Error::new(status, e.to_string())
 }
 
-/// Builds a payload from JSON array text and binary attachments (copied).
-fn payload(json: String, bins: Option<Vec<Buffer>>) -> napi::Result<Payload> {
-    let p = Payload::from_json(json).map_err(|e| invalid(e.to_string()))?;
+/// Builds a payload from event arguments and binary attachments (copied).
+fn payload(args: JsonArgs, bins: Option<Vec<Buffer>>) -> napi::Result<Payload> {
+    // JSON array text by construction (see `args`): checking it again would parse it again
+    let p = Payload::from_json_trusted(args.0);
     Ok(match bins {
         Some(bins) if !bins.is_empty() => {
             p.with_attachments(bins.iter().map(|b| Bytes::copy_from_slice(b)).collect())
@@ -611,17 +617,15 @@ impl NativeServer {
         self.closing.load(Ordering::Acquire) || self.io.is_stopped()
     }
 
-    /// Sends an event to one socket. False when the socket is gone.
-    #[napi]
-    pub fn emit(
-        &self,
-        sid: String,
-        event: String,
-        json: String,
-        bins: Option<Vec<Buffer>>,
-    ) -> napi::Result<bool> {
-        let p = payload(json, bins)?;
-        done(self.io.emit(&sid, &event, &p))
+    /// `{ ack(sid, id, args, bins), emit(sid, event, args, bins) }`: the calls JS makes once
+    /// per event, as plain N-API functions bound to this server (see `fast`). Each returns
+    /// false when the socket is gone and throws on a bad argument. Called once, on the JS
+    /// thread, right after the constructor.
+    #[napi(
+        ts_return_type = "{ ack(sid: string, id: number, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer>): boolean, emit(sid: string, event: string, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer>): boolean }"
+    )]
+    pub fn fast_calls(&self) -> FastCalls {
+        FastCalls(self.io.clone())
     }
 
     /// Sends an event to one socket and asks for an ack; the answer (or the timeout) arrives
@@ -631,30 +635,17 @@ impl NativeServer {
         &self,
         sid: String,
         event: String,
-        json: String,
+        #[napi(ts_arg_type = "string | Array<string | number | boolean | null>")] args: JsonArgs,
         bins: Option<Vec<Buffer>>,
         timeout_ms: f64,
     ) -> napi::Result<Option<f64>> {
-        let p = payload(json, bins)?;
+        let p = payload(args, bins)?;
         let timeout = millis("timeout", Some(timeout_ms))?.unwrap_or_default();
         match self.io.emit_with_ack(&sid, &event, &p, timeout) {
             Ok(token) => Ok(Some(token as f64)),
             Err(rtio::Error::InvalidArgument(m)) => Err(invalid(m)),
             Err(_) => Ok(None),
         }
-    }
-
-    /// Answers a client's ack request.
-    #[napi]
-    pub fn ack(
-        &self,
-        sid: String,
-        id: f64,
-        json: String,
-        bins: Option<Vec<Buffer>>,
-    ) -> napi::Result<bool> {
-        let p = payload(json, bins)?;
-        done(self.io.ack(&sid, id as u64, &p))
     }
 
     /// Sends an event, encoded once, to the sockets of `nsp` in any of `to` (all when empty)
@@ -666,10 +657,10 @@ impl NativeServer {
         to: Vec<String>,
         except: Vec<String>,
         event: String,
-        json: String,
+        #[napi(ts_arg_type = "string | Array<string | number | boolean | null>")] args: JsonArgs,
         bins: Option<Vec<Buffer>>,
     ) -> napi::Result<u32> {
-        let p = payload(json, bins)?;
+        let p = payload(args, bins)?;
         let mut b = self.io.broadcast(&nsp);
         for room in to {
             b = b.to(room);
