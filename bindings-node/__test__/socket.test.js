@@ -140,6 +140,20 @@ describe('events and acks', () => {
     }
   });
 
+  it('plain arguments from the client (made into values natively, not by JSON.parse) are what JSON.parse gives', async () => {
+    const { c, s } = await pair();
+    const plain = ['', 'plain', 'emoji 😀 é ☃ \u2028', 'y'.repeat(70000), 0, 1.5, -2.5e-7, 1e21, 2 ** 53 + 2, Number.MAX_VALUE, -Number.MIN_VALUE, true, false, null];
+    // escapes and nested values send the whole array through JSON.parse
+    const cases = [plain, [...plain, 'quote " and \\ and \n'], [...plain, { a: [1] }], []];
+    const received = [];
+    s.on('plain', (...args) => received.push(args));
+    for (const values of cases) c.emit('plain', ...values);
+    await barrier(c, s);
+    assert.deepEqual(received, cases.map((values) => JSON.parse(JSON.stringify(values))));
+    assert.equal(typeof received[0][4], 'number');
+    assert.equal(typeof received[0][11], 'boolean');
+  });
+
   it('the native per-event calls refuse bad arguments with an error, and say false for a socket that is gone', () => {
     const native = io._native;
     assert.throws(() => native.ack(42, 1, '[]'), /expected a string/);

@@ -95,8 +95,13 @@ function pack(args) {
   return { args: json, bins };
 }
 
-/** Unpacks JSON array text and attachments into the argument values (binaries as Buffers). */
+/**
+ * Unpacks event arguments from the native side: JSON array text and attachments into the
+ * argument values (binaries as Buffers). Plain arguments come as values already (an array;
+ * see bindings-node/src/batch.rs).
+ */
 function unpack(json, bins) {
+  if (typeof json !== 'string') return json;
   if (!bins || bins.length === 0) return JSON.parse(json);
   return JSON.parse(json, (key, value) => {
     if (

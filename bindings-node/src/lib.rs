@@ -12,48 +12,28 @@
 //! reading from clients (TCP backpressure) — nothing buffers without bound.
 
 mod args;
+mod batch;
 mod fast;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use args::JsonArgs;
+use batch::{convert, EventBatch, NativeEvent, KIND_CLOSED};
 use bytes::Bytes;
 use fast::FastCalls;
-use napi::bindgen_prelude::{Buffer, Function, ToNapiValue, TypeName, ValueType};
+use napi::bindgen_prelude::{Buffer, Function};
 use napi::threadsafe_function::{
     ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode,
 };
 use napi::Status;
-use napi::{check_status, sys};
 use napi_derive::napi;
-use rtio::engineio::Handshake;
-use rtio::{Config, CorsOrigins, Event, Events, Io, NamespaceConfig, Payload, Server};
+use rtio::{Config, CorsOrigins, Events, Io, NamespaceConfig, Payload, Server};
 
 /// Events handed to JS in one ThreadsafeFunction call, at most: then the doorbell rings
 /// again, so timers and IO of the JS loop get their turn between batches.
 const MAX_BATCH: usize = 256;
-
-/// Event kind (an event's first field): a client asks to join a namespace that has middleware.
-#[napi]
-pub const KIND_CONNECT_REQUEST: u32 = 0;
-/// Event kind (an event's first field): a socket joined a namespace.
-#[napi]
-pub const KIND_CONNECT: u32 = 1;
-/// Event kind (an event's first field): a client emitted an event.
-#[napi]
-pub const KIND_MESSAGE: u32 = 2;
-/// Event kind (an event's first field): a socket left its namespace.
-#[napi]
-pub const KIND_DISCONNECT: u32 = 3;
-/// Event kind (an event's first field): the answer (or timeout) of `emitWithAck`.
-#[napi]
-pub const KIND_ACK: u32 = 4;
-/// Event kind (an event's first field): the server stopped; no event follows.
-#[napi]
-pub const KIND_CLOSED: u32 = 5;
 
 /// A namespace accepted from the start.
 #[napi(object)]
@@ -112,94 +92,6 @@ pub struct ServerOptions {
     pub dynamic_namespaces: Option<bool>,
 }
 
-/// The handshake of the connection a socket belongs to.
-#[napi(object, object_from_js = false)]
-pub struct NativeHandshake {
-    /// Identifies the underlying connection (equal for the sockets of one connection).
-    pub conn: f64,
-    /// The peer's IP address.
-    pub address: String,
-    /// The peer's port.
-    pub remote_port: u32,
-    /// The opening request, kept natively: its headers become a JS object only when asked.
-    pub opening: Opening,
-    /// The raw query string of the opening request.
-    pub query: String,
-    /// When the connection opened, in milliseconds since the Unix epoch.
-    pub issued: f64,
-}
-
-/// The opening request of a connection. Held natively (the core keeps it anyway) so that a
-/// socket costs no JS strings for headers nobody reads.
-#[napi]
-pub struct Opening {
-    handshake: Arc<Handshake>,
-}
-
-#[napi]
-impl Opening {
-    /// The request headers: names in lower case, repeated headers joined with `, ` (cookies
-    /// with `; `), as Node's `IncomingMessage.headers`. A new object on each call.
-    #[napi]
-    pub fn headers(&self) -> HashMap<String, String> {
-        let h = &self.handshake;
-        let mut headers: HashMap<String, String> = HashMap::with_capacity(h.headers.len());
-        for (name, value) in h.headers.iter() {
-            let value = String::from_utf8_lossy(value);
-            match headers.get_mut(name) {
-                Some(existing) => {
-                    existing.push_str(if name == "cookie" { "; " } else { ", " });
-                    existing.push_str(&value);
-                }
-                None => {
-                    headers.insert(name.to_string(), value.into_owned());
-                }
-            }
-        }
-        headers
-    }
-}
-
-/// One event from the core, as plain values. Which fields are set depends on `kind`. It
-/// reaches JS flattened into an [`EventBatch`], its fields in this order.
-pub struct NativeEvent {
-    /// One of the `KIND_*` numbers.
-    pub kind: u32,
-    /// The socket (connect, message, disconnect, ack).
-    pub sid: Option<String>,
-    /// The namespace (connect request, connect, message, disconnect).
-    pub nsp: Option<String>,
-    /// The event name (message).
-    pub name: Option<String>,
-    /// JSON text: the auth object (connect request, connect) or the arguments array
-    /// (message, ack), with `{"_placeholder":true,"num":N}` where binary attachments go.
-    pub data: Option<String>,
-    /// The binary attachments (message, ack).
-    pub bins: Option<Vec<Buffer>>,
-    /// The client's ack id (message), the request id (connect request), the token (ack).
-    pub id: Option<f64>,
-    /// The disconnect reason, or the ack error.
-    pub reason: Option<String>,
-    /// The connection's handshake (connect request, connect).
-    pub handshake: Option<NativeHandshake>,
-}
-
-impl NativeEvent {
-    fn new(kind: u32) -> NativeEvent {
-        NativeEvent {
-            kind,
-            sid: None,
-            nsp: None,
-            name: None,
-            data: None,
-            bins: None,
-            id: None,
-            reason: None,
-            handshake: None,
-        }
-    }
-}
-
 /// Socket and room counts of a namespace.
 #[napi(object)]
 pub struct NativeStats {
@@ -207,68 +99,6 @@ pub struct NativeStats {
     pub sockets: u32,
     /// Rooms with members, not counting each socket's own room.
     pub rooms: u32,
-}
-
-/// Array elements per event in a batch handed to JS: `NativeEvent`'s fields in order (kind,
-/// sid, nsp, name, data, bins, id, reason, handshake); absent ones are holes (`undefined`).
-#[napi]
-pub const EVENT_FIELDS: u32 = 9;
-
-/// Events handed to JS as one flat array of [`EVENT_FIELDS`] elements per event: filling an
-/// array by index costs V8 far less than building an object per event property by property
-/// (each named property is a string to intern and a hidden-class transition).
-pub struct EventBatch(Vec<NativeEvent>);
-
-impl TypeName for EventBatch {
-    fn type_name() -> &'static str {
-        "Array<unknown>"
-    }
-
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
-}
-
-/// Sets `array[index]` to `value` when there is one; otherwise the element stays a hole.
-///
-/// # Safety
-/// `env` and `array` must be valid handles of the current JS call.
-unsafe fn set_element<T: ToNapiValue>(
-    env: sys::napi_env,
-    array: sys::napi_value,
-    index: usize,
-    value: Option<T>,
-) -> napi::Result<()> {
-    let Some(value) = value else {
-        return Ok(());
-    };
-    let value = T::to_napi_value(env, value)?;
-    check_status!(sys::napi_set_element(env, array, index as u32, value))
-}
-
-impl ToNapiValue for EventBatch {
-    unsafe fn to_napi_value(env: sys::napi_env, batch: Self) -> napi::Result<sys::napi_value> {
-        let fields = EVENT_FIELDS as usize;
-        let mut array = std::ptr::null_mut();
-        check_status!(sys::napi_create_array_with_length(
-            env,
-            batch.0.len() * fields,
-            &mut array
-        ))?;
-        for (i, ev) in batch.0.into_iter().enumerate() {
-            let at = i * fields;
-            set_element(env, array, at, Some(ev.kind))?;
-            set_element(env, array, at + 1, ev.sid)?;
-            set_element(env, array, at + 2, ev.nsp)?;
-            set_element(env, array, at + 3, ev.name)?;
-            set_element(env, array, at + 4, ev.data)?;
-            set_element(env, array, at + 5, ev.bins)?;
-            set_element(env, array, at + 6, ev.id)?;
-            set_element(env, array, at + 7, ev.reason)?;
-            set_element(env, array, at + 8, ev.handshake)?;
-        }
-        Ok(array)
-    }
 }
 
 /// Called with nothing from rtio's threads; on the JS thread its callback takes the batch.
@@ -327,106 +157,6 @@ impl Doorbell {
         }
         self.ring();
         EventBatch(batch)
-    }
-}
-
-fn handshake(h: &Arc<Handshake>) -> NativeHandshake {
-    NativeHandshake {
-        conn: Arc::as_ptr(h) as usize as f64,
-        address: h.remote_addr.ip().to_string(),
-        remote_port: u32::from(h.remote_addr.port()),
-        opening: Opening {
-            handshake: h.clone(),
-        },
-        query: h.query.clone(),
-        issued: h.issued_ms as f64,
-    }
-}
-
-fn payload_parts(payload: Payload) -> (String, Option<Vec<Buffer>>) {
-    let (json, attachments) = payload.into_parts();
-    let bins = if attachments.is_empty() {
-        None
-    } else {
-        Some(
-            attachments
-                .into_iter()
-                .map(|b| Buffer::from(b.to_vec()))
-                .collect(),
-        )
-    };
-    (json, bins)
-}
-
-/// Converts a core event (on the JS thread, as its batch is taken).
-fn convert(event: Event) -> NativeEvent {
-    match event {
-        Event::ConnectRequest {
-            request,
-            sid,
-            nsp,
-            auth,
-            handshake: h,
-        } => NativeEvent {
-            sid: Some(sid.to_string()),
-            nsp: Some(nsp.to_string()),
-            data: Some(auth),
-            id: Some(request as f64),
-            handshake: Some(handshake(&h)),
-            ..NativeEvent::new(KIND_CONNECT_REQUEST)
-        },
-        Event::Connect {
-            sid,
-            nsp,
-            auth,
-            handshake: h,
-        } => NativeEvent {
-            sid: Some(sid.to_string()),
-            nsp: Some(nsp.to_string()),
-            data: Some(auth),
-            handshake: Some(handshake(&h)),
-            ..NativeEvent::new(KIND_CONNECT)
-        },
-        Event::Message {
-            sid,
-            nsp,
-            event,
-            payload,
-            ack,
-        } => {
-            let (json, bins) = payload_parts(payload);
-            NativeEvent {
-                sid: Some(sid.to_string()),
-                nsp: Some(nsp.to_string()),
-                name: Some(event),
-                data: Some(json),
-                bins,
-                id: ack.map(|a| a as f64),
-                ..NativeEvent::new(KIND_MESSAGE)
-            }
-        }
-        Event::Disconnect { sid, nsp, reason } => NativeEvent {
-            sid: Some(sid.to_string()),
-            nsp: Some(nsp.to_string()),
-            reason: Some(reason.as_str().to_string()),
-            ..NativeEvent::new(KIND_DISCONNECT)
-        },
-        Event::AckResponse { token, sid, result } => {
-            let mut ev = NativeEvent {
-                sid: Some(sid.to_string()),
-                id: Some(token as f64),
-                ..NativeEvent::new(KIND_ACK)
-            };
-            match result {
-                Ok(payload) => {
-                    let (json, bins) = payload_parts(payload);
-                    ev.data = Some(json);
-                    ev.bins = bins;
-                }
-                Err(e) => ev.reason = Some(e.to_string()),
-            }
-            ev
-        }
     }
 }
 
@@ -841,24 +571,5 @@ mod tests {
             ..options()
         })
         .is_err());
-    }
-
-    #[test]
-    fn converts_events() {
-        let ev = convert(Event::Disconnect {
-            sid: "abc".into(),
-            nsp: "/".into(),
-            reason: rtio::DisconnectReason::PingTimeout,
-        });
-        assert_eq!(ev.kind, KIND_DISCONNECT);
-        assert_eq!(ev.reason.as_deref(), Some("ping timeout"));
-        let ev = convert(Event::AckResponse {
-            token: 7,
-            sid: "abc".into(),
-            result: Err(rtio::AckError::Timeout),
-        });
-        assert_eq!((ev.kind, ev.id), (KIND_ACK, Some(7.0)));
-        assert_eq!(ev.reason.as_deref(), Some("operation has timed out"));
-        assert!(ev.data.is_none());
     }
 }

@@ -1,0 +1,373 @@
+//! Core events -> what the JS thread gets: one flat array per batch (see [`EventBatch`]),
+//! with the connection's handshake as a native object whose headers become JS values only
+//! when asked.
+
+use std::collections::HashMap;
+use std::ptr;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Buffer, ToNapiValue, TypeName, ValueType};
+use napi::{check_status, sys};
+use napi_derive::napi;
+use rtio::engineio::Handshake;
+use rtio::{Event, Payload};
+use serde_json::value::RawValue;
+
+/// Event kind (an event's first field): a client asks to join a namespace that has middleware.
+#[napi]
+pub const KIND_CONNECT_REQUEST: u32 = 0;
+/// Event kind (an event's first field): a socket joined a namespace.
+#[napi]
+pub const KIND_CONNECT: u32 = 1;
+/// Event kind (an event's first field): a client emitted an event.
+#[napi]
+pub const KIND_MESSAGE: u32 = 2;
+/// Event kind (an event's first field): a socket left its namespace.
+#[napi]
+pub const KIND_DISCONNECT: u32 = 3;
+/// Event kind (an event's first field): the answer (or timeout) of `emitWithAck`.
+#[napi]
+pub const KIND_ACK: u32 = 4;
+/// Event kind (an event's first field): the server stopped; no event follows.
+#[napi]
+pub const KIND_CLOSED: u32 = 5;
+
+/// The handshake of the connection a socket belongs to.
+#[napi(object, object_from_js = false)]
+pub struct NativeHandshake {
+    /// Identifies the underlying connection (equal for the sockets of one connection).
+    pub conn: f64,
+    /// The peer's IP address.
+    pub address: String,
+    /// The peer's port.
+    pub remote_port: u32,
+    /// The opening request, kept natively: its headers become a JS object only when asked.
+    pub opening: Opening,
+    /// The raw query string of the opening request.
+    pub query: String,
+    /// When the connection opened, in milliseconds since the Unix epoch.
+    pub issued: f64,
+}
+
+/// The opening request of a connection. Held natively (the core keeps it anyway) so that a
+/// socket costs no JS strings for headers nobody reads.
+#[napi]
+pub struct Opening {
+    handshake: Arc<Handshake>,
+}
+
+#[napi]
+impl Opening {
+    /// The request headers: names in lower case, repeated headers joined with `, ` (cookies
+    /// with `; `), as Node's `IncomingMessage.headers`. A new object on each call.
+    #[napi]
+    pub fn headers(&self) -> HashMap<String, String> {
+        let h = &self.handshake;
+        let mut headers: HashMap<String, String> = HashMap::with_capacity(h.headers.len());
+        for (name, value) in h.headers.iter() {
+            let value = String::from_utf8_lossy(value);
+            match headers.get_mut(name) {
+                Some(existing) => {
+                    existing.push_str(if name == "cookie" { "; " } else { ", " });
+                    existing.push_str(&value);
+                }
+                None => {
+                    headers.insert(name.to_string(), value.into_owned());
+                }
+            }
+        }
+        headers
+    }
+}
+
+/// One event from the core, as plain values. Which fields are set depends on `kind`. It
+/// reaches JS flattened into an [`EventBatch`], its fields in this order.
+pub struct NativeEvent {
+    /// One of the `KIND_*` numbers.
+    pub kind: u32,
+    /// The socket (connect, message, disconnect, ack).
+    pub sid: Option<Arc<str>>,
+    /// The namespace (connect request, connect, disconnect; a message's socket knows its own).
+    pub nsp: Option<Arc<str>>,
+    /// The event name (message).
+    pub name: Option<String>,
+    /// JSON text: the auth object (connect request, connect) or the arguments array
+    /// (message, ack), with `{"_placeholder":true,"num":N}` where binary attachments go.
+    pub data: Option<String>,
+    /// True when `data` is an arguments array: JS then gets the values themselves when they
+    /// are all plain (see [`plain_values`]), else the text.
+    pub args: bool,
+    /// The binary attachments (message, ack).
+    pub bins: Option<Vec<Buffer>>,
+    /// The client's ack id (message), the request id (connect request), the token (ack).
+    pub id: Option<f64>,
+    /// The disconnect reason, or the ack error.
+    pub reason: Option<String>,
+    /// The connection's handshake (connect request, connect).
+    pub handshake: Option<NativeHandshake>,
+}
+
+impl NativeEvent {
+    pub(crate) fn new(kind: u32) -> NativeEvent {
+        NativeEvent {
+            kind,
+            sid: None,
+            nsp: None,
+            name: None,
+            data: None,
+            args: false,
+            bins: None,
+            id: None,
+            reason: None,
+            handshake: None,
+        }
+    }
+}
+
+/// Array elements per event in a batch handed to JS: `NativeEvent`'s fields in order (kind,
+/// sid, nsp, name, data, bins, id, reason, handshake); absent ones are holes (`undefined`).
+#[napi]
+pub const EVENT_FIELDS: u32 = 9;
+
+/// Events handed to JS as one flat array of [`EVENT_FIELDS`] elements per event: filling an
+/// array by index costs V8 far less than building an object per event property by property
+/// (each named property is a string to intern and a hidden-class transition).
+pub struct EventBatch(pub Vec<NativeEvent>);
+
+impl TypeName for EventBatch {
+    fn type_name() -> &'static str {
+        "Array<unknown>"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+/// Sets `array[index]` to `value` when there is one; otherwise the element stays a hole.
+///
+/// # Safety
+/// `env` and `array` must be valid handles of the current JS call.
+unsafe fn set_element<T: ToNapiValue>(
+    env: sys::napi_env,
+    array: sys::napi_value,
+    index: usize,
+    value: Option<T>,
+) -> napi::Result<()> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    let value = T::to_napi_value(env, value)?;
+    check_status!(sys::napi_set_element(env, array, index as u32, value))
+}
+
+impl ToNapiValue for EventBatch {
+    unsafe fn to_napi_value(env: sys::napi_env, batch: Self) -> napi::Result<sys::napi_value> {
+        let fields = EVENT_FIELDS as usize;
+        let mut array = std::ptr::null_mut();
+        check_status!(sys::napi_create_array_with_length(
+            env,
+            batch.0.len() * fields,
+            &mut array
+        ))?;
+        for (i, ev) in batch.0.into_iter().enumerate() {
+            let at = i * fields;
+            set_element(env, array, at, Some(ev.kind))?;
+            set_element(env, array, at + 1, ev.sid.as_deref())?;
+            set_element(env, array, at + 2, ev.nsp.as_deref())?;
+            set_element(env, array, at + 3, ev.name)?;
+            match ev.data {
+                Some(json) if ev.args && ev.bins.is_none() => match plain_values(env, &json)? {
+                    Some(values) => {
+                        check_status!(sys::napi_set_element(env, array, (at + 4) as u32, values))?
+                    }
+                    None => set_element(env, array, at + 4, Some(json))?,
+                },
+                data => set_element(env, array, at + 4, data)?,
+            }
+            set_element(env, array, at + 5, ev.bins)?;
+            set_element(env, array, at + 6, ev.id)?;
+            set_element(env, array, at + 7, ev.reason)?;
+            set_element(env, array, at + 8, ev.handshake)?;
+        }
+        Ok(array)
+    }
+}
+
+/// The JS values of a JSON arguments array when every element is a string without escapes,
+/// a number, a boolean or null (what most events carry); `None` otherwise, and JS parses the
+/// text. Creating the values here costs less than a JS string of the text and `JSON.parse`
+/// of it: the core checked the text already, and a string without escapes is its bytes.
+///
+/// # Safety
+/// `env` must be a valid handle of the current JS call.
+unsafe fn plain_values(env: sys::napi_env, json: &str) -> napi::Result<Option<sys::napi_value>> {
+    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(json) else {
+        return Ok(None);
+    };
+    let plain = items.iter().all(|item| match item.get().as_bytes() {
+        [b'"', inner @ .., b'"'] => !inner.contains(&b'\\'),
+        [b't' | b'f' | b'n', ..] | [b'-' | b'0'..=b'9', ..] => true,
+        _ => false,
+    });
+    if !plain {
+        return Ok(None);
+    }
+    let mut array = ptr::null_mut();
+    check_status!(sys::napi_create_array_with_length(
+        env,
+        items.len(),
+        &mut array
+    ))?;
+    for (i, item) in items.iter().enumerate() {
+        let text = item.get();
+        let mut value = ptr::null_mut();
+        match text.as_bytes()[0] {
+            b'"' => {
+                let inner = &text[1..text.len() - 1];
+                check_status!(sys::napi_create_string_utf8(
+                    env,
+                    inner.as_ptr().cast(),
+                    inner.len() as isize,
+                    &mut value
+                ))?
+            }
+            b't' | b'f' => check_status!(sys::napi_get_boolean(env, text == "true", &mut value))?,
+            b'n' => check_status!(sys::napi_get_null(env, &mut value))?,
+            // JSON numbers parse to the nearest double, as JSON.parse does
+            _ => check_status!(sys::napi_create_double(
+                env,
+                text.parse::<f64>().unwrap_or(f64::NAN),
+                &mut value
+            ))?,
+        }
+        check_status!(sys::napi_set_element(env, array, i as u32, value))?;
+    }
+    Ok(Some(array))
+}
+
+fn handshake(h: &Arc<Handshake>) -> NativeHandshake {
+    NativeHandshake {
+        conn: Arc::as_ptr(h) as usize as f64,
+        address: h.remote_addr.ip().to_string(),
+        remote_port: u32::from(h.remote_addr.port()),
+        opening: Opening {
+            handshake: h.clone(),
+        },
+        query: h.query.clone(),
+        issued: h.issued_ms as f64,
+    }
+}
+
+fn payload_parts(payload: Payload) -> (String, Option<Vec<Buffer>>) {
+    let (json, attachments) = payload.into_parts();
+    let bins = if attachments.is_empty() {
+        None
+    } else {
+        Some(
+            attachments
+                .into_iter()
+                .map(|b| Buffer::from(b.to_vec()))
+                .collect(),
+        )
+    };
+    (json, bins)
+}
+
+/// Converts a core event (on the JS thread, as its batch is taken).
+pub(crate) fn convert(event: Event) -> NativeEvent {
+    match event {
+        Event::ConnectRequest {
+            request,
+            sid,
+            nsp,
+            auth,
+            handshake: h,
+        } => NativeEvent {
+            sid: Some(sid),
+            nsp: Some(nsp),
+            data: Some(auth),
+            id: Some(request as f64),
+            handshake: Some(handshake(&h)),
+            ..NativeEvent::new(KIND_CONNECT_REQUEST)
+        },
+        Event::Connect {
+            sid,
+            nsp,
+            auth,
+            handshake: h,
+        } => NativeEvent {
+            sid: Some(sid),
+            nsp: Some(nsp),
+            data: Some(auth),
+            handshake: Some(handshake(&h)),
+            ..NativeEvent::new(KIND_CONNECT)
+        },
+        Event::Message {
+            sid,
+            // JS finds the socket by its id, and the socket knows its namespace
+            nsp: _,
+            event,
+            payload,
+            ack,
+        } => {
+            let (json, bins) = payload_parts(payload);
+            NativeEvent {
+                sid: Some(sid),
+                name: Some(event),
+                data: Some(json),
+                args: true,
+                bins,
+                id: ack.map(|a| a as f64),
+                ..NativeEvent::new(KIND_MESSAGE)
+            }
+        }
+        Event::Disconnect { sid, nsp, reason } => NativeEvent {
+            sid: Some(sid),
+            nsp: Some(nsp),
+            reason: Some(reason.as_str().to_string()),
+            ..NativeEvent::new(KIND_DISCONNECT)
+        },
+        Event::AckResponse { token, sid, result } => {
+            let mut ev = NativeEvent {
+                sid: Some(sid),
+                id: Some(token as f64),
+                ..NativeEvent::new(KIND_ACK)
+            };
+            match result {
+                Ok(payload) => {
+                    let (json, bins) = payload_parts(payload);
+                    ev.data = Some(json);
+                    ev.args = true;
+                    ev.bins = bins;
+                }
+                Err(e) => ev.reason = Some(e.to_string()),
+            }
+            ev
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_events() {
+        let ev = convert(Event::Disconnect {
+            sid: "abc".into(),
+            nsp: "/".into(),
+            reason: rtio::DisconnectReason::PingTimeout,
+        });
+        assert_eq!(ev.kind, KIND_DISCONNECT);
+        assert_eq!(ev.reason.as_deref(), Some("ping timeout"));
+        let ev = convert(Event::AckResponse {
+            token: 7,
+            sid: "abc".into(),
+            result: Err(rtio::AckError::Timeout),
+        });
+        assert_eq!((ev.kind, ev.id), (KIND_ACK, Some(7.0)));
+        assert_eq!(ev.reason.as_deref(), Some("operation has timed out"));
+        assert!(ev.data.is_none());
+    }
+}
