@@ -239,6 +239,24 @@ impl Sio {
         self.send(&socket.session, frames)
     }
 
+    /// Sends one packet to one socket. Without attachments (most packets) its one frame goes
+    /// out without the `Vec` that [`Sio::frames`] builds: this runs for every emit and ack.
+    pub(crate) fn send_packet(
+        &self,
+        socket: &Socket,
+        kind: PacketType,
+        id: Option<u64>,
+        event: Option<&str>,
+        payload: &Payload,
+    ) -> bool {
+        if !payload.attachments().is_empty() {
+            let frames = Sio::frames(kind, &socket.ns.name, id, event, payload);
+            return self.send_to(socket, &frames);
+        }
+        let text = packet::encode(kind, &socket.ns.name, id, event, payload.json(), 0);
+        self.send_to(socket, std::slice::from_ref(&Frame::raw_text(text)))
+    }
+
     /// Queues frames on a socket's connection, closing it when its queue is full.
     pub(crate) fn send(&self, session: &Arc<Session>, frames: &[Frame]) -> bool {
         match session.send(frames) {
@@ -304,14 +322,7 @@ impl Sio {
         let token = self.next_id();
         let id = socket.next_ack.fetch_add(1, Ordering::Relaxed);
         socket.acks.lock().insert(id, token);
-        let frames = Sio::frames(
-            PacketType::Event,
-            &socket.ns.name,
-            Some(id),
-            Some(event),
-            payload,
-        );
-        self.send_to(socket, &frames);
+        self.send_packet(socket, PacketType::Event, Some(id), Some(event), payload);
         let sio = self.clone();
         // Weak: a pending timer does not keep a disconnected socket alive.
         let socket = Arc::downgrade(socket);
@@ -779,13 +790,11 @@ impl EngineHandler for Arc<Sio> {
 impl Socket {
     /// Sends one event to this socket.
     pub(crate) fn emit(&self, sio: &Sio, event: &str, payload: &Payload) -> bool {
-        let frames = Sio::frames(PacketType::Event, &self.ns.name, None, Some(event), payload);
-        sio.send_to(self, &frames)
+        sio.send_packet(self, PacketType::Event, None, Some(event), payload)
     }
 
     /// Answers a client's ack request.
     pub(crate) fn ack(&self, sio: &Sio, id: u64, payload: &Payload) -> bool {
-        let frames = Sio::frames(PacketType::Ack, &self.ns.name, Some(id), None, payload);
-        sio.send_to(self, &frames)
+        sio.send_packet(self, PacketType::Ack, Some(id), None, payload)
     }
 }

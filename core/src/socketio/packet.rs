@@ -277,7 +277,7 @@ pub fn encode(
     };
     out.push((b'0' + kind as u8) as char);
     if binary {
-        out.push_str(itoa(attachments as u64).as_str());
+        push_number(&mut out, attachments as u64);
         out.push('-');
     }
     if nsp != "/" {
@@ -285,12 +285,12 @@ pub fn encode(
         out.push(',');
     }
     if let Some(id) = id {
-        out.push_str(itoa(id).as_str());
+        push_number(&mut out, id);
     }
     match event {
         Some(name) => {
             out.push('[');
-            out.push_str(&serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
+            push_json_string(&mut out, name);
             let inner = args.trim();
             let inner = &inner[1..inner.len().saturating_sub(1).max(1)];
             if !inner.trim().is_empty() {
@@ -320,8 +320,22 @@ pub fn encode_control(kind: PacketType, nsp: &str, data: Option<&str>) -> String
     out
 }
 
-fn itoa(n: u64) -> String {
-    n.to_string()
+/// Appends `n` in decimal (no allocation, unlike `to_string`: this runs for every ack).
+fn push_number(out: &mut String, n: u64) {
+    use std::fmt::Write;
+    let _ = write!(out, "{n}");
+}
+
+/// Appends `text` as a JSON string: as is between quotes when nothing in it needs escaping
+/// (event names, nearly always), else through serde_json.
+fn push_json_string(out: &mut String, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into()));
+    }
 }
 
 #[cfg(test)]
@@ -415,6 +429,22 @@ mod tests {
         assert_eq!(
             encode(PacketType::Event, "/a", Some(3), Some("hi"), "[]", 0),
             "42/a,3[\"hi\"]"
+        );
+        // names needing escapes go through serde_json; the others are copied as they are
+        assert_eq!(
+            encode(
+                PacketType::Event,
+                "/",
+                Some(12345678901),
+                Some("a\"b\\c\n☃"),
+                "[]",
+                0
+            ),
+            "4212345678901[\"a\\\"b\\\\c\\n☃\"]"
+        );
+        assert_eq!(
+            encode(PacketType::Event, "/", None, Some("é ☃ 😀"), "[1]", 0),
+            "42[\"é ☃ 😀\",1]"
         );
         assert_eq!(
             encode(
