@@ -52,10 +52,7 @@ unsafe fn push_value(
     json: &mut Vec<u8>,
 ) -> napi::Result<()> {
     match type_of(env, value)? {
-        sys::ValueType::napi_string => {
-            let text = String::from_napi_value(env, value)?;
-            serde_json::to_writer(&mut *json, &text).map_err(|e| refused(&e.to_string()))?;
-        }
+        sys::ValueType::napi_string => push_string(env, value, json)?,
         sys::ValueType::napi_number => {
             let number = f64::from_napi_value(env, value)?;
             // safe integers only: their JSON is their decimal digits, as JSON.stringify writes
@@ -74,6 +71,52 @@ unsafe fn push_value(
             json.extend_from_slice(b"null")
         }
         _ => return Err(refused("an object")),
+    }
+    Ok(())
+}
+
+/// Appends the JS string `value` as a JSON string. V8 copies it straight into `json`; it goes
+/// through serde_json's escaping only when it holds a character JSON must escape.
+///
+/// # Safety
+/// `env` and `value` must be valid handles of the current JS call, `value` a string.
+unsafe fn push_string(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    json: &mut Vec<u8>,
+) -> napi::Result<()> {
+    let mut len = 0;
+    check_status!(sys::napi_get_value_string_utf8(
+        env,
+        value,
+        ptr::null_mut(),
+        0,
+        &mut len
+    ))?;
+    json.reserve(len + 3);
+    json.push(b'"');
+    let start = json.len();
+    let mut written = 0;
+    // writes at most `len` bytes and a NUL after them, within the reserved capacity
+    check_status!(sys::napi_get_value_string_utf8(
+        env,
+        value,
+        json.as_mut_ptr().add(start).cast(),
+        len + 1,
+        &mut written,
+    ))?;
+    json.set_len(start + written);
+    if json[start..]
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        // V8 wrote valid UTF-8 (it replaces what it cannot encode, and the JS side only
+        // sends well-formed strings this way), so this copy is exact
+        let text = String::from_utf8_lossy(&json[start..]).into_owned();
+        json.truncate(start - 1);
+        serde_json::to_writer(&mut *json, &text).map_err(|e| refused(&e.to_string()))?;
+    } else {
+        json.push(b'"');
     }
     Ok(())
 }
