@@ -15,7 +15,7 @@ use std::ptr;
 
 use napi::bindgen_prelude::{Buffer, FromNapiValue, ToNapiValue, TypeName, ValueType};
 use napi::{check_status, sys, Status};
-use rtio::Io;
+use rtio::{Io, Payload};
 
 use crate::args::JsonArgs;
 use crate::{done, invalid, payload};
@@ -150,14 +150,22 @@ unsafe fn with_str<R>(
     f(&String::from_napi_value(env, value)?)
 }
 
+/// The payload of a call whose third and fourth arguments are `args` and `bins`.
+///
+/// # Safety
+/// `env` and `argv` must be valid handles of the current JS call.
+unsafe fn payload_of(env: sys::napi_env, argv: &[sys::napi_value; 4]) -> napi::Result<Payload> {
+    payload(
+        JsonArgs::from_napi_value(env, argv[2])?,
+        Option::<Vec<Buffer>>::from_napi_value(env, argv[3])?,
+    )
+}
+
 /// `ack(sid, id, args, bins)`: answers a client's ack request. False when the socket is gone.
 unsafe extern "C" fn ack(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     call(env, info, |io, argv| {
         let id = f64::from_napi_value(env, argv[1])?;
-        let p = payload(
-            JsonArgs::from_napi_value(env, argv[2])?,
-            Option::<Vec<Buffer>>::from_napi_value(env, argv[3])?,
-        )?;
+        let p = payload_of(env, argv)?;
         with_str(env, argv[0], |sid| done(io.ack(sid, id as u64, &p)))
     })
 }
@@ -166,10 +174,7 @@ unsafe extern "C" fn ack(env: sys::napi_env, info: sys::napi_callback_info) -> s
 unsafe extern "C" fn emit(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     call(env, info, |io, argv| {
         let event = String::from_napi_value(env, argv[1])?;
-        let p = payload(
-            JsonArgs::from_napi_value(env, argv[2])?,
-            Option::<Vec<Buffer>>::from_napi_value(env, argv[3])?,
-        )?;
+        let p = payload_of(env, argv)?;
         with_str(env, argv[0], |sid| done(io.emit(sid, &event, &p)))
     })
 }
