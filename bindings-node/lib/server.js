@@ -52,6 +52,11 @@ function clientBundle() {
   }
 }
 
+/** The description `Server#_call` reports a failure with. */
+function describe(what, self, detail) {
+  return typeof what === 'function' ? what.call(self, detail) : what;
+}
+
 /** The event at `batch[i]` as an object (fields in `EVENT_FIELDS` order, see src/batch.rs). */
 function eventAt(batch, i) {
   return {
@@ -560,16 +565,20 @@ class Server {
     socket._acks = undefined;
   }
 
-  /** Calls a user function; what it throws, or the Promise it returns rejects with, is reported. */
-  _call(fn, self, args, what) {
+  /**
+   * Calls a user function; what it throws, or the Promise it returns rejects with, is
+   * reported. `what` describes the function: a string, or a function called with `self` and
+   * `detail` to make one only for a report (for the calls made on every event).
+   */
+  _call(fn, self, args, what, detail) {
     try {
       const result = fn.apply(self, args);
       if (result && typeof result.then === 'function') {
-        result.then(undefined, (err) => this._report(err, what));
+        result.then(undefined, (err) => this._report(err, describe(what, self, detail)));
       }
       return result;
     } catch (err) {
-      this._report(err, what);
+      this._report(err, describe(what, self, detail));
       return undefined;
     }
   }

@@ -72,6 +72,11 @@ function buildHandshake(server, ev) {
 function Listeners() {}
 Listeners.prototype = Object.create(null);
 
+/** What a report calls a listener of `this` socket for event `name`. */
+function describeListener(name) {
+  return `a "${name}" listener of socket ${this.id} (namespace ${this.nsp.name})`;
+}
+
 /** Shared until a socket sets a flag (most never do): one object less per socket. */
 const NO_FLAGS = Object.freeze({});
 /** Shared until a socket gets a middleware of its own. */
@@ -469,23 +474,11 @@ class Socket extends EventEmitter {
   }
 
   /**
-   * Calls one listener of this socket; what it throws, or the Promise it returns rejects
-   * with, is reported. The description of the listener is only built for a report: this runs
-   * for every event.
+   * Calls one listener of this socket (reported, never raised, if it fails). Its description
+   * is only built for a report: this runs for every event.
    */
   _invoke(listener, name, args) {
-    try {
-      const result = listener.apply(this, args);
-      if (result && typeof result.then === 'function') {
-        result.then(undefined, (err) => this.server._report(err, this._listenerName(name)));
-      }
-    } catch (err) {
-      this.server._report(err, this._listenerName(name));
-    }
-  }
-
-  _listenerName(name) {
-    return `a "${name}" listener of socket ${this.id} (namespace ${this.nsp.name})`;
+    this.server._call(listener, this, args, describeListener, name);
   }
 
   /** @private The socket left its namespace. */
