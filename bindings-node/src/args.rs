@@ -5,12 +5,15 @@
 //! arguments array itself, serialized here. The second way exists for speed: V8's
 //! `JSON.stringify` escapes a string character by character (about 1 µs for the 200-byte
 //! string of an echo, the costliest step of answering an ack), while the string has to be
-//! copied out of V8 either way and serde_json escapes it as it is copied.
+//! copied out of V8 either way: V8 copies it straight into the JSON, and serde_json escapes
+//! it only when it holds a character that needs it.
 
+use std::io::Write;
 use std::ptr;
 
 use napi::bindgen_prelude::{FromNapiValue, TypeName, ValidateNapiValue, ValueType};
 use napi::{check_status, sys, Status};
+use rtio::socketio::packet::needs_json_escaping;
 
 /// Event arguments as JSON array text, read from the JS value `lib/binary.js` packed them
 /// into (see the module docs). Always a JSON array: `JSON.stringify` of an array, or built
@@ -60,7 +63,8 @@ unsafe fn push_value(
             if number.fract() != 0.0 || number.abs() > 9_007_199_254_740_991.0 {
                 return Err(refused("a number that is not a safe integer"));
             }
-            json.extend_from_slice((number as i64).to_string().as_bytes());
+            // into the buffer, no string of its own: this runs for every ack
+            let _ = write!(json, "{}", number as i64);
         }
         sys::ValueType::napi_boolean => {
             let flag = bool::from_napi_value(env, value)?;
@@ -106,10 +110,7 @@ unsafe fn push_string(
         &mut written,
     ))?;
     json.set_len(start + written);
-    if json[start..]
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
-    {
+    if needs_json_escaping(&json[start..]) {
         // V8 wrote valid UTF-8 (it replaces what it cannot encode, and the JS side only
         // sends well-formed strings this way), so this copy is exact
         let text = String::from_utf8_lossy(&json[start..]).into_owned();
@@ -140,7 +141,7 @@ impl FromNapiValue for JsonArgs {
             push_value(env, element, &mut json)?;
         }
         json.push(b']');
-        // serde_json wrote valid UTF-8 (escaped strings, ASCII around them)
+        // valid UTF-8: V8's strings, serde_json's escaped ones, ASCII around them
         Ok(JsonArgs(
             String::from_utf8(json).map_err(|e| refused(&e.to_string()))?,
         ))

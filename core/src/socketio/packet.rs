@@ -326,10 +326,16 @@ fn push_number(out: &mut String, n: u64) {
     let _ = write!(out, "{n}");
 }
 
+/// True when text holds a byte JSON must escape inside a string (a control character, `"`
+/// or `\\`); without one, the text between quotes is already its JSON string.
+pub fn needs_json_escaping(text: &[u8]) -> bool {
+    text.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Appends `text` as a JSON string: as is between quotes when nothing in it needs escaping
 /// (event names, nearly always), else through serde_json.
 fn push_json_string(out: &mut String, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_json_escaping(text.as_bytes()) {
         out.push('"');
         out.push_str(text);
         out.push('"');
