@@ -94,9 +94,6 @@ pub struct NativeEvent {
     /// JSON text: the auth object (connect request, connect) or the arguments array
     /// (message, ack), with `{"_placeholder":true,"num":N}` where binary attachments go.
     pub data: Option<String>,
-    /// True when `data` is an arguments array: JS then gets the values themselves when they
-    /// are all plain (see [`plain_values`]), else the text.
-    pub args: bool,
     /// The binary attachments (message, ack).
     pub bins: Option<Vec<Buffer>>,
     /// The client's ack id (message), the request id (connect request), the token (ack).
@@ -115,7 +112,6 @@ impl NativeEvent {
             nsp: None,
             name: None,
             data: None,
-            args: false,
             bins: None,
             id: None,
             reason: None,
@@ -176,8 +172,11 @@ impl ToNapiValue for EventBatch {
             set_element(env, array, at + 1, ev.sid.as_deref())?;
             set_element(env, array, at + 2, ev.nsp.as_deref())?;
             set_element(env, array, at + 3, ev.name)?;
+            // the arguments of messages and acks go as values when all are plain (see
+            // `plain_values`); auth objects and arguments with binaries go as JSON text
+            let args = matches!(ev.kind, KIND_MESSAGE | KIND_ACK) && ev.bins.is_none();
             match ev.data {
-                Some(json) if ev.args && ev.bins.is_none() => match plain_values(env, &json)? {
+                Some(json) if args => match plain_values(env, &json)? {
                     Some(values) => {
                         check_status!(sys::napi_set_element(env, array, (at + 4) as u32, values))?
                     }
@@ -316,7 +315,6 @@ pub(crate) fn convert(event: Event) -> NativeEvent {
                 sid: Some(sid),
                 name: Some(event),
                 data: Some(json),
-                args: true,
                 bins,
                 id: ack.map(|a| a as f64),
                 ..NativeEvent::new(KIND_MESSAGE)
@@ -338,7 +336,6 @@ pub(crate) fn convert(event: Event) -> NativeEvent {
                 Ok(payload) => {
                     let (json, bins) = payload_parts(payload);
                     ev.data = Some(json);
-                    ev.args = true;
                     ev.bins = bins;
                 }
                 Err(e) => ev.reason = Some(e.to_string()),
