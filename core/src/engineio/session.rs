@@ -321,8 +321,7 @@ impl Session {
             q.bytes = 0;
             return Vec::from(std::mem::take(&mut q.frames));
         }
-        let n = q.frames.len().min(max);
-        let frames: Vec<Frame> = q.frames.drain(..n).collect();
+        let frames: Vec<Frame> = q.frames.drain(..max).collect();
         q.bytes -= frames.iter().map(Frame::len).sum::<usize>();
         frames
     }
