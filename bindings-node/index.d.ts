@@ -502,8 +502,8 @@ export declare class Server<
   /** Same as `listen`. */
   attach(port: number | string, opts?: Partial<ServerOptions>): this;
   /**
-   * A stand-in for socket.io's Engine.IO server: `clientsCount` counts the connections that
-   * joined a namespace; it emits no events (rtio's engine runs in the core).
+   * A stand-in for socket.io's Engine.IO server: `clientsCount` counts the open Engine.IO
+   * connections, in a namespace or not; it emits no events (rtio's engine runs in the core).
    */
   readonly engine: EventEmitter & { readonly clientsCount: number };
   /** rtio: the bound address (null when not listening). */

@@ -330,7 +330,7 @@ describe('namespaces and connection middlewares', () => {
     assert.deepEqual(got, ['to-other']);
   });
 
-  it('io.engine.clientsCount counts connections (one per client, whatever its namespaces)', async () => {
+  it('io.engine.clientsCount counts connections (one per client, whatever its namespaces, or none)', async () => {
     const io = server(0, { host: '127.0.0.1' });
     io.of('/side');
     assert.equal(io.engine.clientsCount, 0);
@@ -342,6 +342,10 @@ describe('namespaces and connection middlewares', () => {
     const b = await connect(io.address().port);
     await serverSocketOf(io.sockets, b);
     assert.equal(io.engine.clientsCount, 2);
+    // an Engine.IO connection in no namespace (a polling open, no CONNECT packet) counts too
+    const open = await fetch(`http://127.0.0.1:${io.address().port}/socket.io/?EIO=4&transport=polling`);
+    assert.match(await open.text(), /^0\{"sid"/);
+    assert.equal(io.engine.clientsCount, 3);
     assert.equal(typeof io.engine.on, 'function');
   });
 

@@ -59,6 +59,7 @@ describe('handshake and state', () => {
     assert.equal(s.nsp, io.sockets);
     assert.equal(s.server, io);
     assert.equal(s.conn.remoteAddress, '127.0.0.1');
+    assert.ok(Number.isInteger(s.conn.remotePort) && s.conn.remotePort > 0);
     assert.equal(s.conn, s.conn, 'one conn object per socket');
     assert.equal(s.conn.readyState, 'open');
     assert.equal(typeof s.conn.on, 'function');
@@ -80,7 +81,14 @@ describe('handshake and state', () => {
     assert.deepEqual(s.handshake.query, { replaced: true });
     s.data = { user: 7 };
     assert.deepEqual(s.data, { user: 7 });
-    const { s: other } = await pair();
+    const { c: otherClient, s: other } = await pair({ extraHeaders: { 'x-late': 'read' } });
+    // first read after the client left: the opening is still there
+    const left = next(other, 'disconnect');
+    otherClient.disconnect();
+    await left;
+    assert.equal(other.handshake.headers['x-late'], 'read');
+    assert.equal(other.handshake.address, '127.0.0.1');
+    assert.match(other.handshake.url, /^\/socket\.io\/\?EIO=4&/);
     assert.equal(other.handshake.xdomain, false);
     assert.deepEqual(other.data, {});
     assert.equal(other.data, other.data, 'one data object');
@@ -163,6 +171,14 @@ describe('events and acks', () => {
     assert.throws(() => native.emit('nosuch', Symbol('ev'), '[]'), /string/i);
     assert.equal(native.emit('nosuch', 'ev', ['fine', 1, true, null]), false);
     assert.equal(native.ack('nosuch', 1, '[]', [Buffer.from('x')]), false);
+  });
+
+  it('the native handshake readers refuse anything but a socket\'s opening', () => {
+    const addon = require('../lib/native');
+    for (const value of [undefined, null, {}, 'x', 1]) {
+      assert.throws(() => addon.openingInfo(value), /expected a socket's opening/);
+      assert.throws(() => addon.openingHeaders(value), /expected a socket's opening/);
+    }
   });
 
   it('binary anywhere: Buffers arrive as Buffers; Buffer, ArrayBuffer, typed arrays and DataView go out', async () => {

@@ -44,6 +44,8 @@ export declare class NativeServer {
   rooms(sid: string): Array<string> | null
   /** The ids of the sockets of a namespace, or of one of its rooms. */
   sockets(nsp: string, room?: string | undefined | null): Array<string>
+  /** Number of Engine.IO connections open now, in a namespace or not (0 once stopped). */
+  clientsCount(): number
   /** Socket and room counts of a namespace (null when unknown or stopped). */
   stats(nsp: string): NativeStats | null
   /**
@@ -66,18 +68,6 @@ export declare class NativeServer {
    * arrive, and the ThreadsafeFunction is released.
    */
   close(): void
-}
-
-/**
- * The opening request of a connection. Held natively (the core keeps it anyway) so that a
- * socket costs no JS strings for headers nobody reads.
- */
-export declare class Opening {
-  /**
-   * The request headers: names in lower case, repeated headers joined with `, ` (cookies
-   * with `; `), as Node's `IncomingMessage.headers`. A new object on each call.
-   */
-  headers(): Record<string, string>
 }
 
 /**
@@ -112,28 +102,35 @@ export interface NamespaceOptions {
   middleware: boolean
 }
 
-/** The handshake of the connection a socket belongs to. */
-export interface NativeHandshake {
-  /** Identifies the underlying connection (equal for the sockets of one connection). */
-  conn: number
-  /** The peer's IP address. */
-  address: string
-  /** The peer's port. */
-  remotePort: number
-  /** The opening request, kept natively: its headers become a JS object only when asked. */
-  opening: Opening
-  /** The raw query string of the opening request. */
-  query: string
-  /** When the connection opened, in milliseconds since the Unix epoch. */
-  issued: number
-}
-
 /** Socket and room counts of a namespace. */
 export interface NativeStats {
   /** Sockets connected. */
   sockets: number
   /** Rooms with members, not counting each socket's own room. */
   rooms: number
+}
+
+/**
+ * The request headers of an opening: names in lower case, repeated headers joined with
+ * `, ` (cookies with `; `), as Node's `IncomingMessage.headers`. A new object on each call.
+ */
+export declare function openingHeaders(opening: unknown): Record<string, string>
+
+/** The address, port, query and time of an opening. A new object on each call. */
+export declare function openingInfo(opening: unknown): OpeningInfo
+
+/** What a socket shows of its connection besides the headers. */
+export interface OpeningInfo {
+  /** Identifies the underlying connection (equal for the sockets of one connection). */
+  conn: number
+  /** The peer's IP address. */
+  address: string
+  /** The peer's port. */
+  remotePort: number
+  /** The raw query string of the opening request. */
+  query: string
+  /** When the connection opened, in milliseconds since the Unix epoch. */
+  issued: number
 }
 
 /** Options of the native server (the JS layer maps socket.io's option names onto these). */

@@ -211,8 +211,9 @@ class Server {
   }
 
   /**
-   * A stand-in for socket.io's Engine.IO server: `clientsCount` counts the connections that
-   * joined a namespace; it is an EventEmitter that emits nothing (rtio's engine is in the core).
+   * A stand-in for socket.io's Engine.IO server: `clientsCount` counts the open Engine.IO
+   * connections (in a namespace or not, as socket.io's); it is an EventEmitter that emits
+   * nothing (rtio's engine is in the core).
    */
   get engine() {
     if (!this._engine) {
@@ -220,9 +221,7 @@ class Server {
       this._engine = Object.defineProperty(new EventEmitter(), 'clientsCount', {
         enumerable: true,
         get() {
-          const connections = new Set();
-          for (const socket of server._sockets.values()) connections.add(socket._opening.conn);
-          return connections.size;
+          return server._native ? server._native.clientsCount() : 0;
         },
       });
     }
@@ -465,7 +464,7 @@ class Server {
   _decide(nsp, ev, run) {
     const native = run.native;
     const socket = new Socket(nsp, ev);
-    const key = `${ev.handshake.conn}|${ev.nsp}`;
+    const key = ev.sid;
     this._sweepPending(run);
     run.pending.set(key, { socket, at: Date.now() });
     nsp._run(socket, (err) => {
@@ -491,7 +490,7 @@ class Server {
   _onConnect(ev, run) {
     const nsp = this._nsps.get(ev.nsp);
     if (!nsp) return;
-    const key = `${ev.handshake.conn}|${ev.nsp}`;
+    const key = ev.sid;
     const pending = run.pending.get(key);
     let socket;
     if (pending) {

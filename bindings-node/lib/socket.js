@@ -3,17 +3,52 @@
 
 const { EventEmitter } = require('node:events');
 const querystring = require('node:querystring');
+const native = require('./native');
 const { pack } = require('./binary');
 const { BroadcastOperator } = require('./broadcast');
 const { RESERVED_EVENTS, timeoutError, parseAuth } = require('./common');
 
-/** The native handshake a `socket.handshake` is computed from (a hidden property). */
+/**
+ * A hidden slot of `socket.handshake`: the connection's opening request as the native
+ * external value (src/opening.rs), replaced by a `HandshakeState` when a computed field is
+ * first read.
+ */
 const OPENING = Symbol('rtio.opening');
+/** A hidden slot of `socket.handshake`: the server's path, for `url`. */
+const PATH = Symbol('rtio.path');
+
+/** What a handshake read so far: the native opening and the values computed from it. */
+class HandshakeState {
+  constructor(opening) {
+    this.opening = opening;
+    this.info = undefined; // the native opening's address, port, query and time
+  }
+}
+
+/** The state of `handshake`, made on the first read of a computed field. */
+function stateOf(handshake) {
+  const held = handshake[OPENING];
+  if (held instanceof HandshakeState) return held;
+  const state = new HandshakeState(held);
+  handshake[OPENING] = state;
+  return state;
+}
+
+/** The native opening of `handshake`, without making its state. */
+function openingOf(handshake) {
+  const held = handshake[OPENING];
+  return held instanceof HandshakeState ? held.opening : held;
+}
+
+function infoOf(state) {
+  if (state.info === undefined) state.info = native.openingInfo(state.opening);
+  return state.info;
+}
 
 /**
- * An accessor of `socket.handshake` computed from the native handshake when first read,
- * then kept (or replaced by an assignment). Accessors defined with the same functions share
- * one hidden class across sockets, so they cost a socket nothing until read.
+ * An accessor of `socket.handshake` computed from the native opening when first read, then
+ * kept (or replaced by an assignment). Accessors defined with the same functions share one
+ * hidden class across sockets, so they cost a socket nothing until read.
  */
 function computed(name, compute) {
   const key = `_${name}`;
@@ -21,43 +56,43 @@ function computed(name, compute) {
     enumerable: true,
     configurable: true,
     get() {
-      const opening = this[OPENING];
-      if (!(key in opening)) opening[key] = compute(opening, this);
-      return opening[key];
+      const state = stateOf(this);
+      if (!(key in state)) state[key] = compute(state, this);
+      return state[key];
     },
     set(value) {
-      this[OPENING][key] = value;
+      stateOf(this)[key] = value;
     },
   };
 }
 
 const HANDSHAKE = {
-  headers: computed('headers', (opening) => opening.opening.headers()),
-  time: computed('time', (opening) => new Date(opening.issued) + ''),
+  headers: computed('headers', (state) => native.openingHeaders(state.opening)),
+  time: computed('time', (state) => new Date(infoOf(state).issued) + ''),
+  address: computed('address', (state) => infoOf(state).address),
   xdomain: computed('xdomain', (_, handshake) => Boolean(handshake.headers.origin)),
-  url: computed('url', (opening) => `${opening.path}/?${opening.query}`),
-  query: computed('query', (opening) => querystring.parse(opening.query)),
+  issued: computed('issued', (state) => infoOf(state).issued),
+  url: computed('url', (state, handshake) => `${handshake[PATH]}/?${infoOf(state).query}`),
+  query: computed('query', (state) => querystring.parse(infoOf(state).query)),
 };
 
 /**
- * socket.io's handshake object, with its fields in socket.io's order. `address`, `secure`,
- * `issued` and `auth` are plain values; `headers`, `time`, `xdomain`, `url` and `query` are
- * computed on first read: most apps read `auth` and little else, and each socket would
- * otherwise keep its own copy of every header as JS strings (a browser sends a dozen).
+ * socket.io's handshake object, with its fields in socket.io's order. `secure` and `auth` are
+ * plain values; the others are computed on first read: most apps read `auth` and little
+ * else, and each socket would otherwise keep its own copy of every header (a browser sends a
+ * dozen), of its address and of its query as JS strings.
  */
 function buildHandshake(server, ev) {
-  const opening = ev.handshake;
-  opening.path = server._path;
   const handshake = Object.defineProperties({}, {
-    [OPENING]: { value: opening },
+    [OPENING]: { value: ev.handshake, writable: true },
+    [PATH]: { value: server._path },
     headers: HANDSHAKE.headers,
     time: HANDSHAKE.time,
+    address: HANDSHAKE.address,
+    xdomain: HANDSHAKE.xdomain,
   });
-  handshake.address = opening.address;
-  Object.defineProperty(handshake, 'xdomain', HANDSHAKE.xdomain);
   handshake.secure = false;
-  handshake.issued = opening.issued;
-  Object.defineProperties(handshake, { url: HANDSHAKE.url, query: HANDSHAKE.query });
+  Object.defineProperties(handshake, { issued: HANDSHAKE.issued, url: HANDSHAKE.url, query: HANDSHAKE.query });
   handshake.auth = parseAuth(ev.data);
   return handshake;
 }
@@ -97,7 +132,6 @@ class Socket extends EventEmitter {
     this.recovered = false;
     this.flags = NO_FLAGS;
     this._data = undefined;
-    this._opening = ev.handshake;
     this._fns = NO_MIDDLEWARES;
     this._anyListeners = undefined;
     this._anyOutgoingListeners = undefined;
@@ -143,11 +177,12 @@ class Socket extends EventEmitter {
   get conn() {
     if (!this._connView) {
       const socket = this;
+      const info = native.openingInfo(openingOf(this.handshake));
       const conn = new EventEmitter();
       Object.defineProperties(conn, {
-        id: { value: String(this._opening.conn), enumerable: true },
-        remoteAddress: { value: this._opening.address, enumerable: true },
-        remotePort: { value: this._opening.remotePort, enumerable: true },
+        id: { value: String(info.conn), enumerable: true },
+        remoteAddress: { value: info.address, enumerable: true },
+        remotePort: { value: info.remotePort, enumerable: true },
         transport: { value: Object.freeze({ name: undefined }), enumerable: true },
         readyState: { get: () => (socket.connected ? 'open' : 'closed'), enumerable: true },
         close: { value: () => socket.disconnect(true) },

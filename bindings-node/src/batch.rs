@@ -1,8 +1,7 @@
 //! Core events -> what the JS thread gets: one flat array per batch (see [`EventBatch`]),
-//! with the connection's handshake as a native object whose headers become JS values only
-//! when asked.
+//! with the connection's handshake as an external value whose fields become JS values only
+//! when asked (see [`crate::opening`]).
 
-use std::collections::HashMap;
 use std::ptr;
 use std::sync::Arc;
 
@@ -12,6 +11,8 @@ use napi_derive::napi;
 use rtio::engineio::Handshake;
 use rtio::{Event, Payload};
 use serde_json::value::RawValue;
+
+use crate::opening;
 
 /// Event kind (an event's first field): a client asks to join a namespace that has middleware.
 #[napi]
@@ -31,54 +32,6 @@ pub const KIND_ACK: u32 = 4;
 /// Event kind (an event's first field): the server stopped; no event follows.
 #[napi]
 pub const KIND_CLOSED: u32 = 5;
-
-/// The handshake of the connection a socket belongs to.
-#[napi(object, object_from_js = false)]
-pub struct NativeHandshake {
-    /// Identifies the underlying connection (equal for the sockets of one connection).
-    pub conn: f64,
-    /// The peer's IP address.
-    pub address: String,
-    /// The peer's port.
-    pub remote_port: u32,
-    /// The opening request, kept natively: its headers become a JS object only when asked.
-    pub opening: Opening,
-    /// The raw query string of the opening request.
-    pub query: String,
-    /// When the connection opened, in milliseconds since the Unix epoch.
-    pub issued: f64,
-}
-
-/// The opening request of a connection. Held natively (the core keeps it anyway) so that a
-/// socket costs no JS strings for headers nobody reads.
-#[napi]
-pub struct Opening {
-    handshake: Arc<Handshake>,
-}
-
-#[napi]
-impl Opening {
-    /// The request headers: names in lower case, repeated headers joined with `, ` (cookies
-    /// with `; `), as Node's `IncomingMessage.headers`. A new object on each call.
-    #[napi]
-    pub fn headers(&self) -> HashMap<String, String> {
-        let h = &self.handshake;
-        let mut headers: HashMap<String, String> = HashMap::with_capacity(h.headers.len());
-        for (name, value) in h.headers.iter() {
-            let value = String::from_utf8_lossy(value);
-            match headers.get_mut(name) {
-                Some(existing) => {
-                    existing.push_str(if name == "cookie" { "; " } else { ", " });
-                    existing.push_str(&value);
-                }
-                None => {
-                    headers.insert(name.to_string(), value.into_owned());
-                }
-            }
-        }
-        headers
-    }
-}
 
 /// One event from the core, as plain values. Which fields are set depends on `kind`. It
 /// reaches JS flattened into an [`EventBatch`], its fields in this order.
@@ -100,8 +53,9 @@ pub struct NativeEvent {
     pub id: Option<f64>,
     /// The disconnect reason, or the ack error.
     pub reason: Option<String>,
-    /// The connection's handshake (connect request, connect).
-    pub handshake: Option<NativeHandshake>,
+    /// The connection's handshake (connect request, connect), handed to JS as an external
+    /// (see [`crate::opening`]).
+    pub handshake: Option<Arc<Handshake>>,
 }
 
 impl NativeEvent {
@@ -187,7 +141,10 @@ impl ToNapiValue for EventBatch {
             set_element(env, array, at + 5, ev.bins)?;
             set_element(env, array, at + 6, ev.id)?;
             set_element(env, array, at + 7, ev.reason)?;
-            set_element(env, array, at + 8, ev.handshake)?;
+            if let Some(handshake) = ev.handshake {
+                let opening = opening::to_js(env, handshake)?;
+                check_status!(sys::napi_set_element(env, array, (at + 8) as u32, opening))?;
+            }
         }
         Ok(array)
     }
@@ -245,19 +202,6 @@ unsafe fn plain_values(env: sys::napi_env, json: &str) -> napi::Result<Option<sy
     Ok(Some(array))
 }
 
-fn handshake(h: &Arc<Handshake>) -> NativeHandshake {
-    NativeHandshake {
-        conn: Arc::as_ptr(h) as usize as f64,
-        address: h.remote_addr.ip().to_string(),
-        remote_port: u32::from(h.remote_addr.port()),
-        opening: Opening {
-            handshake: h.clone(),
-        },
-        query: h.query.clone(),
-        issued: h.issued_ms as f64,
-    }
-}
-
 fn payload_parts(payload: Payload) -> (String, Option<Vec<Buffer>>) {
     let (json, attachments) = payload.into_parts();
     let bins = if attachments.is_empty() {
@@ -287,7 +231,7 @@ pub(crate) fn convert(event: Event) -> NativeEvent {
             nsp: Some(nsp),
             data: Some(auth),
             id: Some(request as f64),
-            handshake: Some(handshake(&h)),
+            handshake: Some(h),
             ..NativeEvent::new(KIND_CONNECT_REQUEST)
         },
         Event::Connect {
@@ -299,7 +243,7 @@ pub(crate) fn convert(event: Event) -> NativeEvent {
             sid: Some(sid),
             nsp: Some(nsp),
             data: Some(auth),
-            handshake: Some(handshake(&h)),
+            handshake: Some(h),
             ..NativeEvent::new(KIND_CONNECT)
         },
         Event::Message {

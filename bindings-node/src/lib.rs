@@ -14,6 +14,7 @@
 mod args;
 mod batch;
 mod fast;
+mod opening;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -432,6 +433,12 @@ impl NativeServer {
     #[napi]
     pub fn sockets(&self, nsp: String, room: Option<String>) -> Vec<String> {
         self.io.sockets(&nsp, room.as_deref()).unwrap_or_default()
+    }
+
+    /// Number of Engine.IO connections open now, in a namespace or not (0 once stopped).
+    #[napi]
+    pub fn clients_count(&self) -> u32 {
+        self.io.client_count().unwrap_or(0) as u32
     }
 
     /// Socket and room counts of a namespace (null when unknown or stopped).

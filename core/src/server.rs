@@ -351,6 +351,12 @@ impl Io {
         Ok(())
     }
 
+    /// Number of Engine.IO connections open now, whether or not they joined a namespace
+    /// (socket.io's `io.engine.clientsCount`).
+    pub fn client_count(&self) -> Result<usize, Error> {
+        Ok(self.sio()?.session_count())
+    }
+
     /// Socket and room counts of a namespace.
     pub fn stats(&self, nsp: &str) -> Result<Stats, Error> {
         let ns = self.namespace(nsp)?;
