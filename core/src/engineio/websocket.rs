@@ -103,9 +103,7 @@ where
             // Boxed: the future would otherwise hold the stream more than once (each async
             // fn keeps its argument beside the moved copy), several hundred bytes each.
             let ws = Box::new(ws);
-            engine2
-                .rt
-                .spawn(async move { run(&engine, &entry, ws).await });
+            engine2.rt.spawn(run(engine, entry, ws));
         }
     });
     Response::builder()
@@ -208,10 +206,13 @@ enum End {
     Failed,
 }
 
-/// Serves a session over WebSocket until either side closes it.
+/// Serves a session over WebSocket until either side closes it. Spawned as it is (owning
+/// its arguments, no wrapping block that would keep a second copy of them): its future is
+/// the per-connection task, allocated in 128-byte steps, and now fits in 384 bytes (512
+/// before).
 async fn run<H: EngineHandler>(
-    engine: &Arc<Engine<H>>,
-    entry: &Arc<Entry<H::Conn>>,
+    engine: Arc<Engine<H>>,
+    entry: Arc<Entry<H::Conn>>,
     mut ws: Box<Ws>,
 ) {
     /// Counts this task as running until it ends, however it ends.
@@ -225,11 +226,11 @@ async fn run<H: EngineHandler>(
         .websockets
         .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     let _running = Running(&engine.websockets);
-    let end = serve(engine, entry, &mut ws).await;
+    let end = serve(&engine, &entry, &mut ws).await;
     // Boxed: the closing futures exist once per connection, at its end; inline they would
     // enlarge every idle connection's task.
-    Box::pin(finish(entry, &mut ws, end)).await;
-    engine.remove(entry);
+    Box::pin(finish(&entry, &mut ws, end)).await;
+    engine.remove(&entry);
 }
 
 /// Reads and writes until the session ends.
@@ -240,47 +241,65 @@ async fn serve<H: EngineHandler>(
 ) -> End {
     let s = &entry.session;
     loop {
-        tokio::select! {
+        // What is alive across an await is stored in this task for the connection's life:
+        // the select's output and the message are gone before anything is awaited, so an
+        // idle connection's task keeps only the wait itself.
+        let received = tokio::select! {
             biased;
-            _ = s.ws_wake.notified() => {
-                if Box::pin(write_pending(entry, ws)).await.is_err() {
-                    engine.close(entry, CloseReason::TransportError);
-                    return End::Gone;
-                }
-                if s.is_closed() {
-                    return End::Closed;
-                }
+            _ = s.ws_wake.notified() => None,
+            msg = ws.next() => Some(packet_of(msg)),
+        };
+        let Some(received) = received else {
+            if Box::pin(write_pending(entry, ws)).await.is_err() {
+                engine.close(entry, CloseReason::TransportError);
+                return End::Gone;
             }
-            msg = ws.next() => {
-                let packet = match msg {
-                    Some(Ok(WsMessage::Text(t))) => packet::decode_text(&Bytes::from(t)),
-                    Some(Ok(WsMessage::Binary(b))) => Ok(Packet::Binary(b)),
-                    Some(Ok(WsMessage::Close(_))) | None => {
-                        engine.close(entry, CloseReason::TransportClose);
-                        return End::Gone;
-                    }
-                    Some(Ok(_)) => continue,
-                    Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                        engine.close(entry, CloseReason::TransportError);
-                        return End::TooBig;
-                    }
-                    Some(Err(_)) => {
-                        engine.close(entry, CloseReason::TransportError);
-                        return End::Gone;
-                    }
-                };
-                let result = match packet {
-                    // Boxed: the handler's future is large and only exists while a message
-                    // is handled, so an idle connection's task stays small.
-                    Ok(p) => Box::pin(engine.on_packet(entry, p)).await,
-                    Err(_) => Err(CloseReason::ParseError),
-                };
-                if let Err(reason) = result {
-                    engine.close(entry, reason);
-                    return End::Failed;
-                }
+            if s.is_closed() {
+                return End::Closed;
             }
+            continue;
+        };
+        // Boxed: the handler's future is large and only exists while a message is handled.
+        let handled = match received {
+            Received::Packet(p) => Box::pin(engine.on_packet(entry, p)),
+            Received::Skip => continue,
+            Received::End(reason, end) => {
+                engine.close(entry, reason);
+                return end;
+            }
+        };
+        if let Err(reason) = handled.await {
+            engine.close(entry, reason);
+            return End::Failed;
         }
+    }
+}
+
+/// What a WebSocket message means for the session.
+enum Received {
+    /// An Engine.IO packet to handle.
+    Packet(Packet),
+    /// Nothing (a ping or pong frame, answered by tungstenite).
+    Skip,
+    /// The session ends for this reason, and the connection as `End` says.
+    End(CloseReason, End),
+}
+
+fn packet_of(msg: Option<Result<WsMessage, WsError>>) -> Received {
+    match msg {
+        Some(Ok(WsMessage::Text(t))) => match packet::decode_text(&Bytes::from(t)) {
+            Ok(p) => Received::Packet(p),
+            Err(_) => Received::End(CloseReason::ParseError, End::Failed),
+        },
+        Some(Ok(WsMessage::Binary(b))) => Received::Packet(Packet::Binary(b)),
+        Some(Ok(WsMessage::Close(_))) | None => {
+            Received::End(CloseReason::TransportClose, End::Gone)
+        }
+        Some(Ok(_)) => Received::Skip,
+        Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
+            Received::End(CloseReason::TransportError, End::TooBig)
+        }
+        Some(Err(_)) => Received::End(CloseReason::TransportError, End::Gone),
     }
 }
 
