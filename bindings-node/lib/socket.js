@@ -123,25 +123,31 @@ class Socket extends EventEmitter {
     super();
     this._events = new Listeners();
     this.nsp = nsp;
-    this.server = nsp.server;
-    this.adapter = nsp.adapter;
     /** Assigned before connection middlewares run, and kept on accept. */
     this.id = ev.sid;
     this.handshake = buildHandshake(nsp.server, ev);
     this.connected = false;
-    this.recovered = false;
     this.flags = NO_FLAGS;
     this._data = undefined;
     this._fns = NO_MIDDLEWARES;
-    this._anyListeners = undefined;
-    this._anyOutgoingListeners = undefined;
-    this._pendingRooms = undefined;
     this._accepted = false; // true once rtio accepted it (middlewares passed)
-    this._acks = undefined; // tokens of acks waited for without a timeout (a Set, once one is)
     this._run = undefined; // the server's listening run this socket belongs to
-    this._connView = undefined;
+    // Set on a socket only when it gets one (absent reads as undefined): most sockets never
+    // do, and each slot is 8 bytes of every idle socket. `_anyListeners`,
+    // `_anyOutgoingListeners`, `_pendingRooms` (rooms joined while middlewares run), `_acks`
+    // (tokens of acks waited for without a timeout, a Set), `_connView` (`socket.conn`).
     // socket.io adds a no-op "error" listener so that a socket never crashes the process;
     // here `_emitReserved` reports an "error" nobody listens to instead.
+  }
+
+  /** The Server (the namespace's: not a slot of its own on each socket). */
+  get server() {
+    return this.nsp.server;
+  }
+
+  /** The namespace's adapter. */
+  get adapter() {
+    return this.nsp.adapter;
   }
 
   /** Arbitrary data of the app, kept with the socket (an object made on first use). */
@@ -527,5 +533,8 @@ class Socket extends EventEmitter {
     this._emitReserved('disconnect', reason, description);
   }
 }
+
+/** rtio does not recover connection state: false for every socket. */
+Socket.prototype.recovered = false;
 
 module.exports = { Socket };
