@@ -8,6 +8,10 @@
 //! snapshots); an external is one small JS object and the reference N-API keeps for its
 //! finalizer.
 
+// The `#[napi]` functions are registered with Node only outside of test builds, where
+// nothing else calls them.
+#![cfg_attr(test, allow(dead_code))]
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::c_void;
