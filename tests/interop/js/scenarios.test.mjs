@@ -68,6 +68,16 @@ for (const setup of Object.keys(SETUPS)) {
       assert.deepEqual(await a.next('message-back'), []);
     });
 
+    it('message: frames of every WebSocket length encoding come back whole (7, 16 and 64 bits)', async () => {
+      const a = await join();
+      for (const size of [100, 125, 126, 65_535, 65_536, 300_000]) {
+        const text = 'y'.repeat(size);
+        const bytes = Buffer.alloc(size, size % 251);
+        a.emit('message', text, bytes);
+        assertPayload(await a.next('message-back'), [text, bytes], `${size} bytes`);
+      }
+    });
+
     it('message: many messages come back in the order they were sent', async () => {
       const a = await join();
       for (let i = 0; i < 30; i++) a.emit('message', i, i % 3 === 0 ? Buffer.from([i]) : `#${i}`);
