@@ -8,8 +8,9 @@
 export declare class NativeServer {
   /**
    * Starts listening (throws when it cannot: address in use, bad option…). Every event
-   * reaches `onEvents` on the JS thread, in batches: one flat array of `EVENT_FIELDS`
-   * elements per event (kind, sid, nsp, name, data, bins, id, reason, handshake). The last
+   * reaches `onEvents` on the JS thread, in batches: one call per batch whose arguments are
+   * `EVENT_FIELDS` values per event (kind, sid, nsp, name, data, bins, id, reason,
+   * handshake; `undefined` where an event has none), e.g. `(...batch) => …`. The last
    * batch ends with a `KIND_CLOSED` event, after which the process may exit.
    */
   constructor(options: ServerOptions, onEvents: (arg: EventBatch) => void)
@@ -71,8 +72,8 @@ export declare class NativeServer {
 }
 
 /**
- * Array elements per event in a batch handed to JS: `NativeEvent`'s fields in order (kind,
- * sid, nsp, name, data, bins, id, reason, handshake); absent ones are holes (`undefined`).
+ * Values per event in a batch handed to JS: `NativeEvent`'s fields in order (kind, sid,
+ * nsp, name, data, bins, id, reason, handshake); absent ones are `undefined`.
  */
 export declare const EVENT_FIELDS: number
 

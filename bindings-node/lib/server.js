@@ -196,7 +196,7 @@ class Server {
         // there with socket.io's "Invalid namespace".
         dynamicNamespaces: true,
       },
-      (batch) => this._onEvents(batch, run),
+      (...batch) => this._onEvents(batch, run),
     );
     // the calls made once per event, as plain N-API functions (src/fast.rs)
     Object.assign(run.native, run.native.fastCalls());

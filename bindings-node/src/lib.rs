@@ -294,8 +294,9 @@ pub struct NativeServer {
 #[napi]
 impl NativeServer {
     /// Starts listening (throws when it cannot: address in use, bad option…). Every event
-    /// reaches `onEvents` on the JS thread, in batches: one flat array of `EVENT_FIELDS`
-    /// elements per event (kind, sid, nsp, name, data, bins, id, reason, handshake). The last
+    /// reaches `onEvents` on the JS thread, in batches: one call per batch whose arguments are
+    /// `EVENT_FIELDS` values per event (kind, sid, nsp, name, data, bins, id, reason,
+    /// handshake; `undefined` where an event has none), e.g. `(...batch) => …`. The last
     /// batch ends with a `KIND_CLOSED` event, after which the process may exit.
     #[napi(constructor)]
     pub fn new(
