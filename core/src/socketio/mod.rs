@@ -109,8 +109,9 @@ impl ConnSockets {
         }
     }
 
-    fn remove(&mut self, nsp: &str) {
-        self.0.retain(|s| &*s.ns.name != nsp);
+    /// Removes `socket` itself (not another socket of its namespace that replaced it).
+    fn remove(&mut self, socket: &Arc<Socket>) {
+        self.0.retain(|s| !Arc::ptr_eq(s, socket));
     }
 
     fn values(&self) -> impl Iterator<Item = &Arc<Socket>> {
@@ -395,14 +396,7 @@ impl Sio {
         socket.ns.index.write().remove(&socket.id);
         self.sockets.write().remove(&socket.id);
         if let Some(conn) = socket.conn.upgrade() {
-            let mut sockets = conn.sockets.lock();
-            if sockets
-                .get(&socket.ns.name)
-                .is_some_and(|s| Arc::ptr_eq(s, socket))
-            {
-                sockets.remove(&socket.ns.name);
-            }
-            drop(sockets);
+            conn.sockets.lock().remove(socket);
             conn.pending.lock().retain(|s| !Arc::ptr_eq(s, socket));
         }
         if was == PENDING {
