@@ -1,6 +1,6 @@
-//! Core events -> what the JS thread gets: one flat array per batch (see [`EventBatch`]),
-//! with the connection's handshake as an external value whose fields become JS values only
-//! when asked (see [`crate::opening`]).
+//! Core events -> what the JS thread gets: one flat argument list per batch (see
+//! [`EventBatch`]), with the connection's handshake as an external value whose fields become
+//! JS values only when asked (see [`crate::opening`]).
 
 use std::ptr;
 use std::sync::Arc;
@@ -94,21 +94,18 @@ impl TypeName for EventBatch {
     }
 }
 
-/// The JS value of `value`, or `undefined` when there is none.
+/// The JS value of `value`, or `undefined` (the handle given) when there is none.
 ///
 /// # Safety
 /// `env` must be the env of the current JS call.
-unsafe fn value_or_undefined<T: ToNapiValue>(
+unsafe fn value_or<T: ToNapiValue>(
     env: sys::napi_env,
     value: Option<T>,
+    undefined: sys::napi_value,
 ) -> napi::Result<sys::napi_value> {
     match value {
         Some(value) => T::to_napi_value(env, value),
-        None => {
-            let mut undefined = ptr::null_mut();
-            check_status!(sys::napi_get_undefined(env, &mut undefined))?;
-            Ok(undefined)
-        }
+        None => Ok(undefined),
     }
 }
 
@@ -119,13 +116,16 @@ unsafe fn value_or_undefined<T: ToNapiValue>(
 impl JsValuesTupleIntoVec for EventBatch {
     fn into_vec(self, env: sys::napi_env) -> napi::Result<Vec<sys::napi_value>> {
         let mut fields = Vec::with_capacity(self.0.len() * EVENT_FIELDS as usize);
+        let mut undefined = ptr::null_mut();
+        // SAFETY: called by napi-rs on the JS thread with the env of the call it makes.
+        check_status!(unsafe { sys::napi_get_undefined(env, &mut undefined) })?;
         for ev in self.0 {
             // SAFETY: called by napi-rs on the JS thread with the env of the call it makes.
             unsafe {
                 fields.push(u32::to_napi_value(env, ev.kind)?);
-                fields.push(value_or_undefined(env, ev.sid.as_deref())?);
-                fields.push(value_or_undefined(env, ev.nsp.as_deref())?);
-                fields.push(value_or_undefined(env, ev.name)?);
+                fields.push(value_or(env, ev.sid.as_deref(), undefined)?);
+                fields.push(value_or(env, ev.nsp.as_deref(), undefined)?);
+                fields.push(value_or(env, ev.name, undefined)?);
                 // the arguments of messages and acks go as values when all are plain (see
                 // `plain_values`); auth objects and arguments with binaries go as JSON text
                 let args = matches!(ev.kind, KIND_MESSAGE | KIND_ACK) && ev.bins.is_none();
@@ -134,14 +134,14 @@ impl JsValuesTupleIntoVec for EventBatch {
                         Some(values) => values,
                         None => String::to_napi_value(env, json)?,
                     },
-                    data => value_or_undefined(env, data)?,
+                    data => value_or(env, data, undefined)?,
                 });
-                fields.push(value_or_undefined(env, ev.bins)?);
-                fields.push(value_or_undefined(env, ev.id)?);
-                fields.push(value_or_undefined(env, ev.reason)?);
+                fields.push(value_or(env, ev.bins, undefined)?);
+                fields.push(value_or(env, ev.id, undefined)?);
+                fields.push(value_or(env, ev.reason, undefined)?);
                 fields.push(match ev.handshake {
                     Some(handshake) => opening::to_js(env, handshake)?,
-                    None => value_or_undefined(env, None::<u32>)?,
+                    None => undefined,
                 });
             }
         }
