@@ -39,7 +39,7 @@ class SocketIndex extends Map {
     const rooms = new Set([id]);
     super.set(id, rooms);
     this.ownOnly--;
-    this.rooms.setRaw(id, new Set([id]));
+    this.rooms.set(id, new Set([id]));
     return rooms;
   }
 
@@ -92,10 +92,6 @@ class RoomIndex extends Map {
   /** The members of `room` as stored, without making an own-only socket's Sets. */
   getRaw(room) {
     return super.get(room);
-  }
-
-  setRaw(room, members) {
-    super.set(room, members);
   }
 
   get(room) {
@@ -164,7 +160,7 @@ class Adapter {
       let members = this.rooms.get(room);
       if (!members) {
         members = new Set();
-        this.rooms.setRaw(room, members);
+        this.rooms.set(room, members);
       }
       members.add(id);
     }

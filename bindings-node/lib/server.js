@@ -163,7 +163,7 @@ class Server {
     const run = {
       native: null,
       closing: false,
-      /** connect requests whose socket is not connected yet, by connection and namespace */
+      /** connect requests whose socket is not connected yet, by socket id */
       pending: new Map(),
       /** acks waited for, by the token the core gave */
       acks: new Map(),
@@ -464,18 +464,17 @@ class Server {
   _decide(nsp, ev, run) {
     const native = run.native;
     const socket = new Socket(nsp, ev);
-    const key = ev.sid;
     this._sweepPending(run);
-    run.pending.set(key, { socket, at: Date.now() });
+    run.pending.set(ev.sid, { socket, at: Date.now() });
     nsp._run(socket, (err) => {
       if (run.closing) return;
       if (err) {
-        run.pending.delete(key);
+        run.pending.delete(ev.sid);
         const data = err && err.data !== undefined ? JSON.stringify(err.data) : undefined;
         const message = err && err.message !== undefined ? String(err.message) : String(err);
         native.reject(ev.id, message, data);
       } else if (!native.accept(ev.id)) {
-        run.pending.delete(key); // the client left or the connect timeout passed
+        run.pending.delete(ev.sid); // the client left or the connect timeout passed
       }
     });
   }
@@ -490,11 +489,10 @@ class Server {
   _onConnect(ev, run) {
     const nsp = this._nsps.get(ev.nsp);
     if (!nsp) return;
-    const key = ev.sid;
-    const pending = run.pending.get(key);
+    const pending = run.pending.get(ev.sid);
     let socket;
     if (pending) {
-      run.pending.delete(key);
+      run.pending.delete(ev.sid);
       socket = pending.socket;
     } else {
       socket = new Socket(nsp, ev);
