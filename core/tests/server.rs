@@ -580,3 +580,32 @@ fn websocket_frames_sent_together_arrive_whole_and_pings_get_pongs() {
     ws.send(9, b"are you there");
     assert_eq!(ws.recv(), (10, b"are you there".to_vec()));
 }
+
+#[test]
+fn websocket_protocol_violations_close_only_that_connection_with_their_code() {
+    let server = start(Config::default());
+    let mut bad = RawWs::open(server.local_addr());
+    let mut good = RawWs::open(server.local_addr());
+    assert!(bad.recv_text().starts_with("0{"));
+    assert!(good.recv_text().starts_with("0{"));
+
+    // A client frame must be masked (RFC 6455 §5.1): close 1002, then the connection ends.
+    bad.0.write_all(&[0x81, 2, b'4', b'0']).unwrap();
+    let (opcode, payload) = bad.recv();
+    assert_eq!(opcode, 8, "a close frame");
+    assert_eq!(payload[..2], 1002u16.to_be_bytes());
+    assert_eq!(&payload[2..], b"unmasked client frame");
+    assert_eq!(
+        bad.0.read(&mut [0u8; 16]).unwrap(),
+        0,
+        "then the end of the stream"
+    );
+
+    // The other client is served as before; its close frame is answered with its code.
+    good.send(1, b"40");
+    assert!(matches!(next(&server), Event::Connect { .. }));
+    assert!(good.recv_text().starts_with("40{\"sid\":"));
+    good.send(8, &1000u16.to_be_bytes());
+    assert_eq!(good.recv(), (8, 1000u16.to_be_bytes().to_vec()));
+    assert!(matches!(next(&server), Event::Disconnect { .. }));
+}

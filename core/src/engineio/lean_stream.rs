@@ -1,40 +1,26 @@
-//! The stream under a WebSocket: few syscalls, and buffers that exist only while data is in
-//! flight, so an idle connection keeps none.
-//!
-//! - Writes are gathered until flushed, so a batch of frames leaves in one `send()` instead
-//!   of one per frame. Sending dominates the cost of a broadcast: over TCP each `send()`
-//!   costs the kernel far more than the bytes it carries, and tungstenite writes each frame
-//!   to its stream as soon as it is fed. (tokio's `BufWriter` would keep 8 KiB for good.)
-//! - Reads take up to [`READ_CHUNK`] from the socket at once, whatever the codec asked for;
-//!   what it did not ask for yet is kept until it does. So tungstenite's own read buffer,
-//!   which lives as long as the connection, can be small, and a large message still costs
-//!   one `recv()` per 16 KiB.
+//! The writing side of a WebSocket's stream: writes are gathered until flushed, so a batch
+//! of frames leaves in one `send()` instead of one per frame, and the buffer exists only
+//! while data is in flight, so an idle connection keeps none. Sending dominates the cost of
+//! a broadcast: over TCP each `send()` costs the kernel far more than the bytes it carries.
+//! (tokio's `BufWriter` would keep 8 KiB for good.) Reads go to the stream itself
+//! ([`LeanStream::inner_mut`]).
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::AsyncWrite;
 
 /// Gathered bytes beyond which writing goes to the socket before more is taken: bounds the
 /// memory one connection's batch may take.
 const MAX_GATHERED: usize = 64 * 1024;
 
-/// Bytes taken from the socket per `recv()` (into the stack, then kept only if unread).
-const READ_CHUNK: usize = 16 * 1024;
-
-/// `inner`, with writes gathered until `poll_flush` (or `MAX_GATHERED`) and reads taken in
-/// chunks.
+/// `inner`, with writes gathered until `poll_flush` (or `MAX_GATHERED`).
 pub(crate) struct LeanStream<S> {
     inner: S,
     gathered: Vec<u8>,
     /// How much of `gathered` the socket has already taken.
     sent: usize,
-    /// Bytes read from the socket that the reader did not ask for yet.
-    unread: Vec<u8>,
-    /// How much of `unread` the reader has taken.
-    taken: usize,
 }
 
 impl<S> LeanStream<S> {
@@ -43,24 +29,23 @@ impl<S> LeanStream<S> {
             inner,
             gathered: Vec::new(),
             sent: 0,
-            unread: Vec::new(),
-            taken: 0,
         }
     }
 
-    /// Moves kept bytes into `buf`; false when none are kept.
-    fn take_unread(&mut self, buf: &mut ReadBuf<'_>) -> bool {
-        if self.taken == self.unread.len() {
-            return false;
-        }
-        let n = buf.remaining().min(self.unread.len() - self.taken);
-        buf.put_slice(&self.unread[self.taken..self.taken + n]);
-        self.taken += n;
-        if self.taken == self.unread.len() {
-            self.unread = Vec::new();
-            self.taken = 0;
-        }
-        true
+    /// The stream itself, to read from.
+    pub(crate) fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Adds `bytes` to what the next flush sends, whatever is gathered already (for small
+    /// control frames that must not wait on the socket).
+    pub(crate) fn gather(&mut self, bytes: &[u8]) {
+        self.gathered.extend_from_slice(bytes);
+    }
+
+    /// Bytes gathered and not sent yet.
+    pub(crate) fn gathered_len(&self) -> usize {
+        self.gathered.len() - self.sent
     }
 }
 
@@ -111,62 +96,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for LeanStream<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for LeanStream<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.take_unread(buf) {
-            return Poll::Ready(Ok(()));
-        }
-        if buf.remaining() >= READ_CHUNK {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
-        }
-        let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-        let mut read = ReadBuf::uninit(&mut chunk);
-        ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
-        let got = read.filled();
-        let n = buf.remaining().min(got.len());
-        buf.put_slice(&got[..n]);
-        if n < got.len() {
-            this.unread = got[n..].to_vec();
-            this.taken = 0;
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
 
-    /// A socket that takes at most `per_write` bytes per write and records each write; reads
-    /// give `incoming`, one element per read.
+    /// A socket that takes at most `per_write` bytes per write and records each write.
     #[derive(Default)]
     struct Socket {
         writes: Vec<Vec<u8>>,
         per_write: usize,
         flushes: usize,
-        incoming: std::collections::VecDeque<Vec<u8>>,
-        reads: usize,
-    }
-
-    impl AsyncRead for Socket {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            self.reads += 1;
-            if let Some(data) = self.incoming.pop_front() {
-                assert!(data.len() <= buf.remaining(), "the test feeds what fits");
-                buf.put_slice(&data);
-            }
-            Poll::Ready(Ok(()))
-        }
     }
 
     impl AsyncWrite for Socket {
@@ -242,37 +182,5 @@ mod tests {
         assert_eq!(s.inner.writes[2], big);
         s.flush().await.unwrap();
         assert_eq!(s.inner.writes.len(), 3);
-    }
-
-    #[tokio::test]
-    async fn reads_take_a_chunk_and_keep_what_was_not_asked_for() {
-        use tokio::io::AsyncReadExt;
-        let mut s = socket(usize::MAX);
-        let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
-        s.inner.incoming.push_back(data.clone());
-        s.inner.incoming.push_back(b"next".to_vec());
-        let mut small = [0u8; 256];
-        let mut got = Vec::new();
-        while got.len() < data.len() {
-            let n = s.read(&mut small).await.unwrap();
-            got.extend_from_slice(&small[..n]);
-        }
-        assert_eq!(got, data);
-        assert_eq!(
-            s.inner.reads, 1,
-            "one recv() for the four reads of the codec"
-        );
-        assert_eq!(s.unread.capacity(), 0, "nothing kept once all was read");
-        let n = s.read(&mut small).await.unwrap();
-        assert_eq!(&small[..n], b"next");
-        assert_eq!(s.inner.reads, 2);
-
-        // A reader asking for a chunk or more reads straight from the socket.
-        s.inner.incoming.push_back(b"straight".to_vec());
-        let mut big = vec![0u8; READ_CHUNK];
-        let n = s.read(&mut big).await.unwrap();
-        assert_eq!(&big[..n], b"straight");
-        // End of stream reads as 0 bytes.
-        assert_eq!(s.read(&mut small).await.unwrap(), 0);
     }
 }

@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use bytes::Bytes;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tungstenite::Utf8Bytes;
 
 /// The record separator between packets of one long-polling payload.
 pub const SEPARATOR: u8 = 0x1e;

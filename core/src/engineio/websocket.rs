@@ -4,39 +4,29 @@
 //! engine in order; writing drains the session's queue, feeds every frame, and flushes once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{header, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::WebSocketStream;
+use tungstenite::handshake::derive_accept_key;
 
 use super::engine::{EioError, Engine, EngineHandler, Entry};
-use super::lean_stream::LeanStream;
 use super::packet::{self, Frame, Packet};
 use super::session::{CloseReason, Handshake, Transport};
+use super::ws_conn::{Message, ReadEnd, WsConn};
 use crate::http::Body;
 
 /// The WebSocket runs on the bare TCP stream: hyper's upgrade wrapper (and the HTTP read
-/// buffer it keeps alive) is dropped, which saves several KiB per idle connection. Writes
-/// are gathered until the writer flushes and reads taken in chunks (`LeanStream`): a drained
-/// queue leaves in one send.
-type Ws = WebSocketStream<LeanStream<TcpStream>>;
+/// buffer it keeps alive) is dropped, which saves several KiB per idle connection.
+type Ws = WsConn<TcpStream>;
 
-/// tungstenite's read buffer, allocated for the connection's whole life: 256 bytes, so an
-/// idle connection is cheap (it was 4 KiB, most of an idle connection's memory). tungstenite
-/// asks for at most this much per read; `LeanStream` serves those reads from one `recv()` of
-/// up to 16 KiB, so small reads cost no syscalls.
-const READ_BUFFER: usize = 256;
+/// How long closing a connection may wait for the client to take the last frames: a client
+/// that stopped reading must not keep its connection's memory for good.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// True when the request asks to switch to WebSocket.
 pub(crate) fn is_upgrade_request(req: &Request<Incoming>) -> bool {
@@ -44,15 +34,6 @@ pub(crate) fn is_upgrade_request(req: &Request<Incoming>) -> bool {
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
-}
-
-fn ws_config(max_payload: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        // tungstenite hands each frame to the stream at once; `LeanStream` gathers them.
-        .write_buffer_size(0)
-        .max_message_size(Some(max_payload))
-        .max_frame_size(Some(max_payload))
 }
 
 /// Answers 101, then, in a new task, runs `prepare` on the upgraded stream: it returns the
@@ -75,7 +56,7 @@ where
         return EioError::BadRequest.response();
     };
     let accept = derive_accept_key(key.as_bytes());
-    let config = ws_config(engine.config.max_payload);
+    let max_message = engine.config.max_payload;
     let engine2 = engine.clone();
     engine.rt.spawn(async move {
         let upgraded = hyper::upgrade::on(&mut req).await;
@@ -93,16 +74,11 @@ where
         // Copy what the client sent early and release hyper's read buffer with it.
         let early = read_buf.to_vec();
         drop(read_buf);
-        let stream = LeanStream::new(io.into_inner());
-        let ws = if early.is_empty() {
-            WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await
-        } else {
-            WebSocketStream::from_partially_read(stream, early, Role::Server, Some(config)).await
-        };
+        let ws = WsConn::new(io.into_inner(), early, max_message);
         if let Some((entry, ws)) = prepare(ws).await {
             let engine = engine2.clone();
-            // Boxed: the future would otherwise hold the stream more than once (each async
-            // fn keeps its argument beside the moved copy), several hundred bytes each.
+            // Boxed: inline, the connection would enlarge the task past its allocation step
+            // (see `run`).
             let ws = Box::new(ws);
             engine2.rt.spawn(run(engine, entry, ws));
         }
@@ -126,10 +102,7 @@ pub(crate) fn accept_fresh<H: EngineHandler>(
     switch(engine, req, move |mut ws| async move {
         let entry = engine2.open(handshake, Transport::WebSocket);
         let open = engine2.open_packet(&entry.session);
-        if send_frames(&mut ws, &[Frame::Text(open.into())])
-            .await
-            .is_err()
-        {
+        if ws.send(&[Frame::Text(open.into())]).await.is_err() {
             engine2.close(&entry, CloseReason::TransportError);
             return None;
         }
@@ -152,7 +125,7 @@ pub(crate) fn accept<H: EngineHandler>(
             }
             _ => {
                 // A failed upgrade closes only the probe; polling carries on.
-                let _ = ws.close(None).await;
+                let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
                 None
             }
         }
@@ -160,13 +133,13 @@ pub(crate) fn accept<H: EngineHandler>(
 }
 
 async fn probe<C>(entry: &Entry<C>, ws: &mut Ws) -> Result<(), ()> {
-    while let Some(msg) = ws.next().await {
-        let WsMessage::Text(text) = msg.map_err(|_| ())? else {
+    loop {
+        let Message::Text(text) = ws.next().await.map_err(|_| ())? else {
             continue;
         };
-        match packet::decode_text(&Bytes::from(text)) {
+        match packet::decode_text(&text) {
             Ok(Packet::Ping(data)) if &data[..] == b"probe" => {
-                ws.send(WsMessage::Text("3probe".into()))
+                ws.send(&[Frame::Text("3probe".into())])
                     .await
                     .map_err(|_| ())?;
                 entry.session.set_upgrading();
@@ -176,66 +149,28 @@ async fn probe<C>(entry: &Entry<C>, ws: &mut Ws) -> Result<(), ()> {
             _ => return Err(()),
         }
     }
-    Err(())
 }
 
-/// The header of a final, unmasked data frame (RFC 6455 §5.2: what a server sends) of `len`
-/// payload bytes, into `out`; returns its length.
-fn data_frame_header(opcode: u8, len: usize, out: &mut [u8; 10]) -> usize {
-    out[0] = 0x80 | opcode; // FIN, no extensions
-    if len < 126 {
-        out[1] = len as u8;
-        2
-    } else if let Ok(len) = u16::try_from(len) {
-        out[1] = 126;
-        out[2..4].copy_from_slice(&len.to_be_bytes());
-        4
-    } else {
-        out[1] = 127;
-        out[2..10].copy_from_slice(&(len as u64).to_be_bytes());
-        10
-    }
-}
-
-/// Sends `frames` as WebSocket data frames and flushes: they leave in one `send()`.
-///
-/// Data frames are written straight into the stream, not through tungstenite's writer:
-/// tungstenite formats each frame into a buffer of its own, which then keeps the capacity of
-/// the largest frame the connection ever sent for the connection's whole life (a broadcast of
-/// 1 MiB to 10,000 clients would keep 10 GiB), and costs a copy of every payload. Only
-/// tungstenite's control frames (close, pong) still go through it; the flush writes those too.
-async fn send_frames(ws: &mut Ws, frames: &[Frame]) -> Result<(), WsError> {
-    let stream = ws.get_mut();
-    for frame in frames {
-        let (opcode, payload): (u8, &[u8]) = match frame {
-            Frame::Text(text) => (0x1, text.as_bytes()),
-            Frame::Binary(bytes) => (0x2, bytes),
-        };
-        let mut header = [0u8; 10];
-        let n = data_frame_header(opcode, payload.len(), &mut header);
-        stream.write_all(&header[..n]).await?;
-        stream.write_all(payload).await?;
-    }
-    ws.flush().await
-}
-
-async fn write_pending<C>(entry: &Entry<C>, ws: &mut Ws) -> Result<(), WsError> {
+async fn write_pending<C>(entry: &Entry<C>, ws: &mut Ws) -> std::io::Result<()> {
     let frames = entry.session.drain();
     if frames.is_empty() {
         return Ok(());
     }
-    send_frames(ws, &frames).await
+    ws.send(&frames).await
 }
 
 /// How serving a WebSocket ended: what is left to send before the connection goes.
 enum End {
-    /// Nothing (the peer is gone, or the socket failed).
+    /// Nothing but what is gathered: the client closed (its close frame is answered), or
+    /// the socket failed.
     Gone,
     /// The session was closed on our side: a close frame (Engine.IO sends no status code,
     /// clients see 1005).
     Closed,
     /// A message over the size limit: close frame 1009.
     TooBig,
+    /// A WebSocket protocol violation: close frame with this code and reason.
+    Violation(u16, &'static str),
     /// A protocol error: flush what is queued (e.g. a disconnect packet), then close.
     Failed,
 }
@@ -281,7 +216,7 @@ async fn serve<H: EngineHandler>(
         let received = tokio::select! {
             biased;
             _ = s.ws_wake.notified() => None,
-            msg = ws.next() => Some(packet_of(msg)),
+            read = ws.next() => Some(packet_of(read)),
         };
         let Some(received) = received else {
             if Box::pin(write_pending(entry, ws)).await.is_err() {
@@ -296,7 +231,6 @@ async fn serve<H: EngineHandler>(
         // Boxed: the handler's future is large and only exists while a message is handled.
         let handled = match received {
             Received::Packet(p) => Box::pin(engine.on_packet(entry, p)),
-            Received::Skip => continue,
             Received::End(reason, end) => {
                 engine.close(entry, reason);
                 return end;
@@ -313,78 +247,38 @@ async fn serve<H: EngineHandler>(
 enum Received {
     /// An Engine.IO packet to handle.
     Packet(Packet),
-    /// Nothing (a ping or pong frame, answered by tungstenite).
-    Skip,
     /// The session ends for this reason, and the connection as `End` says.
     End(CloseReason, End),
 }
 
-fn packet_of(msg: Option<Result<WsMessage, WsError>>) -> Received {
-    match msg {
-        Some(Ok(WsMessage::Text(t))) => match packet::decode_text(&Bytes::from(t)) {
+fn packet_of(read: Result<Message, ReadEnd>) -> Received {
+    match read {
+        Ok(Message::Text(text)) => match packet::decode_text(&text) {
             Ok(p) => Received::Packet(p),
             Err(_) => Received::End(CloseReason::ParseError, End::Failed),
         },
-        Some(Ok(WsMessage::Binary(b))) => Received::Packet(Packet::Binary(b)),
-        Some(Ok(WsMessage::Close(_))) | None => {
-            Received::End(CloseReason::TransportClose, End::Gone)
+        Ok(Message::Binary(b)) => Received::Packet(Packet::Binary(b)),
+        Err(ReadEnd::Closed) => Received::End(CloseReason::TransportClose, End::Gone),
+        Err(ReadEnd::TooBig) => Received::End(CloseReason::TransportError, End::TooBig),
+        Err(ReadEnd::Violation(code, why)) => {
+            Received::End(CloseReason::TransportError, End::Violation(code, why))
         }
-        Some(Ok(_)) => Received::Skip,
-        Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-            Received::End(CloseReason::TransportError, End::TooBig)
-        }
-        Some(Err(_)) => Received::End(CloseReason::TransportError, End::Gone),
     }
 }
 
-/// Sends what `end` calls for before the connection goes.
+/// Sends what `end` calls for before the connection goes, waiting at most `CLOSE_WAIT`.
 async fn finish<C>(entry: &Entry<C>, ws: &mut Ws, end: End) {
-    match end {
-        End::Gone => {}
-        End::Closed => {
-            let _ = ws.close(None).await;
+    let closing = async {
+        match end {
+            End::Gone => ws.shutdown().await,
+            End::Closed => ws.close(None).await,
+            End::TooBig => ws.close(Some((1009, "message too big"))).await,
+            End::Violation(code, why) => ws.close(Some((code, why))).await,
+            End::Failed => {
+                let _ = write_pending(entry, ws).await;
+                ws.close(None).await;
+            }
         }
-        End::TooBig => {
-            let frame = CloseFrame {
-                code: CloseCode::Size,
-                reason: "message too big".into(),
-            };
-            let _ = ws.close(Some(frame)).await;
-        }
-        End::Failed => {
-            let _ = write_pending(entry, ws).await;
-            let _ = ws.close(None).await;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::data_frame_header;
-
-    /// The header, then the payload length as a client reads it back (RFC 6455 §5.2).
-    fn header(len: usize) -> (Vec<u8>, u64) {
-        let mut out = [0u8; 10];
-        let n = data_frame_header(0x1, len, &mut out);
-        let read = match out[1] {
-            126 => u64::from(u16::from_be_bytes([out[2], out[3]])),
-            127 => u64::from_be_bytes(out[2..10].try_into().unwrap()),
-            short => u64::from(short),
-        };
-        (out[..n].to_vec(), read)
-    }
-
-    #[test]
-    fn data_frame_headers_use_the_shortest_length_encoding() {
-        assert_eq!(header(0), (vec![0x81, 0], 0));
-        assert_eq!(header(125), (vec![0x81, 125], 125));
-        assert_eq!(header(126), (vec![0x81, 126, 0, 126], 126));
-        assert_eq!(header(65_535), (vec![0x81, 126, 0xff, 0xff], 65_535));
-        assert_eq!(header(65_536).0.len(), 10);
-        assert_eq!(header(65_536).1, 65_536);
-        assert_eq!(header(5_000_000).1, 5_000_000);
-        let mut out = [0u8; 10];
-        data_frame_header(0x2, 3, &mut out);
-        assert_eq!(out[..2], [0x82, 3], "binary opcode, FIN set, no mask bit");
-    }
+    };
+    let _ = tokio::time::timeout(CLOSE_WAIT, closing).await;
 }
