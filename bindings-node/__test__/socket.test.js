@@ -94,6 +94,46 @@ describe('handshake and state', () => {
     assert.equal(other.data, other.data, 'one data object');
   });
 
+  it('the handshake stays readable however the socket ends, first read during or after', async () => {
+    const headersOf = (s) => s.handshake.headers['x-who'];
+    // the server disconnects it (JS ends the socket before the core reports it)
+    const { c: kickedClient, s: kicked } = await pair({ extraHeaders: { 'x-who': 'kicked' } });
+    let during;
+    kicked.on('disconnect', () => { during = kicked.handshake.address; });
+    const kickedOut = next(kickedClient, 'disconnect');
+    kicked.disconnect();
+    assert.equal(during, '127.0.0.1');
+    await kickedOut;
+    await pair(); // events taken since: the core reported the kicked socket gone meanwhile
+    assert.equal(headersOf(kicked), 'kicked');
+    // the client leaves; first read inside the disconnect listener, then after
+    const { c: leaving, s: left } = await pair({ extraHeaders: { 'x-who': 'left' } });
+    const gone = new Promise((resolve) => left.on('disconnect', () => resolve(headersOf(left))));
+    leaving.disconnect();
+    assert.equal(await withTimeout(gone, STEP_MS, 'disconnect'), 'left');
+    assert.match(left.handshake.url, /^\/socket\.io\/\?EIO=4&/);
+    // through a middleware (connect request), read after it connected and after it left
+    const guarded = io.of('/guarded');
+    guarded.use((socket, next) => next());
+    const { c: member, s: guardedSocket } = await pair({ nsp: '/guarded', extraHeaders: { 'x-who': 'member' } });
+    assert.equal(headersOf(guardedSocket), 'member');
+    const out = next(guardedSocket, 'disconnect');
+    member.disconnect();
+    await out;
+    assert.equal(guardedSocket.handshake.address, '127.0.0.1');
+    assert.equal(guardedSocket.conn.remoteAddress, '127.0.0.1');
+  });
+
+  it('a server that closes leaves its sockets\' handshakes readable', async () => {
+    const own = new Server(0, { host: '127.0.0.1' });
+    const c = await connect(own.address().port, { extraHeaders: { 'x-who': 'closed' } });
+    const s = await serverSocketOf(own.of('/'), c);
+    await own.close();
+    assert.equal(s.connected, false);
+    assert.equal(s.handshake.headers['x-who'], 'closed');
+    assert.equal(s.handshake.address, '127.0.0.1');
+  });
+
   it('listeners behave as on any EventEmitter (no inherited names, once, off)', async () => {
     const { s } = await pair();
     assert.deepEqual(s.eventNames(), []);
@@ -179,6 +219,7 @@ describe('events and acks', () => {
       assert.throws(() => addon.openingInfo(value), /expected a socket's opening/);
       assert.throws(() => addon.openingHeaders(value), /expected a socket's opening/);
     }
+    assert.equal(addon.opening('no such socket'), null);
   });
 
   it('binary anywhere: Buffers arrive as Buffers; Buffer, ArrayBuffer, typed arrays and DataView go out', async () => {

@@ -112,6 +112,13 @@ export interface NativeStats {
 }
 
 /**
+ * The opening of the connected socket `sid` as an external value, for a socket JS closes
+ * before its disconnect event is handled (after which its id names nothing); `null`
+ * when `sid` names no connected socket.
+ */
+export declare function opening(sid: string): unknown | null
+
+/**
  * The request headers of an opening: names in lower case, repeated headers joined with
  * `, ` (cookies with `; `), as Node's `IncomingMessage.headers`. A new object on each call.
  */
@@ -182,3 +189,9 @@ export interface ServerOptions {
    */
   dynamicNamespaces?: boolean
 }
+
+/**
+ * Forgets the sockets whose disconnect events JS has handled (see [`settle`]); JS calls it
+ * when the last batch of a server was handled.
+ */
+export declare function settleOpenings(): void

@@ -406,7 +406,7 @@ class Server {
         return this._onConnect(ev, run);
       case KIND_DISCONNECT: {
         const socket = this._sockets.get(ev.sid);
-        if (socket) socket._onclose(ev.reason);
+        if (socket) socket._onclose(ev.reason, undefined, ev.handshake);
         return;
       }
       case KIND_CONNECT_REQUEST:
@@ -519,6 +519,7 @@ class Server {
     const acks = [...run.acks.values()];
     run.acks.clear();
     for (const entry of acks) if (!entry.socket) entry.cb(timeoutError());
+    native.settleOpenings(); // the disconnects of this last batch are handled
     run.resolveClosed();
   }
 

@@ -9,9 +9,10 @@ const { BroadcastOperator } = require('./broadcast');
 const { RESERVED_EVENTS, timeoutError, parseAuth } = require('./common');
 
 /**
- * A hidden slot of `socket.handshake`: the connection's opening request as the native
- * external value (src/opening.rs), replaced by a `HandshakeState` when a computed field is
- * first read.
+ * A hidden slot of `socket.handshake`: what names the connection's opening request for the
+ * native readers (src/opening.rs): the socket's id while it is connected, an external value
+ * before (a connect request) and after; replaced by a `HandshakeState` holding it when a
+ * computed field is first read.
  */
 const OPENING = Symbol('rtio.opening');
 /** A hidden slot of `socket.handshake`: the server's path, for `url`. */
@@ -38,6 +39,14 @@ function stateOf(handshake) {
 function openingOf(handshake) {
   const held = handshake[OPENING];
   return held instanceof HandshakeState ? held.opening : held;
+}
+
+/** Names the native opening of `handshake` by `opening` from now on. */
+function setOpening(handshake, opening) {
+  if (opening == null || handshake === null || typeof handshake !== 'object') return;
+  const held = handshake[OPENING];
+  if (held instanceof HandshakeState) held.opening = opening;
+  else if (held !== undefined) handshake[OPENING] = opening;
 }
 
 function infoOf(state) {
@@ -84,7 +93,8 @@ const HANDSHAKE = {
  */
 function buildHandshake(server, ev) {
   const handshake = Object.defineProperties({}, {
-    [OPENING]: { value: ev.handshake, writable: true },
+    // a connect request carries its opening; a connected socket's id names it
+    [OPENING]: { value: ev.handshake !== undefined ? ev.handshake : ev.sid, writable: true },
     [PATH]: { value: server._path },
     headers: HANDSHAKE.headers,
     time: HANDSHAKE.time,
@@ -439,6 +449,7 @@ class Socket extends EventEmitter {
     this.id = sid;
     this._accepted = true;
     this.connected = true;
+    setOpening(this.handshake, sid); // the request's external goes (see OPENING)
     this.adapter.addAll(sid, [sid]);
     if (this._pendingRooms && this._pendingRooms.size > 0) {
       const rooms = [...this._pendingRooms];
@@ -522,9 +533,13 @@ class Socket extends EventEmitter {
     this.server._call(listener, this, args, describeListener, name);
   }
 
-  /** @private The socket left its namespace. */
-  _onclose(reason, description) {
+  /**
+   * @private The socket left its namespace. `opening` is the external its disconnect event
+   * carries; when JS closes the socket first, it is asked for while the id still names it.
+   */
+  _onclose(reason, description, opening) {
     if (!this.connected) return;
+    setOpening(this.handshake, opening !== undefined ? opening : native.opening(this.id));
     this._emitReserved('disconnecting', reason, description);
     this.adapter.delAll(this.id);
     this.nsp._remove(this);

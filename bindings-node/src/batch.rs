@@ -53,8 +53,8 @@ pub struct NativeEvent {
     pub id: Option<f64>,
     /// The disconnect reason, or the ack error.
     pub reason: Option<String>,
-    /// The connection's handshake (connect request, connect), handed to JS as an external
-    /// (see [`crate::opening`]).
+    /// The connection's handshake, handed to JS as an external (see [`crate::opening`]):
+    /// a connect request's, and a disconnected socket's (a connected socket's id names it).
     pub handshake: Option<Arc<Handshake>>,
 }
 
@@ -238,13 +238,16 @@ pub(crate) fn convert(event: Event) -> NativeEvent {
             nsp,
             auth,
             handshake: h,
-        } => NativeEvent {
-            sid: Some(sid),
-            nsp: Some(nsp),
-            data: Some(auth),
-            handshake: Some(h),
-            ..NativeEvent::new(KIND_CONNECT)
-        },
+        } => {
+            // JS names a connected socket's opening by its id (see `opening`)
+            opening::connected(sid.clone(), h);
+            NativeEvent {
+                sid: Some(sid),
+                nsp: Some(nsp),
+                data: Some(auth),
+                ..NativeEvent::new(KIND_CONNECT)
+            }
+        }
         Event::Message {
             sid,
             // JS finds the socket by its id, and the socket knows its namespace
@@ -264,6 +267,7 @@ pub(crate) fn convert(event: Event) -> NativeEvent {
             }
         }
         Event::Disconnect { sid, nsp, reason } => NativeEvent {
+            handshake: opening::disconnected(&sid),
             sid: Some(sid),
             nsp: Some(nsp),
             reason: Some(reason.as_str().to_string()),

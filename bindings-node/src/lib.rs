@@ -136,6 +136,8 @@ impl Doorbell {
     fn take_batch(&self) -> EventBatch {
         // Cleared first: an event queued from now on rings again.
         self.rung.store(false, Ordering::Release);
+        // JS handled the batch before this one.
+        opening::settle();
         let mut batch = Vec::new();
         let Some(events) = self.events.get() else {
             return EventBatch(batch);

@@ -1,12 +1,18 @@
-//! A connection's opening request (the core's [`Handshake`]) as JS holds it: an external
-//! value, one per socket, owning a reference to the handshake the core keeps anyway. JS reads
-//! what a socket's `handshake` shows (headers, address, query...) through [`opening_headers`]
-//! and [`opening_info`] only when the app asks, so an idle socket costs no JS strings for it.
+//! A connection's opening request (the core's [`Handshake`]) as JS names it: JS reads what a
+//! socket's `handshake` shows (headers, address, query...) through [`opening_headers`] and
+//! [`opening_info`] only when the app asks, so an idle socket costs no JS strings for it.
 //!
-//! Why an external and not a `#[napi]` class: a class instance is a JS object, a wrapper
-//! object, a property array and two native records (200 bytes a socket, measured by heap
-//! snapshots); an external is one small JS object and the reference N-API keeps for its
-//! finalizer.
+//! An opening is named by one of two values:
+//! - while the socket is connected, by its id, a string JS holds anyway: the handshakes of
+//!   connected sockets are kept here by id ([`connected`], [`disconnected`]);
+//! - before (a connect request) and after (once it disconnected), by an external value that
+//!   owns a reference to the handshake ([`to_js`], [`opening`]).
+//!
+//! Why not an external for every socket's life: an external is a JS object, the reference
+//! N-API keeps for its finalizer and a global handle, ~250 bytes a socket (heaptrack and heap
+//! snapshots), against ~40 for an entry of the map by id. Why an external and not a `#[napi]`
+//! class: a class instance is a JS object, a wrapper object, a property array and two native
+//! records (200 bytes a socket more).
 
 // The `#[napi]` functions are registered with Node only outside of test builds, where
 // nothing else calls them.
@@ -18,12 +24,23 @@ use std::ffi::c_void;
 use std::ptr;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{JsValue, Unknown};
-use napi::{check_status, sys, Error, Status};
+use napi::bindgen_prelude::{FromNapiValue, JsValue, Unknown, ValueType};
+use napi::{check_status, sys, Env, Error, Status};
 use napi_derive::napi;
 use rtio::engineio::Handshake;
 
 thread_local! {
+    /// The handshakes of the sockets connected as JS sees them, by socket id (ids are unique
+    /// across namespaces and servers). Added when a socket's connect event is taken for JS;
+    /// removed once JS handled the batch its disconnect event came in (see [`settle`]): the
+    /// core sends one for every socket it connected, at the latest when it stops. Events are
+    /// taken on the JS thread that owns the server, the thread JS reads openings on.
+    static CONNECTED: RefCell<HashMap<Arc<str>, Arc<Handshake>>> = RefCell::new(HashMap::new());
+
+    /// Sockets whose disconnect event was taken: JS may still name them by id while it
+    /// handles the events before it in the same batch.
+    static LEFT: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+
     /// The handshakes JS holds as externals, with how many externals hold each (the sockets
     /// of one connection share its handshake). A pointer read from an external is used only
     /// when it is here: any other external passed in is refused, never dereferenced.
@@ -71,8 +88,71 @@ unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut
     drop(Arc::from_raw(data as *const Handshake));
 }
 
-/// Calls `f` with the handshake behind `opening`, an external made by [`to_js`].
+/// Records the handshake of a socket that connected (its connect event is being taken).
+pub(crate) fn connected(sid: Arc<str>, handshake: Arc<Handshake>) {
+    CONNECTED.with(|c| c.borrow_mut().insert(sid, handshake));
+}
+
+/// The handshake of a socket that disconnected (its disconnect event is being taken), for
+/// the event to carry; its id names it until [`settle`].
+pub(crate) fn disconnected(sid: &Arc<str>) -> Option<Arc<Handshake>> {
+    let handshake = CONNECTED.with(|c| c.borrow().get(sid).cloned());
+    if handshake.is_some() {
+        LEFT.with(|left| left.borrow_mut().push(sid.clone()));
+    }
+    handshake
+}
+
+/// Forgets the sockets whose disconnect events JS has handled: called before a batch is
+/// taken (JS handled the one before, each batch being one synchronous call) and after the
+/// last batch of a server ([`settle_openings`]).
+pub(crate) fn settle() {
+    let left = LEFT.with(|left| std::mem::take(&mut *left.borrow_mut()));
+    if left.is_empty() {
+        return;
+    }
+    CONNECTED.with(|c| {
+        let mut connected = c.borrow_mut();
+        for sid in &left {
+            connected.remove(sid);
+        }
+    });
+}
+
+/// Forgets the sockets whose disconnect events JS has handled (see [`settle`]); JS calls it
+/// when the last batch of a server was handled.
+#[napi]
+pub fn settle_openings() {
+    settle();
+}
+
+/// The opening of the connected socket `sid` as an external value, for a socket JS closes
+/// before its disconnect event is handled (after which its id names nothing); `null`
+/// when `sid` names no connected socket.
+#[napi]
+pub fn opening(env: &Env, sid: String) -> napi::Result<Option<Unknown<'_>>> {
+    let Some(handshake) = CONNECTED.with(|c| c.borrow().get(sid.as_str()).cloned()) else {
+        return Ok(None);
+    };
+    // SAFETY: `env` is the env of this call, on the JS thread.
+    let value = unsafe { to_js(env.raw(), handshake)? };
+    // SAFETY: a live handle made in this call's scope.
+    Ok(Some(unsafe {
+        Unknown::from_raw_unchecked(env.raw(), value)
+    }))
+}
+
+/// Calls `f` with the handshake behind `opening`: the id of a connected socket, or an
+/// external made by [`to_js`].
 fn with_handshake<R>(opening: Unknown, f: impl FnOnce(&Handshake) -> R) -> napi::Result<R> {
+    if opening.get_type()? == ValueType::String {
+        // SAFETY: a string, checked just above.
+        let sid = unsafe { String::from_napi_value(opening.value().env, opening.value().value)? };
+        if let Some(handshake) = CONNECTED.with(|c| c.borrow().get(sid.as_str()).cloned()) {
+            return Ok(f(&handshake));
+        }
+        return Err(not_an_opening());
+    }
     let value = opening.value();
     let mut data = ptr::null_mut();
     // SAFETY: `value` is a live handle of this call; napi checks that it is an external.
@@ -80,13 +160,17 @@ fn with_handshake<R>(opening: Unknown, f: impl FnOnce(&Handshake) -> R) -> napi:
     let held = status == sys::Status::napi_ok
         && HELD.with(|held| held.borrow().contains_key(&(data as usize)));
     if !held {
-        return Err(Error::new(
-            Status::InvalidArg,
-            "expected a socket's opening (socket.handshake's native value)",
-        ));
+        return Err(not_an_opening());
     }
     // SAFETY: registered in HELD, so an external of ours is alive and owns a reference.
     Ok(f(unsafe { &*(data as *const Handshake) }))
+}
+
+fn not_an_opening() -> Error {
+    Error::new(
+        Status::InvalidArg,
+        "expected a socket's opening (socket.handshake's native value)",
+    )
 }
 
 /// The request headers of an opening: names in lower case, repeated headers joined with
