@@ -191,7 +191,8 @@ export interface ServerOptions {
 }
 
 /**
- * Forgets the sockets whose disconnect events JS has handled (see [`settle`]); JS calls it
- * when the last batch of a server was handled.
+ * Forgets the sockets whose disconnect events JS has handled: called before a batch is
+ * taken (JS handled the one before, each batch being one synchronous call), and by JS when
+ * the last batch of a server was handled.
  */
 export declare function settleOpenings(): void

@@ -137,7 +137,7 @@ impl Doorbell {
         // Cleared first: an event queued from now on rings again.
         self.rung.store(false, Ordering::Release);
         // JS handled the batch before this one.
-        opening::settle();
+        opening::settle_openings();
         let mut batch = Vec::new();
         let Some(events) = self.events.get() else {
             return EventBatch(batch);

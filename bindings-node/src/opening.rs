@@ -32,7 +32,7 @@ use rtio::engineio::Handshake;
 thread_local! {
     /// The handshakes of the sockets connected as JS sees them, by socket id (ids are unique
     /// across namespaces and servers). Added when a socket's connect event is taken for JS;
-    /// removed once JS handled the batch its disconnect event came in (see [`settle`]): the
+    /// removed once JS handled the batch its disconnect event came in (see [`settle_openings`]): the
     /// core sends one for every socket it connected, at the latest when it stops. Events are
     /// taken on the JS thread that owns the server, the thread JS reads openings on.
     static CONNECTED: RefCell<HashMap<Arc<str>, Arc<Handshake>>> = RefCell::new(HashMap::new());
@@ -94,19 +94,25 @@ pub(crate) fn connected(sid: Arc<str>, handshake: Arc<Handshake>) {
 }
 
 /// The handshake of a socket that disconnected (its disconnect event is being taken), for
-/// the event to carry; its id names it until [`settle`].
+/// the event to carry; its id names it until [`settle_openings`].
 pub(crate) fn disconnected(sid: &Arc<str>) -> Option<Arc<Handshake>> {
-    let handshake = CONNECTED.with(|c| c.borrow().get(sid).cloned());
+    let handshake = connected_handshake(sid);
     if handshake.is_some() {
         LEFT.with(|left| left.borrow_mut().push(sid.clone()));
     }
     handshake
 }
 
+/// The handshake of the connected socket `sid`, if it is one.
+fn connected_handshake(sid: &str) -> Option<Arc<Handshake>> {
+    CONNECTED.with(|c| c.borrow().get(sid).cloned())
+}
+
 /// Forgets the sockets whose disconnect events JS has handled: called before a batch is
-/// taken (JS handled the one before, each batch being one synchronous call) and after the
-/// last batch of a server ([`settle_openings`]).
-pub(crate) fn settle() {
+/// taken (JS handled the one before, each batch being one synchronous call), and by JS when
+/// the last batch of a server was handled.
+#[napi]
+pub fn settle_openings() {
     let left = LEFT.with(|left| std::mem::take(&mut *left.borrow_mut()));
     if left.is_empty() {
         return;
@@ -119,19 +125,12 @@ pub(crate) fn settle() {
     });
 }
 
-/// Forgets the sockets whose disconnect events JS has handled (see [`settle`]); JS calls it
-/// when the last batch of a server was handled.
-#[napi]
-pub fn settle_openings() {
-    settle();
-}
-
 /// The opening of the connected socket `sid` as an external value, for a socket JS closes
 /// before its disconnect event is handled (after which its id names nothing); `null`
 /// when `sid` names no connected socket.
 #[napi]
 pub fn opening(env: &Env, sid: String) -> napi::Result<Option<Unknown<'_>>> {
-    let Some(handshake) = CONNECTED.with(|c| c.borrow().get(sid.as_str()).cloned()) else {
+    let Some(handshake) = connected_handshake(&sid) else {
         return Ok(None);
     };
     // SAFETY: `env` is the env of this call, on the JS thread.
@@ -148,7 +147,7 @@ fn with_handshake<R>(opening: Unknown, f: impl FnOnce(&Handshake) -> R) -> napi:
     if opening.get_type()? == ValueType::String {
         // SAFETY: a string, checked just above.
         let sid = unsafe { String::from_napi_value(opening.value().env, opening.value().value)? };
-        if let Some(handshake) = CONNECTED.with(|c| c.borrow().get(sid.as_str()).cloned()) {
+        if let Some(handshake) = connected_handshake(&sid) {
             return Ok(f(&handshake));
         }
         return Err(not_an_opening());
