@@ -167,9 +167,8 @@ enum End {
     /// The session was closed on our side: a close frame (Engine.IO sends no status code,
     /// clients see 1005).
     Closed,
-    /// A message over the size limit: close frame 1009.
-    TooBig,
-    /// A WebSocket protocol violation: close frame with this code and reason.
+    /// A WebSocket protocol violation or a message over the size limit: close frame with
+    /// this code and reason.
     Violation(u16, &'static str),
     /// A protocol error: flush what is queued (e.g. a disconnect packet), then close.
     Failed,
@@ -259,7 +258,6 @@ fn packet_of(read: Result<Message, ReadEnd>) -> Received {
         },
         Ok(Message::Binary(b)) => Received::Packet(Packet::Binary(b)),
         Err(ReadEnd::Closed) => Received::End(CloseReason::TransportClose, End::Gone),
-        Err(ReadEnd::TooBig) => Received::End(CloseReason::TransportError, End::TooBig),
         Err(ReadEnd::Violation(code, why)) => {
             Received::End(CloseReason::TransportError, End::Violation(code, why))
         }
@@ -272,7 +270,6 @@ async fn finish<C>(entry: &Entry<C>, ws: &mut Ws, end: End) {
         match end {
             End::Gone => ws.shutdown().await,
             End::Closed => ws.close(None).await,
-            End::TooBig => ws.close(Some((1009, "message too big"))).await,
             End::Violation(code, why) => ws.close(Some((code, why))).await,
             End::Failed => {
                 let _ = write_pending(entry, ws).await;

@@ -51,11 +51,10 @@ pub(crate) enum ReadEnd {
     /// The client closed: a close frame (its answer is gathered, sent by the next flush or
     /// [`WsConn::shutdown`]), the end of the stream, or a failed socket.
     Closed,
-    /// The client broke the protocol: close with this code (1002, or 1007 for text that is
-    /// not UTF-8) and reason.
+    /// The client broke the protocol or a limit: close with this code (1002, 1007 for text
+    /// that is not UTF-8, 1009 for a message over the size limit, see [`too_big`]) and
+    /// reason.
     Violation(u16, &'static str),
-    /// A message over the size limit: close with 1009.
-    TooBig,
 }
 
 /// A WebSocket after its handshake: reads messages (answering pings and closes on its own)
@@ -126,7 +125,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
             }
             if self.kept.is_empty() {
                 let (used, taken) = self.take_frames(got);
-                if used < got.len() && taken.as_ref().is_none_or(Result::is_ok) {
+                if used < got.len() {
                     self.kept = got[used..].to_vec();
                 }
                 if let Some(taken) = taken {
@@ -190,7 +189,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
             OpCode::Data(Data::Continue) => {
                 let so_far = self.fragments.as_ref().map_or(0, |(_, bytes)| bytes.len());
                 if len > (self.max_message - so_far) as u64 {
-                    Err(ReadEnd::TooBig)
+                    Err(too_big())
                 } else {
                     Ok(())
                 }
@@ -198,7 +197,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
             OpCode::Data(_) if self.fragments.is_some() => {
                 Err(violation("new message inside a fragmented one"))
             }
-            OpCode::Data(_) if len > self.max_message as u64 => Err(ReadEnd::TooBig),
+            OpCode::Data(_) if len > self.max_message as u64 => Err(too_big()),
             OpCode::Data(_) => Ok(()),
         }
     }
@@ -318,6 +317,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
 
 fn violation(reason: &'static str) -> ReadEnd {
     ReadEnd::Violation(1002, reason)
+}
+
+/// A message over the size limit (RFC 6455 §7.4.1: 1009).
+fn too_big() -> ReadEnd {
+    ReadEnd::Violation(1009, "message too big")
 }
 
 fn message(text: bool, bytes: Vec<u8>) -> Result<Message, ReadEnd> {
@@ -494,10 +498,10 @@ mod tests {
                 masked(0x88, &[0x03, 0xe8, 0xff]),
                 ReadEnd::Violation(1007, "close reason is not UTF-8"),
             ),
-            (masked(0x81, &[b'a'; 101]), ReadEnd::TooBig),
+            (masked(0x81, &[b'a'; 101]), too_big()),
             (
                 [masked(0x01, &[b'a'; 60]), masked(0x80, &[b'a'; 41])].concat(),
-                ReadEnd::TooBig,
+                too_big(),
             ),
         ];
         for (bytes, end) in cases {
@@ -515,7 +519,7 @@ mod tests {
         head.extend_from_slice(&(1u64 << 30).to_be_bytes());
         head.extend_from_slice(&[1, 2, 3, 4]);
         client.write_all(&head).await.unwrap();
-        assert_eq!(ws.next().await, Err(ReadEnd::TooBig));
+        assert_eq!(ws.next().await, Err(too_big()));
     }
 
     #[tokio::test]
