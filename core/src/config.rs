@@ -4,15 +4,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Which origins may make cross-origin requests.
+/// Which origins may make cross-origin requests (the default is socket.io's: none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorsOrigins {
-    /// No CORS headers are sent (same-origin pages and non-browser clients only).
+    /// No cross-origin access: no CORS headers are sent (same-origin pages and non-browser
+    /// clients only). With [`Config::reject_other_origins`], a request whose `Origin` is
+    /// not the server's own (`http://` or `https://` + its `Host`) is refused.
     None,
     /// Any origin: the request's `Origin` is echoed back.
     Any,
     /// Only these origins (exact match, e.g. `https://example.com`).
     List(Vec<String>),
+    /// The host decides, through the request gate: every request without a session id
+    /// (handshakes and CORS preflights) reaches the host as an [`crate::Event::Request`],
+    /// whose answer says whether its origin may read the response
+    /// ([`crate::RequestAnswer::cross_origin`]). A session's later requests are allowed
+    /// when they come from the origin its handshake was allowed for. This is how a host
+    /// applies an origin function, pattern or callable of its own.
+    Host,
 }
 
 /// A namespace the server accepts.
@@ -58,8 +67,25 @@ pub struct Config {
     pub polling_max_packets: usize,
     /// Most namespaces one connection may join at once (default 64).
     pub max_namespaces_per_connection: usize,
-    /// Cross-origin policy (default: any origin, with credentials).
+    /// Cross-origin policy (default [`CorsOrigins::None`], like socket.io: no cross-origin
+    /// access unless configured).
     pub cors: CorsOrigins,
+    /// Whether allowed cross-origin requests may carry credentials (cookies):
+    /// `Access-Control-Allow-Credentials: true` (default false, like socket.io's `cors`).
+    pub cors_credentials: bool,
+    /// When true, a request whose `Origin` the CORS policy does not allow is refused with
+    /// 400 `"Not an accepted origin."` on every Engine.IO request, WebSocket upgrades
+    /// included (python-engineio's behaviour: browsers do not apply CORS to WebSocket).
+    /// When false (socket.io's behaviour) such a request is served without CORS headers.
+    /// Default false.
+    pub reject_other_origins: bool,
+    /// When true, every Engine.IO handshake (a polling GET or a WebSocket without a
+    /// session id) first reaches the host as an [`crate::Event::Request`], answered with
+    /// [`crate::Io::answer_request`] (socket.io's `allowRequest`). Default false.
+    pub request_gate: bool,
+    /// How long the host has to answer an [`crate::Event::Request`]; after that the
+    /// request is refused with 403 (default 10 s).
+    pub request_gate_timeout: Duration,
     /// Whether the WebSocket transport is allowed (default true).
     pub websocket: bool,
     /// Whether HTTP long-polling is allowed (default true).
@@ -102,7 +128,11 @@ impl Default for Config {
             max_attachments: 256,
             polling_max_packets: 16,
             max_namespaces_per_connection: 64,
-            cors: CorsOrigins::Any,
+            cors: CorsOrigins::None,
+            cors_credentials: false,
+            reject_other_origins: false,
+            request_gate: false,
+            request_gate_timeout: Duration::from_secs(10),
             websocket: true,
             polling: true,
             static_dir: None,
@@ -131,6 +161,9 @@ impl std::fmt::Debug for Config {
             .field("ping_timeout", &self.ping_timeout)
             .field("max_payload", &self.max_payload)
             .field("cors", &self.cors)
+            .field("cors_credentials", &self.cors_credentials)
+            .field("reject_other_origins", &self.reject_other_origins)
+            .field("request_gate", &self.request_gate)
             .field("namespaces", &self.namespaces)
             .finish_non_exhaustive()
     }
@@ -179,6 +212,21 @@ impl Config {
     /// Sets the CORS policy.
     pub fn cors(mut self, cors: CorsOrigins) -> Self {
         self.cors = cors;
+        self
+    }
+    /// Sets whether allowed cross-origin requests may carry credentials.
+    pub fn cors_credentials(mut self, credentials: bool) -> Self {
+        self.cors_credentials = credentials;
+        self
+    }
+    /// Sets whether requests from origins the CORS policy does not allow are refused.
+    pub fn reject_other_origins(mut self, reject: bool) -> Self {
+        self.reject_other_origins = reject;
+        self
+    }
+    /// Turns the request gate on or off (see [`Config::request_gate`]).
+    pub fn request_gate(mut self, on: bool) -> Self {
+        self.request_gate = on;
         self
     }
     /// Serves files from this directory.

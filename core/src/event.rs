@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::engineio::{CloseReason, Handshake};
+use crate::engineio::{CloseReason, Handshake, RequestInfo};
 use crate::payload::Payload;
 
 /// Why a socket left its namespace, named as Socket.IO names it.
@@ -86,6 +86,18 @@ impl std::fmt::Display for AckError {
 /// Something the host should react to. Events of one socket arrive in order.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// An HTTP request asks to open an Engine.IO session (or, with
+    /// [`crate::CorsOrigins::Host`], any request without a session id, CORS preflights
+    /// included): socket.io's `allowRequest`. Sent only when [`crate::Config::request_gate`]
+    /// is on or the CORS policy is [`crate::CorsOrigins::Host`]. Answer with
+    /// [`crate::Io::answer_request`] within [`crate::Config::request_gate_timeout`], after
+    /// which the request is refused with 403.
+    Request {
+        /// Pass this to `answer_request`.
+        request: u64,
+        /// The request: method, URL, headers, address, transport.
+        info: Arc<RequestInfo>,
+    },
     /// A client asks to join a namespace configured with middleware. Answer with
     /// [`crate::Io::accept`] or [`crate::Io::reject`]; until then the client waits (up to
     /// the connect timeout, after which it is refused).

@@ -62,14 +62,7 @@ async fn route<H: EngineHandler>(
     let path = req.uri().path();
     let endpoint = config.path.trim_end_matches('/');
     if path == config.path || path == endpoint {
-        let origin = req.headers().get(header::ORIGIN).cloned();
-        let mut resp = if req.method() == Method::OPTIONS {
-            preflight(&req)
-        } else {
-            engine.handle(req, remote).await
-        };
-        apply_cors(config, origin.as_ref(), &mut resp);
-        return resp;
+        return engine.handle(req, remote).await;
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return status(StatusCode::NOT_FOUND);
@@ -90,7 +83,8 @@ async fn route<H: EngineHandler>(
     }
 }
 
-fn preflight(req: &Request<Incoming>) -> Response<Body> {
+/// The answer to a CORS preflight (`OPTIONS`) of the Engine.IO path.
+pub(crate) fn preflight(req: &Request<Incoming>) -> Response<Body> {
     let mut resp = status(StatusCode::NO_CONTENT);
     let h = resp.headers_mut();
     h.insert(
@@ -104,22 +98,52 @@ fn preflight(req: &Request<Incoming>) -> Response<Body> {
     resp
 }
 
-fn apply_cors(config: &Config, origin: Option<&HeaderValue>, resp: &mut Response<Body>) {
-    let Some(origin) = origin else { return };
-    let allowed = match &config.cors {
-        CorsOrigins::None => false,
+/// Whether a static policy lets this origin read responses ([`CorsOrigins::Host`] is
+/// decided by the host, per session: see `Engine::handle`).
+pub(crate) fn cross_origin_allowed(policy: &CorsOrigins, origin: Option<&HeaderValue>) -> bool {
+    let Some(origin) = origin else { return false };
+    match policy {
+        CorsOrigins::None | CorsOrigins::Host => false,
         CorsOrigins::Any => true,
         CorsOrigins::List(list) => origin.to_str().is_ok_and(|o| list.iter().any(|a| a == o)),
+    }
+}
+
+/// True when `origin` is the server's own: `http://` or `https://` followed by the
+/// request's `Host`.
+pub(crate) fn same_origin<B>(req: &Request<B>, origin: Option<&HeaderValue>) -> bool {
+    let (Some(origin), Some(host)) = (origin, req.headers().get(header::HOST)) else {
+        return false;
     };
-    if allowed {
-        let h = resp.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    let origin = origin.as_bytes();
+    [&b"http://"[..], b"https://"]
+        .iter()
+        .any(|scheme| origin.strip_prefix(*scheme) == Some(host.as_bytes()))
+}
+
+/// python-engineio's answer to a request from an origin it does not accept.
+pub(crate) fn not_an_accepted_origin() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::BAD_REQUEST)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Full::new(Bytes::from_static(
+            b"\"Not an accepted origin.\"",
+        )))
+        .expect("static response")
+}
+
+/// Adds the CORS headers that let `origin` read the response.
+pub(crate) fn apply_cors(config: &Config, origin: Option<&HeaderValue>, resp: &mut Response<Body>) {
+    let Some(origin) = origin else { return };
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    if config.cors_credentials {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
             HeaderValue::from_static("true"),
         );
-        h.append(header::VARY, HeaderValue::from_static("Origin"));
     }
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
 }
 
 /// Maps `socket.io.js`, `socket.io.min.js` and their `.map` files to the configured bundle

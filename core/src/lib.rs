@@ -37,6 +37,7 @@ pub mod socketio;
 mod timers;
 
 pub use config::{Config, CorsOrigins, EventReadyHook, NamespaceConfig};
+pub use engineio::{Refusal, RequestAnswer, RequestInfo};
 pub use event::{AckError, DisconnectReason, Event};
 pub use payload::{Payload, PayloadError};
 pub use server::{Broadcast, Events, Io, Server, Stats};
@@ -56,7 +57,8 @@ pub enum Error {
     UnknownSocket(String),
     /// No namespace of this name is configured.
     UnknownNamespace(String),
-    /// No connect request with this id is pending (already answered or timed out).
+    /// No connect request or gated request with this id is pending (already answered or
+    /// timed out).
     UnknownRequest(u64),
 }
 
@@ -69,7 +71,7 @@ impl std::fmt::Display for Error {
             Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
             Error::UnknownSocket(s) => write!(f, "no connected socket with id {s:?}"),
             Error::UnknownNamespace(n) => write!(f, "no namespace {n:?}"),
-            Error::UnknownRequest(r) => write!(f, "no pending connect request {r}"),
+            Error::UnknownRequest(r) => write!(f, "no pending request {r}"),
         }
     }
 }

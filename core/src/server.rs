@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use crate::adapter::Selector;
 use crate::bell::EventBell;
 use crate::config::Config;
-use crate::engineio::Engine;
+use crate::engineio::{Engine, RequestAnswer};
 use crate::event::Event;
 use crate::payload::Payload;
 use crate::runtime::RuntimeThread;
@@ -337,6 +337,21 @@ impl Io {
                 data: data.map(str::to_string),
             },
         )
+    }
+
+    /// Answers a pending [`Event::Request`] (the request gate): let it through or refuse
+    /// it, and, with [`crate::CorsOrigins::Host`], whether its origin has cross-origin
+    /// access. [`Error::UnknownRequest`] when it was answered already or timed out.
+    pub fn answer_request(&self, request: u64, answer: RequestAnswer) -> Result<(), Error> {
+        let tx = self
+            .sio()?
+            .handler()
+            .pending_requests
+            .lock()
+            .remove(&request)
+            .ok_or(Error::UnknownRequest(request))?;
+        let _ = tx.send(answer);
+        Ok(())
     }
 
     fn decide(&self, request: u64, decision: Decision) -> Result<(), Error> {

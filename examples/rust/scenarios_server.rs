@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rtio::engineio::packet::Frame;
 use rtio::engineio::{CloseReason, EngineHandler, EngineServer, Message, Session};
-use rtio::{Config, Event, Io, Payload, Server};
+use rtio::{Config, CorsOrigins, Event, Io, Payload, RequestAnswer, RequestInfo, Server};
 use serde_json::{json, Value};
 
 struct Options {
@@ -25,6 +25,12 @@ fn parse_args() -> Result<Options, String> {
         .host("127.0.0.1")
         .namespace("/custom", false)
         .namespace("/admin", true)
+        // The contract: any origin, with credentials (socket.io's default is none).
+        .cors(CorsOrigins::Any)
+        .cors_credentials(true)
+        // The request gate refuses handshakes that ask for it (`?deny=1`), so that the
+        // suites can check what a refused client sees.
+        .request_gate(true)
         .static_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../web"));
     let mut visits = true;
     let mut engineio_echo = false;
@@ -57,10 +63,13 @@ fn parse_args() -> Result<Options, String> {
     })
 }
 
-/// What the main namespace remembers between events: which socket asked which question.
+/// What the main namespace remembers between events: which socket asked which question,
+/// and how many sockets it has seen connect and not yet leave (the visitor count, which
+/// follows the events in the order they are handled, as seed 000's `totalUsers` does).
 #[derive(Default)]
 struct State {
     questions: HashMap<u64, Arc<str>>,
+    visitors: usize,
 }
 
 fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
@@ -79,10 +88,18 @@ fn arg_with_binary(data: &Value, from: &Payload) -> Payload {
     Payload::from_values(std::slice::from_ref(data)).with_attachments(from.attachments().to_vec())
 }
 
-fn send_visits(io: &Io) -> Result<(), rtio::Error> {
-    let count = io.stats("/")?.sockets;
+fn send_visits(io: &Io, count: usize) -> Result<(), rtio::Error> {
     io.broadcast("/").emit("visits", &Payload::one(count))?;
     Ok(())
+}
+
+/// The request gate: a handshake whose query has `deny=1` is refused.
+fn gate(info: &RequestInfo) -> RequestAnswer {
+    if info.query().split('&').any(|pair| pair == "deny=1") {
+        RequestAnswer::deny(403, "denied by the request gate")
+    } else {
+        RequestAnswer::allow()
+    }
 }
 
 fn on_main_message(
@@ -204,8 +221,9 @@ fn on_event(io: &Io, state: &mut State, visits: bool, event: Event) -> Result<()
             match &*nsp {
                 "/" => {
                     io.emit(&sid, "auth", &auth).map_err(err)?;
+                    state.visitors += 1;
                     if visits {
-                        send_visits(io).map_err(err)?;
+                        send_visits(io, state.visitors).map_err(err)?;
                     }
                 }
                 "/custom" => io.emit(&sid, "auth", &auth).map_err(err)?,
@@ -215,7 +233,13 @@ fn on_event(io: &Io, state: &mut State, visits: bool, event: Event) -> Result<()
                 _ => {}
             }
         }
-        Event::Disconnect { nsp, .. } if &*nsp == "/" && visits => send_visits(io).map_err(err)?,
+        Event::Request { request, info } => io.answer_request(request, gate(&info)).map_err(err)?,
+        Event::Disconnect { nsp, .. } if &*nsp == "/" => {
+            state.visitors -= 1;
+            if visits {
+                send_visits(io, state.visitors).map_err(err)?;
+            }
+        }
         Event::Message {
             sid,
             nsp,

@@ -15,10 +15,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use parking_lot::RwLock;
 use rand::RngCore;
 
+use super::gate::{RequestAnswer, RequestInfo};
 use super::packet::{Frame, Packet};
 use super::session::{CloseReason, Handshake, Headers, Queued, Session, Transport};
 use super::{polling, websocket};
-use crate::config::Config;
+use crate::config::{Config, CorsOrigins};
 use crate::http::{self, Body};
 use crate::timers::FixedDelay;
 
@@ -54,6 +55,14 @@ pub trait EngineHandler: Send + Sync + 'static {
         Self: Sized,
     {
         let _ = engine;
+    }
+    /// Decides whether a request may go on: a handshake when [`Config::request_gate`] is
+    /// on, every request without a session id with [`CorsOrigins::Host`]. The engine
+    /// refuses the request when no answer comes within [`Config::request_gate_timeout`].
+    /// The default lets everything through.
+    fn gate(&self, request: RequestInfo) -> impl Future<Output = RequestAnswer> + Send {
+        let _ = request;
+        async { RequestAnswer::allow() }
     }
     /// The session closed (called once).
     fn on_close(
@@ -105,6 +114,11 @@ impl EioError {
             .body(Full::new(Bytes::from(body)))
             .expect("static response")
     }
+}
+
+/// True when a request's `Origin` is the one the session's handshake came from.
+fn same_origin_as(session: &Session, origin: &Option<hyper::header::HeaderValue>) -> bool {
+    session.handshake.headers.get("origin") == origin.as_ref().map(|o| o.as_bytes())
 }
 
 /// Open sessions by id.
@@ -246,11 +260,80 @@ impl<H: EngineHandler> Engine<H> {
         }
     }
 
-    /// Answers one request to the Engine.IO path.
+    /// Answers one request to the Engine.IO path: the origin policy and the request gate,
+    /// then the request itself, with CORS headers when its origin is allowed.
     pub(crate) async fn handle(
         self: &Arc<Self>,
         req: Request<Incoming>,
         remote: SocketAddr,
+    ) -> Response<Body> {
+        let origin = req.headers().get(hyper::header::ORIGIN).cloned();
+        let sid = parse_query(req.uri().query().unwrap_or("")).sid;
+        let mut answer = None;
+        let cross_origin = match (&self.config.cors, sid) {
+            (CorsOrigins::Host, Some(sid)) => self
+                .get(sid)
+                .is_some_and(|e| e.session.cross_origin && same_origin_as(&e.session, &origin)),
+            (CorsOrigins::Host, None) => {
+                let asked = self.ask_gate(&req, remote).await;
+                let allowed = asked.cross_origin;
+                answer = Some(asked);
+                allowed
+            }
+            (policy, _) => http::cross_origin_allowed(policy, origin.as_ref()),
+        };
+        if self.config.reject_other_origins
+            && origin.is_some()
+            && !cross_origin
+            && !http::same_origin(&req, origin.as_ref())
+        {
+            return http::not_an_accepted_origin();
+        }
+        let mut resp = match answer.as_ref().and_then(|a| a.refusal.as_ref()) {
+            Some(refusal) => refusal.response(),
+            None if req.method() == Method::OPTIONS => http::preflight(&req),
+            None => {
+                self.handle_engineio(req, remote, answer.is_some(), cross_origin)
+                    .await
+            }
+        };
+        if cross_origin {
+            http::apply_cors(&self.config, origin.as_ref(), &mut resp);
+        }
+        resp
+    }
+
+    /// Asks the handler's gate about a request, refusing it when no answer comes in time.
+    async fn ask_gate(&self, req: &Request<Incoming>, remote: SocketAddr) -> RequestAnswer {
+        let query = parse_query(req.uri().query().unwrap_or(""));
+        let info = RequestInfo {
+            method: req.method().as_str().to_string(),
+            url: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string()),
+            headers: Headers::from(req.headers()),
+            remote_addr: remote,
+            transport: if query.transport == Some("websocket") {
+                Transport::WebSocket
+            } else {
+                Transport::Polling
+            },
+        };
+        let timeout = self.config.request_gate_timeout;
+        tokio::time::timeout(timeout, self.handler.gate(info))
+            .await
+            .unwrap_or_else(|_| RequestAnswer::timed_out())
+    }
+
+    /// Answers one Engine.IO request. `gated`: the request gate already let it through;
+    /// `cross_origin`: its origin may read the response (kept by a session it opens).
+    async fn handle_engineio(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        remote: SocketAddr,
+        gated: bool,
+        cross_origin: bool,
     ) -> Response<Body> {
         let query = req.uri().query().unwrap_or("").to_owned();
         let q = parse_query(&query);
@@ -265,11 +348,14 @@ impl<H: EngineHandler> Engine<H> {
                 return EioError::UnknownSid.response();
             };
             if is_upgrade && transport == Transport::WebSocket {
-                if entry.session.transport() != Transport::Polling
-                    || entry.session.upgrading()
-                    || entry.session.is_closed()
+                if entry.session.is_closed() {
+                    return EioError::UnknownSid.response();
+                }
+                // Like engine.io: a second WebSocket for a session that already upgrades
+                // (or did) is opened and closed at once; the session carries on.
+                if entry.session.transport() != Transport::Polling || !entry.session.claim_upgrade()
                 {
-                    return EioError::BadRequest.response();
+                    return websocket::refuse_duplicate(self, req);
                 }
                 return websocket::accept(self, req, entry);
             }
@@ -278,12 +364,21 @@ impl<H: EngineHandler> Engine<H> {
             }
             return match *req.method() {
                 Method::GET => polling::get(self, &entry).await,
+                Method::POST if entry.session.is_closed() => EioError::UnknownSid.response(),
                 Method::POST => polling::post(self, &entry, req).await,
                 _ => EioError::BadRequest.response(),
             };
         }
         if req.method() != Method::GET {
             return EioError::BadHandshakeMethod.response();
+        }
+        if transport == Transport::WebSocket && !is_upgrade {
+            return EioError::BadRequest.response();
+        }
+        if self.config.request_gate && !gated {
+            if let Some(refusal) = self.ask_gate(&req, remote).await.refusal {
+                return refusal.response();
+            }
         }
         if q.eio != Some("4") {
             return EioError::UnsupportedProtocolVersion.response();
@@ -298,10 +393,9 @@ impl<H: EngineHandler> Engine<H> {
                 .unwrap_or(0),
         };
         match transport {
-            Transport::WebSocket if is_upgrade => websocket::accept_fresh(self, req, handshake),
-            Transport::WebSocket => EioError::BadRequest.response(),
+            Transport::WebSocket => websocket::accept_fresh(self, req, handshake, cross_origin),
             Transport::Polling => {
-                let entry = self.open(handshake, Transport::Polling);
+                let entry = self.open(handshake, Transport::Polling, cross_origin);
                 let open = self.open_packet(&entry.session);
                 http::text_response(Bytes::from(open))
             }
@@ -313,6 +407,7 @@ impl<H: EngineHandler> Engine<H> {
         self: &Arc<Self>,
         handshake: Handshake,
         transport: Transport,
+        cross_origin: bool,
     ) -> Arc<Entry<H::Conn>> {
         let session = Arc::new(Session::new(
             random_id(),
@@ -320,6 +415,7 @@ impl<H: EngineHandler> Engine<H> {
             transport,
             self.config.send_queue_frames,
             self.config.send_queue_bytes,
+            cross_origin,
         ));
         let conn = self.handler.on_open(&session);
         let entry = Arc::new(Entry { session, conn });
@@ -360,17 +456,32 @@ impl<H: EngineHandler> Engine<H> {
         }
     }
 
-    /// Closes a session (once): its writer flushes what is queued and closes the transport,
-    /// and the handler's `on_close` runs.
+    /// Closes a session (once) and the handler's `on_close` runs. A session the server
+    /// closed ([`CloseReason::is_server_initiated`]) still delivers what is queued, then
+    /// the close; any other (the client closed or abandoned it, or broke the Engine.IO
+    /// protocol) is gone at once, as in engine.io: a polling client's next request gets
+    /// "Session ID unknown".
     pub fn close(self: &Arc<Self>, entry: &Arc<Entry<H::Conn>>, reason: CloseReason) {
-        if !entry.session.mark_closed(reason) {
+        self.close_as(entry, reason, reason.is_server_initiated());
+    }
+
+    /// Closes a session (once) after delivering what is queued, whatever the reason: what
+    /// a layer on top does when it ends a connection itself (socket.io's `conn.close()`,
+    /// e.g. for a malformed Socket.IO packet).
+    pub fn close_flushed(self: &Arc<Self>, entry: &Arc<Entry<H::Conn>>, reason: CloseReason) {
+        self.close_as(entry, reason, true);
+    }
+
+    fn close_as(self: &Arc<Self>, entry: &Arc<Entry<H::Conn>>, reason: CloseReason, flush: bool) {
+        if !entry.session.mark_closed(reason, flush) {
             return;
         }
         match entry.session.transport() {
             Transport::WebSocket => self.remove(entry),
+            Transport::Polling if !flush => self.remove(entry),
             Transport::Polling => {
-                // Keep the session reachable a little longer, so the client's next GET
-                // receives what was queued and the close packet instead of "unknown sid".
+                // Keep it reachable a little longer, so the client's next GET receives
+                // what was queued and the close packet instead of "unknown sid".
                 let engine = self.clone();
                 let e = entry.clone();
                 self.rt.spawn(async move {

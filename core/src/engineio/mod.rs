@@ -2,6 +2,7 @@
 //! transports and the upgrade between them. Usable on its own through [`EngineHandler`].
 
 mod engine;
+mod gate;
 mod lean_stream;
 pub mod packet;
 mod polling;
@@ -11,6 +12,7 @@ mod ws_conn;
 
 pub(crate) use engine::random_id;
 pub use engine::{Engine, EngineHandler, Entry, Message};
+pub use gate::{Refusal, RequestAnswer, RequestInfo};
 pub use session::{CloseReason, Handshake, Headers, Queued, Session, Transport};
 
 use std::net::SocketAddr;

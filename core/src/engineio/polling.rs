@@ -39,14 +39,25 @@ pub(crate) async fn get<H: EngineHandler>(
     let _active = Active(&s.poll_active);
     loop {
         let closed = s.is_closed();
-        let frames = s.drain_at_most(engine.config.polling_max_packets.max(1));
+        // A session closed without a flush drops what was queued (see `Engine::close`).
+        let frames = if closed && !s.flushes_on_close() {
+            Vec::new()
+        } else {
+            s.drain_at_most(engine.config.polling_max_packets.max(1))
+        };
         if !frames.is_empty() && s.has_pending() {
             // The rest goes out with the next GET.
             s.poll_wake.notify_one();
         }
         if closed && frames.is_empty() {
             engine.remove(entry);
-            return http::text_response(Bytes::from_static(b"1"));
+            // Like engine.io: a GET pending when the client closed the session is answered
+            // with a noop, any other with the close packet.
+            let last: &'static [u8] = match s.close_reason() {
+                Some(CloseReason::TransportClose) => b"6",
+                _ => b"1",
+            };
+            return http::text_response(Bytes::from_static(last));
         }
         // The close packet goes alone in the next response: clients handle the packets of
         // a payload asynchronously but a close at once, so sharing a payload would let the
@@ -78,37 +89,38 @@ pub(crate) async fn post<H: EngineHandler>(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    // Like Engine.IO, a body over the limit is refused with 413 and the session stays
-    // open: the client decides what to do (the official ones close it).
-    if declared.is_some_and(|n| n > engine.config.max_payload) {
-        return too_large();
+    let max = engine.config.max_payload;
+    let mut body = req.into_body();
+    // A body over the limit is refused with 413 and closes the session.
+    if declared.is_some_and(|n| n > max) {
+        engine.close(entry, CloseReason::TransportError);
+        return too_large(body, declared).await;
     }
-    let body = match Limited::new(req.into_body(), engine.config.max_payload)
-        .collect()
-        .await
-    {
+    let body = match Limited::new(&mut body, max).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
+            engine.close(entry, CloseReason::TransportError);
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                return too_large();
+                return too_large(body, declared).await;
             }
-            engine.close(entry, CloseReason::TransportError);
             return EioError::BadRequest.response();
         }
     };
-    // Like Engine.IO, a malformed body is still answered `ok`; the session is closed.
-    match packet::decode_payload(&body, MAX_PACKETS_PER_POST) {
-        Ok(packets) => {
-            for p in packets {
-                if let Err(reason) = engine.on_packet(entry, p).await {
-                    engine.close(entry, reason);
-                    break;
-                }
-            }
+    // A body that is not a payload is answered 400 and closes the session.
+    let packets = match packet::decode_payload(&body, MAX_PACKETS_PER_POST) {
+        Ok(packets) => packets,
+        Err(_) => {
+            engine.close(entry, CloseReason::ParseError);
+            return EioError::BadRequest.response();
         }
-        Err(_) => engine.close(entry, CloseReason::ParseError),
+    };
+    for p in packets {
+        if let Err(reason) = engine.on_packet(entry, p).await {
+            engine.close(entry, reason);
+            break;
+        }
     }
     Response::builder()
         .header("content-type", "text/html")
@@ -116,9 +128,40 @@ pub(crate) async fn post<H: EngineHandler>(
         .expect("static response")
 }
 
-fn too_large() -> Response<Body> {
-    Response::builder()
+/// Most bytes of an oversized body read (and dropped) so that the 413 reaches the client:
+/// closing a socket with unread bytes makes the kernel reset the connection, which can
+/// destroy the answer before the client reads it.
+const MAX_DISCARDED: usize = 64 << 20;
+
+/// How long reading an oversized body for nothing may take.
+const DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The 413 answer, after reading the rest of the body (up to `MAX_DISCARDED`). A body
+/// larger than that, or slower, gets the answer on a connection that then closes.
+async fn too_large(mut body: Incoming, declared: Option<usize>) -> Response<Body> {
+    let mut resp = Response::builder()
         .status(StatusCode::PAYLOAD_TOO_LARGE)
         .body(Full::new(Bytes::new()))
-        .expect("static response")
+        .expect("static response");
+    let drained = declared.is_none_or(|n| n <= MAX_DISCARDED)
+        && tokio::time::timeout(DISCARD_TIME, async {
+            let mut read = 0usize;
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else { return false };
+                read += frame.data_ref().map_or(0, |d| d.len());
+                if read > MAX_DISCARDED {
+                    return false;
+                }
+            }
+            true
+        })
+        .await
+        .unwrap_or(false);
+    if !drained {
+        resp.headers_mut().insert(
+            hyper::header::CONNECTION,
+            hyper::header::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }

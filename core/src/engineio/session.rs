@@ -45,6 +45,13 @@ impl CloseReason {
 }
 
 impl CloseReason {
+    /// True when the server closed the session itself (a server-side disconnect, a stop):
+    /// what it queued before closing (e.g. a disconnect packet) still goes out. Any other
+    /// close drops the session at once, as engine.io does.
+    pub fn is_server_initiated(self) -> bool {
+        matches!(self, CloseReason::ForcedClose | CloseReason::ServerShutdown)
+    }
+
     const ALL: [CloseReason; 7] = [
         CloseReason::TransportClose,
         CloseReason::TransportError,
@@ -159,6 +166,9 @@ impl std::fmt::Debug for Headers {
     }
 }
 
+/// The bit of `Session::closed` that says queued frames are still delivered.
+const FLUSH: u8 = 0x80;
+
 struct SendQueue {
     frames: VecDeque<Frame>,
     bytes: usize,
@@ -185,8 +195,12 @@ pub struct Session {
     max_frames: usize,
     max_bytes: usize,
     transport: AtomicU8,
+    /// True from the moment a WebSocket claimed the upgrade until it failed (see
+    /// [`Session::claim_upgrade`]).
+    upgrade_claimed: AtomicBool,
     upgrading: AtomicBool,
-    /// 0 while open, else the [`CloseReason::code`] (checked on every send, lock-free).
+    /// 0 while open, else the [`CloseReason::code`], with [`FLUSH`] when what is queued
+    /// still goes out (checked on every send, lock-free).
     closed: AtomicU8,
     /// Wakes the long-polling GET waiting for frames.
     pub(crate) poll_wake: Notify,
@@ -198,6 +212,9 @@ pub struct Session {
     pub(crate) poll_active: AtomicBool,
     /// True while a long-polling POST is being processed.
     pub(crate) post_active: AtomicBool,
+    /// Whether the handshake's origin was allowed cross-origin access (kept for the
+    /// session's requests from the same origin, with [`crate::CorsOrigins::Host`]).
+    pub(crate) cross_origin: bool,
 }
 
 impl Session {
@@ -207,6 +224,7 @@ impl Session {
         transport: Transport,
         max_frames: usize,
         max_bytes: usize,
+        cross_origin: bool,
     ) -> Session {
         Session {
             sid,
@@ -218,6 +236,7 @@ impl Session {
             max_frames,
             max_bytes,
             transport: AtomicU8::new(transport as u8),
+            upgrade_claimed: AtomicBool::new(false),
             upgrading: AtomicBool::new(false),
             closed: AtomicU8::new(0),
             poll_wake: Notify::new(),
@@ -225,6 +244,7 @@ impl Session {
             awaiting_pong: AtomicBool::new(false),
             poll_active: AtomicBool::new(false),
             post_active: AtomicBool::new(false),
+            cross_origin,
         }
     }
 
@@ -244,6 +264,19 @@ impl Session {
         self.ws_wake.notify_one();
     }
 
+    /// Claims the session's one upgrade for a WebSocket; false when another one already
+    /// claimed it (it is upgrading, or did).
+    pub(crate) fn claim_upgrade(&self) -> bool {
+        !self.upgrade_claimed.swap(true, Ordering::AcqRel)
+    }
+
+    /// A claimed upgrade failed: a later WebSocket may try again (polling carries on).
+    pub(crate) fn release_upgrade(&self) {
+        self.upgrading.store(false, Ordering::Release);
+        self.upgrade_claimed.store(false, Ordering::Release);
+        self.poll_wake.notify_one();
+    }
+
     pub(crate) fn upgrading(&self) -> bool {
         self.upgrading.load(Ordering::Acquire)
     }
@@ -255,7 +288,12 @@ impl Session {
 
     /// Why the session closed, or `None` while it is open.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        CloseReason::from_code(self.closed.load(Ordering::Acquire))
+        CloseReason::from_code(self.closed.load(Ordering::Acquire) & !FLUSH)
+    }
+
+    /// True once the session closed in a way that still delivers what was queued.
+    pub(crate) fn flushes_on_close(&self) -> bool {
+        self.closed.load(Ordering::Acquire) & FLUSH != 0
     }
 
     /// True once the session is closed.
@@ -263,12 +301,13 @@ impl Session {
         self.closed.load(Ordering::Acquire) != 0
     }
 
-    /// Marks the session closed; returns false when it already was. Queued frames are
-    /// still flushed to the client (except after an overflow), then the transport closes.
-    pub(crate) fn mark_closed(&self, reason: CloseReason) -> bool {
+    /// Marks the session closed; returns false when it already was. With `flush`, queued
+    /// frames are still delivered (except after an overflow), then the transport closes.
+    pub(crate) fn mark_closed(&self, reason: CloseReason, flush: bool) -> bool {
+        let code = reason.code() | if flush { FLUSH } else { 0 };
         if self
             .closed
-            .compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
             return false;
@@ -350,6 +389,7 @@ mod tests {
             Transport::WebSocket,
             100,
             1 << 20,
+            false,
         )
     }
 

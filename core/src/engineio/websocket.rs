@@ -52,10 +52,10 @@ where
     F: FnOnce(Ws) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Option<(Arc<Entry<H::Conn>>, Ws)>> + Send + 'static,
 {
-    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
-        return EioError::BadRequest.response();
+    let accept = match accept_key(&req) {
+        Ok(accept) => accept,
+        Err(refused) => return refused,
     };
-    let accept = derive_accept_key(key.as_bytes());
     let max_message = engine.config.max_payload;
     let engine2 = engine.clone();
     engine.rt.spawn(async move {
@@ -92,15 +92,57 @@ where
         .expect("static response")
 }
 
+/// The `Sec-WebSocket-Accept` value for a valid opening handshake (RFC 6455 §4.2.1), or
+/// the refusal: 400, with `Sec-WebSocket-Version: 13` when the version is not 13
+/// (§4.2.2).
+fn accept_key(req: &Request<Incoming>) -> Result<String, Response<Body>> {
+    let version = req.headers().get(header::SEC_WEBSOCKET_VERSION);
+    if version.is_none_or(|v| v.as_bytes() != b"13") {
+        let mut refused = EioError::BadRequest.response();
+        refused.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            header::HeaderValue::from_static("13"),
+        );
+        return Err(refused);
+    }
+    // The key is 16 random bytes in base64: 22 characters and `==`.
+    match req.headers().get(header::SEC_WEBSOCKET_KEY) {
+        Some(key)
+            if key.len() == 24
+                && key.as_bytes().ends_with(b"==")
+                && key.as_bytes()[..22]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/') =>
+        {
+            Ok(derive_accept_key(key.as_bytes()))
+        }
+        _ => Err(EioError::BadRequest.response()),
+    }
+}
+
+/// A WebSocket for a session that already upgrades or did: like engine.io ("transport
+/// had already been upgraded"), the handshake completes and the connection is closed at
+/// once; the session carries on untouched.
+pub(crate) fn refuse_duplicate<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    switch(engine, req, |mut ws| async move {
+        let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
+        None
+    })
+}
+
 /// A WebSocket connection without a prior polling handshake: opens a session on it.
 pub(crate) fn accept_fresh<H: EngineHandler>(
     engine: &Arc<Engine<H>>,
     req: Request<Incoming>,
     handshake: Handshake,
+    cross_origin: bool,
 ) -> Response<Body> {
     let engine2 = engine.clone();
     switch(engine, req, move |mut ws| async move {
-        let entry = engine2.open(handshake, Transport::WebSocket);
+        let entry = engine2.open(handshake, Transport::WebSocket, cross_origin);
         let open = engine2.open_packet(&entry.session);
         if ws.send(&[Frame::Text(open.into())]).await.is_err() {
             engine2.close(&entry, CloseReason::TransportError);
@@ -117,19 +159,34 @@ pub(crate) fn accept<H: EngineHandler>(
     entry: Arc<Entry<H::Conn>>,
 ) -> Response<Body> {
     let timeout = engine.config.upgrade_timeout;
+    let mut claim = Claim(Some(entry.clone()));
     switch(engine, req, move |mut ws| async move {
         match tokio::time::timeout(timeout, probe(&entry, &mut ws)).await {
             Ok(Ok(())) => {
+                claim.0.take();
                 entry.session.set_transport(Transport::WebSocket);
                 Some((entry, ws))
             }
             _ => {
                 // A failed upgrade closes only the probe; polling carries on.
+                drop(claim);
                 let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
                 None
             }
         }
     })
+}
+
+/// A session's claim on its upgrade, released when dropped before the upgrade completed
+/// (a failed probe, a refused or failed handshake), so that a later WebSocket may try.
+struct Claim<C>(Option<Arc<Entry<C>>>);
+
+impl<C> Drop for Claim<C> {
+    fn drop(&mut self) {
+        if let Some(entry) = self.0.take() {
+            entry.session.release_upgrade();
+        }
+    }
 }
 
 async fn probe<C>(entry: &Entry<C>, ws: &mut Ws) -> Result<(), ()> {

@@ -16,7 +16,9 @@ use crate::adapter::{RoomIndex, Selector};
 use crate::bell::EventBell;
 use crate::config::Config;
 use crate::engineio::packet::Frame;
-use crate::engineio::{CloseReason, Engine, EngineHandler, Message, Queued, Session};
+use crate::engineio::{
+    CloseReason, Engine, EngineHandler, Message, Queued, RequestAnswer, RequestInfo, Session,
+};
 use crate::event::{AckError, DisconnectReason, Event};
 use crate::payload::Payload;
 use crate::timers::FixedDelay;
@@ -147,6 +149,8 @@ pub(crate) struct Sio {
     /// Wakes the host when events were queued.
     bell: Arc<EventBell>,
     pub(crate) pending_connects: Mutex<HashMap<u64, oneshot::Sender<Decision>>>,
+    /// Requests waiting for the host's answer to an [`Event::Request`].
+    pub(crate) pending_requests: Mutex<HashMap<u64, oneshot::Sender<RequestAnswer>>>,
     next_id: AtomicU64,
     pub(crate) rt: tokio::runtime::Handle,
     pub(crate) engine: OnceLock<Weak<Engine<Arc<Sio>>>>,
@@ -179,6 +183,7 @@ impl Sio {
             tail,
             bell,
             pending_connects: Mutex::new(HashMap::new()),
+            pending_requests: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             rt,
             engine: OnceLock::new(),
@@ -310,10 +315,21 @@ impl Sio {
         }
     }
 
+    /// Closes a session by the engine's rule for `reason` (see `Engine::close`).
     pub(crate) fn close_session(&self, session: &Session, reason: CloseReason) {
         if let Some(engine) = self.engine() {
             if let Some(entry) = engine.get(&session.sid) {
                 engine.close(&entry, reason);
+            }
+        }
+    }
+
+    /// Ends a connection that broke the Socket.IO protocol: like socket.io's
+    /// `conn.close()`, what was queued still goes out, then the close.
+    fn refuse_connection(&self, session: &Session, reason: CloseReason) {
+        if let Some(engine) = self.engine() {
+            if let Some(entry) = engine.get(&session.sid) {
+                engine.close_flushed(&entry, reason);
             }
         }
     }
@@ -790,6 +806,28 @@ impl EngineHandler for Arc<Sio> {
             }));
     }
 
+    async fn gate(&self, info: RequestInfo) -> RequestAnswer {
+        let request = self.next_id();
+        let (tx, rx) = oneshot::channel();
+        self.pending_requests.lock().insert(request, tx);
+        // The engine bounds the whole wait with the gate's timeout; this guard forgets
+        // the request however the wait ends.
+        struct Forget<'a>(&'a Sio, u64);
+        impl Drop for Forget<'_> {
+            fn drop(&mut self) {
+                self.0.pending_requests.lock().remove(&self.1);
+            }
+        }
+        let _forget = Forget(self, request);
+        self.emit_event(Event::Request {
+            request,
+            info: Arc::new(info),
+        })
+        .await;
+        rx.await
+            .unwrap_or_else(|_| RequestAnswer::deny(403, "Forbidden"))
+    }
+
     fn on_open(&self, session: &Arc<Session>) -> Arc<Conn> {
         let conn = Arc::new(Conn {
             sockets: Mutex::new(ConnSockets::default()),
@@ -803,7 +841,7 @@ impl EngineHandler for Arc<Sio> {
 
     async fn on_message(&self, session: &Arc<Session>, conn: &Arc<Conn>, message: Message) {
         if let Err(reason) = self.on_message_inner(session, conn, message).await {
-            self.close_session(session, reason);
+            self.refuse_connection(session, reason);
         }
     }
 
