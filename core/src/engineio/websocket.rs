@@ -54,7 +54,7 @@ where
 {
     let accept = match accept_key(&req) {
         Ok(accept) => accept,
-        Err(refused) => return refused,
+        Err(refused) => return refused.response(),
     };
     let max_message = engine.config.max_payload;
     let engine2 = engine.clone();
@@ -92,18 +92,34 @@ where
         .expect("static response")
 }
 
-/// The `Sec-WebSocket-Accept` value for a valid opening handshake (RFC 6455 §4.2.1), or
-/// the refusal: 400, with `Sec-WebSocket-Version: 13` when the version is not 13
-/// (§4.2.2).
-fn accept_key(req: &Request<Incoming>) -> Result<String, Response<Body>> {
+/// Why an opening handshake is refused.
+enum BadHandshake {
+    /// `Sec-WebSocket-Version` is missing or not 13.
+    Version,
+    /// `Sec-WebSocket-Key` is missing or not 16 bytes in base64.
+    Key,
+}
+
+impl BadHandshake {
+    /// 400, with `Sec-WebSocket-Version: 13` when the version is the problem (RFC 6455
+    /// §4.2.2).
+    fn response(self) -> Response<Body> {
+        let mut refused = EioError::BadRequest.response();
+        if let BadHandshake::Version = self {
+            refused.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                header::HeaderValue::from_static("13"),
+            );
+        }
+        refused
+    }
+}
+
+/// The `Sec-WebSocket-Accept` value for a valid opening handshake (RFC 6455 §4.2.1).
+fn accept_key(req: &Request<Incoming>) -> Result<String, BadHandshake> {
     let version = req.headers().get(header::SEC_WEBSOCKET_VERSION);
     if version.is_none_or(|v| v.as_bytes() != b"13") {
-        let mut refused = EioError::BadRequest.response();
-        refused.headers_mut().insert(
-            header::SEC_WEBSOCKET_VERSION,
-            header::HeaderValue::from_static("13"),
-        );
-        return Err(refused);
+        return Err(BadHandshake::Version);
     }
     // The key is 16 random bytes in base64: 22 characters and `==`.
     match req.headers().get(header::SEC_WEBSOCKET_KEY) {
@@ -116,7 +132,7 @@ fn accept_key(req: &Request<Incoming>) -> Result<String, Response<Body>> {
         {
             Ok(derive_accept_key(key.as_bytes()))
         }
-        _ => Err(EioError::BadRequest.response()),
+        _ => Err(BadHandshake::Key),
     }
 }
 
