@@ -100,7 +100,31 @@ typedef enum {
    * ack arguments) + attachments, or `rtio_event_ack_timed_out() == true`.
    */
   RTIO_EVENT_TYPE_ACK_RESPONSE = 4,
+  /**
+   * An HTTP request asks to open an Engine.IO session (the request gate,
+   * `rtio_config_set_request_gate`), or, with `rtio_config_set_cors_gate`, any request
+   * without a session id, CORS preflights included. The request id
+   * (`rtio_event_request`) and the request (`rtio_event_handshake`: method, url, query,
+   * headers, address, port, transport) are set; socket id and namespace are "". Answer
+   * with `rtio_request_allow`, `rtio_request_allow_origin` or `rtio_request_deny` within
+   * the gate's timeout, after which the request is refused with 403.
+   */
+  RTIO_EVENT_TYPE_REQUEST = 5,
 } rtio_event_type;
+
+/**
+ * A connection's transport.
+ */
+typedef enum {
+  /**
+   * HTTP long-polling.
+   */
+  RTIO_TRANSPORT_POLLING = 0,
+  /**
+   * WebSocket.
+   */
+  RTIO_TRANSPORT_WEBSOCKET = 1,
+} rtio_transport;
 
 /**
  * A server configuration (opaque). Create with `rtio_config_new`, free with
@@ -187,7 +211,8 @@ const char *rtio_version(void);
 /**
  * A new configuration with Socket.IO's defaults: host 0.0.0.0, port 0 (any free port), path
  * `/socket.io/`, ping interval 25 000 ms, ping timeout 20 000 ms, max payload 1 000 000
- * bytes, CORS for any origin, namespace `/` only, poll mode (no callback).
+ * bytes, connect timeout 45 000 ms, no cross-origin access (CORS off, as in socket.io),
+ * request gate off, namespace `/` only, poll mode (no callback).
  * Free it with `rtio_config_free` (starting a server does not consume it).
  * Returns NULL only on internal error (see `rtio_last_error`).
  */
@@ -250,14 +275,65 @@ rtio_status rtio_config_set_connect_timeout(rtio_config *config, uint32_t timeou
 rtio_status rtio_config_set_max_payload(rtio_config *config, size_t bytes);
 
 /**
- * Sets the CORS policy: `"*"` allows any origin (the default; the request's Origin is
- * echoed with credentials allowed), `""` sends no CORS headers, otherwise a comma-separated
- * list of allowed origins such as `"https://a.example,https://b.example"`.
+ * Sets which origins may make cross-origin requests (CORS): `"*"` allows any origin (the
+ * request's `Origin` is echoed), `""` none (the default, as in socket.io: no CORS headers
+ * are sent), otherwise a comma-separated list of exact origins such as
+ * `"https://a.example,https://b.example"`. Credentials (cookies) are allowed only with
+ * `rtio_config_set_cors_credentials`. Replaces an earlier `rtio_config_set_cors_gate`.
+ * `RTIO_STATUS_INVALID_ARGUMENT` for an empty entry in a list (`"https://a.example,"`).
  *
  * # Safety
  * `config` from `rtio_config_new`; `origins` a NUL-terminated string (copied).
  */
 rtio_status rtio_config_set_cors(rtio_config *config, const char *origins);
+
+/**
+ * CORS decided by the host, request by request: every request without a session id
+ * (handshakes and CORS preflights) arrives as `RTIO_EVENT_TYPE_REQUEST`, and
+ * `rtio_request_allow_origin` lets its `Origin` read the response (CORS headers are sent;
+ * the session keeps that for its later requests from the same origin), while
+ * `rtio_request_allow` lets it through without cross-origin access. Unanswered requests are
+ * refused after the gate's timeout (`rtio_config_set_request_gate`, default 10 000 ms).
+ * Replaces an earlier `rtio_config_set_cors`.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_cors_gate(rtio_config *config);
+
+/**
+ * With `enabled`, allowed cross-origin requests may carry credentials (cookies):
+ * `Access-Control-Allow-Credentials: true` is sent. Default false.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_cors_credentials(rtio_config *config, bool enabled);
+
+/**
+ * With `enabled`, a request whose `Origin` the CORS policy does not allow is refused with
+ * HTTP 400 `{"code":4,"message":"Not an accepted origin."}`, WebSocket upgrades included
+ * (python-engineio's behaviour; browsers do not apply CORS to WebSocket). With CORS none
+ * (`""`), only the server's own origin is accepted. Default false (socket.io's behaviour:
+ * such requests are served without CORS headers).
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_reject_other_origins(rtio_config *config, bool enabled);
+
+/**
+ * The request gate (socket.io's `allowRequest`). With `enabled`, every Engine.IO handshake
+ * (a polling GET or a WebSocket upgrade without a session id) first arrives as
+ * `RTIO_EVENT_TYPE_REQUEST`; the client waits until you answer with `rtio_request_allow`,
+ * `rtio_request_allow_origin` or `rtio_request_deny` (from any thread). A request not
+ * answered within `timeout_ms` is refused with 403. `timeout_ms` 0 means the default,
+ * 10 000 ms; it also bounds the answers of `rtio_config_set_cors_gate`. Default: off.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_request_gate(rtio_config *config, bool enabled, uint32_t timeout_ms);
 
 /**
  * Serves files from this directory for paths outside the endpoint (`/` serves
@@ -436,7 +512,9 @@ const uint8_t *rtio_event_attachment(const rtio_event *ev, size_t index, size_t 
 int64_t rtio_event_ack_id(const rtio_event *ev);
 
 /**
- * The request id of a connect request (0 otherwise), for `rtio_accept` / `rtio_reject`.
+ * The request id of a connect request (for `rtio_accept` / `rtio_reject`) or of a gated
+ * HTTP request (for `rtio_request_allow` / `rtio_request_allow_origin` /
+ * `rtio_request_deny`); 0 otherwise.
  *
  * # Safety
  * `ev` is NULL or a live event; out-pointers are NULL or writable.
@@ -472,10 +550,16 @@ bool rtio_event_ack_timed_out(const rtio_event *ev);
 const char *rtio_event_reason(const rtio_event *ev);
 
 /**
- * The connection's handshake as a JSON object, on connect and connect-request events ("" on
- * others): `{"address":"127.0.0.1","port":50000,"query":"EIO=4&transport=polling",
- * "headers":{"user-agent":"..."},"issued":<ms since epoch>}`. Read fields with
- * `rtio_json_get_string`. `len` (if not NULL) receives its length. Owned by the event.
+ * The connection's handshake as a JSON object, on connect and connect-request events:
+ * `{"address":"127.0.0.1","port":50000,"query":"EIO=4&transport=polling",
+ * "headers":{"user-agent":"..."},"issued":<ms since epoch>}`.
+ * On a request event, the HTTP request: `{"method":"GET",
+ * "url":"/socket.io/?EIO=4&transport=polling","query":"EIO=4&transport=polling",
+ * "headers":{"origin":"..."},"address":"127.0.0.1","port":50000,
+ * "transport":"polling"}` (`"websocket"` for an upgrade request; `"method":"OPTIONS"` for
+ * a CORS preflight). "" on other events. Header names are lower case (a repeated header
+ * keeps its last value). Read fields with `rtio_json_get_string` (`"/query"`,
+ * `"/headers/origin"`). `len` (if not NULL) receives its length. Owned by the event.
  *
  * # Safety
  * `ev` is NULL or a live event; out-pointers are NULL or writable.
@@ -718,6 +802,103 @@ rtio_status rtio_add_namespace(const rtio_server *server_, const char *nsp, bool
  * `server` from `rtio_server_start`; `nsp` NUL-terminated; out-pointers NULL or writable.
  */
 rtio_status rtio_stats(const rtio_server *server_, const char *nsp, size_t *sockets, size_t *rooms);
+
+/**
+ * Lets a gated request (`RTIO_EVENT_TYPE_REQUEST`) through, without cross-origin access
+ * (with `rtio_config_set_cors_gate` its origin may not read the response; with the other
+ * CORS policies the policy decides). May be called from any thread.
+ * `RTIO_STATUS_UNKNOWN_REQUEST` when the request was answered already or timed out,
+ * `RTIO_STATUS_STOPPED` after `rtio_server_stop`.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`.
+ */
+rtio_status rtio_request_allow(const rtio_server *server_, uint64_t request);
+
+/**
+ * Lets a gated request through and, with `rtio_config_set_cors_gate`, lets its `Origin`
+ * read the response (CORS headers are sent, also on the later requests of a session it
+ * opens from that origin). With the other CORS policies the same as `rtio_request_allow`.
+ * Errors as `rtio_request_allow`.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`.
+ */
+rtio_status rtio_request_allow_origin(const rtio_server *server_, uint64_t request);
+
+/**
+ * Refuses a gated request: the client gets HTTP `status` (400–599, e.g. 403) with the body
+ * `{"code":4,"message":<message>}` (a WebSocket upgrade is refused with that response
+ * instead of switching protocols). `RTIO_STATUS_INVALID_ARGUMENT` for a status outside
+ * 400–599 (the request stays pending), otherwise errors as `rtio_request_allow`.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `message` NUL-terminated (copied).
+ */
+rtio_status rtio_request_deny(const rtio_server *server_,
+                              uint64_t request,
+                              uint16_t status,
+                              const char *message);
+
+/**
+ * Stores in `*out` the rooms a socket is in, as a JSON array of strings, its own room (its
+ * id) first: `["<sid>","room1"]`. `*out` is yours: free it with `rtio_string_free` (it is
+ * set to NULL on error). `RTIO_STATUS_UNKNOWN_SOCKET` when no socket has this id.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `sid` NUL-terminated; `out` writable.
+ */
+rtio_status rtio_socket_rooms(const rtio_server *server_, const char *sid, char **out);
+
+/**
+ * Stores in `*out` the ids of the sockets in room `room` of namespace `nsp` (NULL `room`:
+ * every socket of the namespace), as a JSON array of strings (`[]` for an empty or unknown
+ * room). `*out` is yours: free it with `rtio_string_free` (NULL on error).
+ * `RTIO_STATUS_UNKNOWN_NAMESPACE` when the namespace is not served.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `nsp` NUL-terminated, `room` NULL or NUL-terminated;
+ * `out` writable.
+ */
+rtio_status rtio_room_sockets(const rtio_server *server_,
+                              const char *nsp,
+                              const char *room,
+                              char **out);
+
+/**
+ * Takes every socket of namespace `nsp` out of `room` (socket.io's `socketsLeave(room)`).
+ * `RTIO_STATUS_UNKNOWN_NAMESPACE` when the namespace is not served.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; strings NUL-terminated.
+ */
+rtio_status rtio_close_room(const rtio_server *server_, const char *nsp, const char *room);
+
+/**
+ * Stores in `*transport` the transport the socket's connection uses now (polling until an
+ * upgrade to WebSocket completes). `RTIO_STATUS_UNKNOWN_SOCKET` when no socket has this id.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `sid` NUL-terminated; `transport` writable.
+ */
+rtio_status rtio_socket_transport(const rtio_server *server_,
+                                  const char *sid,
+                                  rtio_transport *transport);
+
+/**
+ * The transport's name as Engine.IO spells it: `"polling"` or `"websocket"` (`"unknown"`
+ * for a value that is no transport). Static storage; never free it.
+ */
+const char *rtio_transport_name(int32_t transport);
+
+/**
+ * Stores in `*count` the number of Engine.IO connections open now, whether or not they
+ * joined a namespace (socket.io's `io.engine.clientsCount`).
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `count` writable.
+ */
+rtio_status rtio_client_count(const rtio_server *server_, size_t *count);
 
 #ifdef __cplusplus
 }  // extern "C"

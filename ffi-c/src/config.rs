@@ -42,7 +42,8 @@ fn ms(v: u32, what: &str) -> FfiResult<Duration> {
 
 /// A new configuration with Socket.IO's defaults: host 0.0.0.0, port 0 (any free port), path
 /// `/socket.io/`, ping interval 25 000 ms, ping timeout 20 000 ms, max payload 1 000 000
-/// bytes, CORS for any origin, namespace `/` only, poll mode (no callback).
+/// bytes, connect timeout 45 000 ms, no cross-origin access (CORS off, as in socket.io),
+/// request gate off, namespace `/` only, poll mode (no callback).
 /// Free it with `rtio_config_free` (starting a server does not consume it).
 /// Returns NULL only on internal error (see `rtio_last_error`).
 #[no_mangle]
@@ -172,9 +173,12 @@ pub unsafe extern "C" fn rtio_config_set_max_payload(
     })
 }
 
-/// Sets the CORS policy: `"*"` allows any origin (the default; the request's Origin is
-/// echoed with credentials allowed), `""` sends no CORS headers, otherwise a comma-separated
-/// list of allowed origins such as `"https://a.example,https://b.example"`.
+/// Sets which origins may make cross-origin requests (CORS): `"*"` allows any origin (the
+/// request's `Origin` is echoed), `""` none (the default, as in socket.io: no CORS headers
+/// are sent), otherwise a comma-separated list of exact origins such as
+/// `"https://a.example,https://b.example"`. Credentials (cookies) are allowed only with
+/// `rtio_config_set_cors_credentials`. Replaces an earlier `rtio_config_set_cors_gate`.
+/// `RTIO_STATUS_INVALID_ARGUMENT` for an empty entry in a list (`"https://a.example,"`).
 ///
 /// # Safety
 /// `config` from `rtio_config_new`; `origins` a NUL-terminated string (copied).
@@ -189,7 +193,96 @@ pub unsafe extern "C" fn rtio_config_set_cors(
         c.config.cors = match origins {
             "*" => CorsOrigins::Any,
             "" => CorsOrigins::None,
-            list => CorsOrigins::List(list.split(',').map(|o| o.trim().to_string()).collect()),
+            list => {
+                let list: Vec<String> = list.split(',').map(|o| o.trim().to_string()).collect();
+                if list.iter().any(|o| o.is_empty()) {
+                    return Err(Failure::new(
+                        rtio_status::InvalidArgument,
+                        "cors: the origin list has an empty entry",
+                    ));
+                }
+                CorsOrigins::List(list)
+            }
+        };
+        Ok(())
+    })
+}
+
+/// CORS decided by the host, request by request: every request without a session id
+/// (handshakes and CORS preflights) arrives as `RTIO_EVENT_TYPE_REQUEST`, and
+/// `rtio_request_allow_origin` lets its `Origin` read the response (CORS headers are sent;
+/// the session keeps that for its later requests from the same origin), while
+/// `rtio_request_allow` lets it through without cross-origin access. Unanswered requests are
+/// refused after the gate's timeout (`rtio_config_set_request_gate`, default 10 000 ms).
+/// Replaces an earlier `rtio_config_set_cors`.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_cors_gate(config: *mut rtio_config) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.cors = CorsOrigins::Host;
+        Ok(())
+    })
+}
+
+/// With `enabled`, allowed cross-origin requests may carry credentials (cookies):
+/// `Access-Control-Allow-Credentials: true` is sent. Default false.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_cors_credentials(
+    config: *mut rtio_config,
+    enabled: bool,
+) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.cors_credentials = enabled;
+        Ok(())
+    })
+}
+
+/// With `enabled`, a request whose `Origin` the CORS policy does not allow is refused with
+/// HTTP 400 `{"code":4,"message":"Not an accepted origin."}`, WebSocket upgrades included
+/// (python-engineio's behaviour; browsers do not apply CORS to WebSocket). With CORS none
+/// (`""`), only the server's own origin is accepted. Default false (socket.io's behaviour:
+/// such requests are served without CORS headers).
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_reject_other_origins(
+    config: *mut rtio_config,
+    enabled: bool,
+) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.reject_other_origins = enabled;
+        Ok(())
+    })
+}
+
+/// The request gate (socket.io's `allowRequest`). With `enabled`, every Engine.IO handshake
+/// (a polling GET or a WebSocket upgrade without a session id) first arrives as
+/// `RTIO_EVENT_TYPE_REQUEST`; the client waits until you answer with `rtio_request_allow`,
+/// `rtio_request_allow_origin` or `rtio_request_deny` (from any thread). A request not
+/// answered within `timeout_ms` is refused with 403. `timeout_ms` 0 means the default,
+/// 10 000 ms; it also bounds the answers of `rtio_config_set_cors_gate`. Default: off.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_request_gate(
+    config: *mut rtio_config,
+    enabled: bool,
+    timeout_ms: u32,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        c.config.request_gate = enabled;
+        c.config.request_gate_timeout = if timeout_ms == 0 {
+            Config::default().request_gate_timeout
+        } else {
+            Duration::from_millis(u64::from(timeout_ms))
         };
         Ok(())
     })

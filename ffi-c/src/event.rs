@@ -3,8 +3,8 @@
 use std::ffi::{c_char, CStr, CString};
 
 use bytes::Bytes;
-use rtio_core::engineio::Handshake;
-use rtio_core::{Event, Payload};
+use rtio_core::engineio::{Handshake, Headers, Transport};
+use rtio_core::{Event, Payload, RequestInfo};
 
 use crate::error::guard_value;
 
@@ -29,6 +29,14 @@ pub enum rtio_event_type {
     /// The answer to `rtio_emit_with_ack`: socket id, ack token and either data (the client's
     /// ack arguments) + attachments, or `rtio_event_ack_timed_out() == true`.
     AckResponse = 4,
+    /// An HTTP request asks to open an Engine.IO session (the request gate,
+    /// `rtio_config_set_request_gate`), or, with `rtio_config_set_cors_gate`, any request
+    /// without a session id, CORS preflights included. The request id
+    /// (`rtio_event_request`) and the request (`rtio_event_handshake`: method, url, query,
+    /// headers, address, port, transport) are set; socket id and namespace are "". Answer
+    /// with `rtio_request_allow`, `rtio_request_allow_origin` or `rtio_request_deny` within
+    /// the gate's timeout, after which the request is refused with 403.
+    Request = 5,
 }
 
 /// One event (opaque). In callback mode it is borrowed for the duration of the callback; in
@@ -76,24 +84,50 @@ fn reason_cstr(r: rtio_core::DisconnectReason) -> &'static CStr {
     }
 }
 
-/// The handshake as JSON: `{"address","query","headers":{...},"issued"}`.
-fn handshake_json(h: &Handshake) -> String {
-    let headers: serde_json::Map<String, serde_json::Value> = h
-        .headers
+/// Headers as a JSON object (a repeated name keeps its last value).
+fn headers_json(headers: &Headers) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = headers
         .iter()
         .map(|(k, v)| {
             let v = String::from_utf8_lossy(v).into_owned();
             (k.to_string(), serde_json::Value::String(v))
         })
         .collect();
+    serde_json::Value::Object(map)
+}
+
+/// The handshake as JSON: `{"address","port","query","headers":{...},"issued"}`.
+fn handshake_json(h: &Handshake) -> String {
     serde_json::json!({
         "address": h.remote_addr.ip().to_string(),
         "port": h.remote_addr.port(),
         "query": h.query,
-        "headers": headers,
+        "headers": headers_json(&h.headers),
         "issued": h.issued_ms,
     })
     .to_string()
+}
+
+/// A gated request as JSON:
+/// `{"method","url","query","headers":{...},"address","port","transport"}`.
+fn request_json(r: &RequestInfo) -> String {
+    serde_json::json!({
+        "method": r.method,
+        "url": r.url,
+        "query": r.query(),
+        "headers": headers_json(&r.headers),
+        "address": r.remote_addr.ip().to_string(),
+        "port": r.remote_addr.port(),
+        "transport": transport_name(r.transport),
+    })
+    .to_string()
+}
+
+fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::Polling => "polling",
+        Transport::WebSocket => "websocket",
+    }
 }
 
 impl rtio_event {
@@ -123,6 +157,11 @@ impl rtio_event {
 
     pub(crate) fn from_core(ev: Event) -> rtio_event {
         match ev {
+            Event::Request { request, info } => rtio_event {
+                request,
+                handshake: text(request_json(&info)),
+                ..rtio_event::blank(rtio_event_type::Request)
+            },
             Event::ConnectRequest {
                 request,
                 sid,
@@ -308,7 +347,9 @@ pub unsafe extern "C" fn rtio_event_ack_id(ev: *const rtio_event) -> i64 {
     guard_value(-1, || event(ev).map(|e| e.ack_id))
 }
 
-/// The request id of a connect request (0 otherwise), for `rtio_accept` / `rtio_reject`.
+/// The request id of a connect request (for `rtio_accept` / `rtio_reject`) or of a gated
+/// HTTP request (for `rtio_request_allow` / `rtio_request_allow_origin` /
+/// `rtio_request_deny`); 0 otherwise.
 ///
 /// # Safety
 /// `ev` is NULL or a live event; out-pointers are NULL or writable.
@@ -348,10 +389,16 @@ pub unsafe extern "C" fn rtio_event_reason(ev: *const rtio_event) -> *const c_ch
     guard_value(std::ptr::null(), || event(ev).map(|e| e.reason.as_ptr()))
 }
 
-/// The connection's handshake as a JSON object, on connect and connect-request events ("" on
-/// others): `{"address":"127.0.0.1","port":50000,"query":"EIO=4&transport=polling",
-/// "headers":{"user-agent":"..."},"issued":<ms since epoch>}`. Read fields with
-/// `rtio_json_get_string`. `len` (if not NULL) receives its length. Owned by the event.
+/// The connection's handshake as a JSON object, on connect and connect-request events:
+/// `{"address":"127.0.0.1","port":50000,"query":"EIO=4&transport=polling",
+/// "headers":{"user-agent":"..."},"issued":<ms since epoch>}`.
+/// On a request event, the HTTP request: `{"method":"GET",
+/// "url":"/socket.io/?EIO=4&transport=polling","query":"EIO=4&transport=polling",
+/// "headers":{"origin":"..."},"address":"127.0.0.1","port":50000,
+/// "transport":"polling"}` (`"websocket"` for an upgrade request; `"method":"OPTIONS"` for
+/// a CORS preflight). "" on other events. Header names are lower case (a repeated header
+/// keeps its last value). Read fields with `rtio_json_get_string` (`"/query"`,
+/// `"/headers/origin"`). `len` (if not NULL) receives its length. Owned by the event.
 ///
 /// # Safety
 /// `ev` is NULL or a live event; out-pointers are NULL or writable.

@@ -1,12 +1,13 @@
 //! `rtio_server`: start, stop, the two delivery modes, and every action.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rtio_core::{Events, Io, Payload, Server};
+use rtio_core::engineio::Transport;
+use rtio_core::{Events, Io, Payload, RequestAnswer, Server};
 
 use crate::config::{rtio_config, rtio_event_cb};
 use crate::error::{arg_str, guard, opt_str, out_ptr, rtio_status, Failure, FfiResult};
@@ -609,6 +610,197 @@ pub unsafe extern "C" fn rtio_stats(
         if !rooms.is_null() {
             *rooms = st.rooms;
         }
+        Ok(())
+    })
+}
+
+fn answer(server_: *const rtio_server, request: u64, answer: RequestAnswer) -> FfiResult<()> {
+    server(server_)?.io.answer_request(request, answer)?;
+    Ok(())
+}
+
+/// Lets a gated request (`RTIO_EVENT_TYPE_REQUEST`) through, without cross-origin access
+/// (with `rtio_config_set_cors_gate` its origin may not read the response; with the other
+/// CORS policies the policy decides). May be called from any thread.
+/// `RTIO_STATUS_UNKNOWN_REQUEST` when the request was answered already or timed out,
+/// `RTIO_STATUS_STOPPED` after `rtio_server_stop`.
+///
+/// # Safety
+/// `server` from `rtio_server_start`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_request_allow(server_: *const rtio_server, request: u64) -> rtio_status {
+    guard(|| answer(server_, request, RequestAnswer::allow()))
+}
+
+/// Lets a gated request through and, with `rtio_config_set_cors_gate`, lets its `Origin`
+/// read the response (CORS headers are sent, also on the later requests of a session it
+/// opens from that origin). With the other CORS policies the same as `rtio_request_allow`.
+/// Errors as `rtio_request_allow`.
+///
+/// # Safety
+/// `server` from `rtio_server_start`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_request_allow_origin(
+    server_: *const rtio_server,
+    request: u64,
+) -> rtio_status {
+    guard(|| answer(server_, request, RequestAnswer::allow().cross_origin(true)))
+}
+
+/// Refuses a gated request: the client gets HTTP `status` (400–599, e.g. 403) with the body
+/// `{"code":4,"message":<message>}` (a WebSocket upgrade is refused with that response
+/// instead of switching protocols). `RTIO_STATUS_INVALID_ARGUMENT` for a status outside
+/// 400–599 (the request stays pending), otherwise errors as `rtio_request_allow`.
+///
+/// # Safety
+/// `server` from `rtio_server_start`; `message` NUL-terminated (copied).
+#[no_mangle]
+pub unsafe extern "C" fn rtio_request_deny(
+    server_: *const rtio_server,
+    request: u64,
+    status: u16,
+    message: *const c_char,
+) -> rtio_status {
+    guard(|| {
+        let message = arg_str(message, "message")?;
+        if !(400..600).contains(&status) {
+            return Err(Failure::new(
+                rtio_status::InvalidArgument,
+                format!("status {status} is not an HTTP error status (400-599)"),
+            ));
+        }
+        answer(server_, request, RequestAnswer::deny(status, message))
+    })
+}
+
+/// A string list as a JSON array, handed to C (free with `rtio_string_free`).
+fn json_list(items: &[String]) -> *mut c_char {
+    let json = serde_json::to_string(items).unwrap_or_else(|_| "[]".into());
+    // JSON escapes NUL as \u0000, so the text has none.
+    CString::new(json).unwrap_or_default().into_raw()
+}
+
+/// Stores in `*out` the rooms a socket is in, as a JSON array of strings, its own room (its
+/// id) first: `["<sid>","room1"]`. `*out` is yours: free it with `rtio_string_free` (it is
+/// set to NULL on error). `RTIO_STATUS_UNKNOWN_SOCKET` when no socket has this id.
+///
+/// # Safety
+/// `server` from `rtio_server_start`; `sid` NUL-terminated; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_socket_rooms(
+    server_: *const rtio_server,
+    sid: *const c_char,
+    out: *mut *mut c_char,
+) -> rtio_status {
+    guard(|| {
+        let out = out_ptr(out, "out")?;
+        *out = std::ptr::null_mut();
+        let rooms = server(server_)?.io.rooms(arg_str(sid, "sid")?)?;
+        *out = json_list(&rooms);
+        Ok(())
+    })
+}
+
+/// Stores in `*out` the ids of the sockets in room `room` of namespace `nsp` (NULL `room`:
+/// every socket of the namespace), as a JSON array of strings (`[]` for an empty or unknown
+/// room). `*out` is yours: free it with `rtio_string_free` (NULL on error).
+/// `RTIO_STATUS_UNKNOWN_NAMESPACE` when the namespace is not served.
+///
+/// # Safety
+/// `server` from `rtio_server_start`; `nsp` NUL-terminated, `room` NULL or NUL-terminated;
+/// `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_room_sockets(
+    server_: *const rtio_server,
+    nsp: *const c_char,
+    room: *const c_char,
+    out: *mut *mut c_char,
+) -> rtio_status {
+    guard(|| {
+        let out = out_ptr(out, "out")?;
+        *out = std::ptr::null_mut();
+        let s = server(server_)?;
+        let ids = s.io.sockets(arg_str(nsp, "nsp")?, opt_str(room, "room")?)?;
+        *out = json_list(&ids);
+        Ok(())
+    })
+}
+
+/// Takes every socket of namespace `nsp` out of `room` (socket.io's `socketsLeave(room)`).
+/// `RTIO_STATUS_UNKNOWN_NAMESPACE` when the namespace is not served.
+///
+/// # Safety
+/// `server` from `rtio_server_start`; strings NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_close_room(
+    server_: *const rtio_server,
+    nsp: *const c_char,
+    room: *const c_char,
+) -> rtio_status {
+    guard(|| {
+        let s = server(server_)?;
+        s.io.close_room(arg_str(nsp, "nsp")?, arg_str(room, "room")?)?;
+        Ok(())
+    })
+}
+
+/// A connection's transport.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum rtio_transport {
+    /// HTTP long-polling.
+    Polling = 0,
+    /// WebSocket.
+    Websocket = 1,
+}
+
+/// Stores in `*transport` the transport the socket's connection uses now (polling until an
+/// upgrade to WebSocket completes). `RTIO_STATUS_UNKNOWN_SOCKET` when no socket has this id.
+///
+/// # Safety
+/// `server` from `rtio_server_start`; `sid` NUL-terminated; `transport` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_socket_transport(
+    server_: *const rtio_server,
+    sid: *const c_char,
+    transport: *mut rtio_transport,
+) -> rtio_status {
+    guard(|| {
+        let out = out_ptr(transport, "transport")?;
+        let t = server(server_)?.io.transport(arg_str(sid, "sid")?)?;
+        *out = match t {
+            Transport::Polling => rtio_transport::Polling,
+            Transport::WebSocket => rtio_transport::Websocket,
+        };
+        Ok(())
+    })
+}
+
+/// The transport's name as Engine.IO spells it: `"polling"` or `"websocket"` (`"unknown"`
+/// for a value that is no transport). Static storage; never free it.
+#[no_mangle]
+pub extern "C" fn rtio_transport_name(transport: i32) -> *const c_char {
+    match transport {
+        0 => c"polling".as_ptr(),
+        1 => c"websocket".as_ptr(),
+        _ => c"unknown".as_ptr(),
+    }
+}
+
+/// Stores in `*count` the number of Engine.IO connections open now, whether or not they
+/// joined a namespace (socket.io's `io.engine.clientsCount`).
+///
+/// # Safety
+/// `server` from `rtio_server_start`; `count` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_client_count(
+    server_: *const rtio_server,
+    count: *mut usize,
+) -> rtio_status {
+    guard(|| {
+        let out = out_ptr(count, "count")?;
+        *out = server(server_)?.io.client_count()?;
         Ok(())
     })
 }
