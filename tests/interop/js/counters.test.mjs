@@ -65,6 +65,18 @@ for (const setup of Object.keys(SETUPS)) {
       assert.deepEqual(await a.call('stats'), { sockets: 1, rooms: 0 });
     });
 
+    it('visits follows the events: when two clients leave at once, the others see 2 then 1', async () => {
+      const a = await alone();
+      const b = await join();
+      const c = await join();
+      await a.next('visits', { where: ([n]) => n === 3 });
+      a.drain();
+      b.close();
+      c.close();
+      assert.deepEqual(await a.next('visits'), [2]);
+      assert.deepEqual(await a.next('visits'), [1]);
+    });
+
     it('visits also decrements when a raw websocket connection is dropped', async () => {
       const a = await alone();
       const raw = await RawWebSocket.open(server);

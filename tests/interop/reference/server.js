@@ -73,6 +73,12 @@ const io = new Server(httpServer, {
   pingTimeout: number('ping-timeout'),
   maxHttpBufferSize: number('max-payload'),
   connectTimeout: number('connect-timeout'),
+  // handshakes that ask for it (`?deny=1`) are refused, so that the suites can check what a
+  // refused client sees
+  allowRequest: (req, callback) => {
+    const denied = new URL(req.url, 'http://localhost').searchParams.get('deny') === '1';
+    callback(denied ? 'denied by the request gate' : null, !denied);
+  },
 });
 
 // Registers an event handler that reports a failure on stderr instead of crashing the
