@@ -2,8 +2,9 @@
  * The C scenarios server: every behaviour of shared/SCENARIOS.md, written with rtio's C API
  * the way a C user would. Run it through `tests/interop/scenarios-server c`.
  *
- * Events arrive in callback mode on rtio's dispatcher thread; the `later` row emits from a
- * thread of our own. The main thread waits for SIGINT/SIGTERM and stops the server.
+ * Events arrive in callback mode on rtio's dispatcher thread (one thread, so the handler's
+ * state needs no lock); the `later` row emits from a thread of our own. The main thread waits
+ * for SIGINT/SIGTERM and stops the server.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <rtio.h>
@@ -17,6 +18,9 @@
 
 static rtio_server *server;
 static bool send_visits = true;
+/* Sockets on `/`, counted as the connect and disconnect events are handled (seed 000's
+ * totalUsers), so every `visits` follows the event order. Only the dispatcher touches it. */
+static size_t visitors = 0;
 
 static void report(const char *what, rtio_status status) {
   if (status != RTIO_STATUS_OK) {
@@ -90,11 +94,34 @@ static void attachments_of(const rtio_event *ev, attachments *out) {
 /* ---- the main namespace --------------------------------------------------------------- */
 
 static void broadcast_visits(void) {
-  size_t sockets = 0;
-  CHECK(rtio_stats(server, "/", &sockets, NULL));
   char json[32];
-  int n = snprintf(json, sizeof json, "[%zu]", sockets);
+  int n = snprintf(json, sizeof json, "[%zu]", visitors);
   CHECK(rtio_broadcast(server, NULL, "visits", json, (size_t)n, NULL, 0, NULL));
+}
+
+/* ---- the request gate ------------------------------------------------------------------- */
+
+/* True when the query string has the pair `pair` (e.g. "deny=1") among its `&`-separated ones. */
+static bool query_has(const char *query, const char *pair) {
+  size_t n = strlen(pair);
+  for (const char *p = query;; p++) {
+    if (strncmp(p, pair, n) == 0 && (p[n] == '&' || p[n] == '\0')) return true;
+    p = strchr(p, '&');
+    if (!p) return false;
+  }
+}
+
+/* Every handshake asks first: one whose query has `deny=1` is refused. */
+static void on_request(const rtio_event *ev) {
+  size_t len = 0;
+  const char *request = rtio_event_handshake(ev, &len);
+  char *query = string_at(request, len, "/query");
+  if (query && query_has(query, "deny=1")) {
+    CHECK(rtio_request_deny(server, rtio_event_request(ev), 403, "denied by the request gate"));
+  } else {
+    CHECK(rtio_request_allow(server, rtio_event_request(ev)));
+  }
+  rtio_string_free(query);
 }
 
 /* Questions asked with an ack, to answer the right socket when the ack (or timeout) comes. */
@@ -318,11 +345,17 @@ static void on_event(const rtio_event *ev, void *user_data) {
       sprintf(json, "[%.*s]", (int)len, data);
       CHECK(rtio_emit(server, sid, "auth", json, len + 2, NULL, 0));
       free(json);
-      if (strcmp(nsp, "/") == 0 && send_visits) broadcast_visits();
+      if (strcmp(nsp, "/") == 0) {
+        visitors++;
+        if (send_visits) broadcast_visits();
+      }
       break;
     }
     case RTIO_EVENT_TYPE_DISCONNECT:
-      if (strcmp(nsp, "/") == 0 && send_visits) broadcast_visits();
+      if (strcmp(nsp, "/") == 0) {
+        visitors--;
+        if (send_visits) broadcast_visits();
+      }
       break;
     case RTIO_EVENT_TYPE_MESSAGE:
       if (strcmp(nsp, "/") == 0) {
@@ -337,6 +370,9 @@ static void on_event(const rtio_event *ev, void *user_data) {
     case RTIO_EVENT_TYPE_ACK_RESPONSE:
       on_ack_response(ev);
       break;
+    case RTIO_EVENT_TYPE_REQUEST:
+      on_request(ev);
+      break;
   }
 }
 
@@ -350,6 +386,11 @@ static int usage(const char *why) {
 int main(int argc, char **argv) {
   rtio_config *config = rtio_config_new();
   CHECK(rtio_config_set_host(config, "127.0.0.1"));
+  /* Any origin (echoed), with credentials, so credentialed browser clients work. */
+  CHECK(rtio_config_set_cors(config, "*"));
+  CHECK(rtio_config_set_cors_credentials(config, true));
+  /* Handshakes reach on_request first (0: the default timeout, 10 s). */
+  CHECK(rtio_config_set_request_gate(config, true, 0));
   CHECK(rtio_config_add_namespace(config, "/custom", false));
   CHECK(rtio_config_add_namespace(config, "/admin", true));
   unsigned long ping_interval = 25000, ping_timeout = 20000;

@@ -243,7 +243,7 @@ pub unsafe extern "C" fn rtio_config_set_cors_credentials(
 }
 
 /// With `enabled`, a request whose `Origin` the CORS policy does not allow is refused with
-/// HTTP 400 `{"code":4,"message":"Not an accepted origin."}`, WebSocket upgrades included
+/// HTTP 400 and the body `"Not an accepted origin."`, WebSocket upgrades included
 /// (python-engineio's behaviour; browsers do not apply CORS to WebSocket). With CORS none
 /// (`""`), only the server's own origin is accepted. Default false (socket.io's behaviour:
 /// such requests are served without CORS headers).

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -94,6 +95,118 @@ static int client_open(client *c, uint16_t port) {
 
 static void client_post(client *c, const char *packets) { free(http(c->port, "POST", c->path, packets)); }
 static char *client_get(client *c) { return http(c->port, "GET", c->path, NULL); }
+
+/* ---- raw HTTP requests that stay open: the gate answers while the client waits ---------- */
+
+/* Connects and writes `METHOD path` with the extra header lines `headers` ("" for none, each
+ * ending in \r\n); returns the socket, or -1. The answer is read with http_receive. */
+static int http_send(uint16_t port, const char *method, const char *path, const char *headers) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  char head[1024];
+  int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n%s\r\n", method,
+                   path, port, headers);
+  if (write(fd, head, (size_t)n) != n) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* The value of header `name` in a response's head, copied into `out` ("" when absent). */
+static void header_value(const char *response, const char *name, char *out, size_t cap) {
+  out[0] = '\0';
+  size_t n = strlen(name);
+  const char *end = strstr(response, "\r\n\r\n");
+  for (const char *line = strstr(response, "\r\n"); line && line < end; line = strstr(line + 2, "\r\n")) {
+    const char *h = line + 2;
+    if (strncasecmp(h, name, n) == 0 && h[n] == ':') {
+      const char *v = h + n + 1;
+      while (*v == ' ') v++;
+      size_t len = strcspn(v, "\r");
+      snprintf(out, cap, "%.*s", (int)(len < cap ? len : cap - 1), v);
+      return;
+    }
+  }
+}
+
+/* Reads one response (its head, then Content-Length bytes of body; waits up to 5 s) and
+ * closes the socket. Returns it malloc'ed ("" on timeout). */
+static char *http_receive(int fd) {
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  buf[0] = '\0';
+  for (;;) {
+    char *end = strstr(buf, "\r\n\r\n");
+    if (end) {
+      char length[32];
+      header_value(buf, "content-length", length, sizeof length);
+      size_t want = (size_t)(end + 4 - buf) + (size_t)strtoul(length, NULL, 10);
+      if (len >= want) break;
+    }
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 5000) <= 0) break;
+    if (len + 1024 > cap) buf = realloc(buf, cap *= 2);
+    ssize_t r = read(fd, buf + len, cap - len - 1);
+    if (r <= 0) break;
+    len += (size_t)r;
+    buf[len] = '\0';
+  }
+  close(fd);
+  return buf;
+}
+
+/* The body of a response from http_receive. */
+static const char *body_of(const char *response) {
+  const char *end = strstr(response, "\r\n\r\n");
+  return end ? end + 4 : "";
+}
+
+static const char *WS_UPGRADE =
+    "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+/* Sends one masked WebSocket text frame (payload < 126 bytes). */
+static void ws_send_text(int fd, const char *text) {
+  size_t n = strlen(text);
+  unsigned char frame[256] = {0x81, (unsigned char)(0x80 | n), 1, 2, 3, 4};
+  for (size_t i = 0; i < n; i++) frame[6 + i] = (unsigned char)text[i] ^ frame[2 + i % 4];
+  if (write(fd, frame, 6 + n) != (ssize_t)(6 + n)) fprintf(stderr, "ws_send_text: short write\n");
+}
+
+/* Reads what arrives within 5 s until `needle` is among it; true when it was. */
+static bool read_until(int fd, const char *needle) {
+  char buf[4096];
+  size_t len = 0;
+  while (len < sizeof buf - 1) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 5000) <= 0) return false;
+    ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+    if (r <= 0) return false;
+    len += (size_t)r;
+    buf[len] = '\0';
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= len; i++) {
+      if (memcmp(buf + i, needle, n) == 0) return true;
+    }
+  }
+  return false;
+}
+
+/* A string field of an event's handshake / request JSON, into `out` ("" when absent). */
+static void request_field(const rtio_event *ev, const char *pointer, char *out, size_t cap) {
+  size_t len = 0;
+  const char *json = rtio_event_handshake(ev, &len);
+  char *value = NULL;
+  out[0] = '\0';
+  if (rtio_json_get_string(json, len, pointer, &value) == RTIO_STATUS_OK) snprintf(out, cap, "%s", value);
+  rtio_string_free(value);
+}
 
 /* The next event in poll mode, waiting up to 5 s. */
 static rtio_event *next_event(rtio_server *s) {
@@ -361,6 +474,371 @@ static void test_callback_mode(void) {
   EXPECT(c.messages == 1);
 }
 
+/* ---- the request gate ------------------------------------------------------------------- */
+
+static rtio_server *start_server(rtio_config *cfg) {
+  rtio_config_set_host(cfg, "127.0.0.1");
+  rtio_server *s = NULL;
+  EXPECT_STATUS(rtio_server_start(cfg, &s), RTIO_STATUS_OK);
+  rtio_config_free(cfg);
+  return s;
+}
+
+static uint16_t port_of(rtio_server *s) {
+  uint16_t port = 0;
+  EXPECT_STATUS(rtio_server_port(s, &port), RTIO_STATUS_OK);
+  return port;
+}
+
+/* The next event of poll mode, which must be a gated request. */
+static rtio_event *next_request(rtio_server *s) {
+  rtio_event *ev = next_event(s);
+  EXPECT(ev && rtio_event_get_type(ev) == RTIO_EVENT_TYPE_REQUEST);
+  return ev;
+}
+
+static void test_request_gate_poll_mode(void) {
+  rtio_config *cfg = rtio_config_new();
+  EXPECT_STATUS(rtio_config_set_request_gate(cfg, true, 0), RTIO_STATUS_OK);
+  rtio_server *s = start_server(cfg);
+  uint16_t port = port_of(s);
+  char field[256];
+
+  /* Refused: the client waits for the answer, then gets 403 and the message. */
+  int fd = http_send(port, "GET", "/socket.io/?EIO=4&transport=polling&deny=1",
+                     "Origin: http://app.example\r\n");
+  rtio_event *ev = next_request(s);
+  EXPECT(strcmp(rtio_event_sid(ev), "") == 0 && strcmp(rtio_event_namespace(ev), "") == 0);
+  uint64_t request = rtio_event_request(ev);
+  EXPECT(request != 0);
+  request_field(ev, "/method", field, sizeof field);
+  EXPECT(strcmp(field, "GET") == 0);
+  request_field(ev, "/url", field, sizeof field);
+  EXPECT(strcmp(field, "/socket.io/?EIO=4&transport=polling&deny=1") == 0);
+  request_field(ev, "/query", field, sizeof field);
+  EXPECT(strcmp(field, "EIO=4&transport=polling&deny=1") == 0);
+  request_field(ev, "/headers/origin", field, sizeof field);
+  EXPECT(strcmp(field, "http://app.example") == 0);
+  request_field(ev, "/address", field, sizeof field);
+  EXPECT(strcmp(field, "127.0.0.1") == 0);
+  request_field(ev, "/transport", field, sizeof field);
+  EXPECT(strcmp(field, "polling") == 0);
+  /* A status that is no HTTP error is refused, and the request is still pending. */
+  EXPECT_STATUS(rtio_request_deny(s, request, 200, "no"), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "200") != NULL);
+  EXPECT_STATUS(rtio_request_deny(s, request, 403, NULL), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_request_deny(NULL, request, 403, "no"), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_request_deny(s, request, 403, "denied by the request gate"), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_request_allow(s, request), RTIO_STATUS_UNKNOWN_REQUEST);
+  EXPECT(strstr(rtio_last_error(), "request") != NULL);
+  rtio_event_free(ev);
+  char *response = http_receive(fd);
+  EXPECT(strncmp(response, "HTTP/1.1 403", 12) == 0);
+  EXPECT(strcmp(body_of(response), "{\"code\":4,\"message\":\"denied by the request gate\"}") == 0);
+  free(response);
+
+  /* Allowed: the handshake goes on. */
+  fd = http_send(port, "GET", "/socket.io/?EIO=4&transport=polling", "");
+  ev = next_request(s);
+  EXPECT_STATUS(rtio_request_allow(s, rtio_event_request(ev)), RTIO_STATUS_OK);
+  rtio_event_free(ev);
+  response = http_receive(fd);
+  EXPECT(strncmp(response, "HTTP/1.1 200", 12) == 0);
+  EXPECT(strncmp(body_of(response), "0{\"sid\":\"", 9) == 0);
+  free(response);
+
+  /* A WebSocket upgrade asks too, and a refusal answers it without switching protocols. */
+  fd = http_send(port, "GET", "/socket.io/?EIO=4&transport=websocket", WS_UPGRADE);
+  ev = next_request(s);
+  request_field(ev, "/transport", field, sizeof field);
+  EXPECT(strcmp(field, "websocket") == 0);
+  EXPECT_STATUS(rtio_request_deny(s, rtio_event_request(ev), 401, "no websocket for you"), RTIO_STATUS_OK);
+  rtio_event_free(ev);
+  response = http_receive(fd);
+  EXPECT(strncmp(response, "HTTP/1.1 401", 12) == 0);
+  EXPECT(strstr(body_of(response), "no websocket for you") != NULL);
+  free(response);
+
+  /* An allowed WebSocket opens a session. */
+  fd = http_send(port, "GET", "/socket.io/?EIO=4&transport=websocket", WS_UPGRADE);
+  ev = next_request(s);
+  EXPECT_STATUS(rtio_request_allow(s, rtio_event_request(ev)), RTIO_STATUS_OK);
+  rtio_event_free(ev);
+  EXPECT(read_until(fd, "0{\"sid\":"));
+  close(fd);
+
+  EXPECT_STATUS(rtio_request_allow(s, 987654321), RTIO_STATUS_UNKNOWN_REQUEST);
+  EXPECT_STATUS(rtio_request_allow_origin(s, 987654321), RTIO_STATUS_UNKNOWN_REQUEST);
+  EXPECT_STATUS(rtio_request_allow(NULL, 1), RTIO_STATUS_NULL_POINTER);
+  /* A request still pending at stop: answering it afterwards is an error, not a crash. */
+  fd = http_send(port, "GET", "/socket.io/?EIO=4&transport=polling", "");
+  ev = next_request(s);
+  EXPECT_STATUS(rtio_server_stop(s), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_request_allow(s, rtio_event_request(ev)), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_request_deny(s, rtio_event_request(ev), 403, "late"), RTIO_STATUS_STOPPED);
+  rtio_event_free(ev);
+  close(fd);
+  rtio_server_free(s);
+}
+
+/* Callback mode: the dispatcher answers the gate while the test's thread waits on HTTP. */
+typedef struct {
+  rtio_server *server;
+  int requests;
+  int connects;
+} gate_state;
+
+static void on_gated_event(const rtio_event *ev, void *user) {
+  gate_state *g = user;
+  switch (rtio_event_get_type(ev)) {
+    case RTIO_EVENT_TYPE_REQUEST: {
+      g->requests++;
+      char query[256];
+      request_field(ev, "/query", query, sizeof query);
+      if (strstr(query, "deny=1")) {
+        EXPECT_STATUS(rtio_request_deny(g->server, rtio_event_request(ev), 403, "denied by the request gate"),
+                      RTIO_STATUS_OK);
+      } else {
+        EXPECT_STATUS(rtio_request_allow(g->server, rtio_event_request(ev)), RTIO_STATUS_OK);
+      }
+      break;
+    }
+    case RTIO_EVENT_TYPE_CONNECT:
+      g->connects++;
+      break;
+    default:
+      break;
+  }
+}
+
+static void test_request_gate_callback_mode(void) {
+  gate_state g = {NULL, 0, 0};
+  rtio_config *cfg = rtio_config_new();
+  rtio_config_set_host(cfg, "127.0.0.1");
+  EXPECT_STATUS(rtio_config_set_request_gate(cfg, true, 5000), RTIO_STATUS_OK);
+  rtio_config_set_callback(cfg, on_gated_event, &g);
+  /* The callback reads g.server: set it before any request can arrive. */
+  EXPECT_STATUS(rtio_server_start(cfg, &g.server), RTIO_STATUS_OK);
+  rtio_config_free(cfg);
+  uint16_t port = port_of(g.server);
+
+  char *response = http_receive(http_send(port, "GET", "/socket.io/?EIO=4&transport=polling&deny=1", ""));
+  EXPECT(strncmp(response, "HTTP/1.1 403", 12) == 0);
+  EXPECT(strstr(body_of(response), "denied by the request gate") != NULL);
+  free(response);
+
+  response = http_receive(http_send(port, "GET", "/socket.io/?EIO=4&transport=websocket&deny=1", WS_UPGRADE));
+  EXPECT(strncmp(response, "HTTP/1.1 403", 12) == 0);
+  EXPECT(strstr(body_of(response), "denied by the request gate") != NULL);
+  free(response);
+
+  client c;
+  EXPECT(client_open(&c, port) == 0);
+  client_post(&c, "40");
+  free(client_get(&c));
+  rtio_server_free(g.server);
+  EXPECT(g.requests == 3);
+  EXPECT(g.connects == 1);
+}
+
+static void test_request_gate_timeout(void) {
+  rtio_config *cfg = rtio_config_new();
+  EXPECT_STATUS(rtio_config_set_request_gate(cfg, true, 200), RTIO_STATUS_OK);
+  rtio_server *s = start_server(cfg);
+  int fd = http_send(port_of(s), "GET", "/socket.io/?EIO=4&transport=polling", "");
+  rtio_event *ev = next_request(s);
+  /* Not answered: refused with 403 once the timeout passed; a late answer is an error. */
+  char *response = http_receive(fd);
+  EXPECT(strncmp(response, "HTTP/1.1 403", 12) == 0);
+  free(response);
+  EXPECT_STATUS(rtio_request_allow(s, rtio_event_request(ev)), RTIO_STATUS_UNKNOWN_REQUEST);
+  rtio_event_free(ev);
+  rtio_server_free(s);
+}
+
+/* ---- CORS ------------------------------------------------------------------------------- */
+
+/* The response to a polling handshake sent with `Origin: http://app.example`. */
+static char *handshake_from_app(uint16_t port) {
+  return http_receive(http_send(port, "GET", "/socket.io/?EIO=4&transport=polling",
+                                "Origin: http://app.example\r\n"));
+}
+
+static void test_cors_options(void) {
+  char value[128];
+  /* The default: no cross-origin access, served without CORS headers. */
+  rtio_server *s = start_server(rtio_config_new());
+  char *response = handshake_from_app(port_of(s));
+  EXPECT(strncmp(response, "HTTP/1.1 200", 12) == 0);
+  header_value(response, "access-control-allow-origin", value, sizeof value);
+  EXPECT(strcmp(value, "") == 0);
+  free(response);
+  rtio_server_free(s);
+
+  /* Any origin, with credentials. */
+  rtio_config *cfg = rtio_config_new();
+  EXPECT_STATUS(rtio_config_set_cors(cfg, "*"), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_cors_credentials(cfg, true), RTIO_STATUS_OK);
+  s = start_server(cfg);
+  response = handshake_from_app(port_of(s));
+  header_value(response, "access-control-allow-origin", value, sizeof value);
+  EXPECT(strcmp(value, "http://app.example") == 0);
+  header_value(response, "access-control-allow-credentials", value, sizeof value);
+  EXPECT(strcmp(value, "true") == 0);
+  free(response);
+  rtio_server_free(s);
+
+  /* A list without credentials; other origins refused with reject_other_origins. */
+  cfg = rtio_config_new();
+  EXPECT_STATUS(rtio_config_set_cors(cfg, "https://other.example, http://app.example"), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_reject_other_origins(cfg, true), RTIO_STATUS_OK);
+  s = start_server(cfg);
+  uint16_t port = port_of(s);
+  response = handshake_from_app(port);
+  header_value(response, "access-control-allow-origin", value, sizeof value);
+  EXPECT(strcmp(value, "http://app.example") == 0);
+  header_value(response, "access-control-allow-credentials", value, sizeof value);
+  EXPECT(strcmp(value, "") == 0);
+  free(response);
+  response = http_receive(http_send(port, "GET", "/socket.io/?EIO=4&transport=websocket",
+                                    "Origin: http://evil.example\r\nConnection: Upgrade\r\n"
+                                    "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"));
+  EXPECT(strncmp(response, "HTTP/1.1 400", 12) == 0);
+  EXPECT(strstr(body_of(response), "Not an accepted origin.") != NULL);
+  free(response);
+  rtio_server_free(s);
+
+  /* The gate decides: allow_origin grants cross-origin access, allow does not. */
+  cfg = rtio_config_new();
+  EXPECT_STATUS(rtio_config_set_cors_gate(cfg), RTIO_STATUS_OK);
+  s = start_server(cfg);
+  port = port_of(s);
+  for (int grant = 0; grant < 2; grant++) {
+    int fd = http_send(port, "GET", "/socket.io/?EIO=4&transport=polling", "Origin: http://app.example\r\n");
+    rtio_event *ev = next_request(s);
+    EXPECT_STATUS(grant ? rtio_request_allow_origin(s, rtio_event_request(ev))
+                        : rtio_request_allow(s, rtio_event_request(ev)),
+                  RTIO_STATUS_OK);
+    rtio_event_free(ev);
+    response = http_receive(fd);
+    EXPECT(strncmp(response, "HTTP/1.1 200", 12) == 0);
+    header_value(response, "access-control-allow-origin", value, sizeof value);
+    EXPECT(strcmp(value, grant ? "http://app.example" : "") == 0);
+    free(response);
+  }
+  rtio_server_free(s);
+
+  cfg = rtio_config_new();
+  EXPECT_STATUS(rtio_config_set_cors(cfg, "https://a.example,,https://b.example"), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "cors") != NULL);
+  EXPECT_STATUS(rtio_config_set_cors_credentials(NULL, true), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_reject_other_origins(NULL, true), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_cors_gate(NULL), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_request_gate(NULL, true, 0), RTIO_STATUS_NULL_POINTER);
+  rtio_config_free(cfg);
+}
+
+/* ---- rooms, members, transports, client count ------------------------------------------ */
+
+static void test_rooms_and_connections(void) {
+  rtio_server *s = start_server(rtio_config_new());
+  uint16_t port = port_of(s);
+
+  /* One socket over polling, one over WebSocket. */
+  client c;
+  EXPECT(client_open(&c, port) == 0);
+  client_post(&c, "40");
+  rtio_event *ev = next_event(s);
+  char polling_sid[64];
+  snprintf(polling_sid, sizeof polling_sid, "%s", rtio_event_sid(ev));
+  rtio_event_free(ev);
+  int ws = http_send(port, "GET", "/socket.io/?EIO=4&transport=websocket", WS_UPGRADE);
+  EXPECT(read_until(ws, "0{\"sid\":"));
+  ws_send_text(ws, "40");
+  ev = next_event(s);
+  EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_CONNECT);
+  char ws_sid[64];
+  snprintf(ws_sid, sizeof ws_sid, "%s", rtio_event_sid(ev));
+  rtio_event_free(ev);
+
+  size_t clients = 0;
+  EXPECT_STATUS(rtio_client_count(s, &clients), RTIO_STATUS_OK);
+  EXPECT(clients == 2);
+  rtio_transport transport = RTIO_TRANSPORT_WEBSOCKET;
+  EXPECT_STATUS(rtio_socket_transport(s, polling_sid, &transport), RTIO_STATUS_OK);
+  EXPECT(transport == RTIO_TRANSPORT_POLLING);
+  EXPECT_STATUS(rtio_socket_transport(s, ws_sid, &transport), RTIO_STATUS_OK);
+  EXPECT(transport == RTIO_TRANSPORT_WEBSOCKET);
+  EXPECT(strcmp(rtio_transport_name(RTIO_TRANSPORT_POLLING), "polling") == 0);
+  EXPECT(strcmp(rtio_transport_name(RTIO_TRANSPORT_WEBSOCKET), "websocket") == 0);
+  EXPECT(strcmp(rtio_transport_name(7), "unknown") == 0);
+  EXPECT_STATUS(rtio_socket_transport(s, "nobody", &transport), RTIO_STATUS_UNKNOWN_SOCKET);
+  EXPECT_STATUS(rtio_socket_transport(s, ws_sid, NULL), RTIO_STATUS_NULL_POINTER);
+
+  /* A socket's rooms, its own room first; a room's members; closing a room. */
+  EXPECT_STATUS(rtio_join(s, polling_sid, "lobby"), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_join(s, ws_sid, "lobby"), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_join(s, ws_sid, "quiet"), RTIO_STATUS_OK);
+  char expected[256];
+  char *json = NULL;
+  EXPECT_STATUS(rtio_socket_rooms(s, ws_sid, &json), RTIO_STATUS_OK);
+  snprintf(expected, sizeof expected, "[\"%s\",\"lobby\",\"quiet\"]", ws_sid);
+  EXPECT(json && strncmp(json, expected, strlen(ws_sid) + 4) == 0);
+  EXPECT(json && strstr(json, "\"lobby\"") && strstr(json, "\"quiet\"") && strlen(json) == strlen(expected));
+  rtio_string_free(json);
+  EXPECT_STATUS(rtio_room_sockets(s, "/", "lobby", &json), RTIO_STATUS_OK);
+  EXPECT(json && strstr(json, polling_sid) && strstr(json, ws_sid) &&
+         strlen(json) == strlen(polling_sid) + strlen(ws_sid) + 7);
+  rtio_string_free(json);
+  EXPECT_STATUS(rtio_room_sockets(s, "/", NULL, &json), RTIO_STATUS_OK);
+  EXPECT(json && strstr(json, polling_sid) && strstr(json, ws_sid));
+  rtio_string_free(json);
+  EXPECT_STATUS(rtio_room_sockets(s, "/", "nowhere", &json), RTIO_STATUS_OK);
+  EXPECT(json && strcmp(json, "[]") == 0);
+  rtio_string_free(json);
+
+  EXPECT_STATUS(rtio_close_room(s, "/", "lobby"), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_room_sockets(s, "/", "lobby", &json), RTIO_STATUS_OK);
+  EXPECT(json && strcmp(json, "[]") == 0);
+  rtio_string_free(json);
+  EXPECT_STATUS(rtio_socket_rooms(s, ws_sid, &json), RTIO_STATUS_OK);
+  snprintf(expected, sizeof expected, "[\"%s\",\"quiet\"]", ws_sid);
+  EXPECT(json && strcmp(json, expected) == 0);
+  rtio_string_free(json);
+
+  /* Misuse: an error code, a message, and a NULL result. */
+  json = (char *)1;
+  EXPECT_STATUS(rtio_socket_rooms(s, "nobody", &json), RTIO_STATUS_UNKNOWN_SOCKET);
+  EXPECT(json == NULL);
+  EXPECT_STATUS(rtio_socket_rooms(s, NULL, &json), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_socket_rooms(s, ws_sid, NULL), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_room_sockets(s, "/nowhere", NULL, &json), RTIO_STATUS_UNKNOWN_NAMESPACE);
+  EXPECT(json == NULL);
+  EXPECT_STATUS(rtio_room_sockets(s, NULL, "r", &json), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_close_room(s, "/nowhere", "r"), RTIO_STATUS_UNKNOWN_NAMESPACE);
+  EXPECT_STATUS(rtio_close_room(s, "/", NULL), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_client_count(s, NULL), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_client_count(NULL, &clients), RTIO_STATUS_NULL_POINTER);
+
+  /* The WebSocket client leaves: one connection is left. */
+  close(ws);
+  ev = next_event(s);
+  EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_DISCONNECT);
+  EXPECT(strcmp(rtio_event_sid(ev), ws_sid) == 0);
+  rtio_event_free(ev);
+  EXPECT_STATUS(rtio_client_count(s, &clients), RTIO_STATUS_OK);
+  EXPECT(clients == 1);
+
+  EXPECT_STATUS(rtio_server_stop(s), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_socket_rooms(s, polling_sid, &json), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_room_sockets(s, "/", NULL, &json), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_close_room(s, "/", "quiet"), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_socket_transport(s, polling_sid, &transport), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_client_count(s, &clients), RTIO_STATUS_STOPPED);
+  rtio_server_free(s);
+}
+
 int main(void) {
   test_null_and_bad_arguments();
   test_bind_errors();
@@ -368,6 +846,11 @@ int main(void) {
   test_json_helpers();
   test_poll_mode_end_to_end();
   test_callback_mode();
+  test_request_gate_poll_mode();
+  test_request_gate_callback_mode();
+  test_request_gate_timeout();
+  test_cors_options();
+  test_rooms_and_connections();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
