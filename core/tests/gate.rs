@@ -85,7 +85,7 @@ fn request(addr: SocketAddr, method: &str, path: &str, extra: &[(&str, &str)]) -
     }
 }
 
-fn ws_headers<'a>(origin: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+fn ws_headers(origin: Option<&str>) -> Vec<(&str, &str)> {
     let mut h = vec![
         ("Upgrade", "websocket"),
         ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
