@@ -372,7 +372,11 @@ impl Io {
         Ok(self.sio()?.session_count())
     }
 
-    /// Socket and room counts of a namespace.
+    /// Socket and room counts of a namespace, as they are now: a socket counts from the
+    /// moment it joins until it leaves, which is ahead of the [`Event::Connect`] and
+    /// [`Event::Disconnect`] events still queued for the host. A host that reports counts
+    /// in step with the events it handles (a visitor counter) keeps its own count from
+    /// those events.
     pub fn stats(&self, nsp: &str) -> Result<Stats, Error> {
         let ns = self.namespace(nsp)?;
         let index = ns.index.read();
