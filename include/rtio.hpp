@@ -52,6 +52,8 @@ class Event {
   std::string_view name() const noexcept { return view(rtio_event_name); }
   /// JSON text: the arguments array (message, ack response) or the auth object (connect).
   std::string_view data() const noexcept { return view(rtio_event_data); }
+  /// JSON: the connection's handshake (connect, connect request) or the HTTP request
+  /// (RTIO_EVENT_TYPE_REQUEST: method, url, query, headers, address, port, transport).
   std::string_view handshake() const noexcept { return view(rtio_event_handshake); }
   std::string_view reason() const noexcept { return rtio_event_reason(ev_); }
   /// The ack id when the client waits for an ack.
@@ -59,6 +61,8 @@ class Event {
     int64_t id = rtio_event_ack_id(ev_);
     return id >= 0 ? std::optional<int64_t>(id) : std::nullopt;
   }
+  /// The id to answer a connect request (accept/reject) or a gated request
+  /// (allow_request/allow_request_origin/deny_request) with.
   uint64_t request() const noexcept { return rtio_event_request(ev_); }
   uint64_t ack_token() const noexcept { return rtio_event_ack_token(ev_); }
   bool ack_timed_out() const noexcept { return rtio_event_ack_timed_out(ev_); }
@@ -108,6 +112,22 @@ inline std::optional<std::string_view> json_value(std::string_view json, const c
   return std::string_view(out, len);
 }
 
+/// The strings of a JSON array of strings that rtio allocated (rooms, socket ids); frees it.
+inline std::vector<std::string> take_string_list(char *json) {
+  std::vector<std::string> out;
+  if (!json) return out;
+  // Each item is a JSON string literal: find its end, then let rtio unescape it.
+  for (const char *p = json; *p; p++) {
+    if (*p != '"') continue;
+    const char *start = p++;
+    while (*p && *p != '"') p += (*p == '\\' && p[1]) ? 2 : 1;
+    if (!*p) break;
+    if (auto s = json_string(std::string_view(start, size_t(p - start + 1)), "")) out.push_back(*s);
+  }
+  rtio_string_free(json);
+  return out;
+}
+
 /// Handler called on rtio's dispatcher thread for every event (callback mode).
 using Handler = std::function<void(const Event &)>;
 
@@ -124,14 +144,30 @@ class Config {
     return set(rtio_config_set_ping(cfg_.get(), interval_ms, timeout_ms));
   }
   Config &max_payload(size_t bytes) { return set(rtio_config_set_max_payload(cfg_.get(), bytes)); }
+  Config &connect_timeout(uint32_t ms) { return set(rtio_config_set_connect_timeout(cfg_.get(), ms)); }
+  /// "*" any origin, "" none (the default), or a comma-separated list.
   Config &cors(const std::string &origins) { return set(rtio_config_set_cors(cfg_.get(), origins.c_str())); }
+  /// Origins decided per request through RTIO_EVENT_TYPE_REQUEST (Server::allow_request_origin).
+  Config &cors_gate() { return set(rtio_config_set_cors_gate(cfg_.get())); }
+  Config &cors_credentials(bool on) { return set(rtio_config_set_cors_credentials(cfg_.get(), on)); }
+  Config &reject_other_origins(bool on) { return set(rtio_config_set_reject_other_origins(cfg_.get(), on)); }
+  /// Every handshake first arrives as RTIO_EVENT_TYPE_REQUEST (0 ms: the default 10 s timeout).
+  Config &request_gate(bool on, uint32_t timeout_ms = 0) {
+    return set(rtio_config_set_request_gate(cfg_.get(), on, timeout_ms));
+  }
   Config &static_dir(const std::string &d) { return set(rtio_config_set_static_dir(cfg_.get(), d.c_str())); }
   Config &client_bundle(const std::string &f) {
     return set(rtio_config_set_client_bundle(cfg_.get(), f.c_str()));
   }
+  Config &worker_threads(uint32_t n) { return set(rtio_config_set_worker_threads(cfg_.get(), n)); }
+  Config &send_queue(size_t max_frames, size_t max_bytes) {
+    return set(rtio_config_set_send_queue(cfg_.get(), max_frames, max_bytes));
+  }
+  Config &event_queue(size_t capacity) { return set(rtio_config_set_event_queue(cfg_.get(), capacity)); }
   Config &add_namespace(const std::string &nsp, bool middleware = false) {
     return set(rtio_config_add_namespace(cfg_.get(), nsp.c_str(), middleware));
   }
+  Config &dynamic_namespaces(bool on) { return set(rtio_config_set_dynamic_namespaces(cfg_.get(), on)); }
   /// Callback mode: `handler` runs on rtio's dispatcher thread for every event.
   Config &on_event(Handler handler) {
     handler_ = std::make_unique<Handler>(std::move(handler));
@@ -229,6 +265,42 @@ class Server {
   void accept(uint64_t request) { check(rtio_accept(srv_.get(), request)); }
   void reject(uint64_t request, const std::string &message, const char *data_json = nullptr) {
     check(rtio_reject(srv_.get(), request, message.c_str(), data_json));
+  }
+  /// Answers an RTIO_EVENT_TYPE_REQUEST: let it through...
+  void allow_request(uint64_t request) { check(rtio_request_allow(srv_.get(), request)); }
+  /// ...and, with Config::cors_gate, let its origin read the responses...
+  void allow_request_origin(uint64_t request) { check(rtio_request_allow_origin(srv_.get(), request)); }
+  /// ...or refuse it with an HTTP status (400-599) and {"code":4,"message":message}.
+  void deny_request(uint64_t request, uint16_t status, const std::string &message) {
+    check(rtio_request_deny(srv_.get(), request, status, message.c_str()));
+  }
+  /// The rooms a socket is in, its own room first.
+  std::vector<std::string> rooms(std::string_view sid) const {
+    char *json = nullptr;
+    check(rtio_socket_rooms(srv_.get(), std::string(sid).c_str(), &json));
+    return take_string_list(json);
+  }
+  /// The ids of the sockets in a room of `nsp`, or of every socket of `nsp` without `room`.
+  std::vector<std::string> sockets(const std::string &nsp = "/",
+                                   const std::optional<std::string> &room = std::nullopt) const {
+    char *json = nullptr;
+    check(rtio_room_sockets(srv_.get(), nsp.c_str(), room ? room->c_str() : nullptr, &json));
+    return take_string_list(json);
+  }
+  /// Takes every socket of `nsp` out of `room`.
+  void close_room(const std::string &nsp, const std::string &room) {
+    check(rtio_close_room(srv_.get(), nsp.c_str(), room.c_str()));
+  }
+  rtio_transport transport(std::string_view sid) const {
+    rtio_transport t = RTIO_TRANSPORT_POLLING;
+    check(rtio_socket_transport(srv_.get(), std::string(sid).c_str(), &t));
+    return t;
+  }
+  /// Engine.IO connections open now (socket.io's io.engine.clientsCount).
+  size_t client_count() const {
+    size_t n = 0;
+    check(rtio_client_count(srv_.get(), &n));
+    return n;
   }
   /// {sockets, rooms} of a namespace.
   std::pair<size_t, size_t> stats(const std::string &nsp = "/") const {

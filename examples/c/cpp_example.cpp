@@ -52,6 +52,19 @@ int main(int argc, char **argv) {
   }
   if (rtio::json_string(R"([{"a":"b"}])", "/0/a").value_or("") != "b") return 1;
   if (server.stats("/chat").first != 0) return 1;
+  if (!server.sockets("/chat").empty() || !server.sockets("/", "lobby").empty()) return 1;
+  if (server.client_count() != 0) return 1;
+  try {
+    server.rooms("no-such-socket");
+    return 1;
+  } catch (const rtio::Error &e) {
+    if (e.status() != RTIO_STATUS_UNKNOWN_SOCKET) return 1;
+  }
+  // The JSON string lists rtio returns (rooms, socket ids) are read with their escapes.
+  char *list = nullptr;
+  const char *doc = R"(["[\"a\\\"b,\",\"\\u00e9\",\"\"]"])";
+  if (rtio_json_get_string(doc, std::strlen(doc), "/0", &list) != RTIO_STATUS_OK) return 1;
+  if (rtio::take_string_list(list) != std::vector<std::string>{"a\"b,", "\u00e9", ""}) return 1;
   if (self_test) {
     server.stop();
     try {
