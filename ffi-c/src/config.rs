@@ -131,8 +131,12 @@ pub unsafe extern "C" fn rtio_config_set_ping(
 ) -> rtio_status {
     guard(|| {
         let c = config_mut(config)?;
-        c.config.ping_interval = ms(interval_ms, "interval_ms")?;
-        c.config.ping_timeout = ms(timeout_ms, "timeout_ms")?;
+        let (interval, timeout) = (
+            ms(interval_ms, "ping: interval_ms")?,
+            ms(timeout_ms, "ping: timeout_ms")?,
+        );
+        c.config.ping_interval = interval;
+        c.config.ping_timeout = timeout;
         Ok(())
     })
 }
@@ -147,7 +151,7 @@ pub unsafe extern "C" fn rtio_config_set_connect_timeout(
     timeout_ms: u32,
 ) -> rtio_status {
     guard(|| {
-        config_mut(config)?.config.connect_timeout = ms(timeout_ms, "timeout_ms")?;
+        config_mut(config)?.config.connect_timeout = ms(timeout_ms, "connect timeout: timeout_ms")?;
         Ok(())
     })
 }
@@ -376,7 +380,7 @@ pub unsafe extern "C" fn rtio_config_set_event_queue(
         if capacity == 0 {
             return Err(Failure::new(
                 rtio_status::InvalidArgument,
-                "capacity must be > 0",
+                "event queue: capacity must be > 0",
             ));
         }
         config_mut(config)?.config.event_queue = capacity;

@@ -628,7 +628,10 @@ fn answer(server_: *const rtio_server, request: u64, answer: RequestAnswer) -> F
 /// # Safety
 /// `server` from `rtio_server_start`.
 #[no_mangle]
-pub unsafe extern "C" fn rtio_request_allow(server_: *const rtio_server, request: u64) -> rtio_status {
+pub unsafe extern "C" fn rtio_request_allow(
+    server_: *const rtio_server,
+    request: u64,
+) -> rtio_status {
     guard(|| answer(server_, request, RequestAnswer::allow()))
 }
 
