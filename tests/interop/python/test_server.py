@@ -150,12 +150,16 @@ def test_oversized_message_closes_only_its_sender(make_peer, server_factory,
     big.emit("message", b"x" * 3000)
     assert big.expect("message-back") == (b"x" * 3000,)
     # over it (WebSocket: close 1009; polling: HTTP 413, which closes the
-    # session, so the client's next GET gets 400 and python-engineio reports
-    # a server disconnect): that client is gone
+    # session): that client is gone. Over polling python-engineio reports
+    # whichever of its loops notices first: the write loop's 413 ("transport
+    # error") or the read loop's 400 for the closed session ("server
+    # disconnect").
     big.emit("message", b"y" * 20000)
     ns, reason = big.disconnects.get(timeout=WAIT)
-    expected = "server disconnect" if transport == "polling" else "transport error"
-    assert ns == "/" and reason == expected, reason
+    expected = {"transport error"}
+    if transport == "polling":
+        expected.add("server disconnect")
+    assert ns == "/" and reason in expected, reason
     assert a.expect("visits") == (1,)
     # every other client keeps working
     a.emit("message", "still", b"here")
