@@ -15,12 +15,14 @@ pub mod server;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::NativeServer>()?;
     m.add_class::<server::Opening>()?;
+    m.add_class::<server::PendingRequest>()?;
     m.add("StoppedError", m.py().get_type::<server::StoppedError>())?;
     m.add("CONNECT_REQUEST", server::CONNECT_REQUEST)?;
     m.add("CONNECT", server::CONNECT)?;
     m.add("MESSAGE", server::MESSAGE)?;
     m.add("DISCONNECT", server::DISCONNECT)?;
     m.add("ACK", server::ACK)?;
+    m.add("REQUEST", server::REQUEST)?;
     // False while the core's connect requests do not carry the socket id the connection
     // will get (docs/python.md, "Connection refusal").
     m.add("CONNECT_REQUEST_HAS_SID", true)?;

@@ -22,8 +22,10 @@ use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use rtio::engineio::Handshake;
-use rtio::{Config, CorsOrigins, DisconnectReason, Event, Events, Io, Server};
+use rtio::engineio::{Handshake, Headers};
+use rtio::{
+    Config, CorsOrigins, DisconnectReason, Event, Events, Io, RequestAnswer, RequestInfo, Server,
+};
 
 use crate::convert;
 
@@ -33,6 +35,7 @@ pub const CONNECT: u8 = 1;
 pub const MESSAGE: u8 = 2;
 pub const DISCONNECT: u8 = 3;
 pub const ACK: u8 = 4;
+pub const REQUEST: u8 = 5;
 
 // Raised when the server is stopped (re-exported by `rtio.exceptions`).
 pyo3::create_exception!(
@@ -79,16 +82,30 @@ pub fn reason_name(r: DisconnectReason) -> &'static str {
 /// A WSGI-like `environ` dict for a connection's handshake, as python-socketio passes to
 /// `connect` handlers.
 fn environ<'py>(py: Python<'py>, h: &Handshake, path: &str) -> PyResult<Bound<'py, PyDict>> {
+    let env = wsgi_environ(py, "GET", path, &h.query, h.remote_addr, &h.headers)?;
+    env.set_item("rtio.issued_ms", h.issued_ms)?;
+    Ok(env)
+}
+
+/// A WSGI-like `environ` dict of one HTTP request.
+fn wsgi_environ<'py>(
+    py: Python<'py>,
+    method: &str,
+    path: &str,
+    query: &str,
+    remote: std::net::SocketAddr,
+    headers: &Headers,
+) -> PyResult<Bound<'py, PyDict>> {
     let env = PyDict::new(py);
-    env.set_item("REQUEST_METHOD", "GET")?;
+    env.set_item("REQUEST_METHOD", method)?;
     env.set_item("PATH_INFO", path)?;
     env.set_item("SCRIPT_NAME", "")?;
-    env.set_item("QUERY_STRING", &h.query)?;
-    env.set_item("REMOTE_ADDR", h.remote_addr.ip().to_string())?;
-    env.set_item("REMOTE_PORT", h.remote_addr.port().to_string())?;
+    env.set_item("QUERY_STRING", query)?;
+    env.set_item("REMOTE_ADDR", remote.ip().to_string())?;
+    env.set_item("REMOTE_PORT", remote.port().to_string())?;
     env.set_item("SERVER_PROTOCOL", "HTTP/1.1")?;
     env.set_item("wsgi.url_scheme", "http")?;
-    for (name, value) in h.headers.iter() {
+    for (name, value) in headers.iter() {
         let key = name.to_ascii_uppercase().replace('-', "_");
         let key = match key.as_str() {
             "CONTENT_TYPE" | "CONTENT_LENGTH" => key,
@@ -102,8 +119,45 @@ fn environ<'py>(py: Python<'py>, h: &Handshake, path: &str) -> PyResult<Bound<'p
         };
         env.set_item(key, joined)?;
     }
-    env.set_item("rtio.issued_ms", h.issued_ms)?;
     Ok(env)
+}
+
+/// An HTTP request the host is asked about (with a callable `cors_allowed_origins`): its
+/// `Origin` and, when the callable wants it, its environ.
+#[pyclass(frozen, module = "rtio._native")]
+pub struct PendingRequest {
+    info: Arc<RequestInfo>,
+}
+
+#[pymethods]
+impl PendingRequest {
+    /// The `Origin` header, or `None`.
+    #[getter]
+    fn origin(&self) -> Option<&str> {
+        self.info.origin()
+    }
+
+    /// The `Host` header, or `None`.
+    #[getter]
+    fn host(&self) -> Option<String> {
+        self.info
+            .headers
+            .get("host")
+            .map(|h| String::from_utf8_lossy(h).into_owned())
+    }
+
+    /// A new WSGI-like environ dict of the request.
+    fn environ<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let path = self.info.url.split('?').next().unwrap_or("");
+        wsgi_environ(
+            py,
+            &self.info.method,
+            path,
+            self.info.query(),
+            self.info.remote_addr,
+            &self.info.headers,
+        )
+    }
 }
 
 /// The opening request of a client's connection, as the Python side keeps it per socket:
@@ -141,6 +195,14 @@ fn opening<'py>(
 fn event_to_py<'py>(py: Python<'py>, ev: Event, path: &Arc<str>) -> PyResult<Bound<'py, PyTuple>> {
     let none = || py.None().into_bound(py);
     Ok(match ev {
+        Event::Request { request, info } => PyTuple::new(
+            py,
+            [
+                REQUEST.into_pyobject(py)?.into_any(),
+                request.into_pyobject(py)?.into_any(),
+                Bound::new(py, PendingRequest { info })?.into_any(),
+            ],
+        )?,
         Event::ConnectRequest {
             request,
             sid,
@@ -275,8 +337,13 @@ pub struct Options {
     ping_timeout_ms: u64,
     connect_timeout_ms: u64,
     max_payload: usize,
-    /// `None`: no CORS headers; `"*"`: any origin; a list: those origins.
-    cors: Option<Py<PyAny>>,
+    /// `"none"` (the server's own origin only), `"any"`, `"list"` (`cors_origins`) or
+    /// `"host"` (each handshake's origin is asked about: `REQUEST` events).
+    cors: String,
+    cors_origins: Vec<String>,
+    cors_credentials: bool,
+    /// Refuse requests from origins the policy does not allow (400).
+    reject_other_origins: bool,
     websocket: bool,
     polling: bool,
     static_dir: Option<String>,
@@ -305,21 +372,15 @@ impl NativeServer {
             .connect_timeout(Duration::from_millis(options.connect_timeout_ms))
             .max_payload(options.max_payload)
             .worker_threads(options.worker_threads);
-        config.cors = match &options.cors {
-            None => CorsOrigins::None,
-            Some(c) => {
-                let c = c.bind(py);
-                if let Ok(s) = c.extract::<String>() {
-                    if s == "*" {
-                        CorsOrigins::Any
-                    } else {
-                        CorsOrigins::List(vec![s])
-                    }
-                } else {
-                    CorsOrigins::List(c.extract::<Vec<String>>()?)
-                }
-            }
+        config.cors = match options.cors.as_str() {
+            "none" => CorsOrigins::None,
+            "any" => CorsOrigins::Any,
+            "list" => CorsOrigins::List(options.cors_origins),
+            "host" => CorsOrigins::Host,
+            other => return Err(PyValueError::new_err(format!("unknown CORS policy {other:?}"))),
         };
+        config.cors_credentials = options.cors_credentials;
+        config.reject_other_origins = options.reject_other_origins;
         config.websocket = options.websocket;
         config.polling = options.polling;
         config.static_dir = options.static_dir.map(Into::into);
@@ -430,26 +491,6 @@ impl NativeServer {
         }
     }
 
-    /// Waits up to `timeout` seconds (GIL released) for events, then takes up to `max`.
-    /// Returns a list (empty on timeout), or `None` once the server stopped and every event
-    /// was taken. Used by a handler that waits for an ack on the dispatcher thread.
-    fn recv<'py>(&self, py: Python<'py>, timeout: f64, max: usize) -> Option<Bound<'py, PyList>> {
-        let events = self.events.clone();
-        let wait = Duration::from_secs_f64(timeout.clamp(0.0, 86_400.0));
-        let result = py.detach(move || -> Result<Vec<Event>, rtio::Error> {
-            let mut batch = Vec::new();
-            if let Some(ev) = events.recv_timeout(wait)? {
-                batch.push(ev);
-                let _ = drain(&events, &mut batch, max.max(1));
-            }
-            Ok(batch)
-        });
-        match result {
-            Ok(batch) => Some(batch_to_py(py, batch, &self.path)),
-            Err(_) => None,
-        }
-    }
-
     /// True when called on this server's dispatcher thread.
     fn on_dispatcher(&self) -> bool {
         *self.dispatcher_id.lock() == Some(std::thread::current().id())
@@ -489,17 +530,24 @@ impl NativeServer {
     }
 
     /// Sends an event asking for an ack; returns the token of the ack event that follows
-    /// (exactly one: the answer, or `None` arguments after `timeout` seconds), or `None`
-    /// when no such socket is connected.
+    /// (exactly one: the answer, or `None` arguments after `timeout` seconds or when the
+    /// socket leaves), or `None` when no such socket is connected. `timeout=None`: no time
+    /// limit, the ack is awaited for as long as the socket is connected.
+    #[pyo3(signature = (sid, event, data, timeout=None))]
     fn emit_with_ack(
         &self,
         sid: &str,
         event: &str,
         data: &Bound<'_, PyAny>,
-        timeout: f64,
+        timeout: Option<f64>,
     ) -> PyResult<Option<u64>> {
         let payload = convert::encode_data(data)?;
-        let timeout = Duration::from_secs_f64(timeout.clamp(0.0, 1e9));
+        // `Duration::MAX`: no deadline (the core's answer then comes from the client or
+        // from the socket's departure).
+        let timeout = match timeout {
+            Some(t) => Duration::from_secs_f64(t.clamp(0.0, 1e9)),
+            None => Duration::MAX,
+        };
         match self.io.emit_with_ack(sid, event, &payload, timeout) {
             Ok(token) => Ok(Some(token)),
             Err(rtio::Error::UnknownSocket(_)) => Ok(None),
@@ -581,6 +629,22 @@ impl NativeServer {
             Some(convert::encode_json(data)?)
         };
         found(self.io.reject(request, message, data.as_deref()))
+    }
+
+    /// Answers a `REQUEST` event: `cross_origin` whether its origin may read the response;
+    /// `refusal` `(status, message)` refuses it instead. False when it is no longer pending.
+    #[pyo3(signature = (request, cross_origin, refusal=None))]
+    fn answer_request(
+        &self,
+        request: u64,
+        cross_origin: bool,
+        refusal: Option<(u16, String)>,
+    ) -> PyResult<bool> {
+        let answer = match refusal {
+            Some((status, message)) => RequestAnswer::deny(status, message),
+            None => RequestAnswer::allow().cross_origin(cross_origin),
+        };
+        found(self.io.answer_request(request, answer))
     }
 
     /// The transport a socket's connection uses now: `"polling"` or `"websocket"`.

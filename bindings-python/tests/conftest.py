@@ -53,8 +53,8 @@ class Client:
     """An official python-socketio client recording every event per (namespace, event)."""
 
     def __init__(self, url, namespaces=("/",), auth=None, transports=None, headers=None,
-                 handlers=None, connect=True):
-        self.sio = socketio.Client(reconnection=False, handle_sigint=False)
+                 handlers=None, connect=True, **client_options):
+        self.sio = socketio.Client(reconnection=False, handle_sigint=False, **client_options)
         self.queues = collections.defaultdict(queue.Queue)
         self._lock = threading.Lock()
         self.disconnects = queue.Queue()

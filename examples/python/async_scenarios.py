@@ -13,20 +13,27 @@ from scenarios_server import server_options, text
 def build(args):
     sio = rtio.AsyncServer(**server_options(args))
 
-    async def send_visits():
-        await sio.emit("visits", sio.stats("/")["sockets"])
+    # The visitor counter of seed 000 (totalUsers++ / totalUsers--), counted in the order
+    # the connect and disconnect handlers run (all on the event loop: no lock needed, as
+    # long as nothing is awaited between the count and its emit).
+    visits = 0
+
+    async def count_visit(change):
+        nonlocal visits
+        visits += change
+        await sio.emit("visits", visits)
 
     # ------------------------------------------------------------------ namespace /
     @sio.event
     async def connect(sid, environ, auth):
         await sio.emit("auth", auth or {}, to=sid)
         if not args.no_visits:
-            await send_visits()
+            await count_visit(+1)
 
     @sio.event
     async def disconnect(sid, reason):
         if not args.no_visits:
-            await send_visits()
+            await count_visit(-1)
 
     @sio.event
     async def message(sid, *data):

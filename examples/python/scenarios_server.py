@@ -40,7 +40,9 @@ def parse_args(argv=None):
 def server_options(args):
     """The rtio.Server / rtio.AsyncServer options the flags ask for."""
     return dict(
+        # Any origin, its requests with credentials (cookies) allowed: the contract's CORS.
         cors_allowed_origins="*",
+        cors_credentials=True,
         ping_interval=args.ping_interval / 1000,
         ping_timeout=args.ping_timeout / 1000,
         max_http_buffer_size=args.max_payload,
@@ -56,22 +58,34 @@ def text(value):
 
 
 def build(args):
-    sio = rtio.Server(**server_options(args))
+    # async_handlers=False: each client's handlers run one at a time, in the order its
+    # events came (the contract's `message-back`s follow the `message`s); different
+    # clients' handlers still run side by side, on rtio's handler threads.
+    sio = rtio.Server(async_handlers=False, **server_options(args))
 
-    def send_visits():
-        sio.emit("visits", sio.stats("/")["sockets"])
+    # The visitor counter of seed 000 (totalUsers++ / totalUsers--): counted here, in the
+    # order the connect and disconnect handlers run, and sent while the lock is held so
+    # that the counts go out in that order too.
+    visits = 0
+    visits_lock = threading.Lock()
+
+    def count_visit(change):
+        nonlocal visits
+        with visits_lock:
+            visits += change
+            sio.emit("visits", visits)
 
     # ------------------------------------------------------------------ namespace /
     @sio.event
     def connect(sid, environ, auth):
         sio.emit("auth", auth or {}, to=sid)
         if not args.no_visits:
-            send_visits()
+            count_visit(+1)
 
     @sio.event
     def disconnect(sid, reason):
         if not args.no_visits:
-            send_visits()
+            count_visit(-1)
 
     @sio.event
     def message(sid, *data):

@@ -7,6 +7,7 @@ The page is examples/web/index.html; PORT changes the port.
 """
 
 import os
+import threading
 from pathlib import Path
 
 import rtio
@@ -17,20 +18,25 @@ BUNDLE = ROOT / "tests/interop/node_modules/socket.io-client/dist/socket.io.js"
 sio = rtio.Server(static_files=str(ROOT / "examples/web"),
                   client_bundle=str(BUNDLE) if BUNDLE.exists() else None)
 visitors = 0
+# Handlers of different clients run at the same time, on rtio's handler threads: the count
+# and its emit go together under a lock, so that the counts go out in the order counted.
+visitors_lock = threading.Lock()
 
 
 @sio.event
 def connect(sid, environ, auth):
     global visitors
-    visitors += 1
-    sio.emit("visits", visitors)  # to everyone, the newcomer included
+    with visitors_lock:
+        visitors += 1
+        sio.emit("visits", visitors)  # to everyone, the newcomer included
 
 
 @sio.event
 def disconnect(sid, reason):
     global visitors
-    visitors -= 1
-    sio.emit("visits", visitors)
+    with visitors_lock:
+        visitors -= 1
+        sio.emit("visits", visitors)
 
 
 if __name__ == "__main__":

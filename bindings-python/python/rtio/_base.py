@@ -4,13 +4,15 @@ lookup (exactly python-socketio's rules), client bookkeeping, and emit routing."
 from __future__ import annotations
 
 import atexit
+import collections
+import functools
 import inspect
 import logging
 import os
 import threading
-import warnings
 import weakref
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import (Any, Callable, Deque, Dict, Iterable, Iterator, List, NoReturn, Optional,
+                    Tuple, Union)
 
 from . import _native
 from . import exceptions
@@ -112,18 +114,44 @@ class _Opening:
         return env
 
 
-# Options python-socketio / python-engineio take that change nothing with rtio (the engine
-# always does what they select, or they concern python-engineio's own machinery).
-_HARMLESS_OPTIONS = {
-    "async_mode",
-    "engineio_logger",
-    "http_compression",
-    "compression_threshold",
-    "monitor_clients",
-    "cors_credentials",
-    "allow_upgrades",
-    "cookie",
-}
+_UNSET: Any = object()
+
+#: What a server's ``cors_allowed_origins`` becomes for the engine: the policy
+#: (``"none"``: the server's own origin only, ``"any"``, ``"list"``, ``"host"``: a callable
+#: decides), its origins, and whether other origins are refused (400).
+_CorsPolicy = Tuple[str, List[str], bool]
+
+
+def _cors_policy(value: Any) -> _CorsPolicy:
+    """python-engineio's ``cors_allowed_origins``: ``None`` the same origin only, ``'*'``
+    (or a list holding it) any, an origin or a list of them, a callable, or ``[]`` to turn
+    CORS handling off (no headers, no origin check)."""
+    if value is None:
+        return "none", [], True
+    if isinstance(value, str):
+        return ("any", [], True) if value == "*" else ("list", [value], True)
+    if callable(value):
+        if inspect.iscoroutinefunction(value):
+            raise TypeError("cors_allowed_origins: the origin check must be a plain function "
+                            "(python-engineio calls it without awaiting)")
+        return "host", [], True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        origins = list(value)
+        if not all(isinstance(o, str) for o in origins):
+            raise TypeError("cors_allowed_origins: every origin must be a string, "
+                            f"not {origins!r}")
+        if not origins:
+            return "none", [], False
+        if "*" in origins:
+            return "any", [], True
+        return "list", origins, True
+    raise TypeError("cors_allowed_origins must be None, '*', an origin, a list of origins, "
+                    f"or a callable, not {type(value).__name__}")
+
+
+def _refuse(option: str, why: str) -> NoReturn:
+    raise NotImplementedError(f"rtio: {option} is not supported: {why} (see docs/python.md)")
+
 
 _running: "weakref.WeakSet[BaseServer]" = weakref.WeakSet()
 
@@ -163,6 +191,82 @@ def fit_args(handler: Handler, args: Tuple[Any, ...], optional_last: bool) -> Tu
     except ValueError:  # no signature (some builtins): pass everything
         pass
     return args
+
+
+class _Lanes:
+    """The order of handler runs per socket, as python-socketio keeps it.
+
+    python-socketio runs a client's ``connect`` handler before it reads anything else from
+    that client, and its ``disconnect`` handler after; with ``async_handlers=True`` each
+    event's handler then starts as a task of its own (in arrival order, running alongside
+    the others), with ``async_handlers=False`` the client's handlers run one at a time, in
+    order. Clients never wait for each other.
+
+    Here a *serial* job (connect, disconnect, and every job with ``async_handlers=False``)
+    holds its socket's lane: the socket's later jobs wait in the lane until it ends, then
+    start in order (free jobs at once, up to the next serial one). A socket has a lane only
+    while a serial job of it runs or waits; other jobs start at once.
+    ``launch(job, after)`` starts ``job`` on a thread or task and calls ``after`` (when not
+    ``None``) once it ended, whatever happened.
+    """
+
+    def __init__(self, launch: Callable[[Callable[[], Any], Optional[Callable[[], None]]], None]) -> None:
+        self._launch = launch
+        self._lanes: Dict[str, Deque[Tuple[Callable[[], Any], bool]]] = {}
+        self._lock = threading.Lock()
+
+    def run(self, sid: str, job: Callable[[], Any], serial: bool) -> None:
+        with self._lock:
+            lane = self._lanes.get(sid)
+            if lane is not None:
+                lane.append((job, serial))
+                return
+            if serial:
+                self._lanes[sid] = collections.deque()
+                self._launch(job, functools.partial(self._next, sid))
+            else:
+                self._launch(job, None)
+
+    def _next(self, sid: str) -> None:
+        with self._lock:
+            lane = self._lanes.get(sid)
+            while lane:
+                job, serial = lane.popleft()
+                if serial:
+                    self._launch(job, functools.partial(self._next, sid))
+                    return
+                self._launch(job, None)
+            self._lanes.pop(sid, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._lanes.clear()
+
+
+def origin_allowed(allowed: Callable[..., Any], origin: str,
+                   environ: Callable[[], Dict[str, Any]]) -> bool:
+    """Calls a ``cors_allowed_origins`` callable as python-engineio does: with
+    ``(origin, environ)``, or ``(origin)`` when it takes one argument."""
+    try:
+        inspect.signature(allowed).bind(origin, None)
+        two = True
+    except TypeError:
+        two = False
+    except ValueError:  # no signature: try both, as python-engineio does
+        try:
+            return bool(allowed(origin, environ()))
+        except TypeError:
+            return bool(allowed(origin))
+    result = allowed(origin, environ()) if two else allowed(origin)
+    if inspect.isawaitable(result):
+        getattr(result, "close", lambda: None)()
+        raise TypeError("cors_allowed_origins returned an awaitable; it must return a bool")
+    return bool(result)
+
+
+def same_origin(origin: str, host: Optional[str]) -> bool:
+    """True when ``origin`` is the server's own (``http(s)://`` + the ``Host`` header)."""
+    return host is not None and origin in (f"http://{host}", f"https://{host}")
 
 
 class Manager:
@@ -207,7 +311,7 @@ class BaseServer:
         logger: Union[bool, logging.Logger] = False,
         serializer: Any = "default",
         json: Any = None,
-        async_handlers: Optional[bool] = None,
+        async_handlers: bool = True,
         always_connect: bool = False,
         namespaces: Union[List[str], str, None] = None,
         *,
@@ -220,25 +324,54 @@ class BaseServer:
         ping_timeout: float = 20,
         max_http_buffer_size: int = 1_000_000,
         connect_timeout: float = 45,
-        cors_allowed_origins: Union[str, List[str], None] = None,
-        transports: Optional[List[str]] = None,
+        cors_allowed_origins: Union[str, List[str], Callable[..., Any], None] = None,
+        cors_credentials: bool = True,
+        transports: Union[str, List[str], None] = None,
         worker_threads: int = 0,
-        ack_timeout: float = 60,
+        ack_timeout: Optional[float] = None,
+        async_mode: Optional[str] = None,
+        engineio_logger: Any = None,
+        allow_upgrades: bool = True,
+        http_compression: Any = _UNSET,
+        compression_threshold: Any = _UNSET,
+        cookie: Any = None,
+        monitor_clients: Optional[bool] = None,
         **kwargs: Any,
     ) -> None:
-        if client_manager is not None:
-            raise NotImplementedError(
-                "rtio keeps clients and rooms in its engine: client_manager (Redis, Kafka...) "
-                "is not supported (see docs/python.md)")
-        if serializer != "default":
-            raise NotImplementedError("rtio speaks Socket.IO's default JSON serializer only")
-        if json is not None:
-            warnings.warn("rtio encodes JSON natively: the json= module is ignored", stacklevel=3)
+        # Every option either works or is refused here, naming what to do instead: nothing
+        # is accepted and ignored (docs/python.md, "Options").
         for key in kwargs:
-            if key not in _HARMLESS_OPTIONS:
-                raise TypeError(f"unexpected option {key!r}")
-        if kwargs.get("cookie"):
-            warnings.warn("rtio sends no session cookie: cookie= is ignored", stacklevel=3)
+            raise TypeError(f"{type(self).__name__}() got an unexpected option {key!r}")
+        if client_manager is not None:
+            _refuse("client_manager", "rtio keeps clients and rooms in its engine, on one "
+                    "server (no Redis/Kafka/... manager); leave client_manager unset")
+        if serializer != "default":
+            _refuse(f"serializer={serializer!r}", "rtio speaks Socket.IO's default JSON "
+                    "serializer only; leave serializer unset")
+        if json is not None:
+            _refuse("json", "rtio encodes and decodes JSON natively; convert values "
+                    "json.dumps cannot take (dates...) before emitting, and leave json unset")
+        self._check_async_mode(async_mode)
+        if engineio_logger not in (None, False):
+            _refuse("engineio_logger", "rtio's engine does not log through Python; "
+                    "logger= logs rtio's own messages")
+        if allow_upgrades is not True:
+            _refuse("allow_upgrades=False", "rtio always offers the upgrade from "
+                    "long-polling to WebSocket; transports=['polling'] serves polling only")
+        if http_compression is not _UNSET and http_compression is not False:
+            _refuse("http_compression", "rtio does not compress long-polling responses; "
+                    "pass http_compression=False or leave it unset")
+        if compression_threshold is not _UNSET and http_compression is not False:
+            _refuse("compression_threshold", "rtio does not compress long-polling responses; "
+                    "leave compression_threshold unset")
+        if cookie is not None:
+            _refuse("cookie", "rtio sends no Engine.IO session cookie (sticky sessions by "
+                    "cookie need a proxy that sets it); leave cookie unset")
+        if monitor_clients not in (None, True):
+            _refuse("monitor_clients=False", "rtio always closes clients that stop "
+                    "answering pings; leave monitor_clients unset")
+        if ack_timeout is not None and ack_timeout <= 0:
+            raise ValueError("ack_timeout must be a positive number of seconds, or None")
 
         if not isinstance(logger, bool):
             self.logger = logger
@@ -252,25 +385,34 @@ class BaseServer:
         self.handlers: Dict[str, Dict[str, Handler]] = {}
         self.namespace_handlers: Dict[str, Any] = {}
         self.not_handled = object()
-        self.async_handlers = (self._default_async_handlers if async_handlers is None
-                               else bool(async_handlers))
+        self.async_handlers = bool(async_handlers)
         self.always_connect = always_connect
         self.namespaces: Union[List[str], str] = namespaces or ["/"]
         self.manager = Manager(self)
 
         if transports is None:
             transports = ["polling", "websocket"]
+        elif isinstance(transports, str):
+            transports = [transports]
         unknown = set(transports) - {"polling", "websocket"}
         if unknown or not transports:
             raise ValueError(f"transports must be 'polling' and/or 'websocket', not {transports!r}")
+        if isinstance(ping_interval, (tuple, list)):
+            if len(ping_interval) != 2:
+                raise ValueError("ping_interval must be seconds or (seconds, grace period)")
+            if ping_interval[1]:
+                _refuse("a ping_interval grace period", "rtio waits ping_timeout for each "
+                        "pong; pass ping_timeout=timeout+grace instead")
+            ping_interval = ping_interval[0]
         if isinstance(static_files, dict):
             if set(static_files) != {"/"}:
-                raise NotImplementedError(
-                    "rtio serves one directory of static files at '/': "
-                    "pass static_files='dir' or {'/': 'dir'}")
+                _refuse("static_files with several paths", "rtio serves one directory of "
+                        "static files at '/': pass static_files='dir' or {'/': 'dir'}")
             static_files = static_files["/"]
-        if cors_allowed_origins == []:
-            cors_allowed_origins = None
+        cors, origins, reject = _cors_policy(cors_allowed_origins)
+        #: The callable of ``cors_allowed_origins``, asked about each handshake's origin.
+        self.cors_allowed_origins = cors_allowed_origins
+        self.cors_credentials = bool(cors_credentials)
         self.host = host
         self.port = port
         self._options: Dict[str, Any] = {
@@ -279,14 +421,19 @@ class BaseServer:
             "ping_timeout_ms": _seconds_ms(ping_timeout, "ping_timeout"),
             "connect_timeout_ms": _seconds_ms(connect_timeout, "connect_timeout"),
             "max_payload": int(max_http_buffer_size),
-            "cors": cors_allowed_origins,
+            "cors": cors,
+            "cors_origins": origins,
+            "cors_credentials": self.cors_credentials,
+            "reject_other_origins": reject,
             "websocket": "websocket" in transports,
             "polling": "polling" in transports,
             "static_dir": os.fspath(static_files) if static_files is not None else None,
             "client_bundle": os.fspath(client_bundle) if client_bundle is not None else None,
             "worker_threads": int(worker_threads),
         }
-        self.ack_timeout = float(ack_timeout)
+        #: Seconds an ``emit(..., callback=)`` waits for its ack; ``None``: for as long as
+        #: the client stays connected (python-socketio's behaviour).
+        self.ack_timeout = None if ack_timeout is None else float(ack_timeout)
 
         self._native: Optional[_native.NativeServer] = None
         # Per connected socket: its namespace, opening request (its environ is built from it
@@ -299,8 +446,17 @@ class BaseServer:
         # Ack token -> callback or waiter.
         self._acks: Dict[int, Any] = {}
         self._ack_lock = threading.Lock()
+        self._lanes = _Lanes(self._launch)
 
-    _default_async_handlers = False
+    def _check_async_mode(self, async_mode: Optional[str]) -> None:
+        if async_mode not in (None, "threading"):
+            _refuse(f"async_mode={async_mode!r}", "rtio.Server runs handlers on threads of "
+                    "its own (async_mode='threading'); use rtio.AsyncServer for asyncio")
+
+    def _launch(self, job: Callable[[], Any], after: Optional[Callable[[], None]]) -> None:
+        """Runs ``job`` (a handler run), then ``after`` (see :class:`_Lanes`)."""
+        raise NotImplementedError  # pragma: no cover
+
 
     # ---------------------------------------------------------------- registration
     def is_asyncio_based(self) -> bool:
@@ -438,6 +594,7 @@ class BaseServer:
         self._sessions.clear()
         self._refused.clear()
         self._acks.clear()
+        self._lanes.clear()
         self._native = _native.NativeServer.start(options)
         _running.add(self)
         self.logger.info("rtio listening on %s:%s", self._native.host, self._native.port)
@@ -514,10 +671,11 @@ class BaseServer:
                     sids.append(sid)
         return sids
 
-    def _register_ack(self, sid: str, event: str, data: Any, timeout: float,
+    def _register_ack(self, sid: str, event: str, data: Any, timeout: Optional[float],
                       entry: Any) -> bool:
         """Emits asking for an ack and files ``entry`` under its token; False when the
-        socket is not connected."""
+        socket is not connected. ``timeout=None``: the ack is awaited while the socket is
+        connected (the engine answers ``None`` when it leaves)."""
         native = self._live()
         if native is None:
             raise exceptions.StoppedError("the server is stopped")
@@ -592,6 +750,30 @@ class BaseServer:
         opening = self._openings[sid] = _Opening(native)
         return opening
 
+    def _answer_request(self, native: "_native.NativeServer", request: int,
+                        pending: "_native.PendingRequest") -> None:
+        """Answers the engine's question about a request's origin (a callable
+        ``cors_allowed_origins``): allowed origins get CORS headers; other ones get python-
+        engineio's 400 "Not an accepted origin." (by the engine, or here for the server's
+        own origin, which the engine would otherwise let through)."""
+        origin = pending.origin
+        if origin is None:  # not a browser: nothing to decide
+            native.answer_request(request, False)
+            return
+        try:
+            allowed = origin_allowed(self.cors_allowed_origins, origin, pending.environ)
+        except Exception:
+            self.logger.exception("rtio: cors_allowed_origins(%r) raised; refused", origin)
+            allowed = False
+        if allowed:
+            native.answer_request(request, True)
+        elif same_origin(origin, pending.host):
+            native.answer_request(request, False, (400, "Not an accepted origin."))
+        else:
+            if self.logger.isEnabledFor(logging.INFO):
+                self.logger.info("rtio: %s is not an accepted origin", origin)
+            native.answer_request(request, False)
+
     def _forget(self, sid: str) -> None:
         self._sid_nsp.pop(sid, None)
         self._openings.pop(sid, None)
@@ -602,9 +784,20 @@ class BaseServer:
         did not get one (the engine does not promise a disconnect event per socket when it
         stops)."""
         for sid, nsp in list(self._sid_nsp.items()):
-            self._on_disconnect(sid, nsp, reason.SERVER_DISCONNECT)
+            self._disconnected(sid, nsp, reason.SERVER_DISCONNECT)
 
-    def _on_disconnect(self, sid: str, nsp: str, why: str) -> None:  # pragma: no cover
+    def _disconnected(self, sid: str, nsp: str, why: str) -> None:
+        """A socket left: its ``disconnect`` handler runs after the socket's earlier serial
+        jobs (its connect handler...), once."""
+        if self._sid_nsp.pop(sid, None) is None:
+            return  # already on its way (or never known)
+        if sid in self._refused:
+            self._refused.discard(sid)
+            self._forget(sid)
+            return
+        self._lanes.run(sid, functools.partial(self._run_disconnect, sid, nsp, why), True)
+
+    def _run_disconnect(self, sid: str, nsp: str, why: str) -> Any:  # pragma: no cover
         raise NotImplementedError
 
     def _log_handler_error(self, what: str, namespace: str, sid: Any) -> None:

@@ -11,6 +11,7 @@ CONNECT: int
 MESSAGE: int
 DISCONNECT: int
 ACK: int
+REQUEST: int
 #: True once the core's connect requests carry the socket id (see docs/python.md).
 CONNECT_REQUEST_HAS_SID: bool
 
@@ -25,13 +26,17 @@ class Options(TypedDict):
     ping_timeout_ms: int
     connect_timeout_ms: int
     max_payload: int
-    cors: Optional[Any]  # None, "*", an origin or a list of origins
+    cors: str  # "none" (own origin only), "any", "list" (cors_origins), "host" (REQUEST events)
+    cors_origins: List[str]
+    cors_credentials: bool
+    reject_other_origins: bool  # 400 "Not an accepted origin." for other origins
     websocket: bool
     polling: bool
     static_dir: Optional[str]
     client_bundle: Optional[str]
     worker_threads: int
     namespaces: List[Tuple[str, bool]]
+    dynamic_namespaces: bool
     poll_mode: bool
 
 # Event tuples:
@@ -39,7 +44,8 @@ class Options(TypedDict):
 #   (CONNECT, sid: str, nsp: str, auth: Any, opening: Opening)
 #   (MESSAGE, sid: str, nsp: str, event: str, args: list, ack: int | None)
 #   (DISCONNECT, sid: str, nsp: str, reason: str)
-#   (ACK, token: int, sid: str, args: list | None)   # None: timed out
+#   (ACK, token: int, sid: str, args: list | None)   # None: timed out, or the socket left
+#   (REQUEST, request: int, pending: PendingRequest)  # answer with answer_request()
 Event = Tuple[Any, ...]
 
 class Opening:
@@ -49,6 +55,20 @@ class Opening:
     def environ(self) -> Dict[str, Any]:
         """A new WSGI-like environ dict of that request (``REQUEST_METHOD``, ``PATH_INFO``,
         ``QUERY_STRING``, ``REMOTE_ADDR``, ``REMOTE_PORT``, ``HTTP_*`` headers...)."""
+        ...
+
+class PendingRequest:
+    """An HTTP request the host is asked about (``cors="host"``): a handshake or a CORS
+    preflight."""
+
+    @property
+    def origin(self) -> Optional[str]:
+        """The ``Origin`` header."""
+    @property
+    def host(self) -> Optional[str]:
+        """The ``Host`` header."""
+    def environ(self) -> Dict[str, Any]:
+        """A new WSGI-like environ dict of the request."""
         ...
 
 class NativeServer:
@@ -65,12 +85,13 @@ class NativeServer:
                          batch_max: int) -> None: ...
     def wake_fd(self) -> int: ...
     def poll(self, max: int) -> Optional[List[Event]]: ...
-    def recv(self, timeout: float, max: int) -> Optional[List[Event]]: ...
     def on_dispatcher(self) -> bool: ...
     def emit(self, sid: str, event: str, data: Any) -> bool: ...
     def broadcast(self, nsp: str, event: str, data: Any, to: Optional[List[str]] = None,
                   exclude: Optional[List[str]] = None) -> int: ...
-    def emit_with_ack(self, sid: str, event: str, data: Any, timeout: float) -> Optional[int]: ...
+    def emit_with_ack(self, sid: str, event: str, data: Any,
+                      timeout: Optional[float] = None) -> Optional[int]:
+        """``timeout=None``: awaited while the socket is connected."""
     def ack(self, sid: str, ack_id: int, data: Any) -> bool: ...
     def join_room(self, sid: str, room: str) -> bool: ...
     def leave_room(self, sid: str, room: str) -> bool: ...
@@ -81,6 +102,8 @@ class NativeServer:
     def disconnect(self, sid: str, close_connection: bool) -> bool: ...
     def accept(self, request: int) -> bool: ...
     def reject(self, request: int, message: str, data: Any) -> bool: ...
+    def answer_request(self, request: int, cross_origin: bool,
+                       refusal: Optional[Tuple[int, str]] = None) -> bool: ...
     def add_namespace(self, nsp: str, middleware: bool) -> None: ...
     def transport(self, sid: str) -> str: ...
     def stop(self) -> None: ...

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import signal
 import threading
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
+import time
+from typing import Any, Awaitable, Callable, Dict, Optional, Set, Tuple
 
 from . import _native
 from . import exceptions
@@ -17,8 +19,11 @@ CONNECT = _native.CONNECT
 MESSAGE = _native.MESSAGE
 DISCONNECT = _native.DISCONNECT
 ACK = _native.ACK
+REQUEST = _native.REQUEST
 
 _BATCH = 256
+#: Seconds ``shutdown()`` waits for running handlers to end.
+_SHUTDOWN_WAIT_S = 10.0
 
 
 class AsyncServer(BaseServer):
@@ -26,11 +31,15 @@ class AsyncServer(BaseServer):
     rtio, for asyncio applications.
 
     Events reach the event loop that called :meth:`serve` / :meth:`start` through a wake-up
-    file descriptor (no extra Python thread); handlers may be ``async def`` (each event
-    runs as its own task, as python-socketio's default ``async_handlers=True``; with
-    ``async_handlers=False`` they run one after another) or plain functions. ``emit``,
-    ``call``, ``enter_room``... are coroutines, as in python-socketio. Options: see
-    :class:`rtio.Server`.
+    file descriptor (no extra Python thread); handlers may be ``async def`` or plain
+    functions. As in python-socketio, a client's ``connect`` handler runs before its other
+    handlers and its ``disconnect`` handler after them; with ``async_handlers=True`` (the
+    default) each event runs as its own task, started in arrival order; with
+    ``async_handlers=False`` a client's handlers run one after another (other clients'
+    meanwhile). ``emit``, ``call``, ``enter_room``... are coroutines, as in
+    python-socketio. Options: see :class:`rtio.Server` (``async_mode`` may only be left
+    unset: rtio serves HTTP itself, on the running event loop; ``handler_threads`` does not
+    apply).
 
     Example::
 
@@ -44,17 +53,19 @@ class AsyncServer(BaseServer):
     """
 
     _asyncio = True
-    _default_async_handlers = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._done: Optional[asyncio.Future] = None
         self._tasks: Set[asyncio.Task] = set()
-        # Events of a socket whose connect handler is still running wait here, in order.
-        self._connecting: Dict[str, List[tuple]] = {}
-        self._serial: Optional[asyncio.Queue] = None
-        self._serial_task: Optional[asyncio.Task] = None
+
+    def _check_async_mode(self, async_mode: Optional[str]) -> None:
+        if async_mode is not None:
+            raise NotImplementedError(
+                f"rtio: async_mode={async_mode!r} is not supported: rtio.AsyncServer serves "
+                "HTTP itself on the running asyncio loop (no aiohttp/ASGI/sanic/tornado app "
+                "to attach to); leave async_mode unset (see docs/python.md)")
 
     # ---------------------------------------------------------------- serving
     async def start(self, port: Optional[int] = None, host: Optional[str] = None) -> int:
@@ -65,10 +76,6 @@ class AsyncServer(BaseServer):
         native = self._native_or_raise()
         self._loop = loop
         self._done = loop.create_future()
-        self._connecting.clear()
-        if not self.async_handlers:
-            self._serial = asyncio.Queue()
-            self._serial_task = loop.create_task(self._run_serial(self._serial))
         loop.add_reader(native.wake_fd(), self._on_readable, native)
         return bound
 
@@ -124,14 +131,15 @@ class AsyncServer(BaseServer):
         self._on_readable(native)
         self._disconnect_remaining()
         self._fail_futures()
-        if self._serial_task is not None:
-            self._serial.put_nowait(None)
-            await self._serial_task
-            self._serial_task = None
+        # Handlers end (a lane's next job starts as a new task when one ends).
         current = asyncio.current_task()
-        pending = [t for t in self._tasks if not t.done() and t is not current]
-        if pending:
-            await asyncio.wait(pending, timeout=5)
+        deadline = time.monotonic() + _SHUTDOWN_WAIT_S
+        while True:
+            pending = [t for t in self._tasks if not t.done() and t is not current]
+            left = deadline - time.monotonic()
+            if not pending or left <= 0:
+                break
+            await asyncio.wait(pending, timeout=left)
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
 
@@ -148,7 +156,7 @@ class AsyncServer(BaseServer):
                    callback: Optional[Callable[..., Any]] = None,
                    ignore_queue: bool = False) -> None:
         """Emits an event (see :meth:`rtio.Server.emit`). ``callback`` may be a coroutine
-        function."""
+        function; it is kept until the client answers or leaves (or ``ack_timeout``)."""
         if event in self.reserved_events:
             raise ValueError(f"{event!r} is a reserved event name")
         if callback is None:
@@ -172,7 +180,7 @@ class AsyncServer(BaseServer):
                    timeout: float = 60, ignore_queue: bool = False) -> Any:
         """Emits an event to one client and awaits its acknowledgement (a tuple for several
         values, ``None`` for none). Raises :class:`rtio.exceptions.TimeoutError` after
-        ``timeout`` seconds or when the client is not connected."""
+        ``timeout`` seconds or when the client is not connected (or leaves)."""
         target = to or sid
         if target is None:
             raise ValueError("Cannot use call() to broadcast.")
@@ -208,12 +216,17 @@ class AsyncServer(BaseServer):
 
     # ---------------------------------------------------------------- sessions
     async def get_session(self, sid: str, namespace: Optional[str] = None) -> Dict[str, Any]:
-        """The user session dict of a client."""
+        """The user session dict of a client (kept until its ``disconnect`` handler ran).
+        Raises ``KeyError`` for a client that is not connected."""
+        if sid not in self._openings:
+            raise KeyError("Session not found")
         return self._sessions.setdefault(sid, {})
 
     async def save_session(self, sid: str, session: Dict[str, Any],
                            namespace: Optional[str] = None) -> None:
         """Replaces the user session dict of a client."""
+        if sid not in self._openings:
+            raise KeyError("Session not found")
         self._sessions[sid] = session
 
     def session(self, sid: str, namespace: Optional[str] = None) -> "_AsyncSessionContext":
@@ -257,36 +270,37 @@ class AsyncServer(BaseServer):
             if len(batch) < _BATCH:
                 return
 
+    def _launch(self, job: Callable[[], Any], after: Optional[Callable[[], None]]) -> None:
+        self._spawn(self._run_job(job, after))
+
+    @staticmethod
+    async def _run_job(job: Callable[[], Any], after: Optional[Callable[[], None]]) -> None:
+        try:
+            await job()
+        finally:
+            if after is not None:
+                after()
+
     def _handle(self, ev: tuple) -> None:
+        # Every handler runs as a task: tasks start in the order created, so a client's
+        # handlers start in arrival order (and what they send before their first real wait
+        # goes out in that order). _Lanes keeps connect first and disconnect last.
         kind = ev[0]
-        if kind == ACK:
-            self._on_ack(*ev[1:])
-            return
-        sid = ev[1] if kind != CONNECT_REQUEST else None
-        if sid is not None and sid in self._connecting:
-            self._connecting[sid].append(ev)
-            return
         if kind == MESSAGE:
-            if self._serial is not None:
-                self._serial.put_nowait(ev)
-            else:
-                # Every handler, plain or async, starts as a task: tasks start in the order
-                # created, so the handlers of one client's events start in arrival order
-                # (and what they send before their first real wait goes out in that order).
-                self._spawn(self._message(*ev[1:]))
+            self._lanes.run(ev[1], functools.partial(self._message, *ev[1:]),
+                            not self.async_handlers)
+        elif kind == ACK:
+            self._on_ack(*ev[1:])
         elif kind == CONNECT:
             self._on_connect(*ev[1:])
         elif kind == DISCONNECT:
-            self._on_disconnect(*ev[1:])
+            self._disconnected(*ev[1:])
         elif kind == CONNECT_REQUEST:
             self._on_connect_request(*ev[1:])
-
-    async def _run_serial(self, queue: "asyncio.Queue") -> None:
-        while True:
-            ev = await queue.get()
-            if ev is None:
-                return
-            await self._message(*ev[1:])
+        elif kind == REQUEST:
+            native = self._native
+            if native is not None:
+                self._answer_request(native, *ev[1:])
 
     def _call(self, event: str, namespace: str, args: Tuple[Any, ...],
               optional_last: bool = False) -> Any:
@@ -351,31 +365,26 @@ class AsyncServer(BaseServer):
         if sid is None:  # the core cannot tell the sid yet; nothing runs before accepting
             native.accept(request)
             return
-        self._connecting[sid] = []
         # The engine holds the socket while it waits for the answer: emits and room
         # changes made by the handler apply to it, and reach the client once accepted.
         opening = self._connected(sid, nsp, handshake)
 
         async def decide() -> None:
             refusal = await self._connect_handler(sid, nsp, auth, opening.environ())
-            queued = self._connecting.pop(sid, [])
             if refusal is None:
                 native.accept(request)
             else:
                 self._forget(sid)
                 native.reject(request, refusal[0], refusal[1])
-            for ev in queued:
-                self._handle(ev)
 
-        self._spawn(decide())
+        self._lanes.run(sid, decide, True)
 
     def _on_connect(self, sid: str, nsp: str, auth: Any, handshake: "_native.Opening") -> None:
         if sid in self._openings:
             return  # registered and handled at its connect request
         opening = self._connected(sid, nsp, handshake)
-        if self._middleware(nsp):
-            return  # its handler ran at the request
-        self._connecting[sid] = []
+        if self._middleware(nsp) or not self._has_connect_handler(nsp):
+            return
 
         async def connect() -> None:
             refusal = await self._connect_handler(sid, nsp, auth, opening.environ())
@@ -387,29 +396,18 @@ class AsyncServer(BaseServer):
                 native = self._native
                 if native is not None and not native.is_stopped():
                     native.disconnect(sid, False)
-            for ev in self._connecting.pop(sid, []):
-                self._handle(ev)
 
-        self._spawn(connect())
+        self._lanes.run(sid, connect, True)
 
-    def _on_disconnect(self, sid: str, nsp: str, why: str) -> None:
-        if sid in self._refused:
-            self._refused.discard(sid)
+    async def _run_disconnect(self, sid: str, nsp: str, why: str) -> None:
+        try:
+            ret = self._call("disconnect", nsp, (sid, why), optional_last=True)
+            if inspect.isawaitable(ret):
+                await ret
+        except Exception:
+            self._log_handler_error("'disconnect'", nsp, sid)
+        finally:
             self._forget(sid)
-            return
-        self._sid_nsp.pop(sid, None)  # disconnecting: its handler is about to run
-
-        async def disconnect() -> None:
-            try:
-                ret = self._call("disconnect", nsp, (sid, why), optional_last=True)
-                if inspect.isawaitable(ret):
-                    await ret
-            except Exception:
-                self._log_handler_error("'disconnect'", nsp, sid)
-            finally:
-                self._forget(sid)
-
-        self._spawn(disconnect())
 
     def _on_ack(self, token: int, sid: str, args: Optional[list]) -> None:
         entry = self._take_ack(token)
@@ -421,10 +419,14 @@ class AsyncServer(BaseServer):
             return
         if args is None:  # a callback never hears of timeouts (as python-socketio)
             return
+        self._lanes.run(sid, functools.partial(self._run_callback, entry, sid, args),
+                        not self.async_handlers)
+
+    async def _run_callback(self, callback: Callable[..., Any], sid: str, args: list) -> None:
         try:
-            ret = entry(*args)
+            ret = callback(*args)
             if inspect.isawaitable(ret):
-                self._spawn(ret)
+                await ret
         except Exception:
             self._log_handler_error("an ack callback", self._sid_nsp.get(sid, "?"), sid)
 
