@@ -42,6 +42,14 @@ pub use event::{AckError, DisconnectReason, Event};
 pub use payload::{Payload, PayloadError};
 pub use server::{Broadcast, Events, Io, Server, Stats};
 
+/// The WebSocket frame reader, for rtio's own fuzz tests (`core/tests/fuzz_decoders.rs`):
+/// not a stable API. (The Engine.IO and Socket.IO decoders are public already, in
+/// [`engineio::packet`] and [`socketio::packet`].)
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::engineio::ws_conn::{Message as WsMessage, ReadEnd, WsConn};
+}
+
 /// What went wrong. Every fallible call of rtio returns one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {

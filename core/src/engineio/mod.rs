@@ -8,7 +8,7 @@ pub mod packet;
 mod polling;
 mod session;
 mod websocket;
-mod ws_conn;
+pub(crate) mod ws_conn;
 
 pub(crate) use engine::random_id;
 pub use engine::{Engine, EngineHandler, Entry, Message};

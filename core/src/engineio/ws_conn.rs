@@ -39,7 +39,7 @@ const OP_PONG: u8 = 0xA;
 
 /// A complete data message from the client.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Message {
+pub enum Message {
     /// Valid UTF-8.
     Text(Bytes),
     Binary(Bytes),
@@ -47,7 +47,7 @@ pub(crate) enum Message {
 
 /// Why no more messages will be read.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum ReadEnd {
+pub enum ReadEnd {
     /// The client closed: a close frame (its answer is gathered, sent by the next flush or
     /// [`WsConn::shutdown`]), the end of the stream, or a failed socket.
     Closed,
@@ -59,7 +59,7 @@ pub(crate) enum ReadEnd {
 
 /// A WebSocket after its handshake: reads messages (answering pings and closes on its own)
 /// and writes frames. Used by one task at a time; [`WsConn::next`] is cancel-safe.
-pub(crate) struct WsConn<S> {
+pub struct WsConn<S> {
     stream: LeanStream<S>,
     /// Bytes received and not yet taken: the start of an incomplete frame. Empty, holding
     /// no memory, between frames.
@@ -76,7 +76,7 @@ pub(crate) struct WsConn<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
     /// A connection over `stream`, whose client already sent `early` (bytes that came with
     /// the upgrade request), taking messages of at most `max_message` bytes.
-    pub(crate) fn new(stream: S, early: Vec<u8>, max_message: usize) -> Self {
+    pub fn new(stream: S, early: Vec<u8>, max_message: usize) -> Self {
         WsConn {
             stream: LeanStream::new(stream),
             kept: early,
@@ -88,7 +88,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
     }
 
     /// The next data message. Cancel-safe: what was read stays in `self`.
-    pub(crate) async fn next(&mut self) -> Result<Message, ReadEnd> {
+    pub async fn next(&mut self) -> Result<Message, ReadEnd> {
         poll_fn(|cx| self.poll_next(cx)).await
     }
 
@@ -310,7 +310,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
 
     /// Sends what is gathered (a close answer, say), then ends the stream; errors mean the
     /// client is gone already, and are of no use.
-    pub(crate) async fn shutdown(&mut self) {
+    pub async fn shutdown(&mut self) {
         let _ = self.stream.shutdown().await;
     }
 }

@@ -4,6 +4,7 @@
 //! packets (types 5 and 6) are followed by `<attachments>` binary messages that replace the
 //! `{"_placeholder":true,"num":N}` objects in the data.
 
+use serde::de;
 use serde_json::value::RawValue;
 
 /// The Socket.IO packet types.
@@ -136,8 +137,8 @@ pub fn decode(text: &str, max_attachments: usize) -> Result<Packet<'_>, DecodeEr
 }
 
 /// Deepest JSON nesting accepted: serde_json's own recursion limit, so every host can parse
-/// what rtio lets through.
-pub const MAX_DEPTH: usize = 128;
+/// what rtio lets through. (Its limit of 128 refuses the 128th level: 127 levels parse.)
+pub const MAX_DEPTH: usize = 127;
 
 /// Refuses JSON nested deeper than [`MAX_DEPTH`] (one pass, no allocation).
 fn check_depth(json: &str) -> Result<(), DecodeError> {
@@ -226,25 +227,111 @@ fn check_payload(p: &Packet<'_>) -> Result<Option<(String, String)>, DecodeError
 
 /// Checks that every `{"_placeholder":true,"num":N}` in a binary packet's data points at
 /// one of its `count` attachments, as Socket.IO does when it rebuilds the packet.
+///
+/// Checked while parsing, keeping no tree of values: a `serde_json::Value` took up to 100
+/// bytes of heap per byte of data (a map for each `{"":0}`). Where an object has a key
+/// twice, a placeholder under any of them counts (a parser keeps the last).
 pub fn check_placeholders(data: &str, count: usize) -> Result<(), DecodeError> {
-    fn walk(v: &serde_json::Value, count: usize) -> Result<(), DecodeError> {
-        match v {
-            serde_json::Value::Array(items) => items.iter().try_for_each(|i| walk(i, count)),
-            serde_json::Value::Object(map) => {
-                if map.get("_placeholder") == Some(&serde_json::Value::Bool(true)) {
-                    return match map.get("num").and_then(serde_json::Value::as_u64) {
-                        Some(n) if (n as usize) < count => Ok(()),
-                        _ => Err(DecodeError("illegal attachments")),
-                    };
-                }
-                map.values().try_for_each(|i| walk(i, count))
-            }
-            _ => Ok(()),
-        }
+    let mut de = serde_json::Deserializer::from_str(data);
+    let walked = de::DeserializeSeed::deserialize(Walk(count), &mut de);
+    match walked.and_then(|w| de.end().map(|()| w)) {
+        Ok(w) if w.ok => Ok(()),
+        Ok(_) => Err(DecodeError("illegal attachments")),
+        Err(_) => Err(DecodeError("invalid JSON")),
     }
-    let value: serde_json::Value =
-        serde_json::from_str(data).map_err(|_| DecodeError("invalid JSON"))?;
-    walk(&value, count)
+}
+
+/// What [`check_placeholders`] needs to know of a JSON value.
+struct Walked {
+    /// Every placeholder in it points at an attachment.
+    ok: bool,
+    /// It is `true`.
+    is_true: bool,
+    /// It is a non-negative integer (as `Value::as_u64` sees it).
+    num: Option<u64>,
+}
+
+const PLAIN: Walked = Walked {
+    ok: true,
+    is_true: false,
+    num: None,
+};
+
+/// Walks one JSON value for [`check_placeholders`], with the count of attachments.
+#[derive(Clone, Copy)]
+struct Walk(usize);
+
+impl<'de> de::DeserializeSeed<'de> for Walk {
+    type Value = Walked;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Walked, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for Walk {
+    type Value = Walked;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Walked, E> {
+        Ok(Walked {
+            is_true: b,
+            ..PLAIN
+        })
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Walked, E> {
+        Ok(Walked {
+            num: Some(n),
+            ..PLAIN
+        })
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Walked, E> {
+        let num = u64::try_from(n).ok();
+        Ok(Walked { num, ..PLAIN })
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Walked, E> {
+        Ok(PLAIN)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Walked, E> {
+        Ok(PLAIN)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Walked, E> {
+        Ok(PLAIN)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut items: A) -> Result<Walked, A::Error> {
+        let mut ok = true;
+        while let Some(item) = items.next_element_seed(self)? {
+            ok &= item.ok;
+        }
+        Ok(Walked { ok, ..PLAIN })
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Walked, A::Error> {
+        let (mut ok, mut placeholder, mut num) = (true, false, None);
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(self)?;
+            ok &= value.ok;
+            match key.as_str() {
+                "_placeholder" => placeholder = value.is_true,
+                "num" => num = value.num,
+                _ => {}
+            }
+        }
+        if placeholder {
+            // A placeholder: what else it holds is not looked at, as in Socket.IO.
+            ok = num.is_some_and(|n| (n as usize) < self.0);
+        }
+        Ok(Walked { ok, ..PLAIN })
+    }
 }
 
 /// Splits an event's data `["name", a, b]` into the name and the JSON array `[a,b]`.
