@@ -377,7 +377,11 @@ impl NativeServer {
             "any" => CorsOrigins::Any,
             "list" => CorsOrigins::List(options.cors_origins),
             "host" => CorsOrigins::Host,
-            other => return Err(PyValueError::new_err(format!("unknown CORS policy {other:?}"))),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown CORS policy {other:?}"
+                )))
+            }
         };
         config.cors_credentials = options.cors_credentials;
         config.reject_other_origins = options.reject_other_origins;
