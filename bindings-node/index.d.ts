@@ -77,18 +77,69 @@ type Listener<Reserved extends EventsMap, User extends EventsMap, Ev> = Ev exten
 // Options
 // ---------------------------------------------------------------------------------------------
 
-/** socket.io's `cors` option, as far as rtio supports it (see docs/node.md). */
+/** A `cors.origin` value other than a function: `true` (any), `"*"`, an origin, a RegExp, or a list. */
+export type StaticOrigin = boolean | string | RegExp | Array<boolean | string | RegExp>;
+
+/** A `cors.origin` function: `callback(null, allowed)` where `allowed` is a {@link StaticOrigin}. */
+export type CustomOrigin = (requestOrigin: string | undefined, callback: (err: Error | null, origin?: StaticOrigin) => void) => void;
+
+/**
+ * socket.io's `cors` option (the `cors` package's options), decided as that package decides
+ * (see docs/node.md). Its `exposedHeaders`, `maxAge`, `preflightContinue: true` and other
+ * `optionsSuccessStatus` than 204 are refused, as is an options function `(req, callback)`.
+ */
 export interface CorsOptions {
-  /** `true` or `"*"`: any origin (echoed, with credentials); a string or strings: only those. */
-  origin?: boolean | string | string[];
-  /** Accepted for compatibility; rtio always allows credentials for the origins it allows. */
+  /**
+   * Which origins get CORS headers (default `"*"`: any): `true` (the request's origin),
+   * `"*"`, an origin, a RegExp, an array of those, or a function `(origin, callback)`.
+   * `false`: none.
+   */
+  origin?: StaticOrigin | CustomOrigin;
+  /** Send `Access-Control-Allow-Credentials: true` (default false). */
   credentials?: boolean;
-  /** Accepted for compatibility and ignored. */
+  /** Methods a preflight allows (default `GET,HEAD,PUT,PATCH,POST,DELETE`). */
   methods?: string | string[];
-  /** Accepted for compatibility and ignored. */
+  /** Headers a preflight allows (default: the ones it asks for). */
   allowedHeaders?: string | string[];
+  /** Same as `allowedHeaders`. */
+  headers?: string | string[];
+  /** Refused unless empty. */
+  exposedHeaders?: string | string[];
+  /** Refused: rtio sends no `Access-Control-Max-Age`. */
+  maxAge?: never;
+  /** Only false: rtio answers preflights itself. */
+  preflightContinue?: false;
+  /** Only 204. */
+  optionsSuccessStatus?: 204;
 }
 
+/**
+ * The request `allowRequest` gets (and `socket.request`): the parts of Node's
+ * `http.IncomingMessage` rtio keeps, and engine.io's `_query`.
+ */
+export interface IncomingRequest {
+  readonly method: string;
+  /** Path and query, e.g. `/socket.io/?EIO=4&transport=polling`. */
+  readonly url: string;
+  /** The headers: names in lower case, repeated headers joined as Node joins them. */
+  readonly headers: Record<string, string | undefined>;
+  readonly httpVersion: string;
+  readonly httpVersionMajor: number;
+  readonly httpVersionMinor: number;
+  readonly socket: { readonly remoteAddress: string; readonly remotePort: number; readonly remoteFamily: string; readonly encrypted: boolean };
+  /** Same as `socket`. */
+  readonly connection: { readonly remoteAddress: string; readonly remotePort: number; readonly remoteFamily: string; readonly encrypted: boolean };
+  /** The query parameters (engine.io's `req._query`). */
+  readonly _query: Record<string, string>;
+  /** What the app puts on it (in `allowRequest`) stays for `socket.request`. */
+  [key: string]: unknown;
+}
+
+/**
+ * socket.io 4.8's server options (engine.io's included). Every option works as in
+ * socket.io, or `new Server` throws naming it (see the table in docs/node.md); those typed
+ * `false`, `true` or `never` below are accepted only with that value (socket.io's default).
+ */
 export interface ServerOptions {
   /** Endpoint path (default `/socket.io`). */
   path?: string;
@@ -108,6 +159,14 @@ export interface ServerOptions {
   transports?: Array<'polling' | 'websocket'>;
   /** Cross-origin requests: off by default, as in socket.io. */
   cors?: boolean | CorsOptions;
+  /**
+   * Decides whether a handshake (polling or WebSocket) goes on: `callback(null, true)` lets
+   * it through, `callback(err, false)` refuses it with 403 `{"code":4,"message": err || "Forbidden"}`.
+   * Sync or async; what it throws is reported and refuses the request.
+   */
+  allowRequest?: (req: IncomingRequest, callback: (err: string | Error | null | undefined, success: boolean) => void) => void | Promise<void>;
+  /** rtio serves both `<path>` and `<path>/`: either value works. */
+  addTrailingSlash?: boolean;
   /** rtio: the address to bind (default `0.0.0.0`). */
   host?: string;
   /** rtio: serve the files of this directory for other paths (`/` serves `index.html`). */
@@ -118,36 +177,33 @@ export interface ServerOptions {
   workerThreads?: number;
   /** rtio: capacity of the core's event queue (default 4096). */
   eventQueue?: number;
-  // socket.io options rtio accepts and ignores (see docs/node.md); those marked "warns"
-  // change behaviour in socket.io, so rtio prints a warning when they are set.
-  /** Ignored: rtio speaks Engine.IO v4 only. */
-  allowEIO3?: boolean;
-  /** Ignored: rtio always allows the upgrade to WebSocket when both transports are on. */
-  allowUpgrades?: boolean;
-  /** Ignored. */
-  perMessageDeflate?: boolean | object;
-  /** Ignored. */
-  httpCompression?: boolean | object;
-  /** Ignored. */
-  cookie?: boolean | object;
-  /** Ignored. */
-  wsEngine?: unknown;
-  /** Ignored. */
-  destroyUpgrade?: boolean;
-  /** Ignored. */
-  destroyUpgradeTimeout?: number;
-  /** Ignored. */
-  addTrailingSlash?: boolean;
-  /** Ignored. */
-  cleanupEmptyChildNamespaces?: boolean;
-  /** Ignored (warns): rtio has one in-memory adapter, in its core. */
+  // Accepted only with socket.io's default value (anything else throws; see docs/node.md):
+  /** Only false: rtio speaks Engine.IO v4 only. */
+  allowEIO3?: false;
+  /** Only true: rtio always offers the upgrade (use `transports` to keep clients on one). */
+  allowUpgrades?: true;
+  /** Only false: rtio does not compress WebSocket messages. */
+  perMessageDeflate?: false;
+  /** Only false: rtio does not compress polling responses. */
+  httpCompression?: false;
+  /** Only false: rtio sets no session cookie. */
+  cookie?: false;
+  /** Refused: rtio's WebSocket server is in its core. */
+  wsEngine?: never;
+  /** Refused. */
+  initialPacket?: never;
+  /** Only true: rtio answers other upgrade requests itself. */
+  destroyUpgrade?: true;
+  /** Refused: rtio answers other upgrade requests at once. */
+  destroyUpgradeTimeout?: never;
+  /** Only false: child namespaces stay. */
+  cleanupEmptyChildNamespaces?: false;
+  /** Only socket.io-adapter's in-memory `Adapter`: rtio's rooms are in its core. */
   adapter?: unknown;
-  /** Ignored (warns): rtio has its own parser. */
+  /** Only the socket.io-parser module: rtio speaks the default packet format. */
   parser?: unknown;
-  /** Ignored (warns): rtio has no connection state recovery. */
-  connectionStateRecovery?: unknown;
-  /** Ignored (warns): use a connection middleware (`io.use`) instead. */
-  allowRequest?: unknown;
+  /** Only false: rtio has no connection state recovery. */
+  connectionStateRecovery?: false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,24 +360,23 @@ export declare class Socket<
   readonly recovered: boolean;
   /** The rooms of the socket, its own room (its id) included. */
   readonly rooms: Set<Room>;
-  /** What rtio knows of the underlying connection (an EventEmitter that emits nothing). */
+  /**
+   * What rtio knows of the underlying connection: an EventEmitter that emits `upgrade` (with
+   * the new transport) when the connection upgrades from polling to WebSocket.
+   */
   readonly conn: EventEmitter & {
     /** Equal for the sockets of one connection. */
     readonly id: string;
     readonly remoteAddress: string;
     readonly remotePort: number;
-    /** rtio does not tell which transport is in use: `name` is undefined. */
-    readonly transport: { readonly name: 'polling' | 'websocket' | undefined };
+    /** The transport in use now (the last one, once the socket left). */
+    readonly transport: { readonly name: 'polling' | 'websocket' };
     readonly readyState: 'open' | 'closed';
     /** Closes the whole connection (as `disconnect(true)`). */
     close(): void;
   };
-  /** The opening request, as far as rtio keeps it. */
-  readonly request: {
-    readonly method: string;
-    readonly url: string;
-    readonly headers: Record<string, string>;
-  };
+  /** The opening request: the one `allowRequest` let through, if set (the same object on each read). */
+  readonly request: IncomingRequest;
 
   on<Ev extends keyof SocketReservedEvents | EventNames<ListenEvents>>(
     ev: Ev,

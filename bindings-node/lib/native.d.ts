@@ -61,6 +61,19 @@ export declare class NativeServer {
    * given, `data` (JSON text). False when it is no longer pending.
    */
   reject(request: number, message: string, data?: string | undefined | null): boolean
+  /**
+   * Answers a `KIND_REQUEST` event: `status` 0 lets the request through, 400–599 refuses
+   * it with that status and `{"code":4,"message":message}`. With the `"host"` CORS mode,
+   * `crossOrigin` says whether the request's origin gets CORS headers (and a session it
+   * opens keeps that for its later requests from that origin). False when the request is
+   * no longer pending (answered, or timed out).
+   */
+  answerRequest(request: number, status: number, message: string | undefined | null, crossOrigin: boolean): boolean
+  /**
+   * The transport a connected socket's connection uses now: `"polling"` (until an upgrade
+   * completes) or `"websocket"`; null when the socket is gone.
+   */
+  transport(sid: string): string | null
   /** Accepts a namespace from now on, or changes whether it asks JS first. */
   addNamespace(nsp: string, middleware: boolean): boolean
   /**
@@ -95,12 +108,36 @@ export declare const KIND_DISCONNECT: number
 /** Event kind (an event's first field): a client emitted an event. */
 export declare const KIND_MESSAGE: number
 
+/**
+ * Event kind (an event's first field): an HTTP request waits for JS to let it through
+ * (`answerRequest`): a handshake when the request gate is on (socket.io's `allowRequest`),
+ * any request without a session id (CORS preflights too) with the `"host"` CORS mode. Its
+ * `id` is the request, its last field the request as a [`NativeRequest`] object.
+ */
+export declare const KIND_REQUEST: number
+
 /** A namespace accepted from the start. */
 export interface NamespaceOptions {
   /** The name, starting with `/`. */
   name: string
   /** Whether connections first reach JS as a connect request (`.use()` middlewares). */
   middleware: boolean
+}
+
+/** What JS gets of a request waiting for its answer (`KIND_REQUEST`). */
+export interface NativeRequest {
+  /** The HTTP method (`GET` for handshakes, `OPTIONS` for CORS preflights). */
+  method: string
+  /** Path and query, e.g. `/socket.io/?EIO=4&transport=polling`. */
+  url: string
+  /** The headers: names in lower case, repeated headers joined as Node joins them. */
+  headers: Record<string, string>
+  /** The peer's IP address. */
+  remoteAddress: string
+  /** The peer's port. */
+  remotePort: number
+  /** The transport asked for: `"polling"` or `"websocket"`. */
+  transport: string
 }
 
 /** Socket and room counts of a namespace. */
@@ -161,10 +198,29 @@ export interface ServerOptions {
   maxPayload?: number
   /** Most binary attachments per packet. */
   maxAttachments?: number
-  /** `"none"`, `"any"` (echo the Origin, allow credentials) or `"list"` (`corsOrigins`). */
+  /**
+   * Which origins get CORS headers: `"none"` (the default), `"any"` (the request's
+   * Origin is echoed), `"list"` (those of `corsOrigins`) or `"host"` (JS decides for each
+   * request without a session id, through `KIND_REQUEST` events).
+   */
   cors?: string
   /** Allowed origins when `cors` is `"list"`. */
   corsOrigins?: Array<string>
+  /**
+   * Whether allowed cross-origin requests may carry credentials
+   * (`Access-Control-Allow-Credentials: true`; default false).
+   */
+  corsCredentials?: boolean
+  /**
+   * Whether every handshake first reaches JS as a `KIND_REQUEST` event (socket.io's
+   * `allowRequest`; default false).
+   */
+  requestGate?: boolean
+  /**
+   * Milliseconds JS has to answer a `KIND_REQUEST` event, after which the request is
+   * refused with 403 (default 10 000).
+   */
+  requestGateTimeout?: number
   /** Whether the WebSocket transport is allowed. */
   websocket?: boolean
   /** Whether HTTP long-polling is allowed. */

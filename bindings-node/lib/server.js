@@ -10,6 +10,8 @@ const { ParentNamespace, matcherOf } = require('./parent-namespace');
 const { Socket } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
 const { NO_TIMEOUT_MS, timeoutError, parseAuth } = require('./common');
+const { checkOptions, corsPolicy, DOCS } = require('./options');
+const { incomingMessage } = require('./request');
 
 const {
   NativeServer,
@@ -20,29 +22,8 @@ const {
   KIND_DISCONNECT,
   KIND_ACK,
   KIND_CLOSED,
+  KIND_REQUEST,
 } = native;
-
-const DOCS = 'see docs/node.md';
-
-/** socket.io options that change behaviour there and that rtio does not support. */
-const IGNORED_WITH_WARNING = ['adapter', 'parser', 'connectionStateRecovery', 'allowRequest'];
-
-/** socket.io's `cors` option -> rtio's CORS mode. */
-function corsOptions(cors) {
-  if (cors === undefined || cors === null || cors === false) return { cors: 'none' };
-  if (cors === true) return { cors: 'any' };
-  if (typeof cors !== 'object') throw new TypeError(`rtio: unsupported cors option ${String(cors)} (${DOCS})`);
-  const origin = cors.origin;
-  if (origin === undefined || origin === true || origin === '*') return { cors: 'any' };
-  if (origin === false) return { cors: 'none' };
-  const list = Array.isArray(origin) ? origin : [origin];
-  if (list.every((o) => typeof o === 'string')) {
-    return list.includes('*') ? { cors: 'any' } : { cors: 'list', corsOrigins: list };
-  }
-  throw new TypeError(
-    `rtio: cors.origin must be true, "*", a string or an array of strings (RegExp and functions are not supported; ${DOCS})`,
-  );
-}
 
 function clientBundle() {
   try {
@@ -72,6 +53,27 @@ function eventAt(batch, i) {
   };
 }
 
+/** True for a request engine.io hands to allowRequest: a handshake (GET, a known transport, a WebSocket one an upgrade). */
+function isHandshake(req, transports) {
+  const transport = req._query.transport;
+  if (req.method !== 'GET' || req._query.sid !== undefined || !transports.includes(transport)) return false;
+  return transport !== 'websocket' || String(req.headers.upgrade).toLowerCase() === 'websocket';
+}
+
+/** The message of allowRequest's refusal, as engine.io makes it (`err || "Forbidden"`). */
+function refusalMessage(err) {
+  if (!err) return 'Forbidden';
+  if (typeof err === 'string') return err;
+  if (err instanceof Error) return err.message || 'Forbidden';
+  return String(err);
+}
+
+/** What links a handshake allowRequest let through to the sockets its connection opens. */
+function gatedKey(address, port, url) {
+  const i = url.indexOf('?');
+  return `${address} ${port} ${i === -1 ? '' : url.slice(i + 1)}`;
+}
+
 function isPort(value) {
   return typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value));
 }
@@ -87,6 +89,7 @@ class Server {
       srv = undefined;
     }
     this.opts = opts || {};
+    checkOptions(this.opts); // throws on an option rtio does not apply as socket.io does
     this._path = String(this.opts.path || '/socket.io').replace(/\/$/, '');
     this._serveClient = this.opts.serveClient !== false;
     this._connectTimeout = this.opts.connectTimeout || 45000;
@@ -141,7 +144,11 @@ class Server {
 
   /** Starts listening on `port` (0: a free one). Returns the server. */
   listen(srv, opts) {
-    if (opts && typeof opts === 'object') this.opts = { ...this.opts, ...opts };
+    if (opts && typeof opts === 'object') {
+      const merged = { ...this.opts, ...opts };
+      checkOptions(merged);
+      this.opts = merged;
+    }
     if (srv !== null && typeof srv === 'object' && typeof srv.listen === 'function') {
       throw new TypeError(
         `rtio: attaching to an existing http.Server is not supported; pass a port ` +
@@ -151,11 +158,8 @@ class Server {
     if (!isPort(srv)) throw new TypeError(`rtio: listen() takes a port number, got ${String(srv)}`);
     if (this._native) throw new Error('rtio: the server is already listening');
     const o = this.opts;
-    for (const option of IGNORED_WITH_WARNING) {
-      if (o[option] !== undefined) {
-        process.emitWarning(`rtio ignores the socket.io option "${option}" (${DOCS})`, { code: 'RTIO_IGNORED_OPTION' });
-      }
-    }
+    const cors = corsPolicy(o.cors);
+    const allowRequest = typeof o.allowRequest === 'function' ? o.allowRequest : undefined;
     const transports = Array.isArray(o.transports) ? o.transports : ['polling', 'websocket'];
     const namespaces = [...this._nsps.values()].map((nsp) => ({ name: nsp.name, middleware: nsp._fns.length > 0 }));
     // What belongs to one listening run of the core: events of an earlier run (still arriving
@@ -167,6 +171,13 @@ class Server {
       pending: new Map(),
       /** acks waited for, by the token the core gave */
       acks: new Map(),
+      /** the cors option's decision per request, when JS makes it (RegExp or function origins) */
+      cors,
+      /** socket.io's allowRequest, when set */
+      allowRequest,
+      transports,
+      /** requests allowRequest let through, by address, port and query, for `socket.request` */
+      gated: new Map(),
       resolveClosed: null,
       closed: null,
     };
@@ -183,7 +194,8 @@ class Server {
         upgradeTimeout: o.upgradeTimeout,
         connectTimeout: this._connectTimeout,
         maxPayload: o.maxHttpBufferSize,
-        ...corsOptions(o.cors),
+        ...cors.native,
+        requestGate: allowRequest !== undefined,
         websocket: transports.includes('websocket'),
         polling: transports.includes('polling'),
         staticDir: o.staticDir,
@@ -411,9 +423,78 @@ class Server {
       }
       case KIND_CONNECT_REQUEST:
         return this._onConnectRequest(ev, run);
+      case KIND_REQUEST:
+        return this._onRequest(ev.id, ev.handshake, run);
       default:
         return;
     }
+  }
+
+  /**
+   * An HTTP request waits for JS (the core answers 403 if JS does not answer within 10 s):
+   * the `cors` option's origin test when it is a RegExp or a function (any request without a
+   * session id, preflights too), then `allowRequest` for a handshake, as engine.io runs its
+   * cors middleware and then `verify`.
+   */
+  _onRequest(id, info, run) {
+    const req = incomingMessage(info);
+    let answered = false;
+    const answer = (status, message, crossOrigin) => {
+      if (answered) return;
+      answered = true;
+      if (!run.closing) run.native.answerRequest(id, status, message, Boolean(crossOrigin));
+    };
+    const gate = (crossOrigin) => {
+      if (!run.allowRequest || !isHandshake(req, run.transports)) return answer(0, undefined, crossOrigin);
+      const callback = (err, success) => {
+        if (answered) return;
+        if (!success) return answer(403, refusalMessage(err), crossOrigin);
+        this._keepGated(run, req);
+        answer(0, undefined, crossOrigin);
+      };
+      const failed = (err) => {
+        this._report(err, 'allowRequest');
+        answer(403, 'Forbidden', crossOrigin);
+      };
+      try {
+        const result = run.allowRequest.call(this, req, callback);
+        if (result && typeof result.then === 'function') result.then(undefined, failed);
+      } catch (err) {
+        failed(err);
+      }
+    };
+    if (!run.cors.decide) return gate(false);
+    try {
+      run.cors.decide(req, (err, crossOrigin) => {
+        // as engine.io answers a failing middleware (its cors middleware here)
+        if (err) return answer(400, 'Bad request', false);
+        gate(crossOrigin);
+      });
+    } catch (err) {
+      this._report(err, 'the cors origin function');
+      answer(400, 'Bad request', false);
+    }
+  }
+
+  /** Keeps a request allowRequest let through, for the sockets its connection opens. */
+  _keepGated(run, req) {
+    const limit = Date.now() - this._connectTimeout - 5000;
+    for (const [key, entry] of run.gated) {
+      if (entry.at >= limit) break; // in insertion order: the rest are newer
+      run.gated.delete(key);
+    }
+    run.gated.set(gatedKey(req.socket.remoteAddress, req.socket.remotePort, req.url), { req, at: Date.now() });
+  }
+
+  /**
+   * The request allowRequest saw for the connection of `socket` becomes its `socket.request`
+   * (what allowRequest put on it stays, as in socket.io), when kept.
+   */
+  _adoptGated(run, socket) {
+    if (run.gated.size === 0) return;
+    const info = socket._openingInfo();
+    const entry = run.gated.get(gatedKey(info.address, info.remotePort, `?${info.query}`));
+    if (entry) socket._request = entry.req;
   }
 
   _onConnectRequest(ev, run) {
@@ -464,6 +545,7 @@ class Server {
   _decide(nsp, ev, run) {
     const native = run.native;
     const socket = new Socket(nsp, ev);
+    this._adoptGated(run, socket);
     this._sweepPending(run);
     run.pending.set(ev.sid, { socket, at: Date.now() });
     nsp._run(socket, (err) => {
@@ -496,6 +578,7 @@ class Server {
       socket = pending.socket;
     } else {
       socket = new Socket(nsp, ev);
+      this._adoptGated(run, socket);
     }
     socket._run = run;
     socket._onconnect(ev.sid);

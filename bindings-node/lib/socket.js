@@ -7,6 +7,7 @@ const native = require('./native');
 const { pack } = require('./binary');
 const { BroadcastOperator } = require('./broadcast');
 const { RESERVED_EVENTS, timeoutError, parseAuth } = require('./common');
+const { incomingMessage } = require('./request');
 
 /**
  * A hidden slot of `socket.handshake`: what names the connection's opening request for the
@@ -145,7 +146,9 @@ class Socket extends EventEmitter {
     // Set on a socket only when it gets one (absent reads as undefined): most sockets never
     // do, and each slot is 8 bytes of every idle socket. `_anyListeners`,
     // `_anyOutgoingListeners`, `_pendingRooms` (rooms joined while middlewares run), `_acks`
-    // (tokens of acks waited for without a timeout, a Set), `_connView` (`socket.conn`).
+    // (tokens of acks waited for without a timeout, a Set), `_connView` (`socket.conn`),
+    // `_request` (`socket.request`), `_transport` (the last transport the core told),
+    // `_upgradeWatch` (the timer of `socket.conn`'s `upgrade` event).
     // socket.io adds a no-op "error" listener so that a socket never crashes the process;
     // here `_emitReserved` reports an "error" nobody listens to instead.
   }
@@ -187,36 +190,91 @@ class Socket extends EventEmitter {
   }
 
   /**
-   * What rtio knows of the underlying connection (see docs/node.md): an EventEmitter that
-   * emits nothing; the transport in use is not known (`transport.name` is undefined).
+   * What rtio knows of the underlying connection (see docs/node.md): `id`, `remoteAddress`,
+   * `remotePort`, `readyState`, `close()` and `transport.name` (asked from the core on each
+   * read: `"polling"`, or `"websocket"` once upgraded). An EventEmitter that emits `upgrade`
+   * (with the new transport) when the connection upgrades while someone listens.
    */
   get conn() {
     if (!this._connView) {
       const socket = this;
-      const info = native.openingInfo(openingOf(this.handshake));
+      const info = this._openingInfo();
       const conn = new EventEmitter();
       Object.defineProperties(conn, {
         id: { value: String(info.conn), enumerable: true },
         remoteAddress: { value: info.address, enumerable: true },
         remotePort: { value: info.remotePort, enumerable: true },
-        transport: { value: Object.freeze({ name: undefined }), enumerable: true },
+        transport: { get: () => transportObject(socket._transportName()), enumerable: true },
         readyState: { get: () => (socket.connected ? 'open' : 'closed'), enumerable: true },
         close: { value: () => socket.disconnect(true) },
+      });
+      conn.on('newListener', (name) => {
+        if (name === 'upgrade') socket._watchUpgrade(info.issued);
       });
       this._connView = conn;
     }
     return this._connView;
   }
 
-  /** The opening HTTP request, as far as rtio keeps it (headers and url). */
+  /** The transport of the connection now (the last one known once the socket left). */
+  _transportName() {
+    const native = this.server._native;
+    // asked in connection middlewares too (the core has the socket while they run)
+    const name = native ? native.transport(this.id) : null;
+    if (name) this._transport = name;
+    return name || this._transport || 'polling';
+  }
+
+  /**
+   * Emits `upgrade` on `socket.conn` when the connection upgrades to WebSocket. The core
+   * reports no upgrade event: while a polling connection may still upgrade (the client
+   * probes right after the handshake, for at most `upgradeTimeout`), its transport is asked
+   * every 20 ms; nothing runs for connections already on WebSocket or past that time.
+   */
+  _watchUpgrade(issued) {
+    if (this._upgradeWatch || this._transportName() !== 'polling') return;
+    const until = issued + (this.server.opts.upgradeTimeout || 10000) + 1000;
+    const timer = setInterval(() => {
+      const native = this.server._native;
+      const name = native ? native.transport(this.id) : null;
+      if (name === 'websocket') {
+        this._transport = name;
+        this._stopUpgradeWatch();
+        this.conn.emit('upgrade', transportObject(name));
+      } else if (name === null || Date.now() > until) {
+        this._stopUpgradeWatch(); // the socket is gone, or its client did not upgrade in time
+      }
+    }, 20);
+    timer.unref();
+    this._upgradeWatch = timer;
+  }
+
+  _stopUpgradeWatch() {
+    clearInterval(this._upgradeWatch);
+    this._upgradeWatch = undefined;
+  }
+
+  /** What the native readers tell of this socket's opening (address, port, query, time). */
+  _openingInfo() {
+    return native.openingInfo(openingOf(this.handshake));
+  }
+
+  /**
+   * The opening HTTP request, as far as rtio keeps it (see lib/request.js): the one
+   * `allowRequest` got, when it let the connection in; the same object on every read.
+   */
   get request() {
-    return {
-      method: 'GET',
-      url: this.handshake.url,
-      headers: this.handshake.headers,
-      connection: { remoteAddress: this.handshake.address, encrypted: false },
-      socket: { remoteAddress: this.handshake.address, encrypted: false },
-    };
+    if (!this._request) {
+      const info = this._openingInfo();
+      this._request = incomingMessage({
+        method: 'GET',
+        url: this.handshake.url,
+        headers: this.handshake.headers,
+        remoteAddress: info.address,
+        remotePort: info.remotePort,
+      });
+    }
+    return this._request;
   }
 
   // --- emitting ---------------------------------------------------------------------------
@@ -539,6 +597,7 @@ class Socket extends EventEmitter {
    */
   _onclose(reason, description, opening) {
     if (!this.connected) return;
+    if (this._upgradeWatch) this._stopUpgradeWatch();
     setOpening(this.handshake, opening !== undefined ? opening : native.opening(this.id));
     this._emitReserved('disconnecting', reason, description);
     this.adapter.delAll(this.id);
@@ -547,6 +606,16 @@ class Socket extends EventEmitter {
     this.connected = false;
     this._emitReserved('disconnect', reason, description);
   }
+}
+
+const TRANSPORTS = {
+  polling: Object.freeze({ name: 'polling' }),
+  websocket: Object.freeze({ name: 'websocket' }),
+};
+
+/** `socket.conn.transport`: an object with the transport's `name`, as socket.io's. */
+function transportObject(name) {
+  return TRANSPORTS[name];
 }
 
 /** rtio does not recover connection state: false for every socket. */

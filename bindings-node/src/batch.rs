@@ -8,8 +8,8 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{Buffer, JsValuesTupleIntoVec, ToNapiValue, TypeName, ValueType};
 use napi::{check_status, sys};
 use napi_derive::napi;
-use rtio::engineio::Handshake;
-use rtio::{Event, Payload};
+use rtio::engineio::{Handshake, Transport};
+use rtio::{Event, Payload, RequestInfo};
 use serde_json::value::RawValue;
 
 use crate::opening;
@@ -32,6 +32,12 @@ pub const KIND_ACK: u32 = 4;
 /// Event kind (an event's first field): the server stopped; no event follows.
 #[napi]
 pub const KIND_CLOSED: u32 = 5;
+/// Event kind (an event's first field): an HTTP request waits for JS to let it through
+/// (`answerRequest`): a handshake when the request gate is on (socket.io's `allowRequest`),
+/// any request without a session id (CORS preflights too) with the `"host"` CORS mode. Its
+/// `id` is the request, its last field the request as a [`NativeRequest`] object.
+#[napi]
+pub const KIND_REQUEST: u32 = 6;
 
 /// One event from the core, as plain values. Which fields are set depends on `kind`. It
 /// reaches JS flattened into an [`EventBatch`], its fields in this order.
@@ -56,6 +62,47 @@ pub struct NativeEvent {
     /// The connection's handshake, handed to JS as an external (see [`crate::opening`]):
     /// a connect request's, and a disconnected socket's (a connected socket's id names it).
     pub handshake: Option<Arc<Handshake>>,
+    /// The request of a `KIND_REQUEST` event, handed to JS as a [`NativeRequest`] in the
+    /// handshake's place.
+    pub request: Option<Arc<RequestInfo>>,
+}
+
+/// What JS gets of a request waiting for its answer (`KIND_REQUEST`).
+#[napi(object, object_from_js = false)]
+pub struct NativeRequest {
+    /// The HTTP method (`GET` for handshakes, `OPTIONS` for CORS preflights).
+    pub method: String,
+    /// Path and query, e.g. `/socket.io/?EIO=4&transport=polling`.
+    pub url: String,
+    /// The headers: names in lower case, repeated headers joined as Node joins them.
+    pub headers: std::collections::HashMap<String, String>,
+    /// The peer's IP address.
+    pub remote_address: String,
+    /// The peer's port.
+    pub remote_port: u32,
+    /// The transport asked for: `"polling"` or `"websocket"`.
+    pub transport: String,
+}
+
+impl NativeRequest {
+    fn from_info(info: &RequestInfo) -> NativeRequest {
+        NativeRequest {
+            method: info.method.clone(),
+            url: info.url.clone(),
+            headers: opening::header_map(&info.headers),
+            remote_address: info.remote_addr.ip().to_string(),
+            remote_port: u32::from(info.remote_addr.port()),
+            transport: transport_name(info.transport).to_string(),
+        }
+    }
+}
+
+/// socket.io's name of a transport.
+pub(crate) fn transport_name(transport: Transport) -> &'static str {
+    match transport {
+        Transport::Polling => "polling",
+        Transport::WebSocket => "websocket",
+    }
 }
 
 impl NativeEvent {
@@ -70,6 +117,7 @@ impl NativeEvent {
             id: None,
             reason: None,
             handshake: None,
+            request: None,
         }
     }
 }
@@ -139,9 +187,12 @@ impl JsValuesTupleIntoVec for EventBatch {
                 fields.push(value_or(env, ev.bins, undefined)?);
                 fields.push(value_or(env, ev.id, undefined)?);
                 fields.push(value_or(env, ev.reason, undefined)?);
-                fields.push(match ev.handshake {
-                    Some(handshake) => opening::to_js(env, handshake)?,
-                    None => undefined,
+                fields.push(match (ev.handshake, ev.request) {
+                    (Some(handshake), _) => opening::to_js(env, handshake)?,
+                    (None, Some(request)) => {
+                        NativeRequest::to_napi_value(env, NativeRequest::from_info(&request))?
+                    }
+                    (None, None) => undefined,
                 });
             }
         }
@@ -219,6 +270,11 @@ fn payload_parts(payload: Payload) -> (String, Option<Vec<Buffer>>) {
 /// Converts a core event (on the JS thread, as its batch is taken).
 pub(crate) fn convert(event: Event) -> NativeEvent {
     match event {
+        Event::Request { request, info } => NativeEvent {
+            id: Some(request as f64),
+            request: Some(info),
+            ..NativeEvent::new(KIND_REQUEST)
+        },
         Event::ConnectRequest {
             request,
             sid,
@@ -313,5 +369,29 @@ mod tests {
         assert_eq!((ev.kind, ev.id), (KIND_ACK, Some(7.0)));
         assert_eq!(ev.reason.as_deref(), Some("operation has timed out"));
         assert!(ev.data.is_none());
+    }
+
+    #[test]
+    fn converts_requests() {
+        let info = Arc::new(RequestInfo {
+            method: "GET".into(),
+            url: "/socket.io/?EIO=4&transport=websocket".into(),
+            headers: Default::default(),
+            remote_addr: "127.0.0.1:4321".parse().unwrap(),
+            transport: Transport::WebSocket,
+        });
+        let ev = convert(Event::Request {
+            request: 9,
+            info: info.clone(),
+        });
+        assert_eq!((ev.kind, ev.id), (KIND_REQUEST, Some(9.0)));
+        let request = NativeRequest::from_info(ev.request.as_deref().unwrap());
+        assert_eq!(request.transport, "websocket");
+        assert_eq!(
+            (request.remote_address.as_str(), request.remote_port),
+            ("127.0.0.1", 4321)
+        );
+        assert_eq!(request.url, info.url);
+        assert!(request.headers.is_empty());
     }
 }

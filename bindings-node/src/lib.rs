@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use args::JsonArgs;
-use batch::{convert, EventBatch, NativeEvent, KIND_CLOSED};
+use batch::{convert, transport_name, EventBatch, NativeEvent, KIND_CLOSED};
 use bytes::Bytes;
 use fast::FastCalls;
 use napi::bindgen_prelude::{Buffer, Function};
@@ -30,7 +30,7 @@ use napi::threadsafe_function::{
 };
 use napi::Status;
 use napi_derive::napi;
-use rtio::{Config, CorsOrigins, Events, Io, NamespaceConfig, Payload, Server};
+use rtio::{Config, CorsOrigins, Events, Io, NamespaceConfig, Payload, RequestAnswer, Server};
 
 /// Events handed to JS in one ThreadsafeFunction call, at most: then the doorbell rings
 /// again, so timers and IO of the JS loop get their turn between batches.
@@ -66,10 +66,21 @@ pub struct ServerOptions {
     pub max_payload: Option<f64>,
     /// Most binary attachments per packet.
     pub max_attachments: Option<u32>,
-    /// `"none"`, `"any"` (echo the Origin, allow credentials) or `"list"` (`corsOrigins`).
+    /// Which origins get CORS headers: `"none"` (the default), `"any"` (the request's
+    /// Origin is echoed), `"list"` (those of `corsOrigins`) or `"host"` (JS decides for each
+    /// request without a session id, through `KIND_REQUEST` events).
     pub cors: Option<String>,
     /// Allowed origins when `cors` is `"list"`.
     pub cors_origins: Option<Vec<String>>,
+    /// Whether allowed cross-origin requests may carry credentials
+    /// (`Access-Control-Allow-Credentials: true`; default false).
+    pub cors_credentials: Option<bool>,
+    /// Whether every handshake first reaches JS as a `KIND_REQUEST` event (socket.io's
+    /// `allowRequest`; default false).
+    pub request_gate: Option<bool>,
+    /// Milliseconds JS has to answer a `KIND_REQUEST` event, after which the request is
+    /// refused with 403 (default 10 000).
+    pub request_gate_timeout: Option<f64>,
     /// Whether the WebSocket transport is allowed.
     pub websocket: Option<bool>,
     /// Whether HTTP long-polling is allowed.
@@ -217,11 +228,17 @@ fn to_config(o: ServerOptions) -> napi::Result<Config> {
         c.max_attachments = n as usize;
     }
     c.cors = match o.cors.as_deref() {
-        None | Some("any") => CorsOrigins::Any,
-        Some("none") => CorsOrigins::None,
+        None | Some("none") => CorsOrigins::None,
+        Some("any") => CorsOrigins::Any,
         Some("list") => CorsOrigins::List(o.cors_origins.unwrap_or_default()),
+        Some("host") => CorsOrigins::Host,
         Some(other) => return Err(invalid(format!("unknown cors mode {other:?}"))),
     };
+    c.cors_credentials = o.cors_credentials.unwrap_or(false);
+    c.request_gate = o.request_gate.unwrap_or(false);
+    if let Some(d) = millis("requestGateTimeout", o.request_gate_timeout)? {
+        c.request_gate_timeout = d;
+    }
     if let Some(b) = o.websocket {
         c.websocket = b;
     }
@@ -478,6 +495,41 @@ impl NativeServer {
         done(self.io.reject(request as u64, &message, data.as_deref()))
     }
 
+    /// Answers a `KIND_REQUEST` event: `status` 0 lets the request through, 400–599 refuses
+    /// it with that status and `{"code":4,"message":message}`. With the `"host"` CORS mode,
+    /// `crossOrigin` says whether the request's origin gets CORS headers (and a session it
+    /// opens keeps that for its later requests from that origin). False when the request is
+    /// no longer pending (answered, or timed out).
+    #[napi]
+    pub fn answer_request(
+        &self,
+        request: f64,
+        status: u32,
+        message: Option<String>,
+        cross_origin: bool,
+    ) -> napi::Result<bool> {
+        let answer = if status == 0 {
+            RequestAnswer::allow()
+        } else if (400..600).contains(&status) {
+            RequestAnswer::deny(status as u16, message.unwrap_or_else(|| "Forbidden".into()))
+        } else {
+            return Err(invalid(format!(
+                "a refusal's status must be 400-599, got {status}"
+            )));
+        };
+        done(
+            self.io
+                .answer_request(request as u64, answer.cross_origin(cross_origin)),
+        )
+    }
+
+    /// The transport a connected socket's connection uses now: `"polling"` (until an upgrade
+    /// completes) or `"websocket"`; null when the socket is gone.
+    #[napi]
+    pub fn transport(&self, sid: String) -> Option<&'static str> {
+        self.io.transport(&sid).ok().map(transport_name)
+    }
+
     /// Accepts a namespace from now on, or changes whether it asks JS first.
     #[napi]
     pub fn add_namespace(&self, nsp: String, middleware: bool) -> napi::Result<bool> {
@@ -523,6 +575,9 @@ mod tests {
             max_attachments: None,
             cors: None,
             cors_origins: None,
+            cors_credentials: None,
+            request_gate: None,
+            request_gate_timeout: None,
             websocket: None,
             polling: None,
             static_dir: None,
@@ -562,6 +617,23 @@ mod tests {
             .iter()
             .any(|n| n.name == "/admin" && n.middleware));
         assert!(c.namespaces.iter().any(|n| n.name == "/" && !n.middleware));
+        assert!(!c.cors_credentials && !c.request_gate);
+    }
+
+    #[test]
+    fn maps_cors_and_the_request_gate() {
+        assert_eq!(to_config(options()).unwrap().cors, CorsOrigins::None);
+        let c = to_config(ServerOptions {
+            cors: Some("host".into()),
+            cors_credentials: Some(true),
+            request_gate: Some(true),
+            request_gate_timeout: Some(2500.0),
+            ..options()
+        })
+        .unwrap();
+        assert_eq!(c.cors, CorsOrigins::Host);
+        assert!(c.cors_credentials && c.request_gate);
+        assert_eq!(c.request_gate_timeout, Duration::from_millis(2500));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{FromNapiValue, JsValue, Unknown, ValueType};
 use napi::{check_status, sys, Env, Error, Status};
 use napi_derive::napi;
-use rtio::engineio::Handshake;
+use rtio::engineio::{Handshake, Headers};
 
 thread_local! {
     /// The handshakes of the sockets connected as JS sees them, by socket id (ids are unique
@@ -176,22 +176,26 @@ fn not_an_opening() -> Error {
 /// `, ` (cookies with `; `), as Node's `IncomingMessage.headers`. A new object on each call.
 #[napi]
 pub fn opening_headers(opening: Unknown) -> napi::Result<HashMap<String, String>> {
-    with_handshake(opening, |h| {
-        let mut headers: HashMap<String, String> = HashMap::with_capacity(h.headers.len());
-        for (name, value) in h.headers.iter() {
-            let value = String::from_utf8_lossy(value);
-            match headers.get_mut(name) {
-                Some(existing) => {
-                    existing.push_str(if name == "cookie" { "; " } else { ", " });
-                    existing.push_str(&value);
-                }
-                None => {
-                    headers.insert(name.to_string(), value.into_owned());
-                }
+    with_handshake(opening, |h| header_map(&h.headers))
+}
+
+/// Headers as Node's `IncomingMessage.headers` has them: names in lower case, repeated
+/// headers joined with `, ` (cookies with `; `).
+pub(crate) fn header_map(headers: &Headers) -> HashMap<String, String> {
+    let mut map: HashMap<String, String> = HashMap::with_capacity(headers.len());
+    for (name, value) in headers.iter() {
+        let value = String::from_utf8_lossy(value);
+        match map.get_mut(name) {
+            Some(existing) => {
+                existing.push_str(if name == "cookie" { "; " } else { ", " });
+                existing.push_str(&value);
+            }
+            None => {
+                map.insert(name.to_string(), value.into_owned());
             }
         }
-        headers
-    })
+    }
+    map
 }
 
 /// What a socket shows of its connection besides the headers.

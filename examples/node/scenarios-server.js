@@ -7,7 +7,9 @@
 //     (examples/web) and the client bundle is served from the socket.io-client dependency;
 //   - handlers need no try/catch wrapper: rtio reports what a handler throws (stderr, or the
 //     `error` listeners of `io`) and keeps serving;
-//   - shutdown is `io.close()`; the process then exits by itself.
+//   - shutdown is `io.close()`; the process then exits by itself;
+//   - `visits` is a counter of its own (seed 000's `totalUsers++` / `totalUsers--`), so that
+//     the count follows the connect and disconnect events in the order they are handled.
 //
 //   node scenarios-server.js [--port N] [--ping-interval MS] [--ping-timeout MS]
 //                            [--max-payload BYTES] [--connect-timeout MS] [--no-visits]
@@ -53,11 +55,17 @@ const io = new Server({
   staticDir: path.join(__dirname, '..', 'web'), // rtio option: GET / serves index.html
   path: '/socket.io/',
   serveClient: true, // GET /socket.io/socket.io.js
-  cors: { origin: true, credentials: true }, // echo the request's Origin, allow credentials
+  cors: { origin: true, credentials: true }, // any origin (the request's is echoed), with credentials
   pingInterval: number('ping-interval'),
   pingTimeout: number('ping-timeout'),
   maxHttpBufferSize: number('max-payload'),
   connectTimeout: number('connect-timeout'),
+  // handshakes that ask for it (`?deny=1`) are refused (HTTP 403), so that the suites can
+  // check what a refused client sees
+  allowRequest: (req, callback) => {
+    const denied = req._query.deny === '1';
+    callback(denied ? 'denied by the request gate' : null, !denied);
+  },
 });
 
 // Malformed packets close the offending connection inside rtio; a socket's `error` event
@@ -79,16 +87,18 @@ function roomCount(nsp) {
 // Namespace `/`
 // ---------------------------------------------------------------------------------------------
 const main = io.of('/');
+let totalUsers = 0; // seed 000's visitor counter
 
 main.on('connection', (socket) => {
   logErrors(socket);
 
   socket.emit('auth', socket.handshake.auth);
-  if (visits) main.emit('visits', main.sockets.size);
+  totalUsers++;
+  if (visits) main.emit('visits', totalUsers);
 
   socket.on('disconnect', () => {
-    // the socket has already left the namespace here
-    if (visits) main.emit('visits', main.sockets.size);
+    totalUsers--;
+    if (visits) main.emit('visits', totalUsers);
   });
 
   socket.on('message', (...args) => {

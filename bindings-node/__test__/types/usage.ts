@@ -133,3 +133,30 @@ for (const child of parent.children) child.emit('hello');
 parent.to('room').emit('news', 1);
 // @ts-expect-error: a matcher answers (err, success)
 io.of((name: string, auth: object, next: (err: Error | null, ok?: boolean) => void) => next('yes'));
+
+// --- options: allowRequest, cors forms, what is accepted only with socket.io's default ------
+const gated = new Server({
+  allowRequest: (req, callback) => {
+    const token: string | undefined = req._query.token;
+    const origin = req.headers.origin;
+    const address: string = req.socket.remoteAddress;
+    callback(token ? null : 'no token', Boolean(token && origin && address));
+  },
+  cors: { origin: [/\.example\.com$/, 'https://example.org'], credentials: true, methods: ['GET', 'POST'], allowedHeaders: ['x-token'] },
+});
+new Server({ allowRequest: async (req, callback) => callback(new Error('no'), false) });
+new Server({ cors: { origin: (origin, callback) => callback(null, origin === 'https://a.example' || /b\.example$/) } });
+new Server({ cors: true, perMessageDeflate: false, httpCompression: false, allowEIO3: false, cookie: false, addTrailingSlash: false });
+gated.on('connection', (socket) => {
+  const name: 'polling' | 'websocket' = socket.conn.transport.name;
+  socket.conn.once('upgrade', (transport: { name: string }) => void transport.name);
+  const user: unknown = socket.request.user;
+  const query: Record<string, string> = socket.request._query;
+  void name, user, query;
+});
+// @ts-expect-error: rtio does not compress WebSocket messages
+new Server({ perMessageDeflate: { threshold: 0 } });
+// @ts-expect-error: a session cookie is not supported
+new Server({ cookie: { name: 'io' } });
+// @ts-expect-error: allowRequest's callback takes (err, success)
+new Server({ allowRequest: (req, callback) => callback(true) });
