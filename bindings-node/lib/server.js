@@ -457,7 +457,7 @@ class Server {
         answer(403, 'Forbidden', crossOrigin);
       };
       try {
-        const result = run.allowRequest.call(this, req, callback);
+        const result = run.allowRequest.call(this.opts, req, callback); // engine.io calls it on its options
         if (result && typeof result.then === 'function') result.then(undefined, failed);
       } catch (err) {
         failed(err);
