@@ -276,6 +276,34 @@ describe('cors, as socket.io decides it', { skip: !haveSocketIo && 'socket.io is
     assert.equal(plain.headers.get('access-control-allow-credentials'), null);
   });
 
+  it('WebSocket handshakes (ws with an Origin header) get the same CORS headers as socket.io gives', async () => {
+    const opts = { cors: { origin: [/\.a\.test$/, 'http://b.test'], credentials: true } };
+    const reference = await referenceServer(opts);
+    const io = server(0, { host: '127.0.0.1', ...opts });
+    const headersOf = (port, origin) =>
+      withTimeout(
+        new Promise((resolve, reject) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${port}${HANDSHAKE.replace('polling', 'websocket')}`, { headers: { Origin: origin } });
+          ws.once('upgrade', (res) => {
+            const allowed = res.headers['access-control-allow-origin'] || null;
+            // (the cors package sends Access-Control-Allow-Credentials to refused origins
+            // too, where it means nothing)
+            resolve({ origin: allowed, credentials: allowed && (res.headers['access-control-allow-credentials'] || null) });
+            ws.close();
+          });
+          ws.once('error', reject);
+        }),
+        STEP_MS,
+        'the WebSocket handshake',
+      );
+    for (const origin of ['http://x.a.test', 'http://b.test', 'http://evil.test']) {
+      const expected = await headersOf(reference, origin);
+      assert.deepEqual(await headersOf(io.address().port, origin), expected, origin);
+    }
+    assert.deepEqual(await headersOf(io.address().port, 'http://x.a.test'), { origin: 'http://x.a.test', credentials: 'true' });
+    assert.deepEqual(await headersOf(io.address().port, 'http://evil.test'), { origin: null, credentials: null });
+  });
+
   it('the origin function gets the request\'s Origin; what it throws is reported and the request refused with 400', async () => {
     const seen = [];
     const io = server(0, {
