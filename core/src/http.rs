@@ -110,15 +110,22 @@ pub(crate) fn cross_origin_allowed(policy: &CorsOrigins, origin: Option<&HeaderV
 }
 
 /// True when `origin` is the server's own: `http://` or `https://` followed by the
-/// request's `Host`.
+/// request's `Host`, or, behind a proxy, by the first `X-Forwarded-Host` (as
+/// python-engineio accepts).
 pub(crate) fn same_origin<B>(req: &Request<B>, origin: Option<&HeaderValue>) -> bool {
-    let (Some(origin), Some(host)) = (origin, req.headers().get(header::HOST)) else {
-        return false;
-    };
+    let Some(origin) = origin else { return false };
     let origin = origin.as_bytes();
-    [&b"http://"[..], b"https://"]
-        .iter()
-        .any(|scheme| origin.strip_prefix(*scheme) == Some(host.as_bytes()))
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-host")
+        .and_then(|h| h.as_bytes().split(|b| *b == b',').next())
+        .map(<[u8]>::trim_ascii);
+    let host = req.headers().get(header::HOST).map(HeaderValue::as_bytes);
+    [host, forwarded].into_iter().flatten().any(|host| {
+        [&b"http://"[..], b"https://"]
+            .iter()
+            .any(|scheme| origin.strip_prefix(*scheme) == Some(host))
+    })
 }
 
 /// python-engineio's answer to a request from an origin it does not accept.

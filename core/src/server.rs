@@ -229,7 +229,9 @@ impl Io {
 
     /// Sends an event to one socket and asks for an ack. The answer, or
     /// [`crate::AckError::Timeout`] after `timeout`, arrives as exactly one
-    /// [`Event::AckResponse`] carrying the returned token.
+    /// [`Event::AckResponse`] carrying the returned token. With `Duration::MAX` there is no
+    /// deadline: the ack waits for the client's answer or the socket's end
+    /// ([`crate::AckError::Disconnected`]), as python-socketio's callbacks do.
     pub fn emit_with_ack(
         &self,
         sid: &str,

@@ -264,6 +264,15 @@ fn with_no_cross_origin_policy_only_the_own_origin_passes_the_check() {
     );
     let ws = request(addr, "GET", UPGRADE, &ws_headers(Some("http://evil.test")));
     assert_eq!(ws.status, 400, "a cross-site WebSocket is refused");
+    let proxied = [
+        ("Origin", "https://public.test"),
+        ("X-Forwarded-Host", "public.test, inner.test"),
+    ];
+    assert_eq!(
+        request(addr, "GET", HANDSHAKE, &proxied).status,
+        200,
+        "behind a proxy, the forwarded host is the server's own"
+    );
 }
 
 #[test]

@@ -380,6 +380,11 @@ impl Sio {
         let id = socket.next_ack.fetch_add(1, Ordering::Relaxed);
         socket.acks.lock().insert(id, token);
         self.send_packet(socket, PacketType::Event, Some(id), Some(event), payload);
+        if timeout == Duration::MAX {
+            // No deadline: the ack is answered by the client, or as `Disconnected` when
+            // the socket leaves; no timer keeps anything alive meanwhile.
+            return token;
+        }
         let sio = self.clone();
         // Weak: a pending timer does not keep a disconnected socket alive.
         let socket = Arc::downgrade(socket);
