@@ -3,8 +3,11 @@
 //! 8.x and take pushes from `@socket.io/redis-emitter` 5.x (and the PHP and other emitters
 //! that copy it).
 //!
-//! No IO and no Redis client here: this crate turns bytes published on a channel into typed
-//! messages and back, and names the channels. It does not depend on the `rtio` core crate;
+//! The codec does no IO: it turns bytes published on a channel into typed messages and
+//! back, and names the channels. The IO half, [`link`] (feature `link`, on by default), is
+//! separate: a [`link::RedisLink`] keeps the publisher and subscriber connections on the
+//! caller's tokio runtime and moves bytes, reconnecting and resubscribing on its own;
+//! `default-features = false` leaves the codec alone, without a Redis client or tokio. It does not depend on the `rtio` core crate;
 //! [`from_socketio`] / [`to_socketio`] meet the core's `Payload` (JSON text with
 //! `{"_placeholder":true,"num":N}` plus attachments) halfway.
 //!
@@ -51,6 +54,8 @@ pub mod classic;
 mod encode;
 mod error;
 mod json;
+#[cfg(feature = "link")]
+pub mod link;
 mod msgpack;
 pub mod sharded;
 mod socketio;
