@@ -267,9 +267,16 @@ fn payload_parts(payload: Payload) -> (String, Option<Vec<Buffer>>) {
     (json, bins)
 }
 
-/// Converts a core event (on the JS thread, as its batch is taken).
-pub(crate) fn convert(event: Event) -> NativeEvent {
-    match event {
+/// Converts a core event (on the JS thread, as its batch is taken); `None` for the answers
+/// and messages of cluster operations, which this binding does not start yet (the default
+/// adapter sends none of them unless asked).
+pub(crate) fn convert(event: Event) -> Option<NativeEvent> {
+    Some(match event {
+        Event::BroadcastAckResponse { .. }
+        | Event::FetchSocketsResponse { .. }
+        | Event::ServerSideEmit { .. }
+        | Event::ServerSideAckResponse { .. }
+        | Event::ServerCountResponse { .. } => return None,
         Event::Request { request, info } => NativeEvent {
             id: Some(request as f64),
             request: Some(info),
@@ -345,7 +352,7 @@ pub(crate) fn convert(event: Event) -> NativeEvent {
             }
             ev
         }
-    }
+    })
 }
 
 #[cfg(test)]
@@ -358,14 +365,16 @@ mod tests {
             sid: "abc".into(),
             nsp: "/".into(),
             reason: rtio::DisconnectReason::PingTimeout,
-        });
+        })
+        .unwrap();
         assert_eq!(ev.kind, KIND_DISCONNECT);
         assert_eq!(ev.reason.as_deref(), Some("ping timeout"));
         let ev = convert(Event::AckResponse {
             token: 7,
             sid: "abc".into(),
             result: Err(rtio::AckError::Timeout),
-        });
+        })
+        .unwrap();
         assert_eq!((ev.kind, ev.id), (KIND_ACK, Some(7.0)));
         assert_eq!(ev.reason.as_deref(), Some("operation has timed out"));
         assert!(ev.data.is_none());
@@ -383,7 +392,8 @@ mod tests {
         let ev = convert(Event::Request {
             request: 9,
             info: info.clone(),
-        });
+        })
+        .unwrap();
         assert_eq!((ev.kind, ev.id), (KIND_REQUEST, Some(9.0)));
         let request = NativeRequest::from_info(ev.request.as_deref().unwrap());
         assert_eq!(request.transport, "websocket");

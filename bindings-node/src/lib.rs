@@ -158,7 +158,7 @@ impl Doorbell {
         }
         while batch.len() < MAX_BATCH {
             match events.try_recv() {
-                Ok(Some(e)) => batch.push(convert(e)),
+                Ok(Some(e)) => batch.extend(convert(e)),
                 Ok(None) => return EventBatch(batch),
                 Err(_) => {
                     self.closed.store(true, Ordering::Release);

@@ -191,10 +191,21 @@ fn opening<'py>(
     )
 }
 
-/// One core event as the tuple the Python side dispatches on.
-fn event_to_py<'py>(py: Python<'py>, ev: Event, path: &Arc<str>) -> PyResult<Bound<'py, PyTuple>> {
+/// One core event as the tuple the Python side dispatches on; `None` for the answers and
+/// messages of cluster operations, which this binding does not start yet (the default
+/// adapter sends none of them unless asked).
+fn event_to_py<'py>(
+    py: Python<'py>,
+    ev: Event,
+    path: &Arc<str>,
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
     let none = || py.None().into_bound(py);
-    Ok(match ev {
+    Ok(Some(match ev {
+        Event::BroadcastAckResponse { .. }
+        | Event::FetchSocketsResponse { .. }
+        | Event::ServerSideEmit { .. }
+        | Event::ServerSideAckResponse { .. }
+        | Event::ServerCountResponse { .. } => return Ok(None),
         Event::Request { request, info } => PyTuple::new(
             py,
             [
@@ -277,7 +288,7 @@ fn event_to_py<'py>(py: Python<'py>, ev: Event, path: &Arc<str>) -> PyResult<Bou
                 },
             ],
         )?,
-    })
+    }))
 }
 
 /// Converts a batch of events; an event that cannot be converted is logged and skipped (it
@@ -286,9 +297,10 @@ fn batch_to_py<'py>(py: Python<'py>, batch: Vec<Event>, path: &Arc<str>) -> Boun
     let list = PyList::empty(py);
     for ev in batch {
         match event_to_py(py, ev, path) {
-            Ok(t) => {
+            Ok(Some(t)) => {
                 let _ = list.append(t);
             }
+            Ok(None) => {}
             Err(e) => e.write_unraisable(py, None),
         }
     }

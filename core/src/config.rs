@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::adapter::AdapterFactory;
+
 /// Which origins may make cross-origin requests (the default is socket.io's: none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorsOrigins {
@@ -112,6 +114,14 @@ pub struct Config {
     pub dynamic_namespaces: bool,
     /// Called when events were queued for the host (once per batch); see [`EventReadyHook`].
     pub on_event_ready: Option<EventReadyHook>,
+    /// Makes the adapter of each namespace (see [`crate::adapter`]); `None` (the default)
+    /// is the [`crate::adapter::LocalAdapterFactory`]: a single server, rooms in memory.
+    pub adapter: Option<Arc<dyn AdapterFactory>>,
+    /// How long operations that gather answers from the other servers of a cluster wait
+    /// for them: [`crate::Io::fetch_sockets`], [`crate::Io::server_count`], and the host's
+    /// answer to an [`crate::Event::ServerSideEmit`] (socket.io's Redis adapter's
+    /// `requestsTimeout`; default 5 s).
+    pub cluster_timeout: Duration,
 }
 
 impl Default for Config {
@@ -147,6 +157,8 @@ impl Default for Config {
             }],
             dynamic_namespaces: false,
             on_event_ready: None,
+            adapter: None,
+            cluster_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -165,6 +177,8 @@ impl std::fmt::Debug for Config {
             .field("reject_other_origins", &self.reject_other_origins)
             .field("request_gate", &self.request_gate)
             .field("namespaces", &self.namespaces)
+            .field("adapter", &self.adapter.as_ref().map(|_| "custom"))
+            .field("cluster_timeout", &self.cluster_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -254,6 +268,19 @@ impl Config {
     /// Sets the hook called when events were queued for the host (once per batch).
     pub fn on_event_ready(mut self, hook: EventReadyHook) -> Self {
         self.on_event_ready = Some(hook);
+        self
+    }
+
+    /// Sets the factory of the namespaces' adapters (see [`Config::adapter`]).
+    pub fn adapter(mut self, factory: Arc<dyn AdapterFactory>) -> Self {
+        self.adapter = Some(factory);
+        self
+    }
+
+    /// Sets how long cluster operations wait for other servers (see
+    /// [`Config::cluster_timeout`]).
+    pub fn cluster_timeout(mut self, d: Duration) -> Self {
+        self.cluster_timeout = d;
         self
     }
 }

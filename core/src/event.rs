@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::adapter::{AckAnswer, ClusterError, SocketInfo};
 use crate::engineio::{CloseReason, Handshake, RequestInfo};
 use crate::payload::Payload;
 
@@ -159,5 +160,59 @@ pub enum Event {
         sid: Arc<str>,
         /// The client's ack arguments, or why none came.
         result: Result<Payload, AckError>,
+    },
+    /// The answer to [`crate::Broadcast::emit_with_ack`]: exactly one per call, once every
+    /// socket reached (on every server) answered, or at the timeout with the answers that
+    /// came. A socket that disconnects before answering leaves the broadcast to its timeout,
+    /// as in socket.io.
+    BroadcastAckResponse {
+        /// The token `emit_with_ack` returned.
+        token: u64,
+        /// The answers, in the order they came.
+        answers: Vec<AckAnswer>,
+        /// `None` when every answer came; else why not ([`ClusterError::Timeout`]...).
+        error: Option<ClusterError>,
+    },
+    /// The answer to [`crate::Io::fetch_sockets`]: exactly one per call, with the sockets
+    /// of every server that answered (this server's are always in), and the error when a
+    /// server did not answer in [`crate::Config::cluster_timeout`].
+    FetchSocketsResponse {
+        /// The token `fetch_sockets` returned.
+        token: u64,
+        /// The selected sockets.
+        sockets: Vec<SocketInfo>,
+        /// `None` when every server answered.
+        error: Option<ClusterError>,
+    },
+    /// An event another server of the cluster sent with [`crate::Io::server_side_emit`]
+    /// (or socket.io's `serverSideEmit`). Never sent with the default local adapter.
+    ServerSideEmit {
+        /// The namespace it was sent on.
+        nsp: Arc<str>,
+        /// The event name.
+        event: String,
+        /// The arguments.
+        payload: Payload,
+        /// When set, the sender waits for an answer: give it with
+        /// [`crate::Io::server_side_ack`] (within [`crate::Config::cluster_timeout`]).
+        ack: Option<u64>,
+    },
+    /// The answer to [`crate::Io::server_side_emit_with_ack`]: exactly one per call, with
+    /// one answer per other server (none on a single server, at once).
+    ServerSideAckResponse {
+        /// The token `server_side_emit_with_ack` returned.
+        token: u64,
+        /// The other servers' answers, in the order they came.
+        answers: Vec<Payload>,
+        /// `None` when every other server answered.
+        error: Option<ClusterError>,
+    },
+    /// The answer to [`crate::Io::server_count`]: exactly one per call.
+    ServerCountResponse {
+        /// The token `server_count` returned.
+        token: u64,
+        /// How many servers serve the namespace, this one included (1 with the default
+        /// local adapter).
+        result: Result<usize, ClusterError>,
     },
 }

@@ -57,7 +57,8 @@ pub enum Error {
     Stopped,
     /// The address could not be bound (in use, not an address of this host...).
     Bind(String),
-    /// An operating-system error.
+    /// An I/O error: the operating system's, or an adapter's that could not get ready
+    /// (e.g. its message broker is unreachable).
     Io(String),
     /// A bad argument (the message says which).
     InvalidArgument(String),

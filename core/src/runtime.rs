@@ -95,6 +95,10 @@ impl RuntimeThread {
                     };
                     let handler = make(tokio::runtime::Handle::current());
                     let engine = Engine::new(config, handler, tokio::runtime::Handle::current());
+                    if let Err(e) = engine.handler().ready().await {
+                        let _ = ready_tx.send(Err(Error::Io(e)));
+                        return;
+                    }
                     if ready_tx.send(Ok((local, engine.clone()))).is_err() {
                         return;
                     }
@@ -117,6 +121,7 @@ impl RuntimeThread {
                         }
                     })
                     .await;
+                    engine.handler().on_stop().await;
                 });
                 rt.shutdown_timeout(Duration::from_millis(500));
             })

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::adapter::Selector;
+use crate::adapter::{AckAnswer, OutPacket, Selector, SocketInfo};
 use crate::bell::EventBell;
 use crate::config::Config;
 use crate::engineio::{Engine, RequestAnswer};
@@ -56,7 +56,7 @@ impl Server {
         let sio_tail = tail.clone();
         let sio_bell = bell.clone();
         let (thread, engine) = RuntimeThread::start(config, move |rt| {
-            Arc::new(Sio::new(sio_config, tx, sio_tail, sio_bell, rt))
+            Sio::new(sio_config, tx, sio_tail, sio_bell, rt)
         })?;
         let io = Io {
             inner: Arc::new(Inner {
@@ -177,7 +177,7 @@ struct Inner {
     thread: Mutex<Option<RuntimeThread>>,
 }
 
-/// Counts for a namespace.
+/// Counts for a namespace, on this server (in a cluster each server counts its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
     /// Sockets connected to the namespace.
@@ -251,7 +251,8 @@ impl Io {
         Ok(())
     }
 
-    /// Starts a broadcast in a namespace; finish it with [`Broadcast::emit`].
+    /// Starts a broadcast (or another operation on a selection of sockets) in a
+    /// namespace; finish it with [`Broadcast::emit`] or another of its operations.
     pub fn broadcast(&self, nsp: &str) -> Broadcast<'_> {
         Broadcast {
             io: self,
@@ -259,38 +260,44 @@ impl Io {
             to: Vec::new(),
             except: Vec::new(),
             skip: None,
+            local: false,
         }
     }
 
     /// Puts a socket in a room.
     pub fn join(&self, sid: &str, room: &str) -> Result<(), Error> {
         let (socket, _) = self.socket(sid)?;
-        socket.ns.index.write().join(sid, room);
+        socket.ns.adapter.join(sid, room);
         Ok(())
     }
 
     /// Takes a socket out of a room.
     pub fn leave(&self, sid: &str, room: &str) -> Result<(), Error> {
         let (socket, _) = self.socket(sid)?;
-        socket.ns.index.write().leave(sid, room);
+        socket.ns.adapter.leave(sid, room);
         Ok(())
     }
 
     /// The rooms a socket is in, its own room (its id) first.
     pub fn rooms(&self, sid: &str) -> Result<Vec<String>, Error> {
         let (socket, _) = self.socket(sid)?;
-        let rooms = socket.ns.index.read().rooms_of(sid);
+        let rooms = socket.ns.adapter.rooms_of(sid);
         rooms.ok_or_else(|| Error::UnknownSocket(sid.to_string()))
     }
 
-    /// Removes every socket of a namespace from a room.
+    /// Removes every socket of a namespace from a room, on every server of a cluster
+    /// (socket.io's `io.in(room).socketsLeave(room)`).
     pub fn close_room(&self, nsp: &str, room: &str) -> Result<(), Error> {
-        let ns = self.namespace(nsp)?;
-        ns.index.write().clear_room(room);
-        Ok(())
+        let room = [room.to_string()];
+        let sel = Selector {
+            to: &room,
+            ..Default::default()
+        };
+        self.sockets_leave(nsp, &sel, room.iter().cloned())
     }
 
-    /// The ids of the sockets in a namespace, or in one of its rooms.
+    /// The ids of this server's sockets in a namespace, or in one of its rooms (for the
+    /// sockets of every server, see [`Io::fetch_sockets`]).
     pub fn sockets(&self, nsp: &str, room: Option<&str>) -> Result<Vec<String>, Error> {
         let ns = self.namespace(nsp)?;
         let to: Vec<String> = room.map(|r| vec![r.to_string()]).unwrap_or_default();
@@ -298,8 +305,116 @@ impl Io {
             to: &to,
             ..Default::default()
         };
-        let ids = ns.index.read().select(&sel);
-        Ok(ids.into_iter().map(|(id, _)| id.to_string()).collect())
+        let ids = ns.adapter.local().select(&sel);
+        Ok(ids.into_iter().map(|id| id.to_string()).collect())
+    }
+
+    /// Lists the sockets `sel` selects in a namespace, on every server of a cluster
+    /// (socket.io's `fetchSockets`): returns a token at once; the list arrives as one
+    /// [`Event::FetchSocketsResponse`] carrying it, after every server answered or
+    /// [`crate::Config::cluster_timeout`].
+    pub fn fetch_sockets(&self, nsp: &str, sel: &Selector<'_>) -> Result<u64, Error> {
+        let ns = self.namespace(nsp)?;
+        let sio = self.inner.engine.handler();
+        let reply = sio.reply::<SocketInfo>(sio.config.cluster_timeout);
+        let token = reply.token();
+        ns.adapter.fetch_sockets(sel, reply);
+        Ok(token)
+    }
+
+    /// Puts the sockets `sel` selects in these rooms, on every server of a cluster
+    /// (socket.io's `socketsJoin`). Applied here before it returns; other servers apply it
+    /// when their adapter hears of it.
+    pub fn sockets_join<R: Into<String>>(
+        &self,
+        nsp: &str,
+        sel: &Selector<'_>,
+        rooms: impl IntoIterator<Item = R>,
+    ) -> Result<(), Error> {
+        let ns = self.namespace(nsp)?;
+        let rooms: Vec<String> = rooms.into_iter().map(Into::into).collect();
+        ns.adapter.add_sockets(sel, &rooms);
+        Ok(())
+    }
+
+    /// Takes the sockets `sel` selects out of these rooms, on every server of a cluster
+    /// (socket.io's `socketsLeave`).
+    pub fn sockets_leave<R: Into<String>>(
+        &self,
+        nsp: &str,
+        sel: &Selector<'_>,
+        rooms: impl IntoIterator<Item = R>,
+    ) -> Result<(), Error> {
+        let ns = self.namespace(nsp)?;
+        let rooms: Vec<String> = rooms.into_iter().map(Into::into).collect();
+        ns.adapter.del_sockets(sel, &rooms);
+        Ok(())
+    }
+
+    /// Disconnects the sockets `sel` selects, on every server of a cluster (socket.io's
+    /// `disconnectSockets`): each client sees `io server disconnect`, the host of each
+    /// socket gets its [`Event::Disconnect`]. With `close_connection`, their whole
+    /// connections are closed too.
+    pub fn disconnect_sockets(
+        &self,
+        nsp: &str,
+        sel: &Selector<'_>,
+        close_connection: bool,
+    ) -> Result<(), Error> {
+        let ns = self.namespace(nsp)?;
+        ns.adapter.disconnect_sockets(sel, close_connection);
+        Ok(())
+    }
+
+    /// Sends an event to the hosts of the other servers of a cluster (socket.io's
+    /// `serverSideEmit`); they get it as [`Event::ServerSideEmit`]. This server's host does
+    /// not. With the default local adapter it reaches no one.
+    pub fn server_side_emit(&self, nsp: &str, event: &str, payload: &Payload) -> Result<(), Error> {
+        let ns = self.namespace(nsp)?;
+        ns.adapter.server_side_emit(event, payload, None);
+        Ok(())
+    }
+
+    /// Like [`Io::server_side_emit`], and asks each other server's host for an answer:
+    /// returns a token at once; the answers arrive as one [`Event::ServerSideAckResponse`]
+    /// carrying it, when every other server answered (at once when there is none) or at
+    /// `timeout` with the answers that came.
+    pub fn server_side_emit_with_ack(
+        &self,
+        nsp: &str,
+        event: &str,
+        payload: &Payload,
+        timeout: Duration,
+    ) -> Result<u64, Error> {
+        let ns = self.namespace(nsp)?;
+        let reply = self.inner.engine.handler().reply::<Payload>(timeout);
+        let token = reply.token();
+        ns.adapter.server_side_emit(event, payload, Some(reply));
+        Ok(token)
+    }
+
+    /// Answers an [`Event::ServerSideEmit`] that asked for one (its `ack`).
+    /// [`Error::UnknownRequest`] when it was answered already or waited longer than
+    /// [`crate::Config::cluster_timeout`].
+    pub fn server_side_ack(&self, ack: u64, payload: &Payload) -> Result<(), Error> {
+        let sio = self.sio()?.handler();
+        if sio.server_side_ack(ack, payload.clone()) {
+            Ok(())
+        } else {
+            Err(Error::UnknownRequest(ack))
+        }
+    }
+
+    /// Counts the servers of a namespace's cluster, this one included (socket.io's
+    /// `serverCount`): returns a token at once; the count arrives as one
+    /// [`Event::ServerCountResponse`] carrying it (1 with the default local adapter).
+    pub fn server_count(&self, nsp: &str) -> Result<u64, Error> {
+        let ns = self.namespace(nsp)?;
+        let sio = self.inner.engine.handler();
+        let reply = sio.reply::<usize>(sio.config.cluster_timeout);
+        let token = reply.token();
+        ns.adapter.server_count(reply);
+        Ok(token)
     }
 
     /// The namespace a socket belongs to.
@@ -381,10 +496,10 @@ impl Io {
     /// those events.
     pub fn stats(&self, nsp: &str) -> Result<Stats, Error> {
         let ns = self.namespace(nsp)?;
-        let index = ns.index.read();
+        let local = ns.adapter.local();
         Ok(Stats {
-            sockets: index.socket_count(),
-            rooms: index.room_count(),
+            sockets: local.socket_count(),
+            rooms: local.room_count(),
         })
     }
 
@@ -435,13 +550,16 @@ impl Io {
     }
 }
 
-/// A broadcast being built: which rooms, which exceptions. See [`Io::broadcast`].
+/// A broadcast being built: which rooms, which exceptions; see [`Io::broadcast`]. Its
+/// selection also serves the other operations on many sockets: acks, `fetch_sockets`,
+/// `sockets_join` / `sockets_leave`, `disconnect_sockets`.
 pub struct Broadcast<'a> {
     io: &'a Io,
     nsp: String,
     to: Vec<String>,
     except: Vec<String>,
     skip: Option<String>,
+    local: bool,
 }
 
 impl Broadcast<'_> {
@@ -463,20 +581,76 @@ impl Broadcast<'_> {
         self
     }
 
-    /// Sends the event, encoded once, to every selected socket. Returns how many sockets
-    /// it was queued for.
-    pub fn emit(self, event: &str, payload: &Payload) -> Result<usize, Error> {
-        let ns = self.io.namespace(&self.nsp)?;
-        let sel = Selector {
+    /// This server's sockets only: a cluster adapter does not forward the operation
+    /// (socket.io's `local` flag).
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// The selection, as adapters take it.
+    pub fn selector(&self) -> Selector<'_> {
+        Selector {
             to: &self.to,
             except: &self.except,
             skip: self.skip.as_deref(),
-        };
-        Ok(self
-            .io
-            .inner
-            .engine
-            .handler()
-            .broadcast(&ns, &sel, event, payload))
+            local: self.local,
+        }
+    }
+
+    /// Sends the event, encoded once, to every selected socket (on every server of a
+    /// cluster). Returns how many sockets of this server it was queued for.
+    pub fn emit(self, event: &str, payload: &Payload) -> Result<usize, Error> {
+        let ns = self.io.namespace(&self.nsp)?;
+        let sio = self.io.inner.engine.handler();
+        Ok(sio.broadcast(&ns, &self.selector(), event, payload))
+    }
+
+    /// Sends the event, encoded once, to every selected socket asking each for an ack
+    /// (socket.io's `io.timeout(ms).emit(..., callback)`): returns a token at once; the
+    /// answers arrive as one [`Event::BroadcastAckResponse`] carrying it, once every socket
+    /// reached answered (at once when none was reached), or at `timeout` with those that
+    /// came.
+    pub fn emit_with_ack(
+        self,
+        event: &str,
+        payload: &Payload,
+        timeout: Duration,
+    ) -> Result<u64, Error> {
+        let ns = self.io.namespace(&self.nsp)?;
+        let sio = self.io.inner.engine.handler();
+        let acks = sio.reply::<AckAnswer>(timeout);
+        let token = acks.token();
+        let packet = OutPacket::event(&ns.name, event, payload);
+        ns.adapter
+            .broadcast_with_ack(&packet, &self.selector(), timeout, acks);
+        Ok(token)
+    }
+
+    /// Lists the selected sockets of every server: see [`Io::fetch_sockets`].
+    pub fn fetch_sockets(self) -> Result<u64, Error> {
+        self.io.fetch_sockets(&self.nsp, &self.selector())
+    }
+
+    /// Puts the selected sockets in these rooms: see [`Io::sockets_join`].
+    pub fn sockets_join<R: Into<String>>(
+        self,
+        rooms: impl IntoIterator<Item = R>,
+    ) -> Result<(), Error> {
+        self.io.sockets_join(&self.nsp, &self.selector(), rooms)
+    }
+
+    /// Takes the selected sockets out of these rooms: see [`Io::sockets_leave`].
+    pub fn sockets_leave<R: Into<String>>(
+        self,
+        rooms: impl IntoIterator<Item = R>,
+    ) -> Result<(), Error> {
+        self.io.sockets_leave(&self.nsp, &self.selector(), rooms)
+    }
+
+    /// Disconnects the selected sockets: see [`Io::disconnect_sockets`].
+    pub fn disconnect_sockets(self, close_connection: bool) -> Result<(), Error> {
+        self.io
+            .disconnect_sockets(&self.nsp, &self.selector(), close_connection)
     }
 }

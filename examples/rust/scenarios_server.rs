@@ -266,6 +266,12 @@ fn on_event(io: &Io, state: &mut State, visits: bool, event: Event) -> Result<()
             }
         }
         Event::Disconnect { .. } => {}
+        // The scenarios use no cluster operation (yet).
+        Event::BroadcastAckResponse { .. }
+        | Event::FetchSocketsResponse { .. }
+        | Event::ServerSideEmit { .. }
+        | Event::ServerSideAckResponse { .. }
+        | Event::ServerCountResponse { .. } => {}
     }
     Ok(())
 }

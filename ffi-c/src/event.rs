@@ -155,8 +155,16 @@ impl rtio_event {
         self
     }
 
-    pub(crate) fn from_core(ev: Event) -> rtio_event {
-        match ev {
+    /// The C form of a core event; `None` for the answers and messages of cluster
+    /// operations, which the C API does not start yet (the default adapter sends none of
+    /// them unless asked).
+    pub(crate) fn from_core(ev: Event) -> Option<rtio_event> {
+        Some(match ev {
+            Event::BroadcastAckResponse { .. }
+            | Event::FetchSocketsResponse { .. }
+            | Event::ServerSideEmit { .. }
+            | Event::ServerSideAckResponse { .. }
+            | Event::ServerCountResponse { .. } => return None,
             Event::Request { request, info } => rtio_event {
                 request,
                 handshake: text(request_json(&info)),
@@ -225,7 +233,7 @@ impl rtio_event {
                     Err(_) => ev,
                 }
             }
-        }
+        })
     }
 }
 

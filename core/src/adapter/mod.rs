@@ -1,244 +1,390 @@
-//! Who is where: the in-memory room index of one namespace (rtio's default adapter).
+//! Who is where, and how a namespace reaches sockets on other servers: the adapter seam.
 //!
-//! Every socket is implicitly in the room named by its own id; that room is not stored.
-//! Broadcast targets are snapshotted under a read lock and the lock is released before any
-//! frame is queued, so a broadcast never holds the index while writing.
+//! Every namespace has one [`Adapter`], made by the [`AdapterFactory`] of
+//! [`crate::Config::adapter`] (the [`LocalAdapterFactory`] when none is set). The Socket.IO
+//! layer goes through it for everything that concerns more than one socket: rooms (join,
+//! leave, the rooms of a socket), broadcasts with or without acks, `socketsJoin` /
+//! `socketsLeave` / `disconnectSockets` by selector, `fetchSockets`, server-side emits and
+//! the server count.
+//!
+//! - **One interface chosen at run time.** [`Adapter`] is object safe (`Arc<dyn Adapter>`):
+//!   C, Python and Node hosts pick an adapter by configuration, and no type parameter reaches
+//!   [`crate::Server`], [`crate::Io`] or [`crate::Event`].
+//! - **The local part is shared.** Every adapter keeps a [`LocalAdapter`] (this server's room
+//!   index, socket ids only) and answers from it for this server's sockets; a cluster adapter
+//!   (Redis...) adds what it exchanges with other servers. The trait's provided methods are
+//!   the single-server behaviour, so an adapter overrides only what it distributes.
+//! - **Nothing waits on other servers.** Adapter methods are called on host threads and
+//!   runtime threads and must return at once. An operation whose result needs other servers
+//!   gets a [`Reply`]: the adapter feeds it as answers come in, and it completes once (every
+//!   answer in, or its timeout) with one [`crate::Event`] carrying the token the `Io` call
+//!   returned.
+//! - **Encode once.** A broadcast is an [`OutPacket`]: the event, its payload and namespace,
+//!   with this server's Engine.IO frames encoded on first use and shared by every local
+//!   target; a cluster adapter encodes its own wire format from the same value.
+//! - **No lock while sending.** Targets are snapshotted under the index's read lock, the
+//!   lock is released, then frames are queued.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+mod local;
+mod reply;
 
-/// Rooms and members of one namespace, generic over what a member is.
-pub struct RoomIndex<S> {
-    sockets: HashMap<Arc<str>, S>,
-    rooms: HashMap<Arc<str>, HashSet<Arc<str>>>,
-    joined: HashMap<Arc<str>, HashSet<Arc<str>>>,
-}
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
-impl<S> Default for RoomIndex<S> {
-    fn default() -> Self {
-        RoomIndex {
-            sockets: HashMap::new(),
-            rooms: HashMap::new(),
-            joined: HashMap::new(),
-        }
-    }
-}
+pub use local::LocalAdapter;
+pub use reply::{AckAnswer, AckSink, ClusterError, Reply, ReplyItem, ServerAck};
 
-/// Which sockets a broadcast reaches.
-#[derive(Debug, Clone, Default)]
+use crate::engineio::packet::Frame;
+use crate::engineio::Handshake;
+use crate::payload::Payload;
+use crate::socketio::packet::{self, PacketType};
+use crate::socketio::Sio;
+
+/// A boxed future an adapter returns from [`Adapter::init`] and [`Adapter::close`]; it runs
+/// on rtio's runtime.
+pub type AdapterFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Which sockets an operation reaches: socket.io's `to` / `in`, `except` and
+/// `socket.broadcast`, plus its `local` flag.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Selector<'a> {
-    /// Rooms to reach (all sockets when empty).
+    /// Rooms to reach (all sockets when empty). A socket id is the name of a room that
+    /// holds that socket alone.
     pub to: &'a [String],
-    /// Rooms whose members are left out.
+    /// Rooms (or socket ids) whose members are left out.
     pub except: &'a [String],
     /// One socket left out (the sender, for `socket.broadcast`).
     pub skip: Option<&'a str>,
+    /// This server only: a cluster adapter does not forward the operation (socket.io's
+    /// `local` flag).
+    pub local: bool,
 }
 
-impl<S: Clone> RoomIndex<S> {
-    /// Adds a socket.
-    pub fn insert(&mut self, id: Arc<str>, socket: S) {
-        self.sockets.insert(id, socket);
-    }
+/// A Socket.IO packet for many sockets: what it is (kind, namespace, event, payload, ack
+/// id), and this server's Engine.IO frames for it, encoded once, on first use, and shared by
+/// every local target (a reference-count bump each).
+///
+/// A cluster adapter reads the parts to encode its own format (e.g. Redis' msgpack) from the
+/// same value; borrowing them keeps a broadcast free of copies of its payload.
+#[derive(Debug)]
+pub struct OutPacket<'a> {
+    kind: PacketType,
+    nsp: &'a str,
+    event: Option<&'a str>,
+    payload: &'a Payload,
+    ack: Option<u64>,
+    frames: OnceLock<Vec<Frame>>,
+}
 
-    /// Removes a socket from the namespace and all its rooms.
-    pub fn remove(&mut self, id: &str) -> Option<S> {
-        if let Some(rooms) = self.joined.remove(id) {
-            for room in rooms {
-                self.leave_room(&room, id);
-            }
-        }
-        self.sockets.remove(id)
-    }
-
-    fn leave_room(&mut self, room: &str, id: &str) {
-        if let Some(members) = self.rooms.get_mut(room) {
-            members.remove(id);
-            if members.is_empty() {
-                self.rooms.remove(room);
-            }
-        }
-    }
-
-    /// The socket with this id.
-    pub fn get(&self, id: &str) -> Option<&S> {
-        self.sockets.get(id)
-    }
-
-    /// Puts a socket in a room; false when the socket is unknown.
-    pub fn join(&mut self, id: &str, room: &str) -> bool {
-        let Some((key, _)) = self.sockets.get_key_value(id) else {
-            return false;
-        };
-        if room == id {
-            return true;
-        }
-        let key = key.clone();
-        let room: Arc<str> = self
-            .rooms
-            .get_key_value(room)
-            .map(|(k, _)| k.clone())
-            .unwrap_or_else(|| room.into());
-        self.rooms
-            .entry(room.clone())
-            .or_default()
-            .insert(key.clone());
-        self.joined.entry(key).or_default().insert(room);
-        true
-    }
-
-    /// Takes a socket out of a room; false when the socket is unknown.
-    pub fn leave(&mut self, id: &str, room: &str) -> bool {
-        if !self.sockets.contains_key(id) {
-            return false;
-        }
-        if let Some(rooms) = self.joined.get_mut(id) {
-            rooms.remove(room);
-            if rooms.is_empty() {
-                self.joined.remove(id);
-            }
-        }
-        self.leave_room(room, id);
-        true
-    }
-
-    /// Removes every socket from a room.
-    pub fn clear_room(&mut self, room: &str) {
-        if let Some(members) = self.rooms.remove(room) {
-            for id in members {
-                if let Some(rooms) = self.joined.get_mut(&id) {
-                    rooms.remove(room);
-                    if rooms.is_empty() {
-                        self.joined.remove(&id);
-                    }
-                }
-            }
+impl<'a> OutPacket<'a> {
+    /// An event (`EVENT`, or `BINARY_EVENT` when the payload has attachments).
+    pub fn event(nsp: &'a str, event: &'a str, payload: &'a Payload) -> OutPacket<'a> {
+        OutPacket {
+            kind: PacketType::Event,
+            nsp,
+            event: Some(event),
+            payload,
+            ack: None,
+            frames: OnceLock::new(),
         }
     }
 
-    /// The rooms a socket is in, its own room first.
-    pub fn rooms_of(&self, id: &str) -> Option<Vec<String>> {
-        self.sockets.get(id)?;
-        let mut out = vec![id.to_string()];
-        if let Some(rooms) = self.joined.get(id) {
-            out.extend(rooms.iter().map(|r| r.to_string()));
+    /// The same event asking for an ack with this id (ids of broadcasts come from the
+    /// namespace's counter, so one id is valid for every target).
+    pub fn with_ack(&self, id: u64) -> OutPacket<'a> {
+        OutPacket {
+            ack: Some(id),
+            frames: OnceLock::new(),
+            ..*self
         }
-        Some(out)
     }
 
-    /// Number of sockets.
-    pub fn socket_count(&self) -> usize {
-        self.sockets.len()
+    /// `Event` (binary or not is decided by the payload).
+    pub fn kind(&self) -> PacketType {
+        self.kind
     }
 
-    /// Number of rooms with members, not counting each socket's own room.
-    pub fn room_count(&self) -> usize {
-        self.rooms.len()
+    /// The namespace.
+    pub fn nsp(&self) -> &'a str {
+        self.nsp
     }
 
-    fn members<'s>(&'s self, room: &'s str) -> impl Iterator<Item = &'s str> + 's {
-        let own = self
-            .sockets
-            .get_key_value(room)
-            .map(|(k, _)| k.as_ref())
-            .into_iter();
-        let joined = self
-            .rooms
-            .get(room)
-            .into_iter()
-            .flat_map(|m| m.iter().map(|k| k.as_ref()));
-        own.chain(joined)
+    /// The event name.
+    pub fn event_name(&self) -> Option<&'a str> {
+        self.event
     }
 
-    /// The sockets a broadcast reaches, as (id, socket) pairs.
-    pub fn select(&self, sel: &Selector<'_>) -> Vec<(Arc<str>, S)> {
-        let mut excluded: HashSet<&str> = HashSet::new();
-        for room in sel.except {
-            excluded.extend(self.members(room));
-        }
-        if let Some(skip) = sel.skip {
-            excluded.insert(skip);
-        }
-        let keep = |id: &str| !excluded.contains(id);
-        let mut out = Vec::new();
-        if sel.to.is_empty() {
-            out.reserve(self.sockets.len());
-            for (id, s) in &self.sockets {
-                if keep(id) {
-                    out.push((id.clone(), s.clone()));
-                }
-            }
-            return out;
-        }
-        let mut seen: HashSet<&str> = HashSet::new();
-        for room in sel.to {
-            for id in self.members(room) {
-                if keep(id) && seen.insert(id) {
-                    if let Some((k, s)) = self.sockets.get_key_value(id) {
-                        out.push((k.clone(), s.clone()));
-                    }
-                }
-            }
-        }
-        out
+    /// The arguments (JSON array text and binary attachments).
+    pub fn payload(&self) -> &'a Payload {
+        self.payload
+    }
+
+    /// The ack id, when the packet asks for an ack.
+    pub fn ack_id(&self) -> Option<u64> {
+        self.ack
+    }
+
+    /// The Engine.IO frames for this server's clients: the text packet, then each binary
+    /// attachment. Encoded on the first call; later calls (and every target) share them.
+    pub fn frames(&self) -> &[Frame] {
+        self.frames.get_or_init(|| {
+            let atts = self.payload.attachments();
+            let text = packet::encode(
+                self.kind,
+                self.nsp,
+                self.ack,
+                self.event,
+                self.payload.json(),
+                atts.len(),
+            );
+            let mut frames = Vec::with_capacity(1 + atts.len());
+            frames.push(Frame::raw_text(text));
+            frames.extend(atts.iter().cloned().map(Frame::Binary));
+            frames
+        })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A socket as `fetch_sockets` reports it, whichever server it is connected to.
+#[derive(Debug, Clone)]
+pub struct SocketInfo {
+    /// The socket id.
+    pub id: Arc<str>,
+    /// Its namespace.
+    pub nsp: Arc<str>,
+    /// The rooms it is in, its own room (its id) first.
+    pub rooms: Vec<String>,
+    /// The handshake of its connection (for a socket on another server: as that server
+    /// reported it).
+    pub handshake: Arc<Handshake>,
+    /// The auth object it sent to join the namespace, as JSON text (`{}` when none).
+    pub auth: String,
+    /// Data the application attached to it on another server (socket.io's `socket.data`),
+    /// as JSON text; `None` for this server's sockets (rtio keeps no such data).
+    pub data: Option<String>,
+    /// True when the socket is connected to this server (so [`crate::Io::emit`] and the
+    /// other per-socket calls reach it directly).
+    pub local: bool,
+}
 
-    fn ids(v: Vec<(Arc<str>, u8)>) -> Vec<String> {
-        let mut v: Vec<String> = v.into_iter().map(|(k, _)| k.to_string()).collect();
-        v.sort();
-        v
+/// This server's sockets, as an adapter reaches them: implemented by the Socket.IO layer
+/// (which owns the one id → socket map), faked in tests. Every method takes ids, skips
+/// ids it does not know (a socket that left meanwhile), and never holds a lock of the
+/// adapter's.
+pub(crate) trait LocalSockets: Send + Sync {
+    /// Queues the packet's frames on each socket; returns how many took them.
+    fn send(&self, ids: &[Arc<str>], packet: &OutPacket<'_>) -> usize;
+    /// Sends the packet with one ack id (from the namespace's counter) to each socket and
+    /// routes their acks to `sink` until `timeout`. Returns how many it was sent to: as
+    /// many answers may come.
+    fn send_with_ack(
+        &self,
+        ids: &[Arc<str>],
+        packet: &OutPacket<'_>,
+        timeout: Duration,
+        sink: Arc<dyn AckSink>,
+    ) -> usize;
+    /// Disconnects each socket (server side), closing its whole connection when `close`.
+    fn disconnect(&self, ids: &[Arc<str>], close: bool);
+    /// The handshake and auth of a socket, for `fetch_sockets`.
+    fn describe(&self, id: &str) -> Option<(Arc<Handshake>, String)>;
+}
+
+/// What an adapter is given when its namespace is created: the namespace, rtio's runtime,
+/// and the way to this server's sockets and host. Cheap to clone; an adapter keeps it.
+///
+/// The context holds the server weakly: it does not keep a stopped server alive, and its
+/// calls do nothing once the server is gone.
+#[derive(Clone)]
+pub struct AdapterContext {
+    nsp: Arc<str>,
+    sio: Weak<Sio>,
+    rt: tokio::runtime::Handle,
+}
+
+impl AdapterContext {
+    pub(crate) fn new(nsp: Arc<str>, sio: Weak<Sio>, rt: tokio::runtime::Handle) -> Self {
+        AdapterContext { nsp, sio, rt }
     }
 
-    #[test]
-    fn rooms_and_selection() {
-        let mut idx = RoomIndex::default();
-        for id in ["a", "b", "c"] {
-            idx.insert(id.into(), 0u8);
+    /// The namespace this adapter serves.
+    pub fn nsp(&self) -> &Arc<str> {
+        &self.nsp
+    }
+
+    /// rtio's runtime, for the adapter's own tasks (e.g. reading a Redis subscription).
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.rt
+    }
+
+    /// Hands an event another server sent with `serverSideEmit` to the host, as
+    /// [`crate::Event::ServerSideEmit`]. When the sender waits for an answer, `ack` is
+    /// called (at most once, on the thread of the host's [`crate::Io::server_side_ack`])
+    /// with the host's answer; it is dropped unanswered after
+    /// [`crate::Config::cluster_timeout`].
+    pub fn server_side_emit(&self, event: String, payload: Payload, ack: Option<ServerAck>) {
+        if let Some(sio) = self.sio.upgrade() {
+            sio.deliver_server_side_emit(self.nsp.clone(), event, payload, ack);
         }
-        assert!(idx.join("a", "r"));
-        assert!(idx.join("b", "r"));
-        assert!(!idx.join("zz", "r"));
-        assert_eq!(idx.room_count(), 1);
-        let to = vec!["r".to_string()];
-        assert_eq!(
-            ids(idx.select(&Selector {
-                to: &to,
-                ..Default::default()
-            })),
-            ["a", "b"]
-        );
-        assert_eq!(
-            ids(idx.select(&Selector {
-                to: &to,
-                skip: Some("a"),
-                ..Default::default()
-            })),
-            ["b"]
-        );
-        assert_eq!(
-            ids(idx.select(&Selector {
-                except: &to,
-                ..Default::default()
-            })),
-            ["c"]
-        );
-        let own = vec!["c".to_string(), "a".to_string()];
-        assert_eq!(
-            ids(idx.select(&Selector {
-                to: &own,
-                ..Default::default()
-            })),
-            ["a", "c"]
-        );
-        idx.remove("a");
-        idx.leave("b", "r");
-        assert_eq!(idx.room_count(), 0);
-        assert_eq!(idx.rooms_of("c"), Some(vec!["c".to_string()]));
-        assert_eq!(idx.socket_count(), 2);
+    }
+
+    pub(crate) fn sockets(&self) -> Weak<dyn LocalSockets> {
+        self.sio.clone()
+    }
+}
+
+impl std::fmt::Debug for AdapterContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdapterContext")
+            .field("nsp", &self.nsp)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Makes the adapter of each namespace: configured ones when the server starts, dynamic
+/// and added ones when they appear. Set it in [`crate::Config::adapter`].
+pub trait AdapterFactory: Send + Sync + 'static {
+    /// Creates the adapter of the namespace `ctx.nsp()`. Called on the thread that creates
+    /// the namespace (the runtime's, or the host's for [`crate::Io::add_namespace`]); must
+    /// not block and must not call back into the server: [`Adapter::init`] comes next.
+    fn create(&self, ctx: AdapterContext) -> Arc<dyn Adapter>;
+}
+
+/// The default factory: a [`LocalAdapter`] per namespace (a single server).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalAdapterFactory;
+
+impl AdapterFactory for LocalAdapterFactory {
+    fn create(&self, ctx: AdapterContext) -> Arc<dyn Adapter> {
+        Arc::new(LocalAdapter::new(&ctx))
+    }
+}
+
+/// The adapter of one namespace: where its sockets are (this server's, through
+/// [`Adapter::local`]) and how an operation reaches the sockets of every server.
+///
+/// Object safe, and non-blocking: every method is called on a host thread or a runtime
+/// thread, must return at once and must not hold a lock while sending. Operations that
+/// need answers from other servers take a [`Reply`] and complete it later.
+///
+/// The provided methods are the single-server behaviour (this server's sockets only);
+/// the [`LocalAdapter`] is exactly that. A cluster adapter keeps a `LocalAdapter`, returns
+/// it from `local`, and overrides the operations it distributes; for those it also applies
+/// the operation locally (through `local()`), as socket.io's adapters do.
+pub trait Adapter: Send + Sync + 'static {
+    /// This server's room index (every adapter keeps one).
+    fn local(&self) -> &LocalAdapter;
+
+    /// Gets ready (e.g. connects and subscribes). Awaited on the runtime before
+    /// [`crate::Server::start`] returns for the configured namespaces (an error fails the
+    /// start, as [`crate::Error::Io`]); spawned for namespaces created later. An adapter
+    /// that prefers to start anyway and retry resolves `Ok` at once.
+    fn init(self: Arc<Self>) -> AdapterFuture<Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Lets go of shared resources (unsubscribes). Awaited (at most one second) when the
+    /// server stops, after clients were disconnected and before the runtime stops; spawned
+    /// when a dynamic namespace is dropped. No other call follows.
+    fn close(self: Arc<Self>) -> AdapterFuture<()> {
+        Box::pin(async {})
+    }
+
+    /// A socket of this server joined the namespace (also while the host decides on its
+    /// connect request).
+    fn add_socket(&self, sid: &Arc<str>) {
+        self.local().add_socket(sid);
+    }
+
+    /// A socket of this server left the namespace: it leaves all its rooms.
+    fn remove_socket(&self, sid: &str) {
+        self.local().remove_socket(sid);
+    }
+
+    /// Puts a socket of this server in a room; false when the socket is unknown.
+    fn join(&self, sid: &str, room: &str) -> bool {
+        self.local().join(sid, room)
+    }
+
+    /// Takes a socket of this server out of a room; false when the socket is unknown.
+    fn leave(&self, sid: &str, room: &str) -> bool {
+        self.local().leave(sid, room)
+    }
+
+    /// The rooms of a socket of this server, its own room first; `None` when unknown.
+    fn rooms_of(&self, sid: &str) -> Option<Vec<String>> {
+        self.local().rooms_of(sid)
+    }
+
+    /// Sends an event to the selected sockets of every server. Returns how many sockets
+    /// of this server it was queued for.
+    fn broadcast(&self, packet: &OutPacket<'_>, sel: &Selector<'_>) -> usize {
+        self.local().broadcast(packet, sel)
+    }
+
+    /// Sends an event asking each selected socket of every server for an ack. `acks`
+    /// completes when every server reported how many sockets it reached
+    /// ([`Reply::expect_nodes`], [`Reply::node_reply`]) and that many answers came, or at
+    /// `timeout` with the answers so far.
+    fn broadcast_with_ack(
+        &self,
+        packet: &OutPacket<'_>,
+        sel: &Selector<'_>,
+        timeout: Duration,
+        acks: Reply<AckAnswer>,
+    ) {
+        acks.expect_nodes(1);
+        let reached = self
+            .local()
+            .broadcast_with_ack(packet, sel, timeout, acks.sink());
+        acks.node_reply(Vec::new(), reached);
+    }
+
+    /// Puts the selected sockets of every server in these rooms (socket.io's `socketsJoin`).
+    fn add_sockets(&self, sel: &Selector<'_>, rooms: &[String]) {
+        self.local().add_sockets(sel, rooms);
+    }
+
+    /// Takes the selected sockets of every server out of these rooms (`socketsLeave`).
+    fn del_sockets(&self, sel: &Selector<'_>, rooms: &[String]) {
+        self.local().del_sockets(sel, rooms);
+    }
+
+    /// Disconnects the selected sockets of every server (`disconnectSockets`), closing
+    /// their whole connections when `close`.
+    fn disconnect_sockets(&self, sel: &Selector<'_>, close: bool) {
+        self.local().disconnect_sockets(sel, close);
+    }
+
+    /// Lists the selected sockets of every server (`fetchSockets`): one
+    /// [`Reply::node_reply`] per server.
+    fn fetch_sockets(&self, sel: &Selector<'_>, reply: Reply<SocketInfo>) {
+        reply.expect_nodes(1);
+        reply.node_reply(self.local().fetch_sockets(sel), 0);
+    }
+
+    /// Sends an event to the other servers' hosts (`serverSideEmit`); this server's host
+    /// does not get it. With `acks`, each other server answers once; with no other server
+    /// it completes at once with no answer.
+    fn server_side_emit(&self, event: &str, payload: &Payload, acks: Option<Reply<Payload>>) {
+        let _ = (event, payload);
+        if let Some(acks) = acks {
+            acks.expect_nodes(0);
+        }
+    }
+
+    /// How many servers serve this namespace, this one included (`serverCount`): one
+    /// [`Reply::node_reply`] with the count.
+    fn server_count(&self, reply: Reply<usize>) {
+        reply.expect_nodes(1);
+        reply.node_reply(vec![1], 0);
+    }
+}
+
+impl Adapter for LocalAdapter {
+    fn local(&self) -> &LocalAdapter {
+        self
     }
 }

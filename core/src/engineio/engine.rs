@@ -56,6 +56,16 @@ pub trait EngineHandler: Send + Sync + 'static {
     {
         let _ = engine;
     }
+    /// Gets ready once the runtime runs and before the server reports it listens (e.g.
+    /// connects to a message broker); an error fails the start with that message.
+    fn ready(&self) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
+    /// Called once when the server stops, after every session was closed and before the
+    /// runtime stops.
+    fn on_stop(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
     /// Decides whether a request may go on: a handshake when [`Config::request_gate`] is
     /// on, every request without a session id with [`CorsOrigins::Host`]. The engine
     /// refuses the request when no answer comes within [`Config::request_gate_timeout`].

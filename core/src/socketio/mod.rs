@@ -12,34 +12,57 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::oneshot;
 
-use crate::adapter::{RoomIndex, Selector};
+use crate::adapter::{
+    AckSink, Adapter, AdapterContext, LocalAdapterFactory, LocalSockets, OutPacket, Reply,
+    ReplyItem, Selector, ServerAck,
+};
 use crate::bell::EventBell;
 use crate::config::Config;
 use crate::engineio::packet::Frame;
 use crate::engineio::{
-    CloseReason, Engine, EngineHandler, Message, Queued, RequestAnswer, RequestInfo, Session,
+    CloseReason, Engine, EngineHandler, Handshake, Message, Queued, RequestAnswer, RequestInfo,
+    Session,
 };
 use crate::event::{AckError, DisconnectReason, Event};
 use crate::payload::Payload;
 use crate::timers::FixedDelay;
 use packet::PacketType;
 
-/// A namespace and its room index.
+/// A namespace and its adapter (who is where).
 pub(crate) struct Namespace {
     pub(crate) name: Arc<str>,
     pub(crate) middleware: AtomicBool,
     /// Created by a client's request (dynamic namespaces), not by configuration.
     dynamic: bool,
-    pub(crate) index: RwLock<RoomIndex<Arc<Socket>>>,
+    /// Rooms and cluster operations of this namespace; the only way to them.
+    pub(crate) adapter: Arc<dyn Adapter>,
+    /// Ack ids of the server's emits to this namespace's sockets. One counter per
+    /// namespace (as socket.io), so a broadcast's one ack id is free on every target.
+    next_ack: AtomicU64,
 }
 
 impl Namespace {
-    fn new(name: &str, middleware: bool, dynamic: bool) -> Arc<Namespace> {
+    /// A namespace with its adapter, made by the configured factory (not initialized yet).
+    fn new(
+        config: &Config,
+        sio: &Weak<Sio>,
+        rt: &tokio::runtime::Handle,
+        name: &str,
+        middleware: bool,
+        dynamic: bool,
+    ) -> Arc<Namespace> {
+        let name: Arc<str> = name.into();
+        let ctx = AdapterContext::new(name.clone(), sio.clone(), rt.clone());
+        let adapter = match &config.adapter {
+            Some(factory) => factory.create(ctx),
+            None => crate::adapter::AdapterFactory::create(&LocalAdapterFactory, ctx),
+        };
         Arc::new(Namespace {
-            name: name.into(),
+            name,
             middleware: AtomicBool::new(middleware),
             dynamic,
-            index: RwLock::new(RoomIndex::default()),
+            adapter,
+            next_ack: AtomicU64::new(0),
         })
     }
 }
@@ -62,8 +85,18 @@ pub(crate) struct Socket {
     /// Frames sent while [`PENDING`]: they follow the CONNECT packet on accept, and are
     /// dropped on refusal.
     held: Mutex<Vec<Frame>>,
-    acks: Mutex<HashMap<u64, u64>>,
-    next_ack: AtomicU64,
+    /// Acks the server waits for from this socket, by ack id.
+    acks: Mutex<HashMap<u64, Awaited>>,
+    /// The auth object it joined with (JSON text), when not `{}`.
+    auth: Option<Box<str>>,
+}
+
+/// Who waits for an ack from a socket.
+enum Awaited {
+    /// The host, through [`Event::AckResponse`] with this token.
+    Host(u64),
+    /// A broadcast with acks (its reply, or a cluster adapter's forwarder).
+    Broadcast(Arc<dyn AckSink>),
 }
 
 /// A binary packet waiting for its attachments.
@@ -140,9 +173,15 @@ pub(crate) enum Decision {
 
 /// The Socket.IO layer: an [`EngineHandler`] holding every namespace and socket.
 pub(crate) struct Sio {
+    /// Itself, for tasks and adapters (which hold it weakly).
+    me: Weak<Sio>,
     pub(crate) config: Arc<Config>,
     namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
+    /// Every socket of this server by id (ids are unique across namespaces): the one
+    /// registry of sockets. Adapters keep ids only and reach sockets through it.
     pub(crate) sockets: RwLock<HashMap<Arc<str>, Arc<Socket>>>,
+    /// Answers other servers wait for, to [`Event::ServerSideEmit`]s, by ack id.
+    server_acks: Mutex<HashMap<u64, ServerAck>>,
     events: RwLock<Option<flume::Sender<Event>>>,
     /// Events that did not fit in the queue while stopping (see [`Sio::deliver_now`]).
     tail: crate::server::EventTail,
@@ -162,32 +201,41 @@ pub(crate) struct Sio {
 type Refusal = CloseReason;
 
 impl Sio {
+    /// The Socket.IO layer, with the adapters of the configured namespaces (created, not
+    /// initialized: see [`EngineHandler::ready`]).
     pub(crate) fn new(
         config: Arc<Config>,
         events: flume::Sender<Event>,
         tail: crate::server::EventTail,
         bell: Arc<EventBell>,
         rt: tokio::runtime::Handle,
-    ) -> Sio {
-        let namespaces = config
-            .namespaces
-            .iter()
-            .map(|n| (n.name.clone(), Namespace::new(&n.name, n.middleware, false)))
-            .collect();
-        Sio {
-            connect_deadlines: FixedDelay::new(config.connect_timeout),
-            config,
-            namespaces: RwLock::new(namespaces),
-            sockets: RwLock::new(HashMap::new()),
-            events: RwLock::new(Some(events)),
-            tail,
-            bell,
-            pending_connects: Mutex::new(HashMap::new()),
-            pending_requests: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
-            rt,
-            engine: OnceLock::new(),
-        }
+    ) -> Arc<Sio> {
+        Arc::new_cyclic(|me: &Weak<Sio>| {
+            let namespaces = config
+                .namespaces
+                .iter()
+                .map(|n| {
+                    let ns = Namespace::new(&config, me, &rt, &n.name, n.middleware, false);
+                    (n.name.clone(), ns)
+                })
+                .collect();
+            Sio {
+                me: me.clone(),
+                connect_deadlines: FixedDelay::new(config.connect_timeout),
+                config,
+                namespaces: RwLock::new(namespaces),
+                sockets: RwLock::new(HashMap::new()),
+                server_acks: Mutex::new(HashMap::new()),
+                events: RwLock::new(Some(events)),
+                tail,
+                bell,
+                pending_connects: Mutex::new(HashMap::new()),
+                pending_requests: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                rt,
+                engine: OnceLock::new(),
+            }
+        })
     }
 
     /// The namespace of this name, if accepted.
@@ -201,15 +249,110 @@ impl Sio {
         match all.get(name) {
             Some(ns) => ns.middleware.store(middleware, Ordering::Release),
             None => {
-                all.insert(name.to_string(), Namespace::new(name, middleware, false));
+                let ns = self.new_namespace(name, middleware, false);
+                all.insert(name.to_string(), ns.clone());
+                drop(all);
+                self.init_adapter(&ns);
             }
         }
     }
 
-    /// The registered namespace of `ns`'s name, registering `ns` when there is none yet.
-    fn register(&self, ns: Arc<Namespace>) -> Arc<Namespace> {
+    /// The namespace of this name, created (dynamic) when there is none yet.
+    fn dynamic_namespace(&self, name: &str) -> Arc<Namespace> {
         let mut all = self.namespaces.write();
-        all.entry(ns.name.to_string()).or_insert(ns).clone()
+        if let Some(ns) = all.get(name) {
+            return ns.clone();
+        }
+        // Created under the lock (the factory must not call back), so two clients asking
+        // for the same new namespace at once make one adapter.
+        let ns = self.new_namespace(name, true, true);
+        all.insert(name.to_string(), ns.clone());
+        drop(all);
+        self.init_adapter(&ns);
+        ns
+    }
+
+    fn new_namespace(&self, name: &str, middleware: bool, dynamic: bool) -> Arc<Namespace> {
+        Namespace::new(&self.config, &self.me, &self.rt, name, middleware, dynamic)
+    }
+
+    /// Starts the adapter of a namespace created while running (its init is not awaited).
+    fn init_adapter(&self, ns: &Namespace) {
+        let init = ns.adapter.clone().init();
+        let name = ns.name.clone();
+        self.rt.spawn(async move {
+            if let Err(e) = init.await {
+                eprintln!("rtio: the adapter of namespace {name} failed to start: {e}");
+            }
+        });
+    }
+
+    /// Every namespace's adapter.
+    fn adapters(&self) -> Vec<(Arc<str>, Arc<dyn Adapter>)> {
+        let all = self.namespaces.read();
+        all.values()
+            .map(|ns| (ns.name.clone(), ns.adapter.clone()))
+            .collect()
+    }
+
+    /// A pending cluster result whose event carries a fresh token; it times out after
+    /// `timeout`.
+    pub(crate) fn reply<T: ReplyItem>(&self, timeout: Duration) -> Reply<T> {
+        let sio = self.me.clone();
+        let reply = Reply::new(
+            self.next_id(),
+            Box::new(move |ev| {
+                if let Some(sio) = sio.upgrade() {
+                    sio.emit_events_detached(vec![ev]);
+                }
+            }),
+        );
+        reply.time_out_after(&self.rt, timeout);
+        reply
+    }
+
+    /// Hands a server-side emit from another server to the host (see
+    /// [`AdapterContext::server_side_emit`]).
+    pub(crate) fn deliver_server_side_emit(
+        &self,
+        nsp: Arc<str>,
+        event: String,
+        payload: Payload,
+        ack: Option<ServerAck>,
+    ) {
+        let Some(me) = self.me.upgrade() else { return };
+        let ack = ack.map(|answer| {
+            let id = self.next_id();
+            self.server_acks.lock().insert(id, answer);
+            let sio = self.me.clone();
+            let wait = self.config.cluster_timeout;
+            self.rt.spawn(async move {
+                tokio::time::sleep(wait).await;
+                if let Some(sio) = sio.upgrade() {
+                    sio.server_acks.lock().remove(&id);
+                }
+            });
+            id
+        });
+        me.emit_events_detached(vec![Event::ServerSideEmit {
+            nsp,
+            event,
+            payload,
+            ack,
+        }]);
+    }
+
+    /// Gives the host's answer to a server-side emit back to its adapter; false when it
+    /// was answered already or waited too long.
+    pub(crate) fn server_side_ack(&self, id: u64, payload: Payload) -> bool {
+        let answer = self.server_acks.lock().remove(&id);
+        match answer {
+            Some(answer) => {
+                answer(payload);
+                true
+            }
+            None => false,
+        }
     }
 
     pub(crate) fn next_id(&self) -> u64 {
@@ -350,8 +493,8 @@ impl Sio {
         frames
     }
 
-    /// Sends an event to every socket `sel` selects in `ns`, encoded once. Returns how many
-    /// sockets it was queued for.
+    /// Sends an event through `ns`'s adapter to every socket `sel` selects (on every
+    /// server), encoded once. Returns how many sockets of this server it was queued for.
     pub(crate) fn broadcast(
         &self,
         ns: &Namespace,
@@ -359,12 +502,15 @@ impl Sio {
         event: &str,
         payload: &Payload,
     ) -> usize {
-        let frames = Sio::frames(PacketType::Event, &ns.name, None, Some(event), payload);
-        let targets = ns.index.read().select(sel);
-        targets
-            .iter()
-            .filter(|(_, s)| self.send_to(s, &frames))
-            .count()
+        ns.adapter
+            .broadcast(&OutPacket::event(&ns.name, event, payload), sel)
+    }
+
+    /// The sockets of these ids that this server has (a socket that left meanwhile is
+    /// skipped), taken under one read lock.
+    fn resolve(&self, ids: &[Arc<str>]) -> Vec<Arc<Socket>> {
+        let all = self.sockets.read();
+        ids.iter().filter_map(|id| all.get(id).cloned()).collect()
     }
 
     /// Asks a client for an ack; the answer (or the timeout) reaches the host as
@@ -377,8 +523,8 @@ impl Sio {
         timeout: Duration,
     ) -> u64 {
         let token = self.next_id();
-        let id = socket.next_ack.fetch_add(1, Ordering::Relaxed);
-        socket.acks.lock().insert(id, token);
+        let id = socket.ns.next_ack.fetch_add(1, Ordering::Relaxed);
+        socket.acks.lock().insert(id, Awaited::Host(token));
         self.send_packet(socket, PacketType::Event, Some(id), Some(event), payload);
         if timeout == Duration::MAX {
             // No deadline: the ack is answered by the client, or as `Disconnected` when
@@ -414,7 +560,7 @@ impl Sio {
         if was == GONE {
             return Vec::new();
         }
-        socket.ns.index.write().remove(&socket.id);
+        socket.ns.adapter.remove_socket(&socket.id);
         self.sockets.write().remove(&socket.id);
         if let Some(conn) = socket.conn.upgrade() {
             conn.sockets.lock().remove(socket);
@@ -431,7 +577,16 @@ impl Sio {
             nsp: socket.ns.name.clone(),
             reason,
         }];
-        let mut pending: Vec<u64> = socket.acks.lock().drain().map(|(_, token)| token).collect();
+        // The host hears of its own acks; a broadcast's wait for its timeout (socket.io).
+        let mut pending: Vec<u64> = socket
+            .acks
+            .lock()
+            .drain()
+            .filter_map(|(_, awaited)| match awaited {
+                Awaited::Host(token) => Some(token),
+                Awaited::Broadcast(_) => None,
+            })
+            .collect();
         pending.sort_unstable();
         events.extend(pending.into_iter().map(|token| Event::AckResponse {
             token,
@@ -525,9 +680,7 @@ impl Sio {
         }
         let ns = match self.namespace(nsp) {
             Some(ns) => ns,
-            None if self.config.dynamic_namespaces => {
-                self.register(Namespace::new(nsp, true, true))
-            }
+            None if self.config.dynamic_namespaces => self.dynamic_namespace(nsp),
             None => {
                 self.refuse_connect(session, nsp, "Invalid namespace", None);
                 return Ok(());
@@ -536,7 +689,7 @@ impl Sio {
         let auth = auth.unwrap_or("{}").to_string();
         // The socket exists (id, rooms, emits) while the host decides, as in Socket.IO's
         // middlewares and python-socketio's connect handler; it is announced on accept.
-        let socket = self.create_socket(session, conn, &ns);
+        let socket = self.create_socket(session, conn, &ns, &auth);
         if session.is_closed() {
             // Closed while we were here: its close handler may not have seen this socket.
             self.detach(&socket, DisconnectReason::TransportClose);
@@ -595,6 +748,7 @@ impl Sio {
         session: &Arc<Session>,
         conn: &Arc<Conn>,
         ns: &Arc<Namespace>,
+        auth: &str,
     ) -> Arc<Socket> {
         let socket = Arc::new(Socket {
             id: crate::engineio::random_id(),
@@ -604,13 +758,13 @@ impl Sio {
             state: AtomicU8::new(PENDING),
             held: Mutex::new(Vec::new()),
             acks: Mutex::new(HashMap::new()),
-            next_ack: AtomicU64::new(0),
+            auth: (auth != "{}").then(|| auth.into()),
         });
         conn.pending.lock().push(socket.clone());
         self.sockets
             .write()
             .insert(socket.id.clone(), socket.clone());
-        ns.index.write().insert(socket.id.clone(), socket.clone());
+        ns.adapter.add_socket(&socket.id);
         socket
     }
 
@@ -662,12 +816,14 @@ impl Sio {
     fn discard(&self, socket: &Arc<Socket>) {
         self.detach(socket, DisconnectReason::ServerNamespaceDisconnect);
         let ns = &socket.ns;
-        if ns.dynamic && ns.index.read().socket_count() == 0 {
+        let empty = || ns.adapter.local().socket_count() == 0;
+        if ns.dynamic && empty() {
             let mut all = self.namespaces.write();
-            if all.get(&*ns.name).is_some_and(|n| Arc::ptr_eq(n, ns))
-                && ns.index.read().socket_count() == 0
-            {
+            if all.get(&*ns.name).is_some_and(|n| Arc::ptr_eq(n, ns)) && empty() {
                 all.remove(&*ns.name);
+                drop(all);
+                // Gone: no call reaches its adapter any more.
+                self.rt.spawn(ns.adapter.clone().close());
             }
         }
     }
@@ -711,17 +867,21 @@ impl Sio {
             }
             PacketType::Ack | PacketType::BinaryAck => {
                 let id = p.id.unwrap_or_default();
-                let token = socket.acks.lock().remove(&id);
-                if let Some(token) = token {
-                    self.emit_event(Event::AckResponse {
-                        token,
-                        sid: socket.id.clone(),
-                        result: Ok(Payload::from_parts_unchecked(
-                            p.data.unwrap_or("[]").to_string(),
-                            attachments,
-                        )),
-                    })
-                    .await;
+                let awaited = socket.acks.lock().remove(&id);
+                let payload = || {
+                    Payload::from_parts_unchecked(p.data.unwrap_or("[]").to_string(), attachments)
+                };
+                match awaited {
+                    Some(Awaited::Host(token)) => {
+                        self.emit_event(Event::AckResponse {
+                            token,
+                            sid: socket.id.clone(),
+                            result: Ok(payload()),
+                        })
+                        .await;
+                    }
+                    Some(Awaited::Broadcast(sink)) => sink.answer(&socket.id, payload()),
+                    None => {}
                 }
             }
             PacketType::Connect | PacketType::ConnectError => return Err(CloseReason::ParseError),
@@ -787,8 +947,99 @@ impl Sio {
     }
 }
 
+/// How adapters reach this server's sockets.
+impl LocalSockets for Sio {
+    fn send(&self, ids: &[Arc<str>], packet: &OutPacket<'_>) -> usize {
+        let frames = packet.frames();
+        let targets = self.resolve(ids);
+        targets.iter().filter(|s| self.send_to(s, frames)).count()
+    }
+
+    fn send_with_ack(
+        &self,
+        ids: &[Arc<str>],
+        packet: &OutPacket<'_>,
+        timeout: Duration,
+        sink: Arc<dyn AckSink>,
+    ) -> usize {
+        let targets = self.resolve(ids);
+        let Some(first) = targets.first() else {
+            return 0;
+        };
+        let id = first.ns.next_ack.fetch_add(1, Ordering::Relaxed);
+        let packet = packet.with_ack(id);
+        let frames = packet.frames();
+        let mut reached = 0;
+        for s in &targets {
+            // Before the frames go: the answer may come back before `send_to` returns.
+            s.acks.lock().insert(id, Awaited::Broadcast(sink.clone()));
+            if self.send_to(s, frames) {
+                reached += 1;
+            } else {
+                s.acks.lock().remove(&id);
+            }
+        }
+        // A socket that never answers does not keep the entry past the timeout.
+        let targets: Vec<Weak<Socket>> = targets.iter().map(Arc::downgrade).collect();
+        self.rt.spawn(async move {
+            tokio::time::sleep(timeout).await;
+            for s in targets.iter().filter_map(Weak::upgrade) {
+                s.acks.lock().remove(&id);
+            }
+        });
+        reached
+    }
+
+    fn disconnect(&self, ids: &[Arc<str>], close: bool) {
+        let Some(me) = self.me.upgrade() else { return };
+        for s in self.resolve(ids) {
+            me.disconnect(&s, close, DisconnectReason::ServerNamespaceDisconnect);
+        }
+    }
+
+    fn describe(&self, id: &str) -> Option<(Arc<Handshake>, String)> {
+        let socket = self.sockets.read().get(id).cloned()?;
+        let auth = socket.auth.as_deref().unwrap_or("{}").to_string();
+        Some((socket.session.handshake.clone(), auth))
+    }
+}
+
+/// How long stopping waits for the adapters to close.
+const ADAPTER_CLOSE: Duration = Duration::from_secs(1);
+
 impl EngineHandler for Arc<Sio> {
     type Conn = Arc<Conn>;
+
+    /// Initializes the adapters of the configured namespaces, together.
+    fn ready(&self) -> impl std::future::Future<Output = Result<(), String>> + Send {
+        let inits: Vec<_> = self
+            .adapters()
+            .into_iter()
+            .map(|(name, adapter)| async move {
+                adapter
+                    .init()
+                    .await
+                    .map_err(|e| format!("the adapter of namespace {name}: {e}"))
+            })
+            .collect();
+        async move {
+            futures_util::future::try_join_all(inits).await?;
+            Ok(())
+        }
+    }
+
+    /// Closes every adapter (at most [`ADAPTER_CLOSE`]).
+    fn on_stop(&self) -> impl std::future::Future<Output = ()> + Send {
+        let closes: Vec<_> = self
+            .adapters()
+            .into_iter()
+            .map(|(_, adapter)| adapter.close())
+            .collect();
+        async move {
+            let all = futures_util::future::join_all(closes);
+            let _ = tokio::time::timeout(ADAPTER_CLOSE, all).await;
+        }
+    }
 
     fn on_start(&self, engine: &Arc<Engine<Arc<Sio>>>) {
         let _ = self.engine.set(Arc::downgrade(engine));
