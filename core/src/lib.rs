@@ -36,6 +36,7 @@ mod server;
 pub mod socketio;
 mod timers;
 
+pub use adapter::{AckAnswer, ClusterError, Selector, SocketInfo};
 pub use config::{Config, CorsOrigins, EventReadyHook, NamespaceConfig};
 pub use engineio::{Refusal, RequestAnswer, RequestInfo};
 pub use event::{AckError, DisconnectReason, Event};

@@ -223,15 +223,15 @@ impl<T: ReplyItem> Reply<T> {
     }
 
     /// Completes the reply with [`ClusterError::Timeout`] and what was gathered, unless it
-    /// completed before, once `timeout` passed. The timer does not keep the reply alive.
+    /// completed before, once `timeout` passed. The timer keeps the reply alive: however
+    /// its other holders (sockets awaiting acks, an adapter) let go, the host gets its
+    /// event.
     pub(crate) fn time_out_after(&self, rt: &tokio::runtime::Handle, timeout: Duration) {
-        let inner = Arc::downgrade(&self.inner);
+        let inner = self.inner.clone();
         rt.spawn(async move {
             tokio::time::sleep(timeout).await;
-            if let Some(inner) = inner.upgrade() {
-                let state = inner.state.lock();
-                inner.finish(state, Some(ClusterError::Timeout));
-            }
+            let state = inner.state.lock();
+            inner.finish(state, Some(ClusterError::Timeout));
         });
     }
 }
