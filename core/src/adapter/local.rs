@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
-use super::{AckSink, AdapterContext, LocalSockets, OutPacket, Selector, SocketInfo};
+use super::{AckSink, AdapterContext, LocalSockets, OutPacket, Selector, SocketInfo, Visit};
 
 /// This server's part of a namespace: which sockets it has and which rooms they are in,
 /// by id. The default [`Adapter`] (a single server), and the local half every cluster
@@ -131,8 +131,8 @@ impl Index {
         own.chain(joined)
     }
 
-    /// The ids `sel` selects (each once).
-    fn select(&self, sel: &Selector<'_>) -> Vec<Arc<str>> {
+    /// Visits the ids `sel` selects, each once.
+    fn select_each(&self, sel: &Selector<'_>, out: &mut dyn Visit) {
         let mut excluded: HashSet<&str> = HashSet::new();
         for room in sel.except {
             excluded.extend(self.members(room).map(|id| &**id));
@@ -140,22 +140,56 @@ impl Index {
         if let Some(skip) = sel.skip {
             excluded.insert(skip);
         }
-        let keep = |id: &str| !excluded.contains(id);
+        let keep = |id: &str| excluded.is_empty() || !excluded.contains(id);
         if sel.to.is_empty() {
-            let mut out = Vec::with_capacity(self.sids.len());
-            out.extend(self.sids.keys().filter(|id| keep(id)).cloned());
-            return out;
+            out.reserve(self.sids.len());
+            for id in self.sids.keys() {
+                if keep(id) {
+                    out.visit(id);
+                }
+            }
+            return;
         }
-        let mut out = Vec::new();
+        let own = |room: &str| usize::from(self.sids.contains_key(room));
+        out.reserve(
+            sel.to
+                .iter()
+                .map(|r| own(r) + self.rooms.get(&**r).map_or(0, |m| m.len()))
+                .sum(),
+        );
+        if let [room] = sel.to {
+            // one room: its members are distinct already
+            for id in self.members(room) {
+                if keep(id) {
+                    out.visit(id);
+                }
+            }
+            return;
+        }
         let mut seen: HashSet<&str> = HashSet::new();
         for room in sel.to {
             for id in self.members(room) {
                 if keep(id) && seen.insert(id) {
-                    out.push(id.clone());
+                    out.visit(id);
                 }
             }
         }
-        out
+    }
+
+    /// The ids `sel` selects (each once).
+    fn select(&self, sel: &Selector<'_>) -> Vec<Arc<str>> {
+        struct Ids(Vec<Arc<str>>);
+        impl Visit for Ids {
+            fn reserve(&mut self, n: usize) {
+                self.0.reserve(n);
+            }
+            fn visit(&mut self, id: &Arc<str>) {
+                self.0.push(id.clone());
+            }
+        }
+        let mut ids = Ids(Vec::new());
+        self.select_each(sel, &mut ids);
+        ids.0
     }
 }
 
@@ -253,11 +287,10 @@ impl LocalAdapter {
     /// Sends the packet, encoded once, to the sockets `sel` selects. Returns how many it
     /// was queued for.
     pub fn broadcast(&self, packet: &OutPacket<'_>, sel: &Selector<'_>) -> usize {
-        let ids = self.select(sel);
-        if ids.is_empty() {
+        let Some(sockets) = self.sockets() else {
             return 0;
-        }
-        self.sockets().map_or(0, |s| s.send(&ids, packet))
+        };
+        sockets.send(&|out| self.index.read().select_each(sel, out), packet)
     }
 
     /// Sends the packet to the sockets `sel` selects, asking each for an ack, which goes to
@@ -269,12 +302,11 @@ impl LocalAdapter {
         timeout: Duration,
         sink: Arc<dyn AckSink>,
     ) -> usize {
-        let ids = self.select(sel);
-        if ids.is_empty() {
+        let Some(sockets) = self.sockets() else {
             return 0;
-        }
-        self.sockets()
-            .map_or(0, |s| s.send_with_ack(&ids, packet, timeout, sink))
+        };
+        let walk = |out: &mut dyn Visit| self.index.read().select_each(sel, out);
+        sockets.send_with_ack(&walk, packet, timeout, sink)
     }
 
     /// Puts the sockets `sel` selects in these rooms (one write lock: the selection and the
@@ -364,24 +396,45 @@ mod tests {
         v
     }
 
+    /// The ids a walk visits.
+    fn walked(walk: crate::adapter::Walk<'_>) -> Vec<Arc<str>> {
+        struct Ids(Vec<Arc<str>>);
+        impl Visit for Ids {
+            fn reserve(&mut self, n: usize) {
+                self.0.reserve(n);
+            }
+            fn visit(&mut self, id: &Arc<str>) {
+                self.0.push(id.clone());
+            }
+        }
+        let mut ids = Ids(Vec::new());
+        walk(&mut ids);
+        ids.0
+    }
+
     impl LocalSockets for Fake {
-        fn send(&self, ids: &[Arc<str>], packet: &OutPacket<'_>) -> usize {
+        fn send(&self, walk: crate::adapter::Walk<'_>, packet: &OutPacket<'_>) -> usize {
+            let ids = walked(walk);
             let text = match &packet.frames()[0] {
                 crate::engineio::packet::Frame::Text(t) => t.to_string(),
                 _ => String::new(),
             };
-            self.sent.lock().push((sorted(ids), text));
+            self.sent.lock().push((sorted(&ids), text));
             ids.len()
         }
         fn send_with_ack(
             &self,
-            ids: &[Arc<str>],
+            walk: crate::adapter::Walk<'_>,
             packet: &OutPacket<'_>,
             _timeout: Duration,
             sink: Arc<dyn AckSink>,
         ) -> usize {
-            self.send(ids, &packet.with_ack(9));
-            for id in ids {
+            let ids = walked(walk);
+            self.send(
+                &|out| ids.iter().for_each(|id| out.visit(id)),
+                &packet.with_ack(9),
+            );
+            for id in &ids {
                 sink.answer(id, Payload::one(id.to_string()));
             }
             ids.len()

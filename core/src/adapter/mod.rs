@@ -169,19 +169,36 @@ pub struct SocketInfo {
     pub local: bool,
 }
 
+/// The ids a selection gives, one [`Visit::visit`] each (after a [`Visit::reserve`] with
+/// at most how many will come).
+pub(crate) trait Visit {
+    /// At most `n` ids will follow.
+    fn reserve(&mut self, n: usize);
+    /// One selected id.
+    fn visit(&mut self, id: &Arc<str>);
+}
+
+/// A selection being walked: calls its argument's `visit` for each selected id, while the
+/// adapter holds its index's read lock.
+pub(crate) type Walk<'a> = &'a dyn Fn(&mut dyn Visit);
+
 /// This server's sockets, as an adapter reaches them: implemented by the Socket.IO layer
-/// (which owns the one id → socket map), faked in tests. Every method takes ids, skips
-/// ids it does not know (a socket that left meanwhile), and never holds a lock of the
-/// adapter's.
+/// (which owns the one id → socket map), faked in tests. Ids it does not know (a socket
+/// that left meanwhile) are skipped.
+///
+/// The broadcast path takes a [`Walk`] rather than a list of ids: the sockets are looked
+/// up as the adapter selects them (the registry's read lock, then the index's, so one id
+/// lookup per target and no list of ids in between), then both locks are released before
+/// the first frame is queued.
 pub(crate) trait LocalSockets: Send + Sync {
-    /// Queues the packet's frames on each socket; returns how many took them.
-    fn send(&self, ids: &[Arc<str>], packet: &OutPacket<'_>) -> usize;
-    /// Sends the packet with one ack id (from the namespace's counter) to each socket and
-    /// routes their acks to `sink` until `timeout`. Returns how many it was sent to: as
-    /// many answers may come.
+    /// Queues the packet's frames on each selected socket; returns how many took them.
+    fn send(&self, walk: Walk<'_>, packet: &OutPacket<'_>) -> usize;
+    /// Sends the packet with one ack id (from the namespace's counter) to each selected
+    /// socket and routes their acks to `sink` until `timeout`. Returns how many it was sent
+    /// to: as many answers may come.
     fn send_with_ack(
         &self,
-        ids: &[Arc<str>],
+        walk: Walk<'_>,
         packet: &OutPacket<'_>,
         timeout: Duration,
         sink: Arc<dyn AckSink>,

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::adapter::{
     AckSink, Adapter, AdapterContext, LocalAdapterFactory, LocalSockets, OutPacket, Reply,
-    ReplyItem, Selector, ServerAck,
+    ReplyItem, Selector, ServerAck, Visit, Walk,
 };
 use crate::bell::EventBell;
 use crate::config::Config;
@@ -513,6 +513,32 @@ impl Sio {
         ids.iter().filter_map(|id| all.get(id).cloned()).collect()
     }
 
+    /// The sockets a selection gives, looked up as the adapter walks it (under the
+    /// registry's read lock, then the adapter's); both are released on return.
+    fn resolve_walk(&self, walk: Walk<'_>) -> Vec<Arc<Socket>> {
+        struct Lookup<'a> {
+            all: &'a HashMap<Arc<str>, Arc<Socket>>,
+            found: Vec<Arc<Socket>>,
+        }
+        impl Visit for Lookup<'_> {
+            fn reserve(&mut self, n: usize) {
+                self.found.reserve(n);
+            }
+            fn visit(&mut self, id: &Arc<str>) {
+                if let Some(s) = self.all.get(&**id) {
+                    self.found.push(s.clone());
+                }
+            }
+        }
+        let all = self.sockets.read();
+        let mut lookup = Lookup {
+            all: &all,
+            found: Vec::new(),
+        };
+        walk(&mut lookup);
+        lookup.found
+    }
+
     /// Asks a client for an ack; the answer (or the timeout) reaches the host as
     /// [`Event::AckResponse`] with the returned token.
     pub(crate) fn emit_with_ack(
@@ -949,20 +975,23 @@ impl Sio {
 
 /// How adapters reach this server's sockets.
 impl LocalSockets for Sio {
-    fn send(&self, ids: &[Arc<str>], packet: &OutPacket<'_>) -> usize {
+    fn send(&self, walk: Walk<'_>, packet: &OutPacket<'_>) -> usize {
+        let targets = self.resolve_walk(walk);
+        if targets.is_empty() {
+            return 0;
+        }
         let frames = packet.frames();
-        let targets = self.resolve(ids);
         targets.iter().filter(|s| self.send_to(s, frames)).count()
     }
 
     fn send_with_ack(
         &self,
-        ids: &[Arc<str>],
+        walk: Walk<'_>,
         packet: &OutPacket<'_>,
         timeout: Duration,
         sink: Arc<dyn AckSink>,
     ) -> usize {
-        let targets = self.resolve(ids);
+        let targets = self.resolve_walk(walk);
         let Some(first) = targets.first() else {
             return 0;
         };
