@@ -9,7 +9,7 @@ use parking_lot::RwLock;
 use super::{AckSink, AdapterContext, LocalSockets, OutPacket, Selector, SocketInfo, Visit};
 
 /// This server's part of a namespace: which sockets it has and which rooms they are in,
-/// by id. The default [`Adapter`] (a single server), and the local half every cluster
+/// by id. The default [`super::Adapter`] (a single server), and the local half every cluster
 /// adapter keeps.
 ///
 /// It stores ids only: `room → ids` and `id → rooms`. Sockets themselves are owned by the

@@ -138,6 +138,26 @@ impl Headers {
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
+
+    /// Headers from `(name, value)` pairs, in order (names are lower-cased, as HTTP/1
+    /// parsing gives them). For handshakes that did not come through this server, e.g. a
+    /// socket another server of a cluster describes.
+    pub fn from_pairs<N: AsRef<str>, V: AsRef<[u8]>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Headers {
+        let mut bytes = Vec::new();
+        let mut ends = Vec::new();
+        for (name, value) in pairs {
+            bytes.extend(name.as_ref().bytes().map(|b| b.to_ascii_lowercase()));
+            let name_end = bytes.len() as u32;
+            bytes.extend_from_slice(value.as_ref());
+            ends.push((name_end, bytes.len() as u32));
+        }
+        Headers {
+            bytes: bytes.into(),
+            ends: ends.into(),
+        }
+    }
 }
 
 impl From<&hyper::HeaderMap> for Headers {
@@ -435,5 +455,11 @@ mod tests {
         assert_eq!(h.get("cookie"), Some(&b"a=1"[..]));
         assert_eq!(h.get("missing"), None);
         assert!(Headers::default().is_empty());
+        let h = Headers::from_pairs([("Host", "a:1"), ("x-é", "v"), ("host", "b")]);
+        assert_eq!(h.len(), 3);
+        assert_eq!(h.get("host"), Some(&b"a:1"[..]));
+        assert_eq!(h.get("x-é"), Some(&b"v"[..]));
+        let all: Vec<_> = h.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect();
+        assert_eq!(all[2], ("host".to_string(), b"b".to_vec()));
     }
 }

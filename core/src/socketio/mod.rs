@@ -1057,7 +1057,7 @@ impl EngineHandler for Arc<Sio> {
         }
     }
 
-    /// Closes every adapter (at most [`ADAPTER_CLOSE`]).
+    /// Closes every adapter (at most one second).
     fn on_stop(&self) -> impl std::future::Future<Output = ()> + Send {
         let closes: Vec<_> = self
             .adapters()
