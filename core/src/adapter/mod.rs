@@ -304,7 +304,9 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Lets go of shared resources (unsubscribes). Awaited (at most one second) when the
     /// server stops, after clients were disconnected and before the runtime stops; spawned
-    /// when a dynamic namespace is dropped. No other call follows.
+    /// when a dynamic namespace is dropped. No call is made after it, except one that
+    /// raced with it (an `Io` call that found the namespace just before), which should
+    /// then do nothing beyond this server.
     fn close(self: Arc<Self>) -> AdapterFuture<()> {
         Box::pin(async {})
     }

@@ -49,7 +49,10 @@ pub trait AckSink: Send + Sync {
 }
 
 /// The answer to an event another server sent with an ack (see
-/// [`super::AdapterContext::server_side_emit`]): called once with the host's answer.
+/// [`super::AdapterContext::server_side_emit`]): called at most once, with the host's
+/// answer, on the host thread that called [`crate::Io::server_side_ack`], so it must not
+/// block (queue the reply on the adapter's connection, e.g. spawn its publish on
+/// [`super::AdapterContext::runtime`]).
 pub type ServerAck = Box<dyn FnOnce(Payload) + Send>;
 
 mod sealed {
