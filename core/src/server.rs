@@ -610,7 +610,9 @@ impl Broadcast<'_> {
     /// (socket.io's `io.timeout(ms).emit(..., callback)`): returns a token at once; the
     /// answers arrive as one [`Event::BroadcastAckResponse`] carrying it, once every socket
     /// reached answered (at once when none was reached), or at `timeout` with those that
-    /// came.
+    /// came. With `Duration::MAX` there is no deadline: a socket that leaves without
+    /// answering then ends the wait once no other answer can come
+    /// ([`crate::ClusterError::Abandoned`], with the answers that came).
     pub fn emit_with_ack(
         self,
         event: &str,

@@ -222,6 +222,40 @@ fn broadcast_with_ack_times_out_with_the_answers_that_came() {
 }
 
 #[test]
+fn without_deadline_a_broadcast_waits_until_no_answer_can_come() {
+    let server = start(Config::default());
+    let io = server.io();
+    let (a, b) = (Client::connect(&server, ""), Client::connect(&server, ""));
+    let token = io
+        .broadcast("/")
+        .emit_with_ack("q", &Payload::empty(), Duration::MAX)
+        .unwrap();
+    assert_eq!(a.get(), "420[\"q\"]");
+    assert_eq!(b.get(), "420[\"q\"]");
+    a.post("430[1]");
+    quiet(&server, Duration::from_millis(200));
+    b.post("41");
+    // the disconnect and the answer, in either order
+    let (mut left, mut answered) = (false, false);
+    for _ in 0..2 {
+        match next(&server) {
+            Event::Disconnect { sid, .. } => left = *sid == *b.sid,
+            Event::BroadcastAckResponse {
+                token: t,
+                answers,
+                error,
+            } => {
+                assert_eq!((t, error), (token, Some(ClusterError::Abandoned)));
+                assert_eq!(sids(&answers), [a.sid.as_str()]);
+                answered = true;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(left && answered);
+}
+
+#[test]
 fn fetch_sockets_describes_the_selected_sockets() {
     let server = start(Config::default());
     let io = server.io();

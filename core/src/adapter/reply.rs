@@ -18,6 +18,10 @@ pub enum ClusterError {
     Timeout,
     /// The adapter could not complete the operation (e.g. its connection to Redis is down).
     Adapter(String),
+    /// No answer can come any more: every holder of the reply let it go before it
+    /// completed (with no deadline, `Duration::MAX`, when every socket that could still
+    /// answer left; or an adapter dropped it).
+    Abandoned,
 }
 
 impl std::fmt::Display for ClusterError {
@@ -25,6 +29,7 @@ impl std::fmt::Display for ClusterError {
         match self {
             ClusterError::Timeout => f.write_str("operation has timed out"),
             ClusterError::Adapter(m) => write!(f, "adapter error: {m}"),
+            ClusterError::Abandoned => f.write_str("no answer can come any more"),
         }
     }
 }
@@ -125,7 +130,9 @@ pub(crate) type Deliver = Box<dyn Fn(Event) + Send + Sync>;
 /// [`Reply::push`]. The reply completes once — when [`Reply::expect_nodes`] servers
 /// reported and every announced item came, when the adapter calls [`Reply::fail`], or at the
 /// operation's timeout — and the host then gets one event with everything gathered. Calls
-/// after completion are ignored.
+/// after completion are ignored. A reply dropped by every holder before it completed
+/// completes as it goes, with [`ClusterError::Abandoned`]: the host always gets its one
+/// event.
 pub struct Reply<T: ReplyItem> {
     inner: Arc<Inner<T>>,
 }
@@ -147,7 +154,7 @@ impl<T: ReplyItem> std::fmt::Debug for Reply<T> {
     }
 }
 
-struct Inner<T> {
+struct Inner<T: ReplyItem> {
     token: u64,
     state: Mutex<State<T>>,
     deliver: Deliver,
@@ -226,10 +233,13 @@ impl<T: ReplyItem> Reply<T> {
     }
 
     /// Completes the reply with [`ClusterError::Timeout`] and what was gathered, unless it
-    /// completed before, once `timeout` passed. The timer keeps the reply alive: however
-    /// its other holders (sockets awaiting acks, an adapter) let go, the host gets its
-    /// event.
+    /// completed before, once `timeout` passed (`Duration::MAX`: never). The timer keeps
+    /// the reply alive, so the other holders (sockets awaiting acks, an adapter) letting go
+    /// does not abandon it.
     pub(crate) fn time_out_after(&self, rt: &tokio::runtime::Handle, timeout: Duration) {
+        if timeout == Duration::MAX {
+            return;
+        }
         let inner = self.inner.clone();
         rt.spawn(async move {
             tokio::time::sleep(timeout).await;
@@ -268,6 +278,17 @@ impl<T: ReplyItem> Inner<T> {
         let items = std::mem::take(&mut state.items);
         drop(state);
         (self.deliver)(T::event(self.token, items, error));
+    }
+}
+
+impl<T: ReplyItem> Drop for Inner<T> {
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        if !state.done {
+            state.done = true;
+            let items = std::mem::take(&mut state.items);
+            (self.deliver)(T::event(self.token, items, Some(ClusterError::Abandoned)));
+        }
     }
 }
 
@@ -358,6 +379,33 @@ mod tests {
             }] => assert_eq!(answers.len(), 1),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_reply_dropped_unfinished_is_abandoned() {
+        let (seen, deliver) = recorder();
+        let answers: Reply<Payload> = Reply::new(4, deliver);
+        answers.expect_nodes(2);
+        answers.node_reply(vec![Payload::one(1)], 0);
+        let copy = answers.clone();
+        drop(answers);
+        assert!(seen.lock().is_empty(), "a holder is left");
+        drop(copy);
+        match &seen.lock()[..] {
+            [Event::ServerSideAckResponse {
+                token: 4,
+                answers,
+                error: Some(ClusterError::Abandoned),
+            }] => assert_eq!(answers.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        // a completed reply says nothing more when dropped
+        let (seen, deliver) = recorder();
+        let count: Reply<usize> = Reply::new(5, deliver);
+        count.expect_nodes(1);
+        count.node_reply(vec![1], 0);
+        drop(count);
+        assert_eq!(seen.lock().len(), 1);
     }
 
     #[test]

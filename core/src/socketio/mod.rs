@@ -1008,6 +1008,10 @@ impl LocalSockets for Sio {
                 s.acks.lock().remove(&id);
             }
         }
+        if timeout == Duration::MAX {
+            // No deadline: each entry goes with its answer or its socket.
+            return reached;
+        }
         // A socket that never answers does not keep the entry past the timeout.
         let targets: Vec<Weak<Socket>> = targets.iter().map(Arc::downgrade).collect();
         self.rt.spawn(async move {
