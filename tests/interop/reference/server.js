@@ -5,6 +5,11 @@
 //
 //   node reference/server.js [--port N] [--ping-interval MS] [--ping-timeout MS]
 //                            [--max-payload BYTES] [--connect-timeout MS] [--no-visits]
+//                            [--redis URL [--redis-key PREFIX] [--redis-sharded]]
+//
+// With --redis, every namespace is on @socket.io/redis-adapter 8.x (node-redis 4 clients):
+// `createAdapter` (classic Pub/Sub, `key` PREFIX) or, with --redis-sharded, `createShardedAdapter`
+// (`channelPrefix` PREFIX). Without it, socket.io's in-memory adapter: a cluster of one.
 //
 // Prints `READY <port>` on stdout once listening; logs go to stderr.
 'use strict';
@@ -26,6 +31,9 @@ const { values: flags } = parseArgs({
     'max-payload': { type: 'string', default: '1000000' },
     'connect-timeout': { type: 'string', default: '45000' },
     'no-visits': { type: 'boolean', default: false },
+    redis: { type: 'string' },
+    'redis-key': { type: 'string', default: 'socket.io' },
+    'redis-sharded': { type: 'boolean', default: false },
   },
 });
 
@@ -40,6 +48,42 @@ function number(name) {
 
 const port = number('port');
 const visits = !flags['no-visits'];
+const clustered = flags.redis !== undefined;
+
+// ---------------------------------------------------------------------------------------------
+// The cluster: @socket.io/redis-adapter on two node-redis clients (publisher and subscriber)
+// ---------------------------------------------------------------------------------------------
+function redisAdapter(url, key, sharded) {
+  const { createClient } = require('redis');
+  const { createAdapter, createShardedAdapter } = require('@socket.io/redis-adapter');
+  const pubClient = createClient({ url });
+  const subClient = pubClient.duplicate();
+  for (const [name, client] of [['publisher', pubClient], ['subscriber', subClient]]) {
+    // node-redis reconnects by itself (with backoff, the subscriptions restored); the server
+    // keeps serving its own clients meanwhile. Each loss is reported once.
+    let up = null; // unknown until the first connection or error
+    client.on('ready', () => {
+      up = true;
+      console.error(`redis ${name}: connected to ${url}`);
+    });
+    client.on('error', (err) => {
+      if (up !== false) console.error(`redis ${name}: ${err.message || err} (reconnecting)`);
+      up = false;
+    });
+    // not awaited: when Redis is not there yet the server starts anyway, and commands wait
+    // in node-redis' offline queue until it is
+    client.connect().catch((err) => console.error(`redis ${name}: ${err.message}`));
+  }
+  return sharded
+    ? createShardedAdapter(pubClient, subClient, { channelPrefix: key })
+    : // a short requestsTimeout (default 5000): with a node that stopped answering, fetchSockets
+      // and serverSideEmit acks give up after 2 s
+      createAdapter(pubClient, subClient, { key, requestsTimeout: 2000 });
+}
+
+// A publish that fails while Redis is away rejects a promise nobody awaits (the adapter does
+// not): report it instead of letting Node stop the process.
+process.on('unhandledRejection', (err) => console.error('unhandled rejection:', err?.message ?? err));
 
 // ---------------------------------------------------------------------------------------------
 // HTTP: a small home page; socket.io serves /socket.io/ (and the client bundle) itself
@@ -73,6 +117,7 @@ const io = new Server(httpServer, {
   pingTimeout: number('ping-timeout'),
   maxHttpBufferSize: number('max-payload'),
   connectTimeout: number('connect-timeout'),
+  adapter: clustered ? redisAdapter(flags.redis, flags['redis-key'], flags['redis-sharded']) : undefined,
   // handshakes that ask for it (`?deny=1`) are refused, so that the suites can check what a
   // refused client sees
   allowRequest: (req, callback) => {
@@ -83,12 +128,15 @@ const io = new Server(httpServer, {
 
 // Registers an event handler that reports a failure on stderr instead of crashing the
 // process: a handler that throws (see the `throw` scenario) must not stop the server.
+// Async handlers (the cluster rows) report a rejection the same way.
 function handle(socket, event, handler) {
+  const report = (err) => console.error(`[${socket.nsp.name} ${socket.id}] handler for "${event}" failed:`, err);
   socket.on(event, (...args) => {
     try {
-      handler(...args);
+      const result = handler(...args);
+      if (result instanceof Promise) result.catch(report);
     } catch (err) {
-      console.error(`[${socket.nsp.name} ${socket.id}] handler for "${event}" failed:`, err);
+      report(err);
     }
   });
 }
@@ -193,6 +241,71 @@ main.on('connection', (socket) => {
   handle(socket, 'stats', (ack) => {
     ack({ sockets: main.sockets.size, rooms: roomCount(main) });
   });
+
+  // --- the cluster rows (on one node without --redis) ---------------------------------------
+
+  // A request to other nodes can fail (a node that does not answer in time): the client then
+  // gets `{error}` rather than no answer at all.
+  const failed = (ack) => (err) => {
+    console.error(`[/ ${socket.id}] ${err.message}`);
+    ack({ error: err.message });
+  };
+
+  handle(socket, 'cluster-stats', (ack) =>
+    Promise.all([main.fetchSockets(), main.adapter.serverCount()]).then(
+      ([sockets, servers]) => ack({ sockets: sockets.length, servers }),
+      failed(ack),
+    ),
+  );
+
+  handle(socket, 'room-sockets', (room, ack) =>
+    main
+      .in(room)
+      .fetchSockets()
+      .then((sockets) => ack(sockets.map((s) => s.id).sort()), failed(ack)),
+  );
+
+  handle(socket, 'sockets-join', ({ in: from, room }, ack) => {
+    main.in(from).socketsJoin(room);
+    ack(true);
+  });
+
+  handle(socket, 'sockets-leave', ({ in: from, room }, ack) => {
+    main.in(from).socketsLeave(room);
+    ack(true);
+  });
+
+  handle(socket, 'disconnect-in', (room) => {
+    main.in(room).disconnectSockets(true);
+  });
+
+  handle(socket, 'fanout-except', ({ except, event, data }) => {
+    main.except(except).emit(event, data);
+  });
+
+  handle(socket, 'server-side-emit', ({ event, data }) => {
+    // the other nodes relay it to their sockets; a single node has no one to tell
+    if (clustered) main.serverSideEmit('relay', { event, data });
+  });
+
+  handle(socket, 'server-side-ping', (ack) => {
+    if (!clustered) return ack({ ok: true, responses: [] }); // no other node to ask
+    main.serverSideEmit('ping', (err, responses) => ack({ ok: !err, responses }));
+  });
+
+  handle(socket, 'broadcast-with-ack', ({ event, data, timeout_ms }, ack) => {
+    main.timeout(timeout_ms).emit(event, data, (err, responses) => ack({ ok: !err, responses }));
+  });
+});
+
+// Server-side events, from the other nodes' serverSideEmit (or the emitter's).
+main.on('relay', ({ event, data } = {}) => {
+  main.local.emit(event, data); // this node's sockets only
+});
+
+main.on('ping', (...args) => {
+  const ack = args.pop();
+  if (typeof ack === 'function') ack(main.sockets.size);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -240,7 +353,8 @@ async function shutdown(signal) {
   // a DISCONNECT packet to every socket, then its connection is closed once that is written;
   // long-polling clients pick it up with their next GET, so give the sessions a moment to end
   const sessionsEnded = Object.values(io.engine.clients).map((session) => once(session, 'close'));
-  for (const nsp of [main, custom, admin]) nsp.disconnectSockets(true);
+  // (`local`: in a cluster, only this node's sockets)
+  for (const nsp of [main, custom, admin]) nsp.local.disconnectSockets(true);
   await Promise.race([Promise.all(sessionsEnded), delay(1000)]);
   io.close(); // closes what is left (and the HTTP server)
   process.exit(0);
