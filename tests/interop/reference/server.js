@@ -53,11 +53,36 @@ const clustered = flags.redis !== undefined;
 // ---------------------------------------------------------------------------------------------
 // The cluster: @socket.io/redis-adapter on two node-redis clients (publisher and subscriber)
 // ---------------------------------------------------------------------------------------------
+let clusterJoined = Promise.resolve();
+
 function redisAdapter(url, key, sharded) {
   const { createClient } = require('redis');
   const { createAdapter, createShardedAdapter } = require('@socket.io/redis-adapter');
   const pubClient = createClient({ url });
   const subClient = pubClient.duplicate();
+  // node-redis 4.7 crashes on the replies to SUBSCRIBEs queued before a failed first
+  // connection attempt (Redis not there when the server starts): the adapter's subscriptions
+  // wait until the subscriber is connected (later reconnections resubscribe by themselves).
+  const subscriberReady = new Promise((resolve) => subClient.once('ready', resolve));
+  const subscriptions = [];
+  for (const method of ['subscribe', 'pSubscribe', 'sSubscribe']) {
+    const subscribe = subClient[method].bind(subClient);
+    subClient[method] = (...args) => {
+      const done = subscriberReady.then(() => subscribe(...args));
+      subscriptions.push(done);
+      return done;
+    };
+  }
+  // The server says READY once the namespaces' adapters are subscribed, or at once when Redis
+  // cannot be reached (it serves its own clients meanwhile).
+  const unreachable = new Promise((resolve) => {
+    pubClient.once('error', resolve);
+    subClient.once('error', resolve);
+  });
+  clusterJoined = Promise.race([
+    new Promise((resolve) => setImmediate(resolve)).then(() => Promise.all(subscriptions)),
+    unreachable,
+  ]);
   for (const [name, client] of [['publisher', pubClient], ['subscriber', subClient]]) {
     // node-redis reconnects by itself (with backoff, the subscriptions restored); the server
     // keeps serving its own clients meanwhile. Each loss is reported once.
@@ -342,10 +367,12 @@ admin.on('connection', (socket) => {
 // ---------------------------------------------------------------------------------------------
 // Start and stop
 // ---------------------------------------------------------------------------------------------
-httpServer.listen(port, '127.0.0.1', () => {
-  process.stdout.write(`READY ${httpServer.address().port}\n`);
-  console.error(`reference scenarios server (socket.io) listening on 127.0.0.1:${httpServer.address().port}`);
-});
+clusterJoined.then(() =>
+  httpServer.listen(port, '127.0.0.1', () => {
+    process.stdout.write(`READY ${httpServer.address().port}\n`);
+    console.error(`reference scenarios server (socket.io) listening on 127.0.0.1:${httpServer.address().port}`);
+  }),
+);
 
 async function shutdown(signal) {
   console.error(`${signal}: disconnecting every client and exiting`);
