@@ -50,6 +50,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "adapter")]
+pub mod adapter;
 pub mod classic;
 mod encode;
 mod error;
