@@ -260,10 +260,24 @@ async fn sharded_ssubscribe_spublish_shardnumsub() {
     // b gets its own SPUBLISH on main too (Redis does not filter the sender).
     assert_eq!(&recv(&mut b.messages).await.payload[..], b"main");
 
-    // Dynamic rooms: delete-room drops the channel.
+    // Dynamic rooms: delete-room drops the channel. Confirmed by Redis at once, on the same
+    // connection (redis-rs 1.8 drops SUNSUBSCRIBE's confirmation: the link must not wait
+    // for it until its command timeout and a reconnection), twice in a row, then more.
+    let other = sharded::sharded_room_channel("socket.io", "/", "r2");
+    confirmed("room a 2", a.link.ssubscribe(other.clone())).await;
+    let started = Instant::now();
     confirmed("sunsubscribe", a.link.sunsubscribe(room.clone())).await;
+    confirmed("sunsubscribe 2", a.link.sunsubscribe(other.clone())).await;
+    confirmed("room a 3", a.link.ssubscribe(other.clone())).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(a.link.stats().reconnects, 0);
     assert!(!a.link.is_subscribed(SubKind::Shard, room.as_bytes()));
     assert_eq!(a.link.shardnumsub(&room).await, Ok(0));
+    assert_eq!(a.link.shardnumsub(&other).await, Ok(1));
     b.link.spublish(room.clone(), "gone").unwrap();
     b.link.spublish(own.clone(), "own").unwrap();
     assert_eq!(&recv(&mut a.messages).await.payload[..], b"own");
