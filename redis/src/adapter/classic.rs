@@ -8,10 +8,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
 use rtio::adapter::{
-    AckAnswer, AckSink, Adapter, AdapterContext, AdapterFuture, LocalAdapter, OutPacket, Reply,
-    Selector, ServerAck, SocketInfo,
+    AckAnswer, Adapter, AdapterContext, AdapterFuture, LocalAdapter, OutPacket, Reply, Selector,
+    ServerAck, SocketInfo,
 };
 use rtio::Payload;
 
@@ -20,7 +19,7 @@ use super::convert::{
     to_remote,
 };
 use super::hub::{Hub, Inbound};
-use super::{uid2, Pending, PendingTable, RedisAdapterOptions};
+use super::{uid2, AckForwarder, Pending, PendingTable, RedisAdapterOptions};
 use crate::classic::{
     broadcast_pattern, parse_broadcast_channel, request_channel, response_channel,
     specific_response_channel, ClassicBroadcast, ClassicRequest, ClassicRequestKind,
@@ -118,13 +117,6 @@ impl ClassicAdapter {
             }
             _ => self.response.clone(),
         }
-    }
-
-    /// The other servers, from `PUBSUB NUMSUB` of the request channel (which counts this
-    /// server too while its subscriber is up).
-    fn others(&self, numsub: u64) -> usize {
-        let me = u64::from(self.hub.link.is_subscriber_connected());
-        numsub.saturating_sub(me) as usize
     }
 
     /// Runs `then` with the request channel's subscriber count, on the server's runtime.
@@ -294,11 +286,13 @@ impl ClassicAdapter {
                     .flags
                     .timeout
                     .map_or(self.options.requests_timeout, Duration::from_millis);
-                let sink = Arc::new(AckForwarder {
-                    link: self.hub.link.clone(),
-                    channel: channel.clone(),
-                    request_id: request_id.clone(),
-                    held: Mutex::new(Some(Vec::new())),
+                let (link, to, id) = (self.hub.link.clone(), channel.clone(), request_id.clone());
+                let sink = AckForwarder::new(move |answer| {
+                    let ack = ClassicResponse::BroadcastAck {
+                        request_id: id.clone(),
+                        packet: first_arg(answer),
+                    };
+                    let _ = link.publish(to.clone(), ack.encode());
                 });
                 let out = OutPacket::event(self.nsp(), &event, &payload);
                 let reached =
@@ -358,43 +352,6 @@ impl Inbound for ClassicAdapter {
             TAG_BROADCAST => self.on_broadcast(msg),
             TAG_REQUEST => self.on_request(msg),
             _ => self.on_response(msg),
-        }
-    }
-}
-
-/// Relays this server's acks of another server's broadcast to it, one BROADCAST_ACK per
-/// answer, never before the CLIENT_COUNT that announces them (answers that come first are
-/// held until [`AckForwarder::release`]). Called on runtime threads.
-struct AckForwarder {
-    link: crate::link::RedisLink,
-    channel: Bytes,
-    request_id: String,
-    /// Encoded answers waiting for the count; `None` once it went.
-    held: Mutex<Option<Vec<Vec<u8>>>>,
-}
-
-impl AckForwarder {
-    fn release(&self) {
-        let mut held = self.held.lock();
-        for msg in held.take().unwrap_or_default() {
-            let _ = self.link.publish(self.channel.clone(), msg);
-        }
-    }
-}
-
-impl AckSink for AckForwarder {
-    fn answer(&self, _sid: &Arc<str>, payload: Payload) {
-        let msg = ClassicResponse::BroadcastAck {
-            request_id: self.request_id.clone(),
-            packet: first_arg(&payload),
-        }
-        .encode();
-        let mut held = self.held.lock();
-        match &mut *held {
-            Some(waiting) => waiting.push(msg),
-            None => {
-                let _ = self.link.publish(self.channel.clone(), msg);
-            }
         }
     }
 }
@@ -545,7 +502,7 @@ impl Adapter for ClassicAdapter {
         self.publish(self.request.clone(), request);
         self.with_count(move |me, count| {
             match count {
-                Ok(n) => acks.expect_nodes(me.others(n) + 1),
+                Ok(n) => acks.expect_nodes(me.hub.others(n) + 1),
                 Err(e) => {
                     eprintln!(
                         "rtio-redis: cannot count the servers of {} ({e}); the broadcast's acks \
@@ -610,7 +567,7 @@ impl Adapter for ClassicAdapter {
         );
         self.with_count(move |me, count| match count {
             Ok(n) => {
-                let others = me.others(n);
+                let others = me.hub.others(n);
                 reply.expect_nodes(others + 1);
                 if others > 0 {
                     me.publish(me.request.clone(), request);
@@ -658,7 +615,7 @@ impl Adapter for ClassicAdapter {
         );
         self.with_count(move |me, count| match count {
             Ok(n) => {
-                let others = me.others(n);
+                let others = me.hub.others(n);
                 acks.expect_nodes(others);
                 if others > 0 {
                     me.publish(me.request.clone(), request);
@@ -680,7 +637,7 @@ impl Adapter for ClassicAdapter {
         self.with_count(move |me, count| match count {
             Ok(n) => {
                 reply.expect_nodes(1);
-                reply.node_reply(vec![me.others(n) + 1], 0);
+                reply.node_reply(vec![me.hub.others(n) + 1], 0);
             }
             Err(e) => reply.fail(format!("cannot count the servers: {e}")),
         });

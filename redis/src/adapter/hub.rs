@@ -98,6 +98,14 @@ impl Hub {
         all.remove(&self.id).map(|(hub, _)| hub.link.clone())
     }
 
+    /// The other servers, from a count of subscribers of a channel every server subscribes
+    /// (`PUBSUB NUMSUB` / `SHARDNUMSUB`), which counts this one too while its subscriber
+    /// is up.
+    pub(crate) fn others(&self, subscribers: u64) -> usize {
+        let me = u64::from(self.link.is_subscriber_connected());
+        usize::try_from(subscribers.saturating_sub(me)).unwrap_or(usize::MAX)
+    }
+
     /// Sends the messages of `channel` (a pattern for [`SubKind::Pattern`]) to `to`.
     pub(crate) fn route(&self, kind: SubKind, channel: Bytes, to: Weak<dyn Inbound>, tag: u8) {
         self.routes

@@ -163,6 +163,13 @@ pub(crate) fn uid2(len: usize) -> String {
         .collect()
 }
 
+/// 16 random hex characters (`randomBytes(8).toString("hex")`): the sharded adapter's uid
+/// and request ids.
+pub(crate) fn hex_uid() -> String {
+    let bytes: [u8; 8] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// What an adapter still expects from the other servers, by request id: the core's reply
 /// it completes as answers come.
 pub(crate) enum Pending {
@@ -271,6 +278,43 @@ impl Pending {
     }
 }
 
+/// Relays this server's acks of another server's broadcast to it, one message per answer
+/// (`send` encodes and publishes it), never before the client count that announces them:
+/// answers that come first (a client may answer before the broadcast call returned) are
+/// held until [`AckForwarder::release`]. Called on runtime threads; never blocks.
+pub(crate) struct AckForwarder {
+    send: Box<dyn Fn(&rtio::Payload) + Send + Sync>,
+    /// Answers waiting for the count; `None` once it went.
+    held: Mutex<Option<Vec<rtio::Payload>>>,
+}
+
+impl AckForwarder {
+    pub(crate) fn new(send: impl Fn(&rtio::Payload) + Send + Sync + 'static) -> Arc<Self> {
+        Arc::new(AckForwarder {
+            send: Box::new(send),
+            held: Mutex::new(Some(Vec::new())),
+        })
+    }
+
+    /// The count went: sends the answers held so far, then each as it comes.
+    pub(crate) fn release(&self) {
+        let mut held = self.held.lock();
+        for answer in held.take().unwrap_or_default() {
+            (self.send)(&answer);
+        }
+    }
+}
+
+impl rtio::adapter::AckSink for AckForwarder {
+    fn answer(&self, _sid: &Arc<str>, payload: rtio::Payload) {
+        let mut held = self.held.lock();
+        match &mut *held {
+            Some(waiting) => waiting.push(payload),
+            None => (self.send)(&payload),
+        }
+    }
+}
+
 /// Closes a link a hub let go of (the last adapter of its server closed).
 pub(crate) async fn close_link(link: Option<RedisLink>) {
     if let Some(link) = link {
@@ -289,6 +333,9 @@ mod tests {
         assert!(u
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let h = hex_uid();
+        assert_eq!(h.len(), 16);
+        assert!(h.bytes().all(|b| b.is_ascii_hexdigit()));
     }
 
     #[test]
