@@ -22,8 +22,8 @@ use super::hub::{Hub, Inbound};
 use super::{uid2, AckForwarder, Pending, PendingTable, RedisAdapterOptions};
 use crate::classic::{
     broadcast_pattern, parse_broadcast_channel, request_channel, response_channel,
-    specific_response_channel, ClassicBroadcast, ClassicRequest, ClassicRequestKind,
-    ClassicResponse,
+    specific_response_channel, BroadcastTarget, ClassicBroadcast, ClassicRequest,
+    ClassicRequestKind, ClassicResponse,
 };
 use crate::error::Error;
 use crate::link::{Incoming, LinkError, SubKind};
@@ -139,7 +139,19 @@ impl ClassicAdapter {
         let Some(channel) = msg.channel_str() else {
             return;
         };
-        if parse_broadcast_channel(&self.options.key, self.nsp(), channel).is_none() {
+        // Before decoding, as Node: a one-room channel whose room has no member here (a
+        // socket's id is a room while the socket is), and this adapter's own broadcasts,
+        // which Redis echoes back.
+        match parse_broadcast_channel(&self.options.key, self.nsp(), channel) {
+            None => return,
+            Some(BroadcastTarget::Room(room))
+                if !self.local.has_room(room) && self.local.rooms_of(room).is_none() =>
+            {
+                return
+            }
+            _ => {}
+        }
+        if starts_with_uid(&msg.payload, &self.uid) {
             return;
         }
         let b = match ClassicBroadcast::decode_bytes(&msg.payload) {
@@ -341,6 +353,17 @@ impl ClassicAdapter {
                 _ => {}
             });
     }
+}
+
+/// Whether a classic broadcast (`[uid, packet, opts]`, msgpack) is from `uid`, read from
+/// its first bytes: a 3-array, then the uid as a fixstr (any uid shorter than 32 bytes).
+fn starts_with_uid(payload: &[u8], uid: &str) -> bool {
+    let uid = uid.as_bytes();
+    uid.len() < 32
+        && payload.len() > 2 + uid.len()
+        && payload[0] == 0x93
+        && payload[1] == 0xa0 | uid.len() as u8
+        && &payload[2..2 + uid.len()] == uid
 }
 
 impl Inbound for ClassicAdapter {
@@ -641,5 +664,25 @@ impl Adapter for ClassicAdapter {
             }
             Err(e) => reply.fail(format!("cannot count the servers: {e}")),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_broadcasts_are_known_by_their_first_bytes() {
+        let mine = ClassicBroadcast {
+            uid: "HGB7w0".into(),
+            packet: Packet::event(vec!["ev".into()], "/"),
+            opts: crate::Opts::default(),
+        }
+        .encode();
+        assert!(starts_with_uid(&mine, "HGB7w0"));
+        assert!(!starts_with_uid(&mine, "HGB7w1"));
+        assert!(!starts_with_uid(&mine, "HGB7w"));
+        assert!(!starts_with_uid(&mine[..8], "HGB7w0"));
+        assert!(!starts_with_uid(b"", "HGB7w0"));
     }
 }

@@ -50,6 +50,8 @@ pub(crate) struct ShardedAdapter {
     uid: String,
     main: Bytes,
     own: Bytes,
+    /// How this adapter's JSON messages end: `,"uid":"…","nsp":"…"}`.
+    own_suffix: String,
     /// Rooms whose channel is subscribed. Its lock is taken before the room index's (never
     /// the other way), so the last change to a room decides.
     rooms: Mutex<HashSet<String>>,
@@ -67,6 +69,7 @@ impl ShardedAdapter {
         let uid = hex_uid();
         let main = sharded_channel(&options.key, ctx.nsp()).into();
         let own = sharded_node_channel(&options.key, ctx.nsp(), &uid).into();
+        let own_suffix = json_suffix(&uid, ctx.nsp());
         Arc::new_cyclic(|me| ShardedAdapter {
             local: LocalAdapter::new(&ctx),
             ctx,
@@ -75,6 +78,7 @@ impl ShardedAdapter {
             uid,
             main,
             own,
+            own_suffix,
             rooms: Mutex::new(HashSet::new()),
             pending: Arc::default(),
             closed: AtomicBool::new(false),
@@ -164,6 +168,11 @@ impl ShardedAdapter {
     }
 
     fn on_sharded(&self, msg: Incoming) {
+        // Redis echoes this adapter's own messages on the channels it subscribes: known by
+        // the end of their JSON form without decoding them.
+        if msg.payload.ends_with(self.own_suffix.as_bytes()) {
+            return;
+        }
         let m = match ShardedMessage::decode_bytes(&msg.payload) {
             Ok(m) => m,
             // Node ignores types it does not know; so does rtio, quietly.
@@ -323,6 +332,15 @@ impl ShardedAdapter {
             }
         }
     }
+}
+
+/// How the JSON form of a message from `uid` on `nsp` ends (`{type, data, uid, nsp}`).
+fn json_suffix(uid: &str, nsp: &str) -> String {
+    format!(
+        ",\"uid\":{},\"nsp\":{}}}",
+        crate::json::encode_json(&crate::Value::from(uid)),
+        crate::json::encode_json(&crate::Value::from(nsp))
+    )
 }
 
 const TAG_MAIN: u8 = 0;
@@ -619,5 +637,27 @@ impl Adapter for ShardedAdapter {
             }
             Err(e) => reply.fail(format!("cannot count the servers: {e}")),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_messages_are_known_by_their_end() {
+        for nsp in ["/", "/a\"b"] {
+            let msg = ShardedMessage {
+                uid: "a0fa37e9af126190".into(),
+                nsp: nsp.into(),
+                kind: ShardedKind::SocketsJoin {
+                    opts: Opts::default(),
+                    rooms: vec!["r".into()],
+                },
+            };
+            let json = msg.encode();
+            assert!(json.ends_with(json_suffix("a0fa37e9af126190", nsp).as_bytes()));
+            assert!(!json.ends_with(json_suffix("a0fa37e9af126191", nsp).as_bytes()));
+        }
     }
 }
