@@ -13,7 +13,7 @@
 //! - **Answers every request** a Node node (or an emitter) can send, legacy forms included,
 //!   so that their `fetchSockets`, `serverSideEmit` acks and broadcast acks never wait on an
 //!   rtio node for nothing.
-//! - **Results that need other servers** complete the core's [`Reply`]s: the number of
+//! - **Results that need other servers** complete the core's [`Reply`](rtio::adapter::Reply)s: the number of
 //!   servers is `PUBSUB NUMSUB` of the request channel (classic) or `SHARDNUMSUB` of the
 //!   main channel (sharded), as socket.io counts them, and a request still waiting after
 //!   [`RedisAdapterOptions::requests_timeout`] completes with what came and
@@ -22,6 +22,13 @@
 //!   logs it (standard error, as the core does) and retries; Redis back → subscriptions
 //!   replayed, cluster delivery resumes; a malformed message → logged (rate-limited) and
 //!   dropped.
+//!
+//! **Threads and ownership.** The factory is owned by the `Config` (an `Arc`, so one
+//! configuration value may be cloned); it starts the server's link on the server's own
+//! runtime when the first namespace is created, and the link's tasks, the dispatcher and the
+//! counts run there, never on a host thread. Adapter calls come from host and runtime threads
+//! and only lock briefly and queue. The server owns its adapters; the adapters share the
+//! link, which the last one to close shuts down (awaited by the server's stop).
 //!
 //! ```no_run
 //! use rtio_redis::adapter::{redis_adapter, RedisAdapterOptions};
