@@ -758,3 +758,49 @@ fn redis_absent_at_start_then_restarted() {
         "{got:?}"
     );
 }
+
+#[test]
+fn responses_on_the_requester_s_own_channel_both_ways() {
+    let v = Vectors::load();
+    let redis = RedisServer::start();
+    let mut spy = Spy::new(&redis.url());
+    spy.subscribe("socket.io-response#/#HGB7w0#");
+    spy.subscribe("socket.io-request#/#");
+    let mut o = cluster::options(&redis.url());
+    o.publish_on_specific_response_channel = true;
+    let one = cluster::node_with(o);
+    let c = Client::connect(&one, "");
+
+    // a Node server's fetchSockets is answered on its own channel
+    spy.publish("socket.io-request#/#", v.line(9).bytes.clone());
+    let answer = spy.recv_on("socket.io-response#/#HGB7w0#");
+    match ClassicResponse::decode(&answer.payload).unwrap() {
+        ClassicResponse::FetchSockets {
+            request_id,
+            sockets,
+        } => {
+            assert_eq!(request_id, "GC56R2");
+            assert_eq!(sockets[0].id, c.sid);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // an answer on rtio's own channel is read too
+    let token = one.io().fetch_sockets("/", &Selector::default()).unwrap();
+    let request = spy.recv_on("socket.io-request#/#");
+    let request = ClassicRequest::decode(&request.payload).unwrap();
+    let (uid, rid) = (request.uid.unwrap(), request.request_id.unwrap());
+    let response = ClassicResponse::FetchSockets {
+        request_id: rid,
+        sockets: vec![],
+    };
+    spy.publish(&format!("socket.io-response#/#{uid}#"), response.encode());
+    match next(&one) {
+        Event::FetchSocketsResponse {
+            token: t,
+            sockets,
+            error: None,
+        } => assert_eq!((t, sockets.len()), (token, 1)),
+        other => panic!("{other:?}"),
+    }
+}
