@@ -504,7 +504,10 @@ mod tests {
         assert!(a.leave("a", "never-joined"));
         assert!(!a.leave("zz", "r"));
         assert_eq!(a.rooms_of("a"), Some(rooms(&["a", "q"])));
-        assert!(a.has_room("q") && !a.has_room("a"), "own rooms are not stored");
+        assert!(
+            a.has_room("q") && !a.has_room("a"),
+            "own rooms are not stored"
+        );
         assert!(a.leave("a", "q"));
         assert_eq!(a.room_count(), 1, "an empty room is dropped");
         assert!(!a.has_room("q"));
