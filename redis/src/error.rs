@@ -37,6 +37,9 @@ pub enum Error {
     UnknownType(i64),
     /// A Socket.IO placeholder that points at no attachment.
     BadPlaceholder(String),
+    /// The adapter's configuration is refused (e.g. a Redis URL that does not parse); not a
+    /// decoding error, returned by `adapter::redis_adapter` only.
+    Config(String),
 }
 
 impl fmt::Display for Error {
@@ -56,6 +59,7 @@ impl fmt::Display for Error {
             }
             Error::UnknownType(t) => write!(f, "unknown message type {t}"),
             Error::BadPlaceholder(m) => write!(f, "illegal attachments: {m}"),
+            Error::Config(m) => write!(f, "invalid adapter configuration: {m}"),
         }
     }
 }

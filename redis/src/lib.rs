@@ -6,10 +6,11 @@
 //! The codec does no IO: it turns bytes published on a channel into typed messages and
 //! back, and names the channels. The IO half, [`link`] (feature `link`, on by default), is
 //! separate: a [`link::RedisLink`] keeps the publisher and subscriber connections on the
-//! caller's tokio runtime and moves bytes, reconnecting and resubscribing on its own;
-//! `default-features = false` leaves the codec alone, without a Redis client or tokio. It does not depend on the `rtio` core crate;
-//! [`from_socketio`] / [`to_socketio`] meet the core's `Payload` (JSON text with
-//! `{"_placeholder":true,"num":N}` plus attachments) halfway.
+//! caller's tokio runtime and moves bytes, reconnecting and resubscribing on its own. The
+//! adapter itself, [`adapter`] (feature `adapter`, on by default), plugs both into the `rtio`
+//! core as an `AdapterFactory`. `default-features = false` leaves the codec alone, without a
+//! Redis client, tokio or the core; [`from_socketio`] / [`to_socketio`] meet the core's
+//! `Payload` (JSON text with `{"_placeholder":true,"num":N}` plus attachments) halfway.
 //!
 //! - [`classic`]: the default adapter and the emitter: broadcasts ([`ClassicBroadcast`]),
 //!   requests ([`ClassicRequest`]) and responses ([`ClassicResponse`]).
@@ -50,6 +51,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "adapter")]
+pub mod adapter;
 pub mod classic;
 mod encode;
 mod error;

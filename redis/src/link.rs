@@ -156,6 +156,15 @@ impl LinkConfig {
     }
 }
 
+impl LinkConfig {
+    /// Checks the URL as [`RedisLink::start`] will (it parses, and this build can connect
+    /// to it: `rediss://` needs the `tls` feature) without connecting, so that a typo is
+    /// refused when the configuration is made rather than when a runtime starts the link.
+    pub fn check(&self) -> Result<(), LinkError> {
+        conn::client(self).map(drop)
+    }
+}
+
 impl std::fmt::Debug for LinkConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("LinkConfig");

@@ -265,6 +265,14 @@ impl LocalAdapter {
         self.index.read().rooms.len()
     }
 
+    /// Whether a room has members, not counting each socket's own room (see
+    /// [`LocalAdapter::rooms_of`] for those): what a cluster adapter that subscribes one
+    /// channel per room (the sharded Redis adapter) checks after a membership change, to
+    /// follow rooms as they appear and go.
+    pub fn has_room(&self, room: &str) -> bool {
+        self.index.read().rooms.contains_key(room)
+    }
+
     /// The rooms with members, not counting each socket's own room.
     pub fn rooms(&self) -> Vec<String> {
         self.index
@@ -496,8 +504,13 @@ mod tests {
         assert!(a.leave("a", "never-joined"));
         assert!(!a.leave("zz", "r"));
         assert_eq!(a.rooms_of("a"), Some(rooms(&["a", "q"])));
+        assert!(
+            a.has_room("q") && !a.has_room("a"),
+            "own rooms are not stored"
+        );
         assert!(a.leave("a", "q"));
         assert_eq!(a.room_count(), 1, "an empty room is dropped");
+        assert!(!a.has_room("q"));
         let mut all = a.rooms();
         all.sort();
         assert_eq!(all, ["r"]);

@@ -227,6 +227,15 @@ impl<T: ReplyItem> Reply<T> {
             .finish(state, Some(ClusterError::Adapter(message.into())));
     }
 
+    /// Completes now with [`ClusterError::Timeout`] and what was gathered, unless it
+    /// completed before: for a deadline the adapter keeps itself (e.g. the Redis adapter's
+    /// `requestsTimeout`, which may be shorter than the one the core armed). Later calls
+    /// are ignored.
+    pub fn time_out(&self) {
+        let state = self.inner.state.lock();
+        self.inner.finish(state, Some(ClusterError::Timeout));
+    }
+
     /// True once the host was given the result.
     pub fn is_done(&self) -> bool {
         self.inner.state.lock().done
@@ -379,6 +388,25 @@ mod tests {
             }] => assert_eq!(answers.len(), 1),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_adapter_can_time_a_reply_out_itself() {
+        let (seen, deliver) = recorder();
+        let fetched: Reply<Payload> = Reply::new(6, deliver);
+        fetched.expect_nodes(3);
+        fetched.node_reply(vec![Payload::one(1)], 0);
+        fetched.time_out();
+        fetched.time_out();
+        fetched.node_reply(vec![Payload::one(2)], 0);
+        match &seen.lock()[..] {
+            [Event::ServerSideAckResponse {
+                token: 6,
+                answers,
+                error: Some(ClusterError::Timeout),
+            }] => assert_eq!(answers, &[Payload::one(1)]),
+            other => panic!("{other:?}"),
+        };
     }
 
     #[test]

@@ -164,6 +164,13 @@ async fn apply_pending(shared: &Shared, conn: &mut MultiplexedConnection) -> Res
         for op in &ops {
             pipe.cmd(command(op.kind, op.subscribe))
                 .arg(&op.channel[..]);
+            if is_sunsubscribe(op) {
+                // redis-rs 1.8 drops the `sunsubscribe` confirmation of a raw SUNSUBSCRIBE
+                // (it takes it for a cluster's unsolicited one, redis-rs#2533), so the
+                // command would never get its reply and the connection's replies would
+                // shift by one. A PING after it gives the op a reply of its own.
+                pipe.cmd("PING");
+            }
         }
         let replies = match conn.send_packed_commands(&pipe, 0, ops.len()).await {
             Ok(replies) => replies,
@@ -173,8 +180,22 @@ async fn apply_pending(shared: &Shared, conn: &mut MultiplexedConnection) -> Res
             }
         };
         let mut reported = false;
+        let mut desync = None;
         for (op, reply) in ops.into_iter().zip(replies) {
             let result = match reply {
+                // The confirmation itself came as the reply (a redis-rs that recognises
+                // SUNSUBSCRIBE), or Redis refused the command: either way the PING's reply
+                // is still to come and would answer the next command. Start afresh.
+                Value::Push { .. } | Value::ServerError(_) if is_sunsubscribe(&op) => {
+                    desync = Some(format!(
+                        "unexpected reply to SUNSUBSCRIBE: {}",
+                        match &reply {
+                            Value::ServerError(e) => e.to_string(),
+                            other => format!("{other:?}"),
+                        }
+                    ));
+                    Ok(())
+                }
                 Value::ServerError(e) => {
                     if !reported {
                         reported = true;
@@ -190,7 +211,14 @@ async fn apply_pending(shared: &Shared, conn: &mut MultiplexedConnection) -> Res
             };
             let _ = op.waiter.send(result);
         }
+        if let Some(reason) = desync {
+            return Err(reason);
+        }
     }
+}
+
+fn is_sunsubscribe(op: &Op) -> bool {
+    op.kind == SubKind::Shard && !op.subscribe
 }
 
 /// On a fresh connection: subscribes the whole set, then answers the waiters of every

@@ -254,6 +254,16 @@ def server_factory():
 # Clients
 # --------------------------------------------------------------------------
 
+def _binary_header(data):
+    """True for the text of a BINARY_EVENT or BINARY_ACK packet (`5…` or `6…`)."""
+    return isinstance(data, str) and data[:1] in ("5", "6")
+
+
+def _attachment_count(header):
+    """The number of attachments a binary packet's header announces (`51-[…]`)."""
+    return int(header[1:header.index("-")])
+
+
 class Peer:
     """A python-socketio Client that records everything it receives.
 
@@ -285,15 +295,40 @@ class Peer:
         self.wire = []
         self.pings = 0
         receive = self.sio.eio._receive_packet
+        # A binary packet is its header and then its attachments, each an Engine.IO
+        # message of its own. python-socketio's sync client hands every message to a new
+        # thread and reassembles in whichever order those threads run, so on a loaded
+        # machine an attachment can be decoded before its header and the client fails
+        # ("invalid literal for int()"): a race of the client, not of the server. The
+        # messages of one binary packet are therefore collected here, in wire order, and
+        # handed on together, as the client's own reassembly would.
+        binary = []  # [header, attachment...] of the binary packet being received
 
         def on_packet(pkt):
             if pkt.packet_type == engineio.packet.MESSAGE:
                 self.wire.append(pkt.data)
+                if binary or _binary_header(pkt.data):
+                    binary.append(pkt.data)
+                    if len(binary) == 1 + _attachment_count(binary[0]):
+                        group = list(binary)
+                        binary.clear()
+                        self.sio.start_background_task(self._handle_binary, group)
+                    return None
             elif pkt.packet_type == engineio.packet.PING:
                 self.pings += 1
             return receive(pkt)
 
         self.sio.eio._receive_packet = on_packet
+
+    def _handle_binary(self, group):
+        """Handles one binary packet (header and attachments) as python-socketio does."""
+        pkt = self.sio.packet_class(encoded_packet=group[0])
+        for attachment in group[1:]:
+            pkt.add_attachment(attachment)
+        if pkt.packet_type == socketio.packet.BINARY_EVENT:
+            self.sio._handle_event(pkt.namespace, pkt.id, pkt.data)
+        else:
+            self.sio._handle_ack(pkt.namespace, pkt.id, pkt.data)
 
     # -- handlers ----------------------------------------------------------
     def _queue(self, ns, event):
