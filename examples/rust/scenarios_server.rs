@@ -1,6 +1,10 @@
 //! The Rust scenarios server: every behaviour of `shared/SCENARIOS.md`, written as a user
 //! of rtio's public API would write it. Run it through `tests/interop/scenarios-server rust`.
 //!
+//! With `--redis URL` (and `--redis-key PREFIX`, `--redis-sharded`) it joins a Socket.IO
+//! cluster through Redis with `rtio_redis`'s adapter, wire-compatible with Node's
+//! `@socket.io/redis-adapter`; the cluster rows work without it too, on one server.
+//!
 //! With `--engineio-echo` it is instead a plain Engine.IO server at `/engine.io/` that sends
 //! every message back to its sender.
 
@@ -11,8 +15,16 @@ use std::time::Duration;
 
 use rtio::engineio::packet::Frame;
 use rtio::engineio::{CloseReason, EngineHandler, EngineServer, Message, Session};
-use rtio::{Config, CorsOrigins, Event, Io, Payload, RequestAnswer, RequestInfo, Server};
+use rtio::{
+    AckAnswer, ClusterError, Config, CorsOrigins, Event, Io, Payload, RequestAnswer, RequestInfo,
+    Selector, Server,
+};
+use rtio_redis::adapter::{redis_adapter, RedisAdapterOptions, Variant};
 use serde_json::{json, Value};
+
+/// How long a request to the other servers of the cluster waits for their answers (Node's
+/// `requestsTimeout` is 5 s): short, so that a node that stopped answering costs 2 s.
+const REQUESTS_TIMEOUT: Duration = Duration::from_secs(2);
 
 struct Options {
     config: Config,
@@ -34,6 +46,9 @@ fn parse_args() -> Result<Options, String> {
         .static_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../web"));
     let mut visits = true;
     let mut engineio_echo = false;
+    let mut redis: Option<RedisAdapterOptions> = None;
+    let mut redis_key = None;
+    let mut redis_sharded = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = |name: &str| -> Result<u64, String> {
@@ -49,12 +64,36 @@ fn parse_args() -> Result<Options, String> {
             "--max-payload" => config.max_payload = value(&flag)? as usize,
             "--no-visits" => visits = false,
             "--engineio-echo" => engineio_echo = true,
+            "--redis" => {
+                redis = Some(RedisAdapterOptions::new(
+                    args.next().ok_or("--redis needs a URL")?,
+                ))
+            }
+            "--redis-key" => redis_key = Some(args.next().ok_or("--redis-key needs a prefix")?),
+            "--redis-sharded" => redis_sharded = true,
             "--client-bundle" => {
                 config.client_bundle =
                     Some(args.next().ok_or("--client-bundle needs a path")?.into())
             }
             other => return Err(format!("unknown flag {other}")),
         }
+    }
+    match redis {
+        Some(mut options) => {
+            if let Some(key) = redis_key {
+                options.key = key;
+            }
+            if redis_sharded {
+                options.variant = Variant::Sharded;
+            }
+            options.requests_timeout = REQUESTS_TIMEOUT;
+            let factory = redis_adapter(options).map_err(|e| format!("--redis: {e}"))?;
+            config = config.adapter(factory).cluster_timeout(REQUESTS_TIMEOUT);
+        }
+        None if redis_key.is_some() || redis_sharded => {
+            return Err("--redis-key and --redis-sharded need --redis".into())
+        }
+        None => {}
     }
     Ok(Options {
         config,
@@ -64,12 +103,44 @@ fn parse_args() -> Result<Options, String> {
 }
 
 /// What the main namespace remembers between events: which socket asked which question,
-/// and how many sockets it has seen connect and not yet leave (the visitor count, which
-/// follows the events in the order they are handled, as seed 000's `totalUsers` does).
+/// how many sockets it has seen connect and not yet leave (the visitor count, which
+/// follows the events in the order they are handled, as seed 000's `totalUsers` does), and
+/// which client request each cluster operation in flight answers (by the token its `Io`
+/// call returned; the result arrives as an event carrying it).
 #[derive(Default)]
 struct State {
     questions: HashMap<u64, Arc<str>>,
     visitors: usize,
+    cluster: HashMap<u64, Pending>,
+    /// `cluster-stats` requests waiting for their two answers, by the fetch's token.
+    stats: HashMap<u64, ClusterStats>,
+}
+
+/// The client's ack that a cluster operation's result answers.
+struct Reply {
+    sid: Arc<str>,
+    ack: u64,
+}
+
+/// A cluster operation in flight, by the token of its `Io` call.
+enum Pending {
+    /// `cluster-stats`: the fetch of every socket on `/` (the key of `State::stats`).
+    StatsSockets,
+    /// `cluster-stats`: the server count; the value is the fetch's token.
+    StatsServers(u64),
+    /// `room-sockets`.
+    RoomSockets(Reply),
+    /// `server-side-ping`.
+    Ping(Reply),
+    /// `broadcast-with-ack`.
+    BroadcastAck(Reply),
+}
+
+/// A `cluster-stats` request: answered once both the fetch and the count came.
+struct ClusterStats {
+    reply: Reply,
+    sockets: Option<Result<usize, ClusterError>>,
+    servers: Option<Result<usize, ClusterError>>,
 }
 
 fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
@@ -200,6 +271,192 @@ fn on_main_message(
             let stats = io.stats("/").map_err(err)?;
             reply(json!({"sockets": stats.sockets, "rooms": stats.rooms}))?;
         }
+        // --- the cluster rows (on one server without --redis) -----------------------------
+        "cluster-stats" | "room-sockets" | "server-side-ping" | "broadcast-with-ack" => {
+            let id = ack.ok_or(format!("{event} needs an ack"))?;
+            let me = Reply {
+                sid: sid.clone(),
+                ack: id,
+            };
+            match event {
+                "cluster-stats" => {
+                    let fetch = io.fetch_sockets("/", &Selector::default()).map_err(err)?;
+                    let count = io.server_count("/").map_err(err)?;
+                    state.cluster.insert(fetch, Pending::StatsSockets);
+                    state.cluster.insert(count, Pending::StatsServers(fetch));
+                    let stats = ClusterStats {
+                        reply: me,
+                        sockets: None,
+                        servers: None,
+                    };
+                    state.stats.insert(fetch, stats);
+                }
+                "room-sockets" => {
+                    let token = io.broadcast("/").to(text(&data)).fetch_sockets();
+                    state
+                        .cluster
+                        .insert(token.map_err(err)?, Pending::RoomSockets(me));
+                }
+                "server-side-ping" => {
+                    let token = io.server_side_emit_with_ack(
+                        "/",
+                        "ping",
+                        &Payload::empty(),
+                        REQUESTS_TIMEOUT,
+                    );
+                    state.cluster.insert(token.map_err(err)?, Pending::Ping(me));
+                }
+                _ => {
+                    let timeout = field(&data, "timeout_ms").as_u64().unwrap_or(5000);
+                    let out = arg_with_binary(field(&data, "data"), &payload);
+                    let token = io.broadcast("/").emit_with_ack(
+                        &text(field(&data, "event")),
+                        &out,
+                        Duration::from_millis(timeout),
+                    );
+                    state
+                        .cluster
+                        .insert(token.map_err(err)?, Pending::BroadcastAck(me));
+                }
+            }
+        }
+        "sockets-join" | "sockets-leave" => {
+            let from = io.broadcast("/").to(text(field(&data, "in")));
+            let room = [text(field(&data, "room"))];
+            if event == "sockets-join" {
+                from.sockets_join(room).map_err(err)?;
+            } else {
+                from.sockets_leave(room).map_err(err)?;
+            }
+            reply(json!(true))?;
+        }
+        "disconnect-in" => io
+            .broadcast("/")
+            .to(text(&data))
+            .disconnect_sockets(true)
+            .map_err(err)?,
+        "fanout-except" => {
+            let out = arg_with_binary(field(&data, "data"), &payload);
+            io.broadcast("/")
+                .except(text(field(&data, "except")))
+                .emit(&text(field(&data, "event")), &out)
+                .map_err(err)?;
+        }
+        "server-side-emit" => {
+            // the other servers relay it to their sockets (a single server tells no one)
+            let relay = json!({"event": field(&data, "event"), "data": field(&data, "data")});
+            io.server_side_emit("/", "relay", &arg_with_binary(&relay, &payload))
+                .map_err(err)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The message of a cluster operation that did not complete, for the client.
+fn failure(error: &ClusterError) -> Value {
+    json!({"error": error.to_string()})
+}
+
+/// The first argument of each answer (what socket.io's Redis adapter forwards).
+fn firsts<'a>(answers: impl IntoIterator<Item = &'a Payload>) -> Vec<Value> {
+    answers.into_iter().map(Payload::first).collect()
+}
+
+/// Completes a `cluster-stats` request once its two answers came.
+fn answer_stats(io: &Io, state: &mut State, fetch: u64) -> Result<(), rtio::Error> {
+    let Some(stats) = state.stats.get(&fetch) else {
+        return Ok(());
+    };
+    let (Some(sockets), Some(servers)) = (&stats.sockets, &stats.servers) else {
+        return Ok(());
+    };
+    let answer = match (sockets, servers) {
+        (Ok(sockets), Ok(servers)) => json!({"sockets": sockets, "servers": servers}),
+        (Err(e), _) | (_, Err(e)) => failure(e),
+    };
+    let stats = state.stats.remove(&fetch).expect("looked up above");
+    io.ack(&stats.reply.sid, stats.reply.ack, &Payload::one(answer))
+}
+
+/// The results of the cluster operations: each answers the client request that started it.
+fn on_cluster_result(io: &Io, state: &mut State, event: Event) -> Result<(), rtio::Error> {
+    let answer = |reply: Reply, value: Value| io.ack(&reply.sid, reply.ack, &Payload::one(value));
+    match event {
+        Event::FetchSocketsResponse {
+            token,
+            sockets,
+            error,
+        } => match state.cluster.remove(&token) {
+            Some(Pending::StatsSockets) => {
+                if let Some(stats) = state.stats.get_mut(&token) {
+                    stats.sockets = Some(error.map_or(Ok(sockets.len()), Err));
+                }
+                answer_stats(io, state, token)?;
+            }
+            Some(Pending::RoomSockets(reply)) => {
+                let value = match error {
+                    Some(e) => failure(&e),
+                    None => {
+                        let mut ids: Vec<&str> = sockets.iter().map(|s| &*s.id).collect();
+                        ids.sort_unstable();
+                        json!(ids)
+                    }
+                };
+                answer(reply, value)?;
+            }
+            _ => {}
+        },
+        Event::ServerCountResponse { token, result } => {
+            if let Some(Pending::StatsServers(fetch)) = state.cluster.remove(&token) {
+                if let Some(stats) = state.stats.get_mut(&fetch) {
+                    stats.servers = Some(result);
+                }
+                answer_stats(io, state, fetch)?;
+            }
+        }
+        Event::ServerSideAckResponse {
+            token,
+            answers,
+            error,
+        } => {
+            if let Some(Pending::Ping(reply)) = state.cluster.remove(&token) {
+                let value = json!({"ok": error.is_none(), "responses": firsts(&answers)});
+                answer(reply, value)?;
+            }
+        }
+        Event::BroadcastAckResponse {
+            token,
+            answers,
+            error,
+        } => {
+            if let Some(Pending::BroadcastAck(reply)) = state.cluster.remove(&token) {
+                let payloads = answers.iter().map(|a: &AckAnswer| &a.payload);
+                let value = json!({"ok": error.is_none(), "responses": firsts(payloads)});
+                answer(reply, value)?;
+            }
+        }
+        // Sent by the other servers (or the emitter's serverSideEmit).
+        Event::ServerSideEmit {
+            nsp,
+            event,
+            payload,
+            ack,
+        } if &*nsp == "/" => match (event.as_str(), ack) {
+            ("relay", _) => {
+                let relay = payload.first();
+                let out = arg_with_binary(field(&relay, "data"), &payload);
+                // this server's sockets only
+                io.broadcast("/")
+                    .local()
+                    .emit(&text(field(&relay, "event")), &out)?;
+            }
+            ("ping", Some(ack)) => {
+                let sockets = io.stats("/")?.sockets;
+                io.server_side_ack(ack, &Payload::one(sockets))?;
+            }
+            _ => {}
+        },
         _ => {}
     }
     Ok(())
@@ -266,12 +523,16 @@ fn on_event(io: &Io, state: &mut State, visits: bool, event: Event) -> Result<()
             }
         }
         Event::Disconnect { .. } => {}
-        // The scenarios use no cluster operation (yet).
         Event::BroadcastAckResponse { .. }
         | Event::FetchSocketsResponse { .. }
         | Event::ServerSideEmit { .. }
         | Event::ServerSideAckResponse { .. }
-        | Event::ServerCountResponse { .. } => {}
+        | Event::ServerCountResponse { .. } => {
+            // the client that asked may have left meanwhile: then there is no one to answer
+            if let Err(e) = on_cluster_result(io, state, event) {
+                eprintln!("cluster result: {e}");
+            }
+        }
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ import { startServer, withTimeout, until, connect, STEP_MS } from '../js/harness
 
 export * from '../js/harness.mjs';
 
-export const DEFAULT_PAIRS = 'socketio+socketio';
+export const DEFAULT_PAIRS = 'socketio+socketio rust+socketio rust+rust';
 
 /** The host pairs under test: [{ name: 'rust+socketio', hosts: ['rust', 'socketio'] }]. */
 export const PAIRS = (process.env.CLUSTER_HOSTS || DEFAULT_PAIRS)
