@@ -140,6 +140,38 @@ export async function useRedis() {
   return { port, pid, url: `redis://127.0.0.1:${port}` };
 }
 
+/** The number of subscribers of a shard channel (`PUBSUB SHARDNUMSUB channel`). */
+function shardSubscribers(port, channel) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const args = ['PUBSUB', 'SHARDNUMSUB', channel];
+    const command = `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+    let got = '';
+    socket.on('connect', () => socket.write(command));
+    socket.on('data', (data) => {
+      got += data;
+      const count = /\r\n:(\d+)\r\n$/.exec(got);
+      if (count) {
+        socket.destroy();
+        resolve(Number(count[1]));
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+/**
+ * Waits until `count` servers subscribe the shard channel of `room` (the sharded adapter's
+ * dynamic mode): a server subscribes when a room gets its first local member, and Node's
+ * adapter does so after `join` returned, so a broadcast to that room right after the join
+ * could be published before the other node listens.
+ */
+export async function roomChannelSubscribed(key, room, count, nsp = '/') {
+  const { port } = await useRedis();
+  const channel = `${key}#${nsp}#${room}#`;
+  await until(async () => (await shardSubscribers(port, channel)) >= count, STEP_MS, `${count} subscribers of ${channel}`);
+}
+
 /** Waits until nothing answers on `port` any more (the redis-server there is gone). */
 async function portClosed(port, ms = 5000) {
   const deadline = Date.now() + ms;

@@ -15,6 +15,7 @@ import {
   connectTo,
   fanoutFrom,
   quietUntil,
+  roomChannelSubscribed,
   roomIs,
   settle,
   sorted,
@@ -52,8 +53,10 @@ export function defineRows(variant) {
 
       describe(`${variant} cluster ${pair.name} over ${setup}: rows`, () => {
         let nodes;
+        let key;
         before(async () => {
-          nodes = await startPair(pair, { key: uniqueKey(`${variant}-rows`), sharded });
+          key = uniqueKey(`${variant}-rows`);
+          nodes = await startPair(pair, { key, sharded });
         });
         after(async () => {
           closeAllClients();
@@ -100,6 +103,7 @@ export function defineRows(variant) {
             const d = await on('Y');
             const room = unique('room');
             assert.equal(await c.call('join', room), true);
+            if (sharded) await roomChannelSubscribed(key, room, 1);
             const data = { token: unique('to-room'), bin: Buffer.from([0, 1, 2, 255]) };
             a.emit('to-room', { room, event: 'in-room', data });
             assertPayload(await c.nextValue('in-room'), data, 'to-room across nodes, with binary');
