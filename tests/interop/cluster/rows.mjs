@@ -158,6 +158,7 @@ export function defineRows(variant) {
             assert.equal(await b.call('sockets-join', { in: from, room }), true);
             await roomIs(d, room, [a.id, c.id]);
             await roomIs(b, room, [a.id, c.id]);
+            if (sharded) await roomChannelSubscribed(key, room, 2);
             d.emit('to-room', { room, event: 'in-joined', data: 1 });
             for (const client of [a, c]) assert.deepEqual(await client.next('in-joined'), [1]);
             await quietUntil([a, b, c, d].map((cl) => [cl, 'in-joined'])).through(fanoutFrom(d));
