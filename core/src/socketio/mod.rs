@@ -20,8 +20,8 @@ use crate::bell::EventBell;
 use crate::config::Config;
 use crate::engineio::packet::Frame;
 use crate::engineio::{
-    CloseReason, Engine, EngineHandler, Handshake, Message, Queued, RequestAnswer, RequestInfo,
-    Session,
+    CloseReason, Engine, EngineHandler, Entry, Handshake, Message, Queued, RequestAnswer,
+    RequestInfo, Session,
 };
 use crate::event::{AckError, DisconnectReason, Event};
 use crate::payload::Payload;
@@ -460,19 +460,24 @@ impl Sio {
 
     /// Closes a session by the engine's rule for `reason` (see `Engine::close`).
     pub(crate) fn close_session(&self, session: &Session, reason: CloseReason) {
-        if let Some(engine) = self.engine() {
-            if let Some(entry) = engine.get(&session.sid) {
-                engine.close(&entry, reason);
-            }
-        }
+        self.with_entry(session, |engine, entry| engine.close(entry, reason));
     }
 
     /// Ends a connection that broke the Socket.IO protocol: like socket.io's
     /// `conn.close()`, what was queued still goes out, then the close.
     fn refuse_connection(&self, session: &Session, reason: CloseReason) {
+        self.with_entry(session, |engine, entry| engine.close_flushed(entry, reason));
+    }
+
+    /// Runs `f` with the engine and the session's entry, while both exist.
+    fn with_entry(
+        &self,
+        session: &Session,
+        f: impl FnOnce(&Arc<Engine<Arc<Sio>>>, &Arc<Entry<Arc<Conn>>>),
+    ) {
         if let Some(engine) = self.engine() {
             if let Some(entry) = engine.get(&session.sid) {
-                engine.close_flushed(&entry, reason);
+                f(&engine, &entry);
             }
         }
     }
