@@ -278,6 +278,20 @@ impl Io {
         Ok(())
     }
 
+    /// Attaches data to a socket (socket.io's `socket.data`), as JSON text; `None` clears
+    /// it. The other servers of a cluster see it in their `fetch_sockets` answers (as
+    /// [`crate::SocketInfo::data`], like this server's own). The core does not read it.
+    /// [`Error::InvalidArgument`] when it is not JSON.
+    pub fn set_socket_data(&self, sid: &str, data: Option<&str>) -> Result<(), Error> {
+        if let Some(json) = data {
+            serde_json::from_str::<&serde_json::value::RawValue>(json)
+                .map_err(|e| Error::InvalidArgument(format!("socket data is not JSON ({e})")))?;
+        }
+        let (socket, _) = self.socket(sid)?;
+        socket.set_data(data);
+        Ok(())
+    }
+
     /// The rooms a socket is in, its own room (its id) first.
     pub fn rooms(&self, sid: &str) -> Result<Vec<String>, Error> {
         let (socket, _) = self.socket(sid)?;

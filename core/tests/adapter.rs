@@ -297,6 +297,30 @@ fn fetch_sockets_describes_the_selected_sockets() {
         }
         other => panic!("{other:?}"),
     }
+    // What the host attaches travels with the socket; what is not JSON is refused.
+    io.set_socket_data(&a.sid, Some("{\"name\":\"ann\"}"))
+        .unwrap();
+    assert!(matches!(
+        io.set_socket_data(&b.sid, Some("{name")),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        io.set_socket_data("nobody", None),
+        Err(Error::UnknownSocket(_))
+    ));
+    io.broadcast("/").to("r").fetch_sockets().unwrap();
+    match next(&server) {
+        Event::FetchSocketsResponse { sockets, .. } => {
+            assert_eq!(sockets[0].data.as_deref(), Some("{\"name\":\"ann\"}"));
+        }
+        other => panic!("{other:?}"),
+    }
+    io.set_socket_data(&a.sid, None).unwrap();
+    io.broadcast("/").to("r").fetch_sockets().unwrap();
+    match next(&server) {
+        Event::FetchSocketsResponse { sockets, .. } => assert_eq!(sockets[0].data, None),
+        other => panic!("{other:?}"),
+    }
     assert!(matches!(
         io.fetch_sockets("/nope", &Selector::default()),
         Err(Error::UnknownNamespace(_))

@@ -368,14 +368,14 @@ impl LocalAdapter {
         found
             .into_iter()
             .filter_map(|(id, rooms)| {
-                let (handshake, auth) = sockets.describe(&id)?;
+                let described = sockets.describe(&id)?;
                 Some(SocketInfo {
                     id,
                     nsp: self.nsp.clone(),
                     rooms,
-                    handshake,
-                    auth,
-                    data: None,
+                    handshake: described.handshake,
+                    auth: described.auth,
+                    data: described.data,
                     local: true,
                 })
             })
@@ -386,7 +386,7 @@ impl LocalAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::Adapter;
+    use crate::adapter::{Adapter, Described};
     use crate::engineio::Handshake;
     use crate::payload::Payload;
     use parking_lot::Mutex;
@@ -450,16 +450,17 @@ mod tests {
         fn disconnect(&self, ids: &[Arc<str>], close: bool) {
             self.disconnected.lock().push((sorted(ids), close));
         }
-        fn describe(&self, _id: &str) -> Option<(Arc<Handshake>, String)> {
-            Some((
-                Arc::new(Handshake {
+        fn describe(&self, _id: &str) -> Option<Described> {
+            Some(Described {
+                handshake: Arc::new(Handshake {
                     remote_addr: "127.0.0.1:1".parse().unwrap(),
                     headers: Default::default(),
                     query: String::new(),
                     issued_ms: 0,
                 }),
-                "{}".into(),
-            ))
+                auth: "{}".into(),
+                data: None,
+            })
         }
     }
 

@@ -161,8 +161,9 @@ pub struct SocketInfo {
     pub handshake: Arc<Handshake>,
     /// The auth object it sent to join the namespace, as JSON text (`{}` when none).
     pub auth: String,
-    /// Data the application attached to it on another server (socket.io's `socket.data`),
-    /// as JSON text; `None` for this server's sockets (rtio keeps no such data).
+    /// Data the application attached to it (socket.io's `socket.data`), as JSON text:
+    /// on this server what the host set with [`crate::Io::set_socket_data`], on another
+    /// what that server reported; `None` when nothing was attached.
     pub data: Option<String>,
     /// True when the socket is connected to this server (so [`crate::Io::emit`] and the
     /// other per-socket calls reach it directly).
@@ -205,8 +206,17 @@ pub(crate) trait LocalSockets: Send + Sync {
     ) -> usize;
     /// Disconnects each socket (server side), closing its whole connection when `close`.
     fn disconnect(&self, ids: &[Arc<str>], close: bool);
-    /// The handshake and auth of a socket, for `fetch_sockets`.
-    fn describe(&self, id: &str) -> Option<(Arc<Handshake>, String)>;
+    /// The handshake, auth and data of a socket, for `fetch_sockets`.
+    fn describe(&self, id: &str) -> Option<Described>;
+}
+
+/// What [`LocalSockets::describe`] tells of one socket.
+pub(crate) struct Described {
+    pub(crate) handshake: Arc<Handshake>,
+    /// The auth object it joined with, as JSON text (`{}` when none).
+    pub(crate) auth: String,
+    /// What the host attached with [`crate::Io::set_socket_data`], as JSON text.
+    pub(crate) data: Option<String>,
 }
 
 /// What an adapter is given when its namespace is created: the namespace, rtio's runtime,

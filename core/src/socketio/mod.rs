@@ -13,15 +13,14 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::oneshot;
 
 use crate::adapter::{
-    AckSink, Adapter, AdapterContext, LocalAdapterFactory, LocalSockets, OutPacket, Reply,
-    ReplyItem, Selector, ServerAck, Visit, Walk,
+    AckSink, Adapter, AdapterContext, Described, LocalAdapterFactory, LocalSockets, OutPacket,
+    Reply, ReplyItem, Selector, ServerAck, Visit, Walk,
 };
 use crate::bell::EventBell;
 use crate::config::Config;
 use crate::engineio::packet::Frame;
 use crate::engineio::{
-    CloseReason, Engine, EngineHandler, Entry, Handshake, Message, Queued, RequestAnswer,
-    RequestInfo, Session,
+    CloseReason, Engine, EngineHandler, Entry, Message, Queued, RequestAnswer, RequestInfo, Session,
 };
 use crate::event::{AckError, DisconnectReason, Event};
 use crate::payload::Payload;
@@ -89,6 +88,9 @@ pub(crate) struct Socket {
     acks: Mutex<HashMap<u64, Awaited>>,
     /// The auth object it joined with (JSON text), when not `{}`.
     auth: Option<Box<str>>,
+    /// What the host attached to it (socket.io's `socket.data`, JSON text), told to the
+    /// other servers of a cluster when they fetch it. Set by [`crate::Io::set_socket_data`].
+    data: Mutex<Option<Box<str>>>,
 }
 
 /// Who waits for an ack from a socket.
@@ -790,6 +792,7 @@ impl Sio {
             held: Mutex::new(Vec::new()),
             acks: Mutex::new(HashMap::new()),
             auth: (auth != "{}").then(|| auth.into()),
+            data: Mutex::new(None),
         });
         conn.pending.lock().push(socket.clone());
         self.sockets
@@ -1035,10 +1038,15 @@ impl LocalSockets for Sio {
         }
     }
 
-    fn describe(&self, id: &str) -> Option<(Arc<Handshake>, String)> {
+    fn describe(&self, id: &str) -> Option<Described> {
         let socket = self.sockets.read().get(id).cloned()?;
         let auth = socket.auth.as_deref().unwrap_or("{}").to_string();
-        Some((socket.session.handshake.clone(), auth))
+        let data = socket.data.lock().as_deref().map(str::to_string);
+        Some(Described {
+            handshake: socket.session.handshake.clone(),
+            auth,
+            data,
+        })
     }
 }
 
@@ -1152,6 +1160,11 @@ impl EngineHandler for Arc<Sio> {
 }
 
 impl Socket {
+    /// Replaces what the host attached to this socket (JSON text; `None` clears it).
+    pub(crate) fn set_data(&self, data: Option<&str>) {
+        *self.data.lock() = data.map(Into::into);
+    }
+
     /// Sends one event to this socket.
     pub(crate) fn emit(&self, sio: &Sio, event: &str, payload: &Payload) -> bool {
         sio.send_packet(self, PacketType::Event, None, Some(event), payload)

@@ -89,8 +89,8 @@ pub(crate) fn selector_of(opts: &Opts) -> Selector<'_> {
 
 /// One of this server's sockets as Node's `fetchSockets` reports it to other nodes:
 /// `{id, handshake:{headers, time, address, xdomain, secure, issued, url, query, auth},
-/// rooms, data}`. rtio keeps no `socket.data`, so `data` is `{}` (Node's default); `url`
-/// is rebuilt with socket.io's default path, since the handshake keeps the query only.
+/// rooms, data}`. `data` is what the host attached (`Io::set_socket_data`), else `{}`
+/// (Node's default); `url` is rebuilt with socket.io's default path, since the handshake keeps the query only.
 pub(crate) fn to_remote(info: &SocketInfo) -> RemoteSocket {
     let hs = &info.handshake;
     let mut headers: Vec<(String, Value)> = Vec::new();
