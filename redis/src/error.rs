@@ -40,6 +40,8 @@ pub enum Error {
     /// The adapter's configuration is refused (e.g. a Redis URL that does not parse); not a
     /// decoding error, returned by `adapter::redis_adapter` only.
     Config(String),
+    /// Redis refused a command or could not be reached (the emitter's calls only).
+    Redis(String),
 }
 
 impl fmt::Display for Error {
@@ -60,6 +62,7 @@ impl fmt::Display for Error {
             Error::UnknownType(t) => write!(f, "unknown message type {t}"),
             Error::BadPlaceholder(m) => write!(f, "illegal attachments: {m}"),
             Error::Config(m) => write!(f, "invalid adapter configuration: {m}"),
+            Error::Redis(m) => f.write_str(m),
         }
     }
 }

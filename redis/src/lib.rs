@@ -15,6 +15,8 @@
 //! - [`classic`]: the default adapter and the emitter: broadcasts ([`ClassicBroadcast`]),
 //!   requests ([`ClassicRequest`]) and responses ([`ClassicResponse`]).
 //! - [`sharded`]: `createShardedAdapter` (Redis 7 sharded Pub/Sub): [`ShardedMessage`].
+//! - [`emitter`] (feature `adapter`): pushes into a cluster from a process without a server,
+//!   like `@socket.io/redis-emitter`.
 //!
 //! Decoding is lenient in what Node itself accepts or other emitters send (any key order,
 //! missing `except`/`flags`/`uid`/`packet.nsp`, packet type 5, numeric rooms, every msgpack
@@ -54,6 +56,8 @@
 #[cfg(feature = "adapter")]
 pub mod adapter;
 pub mod classic;
+#[cfg(feature = "adapter")]
+pub mod emitter;
 mod encode;
 mod error;
 mod json;

@@ -163,6 +163,12 @@ impl LinkConfig {
     pub fn check(&self) -> Result<(), LinkError> {
         conn::client(self).map(drop)
     }
+
+    /// The redis-rs client [`RedisLink`] connects with (for the emitter's synchronous
+    /// connection).
+    pub(crate) fn client(&self) -> Result<redis::Client, LinkError> {
+        conn::client(self)
+    }
 }
 
 impl std::fmt::Debug for LinkConfig {

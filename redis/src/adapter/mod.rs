@@ -40,7 +40,7 @@
 //! ```
 
 mod classic;
-mod convert;
+pub(crate) mod convert;
 mod hub;
 mod sharded;
 
