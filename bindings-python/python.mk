@@ -12,9 +12,10 @@ PY_BINDING   := bindings-python
 PY_MATURIN   := $(VENV)/.maturin-installed
 PY_INSTALLED := $(VENV)/.rtio-installed
 PY_WHEELDIR  := target/python-wheel
-PY_SOURCES   := $(shell find $(PY_BINDING)/src $(PY_BINDING)/python core/src -type f \
+PY_SOURCES   := $(shell find $(PY_BINDING)/src $(PY_BINDING)/python core/src redis/src -type f \
                   -not -name '*.pyc' -not -name '*.so' 2>/dev/null) \
-                $(PY_BINDING)/Cargo.toml $(PY_BINDING)/pyproject.toml core/Cargo.toml Cargo.lock
+                $(PY_BINDING)/Cargo.toml $(PY_BINDING)/pyproject.toml core/Cargo.toml redis/Cargo.toml \
+                Cargo.lock
 
 $(PY_MATURIN): $(PY_DEPS)
 	$(VENV)/bin/pip install --quiet "maturin>=1.16,<2"

@@ -23,10 +23,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DISCONNECT", server::DISCONNECT)?;
     m.add("ACK", server::ACK)?;
     m.add("REQUEST", server::REQUEST)?;
+    m.add("BROADCAST_ACK", server::BROADCAST_ACK)?;
+    m.add("FETCH_SOCKETS", server::FETCH_SOCKETS)?;
+    m.add("SERVER_SIDE_EMIT", server::SERVER_SIDE_EMIT)?;
+    m.add("SERVER_SIDE_ACK", server::SERVER_SIDE_ACK)?;
+    m.add("SERVER_COUNT", server::SERVER_COUNT)?;
     // False while the core's connect requests do not carry the socket id the connection
     // will get (docs/python.md, "Connection refusal").
     m.add("CONNECT_REQUEST_HAS_SID", true)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(server::check_redis, m)?)?;
     m.add_function(wrap_pyfunction!(encode_payload, m)?)?;
     m.add_function(wrap_pyfunction!(decode_payload, m)?)?;
     Ok(())

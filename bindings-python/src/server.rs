@@ -24,8 +24,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use rtio::engineio::{Handshake, Headers};
 use rtio::{
-    Config, CorsOrigins, DisconnectReason, Event, Events, Io, RequestAnswer, RequestInfo, Server,
+    ClusterError, Config, CorsOrigins, DisconnectReason, Event, Events, Io, RequestAnswer,
+    RequestInfo, Selector, Server, SocketInfo,
 };
+use rtio_redis::adapter::{redis_adapter, RedisAdapterOptions, Variant};
+use rtio_redis::SubscriptionMode;
 
 use crate::convert;
 
@@ -36,6 +39,11 @@ pub const MESSAGE: u8 = 2;
 pub const DISCONNECT: u8 = 3;
 pub const ACK: u8 = 4;
 pub const REQUEST: u8 = 5;
+pub const BROADCAST_ACK: u8 = 6;
+pub const FETCH_SOCKETS: u8 = 7;
+pub const SERVER_SIDE_EMIT: u8 = 8;
+pub const SERVER_SIDE_ACK: u8 = 9;
+pub const SERVER_COUNT: u8 = 10;
 
 // Raised when the server is stopped (re-exported by `rtio.exceptions`).
 pyo3::create_exception!(
@@ -122,6 +130,16 @@ fn wsgi_environ<'py>(
     Ok(env)
 }
 
+/// `Ok(None)` for a namespace this server does not serve (nothing selected), else the value
+/// or the error.
+fn known_namespace<T>(r: Result<T, rtio::Error>) -> PyResult<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(rtio::Error::UnknownNamespace(_)) => Ok(None),
+        Err(e) => Err(to_py_err(e)),
+    }
+}
+
 /// An HTTP request the host is asked about (with a callable `cors_allowed_origins`): its
 /// `Origin` and, when the callable wants it, its environ.
 #[pyclass(frozen, module = "rtio._native")]
@@ -191,9 +209,47 @@ fn opening<'py>(
     )
 }
 
-/// One core event as the tuple the Python side dispatches on; `None` for the answers and
-/// messages of cluster operations, which this binding does not start yet (the default
-/// adapter sends none of them unless asked).
+/// The error of a cluster answer as text for Python (`None`: complete).
+fn cluster_error<'py>(py: Python<'py>, e: Option<ClusterError>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match e {
+        Some(e) => e.to_string().into_pyobject(py)?.into_any(),
+        None => py.None().into_bound(py),
+    })
+}
+
+/// A socket of a `fetch_sockets` answer as a dict: `id`, `nsp`, `rooms`, `data` (decoded,
+/// `None` when unset), `local`, `auth`, and its handshake's parts (`address`, `headers`,
+/// `query` text, `issued` ms) for the Python side to shape like socket.io's.
+fn socket_info<'py>(py: Python<'py>, s: SocketInfo) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("id", &*s.id)?;
+    d.set_item("nsp", &*s.nsp)?;
+    d.set_item("rooms", s.rooms)?;
+    let data = match &s.data {
+        Some(json) => convert::decode_json(py, json, &[])?,
+        None => py.None().into_bound(py),
+    };
+    d.set_item("data", data)?;
+    d.set_item("local", s.local)?;
+    d.set_item("auth", convert::decode_json(py, &s.auth, &[])?)?;
+    let h = &s.handshake;
+    d.set_item("address", h.remote_addr.ip().to_string())?;
+    let headers = PyDict::new(py);
+    for (name, value) in h.headers.iter() {
+        let value = String::from_utf8_lossy(value);
+        let joined = match headers.get_item(name)? {
+            Some(prev) => format!("{}, {}", prev.extract::<String>()?, value),
+            None => value.into_owned(),
+        };
+        headers.set_item(name, joined)?;
+    }
+    d.set_item("headers", headers)?;
+    d.set_item("query", &h.query)?;
+    d.set_item("issued", h.issued_ms)?;
+    Ok(d)
+}
+
+/// One core event as the tuple the Python side dispatches on (`None`: nothing to deliver).
 fn event_to_py<'py>(
     py: Python<'py>,
     ev: Event,
@@ -201,11 +257,101 @@ fn event_to_py<'py>(
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
     let none = || py.None().into_bound(py);
     Ok(Some(match ev {
-        Event::BroadcastAckResponse { .. }
-        | Event::FetchSocketsResponse { .. }
-        | Event::ServerSideEmit { .. }
-        | Event::ServerSideAckResponse { .. }
-        | Event::ServerCountResponse { .. } => return Ok(None),
+        Event::BroadcastAckResponse {
+            token,
+            answers,
+            error,
+        } => {
+            let list = PyList::empty(py);
+            for a in answers {
+                let sid = match &a.sid {
+                    Some(sid) => (&**sid).into_pyobject(py)?.into_any(),
+                    None => none(),
+                };
+                let args = convert::decode_args(py, &a.payload)?.into_any();
+                list.append(PyTuple::new(py, [sid, args])?)?;
+            }
+            PyTuple::new(
+                py,
+                [
+                    BROADCAST_ACK.into_pyobject(py)?.into_any(),
+                    token.into_pyobject(py)?.into_any(),
+                    list.into_any(),
+                    cluster_error(py, error)?,
+                ],
+            )?
+        }
+        Event::FetchSocketsResponse {
+            token,
+            sockets,
+            error,
+        } => {
+            let list = PyList::empty(py);
+            for s in sockets {
+                list.append(socket_info(py, s)?)?;
+            }
+            PyTuple::new(
+                py,
+                [
+                    FETCH_SOCKETS.into_pyobject(py)?.into_any(),
+                    token.into_pyobject(py)?.into_any(),
+                    list.into_any(),
+                    cluster_error(py, error)?,
+                ],
+            )?
+        }
+        Event::ServerSideEmit {
+            nsp,
+            event,
+            payload,
+            ack,
+        } => PyTuple::new(
+            py,
+            [
+                SERVER_SIDE_EMIT.into_pyobject(py)?.into_any(),
+                (&*nsp).into_pyobject(py)?.into_any(),
+                event.into_pyobject(py)?.into_any(),
+                convert::decode_args(py, &payload)?.into_any(),
+                match ack {
+                    Some(id) => id.into_pyobject(py)?.into_any(),
+                    None => none(),
+                },
+            ],
+        )?,
+        Event::ServerSideAckResponse {
+            token,
+            answers,
+            error,
+        } => {
+            let list = PyList::empty(py);
+            for a in &answers {
+                list.append(convert::decode_args(py, a)?)?;
+            }
+            PyTuple::new(
+                py,
+                [
+                    SERVER_SIDE_ACK.into_pyobject(py)?.into_any(),
+                    token.into_pyobject(py)?.into_any(),
+                    list.into_any(),
+                    cluster_error(py, error)?,
+                ],
+            )?
+        }
+        Event::ServerCountResponse { token, result } => {
+            let (count, error) = match result {
+                Ok(n) => (n.into_pyobject(py)?.into_any(), none()),
+                Err(e) => (none(), cluster_error(py, Some(e))?),
+            };
+            PyTuple::new(
+                py,
+                [
+                    SERVER_COUNT.into_pyobject(py)?.into_any(),
+                    token.into_pyobject(py)?.into_any(),
+                    count,
+                    error,
+                ],
+            )?
+        }
         Event::Request { request, info } => PyTuple::new(
             py,
             [
@@ -367,6 +513,75 @@ pub struct Options {
     dynamic_namespaces: bool,
     /// Poll mode (a wake-up fd) instead of a dispatcher thread.
     poll_mode: bool,
+    /// Join a Socket.IO cluster through Redis (`client_manager=rtio.RedisManager(...)`).
+    redis: Option<RedisOptions>,
+}
+
+/// The Redis adapter's options, as `rtio.RedisManager` passes them (a dict).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct RedisOptions {
+    url: String,
+    key: String,
+    sharded: bool,
+    requests_timeout_ms: u64,
+    publish_on_specific_response_channel: bool,
+    /// `"static"`, `"dynamic"` or `"dynamic-private"` (sharded only).
+    subscription_mode: String,
+}
+
+impl RedisOptions {
+    fn adapter_options(self) -> PyResult<RedisAdapterOptions> {
+        let mut o = RedisAdapterOptions::new(self.url);
+        o.key = self.key;
+        o.variant = if self.sharded {
+            Variant::Sharded
+        } else {
+            Variant::Classic
+        };
+        o.requests_timeout = Duration::from_millis(self.requests_timeout_ms);
+        o.publish_on_specific_response_channel = self.publish_on_specific_response_channel;
+        o.subscription_mode = match self.subscription_mode.as_str() {
+            "static" => SubscriptionMode::Static,
+            "dynamic" => SubscriptionMode::Dynamic,
+            "dynamic-private" => SubscriptionMode::DynamicPrivate,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "subscription_mode must be 'static', 'dynamic' or 'dynamic-private', \
+                     not {other:?}"
+                )))
+            }
+        };
+        Ok(o)
+    }
+}
+
+/// Checks a manager's Redis options now (a URL the client cannot take, an unknown mode):
+/// `ValueError` naming what is wrong. Connects to nothing.
+#[pyfunction]
+pub fn check_redis(options: RedisOptions) -> PyResult<()> {
+    redis_adapter(options.adapter_options()?)
+        .map(drop)
+        .map_err(|e| PyValueError::new_err(format!("RedisManager: {e}")))
+}
+
+/// The selection of a cluster operation: rooms (or sids) to reach, all sockets of the
+/// namespace when empty, minus the members of `exclude`; `local`: this server only.
+fn selector<'a>(to: &'a [String], except: &'a [String], local: bool) -> Selector<'a> {
+    Selector {
+        to,
+        except,
+        skip: None,
+        local,
+    }
+}
+
+fn seconds(t: f64) -> Duration {
+    Duration::from_secs_f64(if t.is_finite() {
+        t.clamp(0.0, 1e9)
+    } else {
+        1e9
+    })
 }
 
 #[pymethods]
@@ -406,6 +621,13 @@ impl NativeServer {
             config = config.namespace(name, middleware);
         }
         config.dynamic_namespaces = options.dynamic_namespaces;
+        if let Some(redis) = options.redis {
+            let adapter_options = redis.adapter_options()?;
+            let timeout = adapter_options.requests_timeout;
+            let factory = redis_adapter(adapter_options)
+                .map_err(|e| PyValueError::new_err(format!("RedisManager: {e}")))?;
+            config = config.adapter(factory).cluster_timeout(timeout);
+        }
         let wake = if options.poll_mode {
             let (reader, writer) =
                 UnixStream::pair().map_err(|e| PyOSError::new_err(e.to_string()))?;
@@ -521,7 +743,8 @@ impl NativeServer {
 
     /// Sends an event to the sockets of a namespace: those in any of `to` (all when empty),
     /// minus those in any of `exclude`. Returns how many it was queued for.
-    #[pyo3(signature = (nsp, event, data, to=None, exclude=None))]
+    /// In a cluster the other servers' sockets are reached too, unless `local`.
+    #[pyo3(signature = (nsp, event, data, to=None, exclude=None, local=false))]
     fn broadcast(
         &self,
         nsp: &str,
@@ -529,6 +752,7 @@ impl NativeServer {
         data: &Bound<'_, PyAny>,
         to: Option<Vec<String>>,
         exclude: Option<Vec<String>>,
+        local: bool,
     ) -> PyResult<usize> {
         let payload = convert::encode_data(data)?;
         let mut b = self.io.broadcast(nsp);
@@ -537,6 +761,9 @@ impl NativeServer {
         }
         for room in exclude.unwrap_or_default() {
             b = b.except(room);
+        }
+        if local {
+            b = b.local();
         }
         match b.emit(event, &payload) {
             Ok(n) => Ok(n),
@@ -669,6 +896,129 @@ impl NativeServer {
             rtio::engineio::Transport::Polling => "polling",
             rtio::engineio::Transport::WebSocket => "websocket",
         })
+    }
+
+    /// Sends an event to the selected sockets of every server, asking each for an ack;
+    /// returns the token of the one `BROADCAST_ACK` event that follows (every answer, or
+    /// those that came by `timeout` seconds; `None`: no deadline), or `None` when the
+    /// namespace is not served.
+    #[pyo3(signature = (nsp, event, data, to, exclude, timeout=None, local=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn broadcast_with_ack(
+        &self,
+        nsp: &str,
+        event: &str,
+        data: &Bound<'_, PyAny>,
+        to: Vec<String>,
+        exclude: Vec<String>,
+        timeout: Option<f64>,
+        local: bool,
+    ) -> PyResult<Option<u64>> {
+        let payload = convert::encode_data(data)?;
+        let mut b = self.io.broadcast(nsp);
+        for room in to {
+            b = b.to(room);
+        }
+        for room in exclude {
+            b = b.except(room);
+        }
+        if local {
+            b = b.local();
+        }
+        let timeout = timeout.map_or(Duration::MAX, seconds);
+        known_namespace(b.emit_with_ack(event, &payload, timeout))
+    }
+
+    /// Lists the selected sockets of every server: the token of the `FETCH_SOCKETS` event
+    /// that follows, or `None` when the namespace is not served.
+    #[pyo3(signature = (nsp, to, exclude, local=false))]
+    fn fetch_sockets(
+        &self,
+        nsp: &str,
+        to: Vec<String>,
+        exclude: Vec<String>,
+        local: bool,
+    ) -> PyResult<Option<u64>> {
+        known_namespace(self.io.fetch_sockets(nsp, &selector(&to, &exclude, local)))
+    }
+
+    /// Puts the selected sockets of every server in `rooms`.
+    #[pyo3(signature = (nsp, to, exclude, rooms, local=false))]
+    fn sockets_join(
+        &self,
+        nsp: &str,
+        to: Vec<String>,
+        exclude: Vec<String>,
+        rooms: Vec<String>,
+        local: bool,
+    ) -> PyResult<()> {
+        let sel = selector(&to, &exclude, local);
+        known_namespace(self.io.sockets_join(nsp, &sel, rooms)).map(drop)
+    }
+
+    /// Takes the selected sockets of every server out of `rooms`.
+    #[pyo3(signature = (nsp, to, exclude, rooms, local=false))]
+    fn sockets_leave(
+        &self,
+        nsp: &str,
+        to: Vec<String>,
+        exclude: Vec<String>,
+        rooms: Vec<String>,
+        local: bool,
+    ) -> PyResult<()> {
+        let sel = selector(&to, &exclude, local);
+        known_namespace(self.io.sockets_leave(nsp, &sel, rooms)).map(drop)
+    }
+
+    /// Disconnects the selected sockets of every server (their clients see a server
+    /// disconnect); with `close_connection` their connections are closed too.
+    #[pyo3(signature = (nsp, to, exclude, close_connection, local=false))]
+    fn disconnect_sockets(
+        &self,
+        nsp: &str,
+        to: Vec<String>,
+        exclude: Vec<String>,
+        close_connection: bool,
+        local: bool,
+    ) -> PyResult<()> {
+        let sel = selector(&to, &exclude, local);
+        known_namespace(self.io.disconnect_sockets(nsp, &sel, close_connection)).map(drop)
+    }
+
+    /// Sends an event to the other servers of the cluster (`SERVER_SIDE_EMIT` events
+    /// there). With `timeout` (seconds) their answers are asked for: returns the token of
+    /// the `SERVER_SIDE_ACK` event that follows. `None` when there is nothing to wait for.
+    #[pyo3(signature = (nsp, event, data, timeout=None))]
+    fn server_side_emit(
+        &self,
+        nsp: &str,
+        event: &str,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<u64>> {
+        let payload = convert::encode_data(data)?;
+        match timeout {
+            None => known_namespace(self.io.server_side_emit(nsp, event, &payload)).map(|_| None),
+            Some(t) => {
+                known_namespace(
+                    self.io
+                        .server_side_emit_with_ack(nsp, event, &payload, seconds(t)),
+                )
+            }
+        }
+    }
+
+    /// Answers a `SERVER_SIDE_EMIT` event that asked for one. False when it was answered
+    /// already or waited too long.
+    fn server_side_ack(&self, ack: u64, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let payload = convert::encode_data(data)?;
+        found(self.io.server_side_ack(ack, &payload))
+    }
+
+    /// Counts the servers of the namespace's cluster: the token of the `SERVER_COUNT` event
+    /// that follows, or `None` when the namespace is not served.
+    fn server_count(&self, nsp: &str) -> PyResult<Option<u64>> {
+        known_namespace(self.io.server_count(nsp))
     }
 
     /// Accepts clients on one more namespace (or changes whether it asks first).

@@ -25,9 +25,10 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from . import exceptions
-from ._base import reason
+from ._base import SocketInfo, reason
 from ._native import __version__
 from .async_server import AsyncServer
+from .managers import AsyncRedisManager, RedisManager
 from .namespace import AsyncNamespace, Namespace
 from .server import Server
 
@@ -36,6 +37,9 @@ __all__ = [
     "AsyncServer",
     "Namespace",
     "AsyncNamespace",
+    "RedisManager",
+    "AsyncRedisManager",
+    "SocketInfo",
     "exceptions",
     "reason",
     "WSGIApp",

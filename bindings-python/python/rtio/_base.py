@@ -10,7 +10,9 @@ import inspect
 import logging
 import os
 import threading
+import urllib.parse
 import weakref
+from dataclasses import dataclass, field
 from typing import (Any, Callable, Deque, Dict, Iterable, Iterator, List, NoReturn, Optional,
                     Tuple, Union)
 
@@ -147,6 +149,64 @@ def _cors_policy(value: Any) -> _CorsPolicy:
         return "list", origins, True
     raise TypeError("cors_allowed_origins must be None, '*', an origin, a list of origins, "
                     f"or a callable, not {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class SocketInfo:
+    """rtio's own: a socket of the cluster, as :meth:`rtio.Server.fetch_sockets` reports it
+    (socket.io's ``RemoteSocket`` data), whichever node it is connected to."""
+
+    #: The socket id (usable as ``to=`` anywhere in the cluster).
+    id: str
+    #: Its namespace.
+    namespace: str
+    #: Its rooms, its own room (its id) first.
+    rooms: List[str]
+    #: What its node attached to it (socket.io's ``socket.data``); ``None`` when nothing.
+    data: Any
+    #: Its connection's handshake, shaped like socket.io's: ``headers`` (lower-case names),
+    #: ``address``, ``issued`` (ms since the epoch), ``query`` (a dict), ``auth``.
+    handshake: Dict[str, Any] = field(hash=False)
+    #: True when it is connected to this node.
+    local: bool
+
+
+def _socket_info(d: Dict[str, Any]) -> SocketInfo:
+    query = dict(urllib.parse.parse_qsl(d["query"], keep_blank_values=True))
+    return SocketInfo(
+        id=d["id"], namespace=d["nsp"], rooms=list(d["rooms"]), data=d["data"],
+        handshake={"headers": d["headers"], "address": d["address"], "issued": d["issued"],
+                   "query": query, "auth": d["auth"]},
+        local=d["local"])
+
+
+def ack_value(args: List[Any]) -> Any:
+    """An acknowledgement's arguments as python-socketio's ``call`` returns them: one value,
+    a tuple for several, ``None`` for none."""
+    return tuple(args) if len(args) > 1 else args[0] if len(args) == 1 else None
+
+
+def _rooms(value: Target) -> List[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+class _RoomCallback:
+    """An ``emit(..., callback=)`` to more than one local socket: the core's broadcast with
+    acks, whose answers all come in one event."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[..., Any]) -> None:
+        self.callback = callback
+
+
+#: Seconds an ``emit(..., callback=)`` to a room of a cluster waits for the clients' acks
+#: when ``ack_timeout`` is unset (across nodes the answers cannot wait without a bound).
+CLUSTER_ACK_TIMEOUT = 60.0
 
 
 def _refuse(option: str, why: str) -> NoReturn:
@@ -342,9 +402,7 @@ class BaseServer:
         # is accepted and ignored (docs/python.md, "Options").
         for key in kwargs:
             raise TypeError(f"{type(self).__name__}() got an unexpected option {key!r}")
-        if client_manager is not None:
-            _refuse("client_manager", "rtio keeps clients and rooms in its engine, on one "
-                    "server (no Redis/Kafka/... manager); leave client_manager unset")
+        self._check_manager(client_manager)
         if serializer != "default":
             _refuse(f"serializer={serializer!r}", "rtio speaks Socket.IO's default JSON "
                     "serializer only; leave serializer unset")
@@ -388,7 +446,16 @@ class BaseServer:
         self.async_handlers = bool(async_handlers)
         self.always_connect = always_connect
         self.namespaces: Union[List[str], str] = namespaces or ["/"]
-        self.manager = Manager(self)
+        #: Handlers of the events other nodes send (:meth:`on_server_side`), by namespace.
+        self.server_side_handlers: Dict[str, Dict[str, Handler]] = {}
+        self.manager: Manager
+        if client_manager is None:
+            self.manager = Manager(self)
+            self._redis: Optional[Dict[str, Any]] = None
+        else:
+            client_manager.set_server(self)
+            self.manager = client_manager
+            self._redis = client_manager._native_options()
 
         if transports is None:
             transports = ["polling", "websocket"]
@@ -448,6 +515,29 @@ class BaseServer:
         self._ack_lock = threading.Lock()
         self._lanes = _Lanes(self._launch)
 
+    def _check_manager(self, manager: Any) -> None:
+        if manager is None:
+            return
+        from .managers import AsyncRedisManager, RedisManager, _RedisManagerBase
+
+        if not isinstance(manager, _RedisManagerBase):
+            _refuse(f"client_manager={type(manager).__name__}", "rtio's cluster speaks "
+                    "Socket.IO's Redis adapter protocol: pass rtio.RedisManager(url) "
+                    "(rtio.AsyncRedisManager for AsyncServer); python-socketio's pickle-based "
+                    "managers (Redis, Kafka, Kombu, ZeroMQ) are not supported")
+        wanted = AsyncRedisManager if self._asyncio else RedisManager
+        if not isinstance(manager, wanted):
+            raise TypeError(f"{type(self).__name__} needs an rtio.{wanted.__name__}, not "
+                            f"{type(manager).__name__}")
+        if manager.write_only:
+            raise ValueError("a write_only manager serves no clients: give the server a "
+                             "manager without write_only=True")
+
+    @property
+    def clustered(self) -> bool:
+        """rtio's own: True when the server was given a Redis ``client_manager``."""
+        return self._redis is not None
+
     def _check_async_mode(self, async_mode: Optional[str]) -> None:
         if async_mode not in (None, "threading"):
             _refuse(f"async_mode={async_mode!r}", "rtio.Server runs handlers on threads of "
@@ -506,6 +596,30 @@ class BaseServer:
             return self.on(handler.__name__, *args, **kwargs)(handler)
 
         return set_handler
+
+    def on_server_side(self, event: str, handler: Optional[Handler] = None,
+                       namespace: Optional[str] = None) -> Any:
+        """rtio's own: registers a handler of an event the *other* servers of the cluster
+        send (socket.io's ``io.on(event)`` for ``serverSideEmit``; sent by
+        :meth:`server_side_emit` / :meth:`server_side_call` on another rtio node, by Node's
+        ``io.serverSideEmit`` or by an emitter's). Called as ``handler(*args)``; when the
+        sender asked for answers, its return value is this server's (one value: socket.io's
+        adapter carries one per server). As a decorator or directly::
+
+            @sio.on_server_side('ping')
+            def ping(*args):
+                return len(sio.manager.get_participants('/', None))
+        """
+        namespace = namespace or "/"
+
+        def set_handler(handler: Handler) -> Handler:
+            self.server_side_handlers.setdefault(namespace, {})[event] = handler
+            return handler
+
+        if handler is None:
+            return set_handler
+        set_handler(handler)
+        return None
 
     def register_namespace(self, namespace_handler: Any) -> None:
         """Register a class-based namespace (:class:`rtio.Namespace` for ``Server``,
@@ -589,6 +703,7 @@ class BaseServer:
         options["namespaces"] = [(ns, self._middleware(ns)) for ns in self._accepted_namespaces()]
         options["dynamic_namespaces"] = self.namespaces == "*"
         options["poll_mode"] = poll_mode
+        options["redis"] = self._redis
         self._sid_nsp.clear()
         self._openings.clear()
         self._sessions.clear()
@@ -653,23 +768,53 @@ class BaseServer:
         except exceptions.StoppedError:
             pass  # stopped meanwhile
 
-    def _ack_targets(self, to: Target, room: Target, namespace: Optional[str]) -> List[str]:
+    def _local_sid(self, target: Target, namespace: Optional[str]) -> Optional[str]:
+        """``target`` when it is one socket of this server on ``namespace``."""
+        if isinstance(target, str) and self._sid_nsp.get(target) == (namespace or "/"):
+            return target
+        return None
+
+    def _ack_timeout_for_many(self) -> Optional[float]:
+        if self.ack_timeout is not None:
+            return self.ack_timeout
+        return CLUSTER_ACK_TIMEOUT if self.clustered else None
+
+    def _emit_with_callback(self, event: str, data: Any, to: Target, room: Target,
+                            skip_sid: Target, namespace: Optional[str],
+                            callback: Callable[..., Any]) -> None:
+        """One local socket: a per-socket ack (the callback runs when it answers). Anything
+        else (a room, a socket of another node): the core's broadcast with acks, whose
+        answers come together; the callback then runs once per answer."""
         target = to if to is not None else room
-        namespace = namespace or "/"
         if target is None:
-            raise ValueError("callbacks and call() need a recipient (to=sid)")
-        if isinstance(target, str) and self._sid_nsp.get(target) == namespace:
-            return [target]
-        rooms = [target] if isinstance(target, str) else list(target)
+            raise ValueError("callbacks need a recipient (to=sid or room)")
+        sid = self._local_sid(target, namespace)
+        if sid is not None and skip_sid is None:
+            self._register_ack(sid, event, data, self.ack_timeout, callback)
+            return
+        self._start(lambda n: n.broadcast_with_ack(
+            namespace or "/", event, data, _rooms(target), _rooms(skip_sid),
+            self._ack_timeout_for_many()), _RoomCallback(callback))
+
+    def _start(self, start: Callable[["_native.NativeServer"], Optional[int]],
+               entry: Any) -> bool:
+        """Starts an operation whose result comes as an event carrying its token, and files
+        ``entry`` under that token (under the lock the result's delivery takes, so it cannot
+        come first). False when the namespace is not served (no result will come)."""
         native = self._live()
         if native is None:
-            return []
-        sids: List[str] = []
-        for r in rooms:
-            for sid in native.sockets(namespace, r):
-                if sid not in sids:
-                    sids.append(sid)
-        return sids
+            raise exceptions.StoppedError("the server is stopped")
+        with self._ack_lock:
+            token = start(native)
+            if token is None:
+                return False
+            self._acks[token] = entry
+        return True
+
+    def _cluster_result(self, result: Any, error: Optional[str], what: str) -> Any:
+        if error is not None:
+            raise exceptions.ClusterError(f"{what}: {error}", result)
+        return result
 
     def _register_ack(self, sid: str, event: str, data: Any, timeout: Optional[float],
                       entry: Any) -> bool:
@@ -697,6 +842,26 @@ class BaseServer:
                 getattr(native, op)(*args)
             except exceptions.StoppedError:
                 pass  # stopped meanwhile
+
+    def _socket_op(self, sid: str, namespace: Optional[str], local: Callable[[Any], bool],
+                   cluster: Callable[[Any, str], None]) -> None:
+        """A room change or disconnect of one socket: directly when it is this server's,
+        else through the cluster (the other nodes apply it to the socket with that id; on a
+        single server nothing has that id and nothing happens, as in python-socketio)."""
+        native = self._live()
+        if native is None:
+            return
+        nsp = namespace or "/"
+        try:
+            if self._sid_nsp.get(sid) == nsp and local(native):
+                return
+            if self.clustered:
+                cluster(native, nsp)
+        except exceptions.StoppedError:
+            pass  # stopped meanwhile
+
+    def _server_side_handler(self, nsp: str, event: str) -> Optional[Handler]:
+        return self.server_side_handlers.get(nsp, {}).get(event)
 
     def rooms(self, sid: str, namespace: Optional[str] = None) -> List[str]:
         """The rooms a client is in, its own room (its sid) first (empty when it is not

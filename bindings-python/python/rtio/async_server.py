@@ -8,11 +8,12 @@ import inspect
 import signal
 import threading
 import time
-from typing import Any, Awaitable, Callable, Dict, Optional, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from . import _native
 from . import exceptions
-from ._base import BaseServer, Target, fit_args, is_refusal
+from ._base import (BaseServer, SocketInfo, Target, _RoomCallback, _rooms, _socket_info,
+                    ack_value, fit_args, is_refusal)
 
 CONNECT_REQUEST = _native.CONNECT_REQUEST
 CONNECT = _native.CONNECT
@@ -20,6 +21,11 @@ MESSAGE = _native.MESSAGE
 DISCONNECT = _native.DISCONNECT
 ACK = _native.ACK
 REQUEST = _native.REQUEST
+BROADCAST_ACK = _native.BROADCAST_ACK
+FETCH_SOCKETS = _native.FETCH_SOCKETS
+SERVER_SIDE_EMIT = _native.SERVER_SIDE_EMIT
+SERVER_SIDE_ACK = _native.SERVER_SIDE_ACK
+SERVER_COUNT = _native.SERVER_COUNT
 
 _BATCH = 256
 #: Seconds ``shutdown()`` waits for running handlers to end.
@@ -162,10 +168,7 @@ class AsyncServer(BaseServer):
         if callback is None:
             self._emit_now(event, data, to, room, skip_sid, namespace)
             return
-        skip = {skip_sid} if isinstance(skip_sid, str) else set(skip_sid or ())
-        for sid in self._ack_targets(to, room, namespace):
-            if sid not in skip:
-                self._register_ack(sid, event, data, self.ack_timeout, callback)
+        self._emit_with_callback(event, data, to, room, skip_sid, namespace, callback)
 
     async def send(self, data: Any, to: Target = None, room: Target = None,
                    skip_sid: Target = None, namespace: Optional[str] = None,
@@ -186,6 +189,13 @@ class AsyncServer(BaseServer):
             raise ValueError("Cannot use call() to broadcast.")
         if event in self.reserved_events:
             raise ValueError(f"{event!r} is a reserved event name")
+        if self.clustered and self._local_sid(target, namespace) is None:
+            # A socket of another node (or none): the core's broadcast with acks to its id.
+            answers = await self._wait(lambda n: n.broadcast_with_ack(
+                namespace or "/", event, data, [target], [], timeout))
+            if answers is None or not answers[0]:
+                raise exceptions.TimeoutError()
+            return ack_value(answers[0][0][1])
         fut = asyncio.get_running_loop().create_future()
         if not self._register_ack(target, event, data, timeout, fut):
             raise exceptions.TimeoutError(f"client {target} is not connected")
@@ -196,23 +206,104 @@ class AsyncServer(BaseServer):
 
     # ---------------------------------------------------------------- rooms, clients
     async def enter_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
-        """Puts a client in a room."""
-        self._room_op("join_room", sid, room)
+        """Puts a client in a room (with a ``client_manager``: a client of any node)."""
+        self._socket_op(sid, namespace, lambda n: n.join_room(sid, room),
+                        lambda n, nsp: n.sockets_join(nsp, [sid], [], [room]))
 
     async def leave_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
-        """Takes a client out of a room."""
-        self._room_op("leave_room", sid, room)
+        """Takes a client out of a room (with a ``client_manager``: a client of any
+        node)."""
+        self._socket_op(sid, namespace, lambda n: n.leave_room(sid, room),
+                        lambda n, nsp: n.sockets_leave(nsp, [sid], [], [room]))
 
     async def close_room(self, room: str, namespace: Optional[str] = None) -> None:
-        """Takes every client of the namespace out of a room."""
+        """Takes every client of the namespace out of a room (on every node)."""
         self._room_op("close_room", namespace or "/", room)
 
     async def disconnect(self, sid: str, namespace: Optional[str] = None,
                          ignore_queue: bool = False, close_connection: bool = False) -> None:
-        """Disconnects a client (see :meth:`rtio.Server.disconnect`)."""
-        native = self._native
-        if native is not None and not native.is_stopped():
-            native.disconnect(sid, close_connection)
+        """Disconnects a client (see :meth:`rtio.Server.disconnect`; with a
+        ``client_manager``, a client of any node)."""
+        self._socket_op(sid, namespace, lambda n: n.disconnect(sid, close_connection),
+                        lambda n, nsp: n.disconnect_sockets(nsp, [sid], [], close_connection))
+
+    # ---------------------------------------------------------------- cluster (rtio's own)
+    async def _wait(self, start: Callable[["_native.NativeServer"], Optional[int]]) -> Any:
+        """Starts a cluster operation and awaits its result event: ``(result, error)``, or
+        ``None`` when the namespace is not served. (The core completes every operation, by
+        its deadline at the latest.)"""
+        fut = asyncio.get_running_loop().create_future()
+        if not self._start(start, fut):
+            return None
+        return await fut
+
+    async def fetch_sockets(self, room: Target = None, namespace: Optional[str] = None,
+                            skip_sid: Target = None, local: bool = False) -> List[SocketInfo]:
+        """See :meth:`rtio.Server.fetch_sockets`."""
+        got = await self._wait(lambda n: n.fetch_sockets(namespace or "/", _rooms(room),
+                                                         _rooms(skip_sid), local))
+        if got is None:
+            return []
+        sockets = [_socket_info(d) for d in got[0]]
+        return self._cluster_result(sockets, got[1], "fetch_sockets")
+
+    async def sockets_join(self, rooms: Union[str, List[str]], to: Target = None,
+                           skip_sid: Target = None, namespace: Optional[str] = None) -> None:
+        """See :meth:`rtio.Server.sockets_join`."""
+        self._room_op("sockets_join", namespace or "/", _rooms(to), _rooms(skip_sid),
+                      _rooms(rooms))
+
+    async def sockets_leave(self, rooms: Union[str, List[str]], to: Target = None,
+                            skip_sid: Target = None, namespace: Optional[str] = None) -> None:
+        """See :meth:`rtio.Server.sockets_leave`."""
+        self._room_op("sockets_leave", namespace or "/", _rooms(to), _rooms(skip_sid),
+                      _rooms(rooms))
+
+    async def disconnect_sockets(self, to: Target = None, skip_sid: Target = None,
+                                 namespace: Optional[str] = None,
+                                 close_connection: bool = False) -> None:
+        """See :meth:`rtio.Server.disconnect_sockets`."""
+        self._room_op("disconnect_sockets", namespace or "/", _rooms(to), _rooms(skip_sid),
+                      bool(close_connection))
+
+    async def emit_with_ack(self, event: str, data: Any = None, to: Target = None,
+                            room: Target = None, skip_sid: Target = None,
+                            namespace: Optional[str] = None, timeout: float = 5) -> List[Any]:
+        """See :meth:`rtio.Server.emit_with_ack`."""
+        if event in self.reserved_events:
+            raise ValueError(f"{event!r} is a reserved event name")
+        target = to if to is not None else room
+        got = await self._wait(lambda n: n.broadcast_with_ack(
+            namespace or "/", event, data, _rooms(target), _rooms(skip_sid), timeout))
+        if got is None:
+            return []
+        answers = [ack_value(args) for _, args in got[0]]
+        return self._cluster_result(answers, got[1], "emit_with_ack")
+
+    async def server_side_emit(self, event: str, data: Any = None,
+                               namespace: Optional[str] = None) -> None:
+        """See :meth:`rtio.Server.server_side_emit`."""
+        self._room_op("server_side_emit", namespace or "/", event, data)
+
+    async def server_side_call(self, event: str, data: Any = None,
+                               namespace: Optional[str] = None,
+                               timeout: Optional[float] = None) -> List[Any]:
+        """See :meth:`rtio.Server.server_side_call`."""
+        if timeout is None:
+            timeout = self._redis["requests_timeout_ms"] / 1000 if self._redis else 5.0
+        got = await self._wait(lambda n: n.server_side_emit(namespace or "/", event, data,
+                                                            timeout))
+        if got is None:
+            return []
+        return self._cluster_result([ack_value(a) for a in got[0]], got[1],
+                                    "server_side_call")
+
+    async def server_count(self, namespace: Optional[str] = None) -> int:
+        """See :meth:`rtio.Server.server_count`."""
+        got = await self._wait(lambda n: n.server_count(namespace or "/"))
+        if got is None:
+            raise exceptions.BadNamespaceError(f"namespace {namespace!r} is not served")
+        return self._cluster_result(got[0], got[1], "server_count")
 
     # ---------------------------------------------------------------- sessions
     async def get_session(self, sid: str, namespace: Optional[str] = None) -> Dict[str, Any]:
@@ -301,6 +392,46 @@ class AsyncServer(BaseServer):
             native = self._native
             if native is not None:
                 self._answer_request(native, *ev[1:])
+        elif kind == SERVER_SIDE_EMIT:
+            self._on_server_side(*ev[1:])
+        elif kind in (BROADCAST_ACK, FETCH_SOCKETS, SERVER_SIDE_ACK, SERVER_COUNT):
+            self._on_cluster_result(*ev[1:])
+
+    def _on_cluster_result(self, token: int, result: Any, error: Optional[str]) -> None:
+        entry = self._take_ack(token)
+        if isinstance(entry, asyncio.Future):
+            if not entry.done():
+                entry.set_result((result, error))
+        elif isinstance(entry, _RoomCallback):
+            # like python-socketio, a callback hears of answers only, never of timeouts
+            for sid, args in result:
+                job = functools.partial(self._run_callback, entry.callback, sid or "?", args)
+                if sid is not None and sid in self._sid_nsp:
+                    self._lanes.run(sid, job, not self.async_handlers)
+                else:
+                    self._launch(job, None)
+
+    def _on_server_side(self, nsp: str, event: str, args: list, ack: Optional[int]) -> None:
+        handler = self._server_side_handler(nsp, event)
+        if handler is None:
+            return  # as socket.io: no listener, no answer (the sender's wait times out)
+
+        async def run() -> None:
+            try:
+                ret = handler(*args)
+                if inspect.isawaitable(ret):
+                    ret = await ret
+            except Exception:
+                self._log_handler_error(f"server-side {event!r}", nsp, None)
+                return
+            native = self._native
+            if ack is not None and native is not None and not native.is_stopped():
+                try:
+                    native.server_side_ack(ack, ret)
+                except Exception:
+                    self._log_handler_error(f"the answer to server-side {event!r}", nsp, None)
+
+        self._launch(run, None)
 
     def _call(self, event: str, namespace: str, args: Tuple[Any, ...],
               optional_last: bool = False) -> Any:

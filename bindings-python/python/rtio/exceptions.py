@@ -15,6 +15,7 @@ __all__ = [
     "BadNamespaceError",
     "DisconnectedError",
     "StoppedError",
+    "ClusterError",
 ]
 
 
@@ -62,3 +63,14 @@ class BadNamespaceError(SocketIOError):
 
 class DisconnectedError(SocketIOError):
     """The client is not connected."""
+
+
+class ClusterError(SocketIOError):
+    """rtio's own: a cluster operation (``fetch_sockets``, ``emit_with_ack``,
+    ``server_side_call``, ``server_count``) did not complete: a node (or a client) did not
+    answer in time, or Redis is unreachable. ``result`` holds what came (a list for the
+    list-returning operations, else ``None``)."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result

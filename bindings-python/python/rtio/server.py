@@ -7,11 +7,12 @@ import functools
 import signal
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
 
 from . import _native
 from . import exceptions
-from ._base import BaseServer, Target, fit_args, is_refusal
+from ._base import (BaseServer, SocketInfo, Target, _RoomCallback, _rooms, _socket_info,
+                    ack_value, fit_args, is_refusal)
 
 CONNECT_REQUEST = _native.CONNECT_REQUEST
 CONNECT = _native.CONNECT
@@ -19,6 +20,14 @@ MESSAGE = _native.MESSAGE
 DISCONNECT = _native.DISCONNECT
 ACK = _native.ACK
 REQUEST = _native.REQUEST
+BROADCAST_ACK = _native.BROADCAST_ACK
+FETCH_SOCKETS = _native.FETCH_SOCKETS
+SERVER_SIDE_EMIT = _native.SERVER_SIDE_EMIT
+SERVER_SIDE_ACK = _native.SERVER_SIDE_ACK
+SERVER_COUNT = _native.SERVER_COUNT
+#: What a blocking wait for a cluster result adds to the core's own deadline, which always
+#: answers first (the core completes every operation, by its timeout at the latest).
+_GRACE_S = 5.0
 
 _BATCH = 256
 #: Seconds an idle handler thread waits for work before it ends.
@@ -257,10 +266,7 @@ class Server(BaseServer):
         if callback is None:
             self._emit_now(event, data, to, room, skip_sid, namespace)
             return
-        skip = {skip_sid} if isinstance(skip_sid, str) else set(skip_sid or ())
-        for sid in self._ack_targets(to, room, namespace):
-            if sid not in skip:
-                self._register_ack(sid, event, data, self.ack_timeout, callback)
+        self._emit_with_callback(event, data, to, room, skip_sid, namespace, callback)
 
     def send(self, data: Any, to: Target = None, room: Target = None, skip_sid: Target = None,
              namespace: Optional[str] = None, callback: Optional[Callable[..., Any]] = None,
@@ -285,6 +291,13 @@ class Server(BaseServer):
             raise ValueError("Cannot use call() to broadcast.")
         if event in self.reserved_events:
             raise ValueError(f"{event!r} is a reserved event name")
+        if self.clustered and self._local_sid(target, namespace) is None:
+            # A socket of another node (or none): the core's broadcast with acks to its id.
+            answers = self._wait(lambda n: n.broadcast_with_ack(
+                namespace or "/", event, data, [target], [], timeout), timeout)
+            if answers is None or not answers[0]:
+                raise exceptions.TimeoutError()
+            return ack_value(answers[0][0][1])
         waiter = _Waiter()
         if not self._register_ack(target, event, data, timeout, waiter):
             raise exceptions.TimeoutError(f"client {target} is not connected")
@@ -299,25 +312,141 @@ class Server(BaseServer):
 
     # ---------------------------------------------------------------- rooms, clients
     def enter_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
-        """Puts a client in a room."""
-        self._room_op("join_room", sid, room)
+        """Puts a client in a room (with a ``client_manager``: a client of any node)."""
+        self._socket_op(sid, namespace, lambda n: n.join_room(sid, room),
+                        lambda n, nsp: n.sockets_join(nsp, [sid], [], [room]))
 
     def leave_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
-        """Takes a client out of a room."""
-        self._room_op("leave_room", sid, room)
+        """Takes a client out of a room (with a ``client_manager``: a client of any
+        node)."""
+        self._socket_op(sid, namespace, lambda n: n.leave_room(sid, room),
+                        lambda n, nsp: n.sockets_leave(nsp, [sid], [], [room]))
 
     def close_room(self, room: str, namespace: Optional[str] = None) -> None:
-        """Takes every client of the namespace out of a room."""
+        """Takes every client of the namespace out of a room (on every node)."""
         self._room_op("close_room", namespace or "/", room)
 
     def disconnect(self, sid: str, namespace: Optional[str] = None, ignore_queue: bool = False,
                    close_connection: bool = False) -> None:
         """Disconnects a client from its namespace (it sees a server disconnect, and the
-        ``disconnect`` handler runs with ``reason.SERVER_DISCONNECT``). rtio's own
-        ``close_connection=True`` closes the client's whole connection too."""
-        native = self._native
-        if native is not None and not native.is_stopped():
-            native.disconnect(sid, close_connection)
+        ``disconnect`` handler of its server runs with ``reason.SERVER_DISCONNECT``); with a
+        ``client_manager``, a client of any node. rtio's own ``close_connection=True``
+        closes the client's whole connection too."""
+        self._socket_op(sid, namespace, lambda n: n.disconnect(sid, close_connection),
+                        lambda n, nsp: n.disconnect_sockets(nsp, [sid], [], close_connection))
+
+    # ---------------------------------------------------------------- cluster (rtio's own)
+    def _wait(self, start: Callable[["_native.NativeServer"], Optional[int]],
+              timeout: Optional[float]) -> Any:
+        """Starts a cluster operation and blocks until its result event: ``(result,
+        error)``, or ``None`` when the namespace is not served."""
+        native = self._live()
+        if native is not None and native.on_dispatcher():
+            raise RuntimeError("rtio: cannot wait for a cluster result on the dispatcher "
+                               "thread")
+        waiter = _Waiter()
+        if not self._start(start, waiter):
+            return None
+        limit = None if timeout is None else timeout + _GRACE_S
+        if not waiter.event.wait(limit):
+            self._take_ack_entry(waiter)
+            raise exceptions.TimeoutError()
+        if isinstance(waiter.args, BaseException):
+            raise waiter.args
+        return waiter.args
+
+    def _take_ack_entry(self, entry: Any) -> None:
+        with self._ack_lock:
+            for token, e in list(self._acks.items()):
+                if e is entry:
+                    del self._acks[token]
+
+    def fetch_sockets(self, room: Target = None, namespace: Optional[str] = None,
+                      skip_sid: Target = None, local: bool = False) -> List[SocketInfo]:
+        """rtio's own (socket.io's ``fetchSockets``): the sockets of every node of the
+        cluster in ``room`` (a room, a sid, or a list; every socket of the namespace when
+        ``None``), minus those in ``skip_sid``; ``local=True``: this node's only. Blocks
+        until every node answered (at most the manager's ``requests_timeout``); raises
+        :class:`rtio.exceptions.ClusterError` (``result``: the sockets that came) when one
+        did not. Not from a handler of an ``rtio.Server`` started without threads to spare:
+        it waits on the calling thread."""
+        got = self._wait(lambda n: n.fetch_sockets(namespace or "/", _rooms(room),
+                                                   _rooms(skip_sid), local), None)
+        if got is None:
+            return []
+        sockets = [_socket_info(d) for d in got[0]]
+        return self._cluster_result(sockets, got[1], "fetch_sockets")
+
+    def sockets_join(self, rooms: Union[str, List[str]], to: Target = None,
+                     skip_sid: Target = None, namespace: Optional[str] = None) -> None:
+        """rtio's own (socket.io's ``socketsJoin``): puts the sockets of every node in
+        ``to`` (rooms or sids; all when ``None``), minus ``skip_sid``, in ``rooms``."""
+        self._room_op("sockets_join", namespace or "/", _rooms(to), _rooms(skip_sid),
+                      _rooms(rooms))
+
+    def sockets_leave(self, rooms: Union[str, List[str]], to: Target = None,
+                      skip_sid: Target = None, namespace: Optional[str] = None) -> None:
+        """rtio's own (socket.io's ``socketsLeave``): the opposite of :meth:`sockets_join`."""
+        self._room_op("sockets_leave", namespace or "/", _rooms(to), _rooms(skip_sid),
+                      _rooms(rooms))
+
+    def disconnect_sockets(self, to: Target = None, skip_sid: Target = None,
+                           namespace: Optional[str] = None,
+                           close_connection: bool = False) -> None:
+        """rtio's own (socket.io's ``disconnectSockets``): disconnects the sockets of every
+        node in ``to`` (rooms or sids; all when ``None``), minus ``skip_sid``."""
+        self._room_op("disconnect_sockets", namespace or "/", _rooms(to), _rooms(skip_sid),
+                      bool(close_connection))
+
+    def emit_with_ack(self, event: str, data: Any = None, to: Target = None,
+                      room: Target = None, skip_sid: Target = None,
+                      namespace: Optional[str] = None, timeout: float = 5) -> List[Any]:
+        """rtio's own (socket.io's ``io.timeout(ms).emitWithAck``): emits to the sockets of
+        every node (as :meth:`emit`) and blocks until each answered; returns their answers
+        (each as :meth:`call` returns one; a client of a Node node gives its first value
+        only). Raises :class:`rtio.exceptions.ClusterError` after ``timeout`` seconds when
+        some did not answer (``result``: the answers that came)."""
+        if event in self.reserved_events:
+            raise ValueError(f"{event!r} is a reserved event name")
+        target = to if to is not None else room
+        got = self._wait(lambda n: n.broadcast_with_ack(
+            namespace or "/", event, data, _rooms(target), _rooms(skip_sid), timeout), timeout)
+        if got is None:
+            return []
+        answers = [ack_value(args) for _, args in got[0]]
+        return self._cluster_result(answers, got[1], "emit_with_ack")
+
+    def server_side_emit(self, event: str, data: Any = None,
+                         namespace: Optional[str] = None) -> None:
+        """rtio's own (socket.io's ``serverSideEmit``): sends an event to the other servers
+        of the cluster (not this one), to their :meth:`on_server_side` handlers. ``data``
+        as in :meth:`emit`."""
+        self._room_op("server_side_emit", namespace or "/", event, data)
+
+    def server_side_call(self, event: str, data: Any = None, namespace: Optional[str] = None,
+                         timeout: Optional[float] = None) -> List[Any]:
+        """rtio's own (socket.io's ``serverSideEmitWithAck``): :meth:`server_side_emit`,
+        then blocks until each other server answered (its handler's return value: one
+        value per server, as socket.io's adapter carries it); ``[]`` at once without other servers. Raises
+        :class:`rtio.exceptions.ClusterError` after ``timeout`` seconds (default: the
+        manager's ``requests_timeout``) when some did not (``result``: what came)."""
+        if timeout is None:
+            timeout = self._redis["requests_timeout_ms"] / 1000 if self._redis else 5.0
+        got = self._wait(lambda n: n.server_side_emit(namespace or "/", event, data,
+                                                      timeout), timeout)
+        if got is None:
+            return []
+        return self._cluster_result([ack_value(a) for a in got[0]], got[1],
+                                    "server_side_call")
+
+    def server_count(self, namespace: Optional[str] = None) -> int:
+        """rtio's own (socket.io's ``serverCount``): how many servers serve the cluster,
+        this one included (1 without a ``client_manager``). Raises
+        :class:`rtio.exceptions.ClusterError` when Redis cannot tell."""
+        got = self._wait(lambda n: n.server_count(namespace or "/"), None)
+        if got is None:
+            raise exceptions.BadNamespaceError(f"namespace {namespace!r} is not served")
+        return self._cluster_result(got[0], got[1], "server_count")
 
     # ---------------------------------------------------------------- sessions
     def get_session(self, sid: str, namespace: Optional[str] = None) -> Dict[str, Any]:
@@ -389,6 +518,44 @@ class Server(BaseServer):
             self._on_connect_request(*ev[1:])
         elif kind == REQUEST:
             self._launch(functools.partial(self._answer_request, native, *ev[1:]), None)
+        elif kind == SERVER_SIDE_EMIT:
+            self._on_server_side(*ev[1:])
+        elif kind in (BROADCAST_ACK, FETCH_SOCKETS, SERVER_SIDE_ACK, SERVER_COUNT):
+            self._on_cluster_result(kind, *ev[1:])
+
+    def _on_cluster_result(self, kind: int, token: int, result: Any,
+                           error: Optional[str]) -> None:
+        entry = self._take_ack(token)
+        if isinstance(entry, _Waiter):
+            entry.set((result, error))
+        elif isinstance(entry, _RoomCallback):
+            # like python-socketio, a callback hears of answers only, never of timeouts
+            for sid, args in result:
+                job = functools.partial(self._run_callback, entry.callback, sid or "?", args)
+                if sid is not None and sid in self._sid_nsp:
+                    self._lanes.run(sid, job, not self.async_handlers)
+                else:
+                    self._launch(job, None)
+
+    def _on_server_side(self, nsp: str, event: str, args: list, ack: Optional[int]) -> None:
+        handler = self._server_side_handler(nsp, event)
+        if handler is None:
+            return  # as socket.io: no listener, no answer (the sender's wait times out)
+
+        def run() -> None:
+            try:
+                ret = handler(*args)
+            except Exception:
+                self._log_handler_error(f"server-side {event!r}", nsp, None)
+                return
+            native = self._native
+            if ack is not None and native is not None and not native.is_stopped():
+                try:
+                    native.server_side_ack(ack, ret)
+                except Exception:
+                    self._log_handler_error(f"the answer to server-side {event!r}", nsp, None)
+
+        self._launch(run, None)
 
     def _trigger(self, event: str, namespace: str, args: Tuple[Any, ...],
                  optional_last: bool = False) -> Any:
