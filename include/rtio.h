@@ -110,6 +110,37 @@ typedef enum {
    * the gate's timeout, after which the request is refused with 403.
    */
   RTIO_EVENT_TYPE_REQUEST = 5,
+  /**
+   * The answer to `rtio_broadcast_with_ack`: token (`rtio_event_token`), the answers that
+   * came (`rtio_event_answer_count`, `rtio_event_answer`, `rtio_event_answer_sid`,
+   * `rtio_event_answer_attachment`) and, when not every socket answered in time, an error
+   * (`rtio_event_error`).
+   */
+  RTIO_EVENT_TYPE_BROADCAST_ACK_RESPONSE = 6,
+  /**
+   * The answer to `rtio_fetch_sockets`: token, the sockets (`rtio_event_socket_count`,
+   * `rtio_event_socket_id`, `_namespace`, `_rooms`, `_handshake`, `_auth`, `_data`,
+   * `_local`) and, when a node did not answer in time, an error.
+   */
+  RTIO_EVENT_TYPE_FETCH_SOCKETS_RESPONSE = 7,
+  /**
+   * An event another node sent with `rtio_server_side_emit` (or socket.io's
+   * `serverSideEmit`, or `@socket.io/redis-emitter`'s): namespace, name, data (the
+   * arguments as a JSON array), attachments and, when the sender waits for an answer,
+   * the ack id (answer with `rtio_server_side_ack`, not `rtio_ack`). Socket id is "".
+   */
+  RTIO_EVENT_TYPE_SERVER_SIDE_EMIT = 8,
+  /**
+   * The answer to `rtio_server_side_emit_with_ack`: token, one answer per other node
+   * (`rtio_event_answer...`; their socket ids are "") and, when a node did not answer in
+   * time, an error.
+   */
+  RTIO_EVENT_TYPE_SERVER_SIDE_ACK_RESPONSE = 9,
+  /**
+   * The answer to `rtio_server_count`: token, and the count (`rtio_event_count`) or an
+   * error.
+   */
+  RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE = 10,
 } rtio_event_type;
 
 /**
@@ -125,6 +156,41 @@ typedef enum {
    */
   RTIO_TRANSPORT_WEBSOCKET = 1,
 } rtio_transport;
+
+/**
+ * The wire format of a Redis cluster (for `rtio_config_set_redis_variant`). Every node of
+ * a cluster, Node's included, uses the same one.
+ */
+typedef enum {
+  /**
+   * `@socket.io/redis-adapter`'s `createAdapter` (PUBLISH / PSUBSCRIBE), the default and
+   * the one `@socket.io/redis-emitter` speaks.
+   */
+  RTIO_REDIS_VARIANT_CLASSIC = 0,
+  /**
+   * `createShardedAdapter` (SPUBLISH / SSUBSCRIBE, Redis >= 7).
+   */
+  RTIO_REDIS_VARIANT_SHARDED = 1,
+} rtio_redis_variant;
+
+/**
+ * Which channels a node of the sharded variant subscribes (for
+ * `rtio_config_set_redis_subscription_mode`; Node's `subscriptionMode`).
+ */
+typedef enum {
+  /**
+   * The namespace's main channel and the node's own only (suits dynamic namespaces).
+   */
+  RTIO_REDIS_SUBSCRIPTION_MODE_STATIC = 0,
+  /**
+   * Plus one channel per public room (not a socket id); the default.
+   */
+  RTIO_REDIS_SUBSCRIPTION_MODE_DYNAMIC = 1,
+  /**
+   * Plus one channel per room, socket-id rooms included.
+   */
+  RTIO_REDIS_SUBSCRIPTION_MODE_DYNAMIC_PRIVATE = 2,
+} rtio_redis_subscription_mode;
 
 /**
  * A server configuration (opaque). Create with `rtio_config_new`, free with
@@ -146,28 +212,6 @@ typedef struct rtio_event rtio_event;
  * when no other call on it is in progress.
  */
 typedef struct rtio_server rtio_server;
-
-/**
- * Called by rtio's dispatcher thread for each event in callback mode. `event` is borrowed
- * for the duration of the call only (do not keep it, do not free it); `user_data` is the
- * pointer given to `rtio_config_set_callback`. Calling any rtio function from inside the
- * callback is allowed, `rtio_server_stop` included (but not `rtio_server_free`).
- */
-typedef void (*rtio_event_cb)(const rtio_event *event, void *user_data);
-
-/**
- * A byte buffer passed to rtio (borrowed for the call; rtio copies what it keeps).
- */
-typedef struct {
-  /**
-   * The bytes (may be NULL when `len` is 0).
-   */
-  const uint8_t *data;
-  /**
-   * Number of bytes.
-   */
-  size_t len;
-} rtio_buffer;
 
 /**
  * Which sockets a broadcast reaches. Every pointer is borrowed for the call.
@@ -197,7 +241,35 @@ typedef struct {
    * One socket left out (NULL for none), e.g. the sender for `socket.broadcast.emit`.
    */
   const char *except_sid;
+  /**
+   * This server's sockets only: in a cluster (`rtio_config_set_redis`) the operation is
+   * not forwarded to the other nodes (socket.io's `local` flag). Without a cluster it
+   * changes nothing.
+   */
+  bool local;
 } rtio_broadcast_opts;
+
+/**
+ * A byte buffer passed to rtio (borrowed for the call; rtio copies what it keeps).
+ */
+typedef struct {
+  /**
+   * The bytes (may be NULL when `len` is 0).
+   */
+  const uint8_t *data;
+  /**
+   * Number of bytes.
+   */
+  size_t len;
+} rtio_buffer;
+
+/**
+ * Called by rtio's dispatcher thread for each event in callback mode. `event` is borrowed
+ * for the duration of the call only (do not keep it, do not free it); `user_data` is the
+ * pointer given to `rtio_config_set_callback`. Calling any rtio function from inside the
+ * callback is allowed, `rtio_server_stop` included (but not `rtio_server_free`).
+ */
+typedef void (*rtio_event_cb)(const rtio_event *event, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -207,6 +279,163 @@ extern "C" {
  * The rtio version, e.g. `"0.1.0"`. Static storage; never free it.
  */
 const char *rtio_version(void);
+
+/**
+ * Sends an event to the sockets `opts` selects on every node (NULL `opts`: every socket on
+ * `/`) and asks each for an ack (socket.io's `io.timeout(ms).emit(..., callback)`).
+ * Arguments as in `rtio_emit`. Stores a token in `*token`; exactly one
+ * `RTIO_EVENT_TYPE_BROADCAST_ACK_RESPONSE` carrying it follows, once every socket reached
+ * answered (at once when none was reached) or after `timeout_ms` (> 0) with the answers
+ * that came and an error (`rtio_event_error`).
+ * `RTIO_STATUS_UNKNOWN_NAMESPACE` when `opts->nsp` is not served.
+ *
+ * # Safety
+ * As `rtio_broadcast`; `token` writable.
+ */
+rtio_status rtio_broadcast_with_ack(const rtio_server *server_,
+                                    const rtio_broadcast_opts *opts,
+                                    const char *event,
+                                    const char *json,
+                                    size_t json_len,
+                                    const rtio_buffer *attachments,
+                                    size_t attachments_len,
+                                    uint32_t timeout_ms,
+                                    uint64_t *token);
+
+/**
+ * Lists the sockets `opts` selects on every node (socket.io's `fetchSockets`; NULL `opts`:
+ * every socket on `/`; `opts->except_sid` is ignored by Node nodes, so leave it NULL).
+ * Stores a token in `*token`; exactly one `RTIO_EVENT_TYPE_FETCH_SOCKETS_RESPONSE` carrying
+ * it follows, once every node answered or after the cluster timeout with this node's
+ * sockets, those that came and an error. `RTIO_STATUS_UNKNOWN_NAMESPACE` when the namespace
+ * is not served.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `opts` NULL or valid for the call; `token` writable.
+ */
+rtio_status rtio_fetch_sockets(const rtio_server *server_,
+                               const rtio_broadcast_opts *opts,
+                               uint64_t *token);
+
+/**
+ * Puts the sockets `opts` selects, on every node, in these rooms (socket.io's
+ * `socketsJoin`; NULL `opts`: every socket on `/`). Applied to this node's sockets before it
+ * returns; the other nodes apply it when they hear of it. `rooms_len` may be 0 (nothing
+ * happens).
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `opts` NULL or valid for the call; `rooms`
+ * `rooms_len` NUL-terminated strings (copied).
+ */
+rtio_status rtio_sockets_join(const rtio_server *server_,
+                              const rtio_broadcast_opts *opts,
+                              const char *const *rooms,
+                              size_t rooms_len);
+
+/**
+ * Takes the sockets `opts` selects, on every node, out of these rooms (socket.io's
+ * `socketsLeave`). As `rtio_sockets_join`.
+ *
+ * # Safety
+ * As `rtio_sockets_join`.
+ */
+rtio_status rtio_sockets_leave(const rtio_server *server_,
+                               const rtio_broadcast_opts *opts,
+                               const char *const *rooms,
+                               size_t rooms_len);
+
+/**
+ * Disconnects the sockets `opts` selects on every node (socket.io's `disconnectSockets`;
+ * NULL `opts`: every socket on `/`): each client sees `io server disconnect`, and each
+ * socket's server reports its disconnect event. With `close_connection`, their whole
+ * connections are closed too.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `opts` NULL or valid for the call.
+ */
+rtio_status rtio_disconnect_sockets(const rtio_server *server_,
+                                    const rtio_broadcast_opts *opts,
+                                    bool close_connection);
+
+/**
+ * Sends an event to the other nodes of the cluster (socket.io's `serverSideEmit`; NULL
+ * `nsp` means `/`): each other node's host gets it as `RTIO_EVENT_TYPE_SERVER_SIDE_EMIT`;
+ * this node's host does not. Arguments as in `rtio_emit`. Without a cluster it reaches no
+ * one.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `nsp` NULL or NUL-terminated, `event` NUL-terminated;
+ * `json` `json_len` readable bytes; `attachments` `attachments_len` entries.
+ */
+rtio_status rtio_server_side_emit(const rtio_server *server_,
+                                  const char *nsp,
+                                  const char *event,
+                                  const char *json,
+                                  size_t json_len,
+                                  const rtio_buffer *attachments,
+                                  size_t attachments_len);
+
+/**
+ * Like `rtio_server_side_emit`, and asks each other node for an answer (socket.io's
+ * `serverSideEmit(..., callback)`). Stores a token in `*token`; exactly one
+ * `RTIO_EVENT_TYPE_SERVER_SIDE_ACK_RESPONSE` carrying it follows, with one answer per other
+ * node, once every other node answered (at once when there is none) or after `timeout_ms`
+ * (> 0) with the answers that came and an error.
+ *
+ * # Safety
+ * As `rtio_server_side_emit`; `token` writable.
+ */
+rtio_status rtio_server_side_emit_with_ack(const rtio_server *server_,
+                                           const char *nsp,
+                                           const char *event,
+                                           const char *json,
+                                           size_t json_len,
+                                           const rtio_buffer *attachments,
+                                           size_t attachments_len,
+                                           uint32_t timeout_ms,
+                                           uint64_t *token);
+
+/**
+ * Answers an `RTIO_EVENT_TYPE_SERVER_SIDE_EMIT` whose sender waits for one
+ * (`rtio_event_ack_id() >= 0` on it), with arguments as in `rtio_emit` (a Node sender's
+ * callback gets the first one). At most once per event, within the cluster timeout:
+ * `RTIO_STATUS_UNKNOWN_REQUEST` after that or for an id that is no such event's.
+ *
+ * # Safety
+ * As `rtio_emit`.
+ */
+rtio_status rtio_server_side_ack(const rtio_server *server_,
+                                 int64_t ack_id,
+                                 const char *json,
+                                 size_t json_len,
+                                 const rtio_buffer *attachments,
+                                 size_t attachments_len);
+
+/**
+ * Counts the nodes serving namespace `nsp` (NULL means `/`), this one included (socket.io's
+ * `io.of(nsp).adapter.serverCount()`). Stores a token in `*token`; exactly one
+ * `RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE` carrying it follows (`rtio_event_count`; 1
+ * without a cluster).
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `nsp` NULL or NUL-terminated; `token` writable.
+ */
+rtio_status rtio_server_count(const rtio_server *server_, const char *nsp, uint64_t *token);
+
+/**
+ * Attaches data to a socket of this node (socket.io's `socket.data`), as JSON text
+ * (`json_len` bytes, no NUL needed; NULL with `json_len` 0 clears it). Other nodes see it
+ * in their fetch-sockets answers (`rtio_event_socket_data`), as this node does. Copied.
+ * `RTIO_STATUS_INVALID_JSON` when it is not JSON, `RTIO_STATUS_UNKNOWN_SOCKET` when no
+ * socket of this node has this id.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `sid` NUL-terminated; `json` `json_len` readable bytes.
+ */
+rtio_status rtio_socket_set_data(const rtio_server *server_,
+                                 const char *sid,
+                                 const char *json,
+                                 size_t json_len);
 
 /**
  * A new configuration with Socket.IO's defaults: host 0.0.0.0, port 0 (any free port), path
@@ -410,6 +639,83 @@ rtio_status rtio_config_set_dynamic_namespaces(rtio_config *config, bool enabled
 rtio_status rtio_config_set_callback(rtio_config *config, rtio_event_cb callback, void *user_data);
 
 /**
+ * Joins a Socket.IO cluster through Redis: the server starts with rtio's Redis adapter,
+ * wire-compatible with `@socket.io/redis-adapter` 8.x (and reached by
+ * `@socket.io/redis-emitter`), on every namespace. `url` is
+ * `redis://[user[:password]@]host[:port][/db]`; the other options get Node's defaults (key
+ * `socket.io`, classic variant, requests timeout 5000 ms), which the
+ * `rtio_config_set_redis_*` setters change. NULL turns the cluster off (a single node, the
+ * default). `RTIO_STATUS_INVALID_ARGUMENT` for a URL that does not parse (the
+ * configuration is then unchanged). Redis being down is not an error: the server starts,
+ * serves its own clients, reports the loss on standard error and keeps retrying.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`; `url` NULL or a NUL-terminated string (copied).
+ */
+rtio_status rtio_config_set_redis(rtio_config *config, const char *url);
+
+/**
+ * Sets the Redis channels' prefix (Node's `key` / `channelPrefix`; default `socket.io`;
+ * not empty). Needs `rtio_config_set_redis` first (else `RTIO_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `config` from `rtio_config_new`; `key` a NUL-terminated string (copied).
+ */
+rtio_status rtio_config_set_redis_key(rtio_config *config, const char *key);
+
+/**
+ * Sets the cluster's wire format: an `rtio_redis_variant` value (`RTIO_REDIS_VARIANT_CLASSIC`,
+ * the default, or `RTIO_REDIS_VARIANT_SHARDED`); `RTIO_STATUS_INVALID_ARGUMENT` for any other
+ * value. Needs `rtio_config_set_redis` first.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_redis_variant(rtio_config *config, int32_t variant);
+
+/**
+ * Sets how long a request to the other nodes waits for their answers, in milliseconds
+ * (> 0; Node's `requestsTimeout`, default 5000): `rtio_fetch_sockets`,
+ * `rtio_server_side_emit_with_ack`, `rtio_server_count`. The server's cluster timeout
+ * (`rtio_config_set_cluster_timeout`) bounds them too; the shorter wins. Needs
+ * `rtio_config_set_redis` first.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_redis_requests_timeout(rtio_config *config, uint32_t timeout_ms);
+
+/**
+ * Classic variant: with `enabled`, answers another node's request on that node's own
+ * response channel instead of the common one (Node's `publishOnSpecificResponseChannel`,
+ * default false; answers are read on both either way). Needs `rtio_config_set_redis` first.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_redis_specific_response_channel(rtio_config *config, bool enabled);
+
+/**
+ * Sharded variant: which channels this node subscribes, an `rtio_redis_subscription_mode`
+ * value (default `RTIO_REDIS_SUBSCRIPTION_MODE_DYNAMIC`); `RTIO_STATUS_INVALID_ARGUMENT` for
+ * any other value. Needs `rtio_config_set_redis` first.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_redis_subscription_mode(rtio_config *config, int32_t mode);
+
+/**
+ * Sets the longest a cluster request waits for answers, in milliseconds (> 0; default
+ * 5000): `rtio_fetch_sockets`, `rtio_server_count`, and how long an
+ * `RTIO_EVENT_TYPE_SERVER_SIDE_EMIT` may wait for `rtio_server_side_ack`.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_cluster_timeout(rtio_config *config, uint32_t timeout_ms);
+
+/**
  * The message of the last failed rtio call on the calling thread ("" when none).
  *
  * The string is owned by rtio and stays valid until the next rtio call on this thread;
@@ -459,7 +765,8 @@ rtio_event_type rtio_event_get_type(const rtio_event *ev);
 const char *rtio_event_sid(const rtio_event *ev);
 
 /**
- * The namespace ("" for ack responses; NULL for a NULL event). Owned by the event.
+ * The namespace ("" for the answer events: ack, broadcast-ack, fetch-sockets,
+ * server-side-ack and server-count responses; NULL for a NULL event). Owned by the event.
  *
  * # Safety
  * `ev` is NULL or a live event; out-pointers are NULL or writable.
@@ -467,24 +774,26 @@ const char *rtio_event_sid(const rtio_event *ev);
 const char *rtio_event_namespace(const rtio_event *ev);
 
 /**
- * The event name of a message ("" otherwise). NUL-terminated; when `len` is not NULL it
+ * The event name of a message or a server-side emit ("" otherwise). NUL-terminated; when `len` is not NULL it
  * receives the length in bytes (names may contain NUL). Owned by the event.
  *
  * # Safety
  * `ev` is NULL or a live event; out-pointers are NULL or writable.
  */
-const char *rtio_event_name(const rtio_event *ev, size_t *len);
+const char *rtio_event_name(const rtio_event *ev,
+                            size_t *len);
 
 /**
- * The event's JSON text: the arguments array of a message or ack response, the auth object
- * of a connect or connect request ("" otherwise). NUL-terminated; `len` (if not NULL)
+ * The event's JSON text: the arguments array of a message, ack response or server-side
+ * emit, the auth object of a connect or connect request ("" otherwise). NUL-terminated; `len` (if not NULL)
  * receives its length. Binary values appear as `{"_placeholder":true,"num":N}`, where N
  * indexes `rtio_event_attachment`. Owned by the event.
  *
  * # Safety
  * `ev` is NULL or a live event; out-pointers are NULL or writable.
  */
-const char *rtio_event_data(const rtio_event *ev, size_t *len);
+const char *rtio_event_data(const rtio_event *ev,
+                            size_t *len);
 
 /**
  * Number of binary attachments (0 for NULL).
@@ -504,7 +813,9 @@ size_t rtio_event_attachment_count(const rtio_event *ev);
 const uint8_t *rtio_event_attachment(const rtio_event *ev, size_t index, size_t *len);
 
 /**
- * The ack id of a message whose sender waits for an ack (answer with `rtio_ack`), or -1.
+ * The ack id of a message whose sender waits for an ack (answer with `rtio_ack`), or of a
+ * server-side emit whose sending node waits for an answer (answer with
+ * `rtio_server_side_ack`); -1 otherwise.
  *
  * # Safety
  * `ev` is NULL or a live event; out-pointers are NULL or writable.
@@ -522,7 +833,8 @@ int64_t rtio_event_ack_id(const rtio_event *ev);
 uint64_t rtio_event_request(const rtio_event *ev);
 
 /**
- * The token `rtio_emit_with_ack` returned, on an ack response (0 otherwise).
+ * The token `rtio_emit_with_ack` returned, on an ack response (0 otherwise); the same as
+ * `rtio_event_token`.
  *
  * # Safety
  * `ev` is NULL or a live event; out-pointers are NULL or writable.
@@ -565,6 +877,159 @@ const char *rtio_event_reason(const rtio_event *ev);
  * `ev` is NULL or a live event; out-pointers are NULL or writable.
  */
 const char *rtio_event_handshake(const rtio_event *ev, size_t *len);
+
+/**
+ * The token the call returned, on the answer events: `rtio_emit_with_ack` (ack response),
+ * `rtio_broadcast_with_ack`, `rtio_fetch_sockets`, `rtio_server_side_emit_with_ack`,
+ * `rtio_server_count`; 0 on other events.
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+uint64_t rtio_event_token(const rtio_event *ev);
+
+/**
+ * Why a cluster answer is incomplete: `"operation has timed out"` (some answers did not come
+ * in time; those that came are in the event), `"adapter error: ..."` (e.g. Redis is down),
+ * `"no answer can come any more"`; "" when the answer is complete and on other events.
+ * NUL-terminated, owned by the event (NULL for a NULL event).
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+const char *rtio_event_error(const rtio_event *ev);
+
+/**
+ * The number of nodes, on a server-count response (0 when it failed: see
+ * `rtio_event_error`); 0 on other events.
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+size_t rtio_event_count(const rtio_event *ev);
+
+/**
+ * The number of answers, on a broadcast-ack or server-side-ack response (0 otherwise).
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+size_t rtio_event_answer_count(const rtio_event *ev);
+
+/**
+ * Answer `index`'s arguments as a JSON array (a client on a Node node, or a Node node,
+ * reports its first argument only), binary values as `{"_placeholder":true,"num":N}`
+ * indexing `rtio_event_answer_attachment`. NUL-terminated; `len` (if not NULL) receives its
+ * length. NULL when `index` is out of range. Owned by the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event; `len` NULL or writable.
+ */
+const char *rtio_event_answer(const rtio_event *ev, size_t index, size_t *len);
+
+/**
+ * The socket that gave answer `index` of a broadcast-ack response when known (this node's
+ * sockets), else "" (other nodes do not say which socket answered, nor does a
+ * server-side-ack response). NULL when `index` is out of range. Owned by the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+const char *rtio_event_answer_sid(const rtio_event *ev, size_t index);
+
+/**
+ * Number of binary attachments of answer `index` (0 when out of range).
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+size_t rtio_event_answer_attachment_count(const rtio_event *ev, size_t index);
+
+/**
+ * Binary attachment `attachment` of answer `index` (NULL when either is out of range);
+ * `len` (if not NULL) receives its size. Owned by the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event; `len` NULL or writable.
+ */
+const uint8_t *rtio_event_answer_attachment(const rtio_event *ev,
+                                            size_t index,
+                                            size_t attachment,
+                                            size_t *len);
+
+/**
+ * The number of sockets, on a fetch-sockets response (0 otherwise).
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+size_t rtio_event_socket_count(const rtio_event *ev);
+
+/**
+ * Socket `index`'s id (NULL when out of range). Owned by the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+const char *rtio_event_socket_id(const rtio_event *ev, size_t index);
+
+/**
+ * Socket `index`'s namespace (NULL when out of range). Owned by the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+const char *rtio_event_socket_namespace(const rtio_event *ev, size_t index);
+
+/**
+ * The rooms socket `index` is in, as a JSON array of strings, its own room (its id) first.
+ * NUL-terminated; `len` (if not NULL) receives its length; NULL when out of range. Owned by
+ * the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event; `len` NULL or writable.
+ */
+const char *rtio_event_socket_rooms(const rtio_event *ev, size_t index, size_t *len);
+
+/**
+ * Socket `index`'s handshake as a JSON object, in the form of `rtio_event_handshake`
+ * (`{"address","port","query","headers":{...},"issued"}`; for a socket on another node, as
+ * that node reported it). NUL-terminated; `len` (if not NULL) receives its length; NULL
+ * when out of range. Owned by the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event; `len` NULL or writable.
+ */
+const char *rtio_event_socket_handshake(const rtio_event *ev, size_t index, size_t *len);
+
+/**
+ * The auth object socket `index` sent to join its namespace, as JSON text (`{}` when
+ * none). NUL-terminated; `len` (if not NULL) receives its length; NULL when out of range.
+ * Owned by the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event; `len` NULL or writable.
+ */
+const char *rtio_event_socket_auth(const rtio_event *ev, size_t index, size_t *len);
+
+/**
+ * The data the application attached to socket `index` (socket.io's `socket.data`) as JSON
+ * text, or NULL when it has none (or `index` is out of range). NUL-terminated; `len` (if
+ * not NULL) receives its length. Owned by the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event; `len` NULL or writable.
+ */
+const char *rtio_event_socket_data(const rtio_event *ev, size_t index, size_t *len);
+
+/**
+ * True when socket `index` is connected to this node (so `rtio_emit`, `rtio_join` and the
+ * other per-socket calls reach it); false for a socket on another node, or out of range.
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+bool rtio_event_socket_local(const rtio_event *ev, size_t index);
 
 /**
  * Finds the value at JSON pointer `pointer` (RFC 6901: `""` whole document, `"/0/nome"`

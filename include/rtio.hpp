@@ -193,6 +193,8 @@ struct Broadcast {
   std::vector<std::string> rooms;
   std::vector<std::string> except_rooms;
   std::string except_sid;
+  /// This node's sockets only (socket.io's `local`): a cluster does not forward it.
+  bool local = false;
 };
 
 /// A running server; stopped and freed when destroyed (never destroy it from its callback).
@@ -247,7 +249,7 @@ class Server {
     for (auto &r : to.rooms) rooms.push_back(r.c_str());
     for (auto &r : to.except_rooms) except.push_back(r.c_str());
     rtio_broadcast_opts opts{to.nsp.c_str(), rooms.data(), rooms.size(), except.data(), except.size(),
-                             to.except_sid.empty() ? nullptr : to.except_sid.c_str()};
+                             to.except_sid.empty() ? nullptr : to.except_sid.c_str(), to.local};
     size_t delivered = 0;
     check(rtio_broadcast(srv_.get(), &opts, std::string(event).c_str(), json.data(), json.size(),
                          attachments.data(), attachments.size(), &delivered));

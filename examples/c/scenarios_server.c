@@ -5,6 +5,12 @@
  * Events arrive in callback mode on rtio's dispatcher thread (one thread, so the handler's
  * state needs no lock); the `later` row emits from a thread of our own. The main thread waits
  * for SIGINT/SIGTERM and stops the server.
+ *
+ * With `--redis URL` (`--redis-key PREFIX`, `--redis-sharded`) it joins a Socket.IO cluster
+ * through Redis, wire-compatible with Node's `@socket.io/redis-adapter`; the cluster rows work
+ * without it too, on one server. A cluster operation returns a token at once and its answer
+ * arrives later as an event with that token, so the rows remember which client ack each token
+ * answers.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <rtio.h>
@@ -75,6 +81,46 @@ static char *string_at(const char *json, size_t len, const char *pointer) {
   char *out = NULL;
   if (rtio_json_get_string(json, len, pointer, &out) != RTIO_STATUS_OK) return NULL;
   return out;
+}
+
+/* A growing, NUL-terminated text buffer for assembling JSON. */
+typedef struct {
+  char *p;
+  size_t len, cap;
+} text;
+
+static void text_add(text *t, const char *s, size_t n) {
+  if (t->len + n + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap : 64;
+    while (t->len + n + 1 > cap) cap *= 2;
+    char *p = realloc(t->p, cap);
+    if (!p) abort();
+    t->p = p;
+    t->cap = cap;
+  }
+  memcpy(t->p + t->len, s, n);
+  t->len += n;
+  t->p[t->len] = '\0';
+}
+
+static void text_str(text *t, const char *s) { text_add(t, s, strlen(s)); }
+
+/* Appends the raw JSON at `pointer` in `json` (or null). */
+static void text_value_at(text *t, const char *json, size_t len, const char *pointer) {
+  const char *value = NULL;
+  size_t value_len = 0;
+  if (json && rtio_json_get(json, len, pointer, &value, &value_len) == RTIO_STATUS_OK) {
+    text_add(t, value, value_len);
+  } else {
+    text_str(t, "null");
+  }
+}
+
+static void text_quoted(text *t, const char *s) {
+  char *q = json_quote(s);
+  if (!q) abort();
+  text_str(t, q);
+  free(q);
 }
 
 /* The event's attachments as buffers for re-sending (borrowed from the event). */
@@ -191,6 +237,9 @@ static void schedule_later(const rtio_event *ev, const char *sid, const char *da
   if (pthread_create(&thread, NULL, later_thread, job) == 0) pthread_detach(thread);
 }
 
+static bool on_cluster_message(const rtio_event *ev, const char *name, const char *sid,
+                               const char *data, size_t len, int64_t ack);
+
 static void on_main_message(const rtio_event *ev) {
   const char *sid = rtio_event_sid(ev);
   const char *name = rtio_event_name(ev, NULL);
@@ -200,6 +249,7 @@ static void on_main_message(const rtio_event *ev) {
   attachments att;
   attachments_of(ev, &att);
 
+  if (on_cluster_message(ev, name, sid, data, len, ack)) return;
   if (strcmp(name, "message") == 0) {
     CHECK(rtio_emit(server, sid, "message-back", data, len, att.items, att.len));
   } else if (strcmp(name, "message-with-ack") == 0 && ack >= 0) {
@@ -281,6 +331,295 @@ static void on_main_message(const rtio_event *ev) {
     char json[96];
     int n = snprintf(json, sizeof json, "[{\"sockets\":%zu,\"rooms\":%zu}]", sockets, rooms);
     CHECK(rtio_ack(server, sid, ack, json, (size_t)n, NULL, 0));
+  }
+}
+
+
+/* ---- the cluster rows ------------------------------------------------------------------- */
+
+/* How long a request to the other nodes waits for their answers (Node's requestsTimeout is
+ * 5 s): short, so that a node that stopped answering costs 2 s. */
+#define REQUESTS_TIMEOUT_MS 2000
+
+/* A cluster operation in flight: which client ack its answer completes. */
+enum pending_kind {
+  PENDING_NONE = 0,
+  PENDING_STATS_SOCKETS, /* cluster-stats: the fetch of every socket on / */
+  PENDING_STATS_SERVERS, /* cluster-stats: the server count (`fetch` is the fetch's token) */
+  PENDING_ROOM_SOCKETS,
+  PENDING_PING,
+  PENDING_BROADCAST_ACK,
+};
+
+#define MAX_PENDING 4096
+static struct {
+  uint64_t token;
+  enum pending_kind kind;
+  char sid[64];
+  int64_t ack;
+  uint64_t fetch;
+  /* cluster-stats, on the fetch's entry: -1 until known. */
+  long sockets, servers;
+  char error[256];
+} pending[MAX_PENDING];
+
+static void remember_pending(uint64_t token, enum pending_kind kind, const char *sid, int64_t ack) {
+  size_t slot = token % MAX_PENDING;
+  pending[slot].token = token;
+  pending[slot].kind = kind;
+  snprintf(pending[slot].sid, sizeof pending[slot].sid, "%s", sid);
+  pending[slot].ack = ack;
+  pending[slot].fetch = 0;
+  pending[slot].sockets = -1;
+  pending[slot].servers = -1;
+  pending[slot].error[0] = '\0';
+}
+
+/* The slot of `token`; `*found` says whether it holds an operation in flight. */
+static size_t pending_slot(uint64_t token, bool *found) {
+  size_t slot = token % MAX_PENDING;
+  *found = token != 0 && pending[slot].token == token && pending[slot].kind != PENDING_NONE;
+  return slot;
+}
+
+/* Answers a client's ack with one JSON value; the client may have left meanwhile. */
+static void answer_client(const char *sid, int64_t ack, const char *value) {
+  text json = {0};
+  text_str(&json, "[");
+  text_str(&json, value);
+  text_str(&json, "]");
+  rtio_status st = rtio_ack(server, sid, ack, json.p, json.len, NULL, 0);
+  if (st != RTIO_STATUS_UNKNOWN_SOCKET) report("cluster answer", st);
+  free(json.p);
+}
+
+/* {"error": message}, for an operation that did not complete. */
+static void answer_failure(const char *sid, int64_t ack, const char *message) {
+  text json = {0};
+  text_str(&json, "{\"error\":");
+  text_quoted(&json, message);
+  text_str(&json, "}");
+  answer_client(sid, ack, json.p);
+  free(json.p);
+}
+
+/* A cluster-stats request is answered once both its fetch and its count came. */
+static void maybe_answer_stats(size_t slot) {
+  if (pending[slot].error[0]) {
+    answer_failure(pending[slot].sid, pending[slot].ack, pending[slot].error);
+  } else if (pending[slot].sockets >= 0 && pending[slot].servers >= 0) {
+    char json[96];
+    snprintf(json, sizeof json, "{\"sockets\":%ld,\"servers\":%ld}", pending[slot].sockets,
+             pending[slot].servers);
+    answer_client(pending[slot].sid, pending[slot].ack, json);
+  } else {
+    return;
+  }
+  pending[slot].kind = PENDING_NONE;
+}
+
+static int compare_strings(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The rows whose answer needs the other nodes: start the operation, answer later. */
+static void start_cluster_request(const rtio_event *ev, const char *name, const char *sid,
+                                  const char *data, size_t len, int64_t ack) {
+  uint64_t token = 0;
+  rtio_status st;
+  if (strcmp(name, "cluster-stats") == 0) {
+    uint64_t count = 0;
+    st = rtio_fetch_sockets(server, NULL, &token);
+    if (st == RTIO_STATUS_OK) st = rtio_server_count(server, "/", &count);
+    report("cluster-stats", st);
+    if (st != RTIO_STATUS_OK) return;
+    remember_pending(token, PENDING_STATS_SOCKETS, sid, ack);
+    remember_pending(count, PENDING_STATS_SERVERS, sid, ack);
+    pending[count % MAX_PENDING].fetch = token;
+  } else if (strcmp(name, "room-sockets") == 0) {
+    char *room = string_at(data, len, "/0");
+    if (!room) return;
+    const char *rooms[1] = {room};
+    rtio_broadcast_opts in_room = {.nsp = "/", .rooms = rooms, .rooms_len = 1};
+    st = rtio_fetch_sockets(server, &in_room, &token);
+    rtio_string_free(room);
+    report("room-sockets", st);
+    if (st == RTIO_STATUS_OK) remember_pending(token, PENDING_ROOM_SOCKETS, sid, ack);
+  } else if (strcmp(name, "server-side-ping") == 0) {
+    st = rtio_server_side_emit_with_ack(server, "/", "ping", NULL, 0, NULL, 0, REQUESTS_TIMEOUT_MS,
+                                        &token);
+    report("server-side-ping", st);
+    if (st == RTIO_STATUS_OK) remember_pending(token, PENDING_PING, sid, ack);
+  } else { /* broadcast-with-ack */
+    double timeout_ms = 5000;
+    rtio_json_get_number(data, len, "/0/timeout_ms", &timeout_ms);
+    char *event = string_at(data, len, "/0/event");
+    char *json = wrap_value_at(data, len, "/0/data");
+    attachments att;
+    attachments_of(ev, &att);
+    st = event && json ? rtio_broadcast_with_ack(server, NULL, event, json, strlen(json), att.items,
+                                                 att.len, (uint32_t)(timeout_ms >= 1 ? timeout_ms : 1),
+                                                 &token)
+                       : RTIO_STATUS_INVALID_ARGUMENT;
+    report("broadcast-with-ack", st);
+    if (st == RTIO_STATUS_OK) remember_pending(token, PENDING_BROADCAST_ACK, sid, ack);
+    free(json);
+    rtio_string_free(event);
+  }
+}
+
+/* The rows that act on every node at once. Returns false when `name` is no such row. */
+static bool on_cluster_message(const rtio_event *ev, const char *name, const char *sid,
+                               const char *data, size_t len, int64_t ack) {
+  attachments att;
+  attachments_of(ev, &att);
+  if (strcmp(name, "cluster-stats") == 0 || strcmp(name, "room-sockets") == 0 ||
+      strcmp(name, "server-side-ping") == 0 || strcmp(name, "broadcast-with-ack") == 0) {
+    if (ack >= 0) start_cluster_request(ev, name, sid, data, len, ack);
+  } else if (strcmp(name, "sockets-join") == 0 || strcmp(name, "sockets-leave") == 0) {
+    char *in = string_at(data, len, "/0/in");
+    char *room = string_at(data, len, "/0/room");
+    if (in && room) {
+      const char *from[1] = {in};
+      const char *rooms[1] = {room};
+      rtio_broadcast_opts members = {.nsp = "/", .rooms = from, .rooms_len = 1};
+      CHECK(strcmp(name, "sockets-join") == 0 ? rtio_sockets_join(server, &members, rooms, 1)
+                           : rtio_sockets_leave(server, &members, rooms, 1));
+    }
+    rtio_string_free(in);
+    rtio_string_free(room);
+    if (ack >= 0) CHECK(rtio_ack(server, sid, ack, "[true]", 6, NULL, 0));
+  } else if (strcmp(name, "disconnect-in") == 0) {
+    char *room = string_at(data, len, "/0");
+    if (room) {
+      const char *rooms[1] = {room};
+      rtio_broadcast_opts members = {.nsp = "/", .rooms = rooms, .rooms_len = 1};
+      CHECK(rtio_disconnect_sockets(server, &members, true));
+    }
+    rtio_string_free(room);
+  } else if (strcmp(name, "fanout-except") == 0) {
+    char *except = string_at(data, len, "/0/except");
+    char *event = string_at(data, len, "/0/event");
+    char *json = wrap_value_at(data, len, "/0/data");
+    if (except && event && json) {
+      const char *rooms[1] = {except};
+      rtio_broadcast_opts others = {.nsp = "/", .except_rooms = rooms, .except_rooms_len = 1};
+      CHECK(rtio_broadcast(server, &others, event, json, strlen(json), att.items, att.len, NULL));
+    }
+    free(json);
+    rtio_string_free(event);
+    rtio_string_free(except);
+  } else if (strcmp(name, "server-side-emit") == 0) {
+    /* The other nodes relay it to their sockets (a single server tells no one). */
+    text relay = {0};
+    text_str(&relay, "[{\"event\":");
+    text_value_at(&relay, data, len, "/0/event");
+    text_str(&relay, ",\"data\":");
+    text_value_at(&relay, data, len, "/0/data");
+    text_str(&relay, "}]");
+    CHECK(rtio_server_side_emit(server, "/", "relay", relay.p, relay.len, att.items, att.len));
+    free(relay.p);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/* `{"ok": <complete>, "responses": [<first argument of each answer>]}`. */
+static void answer_with_answers(const rtio_event *ev, const char *sid, int64_t ack) {
+  text json = {0};
+  text_str(&json, "{\"ok\":");
+  text_str(&json, rtio_event_error(ev)[0] ? "false" : "true");
+  text_str(&json, ",\"responses\":[");
+  for (size_t i = 0; i < rtio_event_answer_count(ev); i++) {
+    size_t n = 0;
+    const char *args = rtio_event_answer(ev, i, &n);
+    if (i > 0) text_str(&json, ",");
+    text_value_at(&json, args, n, "/0");
+  }
+  text_str(&json, "]}");
+  answer_client(sid, ack, json.p);
+  free(json.p);
+}
+
+/* The answers of the operations started above. */
+static void on_cluster_answer(const rtio_event *ev) {
+  bool found = false;
+  size_t slot = pending_slot(rtio_event_token(ev), &found);
+  if (!found) return;
+  const char *error = rtio_event_error(ev);
+  switch (pending[slot].kind) {
+    case PENDING_STATS_SOCKETS:
+      if (error[0]) snprintf(pending[slot].error, sizeof pending[slot].error, "%s", error);
+      pending[slot].sockets = (long)rtio_event_socket_count(ev);
+      maybe_answer_stats(slot);
+      return;
+    case PENDING_STATS_SERVERS: {
+      pending[slot].kind = PENDING_NONE;
+      bool fetch_found = false;
+      size_t fetch = pending_slot(pending[slot].fetch, &fetch_found);
+      if (!fetch_found) return;
+      if (error[0]) snprintf(pending[fetch].error, sizeof pending[fetch].error, "%s", error);
+      pending[fetch].servers = (long)rtio_event_count(ev);
+      maybe_answer_stats(fetch);
+      return;
+    }
+    case PENDING_ROOM_SOCKETS: {
+      if (error[0]) {
+        answer_failure(pending[slot].sid, pending[slot].ack, error);
+        break;
+      }
+      size_t n = rtio_event_socket_count(ev);
+      const char **ids = calloc(n + 1, sizeof *ids);
+      for (size_t i = 0; i < n; i++) ids[i] = rtio_event_socket_id(ev, i);
+      qsort(ids, n, sizeof *ids, compare_strings);
+      text json = {0};
+      text_str(&json, "[");
+      for (size_t i = 0; i < n; i++) {
+        if (i > 0) text_str(&json, ",");
+        text_quoted(&json, ids[i]);
+      }
+      text_str(&json, "]");
+      answer_client(pending[slot].sid, pending[slot].ack, json.p);
+      free(json.p);
+      free(ids);
+      break;
+    }
+    case PENDING_PING:
+    case PENDING_BROADCAST_ACK:
+      answer_with_answers(ev, pending[slot].sid, pending[slot].ack);
+      break;
+    case PENDING_NONE:
+      return;
+  }
+  pending[slot].kind = PENDING_NONE;
+}
+
+/* Server-side events from the other nodes (or the emitter's serverSideEmit). */
+static void on_server_side_emit(const rtio_event *ev) {
+  if (strcmp(rtio_event_namespace(ev), "/") != 0) return;
+  const char *name = rtio_event_name(ev, NULL);
+  size_t len = 0;
+  const char *data = rtio_event_data(ev, &len);
+  int64_t ack = rtio_event_ack_id(ev);
+  if (strcmp(name, "relay") == 0) {
+    char *event = string_at(data, len, "/0/event");
+    char *json = wrap_value_at(data, len, "/0/data");
+    attachments att;
+    attachments_of(ev, &att);
+    /* This node's sockets only: the sender's node told every other node itself. */
+    rtio_broadcast_opts here = {.nsp = "/", .local = true};
+    if (event && json) {
+      CHECK(rtio_broadcast(server, &here, event, json, strlen(json), att.items, att.len, NULL));
+    }
+    free(json);
+    rtio_string_free(event);
+  } else if (strcmp(name, "ping") == 0 && ack >= 0) {
+    size_t sockets = 0;
+    CHECK(rtio_stats(server, "/", &sockets, NULL));
+    char json[32];
+    int n = snprintf(json, sizeof json, "[%zu]", sockets);
+    CHECK(rtio_server_side_ack(server, ack, json, (size_t)n, NULL, 0));
   }
 }
 
@@ -373,6 +712,15 @@ static void on_event(const rtio_event *ev, void *user_data) {
     case RTIO_EVENT_TYPE_REQUEST:
       on_request(ev);
       break;
+    case RTIO_EVENT_TYPE_SERVER_SIDE_EMIT:
+      on_server_side_emit(ev);
+      break;
+    case RTIO_EVENT_TYPE_BROADCAST_ACK_RESPONSE:
+    case RTIO_EVENT_TYPE_FETCH_SOCKETS_RESPONSE:
+    case RTIO_EVENT_TYPE_SERVER_SIDE_ACK_RESPONSE:
+    case RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE:
+      on_cluster_answer(ev);
+      break;
   }
 }
 
@@ -394,11 +742,17 @@ int main(int argc, char **argv) {
   CHECK(rtio_config_add_namespace(config, "/custom", false));
   CHECK(rtio_config_add_namespace(config, "/admin", true));
   unsigned long ping_interval = 25000, ping_timeout = 20000;
+  const char *redis_url = NULL, *redis_key = NULL;
+  bool redis_sharded = false;
   for (int i = 1; i < argc; i++) {
     const char *flag = argv[i];
     const char *value = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(flag, "--no-visits") == 0) {
       send_visits = false;
+      continue;
+    }
+    if (strcmp(flag, "--redis-sharded") == 0) {
+      redis_sharded = true;
       continue;
     }
     if (!value) return usage("a flag is missing its value");
@@ -417,11 +771,28 @@ int main(int argc, char **argv) {
       CHECK(rtio_config_set_client_bundle(config, value));
     } else if (strcmp(flag, "--static-dir") == 0) {
       CHECK(rtio_config_set_static_dir(config, value));
+    } else if (strcmp(flag, "--redis") == 0) {
+      redis_url = value;
+    } else if (strcmp(flag, "--redis-key") == 0) {
+      redis_key = value;
     } else {
       return usage("unknown flag");
     }
   }
   CHECK(rtio_config_set_ping(config, (uint32_t)ping_interval, (uint32_t)ping_timeout));
+  if (redis_url) {
+    rtio_status st = rtio_config_set_redis(config, redis_url);
+    if (st != RTIO_STATUS_OK) {
+      report("--redis", st);
+      return 2;
+    }
+    if (redis_key) CHECK(rtio_config_set_redis_key(config, redis_key));
+    if (redis_sharded) CHECK(rtio_config_set_redis_variant(config, RTIO_REDIS_VARIANT_SHARDED));
+    CHECK(rtio_config_set_redis_requests_timeout(config, REQUESTS_TIMEOUT_MS));
+    CHECK(rtio_config_set_cluster_timeout(config, REQUESTS_TIMEOUT_MS));
+  } else if (redis_key || redis_sharded) {
+    return usage("--redis-key and --redis-sharded need --redis");
+  }
   CHECK(rtio_config_set_callback(config, on_event, NULL));
 
   /* Block the stop signals in every thread; the main thread waits for them below. */

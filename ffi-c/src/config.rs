@@ -23,6 +23,8 @@ pub struct rtio_config {
     pub(crate) config: Config,
     pub(crate) callback: rtio_event_cb,
     pub(crate) user_data: *mut c_void,
+    /// Set by `rtio_config_set_redis`; the adapter is made from it at start.
+    pub(crate) redis: Option<rtio_redis::adapter::RedisAdapterOptions>,
 }
 
 pub(crate) fn config_mut<'a>(p: *mut rtio_config) -> FfiResult<&'a mut rtio_config> {
@@ -53,6 +55,7 @@ pub extern "C" fn rtio_config_new() -> *mut rtio_config {
             config: Config::default(),
             callback: None,
             user_data: std::ptr::null_mut(),
+            redis: None,
         })))
     })
 }
@@ -447,6 +450,211 @@ pub unsafe extern "C" fn rtio_config_set_callback(
         let c = config_mut(config)?;
         c.callback = callback;
         c.user_data = user_data;
+        Ok(())
+    })
+}
+
+/// The wire format of a Redis cluster (for `rtio_config_set_redis_variant`). Every node of
+/// a cluster, Node's included, uses the same one.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum rtio_redis_variant {
+    /// `@socket.io/redis-adapter`'s `createAdapter` (PUBLISH / PSUBSCRIBE), the default and
+    /// the one `@socket.io/redis-emitter` speaks.
+    Classic = 0,
+    /// `createShardedAdapter` (SPUBLISH / SSUBSCRIBE, Redis >= 7).
+    Sharded = 1,
+}
+
+/// Which channels a node of the sharded variant subscribes (for
+/// `rtio_config_set_redis_subscription_mode`; Node's `subscriptionMode`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum rtio_redis_subscription_mode {
+    /// The namespace's main channel and the node's own only (suits dynamic namespaces).
+    Static = 0,
+    /// Plus one channel per public room (not a socket id); the default.
+    Dynamic = 1,
+    /// Plus one channel per room, socket-id rooms included.
+    DynamicPrivate = 2,
+}
+
+fn redis_mut<'a>(
+    config: *mut rtio_config,
+    what: &str,
+) -> FfiResult<&'a mut rtio_redis::adapter::RedisAdapterOptions> {
+    config_mut(config)?.redis.as_mut().ok_or_else(|| {
+        Failure::new(
+            rtio_status::InvalidArgument,
+            format!("{what}: call rtio_config_set_redis first"),
+        )
+    })
+}
+
+/// Joins a Socket.IO cluster through Redis: the server starts with rtio's Redis adapter,
+/// wire-compatible with `@socket.io/redis-adapter` 8.x (and reached by
+/// `@socket.io/redis-emitter`), on every namespace. `url` is
+/// `redis://[user[:password]@]host[:port][/db]`; the other options get Node's defaults (key
+/// `socket.io`, classic variant, requests timeout 5000 ms), which the
+/// `rtio_config_set_redis_*` setters change. NULL turns the cluster off (a single node, the
+/// default). `RTIO_STATUS_INVALID_ARGUMENT` for a URL that does not parse (the
+/// configuration is then unchanged). Redis being down is not an error: the server starts,
+/// serves its own clients, reports the loss on standard error and keeps retrying.
+///
+/// # Safety
+/// `config` from `rtio_config_new`; `url` NULL or a NUL-terminated string (copied).
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_redis(
+    config: *mut rtio_config,
+    url: *const c_char,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        let Some(url) = crate::error::opt_str(url, "url")? else {
+            c.redis = None;
+            return Ok(());
+        };
+        let options = rtio_redis::adapter::RedisAdapterOptions::new(url);
+        rtio_redis::adapter::redis_adapter(options.clone())
+            .map_err(|e| Failure::new(rtio_status::InvalidArgument, format!("redis: {e}")))?;
+        c.redis = Some(options);
+        Ok(())
+    })
+}
+
+/// Sets the Redis channels' prefix (Node's `key` / `channelPrefix`; default `socket.io`;
+/// not empty). Needs `rtio_config_set_redis` first (else `RTIO_STATUS_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `config` from `rtio_config_new`; `key` a NUL-terminated string (copied).
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_redis_key(
+    config: *mut rtio_config,
+    key: *const c_char,
+) -> rtio_status {
+    guard(|| {
+        let key = arg_str(key, "key")?;
+        if key.is_empty() {
+            return Err(Failure::new(
+                rtio_status::InvalidArgument,
+                "redis key: must not be empty",
+            ));
+        }
+        redis_mut(config, "redis key")?.key = key.to_string();
+        Ok(())
+    })
+}
+
+/// Sets the cluster's wire format: an `rtio_redis_variant` value (`RTIO_REDIS_VARIANT_CLASSIC`,
+/// the default, or `RTIO_REDIS_VARIANT_SHARDED`); `RTIO_STATUS_INVALID_ARGUMENT` for any other
+/// value. Needs `rtio_config_set_redis` first.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_redis_variant(
+    config: *mut rtio_config,
+    variant: i32,
+) -> rtio_status {
+    use rtio_redis::adapter::Variant;
+    guard(|| {
+        let v = match variant {
+            0 => Variant::Classic,
+            1 => Variant::Sharded,
+            other => {
+                return Err(Failure::new(
+                    rtio_status::InvalidArgument,
+                    format!("redis variant: {other} is no rtio_redis_variant"),
+                ))
+            }
+        };
+        redis_mut(config, "redis variant")?.variant = v;
+        Ok(())
+    })
+}
+
+/// Sets how long a request to the other nodes waits for their answers, in milliseconds
+/// (> 0; Node's `requestsTimeout`, default 5000): `rtio_fetch_sockets`,
+/// `rtio_server_side_emit_with_ack`, `rtio_server_count`. The server's cluster timeout
+/// (`rtio_config_set_cluster_timeout`) bounds them too; the shorter wins. Needs
+/// `rtio_config_set_redis` first.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_redis_requests_timeout(
+    config: *mut rtio_config,
+    timeout_ms: u32,
+) -> rtio_status {
+    guard(|| {
+        let d = ms(timeout_ms, "redis requests timeout: timeout_ms")?;
+        redis_mut(config, "redis requests timeout")?.requests_timeout = d;
+        Ok(())
+    })
+}
+
+/// Classic variant: with `enabled`, answers another node's request on that node's own
+/// response channel instead of the common one (Node's `publishOnSpecificResponseChannel`,
+/// default false; answers are read on both either way). Needs `rtio_config_set_redis` first.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_redis_specific_response_channel(
+    config: *mut rtio_config,
+    enabled: bool,
+) -> rtio_status {
+    guard(|| {
+        redis_mut(config, "redis specific response channel")?
+            .publish_on_specific_response_channel = enabled;
+        Ok(())
+    })
+}
+
+/// Sharded variant: which channels this node subscribes, an `rtio_redis_subscription_mode`
+/// value (default `RTIO_REDIS_SUBSCRIPTION_MODE_DYNAMIC`); `RTIO_STATUS_INVALID_ARGUMENT` for
+/// any other value. Needs `rtio_config_set_redis` first.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_redis_subscription_mode(
+    config: *mut rtio_config,
+    mode: i32,
+) -> rtio_status {
+    use rtio_redis::SubscriptionMode;
+    guard(|| {
+        let m = match mode {
+            0 => SubscriptionMode::Static,
+            1 => SubscriptionMode::Dynamic,
+            2 => SubscriptionMode::DynamicPrivate,
+            other => {
+                return Err(Failure::new(
+                    rtio_status::InvalidArgument,
+                    format!("redis subscription mode: {other} is no rtio_redis_subscription_mode"),
+                ))
+            }
+        };
+        redis_mut(config, "redis subscription mode")?.subscription_mode = m;
+        Ok(())
+    })
+}
+
+/// Sets the longest a cluster request waits for answers, in milliseconds (> 0; default
+/// 5000): `rtio_fetch_sockets`, `rtio_server_count`, and how long an
+/// `RTIO_EVENT_TYPE_SERVER_SIDE_EMIT` may wait for `rtio_server_side_ack`.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_cluster_timeout(
+    config: *mut rtio_config,
+    timeout_ms: u32,
+) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.cluster_timeout = ms(timeout_ms, "cluster timeout: timeout_ms")?;
         Ok(())
     })
 }

@@ -4,7 +4,7 @@ use std::ffi::{c_char, CStr, CString};
 
 use bytes::Bytes;
 use rtio_core::engineio::{Handshake, Headers, Transport};
-use rtio_core::{Event, Payload, RequestInfo};
+use rtio_core::{ClusterError, Event, Payload, RequestInfo, SocketInfo};
 
 use crate::error::guard_value;
 
@@ -37,6 +37,45 @@ pub enum rtio_event_type {
     /// with `rtio_request_allow`, `rtio_request_allow_origin` or `rtio_request_deny` within
     /// the gate's timeout, after which the request is refused with 403.
     Request = 5,
+    /// The answer to `rtio_broadcast_with_ack`: token (`rtio_event_token`), the answers that
+    /// came (`rtio_event_answer_count`, `rtio_event_answer`, `rtio_event_answer_sid`,
+    /// `rtio_event_answer_attachment`) and, when not every socket answered in time, an error
+    /// (`rtio_event_error`).
+    BroadcastAckResponse = 6,
+    /// The answer to `rtio_fetch_sockets`: token, the sockets (`rtio_event_socket_count`,
+    /// `rtio_event_socket_id`, `_namespace`, `_rooms`, `_handshake`, `_auth`, `_data`,
+    /// `_local`) and, when a node did not answer in time, an error.
+    FetchSocketsResponse = 7,
+    /// An event another node sent with `rtio_server_side_emit` (or socket.io's
+    /// `serverSideEmit`, or `@socket.io/redis-emitter`'s): namespace, name, data (the
+    /// arguments as a JSON array), attachments and, when the sender waits for an answer,
+    /// the ack id (answer with `rtio_server_side_ack`, not `rtio_ack`). Socket id is "".
+    ServerSideEmit = 8,
+    /// The answer to `rtio_server_side_emit_with_ack`: token, one answer per other node
+    /// (`rtio_event_answer...`; their socket ids are "") and, when a node did not answer in
+    /// time, an error.
+    ServerSideAckResponse = 9,
+    /// The answer to `rtio_server_count`: token, and the count (`rtio_event_count`) or an
+    /// error.
+    ServerCountResponse = 10,
+}
+
+/// One answer of a broadcast with acks or of a server-side emit with ack.
+struct Answer {
+    sid: CString,
+    data: Vec<u8>,
+    attachments: Vec<Bytes>,
+}
+
+/// One socket of a fetch-sockets answer.
+struct FetchedSocket {
+    id: CString,
+    nsp: CString,
+    rooms: Vec<u8>,
+    handshake: Vec<u8>,
+    auth: Vec<u8>,
+    data: Option<Vec<u8>>,
+    local: bool,
 }
 
 /// One event (opaque). In callback mode it is borrowed for the duration of the callback; in
@@ -56,6 +95,10 @@ pub struct rtio_event {
     timed_out: bool,
     reason: &'static CStr,
     handshake: Vec<u8>,
+    error: CString,
+    count: usize,
+    answers: Vec<Answer>,
+    sockets: Vec<FetchedSocket>,
 }
 
 fn cstring(s: &str) -> CString {
@@ -145,7 +188,18 @@ impl rtio_event {
             timed_out: false,
             reason: c"",
             handshake: text(""),
+            error: CString::default(),
+            count: 0,
+            answers: Vec::new(),
+            sockets: Vec::new(),
         }
+    }
+
+    fn with_error(mut self, error: Option<ClusterError>) -> rtio_event {
+        if let Some(e) = error {
+            self.error = cstring(&e.to_string());
+        }
+        self
     }
 
     fn with_payload(mut self, payload: Payload) -> rtio_event {
@@ -155,16 +209,62 @@ impl rtio_event {
         self
     }
 
-    /// The C form of a core event; `None` for the answers and messages of cluster
-    /// operations, which the C API does not start yet (the default adapter sends none of
-    /// them unless asked).
-    pub(crate) fn from_core(ev: Event) -> Option<rtio_event> {
-        Some(match ev {
-            Event::BroadcastAckResponse { .. }
-            | Event::FetchSocketsResponse { .. }
-            | Event::ServerSideEmit { .. }
-            | Event::ServerSideAckResponse { .. }
-            | Event::ServerCountResponse { .. } => return None,
+    /// The C form of a core event (every core event has one).
+    pub(crate) fn from_core(ev: Event) -> rtio_event {
+        match ev {
+            Event::BroadcastAckResponse {
+                token,
+                answers,
+                error,
+            } => rtio_event {
+                token,
+                answers: answers
+                    .into_iter()
+                    .map(|a| answer(a.sid.as_deref().unwrap_or(""), a.payload))
+                    .collect(),
+                ..rtio_event::blank(rtio_event_type::BroadcastAckResponse)
+            }
+            .with_error(error),
+            Event::FetchSocketsResponse {
+                token,
+                sockets,
+                error,
+            } => rtio_event {
+                token,
+                sockets: sockets.into_iter().map(fetched).collect(),
+                ..rtio_event::blank(rtio_event_type::FetchSocketsResponse)
+            }
+            .with_error(error),
+            Event::ServerSideEmit {
+                nsp,
+                event,
+                payload,
+                ack,
+            } => rtio_event {
+                nsp: cstring(&nsp),
+                name: text(event),
+                ack_id: ack.and_then(|a| i64::try_from(a).ok()).unwrap_or(-1),
+                ..rtio_event::blank(rtio_event_type::ServerSideEmit)
+            }
+            .with_payload(payload),
+            Event::ServerSideAckResponse {
+                token,
+                answers,
+                error,
+            } => rtio_event {
+                token,
+                answers: answers.into_iter().map(|p| answer("", p)).collect(),
+                ..rtio_event::blank(rtio_event_type::ServerSideAckResponse)
+            }
+            .with_error(error),
+            Event::ServerCountResponse { token, result } => {
+                let ev = rtio_event {
+                    token,
+                    count: *result.as_ref().unwrap_or(&0),
+                    ..rtio_event::blank(rtio_event_type::ServerCountResponse)
+                };
+                ev.with_error(result.err())
+            }
             Event::Request { request, info } => rtio_event {
                 request,
                 handshake: text(request_json(&info)),
@@ -233,7 +333,28 @@ impl rtio_event {
                     Err(_) => ev,
                 }
             }
-        })
+        }
+    }
+}
+
+fn answer(sid: &str, payload: Payload) -> Answer {
+    let (json, attachments) = payload.into_parts();
+    Answer {
+        sid: cstring(sid),
+        data: text(json),
+        attachments,
+    }
+}
+
+fn fetched(s: SocketInfo) -> FetchedSocket {
+    FetchedSocket {
+        id: cstring(&s.id),
+        nsp: cstring(&s.nsp),
+        rooms: text(serde_json::to_string(&s.rooms).unwrap_or_else(|_| "[]".into())),
+        handshake: text(handshake_json(&s.handshake)),
+        auth: text(s.auth),
+        data: s.data.map(text),
+        local: s.local,
     }
 }
 
@@ -281,7 +402,8 @@ pub unsafe extern "C" fn rtio_event_sid(ev: *const rtio_event) -> *const c_char 
     guard_value(std::ptr::null(), || event(ev).map(|e| e.sid.as_ptr()))
 }
 
-/// The namespace ("" for ack responses; NULL for a NULL event). Owned by the event.
+/// The namespace ("" for the answer events: ack, broadcast-ack, fetch-sockets,
+/// server-side-ack and server-count responses; NULL for a NULL event). Owned by the event.
 ///
 /// # Safety
 /// `ev` is NULL or a live event; out-pointers are NULL or writable.
@@ -290,7 +412,7 @@ pub unsafe extern "C" fn rtio_event_namespace(ev: *const rtio_event) -> *const c
     guard_value(std::ptr::null(), || event(ev).map(|e| e.nsp.as_ptr()))
 }
 
-/// The event name of a message ("" otherwise). NUL-terminated; when `len` is not NULL it
+/// The event name of a message or a server-side emit ("" otherwise). NUL-terminated; when `len` is not NULL it
 /// receives the length in bytes (names may contain NUL). Owned by the event.
 ///
 /// # Safety
@@ -302,8 +424,8 @@ pub unsafe extern "C" fn rtio_event_name(ev: *const rtio_event, len: *mut usize)
     })
 }
 
-/// The event's JSON text: the arguments array of a message or ack response, the auth object
-/// of a connect or connect request ("" otherwise). NUL-terminated; `len` (if not NULL)
+/// The event's JSON text: the arguments array of a message, ack response or server-side
+/// emit, the auth object of a connect or connect request ("" otherwise). NUL-terminated; `len` (if not NULL)
 /// receives its length. Binary values appear as `{"_placeholder":true,"num":N}`, where N
 /// indexes `rtio_event_attachment`. Owned by the event.
 ///
@@ -346,7 +468,9 @@ pub unsafe extern "C" fn rtio_event_attachment(
     })
 }
 
-/// The ack id of a message whose sender waits for an ack (answer with `rtio_ack`), or -1.
+/// The ack id of a message whose sender waits for an ack (answer with `rtio_ack`), or of a
+/// server-side emit whose sending node waits for an answer (answer with
+/// `rtio_server_side_ack`); -1 otherwise.
 ///
 /// # Safety
 /// `ev` is NULL or a live event; out-pointers are NULL or writable.
@@ -366,7 +490,8 @@ pub unsafe extern "C" fn rtio_event_request(ev: *const rtio_event) -> u64 {
     guard_value(0, || event(ev).map(|e| e.request))
 }
 
-/// The token `rtio_emit_with_ack` returned, on an ack response (0 otherwise).
+/// The token `rtio_emit_with_ack` returned, on an ack response (0 otherwise); the same as
+/// `rtio_event_token`.
 ///
 /// # Safety
 /// `ev` is NULL or a live event; out-pointers are NULL or writable.
@@ -418,4 +543,241 @@ pub unsafe extern "C" fn rtio_event_handshake(
     guard_value(std::ptr::null(), || {
         event(ev).map(|e| with_len(&e.handshake, len))
     })
+}
+
+/// The token the call returned, on the answer events: `rtio_emit_with_ack` (ack response),
+/// `rtio_broadcast_with_ack`, `rtio_fetch_sockets`, `rtio_server_side_emit_with_ack`,
+/// `rtio_server_count`; 0 on other events.
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_token(ev: *const rtio_event) -> u64 {
+    guard_value(0, || event(ev).map(|e| e.token))
+}
+
+/// Why a cluster answer is incomplete: `"operation has timed out"` (some answers did not come
+/// in time; those that came are in the event), `"adapter error: ..."` (e.g. Redis is down),
+/// `"no answer can come any more"`; "" when the answer is complete and on other events.
+/// NUL-terminated, owned by the event (NULL for a NULL event).
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_error(ev: *const rtio_event) -> *const c_char {
+    guard_value(std::ptr::null(), || event(ev).map(|e| e.error.as_ptr()))
+}
+
+/// The number of nodes, on a server-count response (0 when it failed: see
+/// `rtio_event_error`); 0 on other events.
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_count(ev: *const rtio_event) -> usize {
+    guard_value(0, || event(ev).map(|e| e.count))
+}
+
+fn answer_at<'a>(ev: *const rtio_event, index: usize) -> Option<&'a Answer> {
+    event(ev)?.answers.get(index)
+}
+
+/// The number of answers, on a broadcast-ack or server-side-ack response (0 otherwise).
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_answer_count(ev: *const rtio_event) -> usize {
+    guard_value(0, || event(ev).map(|e| e.answers.len()))
+}
+
+/// Answer `index`'s arguments as a JSON array (a client on a Node node, or a Node node,
+/// reports its first argument only), binary values as `{"_placeholder":true,"num":N}`
+/// indexing `rtio_event_answer_attachment`. NUL-terminated; `len` (if not NULL) receives its
+/// length. NULL when `index` is out of range. Owned by the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event; `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_answer(
+    ev: *const rtio_event,
+    index: usize,
+    len: *mut usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        answer_at(ev, index).map(|a| with_len(&a.data, len))
+    })
+}
+
+/// The socket that gave answer `index` of a broadcast-ack response when known (this node's
+/// sockets), else "" (other nodes do not say which socket answered, nor does a
+/// server-side-ack response). NULL when `index` is out of range. Owned by the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_answer_sid(
+    ev: *const rtio_event,
+    index: usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        answer_at(ev, index).map(|a| a.sid.as_ptr())
+    })
+}
+
+/// Number of binary attachments of answer `index` (0 when out of range).
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_answer_attachment_count(
+    ev: *const rtio_event,
+    index: usize,
+) -> usize {
+    guard_value(0, || answer_at(ev, index).map(|a| a.attachments.len()))
+}
+
+/// Binary attachment `attachment` of answer `index` (NULL when either is out of range);
+/// `len` (if not NULL) receives its size. Owned by the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event; `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_answer_attachment(
+    ev: *const rtio_event,
+    index: usize,
+    attachment: usize,
+    len: *mut usize,
+) -> *const u8 {
+    guard_value(std::ptr::null(), || {
+        let a = answer_at(ev, index)?.attachments.get(attachment)?;
+        if !len.is_null() {
+            // SAFETY: non-NULL out-pointer documented as writable.
+            unsafe { *len = a.len() };
+        }
+        Some(a.as_ptr())
+    })
+}
+
+fn socket_at<'a>(ev: *const rtio_event, index: usize) -> Option<&'a FetchedSocket> {
+    event(ev)?.sockets.get(index)
+}
+
+/// The number of sockets, on a fetch-sockets response (0 otherwise).
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_socket_count(ev: *const rtio_event) -> usize {
+    guard_value(0, || event(ev).map(|e| e.sockets.len()))
+}
+
+/// Socket `index`'s id (NULL when out of range). Owned by the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_socket_id(
+    ev: *const rtio_event,
+    index: usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        socket_at(ev, index).map(|s| s.id.as_ptr())
+    })
+}
+
+/// Socket `index`'s namespace (NULL when out of range). Owned by the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_socket_namespace(
+    ev: *const rtio_event,
+    index: usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        socket_at(ev, index).map(|s| s.nsp.as_ptr())
+    })
+}
+
+/// The rooms socket `index` is in, as a JSON array of strings, its own room (its id) first.
+/// NUL-terminated; `len` (if not NULL) receives its length; NULL when out of range. Owned by
+/// the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event; `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_socket_rooms(
+    ev: *const rtio_event,
+    index: usize,
+    len: *mut usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        socket_at(ev, index).map(|s| with_len(&s.rooms, len))
+    })
+}
+
+/// Socket `index`'s handshake as a JSON object, in the form of `rtio_event_handshake`
+/// (`{"address","port","query","headers":{...},"issued"}`; for a socket on another node, as
+/// that node reported it). NUL-terminated; `len` (if not NULL) receives its length; NULL
+/// when out of range. Owned by the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event; `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_socket_handshake(
+    ev: *const rtio_event,
+    index: usize,
+    len: *mut usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        socket_at(ev, index).map(|s| with_len(&s.handshake, len))
+    })
+}
+
+/// The auth object socket `index` sent to join its namespace, as JSON text (`{}` when
+/// none). NUL-terminated; `len` (if not NULL) receives its length; NULL when out of range.
+/// Owned by the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event; `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_socket_auth(
+    ev: *const rtio_event,
+    index: usize,
+    len: *mut usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        socket_at(ev, index).map(|s| with_len(&s.auth, len))
+    })
+}
+
+/// The data the application attached to socket `index` (socket.io's `socket.data`) as JSON
+/// text, or NULL when it has none (or `index` is out of range). NUL-terminated; `len` (if
+/// not NULL) receives its length. Owned by the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event; `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_socket_data(
+    ev: *const rtio_event,
+    index: usize,
+    len: *mut usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        socket_at(ev, index)?
+            .data
+            .as_ref()
+            .map(|d| with_len(d, len))
+    })
+}
+
+/// True when socket `index` is connected to this node (so `rtio_emit`, `rtio_join` and the
+/// other per-socket calls reach it); false for a socket on another node, or out of range.
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_socket_local(ev: *const rtio_event, index: usize) -> bool {
+    guard_value(false, || socket_at(ev, index).map(|s| s.local))
 }

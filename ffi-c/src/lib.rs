@@ -3,12 +3,14 @@
 //! Every entry point runs inside one guard (`error::guard`) that catches panics and records
 //! the thread-local error message; pointer and UTF-8 checks go through shared helpers.
 
+mod cluster;
 mod config;
 mod error;
 mod event;
 mod json;
 mod server;
 
+pub use cluster::*;
 pub use config::*;
 pub use error::*;
 pub use event::*;

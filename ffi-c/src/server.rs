@@ -39,6 +39,10 @@ pub struct rtio_broadcast_opts {
     pub except_rooms_len: usize,
     /// One socket left out (NULL for none), e.g. the sender for `socket.broadcast.emit`.
     pub except_sid: *const c_char,
+    /// This server's sockets only: in a cluster (`rtio_config_set_redis`) the operation is
+    /// not forwarded to the other nodes (socket.io's `local` flag). Without a cluster it
+    /// changes nothing.
+    pub local: bool,
 }
 
 /// The user data pointer, handed to the dispatcher thread.
@@ -54,19 +58,19 @@ unsafe impl Send for UserData {}
 #[allow(non_camel_case_types)]
 pub struct rtio_server {
     server: Server,
-    io: Io,
+    pub(crate) io: Io,
     events: Option<Events>,
     event_fd: c_int,
     dispatcher: parking_lot::Mutex<Option<JoinHandle<()>>>,
 }
 
-fn server<'a>(p: *const rtio_server) -> FfiResult<&'a rtio_server> {
+pub(crate) fn server<'a>(p: *const rtio_server) -> FfiResult<&'a rtio_server> {
     // SAFETY: a non-NULL server pointer comes from rtio_server_start and is not yet freed.
     unsafe { p.as_ref() }.ok_or_else(|| Failure::new(rtio_status::NullPointer, "server is NULL"))
 }
 
 /// Arguments as a payload: JSON array text (NULL/0 means none) plus copied attachments.
-unsafe fn payload(
+pub(crate) unsafe fn payload(
     json: *const c_char,
     json_len: usize,
     attachments: *const rtio_buffer,
@@ -114,7 +118,11 @@ unsafe fn payload(
     Ok(p)
 }
 
-unsafe fn str_list<'a>(p: *const *const c_char, len: usize, what: &str) -> FfiResult<Vec<&'a str>> {
+pub(crate) unsafe fn str_list<'a>(
+    p: *const *const c_char,
+    len: usize,
+    what: &str,
+) -> FfiResult<Vec<&'a str>> {
     if len == 0 {
         return Ok(Vec::new());
     }
@@ -131,15 +139,40 @@ unsafe fn str_list<'a>(p: *const *const c_char, len: usize, what: &str) -> FfiRe
         .collect()
 }
 
+/// The broadcast `opts` selects (NULL: every socket on `/`).
+///
+/// # Safety
+/// `opts` NULL or valid for the call, its strings NUL-terminated.
+pub(crate) unsafe fn target<'a>(
+    io: &'a Io,
+    opts: *const rtio_broadcast_opts,
+) -> FfiResult<rtio_core::Broadcast<'a>> {
+    let Some(o) = opts.as_ref() else {
+        return Ok(io.broadcast("/"));
+    };
+    let mut b = io.broadcast(opt_str(o.nsp, "opts.nsp")?.unwrap_or("/"));
+    for r in str_list(o.rooms, o.rooms_len, "opts.rooms")? {
+        b = b.to(r);
+    }
+    for r in str_list(o.except_rooms, o.except_rooms_len, "opts.except_rooms")? {
+        b = b.except(r);
+    }
+    if let Some(sid) = opt_str(o.except_sid, "opts.except_sid")? {
+        b = b.skip(sid);
+    }
+    if o.local {
+        b = b.local();
+    }
+    Ok(b)
+}
+
 fn dispatch(
     events: Events,
     callback: unsafe extern "C" fn(*const rtio_event, *mut c_void),
     user: UserData,
 ) {
     while let Ok(ev) = events.recv() {
-        let Some(ev) = rtio_event::from_core(ev) else {
-            continue;
-        };
+        let ev = rtio_event::from_core(ev);
         // A panic cannot come from C; catching keeps the dispatcher alive regardless.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // SAFETY: the callback and user data were given by the host for this purpose.
@@ -188,10 +221,20 @@ pub unsafe extern "C" fn rtio_server_start(
     guard(|| {
         let out = out_ptr(out, "out")?;
         *out = std::ptr::null_mut();
-        let (mut cfg, callback, user): (_, rtio_event_cb, _) = match config.as_ref() {
-            Some(c) => (c.config.clone(), c.callback, c.user_data),
-            None => (rtio_core::Config::default(), None, std::ptr::null_mut()),
+        let (mut cfg, callback, user, redis): (_, rtio_event_cb, _, _) = match config.as_ref() {
+            Some(c) => (c.config.clone(), c.callback, c.user_data, c.redis.clone()),
+            None => (
+                rtio_core::Config::default(),
+                None,
+                std::ptr::null_mut(),
+                None,
+            ),
         };
+        if let Some(options) = redis {
+            let factory = rtio_redis::adapter::redis_adapter(options)
+                .map_err(|e| Failure::new(rtio_status::InvalidArgument, format!("redis: {e}")))?;
+            cfg = cfg.adapter(factory);
+        }
         let event_fd = if callback.is_none() {
             let fd = new_event_fd()?;
             cfg.on_event_ready = Some(Arc::new(move || signal_fd(fd)));
@@ -333,7 +376,7 @@ pub unsafe extern "C" fn rtio_server_poll(
         if !events.is_empty() {
             signal_fd(s.event_fd);
         }
-        if let Some(ev) = next.and_then(rtio_event::from_core) {
+        if let Some(ev) = next.map(rtio_event::from_core) {
             *out = Box::into_raw(Box::new(ev));
         }
         Ok(())
@@ -463,22 +506,7 @@ pub unsafe extern "C" fn rtio_broadcast(
         let s = server(server_)?;
         let event = arg_str(event, "event")?;
         let p = payload(json, json_len, attachments, attachments_len)?;
-        let b = match opts.as_ref() {
-            None => s.io.broadcast("/"),
-            Some(o) => {
-                let mut b = s.io.broadcast(opt_str(o.nsp, "opts.nsp")?.unwrap_or("/"));
-                for r in str_list(o.rooms, o.rooms_len, "opts.rooms")? {
-                    b = b.to(r);
-                }
-                for r in str_list(o.except_rooms, o.except_rooms_len, "opts.except_rooms")? {
-                    b = b.except(r);
-                }
-                if let Some(sid) = opt_str(o.except_sid, "opts.except_sid")? {
-                    b = b.skip(sid);
-                }
-                b
-            }
-        };
+        let b = target(&s.io, opts)?;
         let n = b.emit(event, &p)?;
         if !delivered.is_null() {
             *delivered = n;

@@ -839,6 +839,325 @@ static void test_rooms_and_connections(void) {
   rtio_server_free(s);
 }
 
+
+/* ---- the cluster API: configuration, misuse, and a cluster of one ----------------------- */
+
+static void test_cluster_config(void) {
+  rtio_config *cfg = rtio_config_new();
+  /* The other Redis options need the URL first. */
+  EXPECT_STATUS(rtio_config_set_redis_key(cfg, "k"), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "rtio_config_set_redis first") != NULL);
+  EXPECT_STATUS(rtio_config_set_redis_variant(cfg, RTIO_REDIS_VARIANT_SHARDED), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_config_set_redis_requests_timeout(cfg, 100), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_config_set_redis_specific_response_channel(cfg, true), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_config_set_redis_subscription_mode(cfg, RTIO_REDIS_SUBSCRIPTION_MODE_STATIC),
+                RTIO_STATUS_INVALID_ARGUMENT);
+  /* Bad URL, NULL, invalid UTF-8. */
+  EXPECT_STATUS(rtio_config_set_redis(cfg, "not a url"), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "redis") != NULL);
+  EXPECT_STATUS(rtio_config_set_redis(cfg, "\xff"), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_config_set_redis(NULL, "redis://127.0.0.1:1"), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_redis(cfg, "redis://127.0.0.1:1"), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_redis_key(cfg, NULL), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_redis_key(cfg, "\xfe"), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_config_set_redis_key(cfg, ""), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_config_set_redis_key(cfg, "my-app"), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_redis_variant(cfg, 2), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "variant") != NULL);
+  EXPECT_STATUS(rtio_config_set_redis_variant(cfg, -1), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_config_set_redis_variant(cfg, RTIO_REDIS_VARIANT_SHARDED), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_redis_subscription_mode(cfg, 3), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_config_set_redis_subscription_mode(cfg, RTIO_REDIS_SUBSCRIPTION_MODE_DYNAMIC_PRIVATE),
+                RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_redis_requests_timeout(cfg, 0), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_config_set_redis_requests_timeout(cfg, 300), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_redis_specific_response_channel(NULL, true), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_cluster_timeout(cfg, 0), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_config_set_cluster_timeout(cfg, 300), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_cluster_timeout(NULL, 300), RTIO_STATUS_NULL_POINTER);
+
+  /* Redis not reachable (nothing listens on port 1): the server starts anyway and serves;
+   * a request that needs the other nodes completes within the requests timeout. */
+  rtio_config_set_host(cfg, "127.0.0.1");
+  rtio_server *s = NULL;
+  EXPECT_STATUS(rtio_server_start(cfg, &s), RTIO_STATUS_OK);
+  uint64_t token = 0;
+  EXPECT_STATUS(rtio_server_count(s, "/", &token), RTIO_STATUS_OK);
+  rtio_event *ev = next_event(s);
+  EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE);
+  EXPECT(rtio_event_token(ev) == token);
+  /* Either counted alone or failed with the reason; never left waiting. */
+  EXPECT(rtio_event_count(ev) == 1 || rtio_event_error(ev)[0] != '\0');
+  rtio_event_free(ev);
+  rtio_server_free(s);
+
+  /* NULL turns the cluster off again. */
+  EXPECT_STATUS(rtio_config_set_redis(cfg, NULL), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_redis_key(cfg, "k"), RTIO_STATUS_INVALID_ARGUMENT);
+  rtio_config_free(cfg);
+
+  /* Accessors of the cluster events on NULL or out of range. */
+  EXPECT(rtio_event_token(NULL) == 0);
+  EXPECT(rtio_event_error(NULL) == NULL);
+  EXPECT(rtio_event_count(NULL) == 0);
+  EXPECT(rtio_event_answer_count(NULL) == 0);
+  EXPECT(rtio_event_answer(NULL, 0, NULL) == NULL);
+  EXPECT(rtio_event_answer_sid(NULL, 0) == NULL);
+  EXPECT(rtio_event_answer_attachment_count(NULL, 0) == 0);
+  EXPECT(rtio_event_answer_attachment(NULL, 0, 0, NULL) == NULL);
+  EXPECT(rtio_event_socket_count(NULL) == 0);
+  EXPECT(rtio_event_socket_id(NULL, 0) == NULL);
+  EXPECT(rtio_event_socket_namespace(NULL, 0) == NULL);
+  EXPECT(rtio_event_socket_rooms(NULL, 0, NULL) == NULL);
+  EXPECT(rtio_event_socket_handshake(NULL, 0, NULL) == NULL);
+  EXPECT(rtio_event_socket_auth(NULL, 0, NULL) == NULL);
+  EXPECT(rtio_event_socket_data(NULL, 0, NULL) == NULL);
+  EXPECT(!rtio_event_socket_local(NULL, 0));
+}
+
+/* Every new server function: NULL, invalid UTF-8, bad values, unknown namespace, stopped. */
+static void test_cluster_misuse(void) {
+  rtio_server *s = NULL;
+  EXPECT_STATUS(rtio_server_start(NULL, &s), RTIO_STATUS_OK);
+  uint64_t token = 0;
+  const char *bad_rooms[1] = {"\xff"};
+  const char *null_rooms[1] = {NULL};
+  rtio_broadcast_opts nowhere = {.nsp = "/nowhere"};
+  rtio_broadcast_opts bad_nsp = {.nsp = "\xff"};
+  rtio_broadcast_opts bad_room = {.rooms = bad_rooms, .rooms_len = 1};
+
+  EXPECT_STATUS(rtio_fetch_sockets(NULL, NULL, &token), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_fetch_sockets(s, NULL, NULL), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_fetch_sockets(s, &nowhere, &token), RTIO_STATUS_UNKNOWN_NAMESPACE);
+  EXPECT_STATUS(rtio_fetch_sockets(s, &bad_nsp, &token), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_fetch_sockets(s, &bad_room, &token), RTIO_STATUS_INVALID_UTF8);
+  EXPECT(strstr(rtio_last_error(), "opts.rooms[0]") != NULL);
+
+  EXPECT_STATUS(rtio_sockets_join(NULL, NULL, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_sockets_join(s, NULL, NULL, 1), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_sockets_join(s, NULL, null_rooms, 1), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_sockets_join(s, NULL, bad_rooms, 1), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_sockets_join(s, &nowhere, NULL, 0), RTIO_STATUS_UNKNOWN_NAMESPACE);
+  EXPECT_STATUS(rtio_sockets_leave(NULL, NULL, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_sockets_leave(s, NULL, bad_rooms, 1), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_sockets_leave(s, &nowhere, NULL, 0), RTIO_STATUS_UNKNOWN_NAMESPACE);
+
+  EXPECT_STATUS(rtio_disconnect_sockets(NULL, NULL, true), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_disconnect_sockets(s, &nowhere, true), RTIO_STATUS_UNKNOWN_NAMESPACE);
+  EXPECT_STATUS(rtio_disconnect_sockets(s, &bad_room, true), RTIO_STATUS_INVALID_UTF8);
+
+  EXPECT_STATUS(rtio_broadcast_with_ack(NULL, NULL, "e", NULL, 0, NULL, 0, 100, &token),
+                RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_broadcast_with_ack(s, NULL, NULL, NULL, 0, NULL, 0, 100, &token),
+                RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_broadcast_with_ack(s, NULL, "\xff", NULL, 0, NULL, 0, 100, &token),
+                RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_broadcast_with_ack(s, NULL, "e", "{}", 2, NULL, 0, 100, &token),
+                RTIO_STATUS_INVALID_JSON);
+  EXPECT_STATUS(rtio_broadcast_with_ack(s, NULL, "e", NULL, 0, NULL, 0, 0, &token),
+                RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_broadcast_with_ack(s, NULL, "e", NULL, 0, NULL, 0, 100, NULL),
+                RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_broadcast_with_ack(s, &nowhere, "e", NULL, 0, NULL, 0, 100, &token),
+                RTIO_STATUS_UNKNOWN_NAMESPACE);
+
+  EXPECT_STATUS(rtio_server_side_emit(NULL, NULL, "e", NULL, 0, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_server_side_emit(s, NULL, NULL, NULL, 0, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_server_side_emit(s, "\xff", "e", NULL, 0, NULL, 0), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_server_side_emit(s, NULL, "e", "[\xff]", 3, NULL, 0), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_server_side_emit(s, "/nowhere", "e", NULL, 0, NULL, 0), RTIO_STATUS_UNKNOWN_NAMESPACE);
+  EXPECT_STATUS(rtio_server_side_emit(s, NULL, "e", "[1]", 3, NULL, 0), RTIO_STATUS_OK);
+
+  EXPECT_STATUS(rtio_server_side_emit_with_ack(NULL, NULL, "e", NULL, 0, NULL, 0, 100, &token),
+                RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_server_side_emit_with_ack(s, NULL, "e", NULL, 0, NULL, 0, 0, &token),
+                RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_server_side_emit_with_ack(s, NULL, "e", NULL, 0, NULL, 0, 100, NULL),
+                RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_server_side_emit_with_ack(s, NULL, "\xff", NULL, 0, NULL, 0, 100, &token),
+                RTIO_STATUS_INVALID_UTF8);
+
+  EXPECT_STATUS(rtio_server_side_ack(NULL, 1, NULL, 0, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_server_side_ack(s, -1, NULL, 0, NULL, 0), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_server_side_ack(s, 424242, NULL, 0, NULL, 0), RTIO_STATUS_UNKNOWN_REQUEST);
+  EXPECT_STATUS(rtio_server_side_ack(s, 1, "[1", 2, NULL, 0), RTIO_STATUS_INVALID_JSON);
+
+  EXPECT_STATUS(rtio_server_count(NULL, NULL, &token), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_server_count(s, NULL, NULL), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_server_count(s, "\xff", &token), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_server_count(s, "/nowhere", &token), RTIO_STATUS_UNKNOWN_NAMESPACE);
+
+  EXPECT_STATUS(rtio_socket_set_data(NULL, "x", "1", 1), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_socket_set_data(s, NULL, "1", 1), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_socket_set_data(s, "\xff", "1", 1), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_socket_set_data(s, "nobody", "{x", 2), RTIO_STATUS_INVALID_JSON);
+  EXPECT_STATUS(rtio_socket_set_data(s, "nobody", "\"\xff\"", 3), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_socket_set_data(s, "nobody", NULL, 1), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_socket_set_data(s, "nobody", "1", 1), RTIO_STATUS_UNKNOWN_SOCKET);
+
+  /* Nothing above started an operation: no answer event is queued. */
+  rtio_event *ev = (rtio_event *)1;
+  EXPECT_STATUS(rtio_server_poll(s, 50, &ev), RTIO_STATUS_OK);
+  EXPECT(ev == NULL);
+
+  EXPECT_STATUS(rtio_server_stop(s), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_fetch_sockets(s, NULL, &token), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_sockets_join(s, NULL, NULL, 0), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_sockets_leave(s, NULL, NULL, 0), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_disconnect_sockets(s, NULL, false), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_broadcast_with_ack(s, NULL, "e", NULL, 0, NULL, 0, 100, &token), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_server_side_emit(s, NULL, "e", NULL, 0, NULL, 0), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_server_side_emit_with_ack(s, NULL, "e", NULL, 0, NULL, 0, 100, &token),
+                RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_server_side_ack(s, 1, NULL, 0, NULL, 0), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_server_count(s, NULL, &token), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_socket_set_data(s, "x", "1", 1), RTIO_STATUS_STOPPED);
+  rtio_server_free(s);
+}
+
+/* The cluster operations on one server (no Redis): the answers arrive as events. */
+static void test_cluster_of_one(void) {
+  rtio_server *s = start_server(rtio_config_new());
+  uint16_t port = port_of(s);
+  client c;
+  EXPECT(client_open(&c, port) == 0);
+  client_post(&c, "40{\"token\":\"t\"}");
+  rtio_event *ev = next_event(s);
+  EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_CONNECT);
+  char sid[64];
+  snprintf(sid, sizeof sid, "%s", rtio_event_sid(ev));
+  rtio_event_free(ev);
+  free(client_get(&c)); /* the CONNECT answer */
+
+  /* socket.data travels with fetchSockets. */
+  EXPECT_STATUS(rtio_socket_set_data(s, sid, "{\"user\":\"ana\"}", 14), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_join(s, sid, "lobby"), RTIO_STATUS_OK);
+  uint64_t token = 0;
+  const char *lobby[1] = {"lobby"};
+  rtio_broadcast_opts in_lobby = {.nsp = "/", .rooms = lobby, .rooms_len = 1};
+  EXPECT_STATUS(rtio_fetch_sockets(s, &in_lobby, &token), RTIO_STATUS_OK);
+  ev = next_event(s);
+  EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_FETCH_SOCKETS_RESPONSE);
+  EXPECT(rtio_event_token(ev) == token);
+  EXPECT(strcmp(rtio_event_error(ev), "") == 0);
+  EXPECT(rtio_event_socket_count(ev) == 1);
+  EXPECT(strcmp(rtio_event_socket_id(ev, 0), sid) == 0);
+  EXPECT(strcmp(rtio_event_socket_namespace(ev, 0), "/") == 0);
+  EXPECT(rtio_event_socket_local(ev, 0));
+  size_t len = 0;
+  const char *rooms = rtio_event_socket_rooms(ev, 0, &len);
+  EXPECT(rooms && strstr(rooms, "\"lobby\"") && strstr(rooms, sid) && len == strlen(rooms));
+  const char *data = rtio_event_socket_data(ev, 0, &len);
+  EXPECT(data && strcmp(data, "{\"user\":\"ana\"}") == 0 && len == 14);
+  const char *auth = rtio_event_socket_auth(ev, 0, &len);
+  EXPECT(auth && strcmp(auth, "{\"token\":\"t\"}") == 0);
+  const char *handshake = rtio_event_socket_handshake(ev, 0, &len);
+  char *address = NULL;
+  EXPECT_STATUS(rtio_json_get_string(handshake, len, "/address", &address), RTIO_STATUS_OK);
+  EXPECT(address && strcmp(address, "127.0.0.1") == 0);
+  rtio_string_free(address);
+  EXPECT(rtio_event_socket_id(ev, 1) == NULL);
+  EXPECT(rtio_event_socket_data(ev, 1, NULL) == NULL);
+  rtio_event_free(ev);
+
+  /* Cleared data: none in the answer. */
+  EXPECT_STATUS(rtio_socket_set_data(s, sid, NULL, 0), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_fetch_sockets(s, NULL, &token), RTIO_STATUS_OK);
+  ev = next_event(s);
+  EXPECT(rtio_event_token(ev) == token && rtio_event_socket_count(ev) == 1);
+  EXPECT(rtio_event_socket_data(ev, 0, NULL) == NULL);
+  rtio_event_free(ev);
+
+  /* A room nobody is in: an empty list. */
+  const char *empty[1] = {"empty"};
+  rtio_broadcast_opts in_empty = {.nsp = "/", .rooms = empty, .rooms_len = 1};
+  EXPECT_STATUS(rtio_fetch_sockets(s, &in_empty, &token), RTIO_STATUS_OK);
+  ev = next_event(s);
+  EXPECT(rtio_event_token(ev) == token && rtio_event_socket_count(ev) == 0);
+  rtio_event_free(ev);
+
+  /* socketsJoin / socketsLeave move the selected sockets. */
+  const char *vip[1] = {"vip"};
+  EXPECT_STATUS(rtio_sockets_join(s, &in_lobby, vip, 1), RTIO_STATUS_OK);
+  char *json = NULL;
+  EXPECT_STATUS(rtio_room_sockets(s, "/", "vip", &json), RTIO_STATUS_OK);
+  EXPECT(json && strstr(json, sid));
+  rtio_string_free(json);
+  EXPECT_STATUS(rtio_sockets_leave(s, NULL, vip, 1), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_room_sockets(s, "/", "vip", &json), RTIO_STATUS_OK);
+  EXPECT(json && strcmp(json, "[]") == 0);
+  rtio_string_free(json);
+
+  /* serverCount: 1; serverSideEmit with ack: no other node, answered at once with none. */
+  EXPECT_STATUS(rtio_server_count(s, NULL, &token), RTIO_STATUS_OK);
+  ev = next_event(s);
+  EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE);
+  EXPECT(rtio_event_token(ev) == token && rtio_event_count(ev) == 1);
+  EXPECT(strcmp(rtio_event_error(ev), "") == 0);
+  rtio_event_free(ev);
+  EXPECT_STATUS(rtio_server_side_emit_with_ack(s, "/", "ping", NULL, 0, NULL, 0, 1000, &token), RTIO_STATUS_OK);
+  ev = next_event(s);
+  EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_SERVER_SIDE_ACK_RESPONSE);
+  EXPECT(rtio_event_token(ev) == token && rtio_event_answer_count(ev) == 0);
+  EXPECT(strcmp(rtio_event_error(ev), "") == 0);
+  rtio_event_free(ev);
+
+  /* A broadcast with acks: the client answers (with binary), the event carries it. */
+  EXPECT_STATUS(rtio_broadcast_with_ack(s, NULL, "q", "[1]", 3, NULL, 0, 5000, &token), RTIO_STATUS_OK);
+  char *got = client_get(&c);
+  /* 421["q",1]: ack id after the packet type. */
+  EXPECT(got && strncmp(got, "42", 2) == 0 && strstr(got, "[\"q\",1]"));
+  int ack_id = got ? atoi(got + 2) : -1;
+  free(got);
+  char answer[64];
+  snprintf(answer, sizeof answer, "461-%d[{\"_placeholder\":true,\"num\":0}]\x1e" "bAQID", ack_id);
+  client_post(&c, answer);
+  ev = next_event(s);
+  EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_BROADCAST_ACK_RESPONSE);
+  EXPECT(rtio_event_token(ev) == token);
+  EXPECT(strcmp(rtio_event_error(ev), "") == 0);
+  EXPECT(rtio_event_answer_count(ev) == 1);
+  EXPECT(strcmp(rtio_event_answer_sid(ev, 0), sid) == 0);
+  const char *args = rtio_event_answer(ev, 0, &len);
+  EXPECT(args && strstr(args, "_placeholder") && len == strlen(args));
+  EXPECT(rtio_event_answer_attachment_count(ev, 0) == 1);
+  const uint8_t *bytes = rtio_event_answer_attachment(ev, 0, 0, &len);
+  EXPECT(bytes && len == 3 && bytes[0] == 1 && bytes[2] == 3);
+  EXPECT(rtio_event_answer(ev, 1, NULL) == NULL);
+  EXPECT(rtio_event_answer_attachment(ev, 0, 1, NULL) == NULL);
+  EXPECT(rtio_event_answer_attachment_count(ev, 1) == 0);
+  rtio_event_free(ev);
+
+  /* No answer in time: the event says so, with the answers that came (none). */
+  EXPECT_STATUS(rtio_broadcast_with_ack(s, NULL, "q", NULL, 0, NULL, 0, 100, &token), RTIO_STATUS_OK);
+  ev = next_event(s);
+  EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_BROADCAST_ACK_RESPONSE);
+  EXPECT(rtio_event_token(ev) == token && rtio_event_answer_count(ev) == 0);
+  EXPECT(strstr(rtio_event_error(ev), "timed out") != NULL);
+  rtio_event_free(ev);
+  free(client_get(&c));
+
+  /* The local flag: a broadcast reaches this server's socket alike. */
+  rtio_broadcast_opts here = {.nsp = "/", .local = true};
+  size_t delivered = 0;
+  EXPECT_STATUS(rtio_broadcast(s, &here, "hi", "[]", 2, NULL, 0, &delivered), RTIO_STATUS_OK);
+  EXPECT(delivered == 1);
+  got = client_get(&c);
+  EXPECT(got && strstr(got, "42[\"hi\"]"));
+  free(got);
+
+  /* disconnectSockets: the client is told, the host gets the disconnect. */
+  EXPECT_STATUS(rtio_disconnect_sockets(s, &in_lobby, false), RTIO_STATUS_OK);
+  ev = next_event(s);
+  EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_DISCONNECT);
+  EXPECT(strcmp(rtio_event_reason(ev), "server namespace disconnect") == 0);
+  rtio_event_free(ev);
+  got = client_get(&c);
+  EXPECT(got && strstr(got, "41"));
+  free(got);
+  rtio_server_free(s);
+}
+
 int main(void) {
   test_null_and_bad_arguments();
   test_bind_errors();
@@ -851,6 +1170,9 @@ int main(void) {
   test_request_gate_timeout();
   test_cors_options();
   test_rooms_and_connections();
+  test_cluster_config();
+  test_cluster_misuse();
+  test_cluster_of_one();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
