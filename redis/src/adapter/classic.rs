@@ -19,6 +19,7 @@ use super::convert::{
     to_remote,
 };
 use super::hub::{Hub, Inbound};
+use super::requests::{self, Requester};
 use super::{uid2, AckForwarder, Pending, PendingTable, RedisAdapterOptions};
 use crate::classic::{
     broadcast_pattern, parse_broadcast_channel, request_channel, response_channel,
@@ -27,7 +28,7 @@ use crate::classic::{
 };
 use crate::error::Error;
 use crate::link::{Incoming, LinkError, SubKind};
-use crate::types::{Flags, Packet};
+use crate::types::{Opts, Packet};
 
 /// How long `init` waits for Redis to confirm the subscriptions before letting the server
 /// start anyway (they are applied whenever Redis answers).
@@ -91,10 +92,6 @@ impl ClassicAdapter {
         self.ctx.nsp()
     }
 
-    fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
     /// Queues a message; a full queue or a closed link is reported by the link itself.
     fn publish(&self, channel: impl Into<Bytes>, payload: Vec<u8>) {
         let _ = self.hub.link.publish(channel, payload);
@@ -117,22 +114,6 @@ impl ClassicAdapter {
             }
             _ => self.response.clone(),
         }
-    }
-
-    /// Runs `then` with the request channel's subscriber count, on the server's runtime.
-    fn with_count(
-        &self,
-        then: impl FnOnce(&ClassicAdapter, Result<u64, LinkError>) + Send + 'static,
-    ) {
-        let me = self.me.clone();
-        let link = self.hub.link.clone();
-        let channel = self.request.clone();
-        self.hub.rt.spawn(async move {
-            let count = link.numsub(&channel).await;
-            if let Some(me) = me.upgrade() {
-                then(&me, count);
-            }
-        });
     }
 
     fn on_broadcast(&self, msg: Incoming) {
@@ -501,12 +482,9 @@ impl Adapter for ClassicAdapter {
             _ => return acks.expect_nodes(1),
         };
         let request_id = uid2(6);
-        let mut opts = opts_of(sel);
-        opts.flags = Flags {
-            // Never more than setTimeout takes (2^31 - 1 ms); without a deadline, none.
-            timeout: (timeout != Duration::MAX)
-                .then(|| timeout.as_millis().min(i32::MAX as u128) as u64),
-            ..Flags::default()
+        let opts = Opts {
+            flags: requests::ack_flags(timeout),
+            ..opts_of(sel)
         };
         let request = self.request(
             Some(request_id.clone()),
@@ -515,28 +493,7 @@ impl Adapter for ClassicAdapter {
                 opts,
             },
         );
-        let deadline = (timeout != Duration::MAX).then_some(timeout);
-        self.pending.insert(
-            &self.hub.rt,
-            request_id.clone(),
-            Pending::Acks(acks.clone()),
-            deadline,
-        );
-        self.publish(self.request.clone(), request);
-        self.with_count(move |me, count| {
-            match count {
-                Ok(n) => acks.expect_nodes(me.hub.others(n) + 1),
-                Err(e) => {
-                    eprintln!(
-                        "rtio-redis: cannot count the servers of {} ({e}); the broadcast's acks \
-                         are this server's",
-                        me.nsp()
-                    );
-                    acks.expect_nodes(1);
-                }
-            }
-            me.pending.forget_if_done(&request_id);
-        });
+        requests::broadcast_with_ack(self, request_id, request, timeout, acks);
     }
 
     fn add_sockets(&self, sel: &Selector<'_>, rooms: &[String]) {
@@ -577,92 +534,59 @@ impl Adapter for ClassicAdapter {
         if sel.local || self.is_closed() {
             return reply.expect_nodes(1);
         }
-        let request_id = uid2(6);
-        let request = self.request(
-            Some(request_id.clone()),
-            ClassicRequestKind::FetchSockets { opts: opts_of(sel) },
-        );
-        self.pending.insert(
-            &self.hub.rt,
-            request_id.clone(),
-            Pending::Fetch(reply.clone()),
-            Some(self.options.requests_timeout),
-        );
-        self.with_count(move |me, count| match count {
-            Ok(n) => {
-                let others = me.hub.others(n);
-                reply.expect_nodes(others + 1);
-                if others > 0 {
-                    me.publish(me.request.clone(), request);
-                }
-                me.pending.forget_if_done(&request_id);
-            }
-            Err(e) => {
-                me.pending.remove(&request_id);
-                reply.fail(format!("cannot reach the other servers: {e}"));
-            }
+        requests::fetch_sockets(self, opts_of(sel), reply, |opts, id| {
+            self.request(Some(id), ClassicRequestKind::FetchSockets { opts })
         });
     }
 
     fn server_side_emit(&self, event: &str, payload: &Payload, acks: Option<Reply<Payload>>) {
-        let data = match event_data(event, payload) {
-            Ok(data) => data,
-            Err(e) => {
-                eprintln!("rtio-redis: server-side emit not published: {e}");
-                if let Some(acks) = acks {
-                    acks.fail(e.to_string());
-                }
-                return;
-            }
-        };
-        if self.is_closed() {
-            if let Some(acks) = acks {
-                acks.expect_nodes(0);
-            }
-            return;
-        }
-        let Some(acks) = acks else {
-            let request = self.request(None, ClassicRequestKind::ServerSideEmit { data });
-            return self.publish(self.request.clone(), request);
-        };
-        let request_id = uid2(6);
-        let request = self.request(
-            Some(request_id.clone()),
-            ClassicRequestKind::ServerSideEmit { data },
-        );
-        self.pending.insert(
-            &self.hub.rt,
-            request_id.clone(),
-            Pending::ServerSide(acks.clone()),
-            Some(self.options.requests_timeout),
-        );
-        self.with_count(move |me, count| match count {
-            Ok(n) => {
-                let others = me.hub.others(n);
-                acks.expect_nodes(others);
-                if others > 0 {
-                    me.publish(me.request.clone(), request);
-                }
-                me.pending.forget_if_done(&request_id);
-            }
-            Err(e) => {
-                me.pending.remove(&request_id);
-                acks.fail(format!("cannot reach the other servers: {e}"));
-            }
+        requests::server_side_emit(self, event, payload, acks, |data, id| {
+            self.request(id, ClassicRequestKind::ServerSideEmit { data })
         });
     }
 
     fn server_count(&self, reply: Reply<usize>) {
-        if self.is_closed() {
-            reply.expect_nodes(1);
-            return reply.node_reply(vec![1], 0);
-        }
-        self.with_count(move |me, count| match count {
-            Ok(n) => {
-                reply.expect_nodes(1);
-                reply.node_reply(vec![me.hub.others(n) + 1], 0);
+        requests::server_count(self, reply);
+    }
+}
+
+impl Requester for ClassicAdapter {
+    type Request = Vec<u8>;
+
+    fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    fn pending(&self) -> &Arc<PendingTable> {
+        &self.pending
+    }
+
+    fn requests_timeout(&self) -> Duration {
+        self.options.requests_timeout
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn new_request_id(&self) -> String {
+        uid2(6)
+    }
+
+    fn send_request(&self, request: Vec<u8>) {
+        self.publish(self.request.clone(), request);
+    }
+
+    /// Counts the subscribers of the request channel (`PUBSUB NUMSUB`).
+    fn with_count(&self, then: impl FnOnce(&Self, Result<u64, LinkError>) + Send + 'static) {
+        let me = self.me.clone();
+        let link = self.hub.link.clone();
+        let channel = self.request.clone();
+        self.hub.rt.spawn(async move {
+            let count = link.numsub(&channel).await;
+            if let Some(me) = me.upgrade() {
+                then(&me, count);
             }
-            Err(e) => reply.fail(format!("cannot count the servers: {e}")),
         });
     }
 }

@@ -42,6 +42,7 @@
 mod classic;
 pub(crate) mod convert;
 mod hub;
+mod requests;
 mod sharded;
 
 use std::collections::HashMap;

@@ -23,6 +23,7 @@ use super::convert::{
     to_remote,
 };
 use super::hub::{Hub, Inbound};
+use super::requests::{self, Requester};
 use super::{hex_uid, AckForwarder, Pending, PendingTable, RedisAdapterOptions};
 use crate::error::Error;
 use crate::link::{Incoming, LinkError, SubKind};
@@ -30,7 +31,7 @@ use crate::sharded::{
     sharded_channel, sharded_node_channel, sharded_room_channel, ShardedKind, ShardedMessage,
     SubscriptionMode,
 };
-use crate::types::{Flags, Opts, Packet, PacketType};
+use crate::types::{Opts, Packet, PacketType};
 
 /// The adapter of one namespace in the sharded format. Like the classic one, its methods
 /// apply an operation to this server's sockets, queue the message and return; answers
@@ -94,10 +95,6 @@ impl ShardedAdapter {
         self.options.subscription_mode
     }
 
-    fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
     fn message(&self, kind: ShardedKind) -> ShardedMessage {
         ShardedMessage {
             uid: self.uid.clone(),
@@ -119,22 +116,6 @@ impl ShardedAdapter {
     fn respond(&self, requester: &str, kind: ShardedKind) {
         let channel = sharded_node_channel(&self.options.key, self.nsp(), requester);
         let _ = self.hub.link.spublish(channel, self.message(kind).encode());
-    }
-
-    /// Runs `then` with the main channel's subscriber count, on the server's runtime.
-    fn with_count(
-        &self,
-        then: impl FnOnce(&ShardedAdapter, Result<u64, LinkError>) + Send + 'static,
-    ) {
-        let me = self.me.clone();
-        let link = self.hub.link.clone();
-        let channel = self.main.clone();
-        self.hub.rt.spawn(async move {
-            let count = link.shardnumsub(&channel).await;
-            if let Some(me) = me.upgrade() {
-                then(&me, count);
-            }
-        });
     }
 
     /// Subscribes or unsubscribes `room`'s channel after a change, as the room now has
@@ -475,40 +456,15 @@ impl Adapter for ShardedAdapter {
             _ => return acks.expect_nodes(1),
         };
         let request_id = hex_uid();
-        let opts = Opts {
-            flags: Flags {
-                timeout: (timeout != Duration::MAX)
-                    .then(|| timeout.as_millis().min(i32::MAX as u128) as u64),
-                ..Flags::default()
-            },
-            ..opts_of(sel)
-        };
-        let deadline = (timeout != Duration::MAX).then_some(timeout);
-        self.pending.insert(
-            &self.hub.rt,
-            request_id.clone(),
-            Pending::Acks(acks.clone()),
-            deadline,
-        );
-        self.publish(ShardedKind::Broadcast {
+        let request = ShardedKind::Broadcast {
             packet: wire,
             request_id: Some(request_id.clone()),
-            opts,
-        });
-        self.with_count(move |me, count| {
-            match count {
-                Ok(n) => acks.expect_nodes(me.hub.others(n) + 1),
-                Err(e) => {
-                    eprintln!(
-                        "rtio-redis: cannot count the servers of {} ({e}); the broadcast's acks \
-                         are this server's",
-                        me.nsp()
-                    );
-                    acks.expect_nodes(1);
-                }
-            }
-            me.pending.forget_if_done(&request_id);
-        });
+            opts: Opts {
+                flags: requests::ack_flags(timeout),
+                ..opts_of(sel)
+            },
+        };
+        requests::broadcast_with_ack(self, request_id, request, timeout, acks);
     }
 
     fn add_sockets(&self, sel: &Selector<'_>, rooms: &[String]) {
@@ -548,94 +504,59 @@ impl Adapter for ShardedAdapter {
         if sel.local || self.is_closed() {
             return reply.expect_nodes(1);
         }
-        let request_id = hex_uid();
-        let request = ShardedKind::FetchSockets {
-            opts: opts_of(sel),
-            request_id: request_id.clone(),
-        };
-        self.pending.insert(
-            &self.hub.rt,
-            request_id.clone(),
-            Pending::Fetch(reply.clone()),
-            Some(self.options.requests_timeout),
-        );
-        self.with_count(move |me, count| match count {
-            Ok(n) => {
-                let others = me.hub.others(n);
-                reply.expect_nodes(others + 1);
-                if others > 0 {
-                    me.publish(request);
-                }
-                me.pending.forget_if_done(&request_id);
-            }
-            Err(e) => {
-                me.pending.remove(&request_id);
-                reply.fail(format!("cannot reach the other servers: {e}"));
-            }
+        requests::fetch_sockets(self, opts_of(sel), reply, |opts, request_id| {
+            ShardedKind::FetchSockets { opts, request_id }
         });
     }
 
     fn server_side_emit(&self, event: &str, payload: &Payload, acks: Option<Reply<Payload>>) {
-        let data = match event_data(event, payload) {
-            Ok(data) => data,
-            Err(e) => {
-                eprintln!("rtio-redis: server-side emit not published: {e}");
-                if let Some(acks) = acks {
-                    acks.fail(e.to_string());
-                }
-                return;
-            }
-        };
-        if self.is_closed() {
-            if let Some(acks) = acks {
-                acks.expect_nodes(0);
-            }
-            return;
-        }
-        let Some(acks) = acks else {
-            return self.publish(ShardedKind::ServerSideEmit {
-                request_id: None,
-                packet: data,
-            });
-        };
-        let request_id = hex_uid();
-        let request = ShardedKind::ServerSideEmit {
-            request_id: Some(request_id.clone()),
-            packet: data,
-        };
-        self.pending.insert(
-            &self.hub.rt,
-            request_id.clone(),
-            Pending::ServerSide(acks.clone()),
-            Some(self.options.requests_timeout),
-        );
-        self.with_count(move |me, count| match count {
-            Ok(n) => {
-                let others = me.hub.others(n);
-                acks.expect_nodes(others);
-                if others > 0 {
-                    me.publish(request);
-                }
-                me.pending.forget_if_done(&request_id);
-            }
-            Err(e) => {
-                me.pending.remove(&request_id);
-                acks.fail(format!("cannot reach the other servers: {e}"));
-            }
+        requests::server_side_emit(self, event, payload, acks, |packet, request_id| {
+            ShardedKind::ServerSideEmit { request_id, packet }
         });
     }
 
     fn server_count(&self, reply: Reply<usize>) {
-        if self.is_closed() {
-            reply.expect_nodes(1);
-            return reply.node_reply(vec![1], 0);
-        }
-        self.with_count(move |me, count| match count {
-            Ok(n) => {
-                reply.expect_nodes(1);
-                reply.node_reply(vec![me.hub.others(n) + 1], 0);
+        requests::server_count(self, reply);
+    }
+}
+
+impl Requester for ShardedAdapter {
+    type Request = ShardedKind;
+
+    fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    fn pending(&self) -> &Arc<PendingTable> {
+        &self.pending
+    }
+
+    fn requests_timeout(&self) -> Duration {
+        self.options.requests_timeout
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn new_request_id(&self) -> String {
+        hex_uid()
+    }
+
+    fn send_request(&self, request: ShardedKind) {
+        self.publish(request);
+    }
+
+    /// Counts the subscribers of the main channel (`PUBSUB SHARDNUMSUB`).
+    fn with_count(&self, then: impl FnOnce(&Self, Result<u64, LinkError>) + Send + 'static) {
+        let me = self.me.clone();
+        let link = self.hub.link.clone();
+        let channel = self.main.clone();
+        self.hub.rt.spawn(async move {
+            let count = link.shardnumsub(&channel).await;
+            if let Some(me) = me.upgrade() {
+                then(&me, count);
             }
-            Err(e) => reply.fail(format!("cannot count the servers: {e}")),
         });
     }
 }
