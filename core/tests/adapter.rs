@@ -3,8 +3,6 @@
 //! by a small in-memory "bus" adapter, which stands in for Redis to show that an adapter
 //! outside the crate can distribute every operation.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -15,100 +13,9 @@ use rtio::adapter::{
 };
 use rtio::{ClusterError, Config, DisconnectReason, Error, Event, Payload, Server};
 
-const WAIT: Duration = Duration::from_secs(5);
-
-/// One HTTP/1.1 request with `Connection: close`; returns (status, body).
-fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).expect("response");
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("headers");
-    let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
-    let head = String::from_utf8_lossy(&out[..split]).to_lowercase();
-    assert!(!head.contains("transfer-encoding: chunked"), "{head}");
-    (
-        status,
-        String::from_utf8(out[split + 4..].to_vec()).unwrap(),
-    )
-}
-
-/// A long-polling client joined to `/`.
-struct Client {
-    addr: SocketAddr,
-    eio: String,
-    /// The Socket.IO id its host was given.
-    sid: String,
-}
-
-impl Client {
-    /// Opens a session, joins `/` with this auth, takes the host's `Connect` and the
-    /// client's CONNECT packet.
-    fn connect(server: &Server, auth: &str) -> Client {
-        let addr = server.local_addr();
-        let (status, body) = http(addr, "GET", "/socket.io/?EIO=4&transport=polling&q=1", b"");
-        assert_eq!(status, 200);
-        let open: serde_json::Value = serde_json::from_str(&body[1..]).unwrap();
-        let mut c = Client {
-            addr,
-            eio: open["sid"].as_str().unwrap().to_string(),
-            sid: String::new(),
-        };
-        c.post(&format!("40{auth}"));
-        match next(server) {
-            Event::Connect { sid, .. } => c.sid = sid.to_string(),
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(c.get(), format!("40{{\"sid\":\"{}\"}}", c.sid));
-        c
-    }
-
-    fn path(&self) -> String {
-        format!("/socket.io/?EIO=4&transport=polling&sid={}", self.eio)
-    }
-
-    fn post(&self, packets: &str) {
-        assert_eq!(
-            http(self.addr, "POST", &self.path(), packets.as_bytes()).0,
-            200
-        );
-    }
-
-    /// What is queued for the client (waits for something: call it only when a packet is
-    /// due).
-    fn get(&self) -> String {
-        let (status, body) = http(self.addr, "GET", &self.path(), b"");
-        assert_eq!(status, 200);
-        body
-    }
-}
-
-fn start(config: Config) -> Server {
-    Server::start(config.host("127.0.0.1").port(0)).expect("server starts")
-}
-
-fn next(server: &Server) -> Event {
-    server
-        .events()
-        .recv_timeout(WAIT)
-        .expect("running")
-        .expect("an event within the timeout")
-}
-
-fn quiet(server: &Server, wait: Duration) {
-    if let Some(ev) = server.events().recv_timeout(wait).unwrap() {
-        panic!("no event expected, got {ev:?}");
-    }
-}
+#[path = "support/polling.rs"]
+mod polling;
+use polling::{next, quiet, start, Client, WAIT};
 
 fn rooms(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()

@@ -7,46 +7,9 @@ use std::time::Duration;
 
 use rtio::{AckError, Config, DisconnectReason, Error, Event, Payload, Server};
 
-const WAIT: Duration = Duration::from_secs(5);
-
-/// One HTTP/1.1 request with `Connection: close`; returns (status, body).
-fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).expect("response");
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("headers");
-    let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
-    let head = String::from_utf8_lossy(&out[..split]).to_lowercase();
-    let mut body = out[split + 4..].to_vec();
-    if head.contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
-    }
-    (status, body)
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap(), 16).unwrap();
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
-        data = &data[line_end + 4 + size..];
-    }
-}
+#[path = "support/polling.rs"]
+mod polling;
+use polling::{http_bytes as http, next, start, WAIT};
 
 /// A polling client: handshake, then POST/GET on the session.
 struct Polling {
@@ -78,18 +41,6 @@ impl Polling {
         assert_eq!(status, 200);
         String::from_utf8(body).unwrap()
     }
-}
-
-fn start(config: Config) -> Server {
-    Server::start(config.host("127.0.0.1").port(0)).expect("server starts")
-}
-
-fn next(server: &Server) -> Event {
-    server
-        .events()
-        .recv_timeout(WAIT)
-        .expect("running")
-        .expect("an event within the timeout")
 }
 
 #[test]

@@ -3,8 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,8 +13,11 @@ use tokio::sync::mpsc;
 
 use crate::common;
 
-/// Deadline of any single wait.
-pub const WAIT: Duration = Duration::from_secs(5);
+// The long-polling client and the waits of the core's tests.
+#[path = "../../../core/tests/support/polling.rs"]
+mod polling;
+#[allow(unused_imports)] // (each test crate uses part of it)
+pub use polling::{next, quiet, Client, WAIT};
 
 // ---------------------------------------------------------------------------------------
 // rtio servers and long-polling clients.
@@ -65,117 +66,6 @@ pub fn wait_shardnumsub(port: u16, channel: &str, n: usize) {
         }
         assert!(Instant::now() < deadline, "{channel}: {reply:?}, not {n}");
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// One HTTP/1.1 request with `Connection: close`; returns (status, body).
-pub fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).expect("response");
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("headers");
-    let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
-    (
-        status,
-        String::from_utf8(out[split + 4..].to_vec()).unwrap(),
-    )
-}
-
-/// A long-polling client joined to `/`.
-pub struct Client {
-    pub addr: SocketAddr,
-    pub eio: String,
-    /// The Socket.IO id its host was given.
-    pub sid: String,
-}
-
-impl Client {
-    /// Opens a session, joins `/` with this auth, takes the host's `Connect` and the
-    /// client's CONNECT packet.
-    pub fn connect(server: &Server, auth: &str) -> Client {
-        let addr = server.local_addr();
-        let (status, body) = http(addr, "GET", "/socket.io/?EIO=4&transport=polling&q=1", b"");
-        assert_eq!(status, 200);
-        let open: serde_json::Value = serde_json::from_str(&body[1..]).unwrap();
-        let mut c = Client {
-            addr,
-            eio: open["sid"].as_str().unwrap().to_string(),
-            sid: String::new(),
-        };
-        c.post(&format!("40{auth}"));
-        match next(server) {
-            Event::Connect { sid, .. } => c.sid = sid.to_string(),
-            other => panic!("{other:?}"),
-        }
-        c.expect(&[&format!("40{{\"sid\":\"{}\"}}", c.sid)]);
-        c
-    }
-
-    pub fn path(&self) -> String {
-        format!("/socket.io/?EIO=4&transport=polling&sid={}", self.eio)
-    }
-
-    pub fn post(&self, packets: &str) {
-        assert_eq!(
-            http(self.addr, "POST", &self.path(), packets.as_bytes()).0,
-            200
-        );
-    }
-
-    /// The next packets for the client, exactly these (waits for them; one more that came
-    /// in the same poll fails the test).
-    pub fn expect(&self, want: &[&str]) {
-        let mut got: Vec<String> = Vec::new();
-        while got.len() < want.len() {
-            let (status, body) = http(self.addr, "GET", &self.path(), b"");
-            assert_eq!(status, 200, "{body}");
-            got.extend(body.split('\x1e').map(str::to_string));
-        }
-        assert_eq!(got, want, "packets of {}", self.sid);
-    }
-
-    /// The packets up to and including `last`.
-    pub fn until(&self, last: &str) -> Vec<String> {
-        let mut got: Vec<String> = Vec::new();
-        while !got.iter().any(|p| p == last) {
-            let (status, body) = http(self.addr, "GET", &self.path(), b"");
-            assert_eq!(status, 200, "{body}");
-            got.extend(body.split('\x1e').map(str::to_string));
-        }
-        assert_eq!(got.last().map(String::as_str), Some(last), "{got:?}");
-        got
-    }
-
-    /// The next packet (one poll that must bring exactly one).
-    pub fn one(&self) -> String {
-        let (status, body) = http(self.addr, "GET", &self.path(), b"");
-        assert_eq!(status, 200, "{body}");
-        assert!(!body.contains('\x1e'), "one packet expected: {body:?}");
-        body
-    }
-}
-
-pub fn next(server: &Server) -> Event {
-    server
-        .events()
-        .recv_timeout(WAIT)
-        .expect("running")
-        .expect("an event within the timeout")
-}
-
-pub fn quiet(server: &Server, wait: Duration) {
-    if let Some(ev) = server.events().recv_timeout(wait).unwrap() {
-        panic!("no event expected, got {ev:?}");
     }
 }
 
