@@ -53,7 +53,8 @@ typedef enum {
    */
   RTIO_STATUS_BIND = 9,
   /**
-   * An operating-system error.
+   * An I/O error: the operating system's, or Redis' for an emitter (unreachable, or it
+   * refused the message).
    */
   RTIO_STATUS_IO = 10,
   /**
@@ -197,6 +198,15 @@ typedef enum {
  * `rtio_config_free`. Not thread-safe: configure it from one thread.
  */
 typedef struct rtio_config rtio_config;
+
+/**
+ * A write-only member of a Redis cluster (opaque): it publishes, subscribes to nothing and
+ * is not counted as a server. Create with `rtio_emitter_new`, free with `rtio_emitter_free`.
+ * Thread-safe: any thread may use one emitter, calls are serialized on its one Redis
+ * connection. Every call blocks the calling thread until Redis took the message (at most
+ * about 5 s), so a script knows its push left; there is no background thread.
+ */
+typedef struct rtio_emitter rtio_emitter;
 
 /**
  * One event (opaque). In callback mode it is borrowed for the duration of the callback; in
@@ -714,6 +724,102 @@ rtio_status rtio_config_set_redis_subscription_mode(rtio_config *config, int32_t
  * `config` from `rtio_config_new`.
  */
 rtio_status rtio_config_set_cluster_timeout(rtio_config *config, uint32_t timeout_ms);
+
+/**
+ * Creates an emitter for the cluster at `url` (`redis://[user[:password]@]host[:port][/db]`)
+ * with channel prefix `key` (NULL: `socket.io`, Node's default) and wire format `variant`
+ * (an `rtio_redis_variant`: `RTIO_REDIS_VARIANT_CLASSIC`, the one
+ * `@socket.io/redis-emitter` speaks, or `RTIO_REDIS_VARIANT_SHARDED`), the same as the
+ * cluster's servers use. Stores it in `*out` (NULL on error). Connects on first use, so
+ * Redis being down is not an error here; `RTIO_STATUS_INVALID_ARGUMENT` for a URL that does
+ * not parse, an empty key or an unknown variant. Free it with `rtio_emitter_free`.
+ *
+ * # Safety
+ * `url` NUL-terminated; `key` NULL or NUL-terminated (both copied); `out` writable.
+ */
+rtio_status rtio_emitter_new(const char *url, const char *key, int32_t variant, rtio_emitter **out);
+
+/**
+ * Frees an emitter (closing its connection). NULL is ignored. Not while another thread
+ * still uses it.
+ *
+ * # Safety
+ * `emitter` NULL or from `rtio_emitter_new`, not freed before.
+ */
+void rtio_emitter_free(rtio_emitter *emitter);
+
+/**
+ * Sends an event to the sockets `opts` selects on every server of the cluster (NULL `opts`:
+ * every socket on `/`; `except_sid` is excluded like a room; `local` must be false).
+ * Arguments as in `rtio_emit` (binary attachments travel as binary). Blocks until Redis
+ * took it: `RTIO_STATUS_IO` (with Redis' or the connection's message) when it could not.
+ *
+ * # Safety
+ * `emitter` from `rtio_emitter_new`; `opts` NULL or valid for the call; `event`
+ * NUL-terminated; `json` `json_len` readable bytes; `attachments` `attachments_len` entries.
+ */
+rtio_status rtio_emitter_emit(const rtio_emitter *emitter_,
+                              const rtio_broadcast_opts *opts,
+                              const char *event,
+                              const char *json,
+                              size_t json_len,
+                              const rtio_buffer *attachments,
+                              size_t attachments_len);
+
+/**
+ * Makes the sockets `opts` selects, on every server, join these rooms (socket.io's
+ * `socketsJoin`). Selection as in `rtio_emitter_emit`; errors likewise.
+ *
+ * # Safety
+ * `emitter` from `rtio_emitter_new`; `opts` NULL or valid for the call; `rooms`
+ * `rooms_len` NUL-terminated strings.
+ */
+rtio_status rtio_emitter_sockets_join(const rtio_emitter *emitter_,
+                                      const rtio_broadcast_opts *opts,
+                                      const char *const *rooms,
+                                      size_t rooms_len);
+
+/**
+ * Makes the sockets `opts` selects, on every server, leave these rooms (socket.io's
+ * `socketsLeave`). As `rtio_emitter_sockets_join`.
+ *
+ * # Safety
+ * As `rtio_emitter_sockets_join`.
+ */
+rtio_status rtio_emitter_sockets_leave(const rtio_emitter *emitter_,
+                                       const rtio_broadcast_opts *opts,
+                                       const char *const *rooms,
+                                       size_t rooms_len);
+
+/**
+ * Disconnects the sockets `opts` selects on every server (socket.io's `disconnectSockets`;
+ * clients see `io server disconnect`); with `close_connection`, their whole connections
+ * are closed too. Selection as in `rtio_emitter_emit`; errors likewise.
+ *
+ * # Safety
+ * `emitter` from `rtio_emitter_new`; `opts` NULL or valid for the call.
+ */
+rtio_status rtio_emitter_disconnect_sockets(const rtio_emitter *emitter_,
+                                            const rtio_broadcast_opts *opts,
+                                            bool close_connection);
+
+/**
+ * Sends an event to the hosts of every server of the cluster on namespace `nsp` (NULL
+ * means `/`; socket.io's `serverSideEmit`): rtio servers get it as
+ * `RTIO_EVENT_TYPE_SERVER_SIDE_EMIT`. No answer can come back to an emitter. Arguments as
+ * in `rtio_emit`; errors as `rtio_emitter_emit`.
+ *
+ * # Safety
+ * `emitter` from `rtio_emitter_new`; `nsp` NULL or NUL-terminated; `event` NUL-terminated;
+ * `json` `json_len` readable bytes; `attachments` `attachments_len` entries.
+ */
+rtio_status rtio_emitter_server_side_emit(const rtio_emitter *emitter_,
+                                          const char *nsp,
+                                          const char *event,
+                                          const char *json,
+                                          size_t json_len,
+                                          const rtio_buffer *attachments,
+                                          size_t attachments_len);
 
 /**
  * The message of the last failed rtio call on the calling thread ("" when none).

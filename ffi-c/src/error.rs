@@ -31,7 +31,8 @@ pub enum rtio_status {
     UnknownRequest = 8,
     /// The server could not listen on the configured address (in use, invalid...).
     Bind = 9,
-    /// An operating-system error.
+    /// An I/O error: the operating system's, or Redis' for an emitter (unreachable, or it
+    /// refused the message).
     Io = 10,
     /// The call does not fit the server's delivery mode (poll vs callback).
     WrongMode = 11,

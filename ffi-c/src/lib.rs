@@ -5,6 +5,7 @@
 
 mod cluster;
 mod config;
+mod emitter;
 mod error;
 mod event;
 mod json;
@@ -12,6 +13,7 @@ mod server;
 
 pub use cluster::*;
 pub use config::*;
+pub use emitter::*;
 pub use error::*;
 pub use event::*;
 pub use json::*;

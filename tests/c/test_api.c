@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int failures = 0;
@@ -1158,6 +1161,240 @@ static void test_cluster_of_one(void) {
   rtio_server_free(s);
 }
 
+/* ---- two servers and the emitter through a real redis-server ---------------------------- */
+
+static uint16_t free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr *)&addr, sizeof addr);
+  socklen_t n = sizeof addr;
+  getsockname(fd, (struct sockaddr *)&addr, &n);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+static bool port_answers(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* Starts redis-server on 127.0.0.1:port; 0 when it is not installed or did not come up. */
+static pid_t start_redis(uint16_t port) {
+  if (system("command -v redis-server >/dev/null 2>&1") != 0) return 0;
+  char port_text[16];
+  snprintf(port_text, sizeof port_text, "%u", port);
+  pid_t pid = fork();
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    execlp("redis-server", "redis-server", "--port", port_text, "--bind", "127.0.0.1", "--save", "",
+           "--appendonly", "no", (char *)NULL);
+    _exit(127);
+  }
+  for (double deadline = now_ms() + 10000; now_ms() < deadline;) {
+    if (port_answers(port)) return pid;
+    if (waitpid(pid, NULL, WNOHANG) == pid) return 0;
+    struct timespec t = {0, 20 * 1000000L};
+    nanosleep(&t, NULL);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  return 0;
+}
+
+/* The next event of `type`, skipping others, within 5 s (NULL when none came). */
+static rtio_event *next_of_type(rtio_server *s, rtio_event_type type) {
+  for (double deadline = now_ms() + 5000; now_ms() < deadline;) {
+    rtio_event *ev = NULL;
+    if (rtio_server_poll(s, 100, &ev) != RTIO_STATUS_OK) return NULL;
+    if (ev && rtio_event_get_type(ev) == type) return ev;
+    rtio_event_free(ev);
+  }
+  return NULL;
+}
+
+static rtio_server *cluster_node(const char *url) {
+  rtio_config *cfg = rtio_config_new();
+  rtio_config_set_host(cfg, "127.0.0.1");
+  EXPECT_STATUS(rtio_config_set_redis(cfg, url), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_redis_key(cfg, "c-test"), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_redis_requests_timeout(cfg, 2000), RTIO_STATUS_OK);
+  rtio_server *s = NULL;
+  EXPECT_STATUS(rtio_server_start(cfg, &s), RTIO_STATUS_OK);
+  rtio_config_free(cfg);
+  return s;
+}
+
+/* Asks `s` for the number of servers until it counts `n` (both subscribed), within 10 s. */
+static bool wait_server_count(rtio_server *s, size_t n) {
+  for (double deadline = now_ms() + 10000; now_ms() < deadline;) {
+    uint64_t token = 0;
+    if (rtio_server_count(s, "/", &token) != RTIO_STATUS_OK) return false;
+    rtio_event *ev = next_of_type(s, RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE);
+    size_t count = ev && rtio_event_token(ev) == token ? rtio_event_count(ev) : 0;
+    rtio_event_free(ev);
+    if (count == n) return true;
+    struct timespec t = {0, 50 * 1000000L};
+    nanosleep(&t, NULL);
+  }
+  return false;
+}
+
+static void test_emitter_misuse(void) {
+  rtio_emitter *e = (rtio_emitter *)1;
+  EXPECT_STATUS(rtio_emitter_new(NULL, NULL, 0, &e), RTIO_STATUS_NULL_POINTER);
+  EXPECT(e == NULL);
+  EXPECT_STATUS(rtio_emitter_new("redis://127.0.0.1:1", NULL, 0, NULL), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_emitter_new("\xff", NULL, 0, &e), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_emitter_new("redis://127.0.0.1:1", "\xff", 0, &e), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_emitter_new("not a url", NULL, 0, &e), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_emitter_new("redis://127.0.0.1:1", "", 0, &e), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_emitter_new("redis://127.0.0.1:1", NULL, 7, &e), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "variant") != NULL);
+  /* Nothing listens on port 1: creating works (it connects on first use), pushing fails. */
+  EXPECT_STATUS(rtio_emitter_new("redis://127.0.0.1:1", NULL, RTIO_REDIS_VARIANT_CLASSIC, &e), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_emitter_emit(e, NULL, "e", "[1]", 3, NULL, 0), RTIO_STATUS_IO);
+  EXPECT(strstr(rtio_last_error(), "redis") != NULL);
+  EXPECT_STATUS(rtio_emitter_emit(NULL, NULL, "e", NULL, 0, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_emitter_emit(e, NULL, NULL, NULL, 0, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_emitter_emit(e, NULL, "\xff", NULL, 0, NULL, 0), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_emitter_emit(e, NULL, "e", "{}", 2, NULL, 0), RTIO_STATUS_INVALID_JSON);
+  EXPECT_STATUS(rtio_emitter_emit(e, NULL, "e", "[1]", 3, NULL, 1), RTIO_STATUS_NULL_POINTER);
+  rtio_broadcast_opts local = {.local = true};
+  EXPECT_STATUS(rtio_emitter_emit(e, &local, "e", NULL, 0, NULL, 0), RTIO_STATUS_INVALID_ARGUMENT);
+  const char *bad[1] = {"\xff"};
+  rtio_broadcast_opts bad_rooms = {.rooms = bad, .rooms_len = 1};
+  EXPECT_STATUS(rtio_emitter_emit(e, &bad_rooms, "e", NULL, 0, NULL, 0), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_emitter_sockets_join(NULL, NULL, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_emitter_sockets_join(e, NULL, NULL, 1), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_emitter_sockets_join(e, NULL, bad, 1), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_emitter_sockets_leave(NULL, NULL, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_emitter_sockets_leave(e, &local, NULL, 0), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_emitter_disconnect_sockets(NULL, NULL, true), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_emitter_disconnect_sockets(e, &bad_rooms, true), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_emitter_server_side_emit(NULL, NULL, "e", NULL, 0, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_emitter_server_side_emit(e, "\xff", "e", NULL, 0, NULL, 0), RTIO_STATUS_INVALID_UTF8);
+  EXPECT_STATUS(rtio_emitter_server_side_emit(e, NULL, NULL, NULL, 0, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_emitter_server_side_emit(e, NULL, "e", NULL, 0, NULL, 0), RTIO_STATUS_IO);
+  rtio_emitter_free(e);
+  rtio_emitter_free(NULL);
+}
+
+static void test_cluster_through_redis(void) {
+  uint16_t redis_port = free_port();
+  pid_t redis = start_redis(redis_port);
+  if (!redis) {
+    fprintf(stderr, "test_cluster_through_redis: SKIPPED (no redis-server)\n");
+    return;
+  }
+  char url[64];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%u", redis_port);
+  rtio_server *a = cluster_node(url), *b = cluster_node(url);
+  EXPECT(wait_server_count(a, 2));
+
+  /* A client on b, with socket data. */
+  client c;
+  EXPECT(client_open(&c, port_of(b)) == 0);
+  client_post(&c, "40");
+  rtio_event *ev = next_of_type(b, RTIO_EVENT_TYPE_CONNECT);
+  EXPECT(ev != NULL);
+  char sid[64] = "";
+  if (ev) snprintf(sid, sizeof sid, "%s", rtio_event_sid(ev));
+  rtio_event_free(ev);
+  free(client_get(&c));
+  EXPECT_STATUS(rtio_socket_set_data(b, sid, "{\"n\":1}", 7), RTIO_STATUS_OK);
+
+  /* a sees b's socket, not local, with its data. */
+  uint64_t token = 0;
+  EXPECT_STATUS(rtio_fetch_sockets(a, NULL, &token), RTIO_STATUS_OK);
+  ev = next_of_type(a, RTIO_EVENT_TYPE_FETCH_SOCKETS_RESPONSE);
+  EXPECT(ev && rtio_event_token(ev) == token && strcmp(rtio_event_error(ev), "") == 0);
+  EXPECT(ev && rtio_event_socket_count(ev) == 1);
+  EXPECT(ev && rtio_event_socket_id(ev, 0) && strcmp(rtio_event_socket_id(ev, 0), sid) == 0);
+  EXPECT(ev && !rtio_event_socket_local(ev, 0));
+  const char *data = ev ? rtio_event_socket_data(ev, 0, NULL) : NULL;
+  EXPECT(data && strcmp(data, "{\"n\":1}") == 0);
+  rtio_event_free(ev);
+
+  /* A server-side emit with ack: b answers, a gets it. */
+  EXPECT_STATUS(rtio_server_side_emit_with_ack(a, "/", "ping", "[\"hi\"]", 6, NULL, 0, 2000, &token),
+                RTIO_STATUS_OK);
+  ev = next_of_type(b, RTIO_EVENT_TYPE_SERVER_SIDE_EMIT);
+  EXPECT(ev && strcmp(rtio_event_name(ev, NULL), "ping") == 0);
+  EXPECT(ev && strcmp(rtio_event_data(ev, NULL), "[\"hi\"]") == 0);
+  EXPECT(ev && strcmp(rtio_event_namespace(ev), "/") == 0);
+  EXPECT(ev && rtio_event_ack_id(ev) >= 0);
+  if (ev) EXPECT_STATUS(rtio_server_side_ack(b, rtio_event_ack_id(ev), "[7]", 3, NULL, 0), RTIO_STATUS_OK);
+  if (ev) EXPECT_STATUS(rtio_server_side_ack(b, rtio_event_ack_id(ev), "[7]", 3, NULL, 0), RTIO_STATUS_UNKNOWN_REQUEST);
+  rtio_event_free(ev);
+  ev = next_of_type(a, RTIO_EVENT_TYPE_SERVER_SIDE_ACK_RESPONSE);
+  EXPECT(ev && rtio_event_token(ev) == token && strcmp(rtio_event_error(ev), "") == 0);
+  EXPECT(ev && rtio_event_answer_count(ev) == 1 && strcmp(rtio_event_answer(ev, 0, NULL), "[7]") == 0);
+  rtio_event_free(ev);
+
+  /* The emitter: an emit to every socket reaches b's client, binary included. */
+  rtio_emitter *e = NULL;
+  EXPECT_STATUS(rtio_emitter_new(url, "c-test", RTIO_REDIS_VARIANT_CLASSIC, &e), RTIO_STATUS_OK);
+  uint8_t blob[3] = {1, 2, 3};
+  rtio_buffer att = {blob, 3};
+  const char *args = "[{\"_placeholder\":true,\"num\":0}]";
+  EXPECT_STATUS(rtio_emitter_emit(e, NULL, "pushed", args, strlen(args), &att, 1), RTIO_STATUS_OK);
+  char *got = client_get(&c);
+  EXPECT(got && strstr(got, "451-[\"pushed\",{\"_placeholder\":true,\"num\":0}]") && strstr(got, "bAQID"));
+  free(got);
+
+  /* socketsJoin from the emitter, then an emit to that room only. */
+  const char *vip[1] = {"vip"};
+  EXPECT_STATUS(rtio_emitter_sockets_join(e, NULL, vip, 1), RTIO_STATUS_OK);
+  char *members = NULL;
+  for (double deadline = now_ms() + 5000; now_ms() < deadline;) {
+    rtio_string_free(members);
+    members = NULL;
+    EXPECT_STATUS(rtio_room_sockets(b, "/", "vip", &members), RTIO_STATUS_OK);
+    if (members && strstr(members, sid)) break;
+    struct timespec t = {0, 20 * 1000000L};
+    nanosleep(&t, NULL);
+  }
+  EXPECT(members && strstr(members, sid));
+  rtio_string_free(members);
+  rtio_broadcast_opts to_vip = {.rooms = vip, .rooms_len = 1};
+  EXPECT_STATUS(rtio_emitter_emit(e, &to_vip, "vip-only", "[1]", 3, NULL, 0), RTIO_STATUS_OK);
+  got = client_get(&c);
+  EXPECT(got && strstr(got, "42[\"vip-only\",1]"));
+  free(got);
+
+  /* serverSideEmit from the emitter reaches both servers' hosts. */
+  EXPECT_STATUS(rtio_emitter_server_side_emit(e, NULL, "relay", "[2]", 3, NULL, 0), RTIO_STATUS_OK);
+  ev = next_of_type(a, RTIO_EVENT_TYPE_SERVER_SIDE_EMIT);
+  EXPECT(ev && strcmp(rtio_event_name(ev, NULL), "relay") == 0 && rtio_event_ack_id(ev) == -1);
+  rtio_event_free(ev);
+  ev = next_of_type(b, RTIO_EVENT_TYPE_SERVER_SIDE_EMIT);
+  EXPECT(ev && strcmp(rtio_event_data(ev, NULL), "[2]") == 0);
+  rtio_event_free(ev);
+
+  /* disconnectSockets from the emitter. */
+  EXPECT_STATUS(rtio_emitter_disconnect_sockets(e, &to_vip, false), RTIO_STATUS_OK);
+  ev = next_of_type(b, RTIO_EVENT_TYPE_DISCONNECT);
+  EXPECT(ev && strcmp(rtio_event_sid(ev), sid) == 0);
+  rtio_event_free(ev);
+  rtio_emitter_free(e);
+
+  rtio_server_free(a);
+  rtio_server_free(b);
+  kill(redis, SIGTERM);
+  waitpid(redis, NULL, 0);
+}
+
 int main(void) {
   test_null_and_bad_arguments();
   test_bind_errors();
@@ -1173,6 +1410,8 @@ int main(void) {
   test_cluster_config();
   test_cluster_misuse();
   test_cluster_of_one();
+  test_emitter_misuse();
+  test_cluster_through_redis();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
