@@ -5,13 +5,14 @@
 import asyncio
 
 import rtio
-from rtio.exceptions import ConnectionRefusedError
+from rtio.exceptions import ClusterError, ConnectionRefusedError
 
-from scenarios_server import server_options, text
+from scenarios_server import client_manager, failure, server_options, text
 
 
 def build(args):
-    sio = rtio.AsyncServer(**server_options(args))
+    sio = rtio.AsyncServer(client_manager=client_manager(args, rtio.AsyncRedisManager),
+                           **server_options(args))
 
     # The visitor counter of seed 000 (totalUsers++ / totalUsers--), counted in the order
     # the connect and disconnect handlers run (all on the event loop: no lock needed, as
@@ -112,6 +113,75 @@ def build(args):
     @sio.event
     async def stats(sid, *_):
         return sio.stats("/")
+
+    # ------------------------------------------------------------------ cluster rows
+    # (on one server without --redis: a cluster of one)
+    @sio.on("cluster-stats")
+    async def cluster_stats(sid, *_):
+        try:
+            return {"sockets": len(await sio.fetch_sockets()),
+                    "servers": await sio.server_count()}
+        except ClusterError as e:
+            return failure(e)
+
+    @sio.on("room-sockets")
+    async def room_sockets(sid, room):
+        try:
+            return sorted(s.id for s in await sio.fetch_sockets(text(room)))
+        except ClusterError as e:
+            return failure(e)
+
+    @sio.on("sockets-join")
+    async def sockets_join(sid, data):
+        await sio.sockets_join(text(data["room"]), to=text(data["in"]))
+        return True
+
+    @sio.on("sockets-leave")
+    async def sockets_leave(sid, data):
+        await sio.sockets_leave(text(data["room"]), to=text(data["in"]))
+        return True
+
+    @sio.on("disconnect-in")
+    async def disconnect_in(sid, room):
+        await sio.disconnect_sockets(to=text(room), close_connection=True)
+
+    @sio.on("fanout-except")
+    async def fanout_except(sid, data):
+        await sio.emit(text(data["event"]), data.get("data"), skip_sid=text(data["except"]))
+
+    @sio.on("server-side-emit")
+    async def server_side_emit(sid, data):
+        # the other servers relay it to their sockets (a single server tells no one)
+        await sio.server_side_emit("relay", {"event": data.get("event"),
+                                             "data": data.get("data")})
+
+    @sio.on("server-side-ping")
+    async def server_side_ping(sid, *_):
+        try:
+            return {"ok": True, "responses": await sio.server_side_call("ping")}
+        except ClusterError as e:
+            return {"ok": False, "responses": e.result or []}
+
+    @sio.on("broadcast-with-ack")
+    async def broadcast_with_ack(sid, data):
+        timeout = data.get("timeout_ms", 5000) / 1000
+        try:
+            answers = await sio.emit_with_ack(text(data["event"]), data.get("data"),
+                                              timeout=timeout)
+            return {"ok": True, "responses": answers}
+        except ClusterError as e:
+            return {"ok": False, "responses": e.result or []}
+
+    # Sent by the other servers (or an emitter's serverSideEmit).
+    @sio.on_server_side("relay")
+    async def relay(data=None, *_):
+        data = data if isinstance(data, dict) else {}
+        # this server's sockets only
+        await sio.emit(text(data.get("event")), data.get("data"), ignore_queue=True)
+
+    @sio.on_server_side("ping")
+    def ping(*_):
+        return sio.stats("/")["sockets"]
 
     # ------------------------------------------------------------------ namespace /custom
     @sio.on("connect", namespace="/custom")

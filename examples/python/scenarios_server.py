@@ -6,9 +6,14 @@ python-socketio user writes a server, on rtio. Run it through
     scenarios_server.py [--port N] [--ping-interval MS] [--ping-timeout MS]
                         [--max-payload BYTES] [--connect-timeout MS] [--no-visits]
                         [--client-bundle FILE] [--asyncio]
+                        [--redis URL [--redis-key PREFIX] [--redis-sharded]]
 
 Prints ``READY <port>`` once accepting; stops cleanly on SIGTERM or Ctrl-C. With
 ``--asyncio`` the same scenarios run on ``rtio.AsyncServer`` (async_scenarios.py).
+
+With ``--redis URL`` the server joins a Socket.IO cluster through Redis
+(``client_manager=rtio.RedisManager(URL)``, wire-compatible with Node's
+``@socket.io/redis-adapter``); the cluster rows work without it too, on one server.
 """
 
 import argparse
@@ -19,9 +24,13 @@ import threading
 from pathlib import Path
 
 import rtio
-from rtio.exceptions import ConnectionRefusedError
+from rtio.exceptions import ClusterError, ConnectionRefusedError
 
 WEB = Path(__file__).resolve().parent.parent / "web"
+
+#: How long a request to the other servers of the cluster waits for their answers (Node's
+#: requestsTimeout is 5 s): short, so that a node that stopped answering costs 2 s.
+REQUESTS_TIMEOUT = 2.0
 
 
 def parse_args(argv=None):
@@ -34,7 +43,21 @@ def parse_args(argv=None):
     p.add_argument("--no-visits", action="store_true")
     p.add_argument("--client-bundle")
     p.add_argument("--asyncio", action="store_true")
-    return p.parse_args(argv)
+    p.add_argument("--redis", metavar="URL")
+    p.add_argument("--redis-key", metavar="PREFIX")
+    p.add_argument("--redis-sharded", action="store_true")
+    args = p.parse_args(argv)
+    if args.redis is None and (args.redis_key is not None or args.redis_sharded):
+        p.error("--redis-key and --redis-sharded need --redis")
+    return args
+
+
+def client_manager(args, manager_class):
+    """The cluster manager the --redis flags ask for, or None."""
+    if args.redis is None:
+        return None
+    return manager_class(args.redis, channel=args.redis_key or "socket.io",
+                         sharded=args.redis_sharded, requests_timeout=REQUESTS_TIMEOUT)
 
 
 def server_options(args):
@@ -52,6 +75,11 @@ def server_options(args):
     )
 
 
+def failure(error):
+    """The answer to a client when a cluster operation did not complete."""
+    return {"error": str(error)}
+
+
 def text(value):
     """A value as text: strings as they are, anything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value)
@@ -61,7 +89,8 @@ def build(args):
     # async_handlers=False: each client's handlers run one at a time, in the order its
     # events came (the contract's `message-back`s follow the `message`s); different
     # clients' handlers still run side by side, on rtio's handler threads.
-    sio = rtio.Server(async_handlers=False, **server_options(args))
+    sio = rtio.Server(async_handlers=False, client_manager=client_manager(args, rtio.RedisManager),
+                      **server_options(args))
 
     # The visitor counter of seed 000 (totalUsers++ / totalUsers--): counted here, in the
     # order the connect and disconnect handlers run, and sent while the lock is held so
@@ -168,6 +197,72 @@ def build(args):
     @sio.event
     def stats(sid, *_):
         return sio.stats("/")
+
+    # ------------------------------------------------------------------ cluster rows
+    # (on one server without --redis: a cluster of one)
+    @sio.on("cluster-stats")
+    def cluster_stats(sid, *_):
+        try:
+            return {"sockets": len(sio.fetch_sockets()), "servers": sio.server_count()}
+        except ClusterError as e:
+            return failure(e)
+
+    @sio.on("room-sockets")
+    def room_sockets(sid, room):
+        try:
+            return sorted(s.id for s in sio.fetch_sockets(text(room)))
+        except ClusterError as e:
+            return failure(e)
+
+    @sio.on("sockets-join")
+    def sockets_join(sid, data):
+        sio.sockets_join(text(data["room"]), to=text(data["in"]))
+        return True
+
+    @sio.on("sockets-leave")
+    def sockets_leave(sid, data):
+        sio.sockets_leave(text(data["room"]), to=text(data["in"]))
+        return True
+
+    @sio.on("disconnect-in")
+    def disconnect_in(sid, room):
+        sio.disconnect_sockets(to=text(room), close_connection=True)
+
+    @sio.on("fanout-except")
+    def fanout_except(sid, data):
+        sio.emit(text(data["event"]), data.get("data"), skip_sid=text(data["except"]))
+
+    @sio.on("server-side-emit")
+    def server_side_emit(sid, data):
+        # the other servers relay it to their sockets (a single server tells no one)
+        sio.server_side_emit("relay", {"event": data.get("event"), "data": data.get("data")})
+
+    @sio.on("server-side-ping")
+    def server_side_ping(sid, *_):
+        try:
+            return {"ok": True, "responses": sio.server_side_call("ping")}
+        except ClusterError as e:
+            return {"ok": False, "responses": e.result or []}
+
+    @sio.on("broadcast-with-ack")
+    def broadcast_with_ack(sid, data):
+        timeout = data.get("timeout_ms", 5000) / 1000
+        try:
+            answers = sio.emit_with_ack(text(data["event"]), data.get("data"), timeout=timeout)
+            return {"ok": True, "responses": answers}
+        except ClusterError as e:
+            return {"ok": False, "responses": e.result or []}
+
+    # Sent by the other servers (or an emitter's serverSideEmit).
+    @sio.on_server_side("relay")
+    def relay(data=None, *_):
+        data = data if isinstance(data, dict) else {}
+        # this server's sockets only
+        sio.emit(text(data.get("event")), data.get("data"), ignore_queue=True)
+
+    @sio.on_server_side("ping")
+    def ping(*_):
+        return sio.stats("/")["sockets"]
 
     # ------------------------------------------------------------------ namespace /custom
     @sio.on("connect", namespace="/custom")

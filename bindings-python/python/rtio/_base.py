@@ -747,7 +747,7 @@ class BaseServer:
 
     # ---------------------------------------------------------------- sync helpers
     def _emit_now(self, event: str, data: Any, to: Target, room: Target, skip_sid: Target,
-                  namespace: Optional[str]) -> None:
+                  namespace: Optional[str], local: bool = False) -> None:
         native = self._live()
         if native is None:
             return
@@ -764,7 +764,7 @@ class BaseServer:
                 return
             exclude = None if skip_sid is None else \
                 [skip_sid] if isinstance(skip_sid, str) else list(skip_sid)
-            native.broadcast(namespace, event, data, rooms, exclude)
+            native.broadcast(namespace, event, data, rooms, exclude, local)
         except exceptions.StoppedError:
             pass  # stopped meanwhile
 
@@ -781,7 +781,7 @@ class BaseServer:
 
     def _emit_with_callback(self, event: str, data: Any, to: Target, room: Target,
                             skip_sid: Target, namespace: Optional[str],
-                            callback: Callable[..., Any]) -> None:
+                            callback: Callable[..., Any], local: bool = False) -> None:
         """One local socket: a per-socket ack (the callback runs when it answers). Anything
         else (a room, a socket of another node): the core's broadcast with acks, whose
         answers come together; the callback then runs once per answer."""
@@ -794,7 +794,7 @@ class BaseServer:
             return
         self._start(lambda n: n.broadcast_with_ack(
             namespace or "/", event, data, _rooms(target), _rooms(skip_sid),
-            self._ack_timeout_for_many()), _RoomCallback(callback))
+            self._ack_timeout_for_many(), local), _RoomCallback(callback))
 
     def _start(self, start: Callable[["_native.NativeServer"], Optional[int]],
                entry: Any) -> bool:

@@ -161,14 +161,16 @@ class AsyncServer(BaseServer):
                    skip_sid: Target = None, namespace: Optional[str] = None,
                    callback: Optional[Callable[..., Any]] = None,
                    ignore_queue: bool = False) -> None:
-        """Emits an event (see :meth:`rtio.Server.emit`). ``callback`` may be a coroutine
-        function; it is kept until the client answers or leaves (or ``ack_timeout``)."""
+        """Emits an event (see :meth:`rtio.Server.emit`, ``ignore_queue`` included).
+        ``callback`` may be a coroutine function; it is kept until the client answers or
+        leaves (or ``ack_timeout``)."""
         if event in self.reserved_events:
             raise ValueError(f"{event!r} is a reserved event name")
         if callback is None:
-            self._emit_now(event, data, to, room, skip_sid, namespace)
+            self._emit_now(event, data, to, room, skip_sid, namespace, ignore_queue)
             return
-        self._emit_with_callback(event, data, to, room, skip_sid, namespace, callback)
+        self._emit_with_callback(event, data, to, room, skip_sid, namespace, callback,
+                                 ignore_queue)
 
     async def send(self, data: Any, to: Target = None, room: Target = None,
                    skip_sid: Target = None, namespace: Optional[str] = None,
@@ -176,7 +178,7 @@ class AsyncServer(BaseServer):
                    ignore_queue: bool = False) -> None:
         """Emits a ``'message'`` event."""
         await self.emit("message", data, to=to, room=room, skip_sid=skip_sid,
-                        namespace=namespace, callback=callback)
+                        namespace=namespace, callback=callback, ignore_queue=ignore_queue)
 
     async def call(self, event: str, data: Any = None, to: Optional[str] = None,
                    sid: Optional[str] = None, namespace: Optional[str] = None,

@@ -61,14 +61,16 @@ class Namespace(BaseServerNamespace):
              callback: Optional[Callable[..., Any]] = None, ignore_queue: bool = False) -> None:
         """``Server.emit`` in this namespace."""
         return self.server.emit(event, data=data, to=to, room=room, skip_sid=skip_sid,
-                                namespace=namespace or self.namespace, callback=callback)
+                                namespace=namespace or self.namespace, callback=callback,
+                                ignore_queue=ignore_queue)
 
     def send(self, data: Any, to: Target = None, room: Target = None, skip_sid: Target = None,
              namespace: Optional[str] = None, callback: Optional[Callable[..., Any]] = None,
              ignore_queue: bool = False) -> None:
         """``Server.send`` in this namespace."""
         return self.server.send(data, to=to, room=room, skip_sid=skip_sid,
-                                namespace=namespace or self.namespace, callback=callback)
+                                namespace=namespace or self.namespace, callback=callback,
+                                ignore_queue=ignore_queue)
 
     def call(self, event: str, data: Any = None, to: Optional[str] = None,
              sid: Optional[str] = None, namespace: Optional[str] = None, timeout: float = 60,
@@ -132,7 +134,8 @@ class AsyncNamespace(BaseServerNamespace):
                    ignore_queue: bool = False) -> None:
         """``AsyncServer.emit`` in this namespace."""
         return await self.server.emit(event, data=data, to=to, room=room, skip_sid=skip_sid,
-                                      namespace=namespace or self.namespace, callback=callback)
+                                      namespace=namespace or self.namespace, callback=callback,
+                                ignore_queue=ignore_queue)
 
     async def send(self, data: Any, to: Target = None, room: Target = None,
                    skip_sid: Target = None, namespace: Optional[str] = None,
@@ -140,7 +143,8 @@ class AsyncNamespace(BaseServerNamespace):
                    ignore_queue: bool = False) -> None:
         """``AsyncServer.send`` in this namespace."""
         return await self.server.send(data, to=to, room=room, skip_sid=skip_sid,
-                                      namespace=namespace or self.namespace, callback=callback)
+                                      namespace=namespace or self.namespace, callback=callback,
+                                ignore_queue=ignore_queue)
 
     async def call(self, event: str, data: Any = None, to: Optional[str] = None,
                    sid: Optional[str] = None, namespace: Optional[str] = None,

@@ -259,21 +259,27 @@ class Server(BaseServer):
         ``data``: a tuple sends several arguments, ``None`` none; ``bytes`` anywhere inside
         travel as binary attachments. ``callback(*args)`` is called (on a handler thread)
         with the client's acknowledgement; it is kept until the client answers or leaves
-        (or ``ack_timeout`` seconds, when set).
+        (or ``ack_timeout`` seconds, when set). To a room or a client of another node
+        (with a ``client_manager``) the answers come together, once all came or after
+        ``ack_timeout`` (default 60 s in a cluster), and the callback runs once per answer.
+
+        With a ``client_manager`` the event reaches the clients of every node;
+        ``ignore_queue=True`` (python-socketio's name) reaches this node's only.
         """
         if event in self.reserved_events:
             raise ValueError(f"{event!r} is a reserved event name")
         if callback is None:
-            self._emit_now(event, data, to, room, skip_sid, namespace)
+            self._emit_now(event, data, to, room, skip_sid, namespace, ignore_queue)
             return
-        self._emit_with_callback(event, data, to, room, skip_sid, namespace, callback)
+        self._emit_with_callback(event, data, to, room, skip_sid, namespace, callback,
+                                 ignore_queue)
 
     def send(self, data: Any, to: Target = None, room: Target = None, skip_sid: Target = None,
              namespace: Optional[str] = None, callback: Optional[Callable[..., Any]] = None,
              ignore_queue: bool = False) -> None:
         """Emits a ``'message'`` event (see :meth:`emit`)."""
         self.emit("message", data, to=to, room=room, skip_sid=skip_sid, namespace=namespace,
-                  callback=callback)
+                  callback=callback, ignore_queue=ignore_queue)
 
     def call(self, event: str, data: Any = None, to: Optional[str] = None,
              sid: Optional[str] = None, namespace: Optional[str] = None, timeout: float = 60,
