@@ -5,6 +5,8 @@
 #   make bench HOSTS="rust c socketio"  the servers under test: any tests/interop/scenarios-server
 #                                       HOST; ratios are always against socketio
 #   make bench BENCH_FLAGS="--only fanout,echo --perf target/bench/perf"   see rtio-bench --help
+#   make bench QUICK=1 BENCH_FLAGS="--only cluster"   the two-node cluster through Redis alone
+#                                       (needs `redis-server`; a host refusing --redis is skipped)
 # The servers run pinned to CPU 0 and the load generator to CPU 1 (taskset).
 
 BENCH_HOSTS   = $(or $(HOSTS),rust socketio)

@@ -286,6 +286,37 @@ impl Ws {
         self.pong(pongs).await
     }
 
+    /// Emits `event` with no argument, expecting ack `id`, and returns the ack packet
+    /// (`43<id>[...]`) as it arrived. Other packets meanwhile are dropped, pings answered.
+    pub async fn call(&mut self, id: u64, event: &str) -> Result<Vec<u8>> {
+        let mut packet = Vec::with_capacity(event.len() + 24);
+        proto::call_packet(&mut packet, id, event);
+        self.send(&packet).await?;
+        loop {
+            self.conn.fill().await?;
+            let mut pongs = 0;
+            let mut answer = None;
+            while let Some(frame) = proto::ws_frame(self.conn.unread())? {
+                let payload = &self.conn.unread()[frame.start..frame.end];
+                match (frame.opcode, proto::classify(payload)) {
+                    (proto::OP_TEXT, Packet::Ping) => pongs += 1,
+                    (proto::OP_TEXT, Packet::Ack { id: got }) if got == id => {
+                        answer = Some(payload.to_vec())
+                    }
+                    (proto::OP_CLOSE, _) => {
+                        return Err(Error("WebSocket closed by the server".into()))
+                    }
+                    _ => {}
+                }
+                self.conn.consume(frame.end);
+            }
+            self.pong(pongs).await?;
+            if let Some(answer) = answer {
+                return Ok(answer);
+            }
+        }
+    }
+
     /// Waits for and handles traffic of an idle client (pings) without keeping a buffer.
     pub async fn idle(&mut self) -> Result<()> {
         self.conn.readable().await?;

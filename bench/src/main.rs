@@ -3,7 +3,8 @@
 //! For each scenario it starts every host's scenarios server (`tests/interop/scenarios-server
 //! HOST --no-visits`, pinned to one core), runs the scenario against each in turn from this
 //! single-threaded process (pinned to the other core), and prints one table with absolute
-//! figures and ratios against Node socket.io. See bench/README.md.
+//! figures and ratios against Node socket.io. The cluster scenario runs on two more servers
+//! of each host joined through one `redis-server` it starts. See bench/README.md.
 
 mod client;
 mod proto;
@@ -17,16 +18,18 @@ use std::time::Instant;
 
 use report::{RatioTarget, ScenarioResult};
 use scenarios::{Outcome, Params, Scenario};
-use server::ServerProc;
+use server::{RedisProc, ServerProc};
 
 const USAGE: &str = "\
-usage: rtio-bench [--hosts rust,socketio] [--quick] [--only idle,fanout,echo,polling,storm]
+usage: rtio-bench [--hosts rust,socketio] [--quick] [--only idle,fanout,echo,polling,storm,cluster]
                   [--server-cpu N|none] [--loadgen-cpu N|none] [--root DIR]
                   [--results FILE] [--readme FILE] [--command TEXT] [--perf DIR]
                   [--attach PID:PORT] [--window N] [--noise|--no-noise]
   --hosts        servers under test: any `tests/interop/scenarios-server HOST`
                  (default rust,socketio; ratios are against socketio)
   --quick        small sizes (under 2 minutes)
+  --only         the scenarios to run (default all); `cluster` starts, for each host, a
+                 redis-server and two nodes with --redis (a host refusing it is skipped)
   --server-cpu   core the servers are pinned to with taskset (default 0)
   --loadgen-cpu  core this process pins itself to (default 1)
   --results      write the report there (e.g. bench/RESULTS.md)
@@ -55,12 +58,12 @@ struct Options {
     revision: String,
 }
 
-/// `HEAD`, marked when `core/` or `examples/` have uncommitted changes.
+/// `HEAD`, marked when `core/`, `redis/` or `examples/` have uncommitted changes.
 fn revision(root: &Path) -> String {
     let rev = output("git", &["rev-parse", "--short", "HEAD"], root);
     let dirty = output(
         "git",
-        &["status", "--porcelain", "--", "core", "examples"],
+        &["status", "--porcelain", "--", "core", "redis", "examples"],
         root,
     );
     if dirty.is_empty() || dirty == "?" {
@@ -282,14 +285,15 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
     // Every arm's server starts once, beside the others, and serves every scenario: one build
     // of each host for the whole run (the Rust launcher rebuilds when core/ changed, which
     // must not happen between two scenarios), and a fresh process for the first scenario
-    // (idle memory). A server found dead at its turn is restarted (and that is noted).
+    // (idle memory). A server found dead at its turn is restarted (and that is noted). The
+    // cluster scenario's Redis server and nodes start then too, for the same reasons.
     let arms = arms(opts);
     let start = |arm: &Arm| -> Result<ServerProc, String> {
         match opts.attach {
             Some((pid, port)) => Ok(ServerProc::attach(pid, port)),
             None => {
                 let log = server::log_path(&opts.root, &arm.label);
-                ServerProc::start(&opts.root, &arm.host, opts.server_cpu, &log)
+                ServerProc::start(&opts.root, &arm.host, &[], opts.server_cpu, &log)
             }
         }
     };
@@ -306,6 +310,10 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
         );
         servers.push(s);
     }
+    let mut cluster = opts
+        .only
+        .contains(&Scenario::Cluster)
+        .then(|| Cluster::start(opts, &arms));
     eprintln!("servers ready in {:.1} s", t_start.elapsed().as_secs_f64());
 
     let mut results = Vec::new();
@@ -318,35 +326,44 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
             for other in servers.iter_mut() {
                 server::quiesce(other).await;
             }
-            let s = &mut servers[i];
-            let mut restarted = None;
-            if !s.alive() {
-                *s = start(arm)?;
-                restarted = Some(format!("the server had exited; restarted as pid {}", s.pid));
+            if let Some(c) = &mut cluster {
+                for node in c.nodes.iter_mut().flatten().flatten() {
+                    server::quiesce(node).await;
+                }
             }
             eprintln!("[{}/{total} {}] {}", n + 1, scenario.key(), arm.label);
             let t0 = Instant::now();
             // A fresh LocalSet per run: dropping it ends every client task and closes
             // every socket of this run.
             let local = tokio::task::LocalSet::new();
-            let mut outcome = local.run_until(run_one(scenario, s, params)).await;
+            let outcome = if scenario == Scenario::Cluster {
+                match &mut cluster {
+                    Some(c) => local.run_until(c.run(i, params)).await,
+                    None => Outcome::default(),
+                }
+            } else {
+                let s = &mut servers[i];
+                let mut restarted = None;
+                if !s.alive() {
+                    *s = start(arm)?;
+                    restarted = Some(format!("the server had exited; restarted as pid {}", s.pid));
+                }
+                let mut outcome = local.run_until(run_one(scenario, s, params)).await;
+                outcome.notes.extend(restarted);
+                outcome
+            };
             drop(local);
-            outcome.notes.extend(restarted);
             eprintln!(
                 "    {} ({:.1} s){}",
                 summary(scenario, &outcome),
                 t0.elapsed().as_secs_f64(),
-                outcome
-                    .notes
-                    .iter()
-                    .map(|n| format!("\n    note: {n}"))
-                    .collect::<String>()
+                notes_text(&outcome)
             );
             outcomes.push((arm.label.clone(), outcome));
         }
         results.push(ScenarioResult { scenario, outcomes });
     }
-    let mut servers_cpu = 0.0;
+    let mut servers_cpu = cluster.map_or(0.0, Cluster::stop);
     for s in servers {
         servers_cpu += s.cpu_with_children();
         s.stop();
@@ -361,7 +378,129 @@ async fn run_one(scenario: Scenario, server: &mut ServerProc, p: &Params) -> Out
         Scenario::Echo => scenarios::echo(server, p).await,
         Scenario::PollingFanout => scenarios::fanout(server, p, true).await,
         Scenario::Storm => scenarios::storm(server, p).await,
+        Scenario::Cluster => Outcome {
+            notes: vec!["the cluster scenario runs on its own nodes (Cluster::run)".into()],
+            ..Outcome::default()
+        },
     }
+}
+
+/// The cluster scenario's processes: one Redis server, and for each arm two nodes of its
+/// host started with `--redis` and a key prefix of their own (each arm's pair is a cluster
+/// of its own on the shared Redis server). Everything is pinned to the servers' core: the
+/// whole cluster gets the core a single server has, the load generator keeps the other.
+struct Cluster {
+    redis: Result<RedisProc, String>,
+    /// Per arm: nodes A and B, or why they are not there (a host refusing `--redis`).
+    nodes: Vec<Result<[ServerProc; 2], String>>,
+}
+
+impl Cluster {
+    fn start(opts: &Options, arms: &[Arm]) -> Cluster {
+        let redis = if opts.attach.is_some() {
+            Err("not run with --attach: the cluster scenario starts its own nodes".into())
+        } else {
+            RedisProc::start(
+                opts.server_cpu,
+                &server::log_path(&opts.root, "redis-server"),
+            )
+        };
+        let redis_url = match &redis {
+            Ok(r) => {
+                eprintln!(
+                    "redis-server: pid {}, port {}, CPUs {}",
+                    r.pid,
+                    r.port,
+                    r.cpus_allowed()
+                );
+                Ok(r.url())
+            }
+            Err(e) => Err(e.clone()),
+        };
+        let nodes = arms
+            .iter()
+            .enumerate()
+            .map(|(i, arm)| {
+                let url = redis_url.clone()?;
+                let flags = [
+                    "--redis".to_string(),
+                    url,
+                    "--redis-key".to_string(),
+                    format!("rtio-bench-{i}"),
+                ];
+                let node = |name: &str| {
+                    let label = format!("{} cluster {name}", arm.label);
+                    let log = server::log_path(&opts.root, &label);
+                    let node =
+                        ServerProc::start(&opts.root, &arm.host, &flags, opts.server_cpu, &log)
+                            .map_err(|e| {
+                                format!(
+                                    "node {name} did not start with --redis (a host without \
+                                 cluster support refuses the flag): {e}"
+                                )
+                            })?;
+                    eprintln!(
+                        "{label}: pid {}, port {}, CPUs {}",
+                        node.pid,
+                        node.port,
+                        node.cpus_allowed()
+                    );
+                    Ok::<_, String>(node)
+                };
+                let a = node("A")?;
+                match node("B") {
+                    Ok(b) => Ok([a, b]),
+                    Err(e) => {
+                        a.stop();
+                        Err(e)
+                    }
+                }
+            })
+            .collect();
+        Cluster { redis, nodes }
+    }
+
+    /// The cluster fan-out on arm `i`'s nodes, or a note saying why it was skipped.
+    async fn run(&mut self, i: usize, params: &Params) -> Outcome {
+        let skipped = |note: String| Outcome {
+            notes: vec![format!("skipped: {note}")],
+            ..Outcome::default()
+        };
+        let redis = match &self.redis {
+            Ok(r) => r,
+            Err(e) => return skipped(e.clone()),
+        };
+        let [a, b] = match self.nodes.get_mut(i) {
+            Some(Ok(pair)) => pair,
+            Some(Err(e)) => return skipped(e.clone()),
+            None => return skipped("no nodes for this arm".into()),
+        };
+        for (name, node) in [("A", &mut *a), ("B", &mut *b)] {
+            if !node.alive() {
+                return skipped(format!("node {name} (pid {}) had exited", node.pid));
+            }
+        }
+        scenarios::cluster([a, b], redis, params).await
+    }
+
+    /// Stops every node, then Redis; returns the CPU time they used in all.
+    fn stop(self) -> f64 {
+        let mut cpu = 0.0;
+        for node in self.nodes.into_iter().flatten().flatten() {
+            cpu += node.cpu_with_children();
+            node.stop();
+        }
+        if let Ok(redis) = self.redis {
+            cpu += redis.cpu_seconds();
+            // Dropping it stops it, by its pid.
+            drop(redis);
+        }
+        cpu
+    }
+}
+
+fn notes_text(o: &Outcome) -> String {
+    o.notes.iter().map(|n| format!("\n    note: {n}")).collect()
 }
 
 fn summary(s: Scenario, o: &Outcome) -> String {
@@ -385,6 +524,18 @@ fn summary(s: Scenario, o: &Outcome) -> String {
             f("cpu_us_per_delivery", 3),
             f("p50_ms", 2),
             f("p99_ms", 2)
+        ),
+        Scenario::Cluster => format!(
+            "{} deliveries/s, {} µs CPU/delivery on both nodes (A {}, B {}), Redis {} µs, \
+             p50 {} ms, p99 {} ms; {cpu}, Redis {}%",
+            f("deliveries_per_s", 0),
+            f("cpu_us_per_delivery", 3),
+            f("node_a_cpu_us_per_op", 3),
+            f("node_b_cpu_us_per_op", 3),
+            f("redis_cpu_us_per_op", 3),
+            f("p50_ms", 2),
+            f("p99_ms", 2),
+            f("redis_cpu_pct", 0)
         ),
         Scenario::Echo => format!(
             "{} acks/s, {} µs CPU/ack, p50 {} ms, p99 {} ms; {cpu}",
@@ -466,10 +617,21 @@ const NODE_TARGETS: [RatioTarget; 5] = [
     },
 ];
 
+/// Issue 16's target: any rtio host's nodes against Node socket.io's with the Redis adapter.
+const CLUSTER_TARGETS: [RatioTarget; 1] = [RatioTarget {
+    scenario: Scenario::Cluster,
+    key: "cpu_us_per_delivery",
+    what: "CPU per delivery of the two-node fan-out through Redis (both nodes summed) ≤ 1/5 \
+           of Node socket.io + redis-adapter's (µs)",
+    at_least: false,
+    limit: 0.2,
+}];
+
 /// The issues' targets for each host of the run whose reference ran beside it.
 fn targets_section(opts: &Options, results: &[ScenarioResult], p: &Params) -> String {
     let has = |h: &str| opts.hosts.iter().any(|x| x == h);
     let mut s = String::new();
+    let cluster_ran = results.iter().any(|r| r.scenario == Scenario::Cluster);
     for host in &opts.hosts {
         let (issue, reference, body) = match host.as_str() {
             "rust" if has(report::REFERENCE) => (
@@ -489,11 +651,26 @@ fn targets_section(opts: &Options, results: &[ScenarioResult], p: &Params) -> St
             ),
             _ => continue,
         };
-        s.push_str(&format!(
-            "Targets of issue {issue} ({host} vs {reference}):\n\n{body}\n"
-        ));
+        push_targets(&mut s, issue, host, reference, &body);
+    }
+    for host in &opts.hosts {
+        if cluster_ran && !report::is_reference(host) && has(report::REFERENCE) {
+            let body = report::ratio_targets(results, host, report::REFERENCE, &CLUSTER_TARGETS);
+            push_targets(&mut s, 16, host, report::REFERENCE, &body);
+        }
     }
     s
+}
+
+/// Appends one issue's verdicts, unless none of its figures was measured (a run limited
+/// with `--only` to other scenarios).
+fn push_targets(s: &mut String, issue: u32, host: &str, reference: &str, body: &str) {
+    if body.lines().all(|l| l.starts_with("- **not measured**")) {
+        return;
+    }
+    s.push_str(&format!(
+        "Targets of issue {issue} ({host} vs {reference}):\n\n{body}\n"
+    ));
 }
 
 fn command_line(opts: &Options) -> String {
@@ -601,6 +778,17 @@ fn results_md(
         package_version(root, "engine.io"),
         package_version(root, "ws")
     ));
+    if opts.only.contains(&Scenario::Cluster) {
+        s.push_str(&format!(
+            "- cluster fan-out: {}, @socket.io/redis-adapter {} (Node nodes), node-redis {}\n",
+            output("redis-server", &["--version"], root)
+                .split(" sha=")
+                .next()
+                .unwrap_or("?"),
+            package_version(root, "@socket.io/redis-adapter"),
+            package_version(root, "redis")
+        ));
+    }
     if opts.hosts.iter().any(|h| h == report::PY_REFERENCE) {
         let versions = output(
             ".venv/bin/python",
@@ -618,7 +806,9 @@ fn results_md(
         "- columns: {} (each `tests/interop/scenarios-server HOST --port 0 --no-visits`, \
          all started at the beginning, beside each other, and used by every scenario in turn; \
          an \"again\" column is a second process of the same host, run last, to show \
-         run-to-run noise)\n\n",
+         run-to-run noise; the cluster fan-out runs on two more processes of each column's \
+         host, started then too with `--redis` and a key prefix of their own, on one \
+         redis-server)\n\n",
         arms(opts)
             .iter()
             .map(|a| a.label.as_str())
@@ -654,8 +844,9 @@ fn results_md(
         "## Sizes of this run\n\n\
          idle {} clients (ramp to {}, budget {} s); fan-out {} clients × {} messages of {} B, \
          at most {} in flight, after {} sent one at a time (time budget {} s); echo {} clients, {} s after {} s of warm-up, {} B argument; \
-         polling fan-out {} clients × {} messages; storm {} clients; at most {} connection \
-         attempts in flight.\n",
+         polling fan-out {} clients × {} messages; storm {} clients; cluster fan-out {} clients \
+         (half on each of 2 nodes) × {} messages, the same window, one redis-server, nodes and \
+         Redis pinned like the servers; at most {} connection attempts in flight.\n",
         p.idle_clients,
         p.max_clients,
         p.max_ramp_budget.as_secs(),
@@ -672,6 +863,8 @@ fn results_md(
         p.polling_clients,
         p.polling_messages,
         p.storm_clients,
+        p.fanout_clients,
+        p.cluster_messages,
         p.connect_concurrency
     ));
     s

@@ -364,6 +364,33 @@ pub fn echo_packet(out: &mut Vec<u8>, id: u64, len: usize) {
     out.extend_from_slice(b"\"]");
 }
 
+/// Appends a Socket.IO event with no argument that asks for ack `id`: `42<id>["<event>"]`.
+pub fn call_packet(out: &mut Vec<u8>, id: u64, event: &str) {
+    out.extend_from_slice(b"42");
+    push_u64(out, id);
+    out.extend_from_slice(b"[\"");
+    out.extend_from_slice(event.as_bytes());
+    out.extend_from_slice(b"\"]");
+}
+
+/// The whole number after `"key":` in an ack or event (e.g. `servers` in the `cluster-stats`
+/// answer `43<id>[{"sockets":10,"servers":2}]`). Tolerates the blanks any host's JSON encoder
+/// puts around the colon (Python's `json.dumps` writes `"key": 2`); no other JSON is read.
+pub fn json_number(p: &[u8], key: &str) -> Option<u64> {
+    let mut quoted = Vec::with_capacity(key.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(key.as_bytes());
+    quoted.push(b'"');
+    let at = find(p, &quoted)? + quoted.len();
+    let rest = trim_start(&p[at..]).strip_prefix(b":")?;
+    parse_u64(trim_start(rest)).map(|(v, _)| v)
+}
+
+fn trim_start(s: &[u8]) -> &[u8] {
+    let blanks = s.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    &s[blanks..]
+}
+
 /// Appends the decimal digits of `v`.
 pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
     let mut digits = [0u8; 20];
@@ -479,6 +506,25 @@ mod tests {
         out.clear();
         echo_packet(&mut out, 7, 3);
         assert_eq!(out, b"427[\"message-with-ack\",\"yyy\"]");
+    }
+
+    #[test]
+    fn reads_numbers_of_an_answer() {
+        let mut out = Vec::new();
+        call_packet(&mut out, 9, "cluster-stats");
+        assert_eq!(out, b"429[\"cluster-stats\"]");
+        let js = b"439[{\"sockets\":1001,\"servers\":2}]";
+        assert_eq!(classify(js), Packet::Ack { id: 9 });
+        assert_eq!(json_number(js, "sockets"), Some(1001));
+        assert_eq!(json_number(js, "servers"), Some(2));
+        let py = b"439[{\"servers\" : 1, \"sockets\": 12}]";
+        assert_eq!(json_number(py, "servers"), Some(1));
+        assert_eq!(json_number(py, "sockets"), Some(12));
+        assert_eq!(
+            json_number(b"439[{\"error\":\"timeout\"}]", "servers"),
+            None
+        );
+        assert_eq!(json_number(b"439[{\"servers\":\"2\"}]", "servers"), None);
     }
 
     #[test]

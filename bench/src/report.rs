@@ -128,6 +128,49 @@ fn rows(s: Scenario) -> Vec<Row> {
             ),
             row("lost", "deliveries missing", 0, Lower),
         ],
+        Scenario::Cluster => vec![
+            row("deliveries_per_s", "deliveries/s", 0, Higher),
+            row(
+                "cpu_us_per_delivery",
+                "CPU per delivery, both nodes, µs",
+                3,
+                Lower,
+            ),
+            row(
+                "node_a_cpu_us_per_op",
+                "… of which node A (the sender's), µs",
+                3,
+                Lower,
+            ),
+            row(
+                "node_b_cpu_us_per_op",
+                "… of which node B (through Redis), µs",
+                3,
+                Lower,
+            ),
+            row("kernel_us_per_op", "… of which in the kernel, µs", 3, Lower),
+            row(
+                "redis_cpu_us_per_op",
+                "Redis CPU per delivery, µs",
+                4,
+                Lower,
+            ),
+            row("p50_ms", "delivery latency p50, ms", 2, Lower),
+            row("p99_ms", "delivery latency p99, ms", 2, Lower),
+            row(
+                "probe_p50_ms",
+                "one broadcast alone: latency p50, ms",
+                2,
+                Lower,
+            ),
+            row(
+                "probe_p99_ms",
+                "one broadcast alone: latency p99, ms",
+                2,
+                Lower,
+            ),
+            row("lost", "deliveries missing", 0, Lower),
+        ],
         Scenario::Echo => vec![
             row("acks_per_s", "acks/s", 0, Higher),
             row("cpu_us_per_ack", "server CPU per ack, µs", 2, Lower),
@@ -146,6 +189,14 @@ fn rows(s: Scenario) -> Vec<Row> {
     };
     if s != Scenario::Idle {
         r.extend(CPU_ROWS);
+    }
+    if s == Scenario::Cluster {
+        r.push(row(
+            "redis_cpu_pct",
+            "Redis CPU, % of the servers' core",
+            0,
+            Better::Neither,
+        ));
     }
     r
 }
@@ -581,5 +632,53 @@ mod tests {
         );
         let verdict = ratio_targets(&results, "python", REFERENCE, &echo);
         assert!(verdict.starts_with("- **NOT met**"), "{verdict}");
+    }
+
+    #[test]
+    fn cluster_rows_and_the_cluster_target() {
+        let figures = |cpu, a, b, redis| {
+            outcome(&[
+                ("deliveries_per_s", 1000.0),
+                ("cpu_us_per_delivery", cpu),
+                ("node_a_cpu_us_per_op", a),
+                ("node_b_cpu_us_per_op", b),
+                ("redis_cpu_us_per_op", redis),
+                ("redis_cpu_pct", 3.0),
+            ])
+        };
+        let results = vec![ScenarioResult {
+            scenario: Scenario::Cluster,
+            outcomes: vec![
+                ("rust".into(), figures(0.5, 0.3, 0.2, 0.01)),
+                ("socketio".into(), figures(5.0, 3.0, 2.0, 0.01)),
+            ],
+        }];
+        let labels: Vec<String> = ["rust", "socketio"].map(String::from).to_vec();
+        let t = table(&results, &labels, &Params::quick());
+        let line = |what: &str| {
+            t.lines()
+                .find(|l| l.contains(what))
+                .unwrap_or("")
+                .to_string()
+        };
+        assert!(line("both nodes").contains("0.10×"), "{t}");
+        assert!(line("node A").contains("0.300"), "{t}");
+        assert!(line("node B").contains("0.200"), "{t}");
+        assert!(line("Redis CPU per delivery").contains("1.00×"), "{t}");
+        assert!(line("Redis CPU, %").ends_with("|  |"), "no ratio: {t}");
+        let target = [RatioTarget {
+            scenario: Scenario::Cluster,
+            key: "cpu_us_per_delivery",
+            what: "cluster",
+            at_least: false,
+            limit: 0.2,
+        }];
+        let v = ratio_targets(&results, "rust", REFERENCE, &target);
+        assert!(
+            v.starts_with("- **met**: cluster: 0.500 vs 5.000 → 0.10×"),
+            "{v}"
+        );
+        let v = ratio_targets(&results, "node", REFERENCE, &target);
+        assert!(v.starts_with("- **not measured**"), "{v}");
     }
 }

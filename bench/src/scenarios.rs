@@ -1,4 +1,4 @@
-//! The five scenarios. Each runs against one server and returns its figures; the caller
+//! The six scenarios. Each runs against one server and returns its figures; the caller
 //! runs it in a fresh `LocalSet`, so every client task ends (and every socket closes) when
 //! the scenario returns.
 
@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::client::{now_us, Polling, Result, Target, Ws};
 use crate::proto::{self, Packet};
-use crate::server::{self_cpu_seconds, ServerProc};
+use crate::server::{self_cpu_seconds, RedisProc, ServerProc};
 
 /// The sizes of one run (full or quick).
 #[derive(Debug, Clone)]
@@ -53,6 +53,8 @@ pub struct Params {
     pub echo_bytes: usize,
     /// Clients of the connect storm.
     pub storm_clients: usize,
+    /// Fan-out messages of the cluster fan-out (its clients: `fanout_clients`).
+    pub cluster_messages: u32,
     /// Connection attempts in flight at once during a ramp or a storm (kept under the
     /// servers' listen backlog: Node's is 511; beyond it the kernel drops SYNs and the
     /// figure would measure TCP's 1 s retransmission timer instead of the server).
@@ -80,6 +82,7 @@ impl Params {
             echo_duration: Duration::from_secs(10),
             echo_bytes: 200,
             storm_clients: 5_000,
+            cluster_messages: 2_000,
             connect_concurrency: 500,
         }
     }
@@ -96,6 +99,9 @@ impl Params {
             echo_warmup: Duration::from_millis(500),
             echo_duration: Duration::from_secs(3),
             storm_clients: 2_000,
+            // More than the single server's 300: at 2M deliveries/s 300 messages take 0.15 s,
+            // 15 ticks of the 10 ms CPU clock.
+            cluster_messages: 1_000,
             ..Params::full()
         }
     }
@@ -109,15 +115,18 @@ pub enum Scenario {
     Echo,
     PollingFanout,
     Storm,
+    /// The fan-out of 2 across two nodes of one host joined through a Redis server.
+    Cluster,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Idle,
         Scenario::Fanout,
         Scenario::Echo,
         Scenario::PollingFanout,
         Scenario::Storm,
+        Scenario::Cluster,
     ];
 
     /// Short name (command line, log files).
@@ -128,6 +137,7 @@ impl Scenario {
             Scenario::Echo => "echo",
             Scenario::PollingFanout => "polling",
             Scenario::Storm => "storm",
+            Scenario::Cluster => "cluster",
         }
     }
 
@@ -156,6 +166,14 @@ impl Scenario {
             Scenario::Storm => format!(
                 "5. connect storm, {} websocket clients",
                 thousands(p.storm_clients)
+            ),
+            Scenario::Cluster => format!(
+                "6. cluster fan-out, 2 nodes + Redis, websocket, {} clients (half on each) × {} \
+                 msgs of {} B, {} in flight",
+                thousands(p.fanout_clients),
+                thousands(p.cluster_messages as usize),
+                p.payload_bytes,
+                p.fanout_window
             ),
         }
     }
@@ -188,39 +206,88 @@ impl Outcome {
     }
 }
 
-/// Server and load-generator CPU over a measured window (and a `perf record` of the
+/// The processes a scenario measures: the server under test, or the nodes of a cluster
+/// (their figures are summed: the cost of the work to the whole cluster) and its Redis
+/// server (measured apart: it is the same program whichever host the nodes are).
+#[derive(Clone, Copy)]
+pub struct Procs<'a> {
+    pub servers: &'a [&'a ServerProc],
+    pub redis: Option<&'a RedisProc>,
+}
+
+impl<'a> Procs<'a> {
+    pub fn one(server: &'a &'a ServerProc) -> Procs<'a> {
+        Procs {
+            servers: std::slice::from_ref(server),
+            redis: None,
+        }
+    }
+
+    fn cpu_split(&self) -> Vec<(f64, f64)> {
+        self.servers.iter().map(|s| s.cpu_split()).collect()
+    }
+
+    fn context_switches(&self) -> u64 {
+        self.servers.iter().map(|s| s.context_switches()).sum()
+    }
+
+    fn redis_cpu(&self) -> f64 {
+        self.redis.map_or(f64::NAN, RedisProc::cpu_seconds)
+    }
+}
+
+/// The figures of each node of a cluster, in node order (node A has the sending client).
+const NODE_CPU_KEYS: [&str; 2] = ["node_a_cpu_us_per_op", "node_b_cpu_us_per_op"];
+
+/// Server and load-generator CPU over a measured window (and a `perf record` of each
 /// server over it, with `--perf`).
-struct Window {
+struct Window<'a> {
+    procs: Procs<'a>,
     t0: u64,
-    server0: (f64, f64),
+    servers0: Vec<(f64, f64)>,
+    redis0: f64,
     self0: f64,
-    perf: Option<std::process::Child>,
+    perf: Vec<std::process::Child>,
     drops0: (u64, u64),
     switches0: u64,
 }
 
-impl Window {
-    fn start(server: &ServerProc) -> Window {
-        let perf = server.start_perf();
+impl<'a> Window<'a> {
+    fn start(procs: Procs<'a>) -> Window<'a> {
+        let perf = procs
+            .servers
+            .iter()
+            .filter_map(|s| s.start_perf())
+            .collect();
         Window {
+            procs,
             t0: now_us(),
-            server0: server.cpu_split(),
+            servers0: procs.cpu_split(),
+            redis0: procs.redis_cpu(),
             self0: self_cpu_seconds(),
             perf,
             drops0: crate::server::listen_drops(),
-            switches0: server.context_switches(),
+            switches0: procs.context_switches(),
         }
     }
 
     /// Records wall time, CPU of both sides (seconds and % of one core), and server CPU
-    /// per unit of work (`per` names the unit: µs of server CPU per `count`).
-    fn finish(self, server: &ServerProc, out: &mut Outcome, count: f64, per: &'static str) {
+    /// per unit of work (`per` names the unit: µs of server CPU per `count`), summed over
+    /// the servers, with each node's share and Redis' CPU apart for a cluster.
+    fn finish(self, out: &mut Outcome, count: f64, per: &'static str) {
         let wall = (now_us() - self.t0) as f64 / 1e6;
-        let (user, system) = server.cpu_split();
-        let kernel = system - self.server0.1;
-        let server_cpu = user - self.server0.0 + kernel;
+        let cpu: Vec<(f64, f64)> = self
+            .procs
+            .cpu_split()
+            .iter()
+            .zip(&self.servers0)
+            .map(|((u1, s1), (u0, s0))| (u1 - u0, s1 - s0))
+            .collect();
+        let kernel: f64 = cpu.iter().map(|(_, s)| s).sum();
+        let server_cpu = cpu.iter().map(|(u, _)| u).sum::<f64>() + kernel;
+        let redis_cpu = self.procs.redis_cpu() - self.redis0;
         let self_cpu = self_cpu_seconds() - self.self0;
-        if let Some(perf) = self.perf {
+        for perf in self.perf {
             crate::server::stop_perf(perf);
         }
         let drops = crate::server::listen_drops();
@@ -235,11 +302,22 @@ impl Window {
         out.set("server_cpu_s", server_cpu);
         out.set("server_cpu_pct", 100.0 * server_cpu / wall);
         out.set("loadgen_cpu_pct", 100.0 * self_cpu / wall);
+        if self.procs.redis.is_some() {
+            out.set("redis_cpu_pct", 100.0 * redis_cpu / wall);
+        }
         if count > 0.0 {
             out.set(per, server_cpu * 1e6 / count);
             out.set("kernel_us_per_op", kernel * 1e6 / count);
-            let switches = server.context_switches().saturating_sub(self.switches0);
+            let switches = self.procs.context_switches().saturating_sub(self.switches0);
             out.set("switches_per_op", switches as f64 / count);
+            if cpu.len() > 1 {
+                for (key, (u, s)) in NODE_CPU_KEYS.iter().zip(&cpu) {
+                    out.set(key, (u + s) * 1e6 / count);
+                }
+            }
+            if self.procs.redis.is_some() {
+                out.set("redis_cpu_us_per_op", redis_cpu * 1e6 / count);
+            }
         }
     }
 }
@@ -718,15 +796,98 @@ async fn receiver(i: usize, client: Client, fan: Rc<Fan>) -> Result<()> {
     }
 }
 
+/// Fan-out on one server (scenarios 2 and 4).
 pub async fn fanout(server: &ServerProc, p: &Params, polling: bool) -> Outcome {
-    let mut out = Outcome::default();
-    let (clients, messages, transport) = if polling {
+    let size = if polling {
         (p.polling_clients, p.polling_messages, Transport::Polling)
     } else {
         (p.fanout_clients, p.fanout_messages, Transport::Ws)
     };
+    fan_out(Procs::one(&server), p, size).await
+}
+
+/// Fan-out across the two nodes of a cluster (scenario 6): half the clients on each, the
+/// sender on node A; every delivery to a client of node B went through Redis.
+pub async fn cluster(nodes: [&ServerProc; 2], redis: &RedisProc, p: &Params) -> Outcome {
+    let procs = Procs {
+        servers: &nodes,
+        redis: Some(redis),
+    };
+    fan_out(
+        procs,
+        p,
+        (p.fanout_clients, p.cluster_messages, Transport::Ws),
+    )
+    .await
+}
+
+/// Which node client `i` of `clients` connects to: contiguous equal blocks, client 0 (the
+/// sender) on the first node.
+pub fn node_of(i: usize, clients: usize, nodes: usize) -> usize {
+    i * nodes / clients.max(1)
+}
+
+/// How long a cluster may take to form once every client is connected.
+const CLUSTER_FORM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Waits until the first node sees `nodes` servers and `sockets` sockets on `/` across the
+/// cluster (`cluster-stats`, asked from one more client of its own): every node subscribed
+/// and answering requests through Redis. Returns the last answer as the error otherwise.
+async fn cluster_formed(
+    target: &Target,
+    nodes: u64,
+    sockets: u64,
+) -> std::result::Result<(), String> {
+    let deadline = now_us() + CLUSTER_FORM_TIMEOUT.as_micros() as u64;
+    let mut ws = tokio::time::timeout(CONNECT_TIMEOUT, Ws::connect(target))
+        .await
+        .map_err(|_| "the cluster-stats client could not connect in time".to_string())?
+        .map_err(|e| format!("the cluster-stats client could not connect: {e}"))?;
+    let (mut id, mut last) = (0, String::from("none"));
+    loop {
+        id += 1;
+        let left = Duration::from_micros(deadline.saturating_sub(now_us()).max(1));
+        match tokio::time::timeout(left, ws.call(id, "cluster-stats")).await {
+            Ok(Ok(answer)) => {
+                let seen = (
+                    proto::json_number(&answer, "servers"),
+                    proto::json_number(&answer, "sockets"),
+                );
+                if seen == (Some(nodes), Some(sockets + 1)) {
+                    return Ok(());
+                }
+                last = String::from_utf8_lossy(&answer).into_owned();
+            }
+            Ok(Err(e)) => return Err(format!("cluster-stats: {e}")),
+            Err(_) => {}
+        }
+        if now_us() >= deadline {
+            return Err(format!(
+                "the cluster did not form within {} s: node A never saw {nodes} servers and \
+                 {} sockets (`cluster-stats`, last answer: {last})",
+                CLUSTER_FORM_TIMEOUT.as_secs(),
+                sockets + 1
+            ));
+        }
+        // A node joins by itself; ask again shortly.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `clients` clients spread over `procs.servers` (see [`node_of`]), client 0 sending
+/// `messages` broadcasts after the probe.
+async fn fan_out(
+    procs: Procs<'_>,
+    p: &Params,
+    (clients, messages, transport): (usize, u32, Transport),
+) -> Outcome {
+    let mut out = Outcome::default();
     let probe = p.probe_messages;
-    let target = Rc::new(Target::local(server.port));
+    let targets: Vec<Rc<Target>> = procs
+        .servers
+        .iter()
+        .map(|s| Rc::new(Target::local(s.port)))
+        .collect();
     let sem = Rc::new(Semaphore::new(p.connect_concurrency));
     let fan = Rc::new(Fan::new(clients, p, probe + messages));
     let ramp = Rc::new(Ramp::default());
@@ -746,11 +907,29 @@ pub async fn fanout(server: &ServerProc, p: &Params, polling: bool) -> Outcome {
             })
         })
     };
-    let _tasks = spawn_clients(&target, 0, clients, transport, &sem, &ramp, &role);
+    let mut tasks = Vec::new();
+    for (k, target) in targets.iter().enumerate() {
+        let first = (0..clients)
+            .find(|&i| node_of(i, clients, targets.len()) == k)
+            .unwrap_or(clients);
+        let count = (first..clients)
+            .take_while(|&i| node_of(i, clients, targets.len()) == k)
+            .count();
+        tasks.extend(spawn_clients(
+            target, first, count, transport, &sem, &ramp, &role,
+        ));
+    }
     ramp.wait(clients).await;
     connect_failures(&mut out, &ramp);
     if ramp.failed.get() > 0 {
         return out;
+    }
+    if targets.len() > 1 {
+        let formed = cluster_formed(&targets[0], targets.len() as u64, clients as u64).await;
+        if let Err(note) = formed {
+            out.notes.push(note);
+            return out;
+        }
     }
     // Settle: let the connection bursts finish on the server before measuring.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -768,14 +947,14 @@ pub async fn fanout(server: &ServerProc, p: &Params, polling: bool) -> Outcome {
     // The measured run.
     let delivered0 = fan.delivered.get();
     let sent0 = fan.sent.get();
-    let window = Window::start(server);
+    let window = Window::start(procs);
     let note = fan
         .run_phase(probe + messages, p.fanout_window, p.fanout_budget)
         .await;
     out.notes.extend(note);
     let delivered = (fan.delivered.get() - delivered0) as f64;
     let wall = (now_us() - window.t0) as f64 / 1e6;
-    window.finish(server, &mut out, delivered, "cpu_us_per_delivery");
+    window.finish(&mut out, delivered, "cpu_us_per_delivery");
     let sent = (fan.sent.get() - sent0) as f64;
     out.set("messages", sent);
     out.set("deliveries", delivered);
@@ -887,10 +1066,10 @@ pub async fn echo(server: &ServerProc, p: &Params) -> Outcome {
     st.gate.set(true);
     st.opened.notify_waiters();
     tokio::time::sleep(p.echo_warmup).await;
-    let window = Window::start(server);
+    let window = Window::start(Procs::one(&server));
     tokio::time::sleep(Duration::from_micros(end.saturating_sub(now_us()))).await;
     let acks = st.acks.get() as f64;
-    window.finish(server, &mut out, acks, "cpu_us_per_ack");
+    window.finish(&mut out, acks, "cpu_us_per_ack");
     out.set("acks", acks);
     out.set("acks_per_s", acks / p.echo_duration.as_secs_f64());
     percentiles(&mut out, &mut st.lat_us.borrow_mut(), "p50_ms", "p99_ms");
@@ -910,7 +1089,7 @@ pub async fn storm(server: &ServerProc, p: &Params) -> Outcome {
     let target = Rc::new(Target::local(server.port));
     let sem = Rc::new(Semaphore::new(p.connect_concurrency));
     let ramp = Rc::new(Ramp::default());
-    let window = Window::start(server);
+    let window = Window::start(Procs::one(&server));
     let _tasks = spawn_clients(
         &target,
         0,
@@ -923,7 +1102,7 @@ pub async fn storm(server: &ServerProc, p: &Params) -> Outcome {
     ramp.wait(p.storm_clients).await;
     let wall = (now_us() - window.t0) as f64 / 1e6;
     let ok = ramp.ok.get() as f64;
-    window.finish(server, &mut out, ok, "cpu_us_per_conn");
+    window.finish(&mut out, ok, "cpu_us_per_conn");
     out.set("connected", ok);
     out.set("conns_per_s", ok / wall);
     percentiles(
@@ -934,4 +1113,35 @@ pub async fn storm(server: &ServerProc, p: &Params) -> Outcome {
     );
     connect_failures(&mut out, &ramp);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_split_evenly_over_the_nodes_sender_on_the_first() {
+        let on = |clients, nodes| {
+            let mut n = vec![0; nodes];
+            (0..clients).for_each(|i| n[node_of(i, clients, nodes)] += 1);
+            n
+        };
+        assert_eq!(on(1_000, 2), [500, 500]);
+        assert_eq!(on(1_001, 2), [501, 500]);
+        assert_eq!(on(1_000, 1), [1_000]);
+        assert_eq!(node_of(0, 1_000, 2), 0);
+        assert_eq!(node_of(499, 1_000, 2), 0);
+        assert_eq!(node_of(500, 1_000, 2), 1);
+        assert_eq!(node_of(999, 1_000, 2), 1);
+    }
+
+    #[test]
+    fn the_cluster_runs_by_default_in_both_modes() {
+        assert!(Scenario::ALL.contains(&Scenario::Cluster));
+        assert_eq!(Scenario::Cluster.key(), "cluster");
+        for p in [Params::full(), Params::quick()] {
+            assert!(p.cluster_messages > 0 && p.fanout_clients >= 2);
+            assert!(Scenario::Cluster.title(&p).contains("2 nodes + Redis"));
+        }
+    }
 }

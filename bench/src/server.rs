@@ -23,9 +23,16 @@ pub struct ServerProc {
 const START_TIMEOUT: Duration = Duration::from_secs(900);
 
 impl ServerProc {
-    /// Starts `scenarios-server HOST --port 0 --no-visits` (pinned to `cpu` with taskset
-    /// when given); its stderr goes to `log`.
-    pub fn start(root: &Path, host: &str, cpu: Option<usize>, log: &Path) -> Result<Self, String> {
+    /// Starts `scenarios-server HOST --port 0 --no-visits` plus `extra` flags (pinned to `cpu`
+    /// with taskset when given); its stderr goes to `log`. A server that exits before
+    /// printing `READY` (e.g. it refuses a flag) is an error quoting the end of its log.
+    pub fn start(
+        root: &Path,
+        host: &str,
+        extra: &[String],
+        cpu: Option<usize>,
+        log: &Path,
+    ) -> Result<Self, String> {
         let script = root.join("tests/interop/scenarios-server");
         let mut cmd = match cpu {
             Some(cpu) => {
@@ -35,26 +42,8 @@ impl ServerProc {
             }
             None => Command::new(&script),
         };
-        cmd.args([host, "--port", "0", "--no-visits"]);
-        if let Some(dir) = log.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let stderr = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr))
-            .current_dir(root);
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to send SIGTERM to
-        // the server if the load generator dies, so no server outlives a crashed run.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", script.display()))?;
+        cmd.args([host, "--port", "0", "--no-visits"]).args(extra);
+        let mut child = spawn_logged(cmd, log, root, true)?;
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -70,7 +59,11 @@ impl ServerProc {
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("{host}: no READY line (see {})", log.display()));
+                return Err(format!(
+                    "{host}: no READY line; its log ({}) ends with: {}",
+                    log.display(),
+                    last_line(log)
+                ));
             }
         };
         Ok(ServerProc {
@@ -153,14 +146,7 @@ impl ServerProc {
 
     /// The CPUs the server may run on, as the kernel reports them.
     pub fn cpus_allowed(&self) -> String {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-                    .map(|v| v.trim().to_string())
-            })
-            .unwrap_or_default()
+        cpus_allowed(self.pid)
     }
 
     /// True while the process runs.
@@ -173,23 +159,176 @@ impl ServerProc {
 
     /// SIGTERM, then SIGKILL after 5 s.
     pub fn stop(mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        // SAFETY: signalling our own child by pid.
-        unsafe {
-            libc::kill(self.pid as libc::pid_t, libc::SIGTERM);
+        if let Some(mut child) = self.child.take() {
+            terminate(&mut child, Duration::from_secs(5));
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if !matches!(child.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
     }
+}
+
+/// Spawns `cmd` with its stderr into `log` (created with its directory) and its stdout piped
+/// or into `log` too, stdin closed, and a death signal: SIGTERM reaches the child if the load
+/// generator dies, so nothing it started outlives a crashed run.
+fn spawn_logged(mut cmd: Command, log: &Path, dir: &Path, pipe: bool) -> Result<Child, String> {
+    if let Some(parent) = log.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let io_error = |e: std::io::Error| format!("{}: {e}", log.display());
+    let stderr = File::create(log).map_err(io_error)?;
+    let stdout = if pipe {
+        Stdio::piped()
+    } else {
+        Stdio::from(stderr.try_clone().map_err(io_error)?)
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::from(stderr))
+        .current_dir(dir);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .map_err(|e| format!("starting {:?}: {e}", cmd.get_program()))
+}
+
+/// The last non-empty line of a log file (for error messages), or `(empty)`.
+pub fn last_line(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "(empty)".into())
+}
+
+/// SIGTERM to a child, SIGKILL after `grace`; returns once it is reaped.
+fn terminate(child: &mut Child, grace: Duration) {
+    // SAFETY: signalling our own child by pid.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A `redis-server` of the cluster scenario: Debian's binary on a free loopback port,
+/// nothing persisted, stopped by its pid (SIGTERM, then SIGKILL) when dropped.
+pub struct RedisProc {
+    pub pid: u32,
+    pub port: u16,
+    child: Child,
+}
+
+/// How long `redis-server` may take to answer PING.
+const REDIS_START_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl RedisProc {
+    /// Starts `redis-server` (pinned to `cpu` with taskset when given) on a free port of
+    /// 127.0.0.1, logging to `log` with its working directory beside it, and returns once it
+    /// answers PING.
+    pub fn start(cpu: Option<usize>, log: &Path) -> Result<RedisProc, String> {
+        let port = free_port().map_err(|e| format!("no free port for redis-server: {e}"))?;
+        let dir = log.with_extension("d");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut cmd = match cpu {
+            Some(cpu) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(cpu.to_string()).arg("redis-server");
+                c
+            }
+            None => Command::new("redis-server"),
+        };
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir);
+        let mut child = spawn_logged(cmd, log, &dir, false)?;
+        let deadline = Instant::now() + REDIS_START_TIMEOUT;
+        loop {
+            if redis_answers(port) {
+                return Ok(RedisProc {
+                    pid: child.id(),
+                    port,
+                    child,
+                });
+            }
+            if !matches!(child.try_wait(), Ok(None)) || Instant::now() > deadline {
+                terminate(&mut child, Duration::ZERO);
+                return Err(format!(
+                    "redis-server did not answer PING on port {port}; its log ({}) ends with: {}",
+                    log.display(),
+                    last_line(log)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The URL the nodes are given.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// CPU time so far, in seconds, to the nanosecond: Redis does little per delivery, and
+    /// clock ticks (10 ms) would round a short window's share to 0 or 1 tick.
+    pub fn cpu_seconds(&self) -> f64 {
+        run_seconds(self.pid)
+    }
+
+    /// The CPUs it may run on.
+    pub fn cpus_allowed(&self) -> String {
+        cpus_allowed(self.pid)
+    }
+}
+
+impl Drop for RedisProc {
+    fn drop(&mut self) {
+        terminate(&mut self.child, Duration::from_secs(5));
+    }
+}
+
+/// The CPUs process `pid` may run on, as the kernel reports them.
+fn cpus_allowed(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// A port of 127.0.0.1 nobody listens on right now.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Whether a Redis server answers `PING` with `+PONG` on 127.0.0.1:`port`.
+fn redis_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut reply = [0u8; 7];
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
 }
 
 /// Kernel TCP counters (`/proc/net/netstat`) that tell a connection attempt was dropped:
@@ -254,6 +393,20 @@ pub fn parse_stat_cpu(stat: &str) -> Option<(u64, u64)> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some((utime, stime))
+}
+
+/// Time the live threads of `pid` spent on a CPU (user and kernel), in seconds, from the
+/// scheduler's nanosecond counters (`/proc/PID/task/*/schedstat`); NaN when unreadable.
+pub fn run_seconds(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return f64::NAN;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    ns as f64 / 1e9
 }
 
 /// A `kB` field of `/proc/PID/status` (VmRSS:, VmHWM:...).
@@ -363,6 +516,80 @@ mod tests {
         assert_eq!(parse_stat_cpu(stat), Some((150, 25)));
         assert_eq!(parse_stat_cpu("1 (x) S 1"), None);
         assert!(proc_cpu_seconds(std::process::id()).is_some());
+        let spin = Instant::now();
+        while spin.elapsed() < Duration::from_millis(20) {
+            std::hint::black_box(spin.elapsed());
+        }
+        assert!(run_seconds(std::process::id()) >= 0.015);
+        assert!(run_seconds(u32::MAX).is_nan());
         assert!(proc_status_field(std::process::id(), "VmRSS:").unwrap() > 0);
+    }
+
+    /// A root holding a fake `tests/interop/scenarios-server` with the given script body.
+    fn fake_root(name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("rtio-bench-{name}-{}", std::process::id()));
+        let dir = root.join("tests/interop");
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("scenarios-server");
+        std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        root
+    }
+
+    #[test]
+    fn a_server_refusing_a_flag_is_an_error_quoting_its_log() {
+        let root = fake_root(
+            "refuses",
+            "echo \"server.py: error: unrecognized arguments: $5 $6\" >&2; exit 2",
+        );
+        let log = root.join("logs/refuses.log");
+        let extra = ["--redis".to_string(), "redis://127.0.0.1:1".to_string()];
+        let started = Instant::now();
+        let err = ServerProc::start(&root, "any", &extra, None, &log)
+            .err()
+            .expect("a server that exits is an error");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no wait for READY"
+        );
+        assert!(
+            err.contains("unrecognized arguments: --redis redis://127.0.0.1:1"),
+            "{err}"
+        );
+
+        // The same flags reach a server that takes them.
+        let root = fake_root(
+            "takes",
+            "[ \"$5\" = --redis ] || exit 3; echo READY 4321; exec sleep 30",
+        );
+        let server = ServerProc::start(&root, "any", &extra, None, &root.join("takes.log"))
+            .expect("started");
+        assert_eq!(server.port, 4321);
+        server.stop();
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn redis_server_starts_answers_and_stops() {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("redis-server is not installed: skipped");
+            return;
+        }
+        let log = std::env::temp_dir().join(format!("rtio-bench-redis-{}.log", std::process::id()));
+        let redis = RedisProc::start(None, &log).expect("redis-server starts");
+        let (pid, port) = (redis.pid, redis.port);
+        assert!(redis_answers(port));
+        assert_eq!(redis.url(), format!("redis://127.0.0.1:{port}"));
+        assert!(redis.cpu_seconds() >= 0.0);
+        drop(redis);
+        assert!(!redis_answers(port), "stopped with the handle");
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "reaped");
+        let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_dir_all(log.with_extension("d"));
     }
 }
