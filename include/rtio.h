@@ -314,7 +314,7 @@ rtio_status rtio_broadcast_with_ack(const rtio_server *server_,
 
 /**
  * Lists the sockets `opts` selects on every node (socket.io's `fetchSockets`; NULL `opts`:
- * every socket on `/`; `opts->except_sid` is ignored by Node nodes, so leave it NULL).
+ * every socket on `/`).
  * Stores a token in `*token`; exactly one `RTIO_EVENT_TYPE_FETCH_SOCKETS_RESPONSE` carrying
  * it follows, once every node answered or after the cluster timeout with this node's
  * sockets, those that came and an error. `RTIO_STATUS_UNKNOWN_NAMESPACE` when the namespace

@@ -50,13 +50,15 @@ class Event {
   std::string_view sid() const noexcept { return rtio_event_sid(ev_); }
   std::string_view nsp() const noexcept { return rtio_event_namespace(ev_); }
   std::string_view name() const noexcept { return view(rtio_event_name); }
-  /// JSON text: the arguments array (message, ack response) or the auth object (connect).
+  /// JSON text: the arguments array (message, ack response, server-side emit) or the auth
+  /// object (connect).
   std::string_view data() const noexcept { return view(rtio_event_data); }
   /// JSON: the connection's handshake (connect, connect request) or the HTTP request
   /// (RTIO_EVENT_TYPE_REQUEST: method, url, query, headers, address, port, transport).
   std::string_view handshake() const noexcept { return view(rtio_event_handshake); }
   std::string_view reason() const noexcept { return rtio_event_reason(ev_); }
-  /// The ack id when the client waits for an ack.
+  /// The ack id when the client waits for an ack (answer with Server::ack), or when the node
+  /// that sent a server-side emit waits for an answer (answer with Server::server_side_ack).
   std::optional<int64_t> ack_id() const noexcept {
     int64_t id = rtio_event_ack_id(ev_);
     return id >= 0 ? std::optional<int64_t>(id) : std::nullopt;
@@ -70,6 +72,60 @@ class Event {
   std::vector<Buffer> attachments() const {
     std::vector<Buffer> out(rtio_event_attachment_count(ev_));
     for (size_t i = 0; i < out.size(); i++) out[i].data = rtio_event_attachment(ev_, i, &out[i].len);
+    return out;
+  }
+
+  /// The token the call returned, on every answer event (ack, broadcast ack, fetch sockets,
+  /// server-side ack, server count).
+  uint64_t token() const noexcept { return rtio_event_token(ev_); }
+  /// Why a cluster answer is incomplete ("" when complete).
+  std::string_view error() const noexcept { return rtio_event_error(ev_); }
+  /// The number of nodes (server-count response).
+  size_t count() const noexcept { return rtio_event_count(ev_); }
+
+  /// One answer of a broadcast with acks or of a server-side emit with ack (borrowed).
+  struct Answer {
+    std::string_view sid;  ///< "" when the answering socket is on another node
+    std::string_view data; ///< JSON arguments array
+    std::vector<Buffer> attachments;
+  };
+  std::vector<Answer> answers() const {
+    std::vector<Answer> out(rtio_event_answer_count(ev_));
+    for (size_t i = 0; i < out.size(); i++) {
+      size_t len = 0;
+      const char *data = rtio_event_answer(ev_, i, &len);
+      out[i].sid = rtio_event_answer_sid(ev_, i);
+      out[i].data = std::string_view(data, len);
+      out[i].attachments.resize(rtio_event_answer_attachment_count(ev_, i));
+      for (size_t j = 0; j < out[i].attachments.size(); j++) {
+        out[i].attachments[j].data = rtio_event_answer_attachment(ev_, i, j, &out[i].attachments[j].len);
+      }
+    }
+    return out;
+  }
+
+  /// One socket of a fetch-sockets response (borrowed).
+  struct Socket {
+    std::string_view id, nsp;
+    std::string_view rooms;      ///< JSON array of strings, its own room first
+    std::string_view handshake;  ///< JSON object, as rtio_event_handshake
+    std::string_view auth;       ///< JSON object
+    std::optional<std::string_view> data;  ///< socket.data as JSON, when set
+    bool local;                  ///< connected to this node
+  };
+  std::vector<Socket> sockets() const {
+    std::vector<Socket> out;
+    for (size_t i = 0, n = rtio_event_socket_count(ev_); i < n; i++) {
+      size_t rooms = 0, handshake = 0, auth = 0, data_len = 0;
+      const char *r = rtio_event_socket_rooms(ev_, i, &rooms);
+      const char *h = rtio_event_socket_handshake(ev_, i, &handshake);
+      const char *a = rtio_event_socket_auth(ev_, i, &auth);
+      const char *d = rtio_event_socket_data(ev_, i, &data_len);
+      out.push_back(Socket{rtio_event_socket_id(ev_, i), rtio_event_socket_namespace(ev_, i),
+                           std::string_view(r, rooms), std::string_view(h, handshake), std::string_view(a, auth),
+                           d ? std::optional<std::string_view>(std::string_view(d, data_len)) : std::nullopt,
+                           rtio_event_socket_local(ev_, i)});
+    }
     return out;
   }
   const rtio_event *raw() const noexcept { return ev_; }
@@ -168,6 +224,21 @@ class Config {
     return set(rtio_config_add_namespace(cfg_.get(), nsp.c_str(), middleware));
   }
   Config &dynamic_namespaces(bool on) { return set(rtio_config_set_dynamic_namespaces(cfg_.get(), on)); }
+  /// Joins a Socket.IO cluster through Redis (see rtio_config_set_redis); the redis_*
+  /// setters below need it first.
+  Config &redis(const std::string &url) { return set(rtio_config_set_redis(cfg_.get(), url.c_str())); }
+  Config &redis_key(const std::string &key) { return set(rtio_config_set_redis_key(cfg_.get(), key.c_str())); }
+  Config &redis_variant(rtio_redis_variant v) { return set(rtio_config_set_redis_variant(cfg_.get(), v)); }
+  Config &redis_requests_timeout(uint32_t ms) {
+    return set(rtio_config_set_redis_requests_timeout(cfg_.get(), ms));
+  }
+  Config &redis_specific_response_channel(bool on) {
+    return set(rtio_config_set_redis_specific_response_channel(cfg_.get(), on));
+  }
+  Config &redis_subscription_mode(rtio_redis_subscription_mode m) {
+    return set(rtio_config_set_redis_subscription_mode(cfg_.get(), m));
+  }
+  Config &cluster_timeout(uint32_t ms) { return set(rtio_config_set_cluster_timeout(cfg_.get(), ms)); }
   /// Callback mode: `handler` runs on rtio's dispatcher thread for every event.
   Config &on_event(Handler handler) {
     handler_ = std::make_unique<Handler>(std::move(handler));
@@ -196,6 +267,26 @@ struct Broadcast {
   /// This node's sockets only (socket.io's `local`): a cluster does not forward it.
   bool local = false;
 };
+
+namespace detail {
+/// A Broadcast as the C struct, with the pointer arrays it borrows.
+struct Opts {
+  explicit Opts(const Broadcast &to) {
+    for (auto &r : to.rooms) rooms.push_back(r.c_str());
+    for (auto &r : to.except_rooms) except.push_back(r.c_str());
+    c = rtio_broadcast_opts{to.nsp.c_str(), rooms.data(), rooms.size(), except.data(), except.size(),
+                            to.except_sid.empty() ? nullptr : to.except_sid.c_str(), to.local};
+  }
+  std::vector<const char *> rooms, except;
+  rtio_broadcast_opts c;
+};
+
+inline std::vector<const char *> c_strings(const std::vector<std::string> &v) {
+  std::vector<const char *> out;
+  for (auto &s : v) out.push_back(s.c_str());
+  return out;
+}
+}  // namespace detail
 
 /// A running server; stopped and freed when destroyed (never destroy it from its callback).
 class Server {
@@ -245,15 +336,73 @@ class Server {
   /// Returns how many sockets the event was queued for.
   size_t broadcast(std::string_view event, std::string_view json, const Broadcast &to = {},
                    const std::vector<Buffer> &attachments = {}) {
-    std::vector<const char *> rooms, except;
-    for (auto &r : to.rooms) rooms.push_back(r.c_str());
-    for (auto &r : to.except_rooms) except.push_back(r.c_str());
-    rtio_broadcast_opts opts{to.nsp.c_str(), rooms.data(), rooms.size(), except.data(), except.size(),
-                             to.except_sid.empty() ? nullptr : to.except_sid.c_str(), to.local};
+    detail::Opts opts(to);
     size_t delivered = 0;
-    check(rtio_broadcast(srv_.get(), &opts, std::string(event).c_str(), json.data(), json.size(),
+    check(rtio_broadcast(srv_.get(), &opts.c, std::string(event).c_str(), json.data(), json.size(),
                          attachments.data(), attachments.size(), &delivered));
     return delivered;
+  }
+
+  // ---- every node of a cluster (a cluster of one without Config::redis) ----
+  /// Asks every selected socket for an ack; RTIO_EVENT_TYPE_BROADCAST_ACK_RESPONSE follows.
+  uint64_t broadcast_with_ack(std::string_view event, std::string_view json, uint32_t timeout_ms,
+                              const Broadcast &to = {}, const std::vector<Buffer> &attachments = {}) {
+    detail::Opts opts(to);
+    uint64_t token = 0;
+    check(rtio_broadcast_with_ack(srv_.get(), &opts.c, std::string(event).c_str(), json.data(), json.size(),
+                                  attachments.data(), attachments.size(), timeout_ms, &token));
+    return token;
+  }
+  /// socket.io's fetchSockets; RTIO_EVENT_TYPE_FETCH_SOCKETS_RESPONSE follows.
+  uint64_t fetch_sockets(const Broadcast &which = {}) {
+    detail::Opts opts(which);
+    uint64_t token = 0;
+    check(rtio_fetch_sockets(srv_.get(), &opts.c, &token));
+    return token;
+  }
+  void sockets_join(const std::vector<std::string> &rooms, const Broadcast &which = {}) {
+    detail::Opts opts(which);
+    auto r = detail::c_strings(rooms);
+    check(rtio_sockets_join(srv_.get(), &opts.c, r.data(), r.size()));
+  }
+  void sockets_leave(const std::vector<std::string> &rooms, const Broadcast &which = {}) {
+    detail::Opts opts(which);
+    auto r = detail::c_strings(rooms);
+    check(rtio_sockets_leave(srv_.get(), &opts.c, r.data(), r.size()));
+  }
+  void disconnect_sockets(bool close_connection = false, const Broadcast &which = {}) {
+    detail::Opts opts(which);
+    check(rtio_disconnect_sockets(srv_.get(), &opts.c, close_connection));
+  }
+  /// To the other nodes' hosts (RTIO_EVENT_TYPE_SERVER_SIDE_EMIT there).
+  void server_side_emit(std::string_view event, std::string_view json = "[]", const std::string &nsp = "/",
+                        const std::vector<Buffer> &attachments = {}) {
+    check(rtio_server_side_emit(srv_.get(), nsp.c_str(), std::string(event).c_str(), json.data(), json.size(),
+                                attachments.data(), attachments.size()));
+  }
+  /// RTIO_EVENT_TYPE_SERVER_SIDE_ACK_RESPONSE follows with each other node's answer.
+  uint64_t server_side_emit_with_ack(std::string_view event, std::string_view json, uint32_t timeout_ms,
+                                     const std::string &nsp = "/", const std::vector<Buffer> &attachments = {}) {
+    uint64_t token = 0;
+    check(rtio_server_side_emit_with_ack(srv_.get(), nsp.c_str(), std::string(event).c_str(), json.data(),
+                                         json.size(), attachments.data(), attachments.size(), timeout_ms,
+                                         &token));
+    return token;
+  }
+  void server_side_ack(int64_t ack_id, std::string_view json = "[]", const std::vector<Buffer> &attachments = {}) {
+    check(rtio_server_side_ack(srv_.get(), ack_id, json.data(), json.size(), attachments.data(),
+                               attachments.size()));
+  }
+  /// RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE follows.
+  uint64_t server_count(const std::string &nsp = "/") {
+    uint64_t token = 0;
+    check(rtio_server_count(srv_.get(), nsp.c_str(), &token));
+    return token;
+  }
+  /// socket.io's socket.data as JSON (nullopt clears it); seen by every node's fetch_sockets.
+  void set_socket_data(std::string_view sid, std::optional<std::string_view> json) {
+    check(rtio_socket_set_data(srv_.get(), std::string(sid).c_str(), json ? json->data() : nullptr,
+                               json ? json->size() : 0));
   }
   void join(std::string_view sid, std::string_view room) {
     check(rtio_join(srv_.get(), std::string(sid).c_str(), std::string(room).c_str()));
@@ -333,6 +482,51 @@ class Server {
   // Declared first so it is destroyed last: the dispatcher may use it until the server is freed.
   std::unique_ptr<Handler> handler_;
   std::unique_ptr<rtio_server, Free> srv_;
+};
+
+/// A write-only member of a Redis cluster (rtio_emitter_*): pushes from a program that serves
+/// no clients. Every call blocks until Redis took the message; thread-safe.
+class Emitter {
+ public:
+  explicit Emitter(const std::string &url, const std::optional<std::string> &key = std::nullopt,
+                   rtio_redis_variant variant = RTIO_REDIS_VARIANT_CLASSIC) {
+    rtio_emitter *raw = nullptr;
+    check(rtio_emitter_new(url.c_str(), key ? key->c_str() : nullptr, variant, &raw));
+    em_.reset(raw);
+  }
+  /// `to.local` must be false (an emitter has no sockets); `except_sid` is one more exclusion.
+  void emit(std::string_view event, std::string_view json = "[]", const Broadcast &to = {},
+            const std::vector<Buffer> &attachments = {}) {
+    detail::Opts opts(to);
+    check(rtio_emitter_emit(em_.get(), &opts.c, std::string(event).c_str(), json.data(), json.size(),
+                            attachments.data(), attachments.size()));
+  }
+  void sockets_join(const std::vector<std::string> &rooms, const Broadcast &which = {}) {
+    detail::Opts opts(which);
+    auto r = detail::c_strings(rooms);
+    check(rtio_emitter_sockets_join(em_.get(), &opts.c, r.data(), r.size()));
+  }
+  void sockets_leave(const std::vector<std::string> &rooms, const Broadcast &which = {}) {
+    detail::Opts opts(which);
+    auto r = detail::c_strings(rooms);
+    check(rtio_emitter_sockets_leave(em_.get(), &opts.c, r.data(), r.size()));
+  }
+  void disconnect_sockets(bool close_connection = false, const Broadcast &which = {}) {
+    detail::Opts opts(which);
+    check(rtio_emitter_disconnect_sockets(em_.get(), &opts.c, close_connection));
+  }
+  void server_side_emit(std::string_view event, std::string_view json = "[]", const std::string &nsp = "/",
+                        const std::vector<Buffer> &attachments = {}) {
+    check(rtio_emitter_server_side_emit(em_.get(), nsp.c_str(), std::string(event).c_str(), json.data(),
+                                        json.size(), attachments.data(), attachments.size()));
+  }
+  rtio_emitter *raw() const noexcept { return em_.get(); }
+
+ private:
+  struct Free {
+    void operator()(rtio_emitter *e) const noexcept { rtio_emitter_free(e); }
+  };
+  std::unique_ptr<rtio_emitter, Free> em_;
 };
 
 }  // namespace rtio

@@ -4,7 +4,9 @@
 #include <rtio.h>  // included twice on purpose: the header guards must hold
 #include <rtio.hpp>
 
+#include <chrono>
 #include <csignal>
+#include <future>
 #include <cstring>
 #include <iostream>
 #include <pthread.h>
@@ -18,10 +20,17 @@ int main(int argc, char **argv) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   rtio::Server *server_ptr = nullptr;
+  // The cluster answers arrive on the dispatcher thread: the self-test waits for them here.
+  std::promise<size_t> servers;
+  std::promise<std::string> server_side_error;
   rtio::Config config;
   config.host("127.0.0.1").port(self_test ? 0 : 3000).add_namespace("/chat").on_event(
       [&](const rtio::Event &ev) {
         rtio::Server &io = *server_ptr;
+        if (ev.type() == RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE) servers.set_value(ev.count());
+        if (ev.type() == RTIO_EVENT_TYPE_SERVER_SIDE_ACK_RESPONSE) {
+          server_side_error.set_value(std::string(ev.error()) + "/" + std::to_string(ev.answers().size()));
+        }
         if (ev.type() != RTIO_EVENT_TYPE_MESSAGE) return;
         if (ev.name() == "echo" && ev.ack_id()) {
           io.ack(ev.sid(), *ev.ack_id(), ev.data(), ev.attachments());
@@ -65,6 +74,27 @@ int main(int argc, char **argv) {
   const char *doc = R"(["[\"a\\\"b,\",\"\\u00e9\",\"\"]"])";
   if (rtio_json_get_string(doc, std::strlen(doc), "/0", &list) != RTIO_STATUS_OK) return 1;
   if (rtio::take_string_list(list) != std::vector<std::string>{"a\"b,", "\u00e9", ""}) return 1;
+  // Without Redis the server is a cluster of one: one server, no other node to answer.
+  server.server_count();
+  auto count = servers.get_future();
+  if (count.wait_for(std::chrono::seconds(5)) != std::future_status::ready || count.get() != 1) return 1;
+  server.server_side_emit_with_ack("ping", "[]", 1000);
+  auto pinged = server_side_error.get_future();
+  if (pinged.wait_for(std::chrono::seconds(5)) != std::future_status::ready || pinged.get() != "/0") return 1;
+  try {
+    rtio::Config bad;
+    bad.redis("not a url");
+    return 1;
+  } catch (const rtio::Error &e) {
+    if (e.status() != RTIO_STATUS_INVALID_ARGUMENT) return 1;
+  }
+  try {
+    rtio::Emitter emitter("redis://127.0.0.1:1");
+    emitter.emit("x");  // nothing listens on port 1
+    return 1;
+  } catch (const rtio::Error &e) {
+    if (e.status() != RTIO_STATUS_IO) return 1;
+  }
   if (self_test) {
     server.stop();
     try {
