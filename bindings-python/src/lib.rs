@@ -8,6 +8,7 @@
 use pyo3::prelude::*;
 
 pub mod convert;
+pub mod emitter;
 pub mod server;
 
 /// rtio's native layer (internal: use `rtio.Server` / `rtio.AsyncServer`).
@@ -16,6 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::NativeServer>()?;
     m.add_class::<server::Opening>()?;
     m.add_class::<server::PendingRequest>()?;
+    m.add_class::<emitter::RedisEmitter>()?;
     m.add("StoppedError", m.py().get_type::<server::StoppedError>())?;
     m.add("CONNECT_REQUEST", server::CONNECT_REQUEST)?;
     m.add("CONNECT", server::CONNECT)?;

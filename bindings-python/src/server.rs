@@ -531,7 +531,8 @@ pub struct RedisOptions {
 }
 
 impl RedisOptions {
-    fn adapter_options(self) -> PyResult<RedisAdapterOptions> {
+    /// The adapter's (and the emitter's) options; `ValueError` for an unknown mode.
+    pub(crate) fn adapter_options(self) -> PyResult<RedisAdapterOptions> {
         let mut o = RedisAdapterOptions::new(self.url);
         o.key = self.key;
         o.variant = if self.sharded {
@@ -803,6 +804,18 @@ impl NativeServer {
     fn ack(&self, sid: &str, ack_id: u64, data: &Bound<'_, PyAny>) -> PyResult<bool> {
         let payload = convert::encode_data(data)?;
         found(self.io.ack(sid, ack_id, &payload))
+    }
+
+    /// Attaches `data` (JSON-able; `None` clears it) to a socket: socket.io's
+    /// `socket.data`, which `fetch_sockets` reports on every server. False when the socket
+    /// is not connected.
+    fn set_socket_data(&self, sid: &str, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let json = if data.is_none() {
+            None
+        } else {
+            Some(convert::encode_json(data)?)
+        };
+        found(self.io.set_socket_data(sid, json.as_deref()))
     }
 
     /// Puts a socket in a room.

@@ -310,3 +310,84 @@ def test_async_servers_in_one_cluster(redis_url, channel):
                 await s.shutdown()
 
     asyncio.run(main())
+
+
+def test_socket_data_travels_in_fetch_sockets(pair, client):
+    (a, url_a), (b, url_b) = pair
+    ca, cb = client(url_a), client(url_b)
+    assert b.set_socket_data(cb.sid, {"user": "bob", "n": [1, 2]})
+    assert a.set_socket_data(ca.sid, "alice")
+    seen = {s.id: s.data for s in a.fetch_sockets()}
+    assert seen == {ca.sid: "alice", cb.sid: {"user": "bob", "n": [1, 2]}}
+    assert b.set_socket_data(cb.sid, None)
+    # socket.io's default
+    assert {s.id: s.data for s in a.fetch_sockets()} == {ca.sid: "alice", cb.sid: {}}
+    assert {s.id: s.data for s in b.fetch_sockets()} == {ca.sid: "alice", cb.sid: {}}
+    with pytest.raises((TypeError, ValueError)):
+        a.set_socket_data(ca.sid, b"bytes are not JSON")
+    assert not a.set_socket_data("no-such-sid", 1)
+
+
+# ---------------------------------------------------------------- write_only managers
+
+
+def test_write_only_manager_pushes_into_the_cluster(redis_url, channel, serve, client):
+    sio = _server(redis_url, channel)
+    heard = Recorder()
+    sio.on_server_side("relay", lambda *args: heard(*args))
+    gone = Recorder()
+    sio.on("disconnect", lambda sid, reason: gone(sid, reason))
+    url = serve(sio)
+    c1, c2 = client(url), client(url)
+    # what a script or a Celery worker does, with no server of its own
+    mgr = rtio.RedisManager(redis_url, channel=channel, write_only=True)
+    wait_until(lambda: sio.server_count() == 1, "the server subscribed")
+    mgr.emit("job", {"id": 1, "blob": b"\x00\xff"})
+    assert c1.expect("job") == ({"id": 1, "blob": b"\x00\xff"},)
+    assert c2.expect("job") == ({"id": 1, "blob": b"\x00\xff"},)
+    mgr.emit("only", (1, 2), to=c1.sid)  # a tuple: several arguments
+    assert c1.expect("only") == (1, 2)
+    mgr.emit("but", "x", skip_sid=c1.sid)
+    assert c2.expect("but") == ("x",)
+    c1.silent("but")
+    mgr.enter_room(c2.sid, "/", "vip")
+    wait_until(lambda: "vip" in sio.rooms(c2.sid), "joined through the emitter")
+    mgr.emit("vip-news", 1, room="vip")
+    assert c2.expect("vip-news") == (1,)
+    mgr.leave_room(c2.sid, "/", "vip")
+    wait_until(lambda: "vip" not in sio.rooms(c2.sid), "left through the emitter")
+    mgr.enter_room(c1.sid, "/", "tmp")
+    wait_until(lambda: "tmp" in sio.rooms(c1.sid), "joined tmp")
+    mgr.close_room("tmp")
+    wait_until(lambda: "tmp" not in sio.rooms(c1.sid), "tmp closed")
+    mgr.server_side_emit("relay", {"event": "e"})
+    assert heard.get() == ({"event": "e"},)
+    sid = c1.sid
+    mgr.disconnect(sid)
+    assert gone.get() == (sid, rtio.reason.SERVER_DISCONNECT)
+    with pytest.raises(NotImplementedError, match="callback"):
+        mgr.emit("x", callback=print, to=c2.sid)
+    with pytest.raises(RuntimeError, match="client_manager"):
+        mgr.get_rooms(c2.sid)
+
+
+def test_async_write_only_manager(redis_url, channel, serve, client):
+    sio = _server(redis_url, channel)
+    url = serve(sio)
+    c = client(url)
+    wait_until(lambda: sio.server_count() == 1, "the server subscribed")
+
+    async def push():
+        mgr = rtio.AsyncRedisManager(redis_url, channel=channel, write_only=True)
+        await mgr.emit("from-async", [1, "a"], to=c.sid)
+        await mgr.enter_room(c.sid, "/", "r")
+
+    asyncio.run(push())
+    assert c.expect("from-async") == ([1, "a"],)
+    wait_until(lambda: "r" in sio.rooms(c.sid), "joined r")
+
+
+def test_write_only_manager_without_redis_raises():
+    mgr = rtio.RedisManager(f"redis://127.0.0.1:{_free_port()}", write_only=True)
+    with pytest.raises(ConnectionError, match="Redis"):
+        mgr.emit("x", 1)

@@ -162,7 +162,8 @@ class SocketInfo:
     namespace: str
     #: Its rooms, its own room (its id) first.
     rooms: List[str]
-    #: What its node attached to it (socket.io's ``socket.data``); ``None`` when nothing.
+    #: What its node attached to it (socket.io's ``socket.data``; ``{}`` when nothing, as
+    #: socket.io's default).
     data: Any
     #: Its connection's handshake, shaped like socket.io's: ``headers`` (lower-case names),
     #: ``address``, ``issued`` (ms since the epoch), ``query`` (a dict), ``auth``.
@@ -174,7 +175,8 @@ class SocketInfo:
 def _socket_info(d: Dict[str, Any]) -> SocketInfo:
     query = dict(urllib.parse.parse_qsl(d["query"], keep_blank_values=True))
     return SocketInfo(
-        id=d["id"], namespace=d["nsp"], rooms=list(d["rooms"]), data=d["data"],
+        id=d["id"], namespace=d["nsp"], rooms=list(d["rooms"]),
+        data={} if d["data"] is None else d["data"],
         handshake={"headers": d["headers"], "address": d["address"], "issued": d["issued"],
                    "query": query, "auth": d["auth"]},
         local=d["local"])
@@ -868,6 +870,15 @@ class BaseServer:
         connected)."""
         native = self._live()
         return native.rooms(sid) if native is not None else []
+
+    def set_socket_data(self, sid: str, data: Any) -> bool:
+        """rtio's own (socket.io's ``socket.data``): attaches JSON-able ``data`` to a client
+        of this server (``None`` clears it), which :meth:`fetch_sockets` then reports as its
+        ``data`` on every node. Not a coroutine, in ``AsyncServer`` too. False when the
+        client is not connected; ``TypeError`` / ``ValueError`` for data JSON cannot hold
+        (``bytes`` included)."""
+        native = self._live()
+        return native.set_socket_data(sid, data) if native is not None else False
 
     def get_environ(self, sid: str, namespace: Optional[str] = None) -> Optional[Dict[str, Any]]:
         """The WSGI-like environ of a client's connection (``REMOTE_ADDR``,

@@ -145,13 +145,10 @@ class _RedisManagerBase(Manager):
             raise RuntimeError("this manager is not a server's client_manager")
 
     def _emitter_or_raise(self) -> Any:
+        if not self.write_only:  # pragma: no cover - the public methods check first
+            raise RuntimeError("only a write_only manager publishes by itself")
         if self._emitter is None:
-            make = getattr(_native, "RedisEmitter", None)
-            if make is None:
-                raise NotImplementedError(
-                    "rtio: this build has no Redis emitter (write_only=True); emit from a "
-                    "server's manager instead")
-            self._emitter = make(self._native_options())
+            self._emitter = _native.RedisEmitter(self._native_options())
         return self._emitter
 
     def _publish(self, op: str, *args: Any) -> None:
