@@ -7,16 +7,40 @@ __version__: str
 
 #: Event kinds: the first item of each event tuple.
 CONNECT_REQUEST: int
+BROADCAST_ACK: int
+FETCH_SOCKETS: int
+SERVER_SIDE_EMIT: int
+SERVER_SIDE_ACK: int
+SERVER_COUNT: int
 CONNECT: int
 MESSAGE: int
 DISCONNECT: int
 ACK: int
 REQUEST: int
+BROADCAST_ACK: int
+FETCH_SOCKETS: int
+SERVER_SIDE_EMIT: int
+SERVER_SIDE_ACK: int
+SERVER_COUNT: int
 #: True once the core's connect requests carry the socket id (see docs/python.md).
 CONNECT_REQUEST_HAS_SID: bool
 
 class StoppedError(RuntimeError):
     """The server is stopped; the call did nothing."""
+
+class RedisOptions(TypedDict):
+    """The Redis adapter's (and emitter's) options, as ``rtio.RedisManager`` gives them."""
+
+    url: str
+    key: str  # the channels' prefix (the manager's ``channel``)
+    sharded: bool
+    requests_timeout_ms: int
+    publish_on_specific_response_channel: bool
+    subscription_mode: str  # "static", "dynamic" or "dynamic-private"
+
+def check_redis(options: RedisOptions) -> None:
+    """Raises ``ValueError`` for options the Redis client cannot take (connects to
+    nothing)."""
 
 class Options(TypedDict):
     host: str
@@ -38,6 +62,7 @@ class Options(TypedDict):
     namespaces: List[Tuple[str, bool]]
     dynamic_namespaces: bool
     poll_mode: bool
+    redis: Optional[RedisOptions]  # join a cluster through Redis
 
 # Event tuples:
 #   (CONNECT_REQUEST, request: int, nsp: str, auth: Any, opening: Opening, sid: str | None)
@@ -46,6 +71,16 @@ class Options(TypedDict):
 #   (DISCONNECT, sid: str, nsp: str, reason: str)
 #   (ACK, token: int, sid: str, args: list | None)   # None: timed out, or the socket left
 #   (REQUEST, request: int, pending: PendingRequest)  # answer with answer_request()
+# Cluster results (exactly one per started operation, by its token; error: None when
+# complete, else why not, with what came):
+#   (BROADCAST_ACK, token: int, answers: list[tuple[str | None, list]], error: str | None)
+#   (FETCH_SOCKETS, token: int, sockets: list[dict], error: str | None)
+#       each dict: id, nsp, rooms, data (None: unset), local, auth, address, headers
+#       (lower-case names), query (raw text), issued (ms)
+#   (SERVER_SIDE_ACK, token: int, answers: list[list], error: str | None)
+#   (SERVER_COUNT, token: int, count: int | None, error: str | None)
+# Sent by other servers (answer with server_side_ack(ack, value) when ack is not None):
+#   (SERVER_SIDE_EMIT, nsp: str, event: str, args: list, ack: int | None)
 Event = Tuple[Any, ...]
 
 class Opening:
@@ -88,7 +123,30 @@ class NativeServer:
     def on_dispatcher(self) -> bool: ...
     def emit(self, sid: str, event: str, data: Any) -> bool: ...
     def broadcast(self, nsp: str, event: str, data: Any, to: Optional[List[str]] = None,
-                  exclude: Optional[List[str]] = None) -> int: ...
+                  exclude: Optional[List[str]] = None, local: bool = False) -> int:
+        """Every server's sockets in a cluster unless ``local``; returns this server's
+        count."""
+    # Cluster operations: `to` rooms or sids (all when empty) minus `exclude`; `local`: this
+    # server only. Those returning a token are answered by one result event; `None`: the
+    # namespace is not served (no event follows).
+    def broadcast_with_ack(self, nsp: str, event: str, data: Any, to: List[str],
+                           exclude: List[str], timeout: Optional[float] = None,
+                           local: bool = False) -> Optional[int]: ...
+    def fetch_sockets(self, nsp: str, to: List[str], exclude: List[str],
+                      local: bool = False) -> Optional[int]: ...
+    def sockets_join(self, nsp: str, to: List[str], exclude: List[str], rooms: List[str],
+                     local: bool = False) -> None: ...
+    def sockets_leave(self, nsp: str, to: List[str], exclude: List[str], rooms: List[str],
+                      local: bool = False) -> None: ...
+    def disconnect_sockets(self, nsp: str, to: List[str], exclude: List[str],
+                           close_connection: bool, local: bool = False) -> None: ...
+    def server_side_emit(self, nsp: str, event: str, data: Any,
+                         timeout: Optional[float] = None) -> Optional[int]:
+        """With ``timeout`` the other servers' answers are asked for (a token)."""
+    def server_side_ack(self, ack: int, data: Any) -> bool: ...
+    def server_count(self, nsp: str) -> Optional[int]: ...
+    def set_socket_data(self, sid: str, data: Any) -> bool:
+        """JSON-able data (``None`` clears it); False when the socket is not connected."""
     def emit_with_ack(self, sid: str, event: str, data: Any,
                       timeout: Optional[float] = None) -> Optional[int]:
         """``timeout=None``: awaited while the socket is connected."""
@@ -108,6 +166,22 @@ class NativeServer:
     def transport(self, sid: str) -> str: ...
     def stop(self) -> None: ...
     def join_dispatcher(self) -> None: ...
+
+class RedisEmitter:
+    """Publishes into a Socket.IO cluster without a server (``RedisManager(write_only=True)``).
+    Each call blocks the calling thread (the GIL released) until Redis took the message;
+    ``ConnectionError`` when Redis cannot be reached. Thread-safe."""
+
+    def __init__(self, options: RedisOptions) -> None: ...
+    def emit(self, nsp: str, to: List[str], exclude: List[str], event: str,
+             data: Any) -> None: ...
+    def sockets_join(self, nsp: str, to: List[str], exclude: List[str],
+                     rooms: List[str]) -> None: ...
+    def sockets_leave(self, nsp: str, to: List[str], exclude: List[str],
+                      rooms: List[str]) -> None: ...
+    def disconnect_sockets(self, nsp: str, to: List[str], exclude: List[str],
+                           close_connection: bool) -> None: ...
+    def server_side_emit(self, nsp: str, event: str, data: Any) -> None: ...
 
 def encode_payload(data: Any) -> Tuple[str, List[bytes]]:
     """``data`` (python-socketio convention) as ``(json_text, attachments)``."""
