@@ -194,17 +194,19 @@ fn spawn_logged(mut cmd: Command, log: &Path, dir: &Path, pipe: bool) -> Result<
         .map_err(|e| format!("starting {:?}: {e}", cmd.get_program()))
 }
 
-/// The last non-empty line of a log file (for error messages), or `(empty)`.
+/// Why a server stopped, from its log: the last line that mentions an error (a stack trace
+/// and a runtime's banner may follow it), else the last non-empty line, else `(empty)`.
 pub fn last_line(log: &Path) -> String {
-    std::fs::read_to_string(log)
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "(empty)".into())
+    reason(&std::fs::read_to_string(log).unwrap_or_default())
+}
+
+fn reason(log: &str) -> String {
+    let lines = || log.lines().rev().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find(|l| l.to_ascii_lowercase().contains("error"))
+        .or_else(|| lines().next())
+        .unwrap_or("(empty)")
+        .to_string()
 }
 
 /// SIGTERM to a child, SIGKILL after `grace`; returns once it is reaped.
@@ -523,6 +525,20 @@ mod tests {
         assert!(run_seconds(std::process::id()) >= 0.015);
         assert!(run_seconds(u32::MAX).is_nan());
         assert!(proc_status_field(std::process::id(), "VmRSS:").unwrap() > 0);
+    }
+
+    #[test]
+    fn the_reason_in_a_log() {
+        let node = "node:internal/util/parse_args/parse_args:107\n      throw new X(\n\n\
+                    TypeError [ERR_PARSE_ARGS_UNKNOWN_OPTION]: Unknown option '--redis'\n    \
+                    at checkOptionUsage (node:internal:107:13)\n  code: 'ERR_PARSE'\n}\n\n\
+                    Node.js v20.20.2\n";
+        assert_eq!(
+            reason(node),
+            "TypeError [ERR_PARSE_ARGS_UNKNOWN_OPTION]: Unknown option '--redis'"
+        );
+        assert_eq!(reason("starting\nbye\n\n"), "bye");
+        assert_eq!(reason(""), "(empty)");
     }
 
     /// A root holding a fake `tests/interop/scenarios-server` with the given script body.
