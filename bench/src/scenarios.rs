@@ -830,48 +830,59 @@ pub fn node_of(i: usize, clients: usize, nodes: usize) -> usize {
 /// How long a cluster may take to form once every client is connected.
 const CLUSTER_FORM_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Waits until the first node sees `nodes` servers and `sockets` sockets on `/` across the
-/// cluster (`cluster-stats`, asked from one more client of its own): every node subscribed
-/// and answering requests through Redis. Returns the last answer as the error otherwise.
-async fn cluster_formed(
-    target: &Target,
-    nodes: u64,
-    sockets: u64,
-) -> std::result::Result<(), String> {
+/// Waits until every node sees all the nodes and all the sockets on `/` across the cluster
+/// (`cluster-stats`, asked from one more client on each node, so `clients` + one per node):
+/// every node subscribed and answering the others' requests through Redis. Otherwise the
+/// error names the node and its last answer.
+async fn cluster_formed(targets: &[Rc<Target>], clients: usize) -> std::result::Result<(), String> {
     let deadline = now_us() + CLUSTER_FORM_TIMEOUT.as_micros() as u64;
-    let mut ws = tokio::time::timeout(CONNECT_TIMEOUT, Ws::connect(target))
-        .await
-        .map_err(|_| "the cluster-stats client could not connect in time".to_string())?
-        .map_err(|e| format!("the cluster-stats client could not connect: {e}"))?;
-    let (mut id, mut last) = (0, String::from("none"));
-    loop {
-        id += 1;
-        let left = Duration::from_micros(deadline.saturating_sub(now_us()).max(1));
-        match tokio::time::timeout(left, ws.call(id, "cluster-stats")).await {
-            Ok(Ok(answer)) => {
-                let seen = (
-                    proto::json_number(&answer, "servers"),
-                    proto::json_number(&answer, "sockets"),
-                );
-                if seen == (Some(nodes), Some(sockets + 1)) {
-                    return Ok(());
-                }
-                last = String::from_utf8_lossy(&answer).into_owned();
-            }
-            Ok(Err(e)) => return Err(format!("cluster-stats: {e}")),
-            Err(_) => {}
-        }
-        if now_us() >= deadline {
-            return Err(format!(
-                "the cluster did not form within {} s: node A never saw {nodes} servers and \
-                 {} sockets (`cluster-stats`, last answer: {last})",
-                CLUSTER_FORM_TIMEOUT.as_secs(),
-                sockets + 1
-            ));
-        }
-        // A node joins by itself; ask again shortly.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let (nodes, sockets) = (targets.len() as u64, (clients + targets.len()) as u64);
+    let mut askers = Vec::new();
+    for target in targets {
+        let ws = tokio::time::timeout(CONNECT_TIMEOUT, Ws::connect(target))
+            .await
+            .map_err(|_| "a cluster-stats client could not connect in time".to_string())?
+            .map_err(|e| format!("a cluster-stats client could not connect: {e}"))?;
+        askers.push(ws);
     }
+    let mut id = 0;
+    for (k, ws) in askers.iter_mut().enumerate() {
+        let mut last = String::from("none");
+        loop {
+            id += 1;
+            let left = Duration::from_micros(deadline.saturating_sub(now_us()).max(1));
+            match tokio::time::timeout(left, ws.call(id, "cluster-stats")).await {
+                Ok(Ok(answer)) => {
+                    let seen = (
+                        proto::json_number(&answer, "servers"),
+                        proto::json_number(&answer, "sockets"),
+                    );
+                    if seen == (Some(nodes), Some(sockets)) {
+                        break;
+                    }
+                    last = String::from_utf8_lossy(&answer).into_owned();
+                }
+                Ok(Err(e)) => return Err(format!("cluster-stats on node {}: {e}", node_name(k))),
+                Err(_) => {}
+            }
+            if now_us() >= deadline {
+                return Err(format!(
+                    "the cluster did not form within {} s: node {} never saw {nodes} servers \
+                     and {sockets} sockets (`cluster-stats`, last answer: {last})",
+                    CLUSTER_FORM_TIMEOUT.as_secs(),
+                    node_name(k)
+                ));
+            }
+            // A node joins by itself; ask again shortly.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+/// A, B, C... for node 0, 1, 2...
+fn node_name(k: usize) -> char {
+    (b'A' + (k % 26) as u8) as char
 }
 
 /// `clients` clients spread over `procs.servers` (see [`node_of`]), client 0 sending
@@ -925,7 +936,7 @@ async fn fan_out(
         return out;
     }
     if targets.len() > 1 {
-        let formed = cluster_formed(&targets[0], targets.len() as u64, clients as u64).await;
+        let formed = cluster_formed(&targets, clients).await;
         if let Err(note) = formed {
             out.notes.push(note);
             return out;
