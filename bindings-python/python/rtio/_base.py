@@ -853,12 +853,11 @@ class BaseServer:
         native = self._live()
         if native is None:
             return
-        nsp = namespace or "/"
         try:
-            if self._sid_nsp.get(sid) == nsp and local(native):
+            if local(native):
                 return
             if self.clustered:
-                cluster(native, nsp)
+                cluster(native, namespace or "/")
         except exceptions.StoppedError:
             pass  # stopped meanwhile
 

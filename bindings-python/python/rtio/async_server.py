@@ -191,7 +191,7 @@ class AsyncServer(BaseServer):
             raise ValueError("Cannot use call() to broadcast.")
         if event in self.reserved_events:
             raise ValueError(f"{event!r} is a reserved event name")
-        if self.clustered and self._local_sid(target, namespace) is None:
+        if self.clustered and target not in self._sid_nsp:
             # A socket of another node (or none): the core's broadcast with acks to its id.
             answers = await self._wait(lambda n: n.broadcast_with_ack(
                 namespace or "/", event, data, [target], [], timeout))
