@@ -91,8 +91,16 @@ def pair(redis_url, channel, serve):
             return sid
     urls = serve(a), serve(b)
     for sio in (a, b):
-        wait_until(lambda: sio.server_count() == 2, "both servers in the cluster")
+        wait_until(lambda: _count(sio) == 2, "both servers in the cluster", timeout=15)
     return (a, urls[0]), (b, urls[1])
+
+
+def _count(sio):
+    """The server count, or None while Redis cannot tell yet (the link still connecting)."""
+    try:
+        return sio.server_count()
+    except ClusterError:
+        return None
 
 
 # ---------------------------------------------------------------- configuration
@@ -151,6 +159,15 @@ def test_emit_reaches_every_node_and_skip_sid_anywhere(pair, client):
     a.emit("direct", b"\x00\x01", to=cb.sid)
     assert cb.expect("direct") == (b"\x00\x01",)
     ca.silent("direct")
+    # ignore_queue=True (python-socketio's name): this node's clients only
+    a.emit("mine", 3, ignore_queue=True)
+    assert ca.expect("mine") == (3,)
+    cb.silent("mine")
+    # the bound manager's python-socketio methods go through the server
+    b.manager.emit("via-manager", 4, room=ca.sid)
+    assert ca.expect("via-manager") == (4,)
+    cb.silent("via-manager")
+    assert b.manager.is_connected(cb.sid) and not b.manager.is_connected(ca.sid)
 
 
 def test_rooms_of_remote_sockets(pair, client):
@@ -281,8 +298,14 @@ def test_async_servers_in_one_cluster(redis_url, channel):
         ports = [await s.start(port=0, host="127.0.0.1") for s in servers]
         clients = []
         try:
-            deadline = time.monotonic() + WAIT
-            while await a.server_count() != 2 or await b.server_count() != 2:
+            async def count(sio):
+                try:
+                    return await sio.server_count()
+                except ClusterError:  # the link still connecting
+                    return None
+
+            deadline = time.monotonic() + 15
+            while await count(a) != 2 or await count(b) != 2:
                 assert time.monotonic() < deadline, "both servers in the cluster"
                 await asyncio.sleep(0.02)
             got = asyncio.Queue()
@@ -341,7 +364,7 @@ def test_write_only_manager_pushes_into_the_cluster(redis_url, channel, serve, c
     c1, c2 = client(url), client(url)
     # what a script or a Celery worker does, with no server of its own
     mgr = rtio.RedisManager(redis_url, channel=channel, write_only=True)
-    wait_until(lambda: sio.server_count() == 1, "the server subscribed")
+    wait_until(lambda: _count(sio) == 1, "the server subscribed", timeout=15)
     mgr.emit("job", {"id": 1, "blob": b"\x00\xff"})
     assert c1.expect("job") == ({"id": 1, "blob": b"\x00\xff"},)
     assert c2.expect("job") == ({"id": 1, "blob": b"\x00\xff"},)
@@ -375,7 +398,7 @@ def test_async_write_only_manager(redis_url, channel, serve, client):
     sio = _server(redis_url, channel)
     url = serve(sio)
     c = client(url)
-    wait_until(lambda: sio.server_count() == 1, "the server subscribed")
+    wait_until(lambda: _count(sio) == 1, "the server subscribed", timeout=15)
 
     async def push():
         mgr = rtio.AsyncRedisManager(redis_url, channel=channel, write_only=True)
