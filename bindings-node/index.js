@@ -5,8 +5,14 @@
 //   const { Server } = require('rtio');
 //   const io = new Server(3000, { cors: { origin: '*' } });
 //   io.on('connection', (socket) => socket.on('ping', (ack) => ack('pong')));
+//
+// Several servers (rtio's and Node socket.io's) share one cluster through Redis:
+//   const { Server, createRedisAdapter } = require('rtio');
+//   const io = new Server(3000);
+//   io.adapter(createRedisAdapter('redis://127.0.0.1:6379'));
 
-const { Server, Namespace, ParentNamespace, Socket, BroadcastOperator } = require('./lib/server');
+const { Server, Namespace, ParentNamespace, Socket, BroadcastOperator, RemoteSocket } = require('./lib/server');
+const { createRedisAdapter, createShardedRedisAdapter } = require('./lib/cluster');
 
 /** `require('rtio')(3000)` works as `require('socket.io')(3000)` does. */
 function rtio(srv, opts) {
@@ -18,6 +24,9 @@ rtio.Namespace = Namespace;
 rtio.ParentNamespace = ParentNamespace;
 rtio.Socket = Socket;
 rtio.BroadcastOperator = BroadcastOperator;
+rtio.RemoteSocket = RemoteSocket;
+rtio.createRedisAdapter = createRedisAdapter;
+rtio.createShardedRedisAdapter = createShardedRedisAdapter;
 rtio.default = rtio;
 
 module.exports = rtio;

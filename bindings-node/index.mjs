@@ -1,5 +1,14 @@
 // ESM entry point of rtio: `import { Server } from 'rtio'`.
 import rtio from './index.js';
 
-export const { Server, Namespace, ParentNamespace, Socket, BroadcastOperator } = rtio;
+export const {
+  Server,
+  Namespace,
+  ParentNamespace,
+  Socket,
+  BroadcastOperator,
+  RemoteSocket,
+  createRedisAdapter,
+  createShardedRedisAdapter,
+} = rtio;
 export default rtio;

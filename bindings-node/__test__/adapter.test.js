@@ -1,75 +1,58 @@
 'use strict';
-// The JS room mirror (lib/adapter.js): sockets whose only room is their own keep no Sets until
-// asked, and both maps still answer exactly as socket.io's in-memory adapter would.
-const { describe, it } = require('node:test');
+// `nsp.adapter`: socket.io's Adapter shape answered by rtio's core (the one room index), so
+// that what the core changes on its own (socketsJoin, another server's operations) shows.
+const { describe, it, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
-const { Adapter } = require('../lib/adapter');
+const { Server } = require('rtio');
+const { connect, closeClients, serverSocketOf } = require('./helpers');
 
-/** Plain copies of both maps, as socket.io's adapter would hold them. */
+let io;
+before(() => {
+  io = new Server(0, { host: '127.0.0.1' });
+});
+after(() => io.close());
+afterEach(() => closeClients());
+
+/** Plain copies of both maps. */
 function snapshot(adapter) {
   const plain = (map) => [...map].map(([k, v]) => [k, [...v].sort()]).sort();
   return { rooms: plain(adapter.rooms), sids: plain(adapter.sids) };
 }
 
-describe('Adapter', () => {
-  it('a socket in its own room only: found by every read of both maps', () => {
-    const a = new Adapter({});
-    a.addAll('A', ['A']);
-    a.addAll('B', ['B']);
-    assert.equal(a.sids.isOwnOnly('A'), true, 'no Sets made on connect');
-    assert.equal(a.rooms.size, 2);
-    assert.equal(a.sids.size, 2);
-    assert.equal(a.rooms.has('A'), true);
-    assert.equal(a.rooms.has('C'), false);
-    assert.equal(a.rooms.get('C'), undefined);
-    assert.deepEqual([...a.rooms.keys()].sort(), ['A', 'B']);
-    assert.deepEqual([...a.rooms.values()].map((s) => [...s]).sort(), [['A'], ['B']]);
-    const seen = [];
-    a.rooms.forEach((members, room, map) => seen.push([room, [...members], map === a.rooms]));
-    assert.deepEqual(seen.sort(), [['A', ['A'], true], ['B', ['B'], true]]);
-    assert.deepEqual(snapshot(a), { rooms: [['A', ['A']], ['B', ['B']]], sids: [['A', ['A']], ['B', ['B']]] });
-    assert.equal(a.sids.isOwnOnly('A'), true, 'iterating made nothing');
-    assert.deepEqual(a.select(new Set(['B'])), ['B']);
-    assert.deepEqual(a.select(new Set(), new Set(['A'])), ['B']);
-    assert.equal(a.sids.isOwnOnly('B'), true, 'selecting made nothing');
+async function pair() {
+  const c = await connect(io.address().port);
+  return { c, s: await serverSocketOf(io.of("/"), c) };
+}
+
+describe('Adapter (from the core)', () => {
+  it('rooms and sids: every socket in its own room; join, leave, socketsJoin, a socket id as a room', async () => {
+    const a = await pair();
+    const b = await pair();
+    const adapter = io.of('/').adapter;
+    const [A, B] = [a.s.id, b.s.id];
+    assert.deepEqual(snapshot(adapter), { rooms: [[A, [A]], [B, [B]]].sort(), sids: [[A, [A]], [B, [B]]].sort() });
+    a.s.join('r');
+    b.s.join(A); // a socket id is a room anyone may join
+    io.in(A).socketsJoin('s'); // done by the core: no JS join involved
+    assert.deepEqual(snapshot(adapter).rooms, [[A, [A, B].sort()], [B, [B]], ['r', [A]], ['s', [A, B].sort()]].sort());
+    assert.deepEqual([...adapter.socketRooms(B)].sort(), [A, B, 's'].sort());
+    assert.deepEqual([...b.s.rooms].sort(), [A, B, 's'].sort(), 'socket.rooms asks the core');
+    a.s.leave('r');
+    io.in('s').socketsLeave('s');
+    assert.deepEqual(snapshot(adapter).sids, [[A, [A]], [B, [A, B].sort()]].sort());
+    assert.deepEqual([...(await adapter.sockets(new Set([A])))].sort(), [A, B].sort());
+    assert.equal(adapter.socketRooms('nobody'), undefined);
   });
 
-  it('a Set asked for by key is made once, kept and live', () => {
-    const a = new Adapter({});
-    a.addAll('A', ['A']);
-    const own = a.rooms.get('A');
-    assert.deepEqual([...own], ['A']);
-    assert.equal(a.rooms.get('A'), own, 'the same Set each time');
-    assert.equal(a.sids.isOwnOnly('A'), false);
-    assert.deepEqual([...a.sids.get('A')], ['A']);
-    assert.equal(a.rooms.size, 1);
-    a.addAll('B', ['B']);
-    const rooms = a.socketRooms('B');
-    a.addAll('B', ['r']);
-    assert.deepEqual([...rooms].sort(), ['B', 'r'], 'socket.rooms is the live Set');
+  it('serverCount() is 1 without a cluster adapter', async () => {
+    assert.equal(await io.of('/').adapter.serverCount(), 1);
+    assert.equal(await io.of('/other').adapter.serverCount(), 1);
   });
 
-  it('join, leave, leaving its own room, joining another socket\'s room, disconnect', () => {
-    const a = new Adapter({});
-    for (const id of ['A', 'B', 'C']) a.addAll(id, [id]);
-    a.addAll('A', ['r']);
-    a.addAll('C', ['B']); // a socket id is a room anyone may join
-    assert.deepEqual(snapshot(a), {
-      rooms: [['A', ['A']], ['B', ['B', 'C']], ['C', ['C']], ['r', ['A']]],
-      sids: [['A', ['A', 'r']], ['B', ['B']], ['C', ['B', 'C']]],
-    });
-    a.del('B', 'B');
-    assert.deepEqual(snapshot(a).rooms, [['A', ['A']], ['B', ['C']], ['C', ['C']], ['r', ['A']]]);
-    assert.deepEqual([...a.sids.get('B')], []);
-    a.delAll('A');
-    a.delAll('C');
-    assert.deepEqual(snapshot(a), { rooms: [], sids: [['B', []]] });
-    assert.equal(a.rooms.size, 0);
-    a.addAll('D', ['D']);
-    a.delAll('D');
-    assert.equal(a.sids.has('D'), false);
-    assert.equal(a.rooms.has('D'), false);
-    assert.equal(a.rooms.size, 0);
-    assert.equal(a.sids.ownOnly, 0);
+  it('a server not listening: empty maps, one server', async () => {
+    const idle = new Server({ host: '127.0.0.1' });
+    assert.equal(idle.of('/').adapter.rooms.size, 0);
+    assert.equal(idle.of('/').adapter.sids.size, 0);
+    assert.equal(await idle.of('/').adapter.serverCount(), 1);
   });
 });

@@ -68,7 +68,7 @@ describe('options', () => {
     ['cors', { preflightContinue: true }, /"cors\.preflightContinue"/],
     ['cors', { optionsSuccessStatus: 200 }, /"cors\.optionsSuccessStatus"/],
     ['cors', { origin: '*', orign: 'typo' }, /"cors\.orign"/],
-    ['adapter', class MyAdapter {}, /"adapter".*no adapter/],
+    ['adapter', class MyAdapter {}, /"adapter".*createRedisAdapter/],
     ['parser', { Encoder: class {}, Decoder: class {} }, /"parser".*default packet format/],
     ['connectionStateRecovery', { maxDisconnectionDuration: 1000 }, /"connectionStateRecovery"/],
     ['connectionStateRecovery', false, 'ok'],

@@ -4,7 +4,7 @@ const { describe, it, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const rtio = require('rtio');
-const { Server, Namespace, Socket } = rtio;
+const { Server, Namespace, Socket, createRedisAdapter } = rtio;
 const { client, connect, connected, closeClients, next, request, serverSocketOf, withTimeout, STEP_MS } = require('./helpers');
 
 const servers = [];
@@ -60,6 +60,19 @@ describe('listening', () => {
   it('a port in use is an error thrown by listen', () => {
     const io = server(0, { host: '127.0.0.1' });
     assert.throws(() => new Server(io.address().port, { host: '127.0.0.1' }), /cannot listen/);
+  });
+
+  it('io.adapter() in the same tick as new Server(port): the fresh core restarts with it on the same port; later it throws', async () => {
+    const io = server(0, { host: '127.0.0.1' });
+    const port = io.address().port;
+    const adapter = createRedisAdapter('redis://127.0.0.1:1'); // unreachable: served locally, retried
+    assert.equal(io.adapter(adapter), io);
+    assert.equal(io.adapter(), adapter);
+    assert.equal(io.address().port, port, 'the same port');
+    await new Promise((resolve) => process.nextTick(resolve));
+    assert.throws(() => io.adapter(createRedisAdapter('redis://127.0.0.1:2')), /must come before the server listens/);
+    const socket = await connect(port);
+    assert.equal(socket.connected, true, 'a server whose Redis is away serves its own clients');
   });
 
   it('the path option moves the endpoint', async () => {

@@ -1,17 +1,21 @@
 'use strict';
-// socket.io's BroadcastOperator: `io.to(room).except(room).emit(...)` and friends.
-// A plain broadcast is one native call: rtio's core selects the sockets and encodes the
-// packet once. A broadcast expecting acks asks each selected socket (rtio has no broadcast
-// ack of its own) and gathers the answers as socket.io does.
+// socket.io's BroadcastOperator: `io.to(room).except(room).emit(...)` and friends. Each
+// operation is one call to rtio's core, which selects the sockets (on every server of a
+// cluster, unless `local`), encodes a packet once, and reports results that need other
+// servers (acks, fetchSockets) as events that `Server#_clusterCall` hands back.
 
-const { pack } = require('./binary');
-const { RESERVED_EVENTS, timeoutError } = require('./common');
+const { pack, unpack } = require('./binary');
+const { RESERVED_EVENTS, NO_TIMEOUT_MS, timeoutError, clusterError } = require('./common');
 
 function addRooms(set, room) {
   const out = new Set(set);
   if (Array.isArray(room)) for (const r of room) out.add(String(r));
   else out.add(String(room));
   return out;
+}
+
+function roomList(room) {
+  return Array.isArray(room) ? room.map(String) : [String(room)];
 }
 
 class BroadcastOperator {
@@ -48,7 +52,7 @@ class BroadcastOperator {
     return new BroadcastOperator(this.nsp, this.rooms, this.exceptRooms, { ...this.flags, volatile: true });
   }
 
-  /** This server only: with rtio, always the case. */
+  /** This server's sockets only: in a cluster, the operation is not sent to the others. */
   get local() {
     return new BroadcastOperator(this.nsp, this.rooms, this.exceptRooms, { ...this.flags, local: true });
   }
@@ -56,6 +60,11 @@ class BroadcastOperator {
   /** Sets how long acks are waited for (`emit(..., (err, responses) => ...)`). */
   timeout(timeout) {
     return new BroadcastOperator(this.nsp, this.rooms, this.exceptRooms, { ...this.flags, timeout });
+  }
+
+  /** The selection as the native calls take it: namespace, rooms, except, local. */
+  _selection() {
+    return [this.nsp.name, [...this.rooms], [...this.exceptRooms], Boolean(this.flags.local)];
   }
 
   emit(ev, ...args) {
@@ -69,47 +78,34 @@ class BroadcastOperator {
     const native = server._native;
     if (!native) return true; // not listening: nobody to reach
     const { args: packed, bins } = pack(args);
-    native.broadcast(this.nsp.name, [...this.rooms], [...this.exceptRooms], String(ev), packed, bins);
+    const [nsp, to, except, local] = this._selection();
+    native.broadcast(nsp, to, except, String(ev), packed, bins, local);
     return true;
   }
 
+  /**
+   * A broadcast expecting an ack from each socket reached, on every server: the core gathers
+   * the answers (the first argument of each) and completes at the timeout with those that
+   * came, as socket.io does.
+   */
   _emitWithAcks(ev, args, ack) {
     const server = this.nsp.server;
     const timeout = this.flags.timeout;
     const single = Boolean(this.flags.expectSingleResponse);
-    const targets = server._native ? this.adapter.select(this.rooms, this.exceptRooms) : [];
-    const responses = [];
-    let expected = 0;
-    let finished = false;
-    const finish = (err) => {
-      if (finished) return;
-      finished = true;
+    const finish = (err, responses) => {
       server._call(ack, this, [err, single ? (err ? null : responses[0]) : responses], 'a broadcast ack callback');
     };
-    if (targets.length === 0) {
-      // nobody to answer: socket.io completes right away, or after the timeout for a single target
-      if (single && timeout !== undefined) {
-        setTimeout(() => finish(timeoutError()), timeout);
-      } else {
-        process.nextTick(() => finish(null));
-      }
-      return;
-    }
+    const ms = timeout === undefined ? NO_TIMEOUT_MS : Math.max(0, Math.min(Number(timeout) || 0, NO_TIMEOUT_MS));
     const { args: packed, bins } = pack(args);
-    for (const sid of targets) {
-      const registered = server._emitWithAck(sid, ev, packed, bins, timeout, (err, response) => {
-        if (finished) return;
-        if (err) return finish(err);
-        responses.push(response[0]);
-        if (responses.length === expected) finish(null);
-      });
-      if (registered) expected++;
-    }
-    if (expected === 0) {
-      // every target left meanwhile
-      if (timeout !== undefined) setTimeout(() => finish(timeoutError()), timeout);
-      else process.nextTick(() => finish(null));
-    }
+    const [nsp, to, except, local] = this._selection();
+    const started = server._clusterCall(
+      (native) => native.broadcastWithAck(nsp, to, except, local, ev, packed, bins, ms),
+      (done) => finish(done.reason != null ? clusterError(done.reason) : null, unpack(done.data, done.bins) || []),
+    );
+    if (started) return;
+    // not listening: nobody to answer; a single target times out, as in socket.io
+    if (single && timeout !== undefined) setTimeout(() => finish(timeoutError(), []), timeout);
+    else process.nextTick(() => finish(null, []));
   }
 
   /** Emits and resolves with the acks of every targeted socket (rejects on timeout). */
@@ -126,46 +122,51 @@ class BroadcastOperator {
     });
   }
 
-  /** A Promise of the Set of the targeted socket ids. */
+  /** A Promise of the Set of the ids of the targeted sockets of this server. */
   allSockets() {
-    return Promise.resolve(new Set(this.adapter.select(this.rooms, this.exceptRooms)));
+    return this.local._fetch().then((sockets) => new Set(sockets.map((s) => s.id)));
   }
 
-  /** A Promise of the targeted Socket instances. */
+  /**
+   * A Promise of the targeted sockets of every server: this server's as their Socket
+   * instances, the others' as RemoteSocket snapshots. Rejects when a server did not answer
+   * within the adapter's `requestsTimeout`.
+   */
   fetchSockets() {
-    const sockets = this.nsp.sockets;
-    const out = [];
-    for (const id of this.adapter.select(this.rooms, this.exceptRooms)) {
-      const socket = sockets.get(id);
-      if (socket) out.push(socket);
-    }
-    return Promise.resolve(out);
+    return this._fetch();
   }
 
-  /** Makes the targeted sockets join a room (or rooms). */
+  _fetch() {
+    const server = this.nsp.server;
+    return new Promise((resolve, reject) => {
+      const [nsp, to, except, local] = this._selection();
+      const started = server._clusterCall(
+        (native) => native.fetchSockets(nsp, to, except, local),
+        (done, sockets) => {
+          if (done.reason != null) return reject(clusterError(done.reason));
+          return resolve(sockets.map((ev) => server._fetched(this.nsp, ev)));
+        },
+      );
+      if (!started) resolve([]);
+    });
+  }
+
+  /** Makes the targeted sockets (of every server) join a room (or rooms). */
   socketsJoin(room) {
-    for (const socket of this._targets()) socket.join(room);
+    const native = this.nsp.server._native;
+    if (native) native.socketsJoin(...this._selection(), roomList(room));
   }
 
-  /** Makes the targeted sockets leave a room (or rooms). */
+  /** Makes the targeted sockets (of every server) leave a room (or rooms). */
   socketsLeave(room) {
-    const rooms = Array.isArray(room) ? room : [room];
-    for (const socket of this._targets()) for (const r of rooms) socket.leave(r);
+    const native = this.nsp.server._native;
+    if (native) native.socketsLeave(...this._selection(), roomList(room));
   }
 
-  /** Disconnects the targeted sockets (with `close`, their whole connections). */
+  /** Disconnects the targeted sockets of every server (with `close`, their whole connections). */
   disconnectSockets(close = false) {
-    for (const socket of this._targets()) socket.disconnect(close);
-  }
-
-  _targets() {
-    const sockets = this.nsp.sockets;
-    const out = [];
-    for (const id of this.adapter.select(this.rooms, this.exceptRooms)) {
-      const socket = sockets.get(id);
-      if (socket) out.push(socket);
-    }
-    return out;
+    const native = this.nsp.server._native;
+    if (native) native.disconnectSockets(...this._selection(), Boolean(close));
   }
 }
 

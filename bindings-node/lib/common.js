@@ -17,6 +17,15 @@ function timeoutError() {
   return new Error('operation has timed out');
 }
 
+/**
+ * The error of a cluster operation that did not complete (`reason` as the core reports it):
+ * socket.io's timeout error for a timeout.
+ */
+function clusterError(reason) {
+  if (reason === 'operation has timed out') return timeoutError();
+  return new Error(`rtio: ${reason}`);
+}
+
 /** The handshake's auth object from the core's JSON text (`{}` when absent or not an object). */
 function parseAuth(json) {
   let auth;
@@ -28,4 +37,4 @@ function parseAuth(json) {
   return auth && typeof auth === 'object' ? auth : {};
 }
 
-module.exports = { RESERVED_EVENTS, NAMESPACE_RESERVED_EVENTS, NO_TIMEOUT_MS, timeoutError, parseAuth };
+module.exports = { RESERVED_EVENTS, NAMESPACE_RESERVED_EVENTS, NO_TIMEOUT_MS, timeoutError, clusterError, parseAuth };

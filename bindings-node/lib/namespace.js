@@ -4,7 +4,8 @@
 const { EventEmitter } = require('node:events');
 const { Adapter } = require('./adapter');
 const { BroadcastOperator } = require('./broadcast');
-const { NAMESPACE_RESERVED_EVENTS } = require('./common');
+const { pack, unpack } = require('./binary');
+const { NAMESPACE_RESERVED_EVENTS, clusterError } = require('./common');
 
 const emitLocal = EventEmitter.prototype.emit;
 
@@ -101,14 +102,40 @@ class Namespace extends EventEmitter {
   }
 
   /**
-   * For other servers of a cluster. rtio runs as a single server, so there is no one to
-   * reach: acks complete with no responses.
+   * Sends an event to the other servers of the cluster (not this one), where listeners
+   * registered with `nsp.on(ev, ...)` get it. With a function as the last argument, asks each
+   * for an answer: `(err, responses)` once every other server answered (`responses` their
+   * answers) or after the adapter's `requestsTimeout` (`err` set, with the answers that
+   * came). Without a cluster adapter there is no one to reach: `(null, [])`.
    */
   serverSideEmit(ev, ...args) {
     if (NAMESPACE_RESERVED_EVENTS.has(ev)) throw new Error(`"${String(ev)}" is a reserved event name`);
-    const ack = args[args.length - 1];
-    if (typeof ack === 'function') process.nextTick(() => ack(null, []));
+    const server = this.server;
+    const ack = typeof args[args.length - 1] === 'function' ? args.pop() : undefined;
+    const { args: packed, bins } = pack(args);
+    if (!ack) {
+      if (server._native) server._native.serverSideEmit(this.name, String(ev), packed, bins);
+      return true;
+    }
+    const answer = (err, responses) => server._call(ack, this, [err, responses], 'a serverSideEmit ack callback');
+    const started = server._clusterCall(
+      (native) => native.serverSideEmitWithAck(this.name, String(ev), packed, bins, server._requestsTimeout()),
+      (done) => answer(done.reason != null ? clusterError(done.reason) : null, unpack(done.data, done.bins) || []),
+    );
+    if (!started) process.nextTick(() => answer(null, []));
     return true;
+  }
+
+  /**
+   * An event from another server's `serverSideEmit` (or an emitter's): runs this namespace's
+   * listeners of that name, the last argument being the answer callback when one is asked.
+   * Names socket.io reserves for the namespace itself never reach listeners.
+   */
+  _onServerSideEmit(name, args) {
+    if (NAMESPACE_RESERVED_EVENTS.has(name) || name === 'error' || name === 'newListener' || name === 'removeListener') return;
+    for (const listener of this.rawListeners(name)) {
+      this.server._call(listener, this, args, `a "${name}" server-side listener of namespace ${this.name}`);
+    }
   }
 
   serverSideEmitWithAck(ev, ...args) {

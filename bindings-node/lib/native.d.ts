@@ -34,9 +34,60 @@ export declare class NativeServer {
   emitWithAck(sid: string, event: string, args: string | Array<string | number | boolean | null>, bins: Array<Buffer> | undefined | null, timeoutMs: number): number | null
   /**
    * Sends an event, encoded once, to the sockets of `nsp` in any of `to` (all when empty)
-   * and in none of `except`. Returns how many sockets it was queued for.
+   * and in none of `except`, on every server of the cluster (with `local`, this one's
+   * only). Returns how many sockets of this server it was queued for.
    */
-  broadcast(nsp: string, to: Array<string>, except: Array<string>, event: string, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer> | undefined | null): number
+  broadcast(nsp: string, to: Array<string>, except: Array<string>, event: string, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer> | undefined | null, local?: boolean | undefined | null): number
+  /**
+   * Like `broadcast`, asking each socket reached for an ack: the answers arrive as one
+   * `KIND_BROADCAST_ACK` event with the returned token, once every socket answered or at
+   * `timeoutMs`. Null when the server stopped or the namespace is unknown.
+   */
+  broadcastWithAck(nsp: string, to: Array<string>, except: Array<string>, local: boolean, event: string, args: string | Array<string | number | boolean | null>, bins: Array<Buffer> | undefined | null, timeoutMs: number): number | null
+  /**
+   * Lists the selected sockets of every server: they arrive as `KIND_FETCH_SOCKET` events
+   * and a `KIND_FETCH_DONE` with the returned token. Null when the server stopped or the
+   * namespace is unknown.
+   */
+  fetchSockets(nsp: string, to: Array<string>, except: Array<string>, local?: boolean | undefined | null): number | null
+  /**
+   * Puts the selected sockets of every server in `rooms`. False when the server stopped or
+   * the namespace is unknown.
+   */
+  socketsJoin(nsp: string, to: Array<string>, except: Array<string>, local: boolean | undefined | null, rooms: Array<string>): boolean
+  /**
+   * Takes the selected sockets of every server out of `rooms`. False when the server
+   * stopped or the namespace is unknown.
+   */
+  socketsLeave(nsp: string, to: Array<string>, except: Array<string>, local: boolean | undefined | null, rooms: Array<string>): boolean
+  /**
+   * Disconnects the selected sockets of every server (with `close`, their connections
+   * too). False when the server stopped or the namespace is unknown.
+   */
+  disconnectSockets(nsp: string, to: Array<string>, except: Array<string>, local: boolean | undefined | null, close: boolean): boolean
+  /** Sends an event to the other servers of the cluster (they get `KIND_SERVER_SIDE_EMIT`). */
+  serverSideEmit(nsp: string, event: string, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer> | undefined | null): boolean
+  /**
+   * Like `serverSideEmit`, asking each other server for an answer: they arrive as one
+   * `KIND_SERVER_SIDE_ACK` event with the returned token.
+   */
+  serverSideEmitWithAck(nsp: string, event: string, args: string | Array<string | number | boolean | null>, bins: Array<Buffer> | undefined | null, timeoutMs: number): number | null
+  /**
+   * Answers a `KIND_SERVER_SIDE_EMIT` event that asked for one. False when it was
+   * answered already, waited too long, or the server stopped.
+   */
+  serverSideAck(ack: number, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer> | undefined | null): boolean
+  /**
+   * Counts the servers of the namespace's cluster: the count arrives as one
+   * `KIND_SERVER_COUNT` event with the returned token.
+   */
+  serverCount(nsp: string): number | null
+  /**
+   * Attaches socket.io's `socket.data` (JSON text; null clears it) to a socket, for the
+   * other servers' `fetchSockets`. False when the socket is gone; throws when it is not
+   * JSON.
+   */
+  setSocketData(sid: string, data?: string | undefined | null): boolean
   /** Puts a socket in rooms. False when the socket is gone. */
   join(sid: string, rooms: Array<string>): boolean
   /** Takes a socket out of a room. False when the socket is gone. */
@@ -77,6 +128,13 @@ export declare class NativeServer {
   /** Accepts a namespace from now on, or changes whether it asks JS first. */
   addNamespace(nsp: string, middleware: boolean): boolean
   /**
+   * Stops the server on the calling (JS) thread and waits for its runtime to end, so that
+   * its port is free when this returns: for replacing a server that just started and has
+   * no clients yet (`io.adapter()` right after `new Server(port)`), where that takes about
+   * a millisecond. The last events and `KIND_CLOSED` follow as after `close()`.
+   */
+  stopNow(): void
+  /**
    * Stops the server on a thread of its own (the JS thread does not wait): every client
    * gets a disconnect and a proper close; then the last events and a `KIND_CLOSED` event
    * arrive, and the ThreadsafeFunction is released.
@@ -93,6 +151,13 @@ export declare const EVENT_FIELDS: number
 /** Event kind (an event's first field): the answer (or timeout) of `emitWithAck`. */
 export declare const KIND_ACK: number
 
+/**
+ * Event kind (an event's first field): the answers of a broadcast with acks (`id` the token,
+ * `data` the JSON array of each socket's first ack argument, `bins` their attachments,
+ * `reason` the error when not every socket answered).
+ */
+export declare const KIND_BROADCAST_ACK: number
+
 /** Event kind (an event's first field): the server stopped; no event follows. */
 export declare const KIND_CLOSED: number
 
@@ -105,6 +170,20 @@ export declare const KIND_CONNECT_REQUEST: number
 /** Event kind (an event's first field): a socket left its namespace. */
 export declare const KIND_DISCONNECT: number
 
+/**
+ * Event kind (an event's first field): the end of a `fetchSockets` answer (`id` the token,
+ * `reason` the error when a server did not answer).
+ */
+export declare const KIND_FETCH_DONE: number
+
+/**
+ * Event kind (an event's first field): one socket of a `fetchSockets` answer (`id` the token,
+ * `sid`, `nsp`, `data` JSON `{"rooms":[..],"auth":{..},"data":..,"local":bool}`, the
+ * handshake as for a connect request). Every socket of an answer comes before its
+ * `KIND_FETCH_DONE`, in the same batch.
+ */
+export declare const KIND_FETCH_SOCKET: number
+
 /** Event kind (an event's first field): a client emitted an event. */
 export declare const KIND_MESSAGE: number
 
@@ -115,6 +194,24 @@ export declare const KIND_MESSAGE: number
  * `id` is the request, its last field the request as a [`NativeRequest`] object.
  */
 export declare const KIND_REQUEST: number
+
+/**
+ * Event kind (an event's first field): the answer to `serverCount` (`id` the token, `data` the
+ * count as JSON text, or `reason` the error).
+ */
+export declare const KIND_SERVER_COUNT: number
+
+/**
+ * Event kind (an event's first field): the answers to `serverSideEmitWithAck` (`id` the token,
+ * `data` the JSON array of each server's first answer argument, `bins`, `reason` the error).
+ */
+export declare const KIND_SERVER_SIDE_ACK: number
+
+/**
+ * Event kind (an event's first field): another server's `serverSideEmit` (`nsp`, `name`,
+ * `data` and `bins` the arguments, `id` the ack to answer with `serverSideAck`, if asked).
+ */
+export declare const KIND_SERVER_SIDE_EMIT: number
 
 /** A namespace accepted from the start. */
 export interface NamespaceOptions {
@@ -176,6 +273,25 @@ export interface OpeningInfo {
   query: string
   /** When the connection opened, in milliseconds since the Unix epoch. */
   issued: number
+}
+
+/**
+ * The Redis adapter a server joins its cluster with (`createRedisAdapter` /
+ * `createShardedRedisAdapter` in JS make it).
+ */
+export interface RedisOptions {
+  /** `redis://[user[:password]@]host[:port][/db]`. */
+  url: string
+  /** The channels' prefix (Node's `key` / `channelPrefix`; default `socket.io`). */
+  key?: string
+  /** The sharded variant (`createShardedAdapter`, Redis 7 or later). */
+  sharded?: boolean
+  /** Milliseconds a request to the other servers waits for their answers (default 5000). */
+  requestsTimeout?: number
+  /** Classic only: answer requests on the requester's own response channel. */
+  publishOnSpecificResponseChannel?: boolean
+  /** Sharded only: `"static"`, `"dynamic"` (the default) or `"dynamic-private"`. */
+  subscriptionMode?: string
 }
 
 /** Options of the native server (the JS layer maps socket.io's option names onto these). */
@@ -244,6 +360,8 @@ export interface ServerOptions {
    * accepted, which creates the namespace, or refused) instead of being refused.
    */
   dynamicNamespaces?: boolean
+  /** Joins a Socket.IO cluster through Redis (absent: a server on its own). */
+  redis?: RedisOptions
 }
 
 /**

@@ -4,6 +4,7 @@
 // do instead. Nothing is accepted and then ignored. The table of docs/node.md says the same.
 
 const path = require('node:path');
+const { adapterSettings } = require('./cluster');
 
 const DOCS = 'see docs/node.md';
 
@@ -16,7 +17,7 @@ const TAKEN = {
   path: string,
   serveClient: any,
   connectTimeout: number,
-  adapter: (v, name) => defaultOrRefused(v, name, isDefaultAdapter, 'rtio is one server with its rooms in its core, it takes no adapter (e.g. @socket.io/redis-adapter); remove the option'),
+  adapter: (v) => adapterSettings(v, isDefaultAdapter), // rtio's Redis adapters, or the default
   parser: (v, name) => defaultOrRefused(v, name, isDefaultParser, 'rtio speaks socket.io\'s default packet format only (no msgpack or custom parser); remove the option here and on the clients'),
   connectionStateRecovery: (v, name) => falsyOrRefused(v, name, 'rtio has no connection state recovery (socket.recovered is always false); remove the option'),
   cleanupEmptyChildNamespaces: (v, name) => falsyOrRefused(v, name, 'child namespaces stay once created; remove the option'),
@@ -264,4 +265,4 @@ function corsPolicy(cors) {
   };
 }
 
-module.exports = { checkOptions, corsPolicy, DOCS };
+module.exports = { checkOptions, corsPolicy, isDefaultAdapter, DOCS };

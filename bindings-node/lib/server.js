@@ -7,10 +7,11 @@ const native = require('./native');
 const { pack, unpack } = require('./binary');
 const { Namespace } = require('./namespace');
 const { ParentNamespace, matcherOf } = require('./parent-namespace');
-const { Socket } = require('./socket');
+const { Socket, buildHandshake } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
 const { NO_TIMEOUT_MS, timeoutError, parseAuth } = require('./common');
-const { checkOptions, corsPolicy, DOCS } = require('./options');
+const { checkOptions, corsPolicy, isDefaultAdapter, DOCS } = require('./options');
+const { adapterSettings, RemoteSocket } = require('./cluster');
 const { incomingMessage } = require('./request');
 
 const {
@@ -23,7 +24,16 @@ const {
   KIND_ACK,
   KIND_CLOSED,
   KIND_REQUEST,
+  KIND_BROADCAST_ACK,
+  KIND_FETCH_SOCKET,
+  KIND_FETCH_DONE,
+  KIND_SERVER_SIDE_EMIT,
+  KIND_SERVER_SIDE_ACK,
+  KIND_SERVER_COUNT,
 } = native;
+
+/** socket.io's Redis adapter's default `requestsTimeout`. */
+const REQUESTS_TIMEOUT_MS = 5000;
 
 function clientBundle() {
   try {
@@ -103,6 +113,9 @@ class Server {
     this._native = null;
     /** the current (or last) listening run: see `listen` */
     this._run = null;
+    /** the `redis` settings of the native server, from the adapter option or `adapter()` */
+    this._adapterSettings = adapterSettings(this.opts.adapter, isDefaultAdapter);
+    this._adapter = this.opts.adapter;
     this.sockets = this.of('/');
     if (srv !== undefined && srv !== null && srv !== false) this.listen(srv);
   }
@@ -130,10 +143,45 @@ class Server {
     return this;
   }
 
-  /** rtio has one adapter, in its core: the getter works, setting one is not supported. */
+  /**
+   * The adapter (what was set), or sets it: `io.adapter(createRedisAdapter(url))` (rtio's
+   * own adapters only: see `createRedisAdapter`). rtio's core takes its adapter when it
+   * starts: before `listen()`, or in the same tick as `new Server(port)` (the core that has
+   * just started, with no client yet, is then restarted with it on the same port, the JS
+   * thread waiting about a millisecond for that). Later, it throws.
+   */
   adapter(v) {
-    if (!arguments.length) return undefined;
-    throw new Error(`rtio: custom adapters are not supported (${DOCS})`);
+    if (!arguments.length) return this._adapter;
+    const settings = adapterSettings(v, isDefaultAdapter);
+    const run = this._run;
+    if (this._native && !(run.fresh && this._sockets.size === 0)) {
+      throw new Error(
+        'rtio: io.adapter(...) must come before the server listens: rtio\'s core takes its ' +
+          'adapter when it starts; call it in the same tick as new Server(port), before ' +
+          `io.listen(port), or give the "adapter" option (${DOCS})`,
+      );
+    }
+    this._adapterSettings = settings;
+    this._adapter = v;
+    if (this._native) {
+      const port = this._native.port;
+      run.closing = true;
+      this._native = null;
+      run.native.stopNow(); // the port is free when it returns
+      this.listen(port);
+    }
+    return this;
+  }
+
+  /** True when the server joins a cluster (an adapter of rtio's was given). */
+  _clustered() {
+    return this._adapterSettings !== null;
+  }
+
+  /** How long requests to the other servers wait (the adapter's `requestsTimeout`). */
+  _requestsTimeout() {
+    const s = this._adapterSettings;
+    return s && s.requestsTimeout !== undefined ? s.requestsTimeout : REQUESTS_TIMEOUT_MS;
   }
 
   _assertNotListening(what) {
@@ -148,6 +196,10 @@ class Server {
       const merged = { ...this.opts, ...opts };
       checkOptions(merged);
       this.opts = merged;
+      if ('adapter' in opts) {
+        this._adapterSettings = adapterSettings(opts.adapter, isDefaultAdapter);
+        this._adapter = opts.adapter;
+      }
     }
     if (srv !== null && typeof srv === 'object' && typeof srv.listen === 'function') {
       throw new TypeError(
@@ -167,10 +219,14 @@ class Server {
     const run = {
       native: null,
       closing: false,
+      /** true until the next tick: `adapter()` may still restart this run (see there) */
+      fresh: true,
       /** connect requests whose socket is not connected yet, by socket id */
       pending: new Map(),
       /** acks waited for, by the token the core gave */
       acks: new Map(),
+      /** cluster operations waiting for their result, by the token the core gave (see `_clusterCall`) */
+      cluster: new Map(),
       /** the cors option's decision per request, when JS makes it (RegExp or function origins) */
       cors,
       /** socket.io's allowRequest, when set */
@@ -207,6 +263,7 @@ class Server {
         // (io.of(regexp | fn)) to match, possibly after listen(); the others are refused
         // there with socket.io's "Invalid namespace".
         dynamicNamespaces: true,
+        redis: this._adapterSettings || undefined,
       },
       (...batch) => this._onEvents(batch, run),
     );
@@ -214,6 +271,9 @@ class Server {
     Object.assign(run.native, run.native.fastCalls());
     this._run = run;
     this._native = run.native;
+    process.nextTick(() => {
+      run.fresh = false;
+    });
     return this;
   }
 
@@ -425,9 +485,70 @@ class Server {
         return this._onConnectRequest(ev, run);
       case KIND_REQUEST:
         return this._onRequest(ev.id, ev.handshake, run);
+      case KIND_FETCH_SOCKET: {
+        const entry = run.cluster.get(ev.id);
+        if (entry) entry.sockets.push(ev);
+        return;
+      }
+      case KIND_FETCH_DONE:
+      case KIND_BROADCAST_ACK:
+      case KIND_SERVER_SIDE_ACK:
+      case KIND_SERVER_COUNT: {
+        const entry = run.cluster.get(ev.id);
+        if (!entry) return;
+        run.cluster.delete(ev.id);
+        return entry.done(ev, entry.sockets);
+      }
+      case KIND_SERVER_SIDE_EMIT:
+        return this._onServerSideEmit(ev, run);
       default:
         return;
     }
+  }
+
+  /**
+   * Starts a cluster operation: `start(native)` makes the native call and returns its token;
+   * `done(ev, sockets)` gets the event that completes it (and, for `fetchSockets`, the
+   * events of the sockets before it). False when the server is not listening (or the core
+   * refused: stopped, unknown namespace), and `done` is never called.
+   */
+  _clusterCall(start, done) {
+    const native = this._native;
+    if (!native) return false;
+    const token = start(native);
+    if (token === null || token === undefined) return false;
+    this._run.cluster.set(token, { done, sockets: [] });
+    return true;
+  }
+
+  /** A socket of a `fetchSockets` answer: this server's Socket, or a RemoteSocket. */
+  _fetched(nsp, ev) {
+    const fields = JSON.parse(ev.data);
+    if (fields.local) {
+      const socket = this._sockets.get(ev.sid);
+      if (socket) return socket;
+    }
+    const owner = this._nsps.get(ev.nsp) || nsp;
+    const handshake = buildHandshake(this, { handshake: ev.handshake, data: JSON.stringify(fields.auth) });
+    const data = fields.data === null || fields.data === undefined ? {} : fields.data;
+    return new RemoteSocket(owner, ev.sid, handshake, fields.rooms, data);
+  }
+
+  /** Another server's `serverSideEmit`: to the namespace's listeners of that event. */
+  _onServerSideEmit(ev, run) {
+    const nsp = this._nsps.get(ev.nsp);
+    if (!nsp) return;
+    const args = unpack(ev.data, ev.bins);
+    if (ev.id !== undefined && ev.id !== null) {
+      let answered = false;
+      args.push((...answer) => {
+        if (answered || run.closing) return;
+        answered = true;
+        const { args: packed, bins } = pack(answer);
+        run.native.serverSideAck(ev.id, packed, bins);
+      });
+    }
+    nsp._onServerSideEmit(ev.name, args);
   }
 
   /**
@@ -602,6 +723,16 @@ class Server {
     const acks = [...run.acks.values()];
     run.acks.clear();
     for (const entry of acks) if (!entry.socket) entry.cb(timeoutError());
+    // cluster operations still waiting fail now, as they would at their timeout
+    const cluster = [...run.cluster.values()];
+    run.cluster.clear();
+    for (const entry of cluster) {
+      try {
+        entry.done({ reason: 'the server closed' }, []);
+      } catch (err) {
+        this._report(err, 'a cluster operation callback');
+      }
+    }
     native.settleOpenings(); // the disconnects of this last batch are handled
     run.resolveClosed();
   }
@@ -702,4 +833,4 @@ Server.prototype.emit = function emit(ev, ...args) {
   return this.sockets.emit(ev, ...args);
 };
 
-module.exports = { Server, Namespace, ParentNamespace, Socket, BroadcastOperator };
+module.exports = { Server, Namespace, ParentNamespace, Socket, BroadcastOperator, RemoteSocket };

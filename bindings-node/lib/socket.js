@@ -163,14 +163,52 @@ class Socket extends EventEmitter {
     return this.nsp.adapter;
   }
 
-  /** Arbitrary data of the app, kept with the socket (an object made on first use). */
+  /**
+   * Arbitrary data of the app, kept with the socket (an object made on first use). In a
+   * cluster, other servers see it in their `fetchSockets()`: assigning `socket.data`, or a
+   * top-level key of it, hands its JSON to the core; a change nested deeper in place
+   * (`socket.data.user.name = ...`) is not seen until the next such assignment.
+   */
   get data() {
     if (this._data === undefined) this._data = {};
-    return this._data;
+    if (this._dataView !== undefined && this._dataView.target === this._data) return this._dataView.proxy;
+    const data = this._data;
+    if (data === null || typeof data !== 'object' || !this.server._clustered()) return data;
+    const socket = this;
+    const proxy = new Proxy(data, {
+      set(target, key, value, receiver) {
+        const ok = Reflect.set(target, key, value, receiver);
+        socket._shareData();
+        return ok;
+      },
+      deleteProperty(target, key) {
+        const ok = Reflect.deleteProperty(target, key);
+        socket._shareData();
+        return ok;
+      },
+    });
+    this._dataView = { target: data, proxy };
+    return proxy;
   }
 
   set data(value) {
     this._data = value;
+    this._dataView = undefined;
+    this._shareData();
+  }
+
+  /** Hands `socket.data` to the core, for the other servers' `fetchSockets()` (in a cluster). */
+  _shareData() {
+    const native = this.server._native;
+    if (!native || !this.connected || !this.server._clustered()) return;
+    let json;
+    try {
+      json = this._data === undefined ? undefined : JSON.stringify(this._data);
+    } catch (err) {
+      this.server._report(err, `socket.data of socket ${this.id} (not JSON: other servers keep its last value)`);
+      return;
+    }
+    native.setSocketData(this.id, json === undefined ? null : json);
   }
 
   /** The flags of the next emit or broadcast, made writable on first use. */
@@ -183,10 +221,32 @@ class Socket extends EventEmitter {
     return !this.connected;
   }
 
-  /** The rooms this socket is in (its own room, named by its id, included). */
+  /**
+   * The rooms this socket is in (its own room, named by its id, included), as rtio's core
+   * knows them now (in a cluster, other servers' `socketsJoin` change them too). Inside
+   * `disconnecting` the core has let the socket go: the rooms are then the last ones known
+   * here (see `_keepRooms`).
+   */
   get rooms() {
     if (!this._accepted) return new Set(this._pendingRooms ? [this.id, ...this._pendingRooms] : [this.id]);
-    return this.adapter.socketRooms(this.id) || new Set();
+    if (!this.connected) return new Set();
+    const native = this.server._native;
+    const rooms = native ? native.rooms(this.id) : null;
+    if (rooms) {
+      this._keepRooms(rooms);
+      return new Set(rooms);
+    }
+    return new Set(this._lastRooms || [this.id]);
+  }
+
+  /**
+   * Keeps the rooms the core reported last, for `disconnecting` (the core reports a
+   * disconnect once the socket left its rooms): only for a socket in more than its own room,
+   * so that most sockets keep nothing. They are the core's own list as of that moment, so
+   * they are right unless another server changed the rooms since (see docs/node.md).
+   */
+  _keepRooms(rooms) {
+    this._lastRooms = rooms.length > 1 ? rooms : undefined;
   }
 
   /**
@@ -398,7 +458,7 @@ class Socket extends EventEmitter {
     }
     if (!this.connected) return;
     const native = this.server._native;
-    if (native && native.join(this.id, list)) this.adapter.addAll(this.id, list);
+    if (native && native.join(this.id, list)) this._keepRooms(native.rooms(this.id) || []);
   }
 
   /** Leaves a room. */
@@ -410,8 +470,7 @@ class Socket extends EventEmitter {
     }
     if (!this.connected) return;
     const native = this.server._native;
-    if (native) native.leave(this.id, room);
-    this.adapter.del(this.id, room);
+    if (native && native.leave(this.id, room)) this._keepRooms(native.rooms(this.id) || []);
   }
 
   /** Leaves every room (its own included, as socket.io does). */
@@ -428,7 +487,10 @@ class Socket extends EventEmitter {
   disconnect(close = false) {
     if (!this.connected) return this;
     const native = this.server._native;
-    if (native) native.disconnect(this.id, Boolean(close));
+    if (native) {
+      this._keepRooms(native.rooms(this.id) || []); // for `disconnecting`
+      native.disconnect(this.id, Boolean(close));
+    }
     this._onclose('server namespace disconnect');
     return this;
   }
@@ -508,13 +570,13 @@ class Socket extends EventEmitter {
     this._accepted = true;
     this.connected = true;
     setOpening(this.handshake, sid); // the request's external goes (see OPENING)
-    this.adapter.addAll(sid, [sid]);
     if (this._pendingRooms && this._pendingRooms.size > 0) {
       const rooms = [...this._pendingRooms];
       this._pendingRooms = undefined;
-      const native = this.server._native;
-      if (native && native.join(sid, rooms)) this.adapter.addAll(sid, rooms);
+      this.join(rooms);
     }
+    // what a connection middleware put in socket.data, for the other servers
+    if (this._data !== undefined) this._shareData();
   }
 
   /** @private A client event (`args` ends with the ack function when one is asked). */
@@ -600,7 +662,7 @@ class Socket extends EventEmitter {
     if (this._upgradeWatch) this._stopUpgradeWatch();
     setOpening(this.handshake, opening !== undefined ? opening : native.opening(this.id));
     this._emitReserved('disconnecting', reason, description);
-    this.adapter.delAll(this.id);
+    this._lastRooms = undefined;
     this.nsp._remove(this);
     this.server._forget(this);
     this.connected = false;
@@ -621,4 +683,4 @@ function transportObject(name) {
 /** rtio does not recover connection state: false for every socket. */
 Socket.prototype.recovered = false;
 
-module.exports = { Socket };
+module.exports = { Socket, buildHandshake };

@@ -9,8 +9,9 @@ use napi::bindgen_prelude::{Buffer, JsValuesTupleIntoVec, ToNapiValue, TypeName,
 use napi::{check_status, sys};
 use napi_derive::napi;
 use rtio::engineio::{Handshake, Transport};
-use rtio::{Event, Payload, RequestInfo};
+use rtio::{ClusterError, Event, Payload, RequestInfo, SocketInfo};
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::opening;
 
@@ -121,6 +122,34 @@ impl NativeEvent {
         }
     }
 }
+
+/// Event kind (an event's first field): the answers of a broadcast with acks (`id` the token,
+/// `data` the JSON array of each socket's first ack argument, `bins` their attachments,
+/// `reason` the error when not every socket answered).
+#[napi]
+pub const KIND_BROADCAST_ACK: u32 = 7;
+/// Event kind (an event's first field): one socket of a `fetchSockets` answer (`id` the token,
+/// `sid`, `nsp`, `data` JSON `{"rooms":[..],"auth":{..},"data":..,"local":bool}`, the
+/// handshake as for a connect request). Every socket of an answer comes before its
+/// `KIND_FETCH_DONE`, in the same batch.
+#[napi]
+pub const KIND_FETCH_SOCKET: u32 = 8;
+/// Event kind (an event's first field): the end of a `fetchSockets` answer (`id` the token,
+/// `reason` the error when a server did not answer).
+#[napi]
+pub const KIND_FETCH_DONE: u32 = 9;
+/// Event kind (an event's first field): another server's `serverSideEmit` (`nsp`, `name`,
+/// `data` and `bins` the arguments, `id` the ack to answer with `serverSideAck`, if asked).
+#[napi]
+pub const KIND_SERVER_SIDE_EMIT: u32 = 10;
+/// Event kind (an event's first field): the answers to `serverSideEmitWithAck` (`id` the token,
+/// `data` the JSON array of each server's first answer argument, `bins`, `reason` the error).
+#[napi]
+pub const KIND_SERVER_SIDE_ACK: u32 = 11;
+/// Event kind (an event's first field): the answer to `serverCount` (`id` the token, `data` the
+/// count as JSON text, or `reason` the error).
+#[napi]
+pub const KIND_SERVER_COUNT: u32 = 12;
 
 /// Values per event in a batch handed to JS: `NativeEvent`'s fields in order (kind, sid,
 /// nsp, name, data, bins, id, reason, handshake); absent ones are `undefined`.
@@ -267,16 +296,145 @@ fn payload_parts(payload: Payload) -> (String, Option<Vec<Buffer>>) {
     (json, bins)
 }
 
-/// Converts a core event (on the JS thread, as its batch is taken); `None` for the answers
-/// and messages of cluster operations, which this binding does not start yet (the default
-/// adapter sends none of them unless asked).
-pub(crate) fn convert(event: Event) -> Option<NativeEvent> {
-    Some(match event {
-        Event::BroadcastAckResponse { .. }
-        | Event::FetchSocketsResponse { .. }
-        | Event::ServerSideEmit { .. }
-        | Event::ServerSideAckResponse { .. }
-        | Event::ServerCountResponse { .. } => return None,
+/// Renumbers the binary placeholders of `value` by `offset` (the attachments of the answers
+/// before it in a merged list).
+fn shift_placeholders(value: &mut Value, offset: usize) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| shift_placeholders(v, offset)),
+        Value::Object(map) => {
+            if map.get("_placeholder") == Some(&Value::Bool(true)) {
+                if let Some(n) = map.get("num").and_then(Value::as_u64) {
+                    map.insert("num".into(), Value::from(n + offset as u64));
+                    return;
+                }
+            }
+            map.values_mut().for_each(|v| shift_placeholders(v, offset));
+        }
+        _ => {}
+    }
+}
+
+/// The first argument of each answer (what socket.io hands its callbacks, as its Redis
+/// adapter forwards only that), as one JSON array with the attachments of all of them.
+pub(crate) fn firsts<'a>(
+    answers: impl IntoIterator<Item = &'a Payload>,
+) -> (String, Option<Vec<Buffer>>) {
+    let mut values = Vec::new();
+    let mut bins: Vec<Buffer> = Vec::new();
+    for answer in answers {
+        let mut first = answer.first();
+        if !answer.attachments().is_empty() {
+            shift_placeholders(&mut first, bins.len());
+            bins.extend(
+                answer
+                    .attachments()
+                    .iter()
+                    .map(|b| Buffer::from(b.to_vec())),
+            );
+        }
+        values.push(first);
+    }
+    let json = Value::Array(values).to_string();
+    (json, if bins.is_empty() { None } else { Some(bins) })
+}
+
+fn error_text(error: Option<ClusterError>) -> Option<String> {
+    error.map(|e| e.to_string())
+}
+
+/// What JS gets of one socket of a `fetchSockets` answer besides its id, namespace and
+/// handshake.
+fn socket_fields(info: &SocketInfo) -> String {
+    let raw = |text: &str| -> Value { serde_json::from_str(text).unwrap_or(Value::Null) };
+    serde_json::json!({
+        "rooms": info.rooms,
+        "auth": raw(&info.auth),
+        "data": info.data.as_deref().map(raw).unwrap_or(Value::Null),
+        "local": info.local,
+    })
+    .to_string()
+}
+
+/// Converts a core event into what JS gets (on the JS thread, as its batch is taken): one
+/// event, or for a `fetchSockets` answer one per socket and a last one.
+pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
+    let last = match event {
+        Event::BroadcastAckResponse {
+            token,
+            answers,
+            error,
+        } => {
+            let (json, bins) = firsts(answers.iter().map(|a| &a.payload));
+            NativeEvent {
+                id: Some(token as f64),
+                data: Some(json),
+                bins,
+                reason: error_text(error),
+                ..NativeEvent::new(KIND_BROADCAST_ACK)
+            }
+        }
+        Event::FetchSocketsResponse {
+            token,
+            sockets,
+            error,
+        } => {
+            for info in sockets {
+                out.push(NativeEvent {
+                    id: Some(token as f64),
+                    data: Some(socket_fields(&info)),
+                    sid: Some(info.id),
+                    nsp: Some(info.nsp),
+                    handshake: Some(info.handshake),
+                    ..NativeEvent::new(KIND_FETCH_SOCKET)
+                });
+            }
+            NativeEvent {
+                id: Some(token as f64),
+                reason: error_text(error),
+                ..NativeEvent::new(KIND_FETCH_DONE)
+            }
+        }
+        Event::ServerSideEmit {
+            nsp,
+            event,
+            payload,
+            ack,
+        } => {
+            let (json, bins) = payload_parts(payload);
+            NativeEvent {
+                nsp: Some(nsp),
+                name: Some(event),
+                data: Some(json),
+                bins,
+                id: ack.map(|a| a as f64),
+                ..NativeEvent::new(KIND_SERVER_SIDE_EMIT)
+            }
+        }
+        Event::ServerSideAckResponse {
+            token,
+            answers,
+            error,
+        } => {
+            let (json, bins) = firsts(&answers);
+            NativeEvent {
+                id: Some(token as f64),
+                data: Some(json),
+                bins,
+                reason: error_text(error),
+                ..NativeEvent::new(KIND_SERVER_SIDE_ACK)
+            }
+        }
+        Event::ServerCountResponse { token, result } => {
+            let mut ev = NativeEvent {
+                id: Some(token as f64),
+                ..NativeEvent::new(KIND_SERVER_COUNT)
+            };
+            match result {
+                Ok(n) => ev.data = Some(n.to_string()),
+                Err(e) => ev.reason = Some(e.to_string()),
+            }
+            ev
+        }
         Event::Request { request, info } => NativeEvent {
             id: Some(request as f64),
             request: Some(info),
@@ -352,16 +510,24 @@ pub(crate) fn convert(event: Event) -> Option<NativeEvent> {
             }
             ev
         }
-    })
+    };
+    out.push(last);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     #[test]
     fn converts_events() {
-        let ev = convert(Event::Disconnect {
+        let one = |e: Event| {
+            let mut out = Vec::new();
+            convert(e, &mut out);
+            assert_eq!(out.len(), 1);
+            out.pop()
+        };
+        let ev = one(Event::Disconnect {
             sid: "abc".into(),
             nsp: "/".into(),
             reason: rtio::DisconnectReason::PingTimeout,
@@ -369,7 +535,7 @@ mod tests {
         .unwrap();
         assert_eq!(ev.kind, KIND_DISCONNECT);
         assert_eq!(ev.reason.as_deref(), Some("ping timeout"));
-        let ev = convert(Event::AckResponse {
+        let ev = one(Event::AckResponse {
             token: 7,
             sid: "abc".into(),
             result: Err(rtio::AckError::Timeout),
@@ -381,6 +547,23 @@ mod tests {
     }
 
     #[test]
+    fn merges_the_attachments_of_answers() {
+        let a = Payload::from_json(r#"[{"_placeholder":true,"num":0},"x"]"#)
+            .unwrap()
+            .with_attachments(vec![Bytes::from_static(b"a")]);
+        let b = Payload::from_json(r#"[[1,{"_placeholder":true,"num":0}]]"#)
+            .unwrap()
+            .with_attachments(vec![Bytes::from_static(b"b")]);
+        let (json, bins) = firsts([&a, &Payload::from_json("[]").unwrap(), &b]);
+        assert_eq!(
+            json,
+            r#"[{"_placeholder":true,"num":0},null,[1,{"_placeholder":true,"num":1}]]"#
+        );
+        let bins = bins.unwrap();
+        assert_eq!((&bins[0][..], &bins[1][..]), (&b"a"[..], &b"b"[..]));
+    }
+
+    #[test]
     fn converts_requests() {
         let info = Arc::new(RequestInfo {
             method: "GET".into(),
@@ -389,11 +572,15 @@ mod tests {
             remote_addr: "127.0.0.1:4321".parse().unwrap(),
             transport: Transport::WebSocket,
         });
-        let ev = convert(Event::Request {
-            request: 9,
-            info: info.clone(),
-        })
-        .unwrap();
+        let mut out = Vec::new();
+        convert(
+            Event::Request {
+                request: 9,
+                info: info.clone(),
+            },
+            &mut out,
+        );
+        let ev = out.pop().unwrap();
         assert_eq!((ev.kind, ev.id), (KIND_REQUEST, Some(9.0)));
         let request = NativeRequest::from_info(ev.request.as_deref().unwrap());
         assert_eq!(request.transport, "websocket");

@@ -30,7 +30,11 @@ use napi::threadsafe_function::{
 };
 use napi::Status;
 use napi_derive::napi;
-use rtio::{Config, CorsOrigins, Events, Io, NamespaceConfig, Payload, RequestAnswer, Server};
+use rtio::{
+    Config, CorsOrigins, Events, Io, NamespaceConfig, Payload, RequestAnswer, Selector, Server,
+};
+use rtio_redis::adapter::{redis_adapter, RedisAdapterOptions, Variant};
+use rtio_redis::SubscriptionMode;
 
 /// Events handed to JS in one ThreadsafeFunction call, at most: then the doorbell rings
 /// again, so timers and IO of the JS loop get their turn between batches.
@@ -43,6 +47,24 @@ pub struct NamespaceOptions {
     pub name: String,
     /// Whether connections first reach JS as a connect request (`.use()` middlewares).
     pub middleware: bool,
+}
+
+/// The Redis adapter a server joins its cluster with (`createRedisAdapter` /
+/// `createShardedRedisAdapter` in JS make it).
+#[napi(object)]
+pub struct RedisOptions {
+    /// `redis://[user[:password]@]host[:port][/db]`.
+    pub url: String,
+    /// The channels' prefix (Node's `key` / `channelPrefix`; default `socket.io`).
+    pub key: Option<String>,
+    /// The sharded variant (`createShardedAdapter`, Redis 7 or later).
+    pub sharded: Option<bool>,
+    /// Milliseconds a request to the other servers waits for their answers (default 5000).
+    pub requests_timeout: Option<f64>,
+    /// Classic only: answer requests on the requester's own response channel.
+    pub publish_on_specific_response_channel: Option<bool>,
+    /// Sharded only: `"static"`, `"dynamic"` (the default) or `"dynamic-private"`.
+    pub subscription_mode: Option<String>,
 }
 
 /// Options of the native server (the JS layer maps socket.io's option names onto these).
@@ -102,6 +124,8 @@ pub struct ServerOptions {
     /// Whether a client joining another namespace comes as a connect request (to be
     /// accepted, which creates the namespace, or refused) instead of being refused.
     pub dynamic_namespaces: Option<bool>,
+    /// Joins a Socket.IO cluster through Redis (absent: a server on its own).
+    pub redis: Option<RedisOptions>,
 }
 
 /// Socket and room counts of a namespace.
@@ -158,7 +182,7 @@ impl Doorbell {
         }
         while batch.len() < MAX_BATCH {
             match events.try_recv() {
-                Ok(Some(e)) => batch.extend(convert(e)),
+                Ok(Some(e)) => convert(e, &mut batch),
                 Ok(None) => return EventBatch(batch),
                 Err(_) => {
                     self.closed.store(true, Ordering::Release);
@@ -260,6 +284,33 @@ fn to_config(o: ServerOptions) -> napi::Result<Config> {
         c.send_queue_bytes = n;
     }
     c.dynamic_namespaces = o.dynamic_namespaces.unwrap_or(false);
+    if let Some(r) = o.redis {
+        let mut options = RedisAdapterOptions::new(r.url);
+        if let Some(key) = r.key {
+            options.key = key;
+        }
+        if r.sharded.unwrap_or(false) {
+            options.variant = Variant::Sharded;
+        }
+        if let Some(d) = millis("requestsTimeout", r.requests_timeout)? {
+            options.requests_timeout = d;
+        }
+        options.publish_on_specific_response_channel =
+            r.publish_on_specific_response_channel.unwrap_or(false);
+        options.subscription_mode = match r.subscription_mode.as_deref() {
+            None | Some("dynamic") => SubscriptionMode::Dynamic,
+            Some("static") => SubscriptionMode::Static,
+            Some("dynamic-private") => SubscriptionMode::DynamicPrivate,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "unknown subscriptionMode {other:?} (\"static\", \"dynamic\" or \"dynamic-private\")"
+                )))
+            }
+        };
+        // requests to other servers end at the adapter's timeout, as in socket.io
+        c.cluster_timeout = options.requests_timeout;
+        c.adapter = Some(redis_adapter(options).map_err(|e| invalid(format!("redis: {e}")))?);
+    }
     for ns in o.namespaces.unwrap_or_default() {
         c.namespaces.retain(|n| n.name != ns.name);
         c.namespaces.push(NamespaceConfig {
@@ -297,6 +348,27 @@ fn done(r: Result<(), rtio::Error>) -> napi::Result<bool> {
         Ok(()) => Ok(true),
         Err(rtio::Error::InvalidArgument(m)) => Err(invalid(m)),
         Err(_) => Ok(false),
+    }
+}
+
+/// The selection of a cluster operation: sockets in any of `to` (all when empty), in none
+/// of `except`; with `local`, this server's only.
+fn selector<'a>(to: &'a [String], except: &'a [String], local: Option<bool>) -> Selector<'a> {
+    Selector {
+        to,
+        except,
+        skip: None,
+        local: local.unwrap_or(false),
+    }
+}
+
+/// A token as JS holds it, or null when the server stopped or the namespace is unknown;
+/// an error for a bad argument.
+fn token(r: Result<u64, rtio::Error>) -> napi::Result<Option<f64>> {
+    match r {
+        Ok(t) => Ok(Some(t as f64)),
+        Err(rtio::Error::InvalidArgument(m)) => Err(invalid(m)),
+        Err(_) => Ok(None),
     }
 }
 
@@ -400,8 +472,11 @@ impl NativeServer {
     }
 
     /// Sends an event, encoded once, to the sockets of `nsp` in any of `to` (all when empty)
-    /// and in none of `except`. Returns how many sockets it was queued for.
+    /// and in none of `except`, on every server of the cluster (with `local`, this one's
+    /// only). Returns how many sockets of this server it was queued for.
     #[napi]
+    // one positional argument per JS argument: the call made for every broadcast
+    #[allow(clippy::too_many_arguments)]
     pub fn broadcast(
         &self,
         nsp: String,
@@ -410,6 +485,7 @@ impl NativeServer {
         event: String,
         #[napi(ts_arg_type = "string | Array<string | number | boolean | null>")] args: JsonArgs,
         bins: Option<Vec<Buffer>>,
+        local: Option<bool>,
     ) -> napi::Result<u32> {
         let p = payload(args, bins)?;
         let mut b = self.io.broadcast(&nsp);
@@ -419,11 +495,168 @@ impl NativeServer {
         for room in except {
             b = b.except(room);
         }
+        if local.unwrap_or(false) {
+            b = b.local();
+        }
         match b.emit(&event, &p) {
             Ok(n) => Ok(n as u32),
             Err(rtio::Error::InvalidArgument(m)) => Err(invalid(m)),
             Err(_) => Ok(0),
         }
+    }
+
+    /// Like `broadcast`, asking each socket reached for an ack: the answers arrive as one
+    /// `KIND_BROADCAST_ACK` event with the returned token, once every socket answered or at
+    /// `timeoutMs`. Null when the server stopped or the namespace is unknown.
+    #[napi]
+    // one positional argument per JS argument, as `broadcast`
+    #[allow(clippy::too_many_arguments)]
+    pub fn broadcast_with_ack(
+        &self,
+        nsp: String,
+        to: Vec<String>,
+        except: Vec<String>,
+        local: bool,
+        event: String,
+        #[napi(ts_arg_type = "string | Array<string | number | boolean | null>")] args: JsonArgs,
+        bins: Option<Vec<Buffer>>,
+        timeout_ms: f64,
+    ) -> napi::Result<Option<f64>> {
+        let p = payload(args, bins)?;
+        let timeout = millis("timeout", Some(timeout_ms))?.unwrap_or_default();
+        let mut b = self.io.broadcast(&nsp);
+        for room in to {
+            b = b.to(room);
+        }
+        for room in except {
+            b = b.except(room);
+        }
+        if local {
+            b = b.local();
+        }
+        token(b.emit_with_ack(&event, &p, timeout))
+    }
+
+    /// Lists the selected sockets of every server: they arrive as `KIND_FETCH_SOCKET` events
+    /// and a `KIND_FETCH_DONE` with the returned token. Null when the server stopped or the
+    /// namespace is unknown.
+    #[napi]
+    pub fn fetch_sockets(
+        &self,
+        nsp: String,
+        to: Vec<String>,
+        except: Vec<String>,
+        local: Option<bool>,
+    ) -> napi::Result<Option<f64>> {
+        token(self.io.fetch_sockets(&nsp, &selector(&to, &except, local)))
+    }
+
+    /// Puts the selected sockets of every server in `rooms`. False when the server stopped or
+    /// the namespace is unknown.
+    #[napi]
+    pub fn sockets_join(
+        &self,
+        nsp: String,
+        to: Vec<String>,
+        except: Vec<String>,
+        local: Option<bool>,
+        rooms: Vec<String>,
+    ) -> napi::Result<bool> {
+        done(
+            self.io
+                .sockets_join(&nsp, &selector(&to, &except, local), rooms),
+        )
+    }
+
+    /// Takes the selected sockets of every server out of `rooms`. False when the server
+    /// stopped or the namespace is unknown.
+    #[napi]
+    pub fn sockets_leave(
+        &self,
+        nsp: String,
+        to: Vec<String>,
+        except: Vec<String>,
+        local: Option<bool>,
+        rooms: Vec<String>,
+    ) -> napi::Result<bool> {
+        done(
+            self.io
+                .sockets_leave(&nsp, &selector(&to, &except, local), rooms),
+        )
+    }
+
+    /// Disconnects the selected sockets of every server (with `close`, their connections
+    /// too). False when the server stopped or the namespace is unknown.
+    #[napi]
+    pub fn disconnect_sockets(
+        &self,
+        nsp: String,
+        to: Vec<String>,
+        except: Vec<String>,
+        local: Option<bool>,
+        close: bool,
+    ) -> napi::Result<bool> {
+        done(
+            self.io
+                .disconnect_sockets(&nsp, &selector(&to, &except, local), close),
+        )
+    }
+
+    /// Sends an event to the other servers of the cluster (they get `KIND_SERVER_SIDE_EMIT`).
+    #[napi]
+    pub fn server_side_emit(
+        &self,
+        nsp: String,
+        event: String,
+        #[napi(ts_arg_type = "string | Array<string | number | boolean | null>")] args: JsonArgs,
+        bins: Option<Vec<Buffer>>,
+    ) -> napi::Result<bool> {
+        let p = payload(args, bins)?;
+        done(self.io.server_side_emit(&nsp, &event, &p))
+    }
+
+    /// Like `serverSideEmit`, asking each other server for an answer: they arrive as one
+    /// `KIND_SERVER_SIDE_ACK` event with the returned token.
+    #[napi]
+    pub fn server_side_emit_with_ack(
+        &self,
+        nsp: String,
+        event: String,
+        #[napi(ts_arg_type = "string | Array<string | number | boolean | null>")] args: JsonArgs,
+        bins: Option<Vec<Buffer>>,
+        timeout_ms: f64,
+    ) -> napi::Result<Option<f64>> {
+        let p = payload(args, bins)?;
+        let timeout = millis("timeout", Some(timeout_ms))?.unwrap_or_default();
+        token(self.io.server_side_emit_with_ack(&nsp, &event, &p, timeout))
+    }
+
+    /// Answers a `KIND_SERVER_SIDE_EMIT` event that asked for one. False when it was
+    /// answered already, waited too long, or the server stopped.
+    #[napi]
+    pub fn server_side_ack(
+        &self,
+        ack: f64,
+        #[napi(ts_arg_type = "string | Array<string | number | boolean | null>")] args: JsonArgs,
+        bins: Option<Vec<Buffer>>,
+    ) -> napi::Result<bool> {
+        let p = payload(args, bins)?;
+        done(self.io.server_side_ack(ack as u64, &p))
+    }
+
+    /// Counts the servers of the namespace's cluster: the count arrives as one
+    /// `KIND_SERVER_COUNT` event with the returned token.
+    #[napi]
+    pub fn server_count(&self, nsp: String) -> napi::Result<Option<f64>> {
+        token(self.io.server_count(&nsp))
+    }
+
+    /// Attaches socket.io's `socket.data` (JSON text; null clears it) to a socket, for the
+    /// other servers' `fetchSockets`. False when the socket is gone; throws when it is not
+    /// JSON.
+    #[napi]
+    pub fn set_socket_data(&self, sid: String, data: Option<String>) -> napi::Result<bool> {
+        done(self.io.set_socket_data(&sid, data.as_deref()))
     }
 
     /// Puts a socket in rooms. False when the socket is gone.
@@ -536,6 +769,19 @@ impl NativeServer {
         done(self.io.add_namespace(&nsp, middleware))
     }
 
+    /// Stops the server on the calling (JS) thread and waits for its runtime to end, so that
+    /// its port is free when this returns: for replacing a server that just started and has
+    /// no clients yet (`io.adapter()` right after `new Server(port)`), where that takes about
+    /// a millisecond. The last events and `KIND_CLOSED` follow as after `close()`.
+    #[napi]
+    pub fn stop_now(&self) {
+        if self.closing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.io.stop();
+        self.bell.ring();
+    }
+
     /// Stops the server on a thread of its own (the JS thread does not wait): every client
     /// gets a disconnect and a proper close; then the last events and a `KIND_CLOSED` event
     /// arrive, and the ThreadsafeFunction is released.
@@ -588,6 +834,7 @@ mod tests {
             send_queue_bytes: None,
             namespaces: None,
             dynamic_namespaces: None,
+            redis: None,
         }
     }
 
@@ -634,6 +881,36 @@ mod tests {
         assert_eq!(c.cors, CorsOrigins::Host);
         assert!(c.cors_credentials && c.request_gate);
         assert_eq!(c.request_gate_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn maps_the_redis_adapter() {
+        let redis = |url: &str, mode: Option<&str>| RedisOptions {
+            url: url.into(),
+            key: Some("app".into()),
+            sharded: Some(true),
+            requests_timeout: Some(2000.0),
+            publish_on_specific_response_channel: None,
+            subscription_mode: mode.map(Into::into),
+        };
+        let c = to_config(ServerOptions {
+            redis: Some(redis("redis://127.0.0.1:6379", Some("static"))),
+            ..options()
+        })
+        .unwrap();
+        assert!(c.adapter.is_some());
+        assert_eq!(c.cluster_timeout, Duration::from_millis(2000));
+        assert!(to_config(options()).unwrap().adapter.is_none());
+        let bad_url = to_config(ServerOptions {
+            redis: Some(redis("http://nowhere", None)),
+            ..options()
+        });
+        assert!(bad_url.is_err_and(|e| e.reason.contains("redis")));
+        assert!(to_config(ServerOptions {
+            redis: Some(redis("redis://127.0.0.1", Some("sometimes"))),
+            ..options()
+        })
+        .is_err());
     }
 
     #[test]
