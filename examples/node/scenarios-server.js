@@ -9,17 +9,26 @@
 //     `error` listeners of `io`) and keeps serving;
 //   - shutdown is `io.close()`; the process then exits by itself;
 //   - `visits` is a counter of its own (seed 000's `totalUsers++` / `totalUsers--`), so that
-//     the count follows the connect and disconnect events in the order they are handled.
+//     the count follows the connect and disconnect events in the order they are handled;
+//   - the cluster: `createRedisAdapter(url)` from rtio where the reference makes node-redis
+//     clients for @socket.io/redis-adapter's `createAdapter(pub, sub)` (rtio's core holds the
+//     Redis connections, retries while Redis is away, and says so on stderr).
 //
 //   node scenarios-server.js [--port N] [--ping-interval MS] [--ping-timeout MS]
 //                            [--max-payload BYTES] [--connect-timeout MS] [--no-visits]
+//                            [--redis URL [--redis-key PREFIX] [--redis-sharded]]
+//
+// With --redis, the server joins a Socket.IO cluster through Redis, wire-compatible with
+// @socket.io/redis-adapter 8.x: `createRedisAdapter` (classic Pub/Sub, `key` PREFIX) or, with
+// --redis-sharded, `createShardedRedisAdapter` (`channelPrefix` PREFIX). Without it: a cluster
+// of one.
 //
 // Prints `READY <port>` on stdout once listening; logs go to stderr.
 'use strict';
 
 const path = require('node:path');
 const { parseArgs } = require('node:util');
-const { Server } = require('rtio');
+const { Server, createRedisAdapter, createShardedRedisAdapter } = require('rtio');
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -32,6 +41,9 @@ const { values: flags } = parseArgs({
     'max-payload': { type: 'string', default: '1000000' },
     'connect-timeout': { type: 'string', default: '45000' },
     'no-visits': { type: 'boolean', default: false },
+    redis: { type: 'string' },
+    'redis-key': { type: 'string', default: 'socket.io' },
+    'redis-sharded': { type: 'boolean', default: false },
   },
 });
 
@@ -46,6 +58,18 @@ function number(name) {
 
 const port = number('port');
 const visits = !flags['no-visits'];
+const clustered = flags.redis !== undefined;
+
+// ---------------------------------------------------------------------------------------------
+// The cluster: rtio's Redis adapter (rtio's core connects, and reconnects, by itself)
+// ---------------------------------------------------------------------------------------------
+function redisAdapter(url, key, sharded) {
+  return sharded
+    ? createShardedRedisAdapter({ url, channelPrefix: key })
+    : // a short requestsTimeout (default 5000): with a node that stopped answering, fetchSockets
+      // and serverSideEmit acks give up after 2 s
+      createRedisAdapter({ url, key, requestsTimeout: 2000 });
+}
 
 // ---------------------------------------------------------------------------------------------
 // The server: rtio serves /socket.io/ (and the client bundle) and the files of examples/web
@@ -60,6 +84,7 @@ const io = new Server({
   pingTimeout: number('ping-timeout'),
   maxHttpBufferSize: number('max-payload'),
   connectTimeout: number('connect-timeout'),
+  adapter: clustered ? redisAdapter(flags.redis, flags['redis-key'], flags['redis-sharded']) : undefined,
   // handshakes that ask for it (`?deny=1`) are refused (HTTP 403), so that the suites can
   // check what a refused client sees
   allowRequest: (req, callback) => {
@@ -76,9 +101,10 @@ function logErrors(socket) {
 
 // Number of rooms that have members, not counting each socket's own room (named after its id).
 function roomCount(nsp) {
+  const { rooms, sids } = nsp.adapter;
   let count = 0;
-  for (const [room, members] of nsp.adapter.rooms) {
-    if (members.size > 0 && !nsp.adapter.sids.has(room)) count++;
+  for (const [room, members] of rooms) {
+    if (members.size > 0 && !sids.has(room)) count++;
   }
   return count;
 }
@@ -172,6 +198,71 @@ main.on('connection', (socket) => {
   socket.on('stats', (ack) => {
     ack({ sockets: main.sockets.size, rooms: roomCount(main) });
   });
+
+  // --- the cluster rows (on one node without --redis) ---------------------------------------
+
+  // A request to other nodes can fail (a node that does not answer in time): the client then
+  // gets `{error}` rather than no answer at all.
+  const failed = (ack) => (err) => {
+    console.error(`[/ ${socket.id}] ${err.message}`);
+    ack({ error: err.message });
+  };
+
+  socket.on('cluster-stats', (ack) =>
+    Promise.all([main.fetchSockets(), main.adapter.serverCount()]).then(
+      ([sockets, servers]) => ack({ sockets: sockets.length, servers }),
+      failed(ack),
+    ),
+  );
+
+  socket.on('room-sockets', (room, ack) =>
+    main
+      .in(room)
+      .fetchSockets()
+      .then((sockets) => ack(sockets.map((s) => s.id).sort()), failed(ack)),
+  );
+
+  socket.on('sockets-join', ({ in: from, room }, ack) => {
+    main.in(from).socketsJoin(room);
+    ack(true);
+  });
+
+  socket.on('sockets-leave', ({ in: from, room }, ack) => {
+    main.in(from).socketsLeave(room);
+    ack(true);
+  });
+
+  socket.on('disconnect-in', (room) => {
+    main.in(room).disconnectSockets(true);
+  });
+
+  socket.on('fanout-except', ({ except, event, data }) => {
+    main.except(except).emit(event, data);
+  });
+
+  socket.on('server-side-emit', ({ event, data }) => {
+    // the other nodes relay it to their sockets; a single node has no one to tell
+    if (clustered) main.serverSideEmit('relay', { event, data });
+  });
+
+  socket.on('server-side-ping', (ack) => {
+    if (!clustered) return ack({ ok: true, responses: [] }); // no other node to ask
+    main.serverSideEmit('ping', (err, responses) => ack({ ok: !err, responses }));
+  });
+
+  socket.on('broadcast-with-ack', ({ event, data, timeout_ms }, ack) => {
+    main.timeout(timeout_ms).emit(event, data, (err, responses) => ack({ ok: !err, responses }));
+  });
+});
+
+// Server-side events, from the other nodes' serverSideEmit (or the emitter's).
+main.on('relay', ({ event, data } = {}) => {
+  main.local.emit(event, data); // this node's sockets only
+});
+
+main.on('ping', (...args) => {
+  const ack = args.pop();
+  if (typeof ack === 'function') ack(main.sockets.size);
 });
 
 // ---------------------------------------------------------------------------------------------
