@@ -128,6 +128,8 @@ def test_manager_options_are_checked(redis_url):
     assert sio.manager is mgr and mgr.server is sio and sio.clustered
     with pytest.raises(ValueError, match="another server"):
         rtio.Server(client_manager=mgr)
+    with pytest.raises(NotImplementedError, match="Engine.IO"):
+        mgr.sid_from_eio_sid("x", "/")
 
 
 def test_redis_down_at_start_serves_locally(serve, client):

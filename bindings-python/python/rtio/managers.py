@@ -140,6 +140,40 @@ class _RedisManagerBase(Manager):
         self._bound()
         return super().is_connected(sid, namespace)
 
+    # python-socketio's bookkeeping hooks, which its server calls on its manager: rtio's
+    # engine keeps sockets, rooms and acks itself, so an app has no use for them here.
+    def _internal(self, name: str) -> NotImplementedError:
+        return NotImplementedError(
+            f"rtio: manager.{name}() is not supported: rtio's engine keeps the sockets, "
+            "their Engine.IO sessions and acks itself (python-socketio's server calls this "
+            "hook, apps do not); use the server's methods (see docs/python.md)")
+
+    def connect(self, eio_sid: Any, namespace: str) -> Any:
+        """Not supported (raises ``NotImplementedError``): the engine connects sockets."""
+        raise self._internal("connect")
+
+    def sid_from_eio_sid(self, eio_sid: Any, namespace: str) -> Any:
+        """Not supported (raises ``NotImplementedError``): rtio does not expose Engine.IO
+        session ids."""
+        raise self._internal("sid_from_eio_sid")
+
+    def eio_sid_from_sid(self, sid: str, namespace: str) -> Any:
+        """Not supported (raises ``NotImplementedError``)."""
+        raise self._internal("eio_sid_from_sid")
+
+    def can_disconnect(self, sid: str, namespace: str) -> Any:
+        """Not supported (raises ``NotImplementedError``); see :meth:`is_connected`."""
+        raise self._internal("can_disconnect")
+
+    def pre_disconnect(self, sid: str, namespace: str) -> Any:
+        """Not supported (raises ``NotImplementedError``)."""
+        raise self._internal("pre_disconnect")
+
+    def trigger_callback(self, sid: str, id: int, data: Any) -> Any:  # noqa: A002
+        """Not supported (raises ``NotImplementedError``): acks reach callbacks through
+        the engine."""
+        raise self._internal("trigger_callback")
+
     def _bound(self) -> None:
         if self.server is None:
             raise RuntimeError("this manager is not a server's client_manager")
