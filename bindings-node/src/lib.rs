@@ -394,6 +394,8 @@ impl NativeServer {
         options: ServerOptions,
         on_events: Function<'_, EventBatch, ()>,
     ) -> napi::Result<Self> {
+        // Checked first: an error must not leave a ThreadsafeFunction keeping the process alive.
+        let config = to_config(options)?;
         let bell = Arc::new(Doorbell::default());
         let taker = bell.clone();
         let tsfn: EventsTsfn = on_events
@@ -402,7 +404,7 @@ impl NativeServer {
             .build_callback(move |_: ThreadsafeCallContext<()>| Ok(taker.take_batch()))?;
         *bell.tsfn.lock().unwrap_or_else(|e| e.into_inner()) = Some(tsfn);
         let ringer = bell.clone();
-        let config = to_config(options)?.on_event_ready(Arc::new(move || ringer.ring()));
+        let config = config.on_event_ready(Arc::new(move || ringer.ring()));
         let server = match Server::start(config) {
             Ok(server) => server,
             Err(e) => {
