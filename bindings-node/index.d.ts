@@ -198,8 +198,13 @@ export interface ServerOptions {
   destroyUpgradeTimeout?: never;
   /** Only false: child namespaces stay. */
   cleanupEmptyChildNamespaces?: false;
-  /** Only socket.io-adapter's in-memory `Adapter`: rtio's rooms are in its core. */
-  adapter?: unknown;
+  /**
+   * rtio's Redis adapters (`createRedisAdapter(...)`, `createShardedRedisAdapter(...)`), or
+   * socket.io-adapter's in-memory `Adapter` (the default). Any other adapter (e.g.
+   * `@socket.io/redis-adapter`'s `createAdapter(pub, sub)`) is refused with an error naming
+   * rtio's export: rtio's core does the adapter work, wire-compatible with it.
+   */
+  adapter?: RtioAdapter | unknown;
   /** Only the socket.io-parser module: rtio speaks the default packet format. */
   parser?: unknown;
   /** Only false: rtio has no connection state recovery. */
@@ -297,9 +302,13 @@ export declare class BroadcastOperator<EmitEvents extends EventsMap = DefaultEve
   compress(compress: boolean): BroadcastOperator<EmitEvents, SocketData>;
   /** Accepted for compatibility; the event is sent normally. */
   readonly volatile: BroadcastOperator<EmitEvents, SocketData>;
-  /** This server only (with rtio, always). */
+  /** This server's sockets only: in a cluster, the operation is not sent to the other servers. */
   readonly local: BroadcastOperator<EmitEvents, SocketData>;
-  /** Waits at most `timeout` ms for the acks: the callback gets `(err, responses)`. */
+  /**
+   * Waits at most `timeout` ms for the acks (of the sockets of every server): the callback
+   * gets `(err, responses)`, each socket's first ack argument; `err` when some did not answer
+   * in time, with the responses that came.
+   */
   timeout(
     timeout: number,
   ): BroadcastOperator<DecorateAcknowledgementsWithTimeoutAndMultipleResponses<EmitEvents>, SocketData>;
@@ -310,29 +319,84 @@ export declare class BroadcastOperator<EmitEvents extends EventsMap = DefaultEve
     ev: Ev,
     ...args: AllButLast<EventParams<EmitEvents, Ev>>
   ): Promise<any[]>;
-  /** The ids of the targeted sockets. */
+  /** The ids of the targeted sockets of this server. */
   allSockets(): Promise<Set<SocketId>>;
-  /** The targeted sockets. */
-  fetchSockets(): Promise<RemoteSocket<EmitEvents, SocketData>[]>;
-  /** Makes the targeted sockets join a room (or rooms). */
+  /**
+   * The targeted sockets of every server: this server's as their `Socket` instances, the
+   * others' as `RemoteSocket` snapshots. Rejects when a server did not answer within the
+   * adapter's `requestsTimeout`.
+   */
+  fetchSockets(): Promise<Array<Socket<any, EmitEvents, any, SocketData> | RemoteSocket<EmitEvents, SocketData>>>;
+  /** Makes the targeted sockets (of every server) join a room (or rooms). */
   socketsJoin(room: Room | Room[]): void;
-  /** Makes the targeted sockets leave a room (or rooms). */
+  /** Makes the targeted sockets (of every server) leave a room (or rooms). */
   socketsLeave(room: Room | Room[]): void;
-  /** Disconnects the targeted sockets (with `close`, their whole connections). */
+  /** Disconnects the targeted sockets of every server (with `close`, their whole connections). */
   disconnectSockets(close?: boolean): void;
 }
 
-/** What `fetchSockets()` gives: with rtio (a single server), the `Socket` instances themselves. */
-export interface RemoteSocket<EmitEvents extends EventsMap, SocketData> {
+/**
+ * A socket of another server of the cluster, as `fetchSockets()` gives it: a snapshot of its
+ * id, handshake, rooms and data (as that server reported them), and operations that reach it
+ * through the cluster. Made by rtio, on the JS thread.
+ */
+export declare class RemoteSocket<EmitEvents extends EventsMap = DefaultEventsMap, SocketData = any> {
+  private constructor();
   readonly id: SocketId;
   readonly handshake: Handshake;
   readonly rooms: Set<Room>;
-  data: SocketData;
+  /** Its `socket.data` when fetched (`{}` when its server reported none). */
+  readonly data: SocketData;
+  /** Emits to it; with `timeout(ms)`, a last-argument callback gets `(err, answer)`. */
   emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): boolean;
+  /** `socket.timeout(ms).emitWithAck(ev, ...)` resolves with its answer (rejects after `ms`). */
+  timeout(timeout: number): BroadcastOperator<DecorateAcknowledgementsWithTimeoutAndMultipleResponses<EmitEvents>, SocketData>;
+  /** Makes it join a room (or rooms), on its server. */
   join(room: Room | Room[]): void;
+  /** Makes it leave a room, on its server. */
   leave(room: Room): void;
+  /** Disconnects it (with `close`, its whole connection), on its server. */
   disconnect(close?: boolean): this;
 }
+
+/**
+ * An adapter of rtio's, for `io.adapter(...)` or the `adapter` option. Made by
+ * `createRedisAdapter` / `createShardedRedisAdapter`; rtio's core holds the Redis
+ * connections (made when the server starts, retried with backoff while Redis is away).
+ */
+export type RtioAdapter = ((nsp: unknown) => never) & { readonly __rtioAdapter?: never };
+
+/** `createRedisAdapter` options, named as `@socket.io/redis-adapter`'s `createAdapter`. */
+export interface RedisAdapterOptions {
+  /** `redis://[user[:password]@]host[:port][/db]`. */
+  url: string;
+  /** The channels' prefix (default `"socket.io"`); every node of a cluster uses the same. */
+  key?: string;
+  /** Milliseconds a request to the other servers waits (fetchSockets, serverSideEmit acks; default 5000). */
+  requestsTimeout?: number;
+  /** Answer requests on the requester's own response channel (default false). */
+  publishOnSpecificResponseChannel?: boolean;
+}
+
+/** `createShardedRedisAdapter` options, named as `@socket.io/redis-adapter`'s `createShardedAdapter`. */
+export interface ShardedRedisAdapterOptions {
+  /** `redis://[user[:password]@]host[:port][/db]` (Redis 7 or later). */
+  url: string;
+  /** The channels' prefix (default `"socket.io"`). */
+  channelPrefix?: string;
+  /** Which channels a server subscribes: `"dynamic"` (default; one per room), `"static"`, `"dynamic-private"`. */
+  subscriptionMode?: 'static' | 'dynamic' | 'dynamic-private';
+}
+
+/**
+ * The classic Redis adapter (Pub/Sub), wire-compatible with `@socket.io/redis-adapter` 8.x:
+ * rtio servers and Node socket.io servers share one cluster, and `@socket.io/redis-emitter`
+ * pushes into it. Throws on a bad option; an unreachable Redis is not an error (the server
+ * serves its own clients and retries).
+ */
+export declare function createRedisAdapter(opts: string | RedisAdapterOptions): RtioAdapter;
+/** The sharded Redis adapter (SPUBLISH / SSUBSCRIBE, Redis 7 or later), as `createShardedAdapter`. */
+export declare function createShardedRedisAdapter(opts: string | ShardedRedisAdapterOptions): RtioAdapter;
 
 // ---------------------------------------------------------------------------------------------
 // Socket
@@ -352,7 +416,11 @@ export declare class Socket<
   readonly server: Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
   readonly adapter: Adapter;
   readonly handshake: Handshake;
-  /** Anything the app keeps with the socket (also seen in `fetchSockets()`). */
+  /**
+   * Anything the app keeps with the socket. In a cluster, other servers see it in their
+   * `fetchSockets()`: assigning `socket.data` or a top-level key of it shares its JSON; a
+   * change nested deeper in place is not seen until the next such assignment.
+   */
   data: SocketData;
   readonly connected: boolean;
   readonly disconnected: boolean;
@@ -452,13 +520,19 @@ export declare class Socket<
 // Namespace, adapter
 // ---------------------------------------------------------------------------------------------
 
-/** Who is where in a namespace, with the shape of socket.io's in-memory adapter (read it, do not change it). */
+/**
+ * Who is where in a namespace on this server, with the shape of socket.io's adapter, asked
+ * from rtio's core on each read (`rooms` and `sids` are fresh snapshots: read them, changing
+ * them changes nothing).
+ */
 export interface Adapter {
   readonly nsp: Namespace<any, any, any, any>;
   readonly rooms: Map<Room, Set<SocketId>>;
   readonly sids: Map<SocketId, Set<Room>>;
   sockets(rooms: Set<Room>): Promise<Set<SocketId>>;
   socketRooms(id: SocketId): Set<Room> | undefined;
+  /** The number of servers of the namespace's cluster, this one included (1 without a cluster adapter). */
+  serverCount(): Promise<number>;
 }
 
 /**
@@ -512,7 +586,11 @@ export declare class Namespace<
   emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): boolean;
   send(...args: any[]): this;
   write(...args: any[]): this;
-  /** For other servers of a cluster: rtio is a single server, acks complete with no responses. */
+  /**
+   * Sends an event to the other servers of the cluster (their `nsp.on(ev, ...)` listeners).
+   * A last-argument callback gets `(err, responses)`: each other server's answer, `err` when
+   * some did not answer within `requestsTimeout`. Without a cluster: `(null, [])`.
+   */
   serverSideEmit<Ev extends EventNames<ServerSideEvents>>(ev: Ev, ...args: EventParams<ServerSideEvents, Ev>): boolean;
   serverSideEmitWithAck<Ev extends EventNames<ServerSideEvents>>(
     ev: Ev,
@@ -525,7 +603,7 @@ export declare class Namespace<
   timeout(
     timeout: number,
   ): BroadcastOperator<DecorateAcknowledgementsWithTimeoutAndMultipleResponses<EmitEvents>, SocketData>;
-  fetchSockets(): Promise<RemoteSocket<EmitEvents, SocketData>[]>;
+  fetchSockets(): Promise<Array<Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | RemoteSocket<EmitEvents, SocketData>>>;
   socketsJoin(room: Room | Room[]): void;
   socketsLeave(room: Room | Room[]): void;
   disconnectSockets(close?: boolean): void;
@@ -572,6 +650,14 @@ export declare class Server<
   serveClient(v: boolean): this;
   connectTimeout(): number;
   connectTimeout(v: number): this;
+  /** The adapter given (`undefined`: the default). */
+  adapter(): RtioAdapter | unknown;
+  /**
+   * Joins a cluster: `io.adapter(createRedisAdapter(url))`. Before `listen()`, or in the same
+   * tick as `new Server(port)` (the fresh core then restarts with it on the same port); throws
+   * later, and for an adapter that is not rtio's.
+   */
+  adapter(v: RtioAdapter): this;
 
   /** The namespace of this name (created on first use); `fn` is added as a connection listener. */
   of(
@@ -627,7 +713,7 @@ export declare class Server<
   timeout(
     timeout: number,
   ): BroadcastOperator<DecorateAcknowledgementsWithTimeoutAndMultipleResponses<EmitEvents>, SocketData>;
-  fetchSockets(): Promise<RemoteSocket<EmitEvents, SocketData>[]>;
+  fetchSockets(): Promise<Array<Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData> | RemoteSocket<EmitEvents, SocketData>>>;
   socketsJoin(room: Room | Room[]): void;
   socketsLeave(room: Room | Room[]): void;
   disconnectSockets(close?: boolean): void;

@@ -1,6 +1,16 @@
 // Type-checks socket.io-style code against rtio's index.d.ts (`tsc -p __test__/types`).
 // Lines marked @ts-expect-error must fail to compile: they prove the types reject misuse.
-import rtio, { Server, Socket, Namespace, BroadcastOperator, type DisconnectReason, type ExtendedError } from 'rtio';
+import rtio, {
+  Server,
+  Socket,
+  Namespace,
+  BroadcastOperator,
+  RemoteSocket,
+  createRedisAdapter,
+  createShardedRedisAdapter,
+  type DisconnectReason,
+  type ExtendedError,
+} from 'rtio';
 
 // --- untyped, as most JavaScript apps ----------------------------------------------------------
 const io = new Server(0, { cors: { origin: '*' }, pingInterval: 1000, maxHttpBufferSize: 1e6, staticDir: 'public' });
@@ -45,6 +55,21 @@ io.in('r').socketsLeave(['t']);
 io.except('r').disconnectSockets(true);
 void io.fetchSockets().then((sockets) => sockets.map((s) => [s.id, s.data, s.rooms.size, s.handshake.auth]));
 void io.allSockets().then((ids: Set<string>) => ids.size);
+void io.fetchSockets().then((sockets) => {
+  for (const s of sockets) {
+    if (s instanceof RemoteSocket) void s.timeout(100).emitWithAck('question', 1);
+    s.join('r');
+    s.disconnect(true);
+  }
+});
+io.serverSideEmit('hello', 1, (err: Error | null, responses: unknown[]) => {});
+void io.serverSideEmitWithAck('hello', 1).then((responses: any[]) => responses.length);
+io.on('hello', (n: number, ack: (answer: number) => void) => ack(n + 1));
+void io.of('/').adapter.serverCount().then((n: number) => n);
+io.local.emit('only-here');
+const clustered = new Server({ adapter: createRedisAdapter({ url: 'redis://127.0.0.1:6379', key: 'app', requestsTimeout: 2000 }) });
+clustered.adapter(createShardedRedisAdapter({ url: 'redis://127.0.0.1:6379', channelPrefix: 'app', subscriptionMode: 'static' }));
+new Server(3000).adapter(createRedisAdapter('redis://127.0.0.1:6379'));
 io.timeout(100).emit('poll', (err: Error, responses: unknown[]) => {});
 void io.timeout(100).emitWithAck('poll').then((responses: any[]) => responses.length);
 const admin: Namespace = io.of('/admin');
