@@ -19,7 +19,9 @@ import { startServer, withTimeout, until, connect, STEP_MS } from '../js/harness
 
 export * from '../js/harness.mjs';
 
-export const DEFAULT_PAIRS = 'socketio+socketio rust+socketio rust+rust';
+// Each rtio host beside a Node socket.io node, two rtio hosts, and the reference pair (which
+// checks the suite itself); python-async is the Python host on rtio.AsyncServer.
+export const DEFAULT_PAIRS = 'socketio+socketio rust+socketio c+socketio python+socketio node+socketio rust+rust python-async+node';
 
 /** The host pairs under test: [{ name: 'rust+socketio', hosts: ['rust', 'socketio'] }]. */
 export const PAIRS = (process.env.CLUSTER_HOSTS || DEFAULT_PAIRS)
