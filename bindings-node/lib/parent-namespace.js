@@ -143,8 +143,9 @@ class ParentNamespace extends Namespace {
     return new ParentBroadcastOperator(this).disconnectSockets(close);
   }
 
+  /** The ids of the children's sockets on this server (as a namespace's `allSockets()`). */
   allSockets() {
-    return this.fetchSockets().then((sockets) => new Set(sockets.map((s) => s.id)));
+    return this.local.fetchSockets().then((sockets) => new Set(sockets.map((s) => s.id)));
   }
 
   timeout() {
