@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import rtio, { Server, Namespace, Socket, BroadcastOperator } from 'rtio';
+import rtio, { Server, Namespace, Socket, BroadcastOperator, RemoteSocket, createRedisAdapter, createShardedRedisAdapter } from 'rtio';
 
 const require = createRequire(import.meta.url);
 const { connect, closeClients, request } = require('./helpers.js');
@@ -15,6 +15,10 @@ describe('ESM entry point', () => {
     assert.equal(Namespace, cjs.Namespace);
     assert.equal(Socket, cjs.Socket);
     assert.equal(BroadcastOperator, cjs.BroadcastOperator);
+    assert.equal(RemoteSocket, cjs.RemoteSocket);
+    assert.equal(createRedisAdapter, cjs.createRedisAdapter);
+    assert.equal(createShardedRedisAdapter, cjs.createShardedRedisAdapter);
+    assert.equal(typeof createRedisAdapter, 'function');
   });
 
   it('serves a client', async () => {
