@@ -324,3 +324,51 @@ describe('a cluster of an rtio server and a socket.io server (Redis, classic)', 
     assert.equal(await io.of('/').adapter.serverCount(), 2);
   });
 });
+
+describe('two rtio servers on the sharded adapter (Redis 7 SPUBLISH / SSUBSCRIBE)', () => {
+  let redis;
+  let one;
+  let two;
+
+  before(async () => {
+    redis = await startRedis();
+    const adapter = () => createShardedRedisAdapter({ url: redis.url, channelPrefix: 'rtio-sharded', subscriptionMode: 'dynamic' });
+    one = new Server(0, { host: '127.0.0.1', adapter: adapter() });
+    two = new Server(0, { host: '127.0.0.1' });
+    two.adapter(adapter());
+    for (const io of [one, two]) {
+      await until(() => io.of('/').adapter.serverCount(), (n) => n === 2, STEP_MS, 'each server to count 2 servers');
+    }
+  });
+
+  after(async () => {
+    closeClients();
+    await Promise.all([one, two].filter(Boolean).map((io) => io.close()));
+    if (redis) {
+      redis.child.kill('SIGKILL');
+      fs.rmSync(redis.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fetchSockets gives the other rtio server\'s socket as a RemoteSocket, with the data set there', async () => {
+    two.on('connection', (socket) => {
+      socket.data.role = 'admin';
+      socket.join('staff');
+    });
+    const c = await connect(two.address().port, { auth: { token: 't' } });
+    const s = await serverSocketOf(two.of('/'), c);
+    const [remote] = await until(() => one.in('staff').fetchSockets(), (list) => list.length === 1, STEP_MS, 'the socket in "staff"');
+    assert.ok(remote instanceof RemoteSocket);
+    assert.equal(remote.id, s.id);
+    assert.deepEqual(remote.data, { role: 'admin' });
+    assert.deepEqual(remote.handshake.auth, { token: 't' });
+    assert.deepEqual([...remote.rooms].sort(), [s.id, 'staff'].sort());
+    c.on('q', (ack) => ack('a'));
+    assert.equal(await remote.timeout(STEP_MS).emitWithAck('q'), 'a');
+  });
+
+  it('serverSideEmit with acks between the two', async () => {
+    two.on('double', (n, ack) => ack(n * 2));
+    assert.deepEqual(await one.serverSideEmitWithAck('double', 21), [42]);
+  });
+});
