@@ -142,9 +142,9 @@ class BroadcastOperator {
       const [nsp, to, except, local] = this._selection();
       const started = server._clusterCall(
         (native) => native.fetchSockets(nsp, to, except, local),
-        (done, sockets) => {
+        (done) => {
           if (done.reason != null) return reject(clusterError(done.reason));
-          return resolve(sockets.map((ev) => server._fetched(this.nsp, ev)));
+          return resolve(server._fetched(this.nsp, done));
         },
       );
       if (!started) resolve([]);

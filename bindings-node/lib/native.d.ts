@@ -45,8 +45,8 @@ export declare class NativeServer {
    */
   broadcastWithAck(nsp: string, to: Array<string>, except: Array<string>, local: boolean, event: string, args: string | Array<string | number | boolean | null>, bins: Array<Buffer> | undefined | null, timeoutMs: number): number | null
   /**
-   * Lists the selected sockets of every server: they arrive as `KIND_FETCH_SOCKET` events
-   * and a `KIND_FETCH_DONE` with the returned token. Null when the server stopped or the
+   * Lists the selected sockets of every server: they arrive as one `KIND_FETCH_SOCKETS`
+   * event with the returned token. Null when the server stopped or the
    * namespace is unknown.
    */
   fetchSockets(nsp: string, to: Array<string>, except: Array<string>, local?: boolean | undefined | null): number | null
@@ -171,18 +171,13 @@ export declare const KIND_CONNECT_REQUEST: number
 export declare const KIND_DISCONNECT: number
 
 /**
- * Event kind (an event's first field): the end of a `fetchSockets` answer (`id` the token,
- * `reason` the error when a server did not answer).
+ * Event kind (an event's first field): the answer to `fetchSockets` (`id` the token, `data` the
+ * JSON array of the sockets, each `{"id","nsp","rooms":[..],"auth":{..},"data":..,"local"}`,
+ * the last field the array of their handshakes (externals, as a connect request's), in the
+ * same order; `reason` the error when a server did not answer). One event however many
+ * sockets: a batch's values are the arguments of one call, which V8 bounds.
  */
-export declare const KIND_FETCH_DONE: number
-
-/**
- * Event kind (an event's first field): one socket of a `fetchSockets` answer (`id` the token,
- * `sid`, `nsp`, `data` JSON `{"rooms":[..],"auth":{..},"data":..,"local":bool}`, the
- * handshake as for a connect request). Every socket of an answer comes before its
- * `KIND_FETCH_DONE`, in the same batch.
- */
-export declare const KIND_FETCH_SOCKET: number
+export declare const KIND_FETCH_SOCKETS: number
 
 /** Event kind (an event's first field): a client emitted an event. */
 export declare const KIND_MESSAGE: number

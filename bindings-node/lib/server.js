@@ -25,8 +25,7 @@ const {
   KIND_CLOSED,
   KIND_REQUEST,
   KIND_BROADCAST_ACK,
-  KIND_FETCH_SOCKET,
-  KIND_FETCH_DONE,
+  KIND_FETCH_SOCKETS,
   KIND_SERVER_SIDE_EMIT,
   KIND_SERVER_SIDE_ACK,
   KIND_SERVER_COUNT,
@@ -485,19 +484,14 @@ class Server {
         return this._onConnectRequest(ev, run);
       case KIND_REQUEST:
         return this._onRequest(ev.id, ev.handshake, run);
-      case KIND_FETCH_SOCKET: {
-        const entry = run.cluster.get(ev.id);
-        if (entry) entry.sockets.push(ev);
-        return;
-      }
-      case KIND_FETCH_DONE:
+      case KIND_FETCH_SOCKETS:
       case KIND_BROADCAST_ACK:
       case KIND_SERVER_SIDE_ACK:
       case KIND_SERVER_COUNT: {
         const entry = run.cluster.get(ev.id);
         if (!entry) return;
         run.cluster.delete(ev.id);
-        return entry.done(ev, entry.sockets);
+        return entry.done(ev);
       }
       case KIND_SERVER_SIDE_EMIT:
         return this._onServerSideEmit(ev, run);
@@ -508,30 +502,35 @@ class Server {
 
   /**
    * Starts a cluster operation: `start(native)` makes the native call and returns its token;
-   * `done(ev, sockets)` gets the event that completes it (and, for `fetchSockets`, the
-   * events of the sockets before it). False when the server is not listening (or the core
-   * refused: stopped, unknown namespace), and `done` is never called.
+   * `done(ev)` gets the event that completes it. False when the server is not listening (or
+   * the core refused: stopped, unknown namespace), and `done` is never called.
    */
   _clusterCall(start, done) {
     const native = this._native;
     if (!native) return false;
     const token = start(native);
     if (token === null || token === undefined) return false;
-    this._run.cluster.set(token, { done, sockets: [] });
+    this._run.cluster.set(token, { done });
     return true;
   }
 
-  /** A socket of a `fetchSockets` answer: this server's Socket, or a RemoteSocket. */
+  /**
+   * The sockets of a `fetchSockets` answer (`KIND_FETCH_SOCKETS`): this server's as their
+   * Socket, the others' as RemoteSockets.
+   */
   _fetched(nsp, ev) {
-    const fields = JSON.parse(ev.data);
-    if (fields.local) {
-      const socket = this._sockets.get(ev.sid);
-      if (socket) return socket;
-    }
-    const owner = this._nsps.get(ev.nsp) || nsp;
-    const handshake = buildHandshake(this, { handshake: ev.handshake, data: JSON.stringify(fields.auth) });
-    const data = fields.data === null || fields.data === undefined ? {} : fields.data;
-    return new RemoteSocket(owner, ev.sid, handshake, fields.rooms, data);
+    if (ev.data === undefined) return []; // failed before any answer (the server closed)
+    const handshakes = ev.handshake;
+    return JSON.parse(ev.data).map((fields, i) => {
+      if (fields.local) {
+        const socket = this._sockets.get(fields.id);
+        if (socket) return socket;
+      }
+      const owner = this._nsps.get(fields.nsp) || nsp;
+      const handshake = buildHandshake(this, { handshake: handshakes[i], data: JSON.stringify(fields.auth) });
+      const data = fields.data === null || fields.data === undefined ? {} : fields.data;
+      return new RemoteSocket(owner, fields.id, handshake, fields.rooms, data);
+    });
   }
 
   /** Another server's `serverSideEmit`: to the namespace's listeners of that event. */
@@ -728,7 +727,7 @@ class Server {
     run.cluster.clear();
     for (const entry of cluster) {
       try {
-        entry.done({ reason: 'the server closed' }, []);
+        entry.done({ reason: 'the server closed' });
       } catch (err) {
         this._report(err, 'a cluster operation callback');
       }

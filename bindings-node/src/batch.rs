@@ -66,6 +66,9 @@ pub struct NativeEvent {
     /// The request of a `KIND_REQUEST` event, handed to JS as a [`NativeRequest`] in the
     /// handshake's place.
     pub request: Option<Arc<RequestInfo>>,
+    /// The handshakes of the sockets of a `KIND_FETCH_SOCKETS` answer, handed to JS as an
+    /// array of externals in the handshake's place.
+    pub handshakes: Option<Vec<Arc<Handshake>>>,
 }
 
 /// What JS gets of a request waiting for its answer (`KIND_REQUEST`).
@@ -119,6 +122,7 @@ impl NativeEvent {
             reason: None,
             handshake: None,
             request: None,
+            handshakes: None,
         }
     }
 }
@@ -128,28 +132,25 @@ impl NativeEvent {
 /// `reason` the error when not every socket answered).
 #[napi]
 pub const KIND_BROADCAST_ACK: u32 = 7;
-/// Event kind (an event's first field): one socket of a `fetchSockets` answer (`id` the token,
-/// `sid`, `nsp`, `data` JSON `{"rooms":[..],"auth":{..},"data":..,"local":bool}`, the
-/// handshake as for a connect request). Every socket of an answer comes before its
-/// `KIND_FETCH_DONE`, in the same batch.
+/// Event kind (an event's first field): the answer to `fetchSockets` (`id` the token, `data` the
+/// JSON array of the sockets, each `{"id","nsp","rooms":[..],"auth":{..},"data":..,"local"}`,
+/// the last field the array of their handshakes (externals, as a connect request's), in the
+/// same order; `reason` the error when a server did not answer). One event however many
+/// sockets: a batch's values are the arguments of one call, which V8 bounds.
 #[napi]
-pub const KIND_FETCH_SOCKET: u32 = 8;
-/// Event kind (an event's first field): the end of a `fetchSockets` answer (`id` the token,
-/// `reason` the error when a server did not answer).
-#[napi]
-pub const KIND_FETCH_DONE: u32 = 9;
+pub const KIND_FETCH_SOCKETS: u32 = 8;
 /// Event kind (an event's first field): another server's `serverSideEmit` (`nsp`, `name`,
 /// `data` and `bins` the arguments, `id` the ack to answer with `serverSideAck`, if asked).
 #[napi]
-pub const KIND_SERVER_SIDE_EMIT: u32 = 10;
+pub const KIND_SERVER_SIDE_EMIT: u32 = 9;
 /// Event kind (an event's first field): the answers to `serverSideEmitWithAck` (`id` the token,
 /// `data` the JSON array of each server's first answer argument, `bins`, `reason` the error).
 #[napi]
-pub const KIND_SERVER_SIDE_ACK: u32 = 11;
+pub const KIND_SERVER_SIDE_ACK: u32 = 10;
 /// Event kind (an event's first field): the answer to `serverCount` (`id` the token, `data` the
 /// count as JSON text, or `reason` the error).
 #[napi]
-pub const KIND_SERVER_COUNT: u32 = 12;
+pub const KIND_SERVER_COUNT: u32 = 11;
 
 /// Values per event in a batch handed to JS: `NativeEvent`'s fields in order (kind, sid,
 /// nsp, name, data, bins, id, reason, handshake); absent ones are `undefined`.
@@ -216,12 +217,25 @@ impl JsValuesTupleIntoVec for EventBatch {
                 fields.push(value_or(env, ev.bins, undefined)?);
                 fields.push(value_or(env, ev.id, undefined)?);
                 fields.push(value_or(env, ev.reason, undefined)?);
-                fields.push(match (ev.handshake, ev.request) {
-                    (Some(handshake), _) => opening::to_js(env, handshake)?,
-                    (None, Some(request)) => {
+                fields.push(match (ev.handshake, ev.request, ev.handshakes) {
+                    (Some(handshake), _, _) => opening::to_js(env, handshake)?,
+                    (None, Some(request), _) => {
                         NativeRequest::to_napi_value(env, NativeRequest::from_info(&request))?
                     }
-                    (None, None) => undefined,
+                    (None, None, Some(handshakes)) => {
+                        let mut array = ptr::null_mut();
+                        check_status!(sys::napi_create_array_with_length(
+                            env,
+                            handshakes.len(),
+                            &mut array
+                        ))?;
+                        for (i, handshake) in handshakes.into_iter().enumerate() {
+                            let value = opening::to_js(env, handshake)?;
+                            check_status!(sys::napi_set_element(env, array, i as u32, value))?;
+                        }
+                        array
+                    }
+                    (None, None, None) => undefined,
                 });
             }
         }
@@ -342,21 +356,20 @@ fn error_text(error: Option<ClusterError>) -> Option<String> {
     error.map(|e| e.to_string())
 }
 
-/// What JS gets of one socket of a `fetchSockets` answer besides its id, namespace and
-/// handshake.
-fn socket_fields(info: &SocketInfo) -> String {
+/// What JS gets of one socket of a `fetchSockets` answer besides its handshake.
+fn socket_fields(info: &SocketInfo) -> Value {
     let raw = |text: &str| -> Value { serde_json::from_str(text).unwrap_or(Value::Null) };
     serde_json::json!({
+        "id": &*info.id,
+        "nsp": &*info.nsp,
         "rooms": info.rooms,
         "auth": raw(&info.auth),
         "data": info.data.as_deref().map(raw).unwrap_or(Value::Null),
         "local": info.local,
     })
-    .to_string()
 }
 
-/// Converts a core event into what JS gets (on the JS thread, as its batch is taken): one
-/// event, or for a `fetchSockets` answer one per socket and a last one.
+/// Converts a core event into what JS gets (on the JS thread, as its batch is taken).
 pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
     let last = match event {
         Event::BroadcastAckResponse {
@@ -377,23 +390,13 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
             token,
             sockets,
             error,
-        } => {
-            for info in sockets {
-                out.push(NativeEvent {
-                    id: Some(token as f64),
-                    data: Some(socket_fields(&info)),
-                    sid: Some(info.id),
-                    nsp: Some(info.nsp),
-                    handshake: Some(info.handshake),
-                    ..NativeEvent::new(KIND_FETCH_SOCKET)
-                });
-            }
-            NativeEvent {
-                id: Some(token as f64),
-                reason: error_text(error),
-                ..NativeEvent::new(KIND_FETCH_DONE)
-            }
-        }
+        } => NativeEvent {
+            id: Some(token as f64),
+            data: Some(Value::Array(sockets.iter().map(socket_fields).collect()).to_string()),
+            handshakes: Some(sockets.into_iter().map(|s| s.handshake).collect()),
+            reason: error_text(error),
+            ..NativeEvent::new(KIND_FETCH_SOCKETS)
+        },
         Event::ServerSideEmit {
             nsp,
             event,
@@ -544,6 +547,48 @@ mod tests {
         assert_eq!((ev.kind, ev.id), (KIND_ACK, Some(7.0)));
         assert_eq!(ev.reason.as_deref(), Some("operation has timed out"));
         assert!(ev.data.is_none());
+    }
+
+    #[test]
+    fn a_fetch_answer_is_one_event_however_many_sockets() {
+        let handshake = Arc::new(Handshake {
+            remote_addr: "127.0.0.1:1".parse().unwrap(),
+            headers: Default::default(),
+            query: "EIO=4".into(),
+            issued_ms: 0,
+        });
+        let info = |id: &str, local: bool, data: Option<&str>| SocketInfo {
+            id: id.into(),
+            nsp: "/".into(),
+            rooms: vec![id.into(), "r".into()],
+            handshake: handshake.clone(),
+            auth: r#"{"a":1}"#.into(),
+            data: data.map(Into::into),
+            local,
+        };
+        let mut out = Vec::new();
+        convert(
+            Event::FetchSocketsResponse {
+                token: 3,
+                sockets: (0..1000)
+                    .map(|i| info(&format!("s{i}"), i == 0, Some(r#"{"n":1}"#)))
+                    .collect(),
+                error: Some(ClusterError::Timeout),
+            },
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        let ev = &out[0];
+        assert_eq!((ev.kind, ev.id), (KIND_FETCH_SOCKETS, Some(3.0)));
+        assert_eq!(ev.reason.as_deref(), Some("operation has timed out"));
+        assert_eq!(ev.handshakes.as_ref().map(Vec::len), Some(1000));
+        let sockets: Vec<Value> = serde_json::from_str(ev.data.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            sockets[0],
+            serde_json::json!({"id": "s0", "nsp": "/", "rooms": ["s0", "r"], "auth": {"a": 1},
+                "data": {"n": 1}, "local": true})
+        );
+        assert_eq!(sockets[999]["local"], false);
     }
 
     #[test]

@@ -539,8 +539,8 @@ impl NativeServer {
         token(b.emit_with_ack(&event, &p, timeout))
     }
 
-    /// Lists the selected sockets of every server: they arrive as `KIND_FETCH_SOCKET` events
-    /// and a `KIND_FETCH_DONE` with the returned token. Null when the server stopped or the
+    /// Lists the selected sockets of every server: they arrive as one `KIND_FETCH_SOCKETS`
+    /// event with the returned token. Null when the server stopped or the
     /// namespace is unknown.
     #[napi]
     pub fn fetch_sockets(
