@@ -482,6 +482,7 @@ describe('disconnects', () => {
   it('client disconnect: "client namespace disconnect"; "disconnecting" still sees the rooms', async () => {
     const { c, s } = await pair();
     s.join('room');
+    io.in(s.id).socketsJoin('by-selector'); // not through the socket: only the core knows
     const disconnecting = withTimeout(
       new Promise((resolve) => s.once('disconnecting', (reason) => resolve({ reason, rooms: [...s.rooms] }))),
       STEP_MS,
@@ -491,7 +492,7 @@ describe('disconnects', () => {
     c.disconnect();
     const before = await disconnecting;
     assert.equal(before.reason, 'client namespace disconnect');
-    assert.deepEqual(before.rooms.sort(), [s.id, 'room'].sort());
+    assert.deepEqual(before.rooms.sort(), [s.id, 'by-selector', 'room'].sort());
     assert.deepEqual(await disconnect, ['client namespace disconnect', undefined]);
     assert.equal(s.connected, false);
     assert.deepEqual([...s.rooms], []);

@@ -477,7 +477,7 @@ class Server {
         return this._onConnect(ev, run);
       case KIND_DISCONNECT: {
         const socket = this._sockets.get(ev.sid);
-        if (socket) socket._onclose(ev.reason, undefined, ev.handshake);
+        if (socket) socket._onclose(ev.reason, undefined, ev.handshake, ev.data);
         return;
       }
       case KIND_CONNECT_REQUEST:

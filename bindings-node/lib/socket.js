@@ -224,29 +224,17 @@ class Socket extends EventEmitter {
   /**
    * The rooms this socket is in (its own room, named by its id, included), as rtio's core
    * knows them now (in a cluster, other servers' `socketsJoin` change them too). Inside
-   * `disconnecting` the core has let the socket go: the rooms are then the last ones known
-   * here (see `_keepRooms`).
+   * `disconnecting` the core has let the socket go: they are the rooms it left, as the core
+   * reported them with the disconnect.
    */
   get rooms() {
     if (!this._accepted) return new Set(this._pendingRooms ? [this.id, ...this._pendingRooms] : [this.id]);
     if (!this.connected) return new Set();
     const native = this.server._native;
     const rooms = native ? native.rooms(this.id) : null;
-    if (rooms) {
-      this._keepRooms(rooms);
-      return new Set(rooms);
-    }
-    return new Set(this._lastRooms || [this.id]);
-  }
-
-  /**
-   * Keeps the rooms the core reported last, for `disconnecting` (the core reports a
-   * disconnect once the socket left its rooms): only for a socket in more than its own room,
-   * so that most sockets keep nothing. They are the core's own list as of that moment, so
-   * they are right unless another server changed the rooms since (see docs/node.md).
-   */
-  _keepRooms(rooms) {
-    this._lastRooms = rooms.length > 1 ? rooms : undefined;
+    if (rooms) return new Set(rooms);
+    if (typeof this._leftRooms === 'string') this._leftRooms = JSON.parse(this._leftRooms);
+    return new Set(this._leftRooms || [this.id]);
   }
 
   /**
@@ -458,7 +446,7 @@ class Socket extends EventEmitter {
     }
     if (!this.connected) return;
     const native = this.server._native;
-    if (native && native.join(this.id, list)) this._keepRooms(native.rooms(this.id) || []);
+    if (native) native.join(this.id, list);
   }
 
   /** Leaves a room. */
@@ -470,7 +458,7 @@ class Socket extends EventEmitter {
     }
     if (!this.connected) return;
     const native = this.server._native;
-    if (native && native.leave(this.id, room)) this._keepRooms(native.rooms(this.id) || []);
+    if (native) native.leave(this.id, room);
   }
 
   /** Leaves every room (its own included, as socket.io does). */
@@ -487,11 +475,10 @@ class Socket extends EventEmitter {
   disconnect(close = false) {
     if (!this.connected) return this;
     const native = this.server._native;
-    if (native) {
-      this._keepRooms(native.rooms(this.id) || []); // for `disconnecting`
-      native.disconnect(this.id, Boolean(close));
-    }
-    this._onclose('server namespace disconnect');
+    // the rooms it leaves, for `disconnecting` (the core's own disconnect event comes later)
+    const rooms = native ? native.rooms(this.id) : null;
+    if (native) native.disconnect(this.id, Boolean(close));
+    this._onclose('server namespace disconnect', undefined, undefined, rooms);
     return this;
   }
 
@@ -656,13 +643,16 @@ class Socket extends EventEmitter {
   /**
    * @private The socket left its namespace. `opening` is the external its disconnect event
    * carries; when JS closes the socket first, it is asked for while the id still names it.
+   * `rooms`: the rooms it left, shown by `socket.rooms` in `disconnecting` (an array, or the
+   * core's JSON text of it, parsed only if asked for; absent: its own room only).
    */
-  _onclose(reason, description, opening) {
+  _onclose(reason, description, opening, rooms) {
     if (!this.connected) return;
     if (this._upgradeWatch) this._stopUpgradeWatch();
     setOpening(this.handshake, opening !== undefined ? opening : native.opening(this.id));
+    this._leftRooms = rooms;
     this._emitReserved('disconnecting', reason, description);
-    this._lastRooms = undefined;
+    this._leftRooms = undefined;
     this.nsp._remove(this);
     this.server._forget(this);
     this.connected = false;

@@ -52,7 +52,8 @@ pub struct NativeEvent {
     /// The event name (message).
     pub name: Option<String>,
     /// JSON text: the auth object (connect request, connect) or the arguments array
-    /// (message, ack), with `{"_placeholder":true,"num":N}` where binary attachments go.
+    /// (message, ack), with `{"_placeholder":true,"num":N}` where binary attachments go;
+    /// the array of the rooms a disconnected socket left, when it was in more than its own.
     pub data: Option<String>,
     /// The binary attachments (message, ack).
     pub bins: Option<Vec<Buffer>>,
@@ -490,8 +491,15 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
                 ..NativeEvent::new(KIND_MESSAGE)
             }
         }
-        Event::Disconnect { sid, nsp, reason } => NativeEvent {
+        Event::Disconnect {
+            sid,
+            nsp,
+            reason,
+            rooms,
+        } => NativeEvent {
             handshake: opening::disconnected(&sid),
+            // For `disconnecting`; most sockets are in their own room only, and carry nothing.
+            data: (rooms.len() > 1).then(|| serde_json::to_string(&rooms).unwrap_or_default()),
             sid: Some(sid),
             nsp: Some(nsp),
             reason: Some(reason.as_str().to_string()),

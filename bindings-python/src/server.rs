@@ -413,13 +413,19 @@ fn event_to_py<'py>(
                 },
             ],
         )?,
-        Event::Disconnect { sid, nsp, reason } => PyTuple::new(
+        Event::Disconnect {
+            sid,
+            nsp,
+            reason,
+            rooms,
+        } => PyTuple::new(
             py,
             [
                 DISCONNECT.into_pyobject(py)?.into_any(),
                 (&*sid).into_pyobject(py)?.into_any(),
                 (&*nsp).into_pyobject(py)?.into_any(),
                 reason_name(reason).into_pyobject(py)?.into_any(),
+                rooms.into_pyobject(py)?.into_any(),
             ],
         )?,
         Event::AckResponse { token, sid, result } => PyTuple::new(

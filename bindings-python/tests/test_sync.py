@@ -448,3 +448,15 @@ def test_transport_of_a_client(serve, client, transports, expected):
     sio = rtio.Server()
     c = client(serve(sio), transports=transports)
     assert sio.transport(c.sid) == expected
+
+
+def test_rooms_of_a_client_in_its_disconnect_handler(serve, client):
+    # python-socketio lets the disconnect handler see the rooms the client was in
+    sio = rtio.Server()
+    seen = Recorder()
+    sio.on("connect", lambda sid, environ: sio.enter_room(sid, "lobby"))
+    sio.on("disconnect", lambda sid, reason: seen(sorted(sio.rooms(sid))))
+    a = client(serve(sio))
+    sid = a.sid
+    a.sio.disconnect()
+    assert seen.get() == (sorted([sid, "lobby"]),)

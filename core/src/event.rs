@@ -149,6 +149,9 @@ pub enum Event {
         nsp: Arc<str>,
         /// Why.
         reason: DisconnectReason,
+        /// The rooms it was in when it left, its own room (its id) first: what socket.io's
+        /// `disconnecting` handlers see in `socket.rooms`. It is in none of them any more.
+        rooms: Vec<String>,
     },
     /// The answer to [`crate::Io::emit_with_ack`]: exactly one per call (the client's ack,
     /// or [`AckError::Timeout`], or [`AckError::Disconnected`] right after the socket's

@@ -269,13 +269,21 @@ fn disconnect_sockets_by_selector() {
     io.broadcast("/").to("r").disconnect_sockets(false).unwrap();
     assert_eq!(a.get(), "41");
     match next(&server) {
-        Event::Disconnect { sid, reason, .. } => {
+        Event::Disconnect {
+            sid, reason, rooms, ..
+        } => {
             assert_eq!(*sid, *a.sid);
             assert_eq!(reason, DisconnectReason::ServerNamespaceDisconnect);
+            assert_eq!(rooms, [a.sid.as_str(), "r"], "the rooms it left");
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(io.sockets("/", None).unwrap(), [b.sid.as_str()]);
+    assert_eq!(
+        io.stats("/").unwrap().rooms,
+        0,
+        "r went with its last member"
+    );
     // with the whole connection
     io.disconnect_sockets("/", &Selector::default(), true)
         .unwrap();

@@ -310,7 +310,9 @@ impl rtio_event {
                 ..rtio_event::blank(rtio_event_type::Message)
             }
             .with_payload(payload),
-            Event::Disconnect { sid, nsp, reason } => rtio_event {
+            Event::Disconnect {
+                sid, nsp, reason, ..
+            } => rtio_event {
                 sid: cstring(&sid),
                 nsp: cstring(&nsp),
                 reason: reason_cstr(reason),

@@ -510,6 +510,9 @@ class BaseServer:
         self._sid_nsp: Dict[str, str] = {}
         self._openings: Dict[str, _Opening] = {}
         self._sessions: Dict[str, Dict[str, Any]] = {}
+        # The rooms of the clients whose ``disconnect`` handler is due: ``rooms(sid)`` answers
+        # from here while it runs, as python-socketio does (the core has let them go).
+        self._left_rooms: Dict[str, List[str]] = {}
         # Sockets whose connect handler refused them after the fact (see _refuse_connected).
         self._refused: set = set()
         # Ack token -> callback or waiter.
@@ -868,7 +871,8 @@ class BaseServer:
         """The rooms a client is in, its own room (its sid) first (empty when it is not
         connected)."""
         native = self._live()
-        return native.rooms(sid) if native is not None else []
+        rooms = native.rooms(sid) if native is not None else []
+        return rooms or list(self._left_rooms.get(sid, ()))
 
     def set_socket_data(self, sid: str, data: Any) -> bool:
         """rtio's own (socket.io's ``socket.data``): attaches JSON-able ``data`` to a client
@@ -953,6 +957,7 @@ class BaseServer:
         self._sid_nsp.pop(sid, None)
         self._openings.pop(sid, None)
         self._sessions.pop(sid, None)
+        self._left_rooms.pop(sid, None)
 
     def _disconnect_remaining(self) -> None:
         """After the event stream ended: run the ``disconnect`` handler of every client that
@@ -961,11 +966,15 @@ class BaseServer:
         for sid, nsp in list(self._sid_nsp.items()):
             self._disconnected(sid, nsp, reason.SERVER_DISCONNECT)
 
-    def _disconnected(self, sid: str, nsp: str, why: str) -> None:
-        """A socket left: its ``disconnect`` handler runs after the socket's earlier serial
-        jobs (its connect handler...), once."""
+    def _disconnected(self, sid: str, nsp: str, why: str,
+                      rooms: Optional[List[str]] = None) -> None:
+        """A socket left (``rooms``: those it was in, as the core reported them): its
+        ``disconnect`` handler runs after the socket's earlier serial jobs (its connect
+        handler...), once."""
         if self._sid_nsp.pop(sid, None) is None:
             return  # already on its way (or never known)
+        if rooms:
+            self._left_rooms[sid] = rooms
         if sid in self._refused:
             self._refused.discard(sid)
             self._forget(sid)

@@ -68,7 +68,7 @@ class Options(TypedDict):
 #   (CONNECT_REQUEST, request: int, nsp: str, auth: Any, opening: Opening, sid: str | None)
 #   (CONNECT, sid: str, nsp: str, auth: Any, opening: Opening)
 #   (MESSAGE, sid: str, nsp: str, event: str, args: list, ack: int | None)
-#   (DISCONNECT, sid: str, nsp: str, reason: str)
+#   (DISCONNECT, sid: str, nsp: str, reason: str, rooms: list[str])  (the rooms it left)
 #   (ACK, token: int, sid: str, args: list | None)   # None: timed out, or the socket left
 #   (REQUEST, request: int, pending: PendingRequest)  # answer with answer_request()
 # Cluster results (exactly one per started operation, by its token; error: None when

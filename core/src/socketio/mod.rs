@@ -593,6 +593,12 @@ impl Sio {
         if was == GONE {
             return Vec::new();
         }
+        // The rooms it leaves, for the host (socket.io shows them in `disconnecting`); a
+        // socket the host never saw connect has none to tell.
+        let rooms = match was {
+            ACCEPTED => socket.ns.adapter.rooms_of(&socket.id).unwrap_or_default(),
+            _ => Vec::new(),
+        };
         socket.ns.adapter.remove_socket(&socket.id);
         self.sockets.write().remove(&socket.id);
         if let Some(conn) = socket.conn.upgrade() {
@@ -609,6 +615,7 @@ impl Sio {
             sid: socket.id.clone(),
             nsp: socket.ns.name.clone(),
             reason,
+            rooms,
         }];
         // The host hears of its own acks; a broadcast's wait for its timeout (socket.io).
         let mut pending: Vec<u64> = socket
