@@ -542,10 +542,12 @@ mod tests {
             sid: "abc".into(),
             nsp: "/".into(),
             reason: rtio::DisconnectReason::PingTimeout,
+            rooms: vec!["abc".into(), "r".into()],
         })
         .unwrap();
         assert_eq!(ev.kind, KIND_DISCONNECT);
         assert_eq!(ev.reason.as_deref(), Some("ping timeout"));
+        assert_eq!(ev.data.as_deref(), Some(r#"["abc","r"]"#));
         let ev = one(Event::AckResponse {
             token: 7,
             sid: "abc".into(),
