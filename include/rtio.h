@@ -142,6 +142,12 @@ typedef enum {
    * error.
    */
   RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE = 10,
+  /**
+   * The answer to a request the host handed over: token, the status code
+   * (`rtio_event_count`), the headers as a JSON array of `[name, value]` pairs
+   * (`rtio_event_handshake`) and the body (`rtio_event_data`).
+   */
+  RTIO_EVENT_TYPE_HTTP_RESPONSE = 11,
 } rtio_event_type;
 
 /**

@@ -439,6 +439,8 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
             }
             ev
         }
+        // This binding hands no request over (`handle_request`) yet.
+        Event::HttpResponse { .. } => return,
         Event::Request { request, info } => NativeEvent {
             id: Some(request as f64),
             request: Some(info),

@@ -352,6 +352,8 @@ fn event_to_py<'py>(
                 ],
             )?
         }
+        // This binding hands no request over (`handle_request`) yet.
+        Event::HttpResponse { .. } => return Ok(None),
         Event::Request { request, info } => PyTuple::new(
             py,
             [

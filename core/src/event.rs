@@ -210,6 +210,14 @@ pub enum Event {
         /// `None` when every other server answered.
         error: Option<ClusterError>,
     },
+    /// The answer to [`crate::Io::handle_request`]: exactly one per call, for the host to
+    /// write to the client that sent the request.
+    HttpResponse {
+        /// The token `handle_request` returned.
+        token: u64,
+        /// Status, headers and body.
+        response: crate::HttpResponse,
+    },
     /// The answer to [`crate::Io::server_count`]: exactly one per call.
     ServerCountResponse {
         /// The token `server_count` returned.

@@ -20,6 +20,24 @@ use crate::engineio::{Engine, EngineHandler};
 /// The response body type used everywhere.
 pub(crate) type Body = Full<Bytes>;
 
+/// A request body the Engine.IO endpoint reads: hyper's own (`Incoming`, on rtio's
+/// listener), or one a host hands over whole (`Full<Bytes>`, see `crate::intake`).
+pub(crate) trait RequestBody:
+    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + Unpin
+    + 'static
+{
+}
+
+impl<B> RequestBody for B where
+    B: hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + Unpin
+        + 'static
+{
+}
+
 /// A `text/plain` response, as Engine.IO answers polling requests.
 pub(crate) fn text_response(body: Bytes) -> Response<Body> {
     Response::builder()
@@ -84,7 +102,7 @@ async fn route<H: EngineHandler>(
 }
 
 /// The answer to a CORS preflight (`OPTIONS`) of the Engine.IO path.
-pub(crate) fn preflight(req: &Request<Incoming>) -> Response<Body> {
+pub(crate) fn preflight<B>(req: &Request<B>) -> Response<Body> {
     let mut resp = status(StatusCode::NO_CONTENT);
     let h = resp.headers_mut();
     h.insert(

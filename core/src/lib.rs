@@ -30,6 +30,7 @@ mod config;
 pub mod engineio;
 mod event;
 mod http;
+mod intake;
 mod payload;
 mod runtime;
 mod server;
@@ -40,6 +41,7 @@ pub use adapter::{AckAnswer, ClusterError, Selector, SocketInfo};
 pub use config::{Config, CorsOrigins, EventReadyHook, NamespaceConfig};
 pub use engineio::{Refusal, RequestAnswer, RequestInfo};
 pub use event::{AckError, DisconnectReason, Event};
+pub use intake::{HttpRequest, HttpResponse};
 pub use payload::{Payload, PayloadError};
 pub use server::{Broadcast, Events, Io, Server, Stats};
 

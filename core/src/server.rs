@@ -196,7 +196,7 @@ pub struct Io {
 }
 
 impl Io {
-    fn sio(&self) -> Result<&Arc<Engine<Arc<Sio>>>, Error> {
+    pub(crate) fn sio(&self) -> Result<&Arc<Engine<Arc<Sio>>>, Error> {
         if self.inner.stopped.load(Ordering::Acquire) {
             return Err(Error::Stopped);
         }

@@ -522,7 +522,8 @@ fn on_event(io: &Io, state: &mut State, visits: bool, event: Event) -> Result<()
                 let _ = io.emit(&sid, "answer", &answer);
             }
         }
-        Event::Disconnect { .. } => {}
+        // (it serves on its own listener: it hands no request over)
+        Event::Disconnect { .. } | Event::HttpResponse { .. } => {}
         Event::BroadcastAckResponse { .. }
         | Event::FetchSocketsResponse { .. }
         | Event::ServerSideEmit { .. }

@@ -58,6 +58,10 @@ pub enum rtio_event_type {
     /// The answer to `rtio_server_count`: token, and the count (`rtio_event_count`) or an
     /// error.
     ServerCountResponse = 10,
+    /// The answer to a request the host handed over: token, the status code
+    /// (`rtio_event_count`), the headers as a JSON array of `[name, value]` pairs
+    /// (`rtio_event_handshake`) and the body (`rtio_event_data`).
+    HttpResponse = 11,
 }
 
 /// One answer of a broadcast with acks or of a server-side emit with ack.
@@ -265,6 +269,13 @@ impl rtio_event {
                 };
                 ev.with_error(result.err())
             }
+            Event::HttpResponse { token, response } => rtio_event {
+                token,
+                count: usize::from(response.status),
+                handshake: text(serde_json::to_string(&response.headers).unwrap_or_default()),
+                data: text(response.body.to_vec()),
+                ..rtio_event::blank(rtio_event_type::HttpResponse)
+            },
             Event::Request { request, info } => rtio_event {
                 request,
                 handshake: text(request_json(&info)),

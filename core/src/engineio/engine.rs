@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use parking_lot::RwLock;
 use rand::RngCore;
@@ -20,7 +19,7 @@ use super::packet::{Frame, Packet};
 use super::session::{CloseReason, Handshake, Headers, Queued, Session, Transport};
 use super::{polling, websocket};
 use crate::config::{Config, CorsOrigins};
-use crate::http::{self, Body};
+use crate::http::{self, Body, RequestBody};
 use crate::timers::FixedDelay;
 
 /// A message received from a client.
@@ -272,9 +271,9 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Answers one request to the Engine.IO path: the origin policy and the request gate,
     /// then the request itself, with CORS headers when its origin is allowed.
-    pub(crate) async fn handle(
+    pub(crate) async fn handle<B: RequestBody>(
         self: &Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<B>,
         remote: SocketAddr,
     ) -> Response<Body> {
         let origin = req.headers().get(hyper::header::ORIGIN).cloned();
@@ -314,7 +313,7 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     /// Asks the handler's gate about a request, refusing it when no answer comes in time.
-    async fn ask_gate(&self, req: &Request<Incoming>, remote: SocketAddr) -> RequestAnswer {
+    async fn ask_gate<B>(&self, req: &Request<B>, remote: SocketAddr) -> RequestAnswer {
         let query = parse_query(req.uri().query().unwrap_or(""));
         let info = RequestInfo {
             method: req.method().as_str().to_string(),
@@ -338,9 +337,9 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Answers one Engine.IO request. `gated`: the request gate already let it through;
     /// `cross_origin`: its origin may read the response (kept by a session it opens).
-    async fn handle_engineio(
+    async fn handle_engineio<B: RequestBody>(
         self: &Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<B>,
         remote: SocketAddr,
         gated: bool,
         cross_origin: bool,

@@ -7,10 +7,10 @@ mod lean_stream;
 pub mod packet;
 mod polling;
 mod session;
-mod websocket;
+pub(crate) mod websocket;
 pub(crate) mod ws_conn;
 
-pub(crate) use engine::random_id;
+pub(crate) use engine::{random_id, EioError};
 pub use engine::{Engine, EngineHandler, Entry, Message};
 pub use gate::{Refusal, RequestAnswer, RequestInfo};
 pub use session::{CloseReason, Handshake, Headers, Queued, Session, Transport};

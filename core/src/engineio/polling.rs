@@ -5,13 +5,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
 use super::engine::{EioError, Engine, EngineHandler, Entry};
 use super::packet;
 use super::session::{CloseReason, Transport};
-use crate::http::{self, Body};
+use crate::http::{self, Body, RequestBody};
 
 /// Most packets one POST body may carry.
 const MAX_PACKETS_PER_POST: usize = 16_384;
@@ -73,10 +72,10 @@ pub(crate) async fn get<H: EngineHandler>(
 }
 
 /// A POST: decodes the body's packets and hands them to the engine, in order.
-pub(crate) async fn post<H: EngineHandler>(
+pub(crate) async fn post<H: EngineHandler, B: RequestBody>(
     engine: &Arc<Engine<H>>,
     entry: &Arc<Entry<H::Conn>>,
-    req: Request<Incoming>,
+    req: Request<B>,
 ) -> Response<Body> {
     let s = &entry.session;
     if s.post_active.swap(true, Ordering::AcqRel) {
@@ -138,7 +137,7 @@ const DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The 413 answer, after reading the rest of the body (up to `MAX_DISCARDED`). A body
 /// larger than that, or slower, gets the answer on a connection that then closes.
-async fn too_large(mut body: Incoming, declared: Option<usize>) -> Response<Body> {
+async fn too_large<B: RequestBody>(mut body: B, declared: Option<usize>) -> Response<Body> {
     let mut resp = Response::builder()
         .status(StatusCode::PAYLOAD_TOO_LARGE)
         .body(Full::new(Bytes::new()))

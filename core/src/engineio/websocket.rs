@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::{header, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -29,7 +28,7 @@ type Ws = WsConn<TcpStream>;
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// True when the request asks to switch to WebSocket.
-pub(crate) fn is_upgrade_request(req: &Request<Incoming>) -> bool {
+pub(crate) fn is_upgrade_request<B>(req: &Request<B>) -> bool {
     req.headers()
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
@@ -42,13 +41,10 @@ pub(crate) fn is_upgrade_request(req: &Request<Incoming>) -> bool {
 /// Serving that session (`run`) is spawned as a task of its own: the preparing future holds
 /// the request, the upgrade and the handshake, several KiB that an idle connection would
 /// otherwise keep for its whole life inside one task.
-fn switch<H, F, Fut>(
-    engine: &Arc<Engine<H>>,
-    mut req: Request<Incoming>,
-    prepare: F,
-) -> Response<Body>
+fn switch<H, B, F, Fut>(engine: &Arc<Engine<H>>, mut req: Request<B>, prepare: F) -> Response<Body>
 where
     H: EngineHandler,
+    B: Send + 'static,
     F: FnOnce(Ws) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Option<(Arc<Entry<H::Conn>>, Ws)>> + Send + 'static,
 {
@@ -58,23 +54,16 @@ where
     };
     let max_message = engine.config.max_payload;
     let engine2 = engine.clone();
+    let adopted = req.extensions_mut().remove::<Adopted>();
     engine.rt.spawn(async move {
-        let upgraded = hyper::upgrade::on(&mut req).await;
-        // The request (and hyper's buffer its head lives in) is not needed any more.
-        drop(req);
-        let Ok(upgraded) = upgraded else {
+        let connection = match adopted {
+            Some(adopted) => adopted.connection().await,
+            None => upgraded(req).await,
+        };
+        let Some((io, early)) = connection else {
             return;
         };
-        // Our connections are always TokioIo<TcpStream> (see http::serve_connection).
-        let Ok(hyper::upgrade::Parts { io, read_buf, .. }) =
-            upgraded.downcast::<TokioIo<TcpStream>>()
-        else {
-            return;
-        };
-        // Copy what the client sent early and release hyper's read buffer with it.
-        let early = read_buf.to_vec();
-        drop(read_buf);
-        let ws = WsConn::new(io.into_inner(), early, max_message);
+        let ws = WsConn::new(io, early, max_message);
         if let Some((entry, ws)) = prepare(ws).await {
             let engine = engine2.clone();
             // Boxed: inline, the connection would enlarge the task past its allocation step
@@ -90,6 +79,37 @@ where
         .header(header::SEC_WEBSOCKET_ACCEPT, accept)
         .body(Full::new(Bytes::new()))
         .expect("static response")
+}
+
+/// The connection under an upgraded request of rtio's own listener, with what the client
+/// sent after the handshake (hyper read it already).
+async fn upgraded<B>(mut req: Request<B>) -> Option<(TcpStream, Vec<u8>)> {
+    let upgraded = hyper::upgrade::on(&mut req).await;
+    // The request (and hyper's buffer its head lives in) is not needed any more.
+    drop(req);
+    // Our connections are always TokioIo<TcpStream> (see http::serve_connection).
+    let hyper::upgrade::Parts { io, read_buf, .. } =
+        upgraded.ok()?.downcast::<TokioIo<TcpStream>>().ok()?;
+    // Copy what the client sent early and release hyper's read buffer with it.
+    let early = read_buf.to_vec();
+    drop(read_buf);
+    Some((io.into_inner(), early))
+}
+
+/// The connection of a WebSocket handshake a host handed over ([`crate::Io::adopt_websocket`]),
+/// carried in the request's extensions: it arrives once the host's side wrote the
+/// handshake's answer (and never when the answer was a refusal).
+#[derive(Clone)]
+pub(crate) struct Adopted(pub(crate) Arc<parking_lot::Mutex<Option<AdoptedConnection>>>);
+
+/// The adopted connection and the bytes the client sent after its handshake.
+pub(crate) type AdoptedConnection = tokio::sync::oneshot::Receiver<(TcpStream, Vec<u8>)>;
+
+impl Adopted {
+    async fn connection(self) -> Option<(TcpStream, Vec<u8>)> {
+        let receiver = self.0.lock().take()?;
+        receiver.await.ok()
+    }
 }
 
 /// Why an opening handshake is refused.
@@ -116,7 +136,7 @@ impl BadHandshake {
 }
 
 /// The `Sec-WebSocket-Accept` value for a valid opening handshake (RFC 6455 §4.2.1).
-fn accept_key(req: &Request<Incoming>) -> Result<String, BadHandshake> {
+fn accept_key<B>(req: &Request<B>) -> Result<String, BadHandshake> {
     let version = req.headers().get(header::SEC_WEBSOCKET_VERSION);
     if version.is_none_or(|v| v.as_bytes() != b"13") {
         return Err(BadHandshake::Version);
@@ -139,9 +159,9 @@ fn accept_key(req: &Request<Incoming>) -> Result<String, BadHandshake> {
 /// A WebSocket for a session that already upgrades or did: like engine.io ("transport
 /// had already been upgraded"), the handshake completes and the connection is closed at
 /// once; the session carries on untouched.
-pub(crate) fn refuse_duplicate<H: EngineHandler>(
+pub(crate) fn refuse_duplicate<H: EngineHandler, B: Send + 'static>(
     engine: &Arc<Engine<H>>,
-    req: Request<Incoming>,
+    req: Request<B>,
 ) -> Response<Body> {
     switch(engine, req, |mut ws| async move {
         let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
@@ -150,9 +170,9 @@ pub(crate) fn refuse_duplicate<H: EngineHandler>(
 }
 
 /// A WebSocket connection without a prior polling handshake: opens a session on it.
-pub(crate) fn accept_fresh<H: EngineHandler>(
+pub(crate) fn accept_fresh<H: EngineHandler, B: Send + 'static>(
     engine: &Arc<Engine<H>>,
-    req: Request<Incoming>,
+    req: Request<B>,
     handshake: Handshake,
     cross_origin: bool,
 ) -> Response<Body> {
@@ -169,9 +189,9 @@ pub(crate) fn accept_fresh<H: EngineHandler>(
 }
 
 /// A WebSocket that upgrades an existing polling session (`2probe`, `3probe`, `5`).
-pub(crate) fn accept<H: EngineHandler>(
+pub(crate) fn accept<H: EngineHandler, B: Send + 'static>(
     engine: &Arc<Engine<H>>,
-    req: Request<Incoming>,
+    req: Request<B>,
     entry: Arc<Entry<H::Conn>>,
 ) -> Response<Body> {
     let timeout = engine.config.upgrade_timeout;

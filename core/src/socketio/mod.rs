@@ -366,7 +366,7 @@ impl Sio {
     }
 
     /// Queues an event for the host, waiting while the queue is full (backpressure).
-    async fn emit_event(&self, ev: Event) {
+    pub(crate) async fn emit_event(&self, ev: Event) {
         let tx = self.events.read().clone();
         if let Some(tx) = tx {
             if tx.send_async(ev).await.is_ok() {

@@ -1,0 +1,260 @@
+//! Requests and connections handed over by a host that owns the HTTP server
+//! (`Io::handle_request`, `Io::adopt_websocket`): the test plays the host with a listener of
+//! its own, and raw clients check what they get, exactly as on rtio's own listener.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+
+use bytes::Bytes;
+use rtio::{Config, Event, HttpRequest, HttpResponse, Io, Server};
+
+#[path = "support/polling.rs"]
+mod polling;
+use polling::{next, start, WAIT};
+
+fn request(method: &str, url: &str, body: &str) -> HttpRequest {
+    HttpRequest {
+        method: method.into(),
+        url: url.into(),
+        headers: vec![("host".into(), "app.example".into())],
+        body: Bytes::from(body.to_string()),
+        remote_addr: "127.0.0.7:4000".parse().unwrap(),
+    }
+}
+
+/// Hands a request over and waits for its answer, taking the events that come meanwhile.
+fn handle(server: &Server, req: HttpRequest, meanwhile: &mut Vec<Event>) -> HttpResponse {
+    let token = server.io().handle_request(req).unwrap();
+    loop {
+        match next(server) {
+            Event::HttpResponse { token: t, response } if t == token => return response,
+            other => meanwhile.push(other),
+        }
+    }
+}
+
+#[test]
+fn polling_requests_handed_over_are_answered_as_on_rtio_s_listener() {
+    let server = start(Config::default());
+    let mut events = Vec::new();
+    let open = handle(
+        &server,
+        request("GET", "/socket.io/?EIO=4&transport=polling", ""),
+        &mut events,
+    );
+    assert_eq!(open.status, 200);
+    let body = std::str::from_utf8(&open.body).unwrap();
+    assert!(body.starts_with("0{\"sid\":"), "{body}");
+    let eio: serde_json::Value = serde_json::from_str(&body[1..]).unwrap();
+    let path = format!(
+        "/socket.io/?EIO=4&transport=polling&sid={}",
+        eio["sid"].as_str().unwrap()
+    );
+
+    let posted = handle(&server, request("POST", &path, "40"), &mut events);
+    assert_eq!((posted.status, &posted.body[..]), (200, &b"ok"[..]));
+    let sid = match events.pop().unwrap_or_else(|| next(&server)) {
+        Event::Connect { sid, handshake, .. } => {
+            assert_eq!(handshake.remote_addr.to_string(), "127.0.0.7:4000");
+            sid
+        }
+        other => panic!("{other:?}"),
+    };
+    let connected = handle(&server, request("GET", &path, ""), &mut events);
+    assert_eq!(
+        std::str::from_utf8(&connected.body).unwrap(),
+        format!("40{{\"sid\":\"{sid}\"}}")
+    );
+
+    // a long-poll waits: its answer comes with the packet emitted after it was handed over
+    let io: Io = server.io();
+    let token = io.handle_request(request("GET", &path, "")).unwrap();
+    io.emit(&sid, "hello", &rtio::Payload::one(1)).unwrap();
+    match next(&server) {
+        Event::HttpResponse { token: t, response } => {
+            assert_eq!(t, token);
+            assert_eq!(&response.body[..], b"42[\"hello\",1]");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // errors are the protocol's, and a WebSocket handshake is not taken here
+    let unknown = handle(
+        &server,
+        request("GET", "/socket.io/?EIO=4&transport=polling&sid=nope", ""),
+        &mut events,
+    );
+    assert_eq!(unknown.status, 400);
+    assert_eq!(
+        &unknown.body[..],
+        br#"{"code":1,"message":"Session ID unknown"}"#
+    );
+    let mut upgrade = request("GET", "/socket.io/?EIO=4&transport=websocket", "");
+    upgrade.headers.extend([
+        ("connection".into(), "Upgrade".into()),
+        ("upgrade".into(), "websocket".into()),
+        ("sec-websocket-version".into(), "13".into()),
+        (
+            "sec-websocket-key".into(),
+            "dGhlIHNhbXBsZSBub25jZQ==".into(),
+        ),
+    ]);
+    assert_eq!(handle(&server, upgrade, &mut events).status, 400);
+    assert_eq!(
+        handle(&server, request("GET", "no url", ""), &mut events).status,
+        400
+    );
+}
+
+/// The host's side of a WebSocket handshake: accepts one connection, reads the request's
+/// head (and whatever followed it) and hands both over.
+fn host_adopts(io: &Io, listener: &TcpListener) {
+    let (mut stream, remote) = listener.accept().unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let end = loop {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "the client left");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = std::str::from_utf8(&got[..end]).unwrap();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap().split(' ');
+    let (method, url) = (first.next().unwrap(), first.next().unwrap());
+    let headers = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.trim().to_string(), v.trim().to_string())
+        })
+        .collect();
+    let req = HttpRequest {
+        method: method.into(),
+        url: url.into(),
+        headers,
+        body: Bytes::new(),
+        remote_addr: remote,
+    };
+    io.adopt_websocket(stream, req, got[end..].to_vec())
+        .unwrap();
+}
+
+/// A raw WebSocket client: sends the handshake (and optionally a first frame in the same
+/// write), returns the connection and the answer's head.
+fn ws_client(addr: SocketAddr, url: &str, first: Option<&str>) -> (TcpStream, String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut out = format!(
+        "GET {url} HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    .into_bytes();
+    if let Some(text) = first {
+        out.extend(frame(text));
+    }
+    s.write_all(&out).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed before an answer: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8(got[..i + 4].to_vec()).unwrap();
+            return (s, head, got[i + 4..].to_vec());
+        }
+    }
+}
+
+/// A masked text frame (mask 0: the bytes stay readable).
+fn frame(text: &str) -> Vec<u8> {
+    assert!(text.len() < 126);
+    let mut f = vec![0x81, 0x80 | text.len() as u8, 0, 0, 0, 0];
+    f.extend_from_slice(text.as_bytes());
+    f
+}
+
+/// The next text frame's payload (`buffered`: bytes read already).
+fn read_text(s: &mut TcpStream, buffered: &mut Vec<u8>) -> String {
+    let mut buf = [0u8; 4096];
+    loop {
+        if buffered.len() >= 2 {
+            let len = (buffered[1] & 0x7f) as usize;
+            assert!(len < 126, "short frames only");
+            if buffered.len() >= 2 + len {
+                assert_eq!(buffered[0], 0x81, "a text frame");
+                let text = String::from_utf8(buffered[2..2 + len].to_vec()).unwrap();
+                buffered.drain(..2 + len);
+                return text;
+            }
+        }
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed");
+        buffered.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn adopted_websockets_are_served_by_rtio() {
+    let server = start(Config::default());
+    let io = server.io();
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = host.local_addr().unwrap();
+
+    // a fresh WebSocket whose first packet came in the same write as the handshake
+    let client = std::thread::spawn(move || {
+        ws_client(addr, "/socket.io/?EIO=4&transport=websocket", Some("40"))
+    });
+    host_adopts(&io, &host);
+    let (mut ws, head, mut buffered) = client.join().unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.to_lowercase()
+            .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
+    let open = read_text(&mut ws, &mut buffered);
+    assert!(open.starts_with("0{\"sid\":"), "{open}");
+    let sid = match next(&server) {
+        Event::Connect { sid, handshake, .. } => {
+            assert_eq!(handshake.remote_addr, ws.local_addr().unwrap());
+            sid
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        read_text(&mut ws, &mut buffered),
+        format!("40{{\"sid\":\"{sid}\"}}")
+    );
+    ws.write_all(&frame("42[\"hi\",2]")).unwrap();
+    match next(&server) {
+        Event::Message { event, payload, .. } => {
+            assert_eq!((event.as_str(), payload.json()), ("hi", "[2]"))
+        }
+        other => panic!("{other:?}"),
+    }
+    io.emit(&sid, "back", &rtio::Payload::one(3)).unwrap();
+    assert_eq!(read_text(&mut ws, &mut buffered), "42[\"back\",3]");
+
+    // a refused handshake: the answer, then the connection closes
+    let client = std::thread::spawn(move || {
+        ws_client(addr, "/socket.io/?EIO=4&transport=websocket&sid=nope", None)
+    });
+    host_adopts(&io, &host);
+    let (mut refused, head, rest) = client.join().unwrap();
+    assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
+    let mut body = rest;
+    refused.read_to_end(&mut body).unwrap();
+    assert_eq!(body, br#"{"code":1,"message":"Session ID unknown"}"#);
+}
