@@ -440,7 +440,11 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
             ev
         }
         // This binding hands no request over (`handle_request`) yet.
-        Event::HttpResponse { .. } => return,
+        // WebSockets framed by the host: this binding adopts connections instead.
+        Event::HttpResponse { .. }
+        | Event::WebSocketAnswer { .. }
+        | Event::WebSocketSend { .. }
+        | Event::WebSocketClose { .. } => return,
         Event::Request { request, info } => NativeEvent {
             id: Some(request as f64),
             request: Some(info),

@@ -353,7 +353,10 @@ fn event_to_py<'py>(
             )?
         }
         // This binding hands no request over (`handle_request`) yet.
-        Event::HttpResponse { .. } => return Ok(None),
+        Event::HttpResponse { .. }
+        | Event::WebSocketAnswer { .. }
+        | Event::WebSocketSend { .. }
+        | Event::WebSocketClose { .. } => return Ok(None),
         Event::Request { request, info } => PyTuple::new(
             py,
             [

@@ -218,6 +218,27 @@ pub enum Event {
         /// Status, headers and body.
         response: crate::HttpResponse,
     },
+    /// rtio's answer to the handshake of [`crate::Io::open_websocket`]: exactly one per
+    /// call. Status 101: the host accepts the WebSocket; any other: it refuses it (that
+    /// status, headers and body are the refusal rtio's own listener would send).
+    WebSocketAnswer {
+        /// The id `open_websocket` returned.
+        id: u64,
+        /// The answer.
+        response: crate::HttpResponse,
+    },
+    /// A message for the client of WebSocket `id` ([`crate::Io::open_websocket`]), in order.
+    WebSocketSend {
+        /// The WebSocket.
+        id: u64,
+        /// What to send.
+        message: crate::WsMessage,
+    },
+    /// rtio ended WebSocket `id`: the host closes it (nothing more comes for it).
+    WebSocketClose {
+        /// The WebSocket.
+        id: u64,
+    },
     /// The answer to [`crate::Io::server_count`]: exactly one per call.
     ServerCountResponse {
         /// The token `server_count` returned.

@@ -41,7 +41,7 @@ pub use adapter::{AckAnswer, ClusterError, Selector, SocketInfo};
 pub use config::{Config, CorsOrigins, EventReadyHook, NamespaceConfig};
 pub use engineio::{Refusal, RequestAnswer, RequestInfo};
 pub use event::{AckError, DisconnectReason, Event};
-pub use intake::{HttpRequest, HttpResponse};
+pub use intake::{HttpRequest, HttpResponse, WsMessage};
 pub use payload::{Payload, PayloadError};
 pub use server::{Broadcast, Events, Io, Server, Stats};
 

@@ -61,6 +61,7 @@ impl Server {
         let io = Io {
             inner: Arc::new(Inner {
                 addr: thread.addr,
+                bridges: Arc::default(),
                 engine,
                 stopped: AtomicBool::new(false),
                 thread: Mutex::new(Some(thread)),
@@ -172,6 +173,8 @@ impl Events {
 
 struct Inner {
     addr: SocketAddr,
+    /// The WebSockets whose framing the host does (`Io::open_websocket`).
+    bridges: Arc<crate::intake::Bridges>,
     engine: Arc<Engine<Arc<Sio>>>,
     stopped: AtomicBool,
     thread: Mutex<Option<RuntimeThread>>,
@@ -196,6 +199,10 @@ pub struct Io {
 }
 
 impl Io {
+    pub(crate) fn bridges(&self) -> &Arc<crate::intake::Bridges> {
+        &self.inner.bridges
+    }
+
     pub(crate) fn sio(&self) -> Result<&Arc<Engine<Arc<Sio>>>, Error> {
         if self.inner.stopped.load(Ordering::Acquire) {
             return Err(Error::Stopped);

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use bytes::Bytes;
-use rtio::{Config, Event, HttpRequest, HttpResponse, Io, Server};
+use rtio::{Config, Event, HttpRequest, HttpResponse, Io, Server, WsMessage};
 
 #[path = "support/polling.rs"]
 mod polling;
@@ -257,4 +257,142 @@ fn adopted_websockets_are_served_by_rtio() {
     let mut body = rest;
     refused.read_to_end(&mut body).unwrap();
     assert_eq!(body, br#"{"code":1,"message":"Session ID unknown"}"#);
+}
+
+/// The next event of bridged WebSocket `id` (skipping the others, which `skipped` keeps).
+fn ws_event(server: &Server, id: u64, skipped: &mut Vec<Event>) -> Event {
+    loop {
+        match next(server) {
+            Event::WebSocketAnswer { id: i, .. }
+            | Event::WebSocketSend { id: i, .. }
+            | Event::WebSocketClose { id: i }
+                if i != id =>
+            {
+                panic!("an event of another WebSocket ({i})")
+            }
+            ev @ (Event::WebSocketAnswer { .. }
+            | Event::WebSocketSend { .. }
+            | Event::WebSocketClose { .. }) => return ev,
+            other => skipped.push(other),
+        }
+    }
+}
+
+fn sent_text(ev: Event) -> String {
+    match ev {
+        Event::WebSocketSend {
+            message: WsMessage::Text(t),
+            ..
+        } => t,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn websockets_framed_by_the_host_are_served_message_by_message() {
+    let server = start(Config::default());
+    let io = server.io();
+    let mut skipped = Vec::new();
+
+    let id = io
+        .open_websocket(request("GET", "/socket.io/?EIO=4&transport=websocket", ""))
+        .unwrap();
+    // the client's first message may come before rtio answered: it waits
+    io.websocket_receive(id, WsMessage::Text("40".into()))
+        .unwrap();
+    match ws_event(&server, id, &mut skipped) {
+        Event::WebSocketAnswer { response, .. } => assert_eq!(response.status, 101),
+        other => panic!("{other:?}"),
+    }
+    let open = sent_text(ws_event(&server, id, &mut skipped));
+    assert!(open.starts_with("0{\"sid\":"), "{open}");
+    let connected = sent_text(ws_event(&server, id, &mut skipped));
+    let sid = match skipped.pop().unwrap_or_else(|| next(&server)) {
+        Event::Connect { sid, handshake, .. } => {
+            assert_eq!(handshake.remote_addr.to_string(), "127.0.0.7:4000");
+            assert_eq!(
+                handshake.headers.get("host").map(|v| &v[..]),
+                Some(&b"app.example"[..])
+            );
+            sid
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(connected, format!("40{{\"sid\":\"{sid}\"}}"));
+
+    // both ways, binary included
+    io.websocket_receive(
+        id,
+        WsMessage::Text("451-[\"bin\",{\"_placeholder\":true,\"num\":0}]".into()),
+    )
+    .unwrap();
+    io.websocket_receive(id, WsMessage::Binary(Bytes::from_static(&[1, 2, 3])))
+        .unwrap();
+    match next(&server) {
+        Event::Message { event, payload, .. } => {
+            assert_eq!(event, "bin");
+            assert_eq!(&payload.attachments()[0][..], &[1, 2, 3]);
+        }
+        other => panic!("{other:?}"),
+    }
+    io.emit(&sid, "back", &rtio::Payload::one(4)).unwrap();
+    assert_eq!(
+        sent_text(ws_event(&server, id, &mut skipped)),
+        "42[\"back\",4]"
+    );
+
+    // the host's client goes: the socket leaves
+    io.websocket_close(id).unwrap();
+    match next(&server) {
+        Event::Disconnect { sid: s, .. } => assert_eq!(s, sid),
+        other => panic!("{other:?}"),
+    }
+    assert!(io
+        .websocket_receive(id, WsMessage::Text("3".into()))
+        .is_err());
+
+    // rtio ends one: the host hears of it
+    let id = io
+        .open_websocket(request("GET", "/socket.io/?EIO=4&transport=websocket", ""))
+        .unwrap();
+    io.websocket_receive(id, WsMessage::Text("40".into()))
+        .unwrap();
+    assert!(matches!(
+        ws_event(&server, id, &mut skipped),
+        Event::WebSocketAnswer { .. }
+    ));
+    sent_text(ws_event(&server, id, &mut skipped));
+    sent_text(ws_event(&server, id, &mut skipped));
+    let sid = match skipped.pop().unwrap_or_else(|| next(&server)) {
+        Event::Connect { sid, .. } => sid,
+        other => panic!("{other:?}"),
+    };
+    io.disconnect(&sid, true).unwrap();
+    assert_eq!(sent_text(ws_event(&server, id, &mut skipped)), "41");
+    assert!(matches!(
+        ws_event(&server, id, &mut skipped),
+        Event::WebSocketClose { .. }
+    ));
+
+    // a refused handshake: the refusal rtio's listener would send
+    let id = io
+        .open_websocket(request(
+            "GET",
+            "/socket.io/?EIO=4&transport=websocket&sid=nope",
+            "",
+        ))
+        .unwrap();
+    match ws_event(&server, id, &mut skipped) {
+        Event::WebSocketAnswer { response, .. } => {
+            assert_eq!(response.status, 400);
+            assert_eq!(
+                &response.body[..],
+                br#"{"code":1,"message":"Session ID unknown"}"#
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(io
+        .websocket_receive(id, WsMessage::Text("40".into()))
+        .is_err());
 }

@@ -523,7 +523,11 @@ fn on_event(io: &Io, state: &mut State, visits: bool, event: Event) -> Result<()
             }
         }
         // (it serves on its own listener: it hands no request over)
-        Event::Disconnect { .. } | Event::HttpResponse { .. } => {}
+        Event::Disconnect { .. }
+        | Event::HttpResponse { .. }
+        | Event::WebSocketAnswer { .. }
+        | Event::WebSocketSend { .. }
+        | Event::WebSocketClose { .. } => {}
         Event::BroadcastAckResponse { .. }
         | Event::FetchSocketsResponse { .. }
         | Event::ServerSideEmit { .. }

@@ -62,6 +62,16 @@ pub enum rtio_event_type {
     /// (`rtio_event_count`), the headers as a JSON array of `[name, value]` pairs
     /// (`rtio_event_handshake`) and the body (`rtio_event_data`).
     HttpResponse = 11,
+    /// rtio's answer to the handshake of a WebSocket the host frames itself: its id
+    /// (`rtio_event_token`), the status (`rtio_event_count`: 101 accept it, else refuse it
+    /// with that status).
+    WebSocketAnswer = 12,
+    /// A message for the client of a WebSocket the host frames itself: its id
+    /// (`rtio_event_token`), the message (`rtio_event_data`) and its kind
+    /// (`rtio_event_count`: 1 text, 2 binary, the WebSocket opcodes).
+    WebSocketSend = 13,
+    /// rtio ended a WebSocket the host frames itself (`rtio_event_token`): close it.
+    WebSocketClose = 14,
 }
 
 /// One answer of a broadcast with acks or of a server-side emit with ack.
@@ -275,6 +285,27 @@ impl rtio_event {
                 handshake: text(serde_json::to_string(&response.headers).unwrap_or_default()),
                 data: text(response.body.to_vec()),
                 ..rtio_event::blank(rtio_event_type::HttpResponse)
+            },
+            Event::WebSocketAnswer { id, response } => rtio_event {
+                token: id,
+                count: usize::from(response.status),
+                ..rtio_event::blank(rtio_event_type::WebSocketAnswer)
+            },
+            Event::WebSocketSend { id, message } => {
+                let (opcode, data) = match message {
+                    rtio_core::WsMessage::Text(t) => (1, t.into_bytes()),
+                    rtio_core::WsMessage::Binary(b) => (2, b.to_vec()),
+                };
+                rtio_event {
+                    token: id,
+                    count: opcode,
+                    data: text(data),
+                    ..rtio_event::blank(rtio_event_type::WebSocketSend)
+                }
+            }
+            Event::WebSocketClose { id } => rtio_event {
+                token: id,
+                ..rtio_event::blank(rtio_event_type::WebSocketClose)
             },
             Event::Request { request, info } => rtio_event {
                 request,

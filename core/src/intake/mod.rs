@@ -9,6 +9,9 @@
 //! - [`Io::adopt_websocket`]: a WebSocket handshake with its TCP connection: rtio writes the
 //!   answer and serves the connection on its runtime, at the cost of a connection accepted
 //!   by its own listener.
+//! - [`Io::open_websocket`]: a WebSocket whose framing the host's server does (ASGI): the
+//!   host passes the messages it receives in ([`Io::websocket_receive`]) and sends those rtio
+//!   gives it ([`Event::WebSocketSend`]); see `bridge`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,10 +22,15 @@ use hyper::{Request, Response};
 use tokio::io::AsyncWriteExt;
 
 use crate::engineio::websocket::{is_upgrade_request, Adopted};
-use crate::engineio::EioError;
+use crate::engineio::{EioError, Engine};
 use crate::event::Event;
 use crate::server::Io;
+use crate::socketio::Sio;
 use crate::Error;
+
+mod bridge;
+pub(crate) use bridge::Bridges;
+pub use bridge::WsMessage;
 
 /// An HTTP request the host received on its own server, for the Engine.IO path.
 #[derive(Debug, Clone)]
@@ -168,31 +176,106 @@ impl Io {
         stream
             .set_nonblocking(true)
             .map_err(|e| Error::Io(format!("adopting a connection: {e}")))?;
-        let Some(mut req) = request.to_hyper() else {
+        if request.to_hyper().is_none() {
             return Err(Error::InvalidArgument(
                 "the request's method, URL or headers are not HTTP".into(),
             ));
-        };
-        let (give, connection) = tokio::sync::oneshot::channel();
-        req.extensions_mut()
-            .insert(Adopted(Arc::new(parking_lot::Mutex::new(Some(connection)))));
+        }
         let rt = engine.rt.clone();
         rt.spawn(async move {
-            let Ok(mut stream) = tokio::net::TcpStream::from_std(stream) else {
+            let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
                 return;
             };
-            let _ = stream.set_nodelay(true);
-            let response = from_hyper(engine.handle(req, request.remote_addr).await).await;
-            if stream.write_all(&serialize(&response)).await.is_err() {
-                return;
-            }
-            if response.status == 101 {
-                let _ = give.send((stream, early));
-            } else {
-                let _ = stream.shutdown().await;
-            }
+            adopt(engine, stream, request, early).await;
         });
         Ok(())
+    }
+
+    /// Opens a WebSocket whose framing the host's server does (an ASGI `websocket` scope,
+    /// aiohttp's `WebSocketResponse`): `handshake` is its opening request (the WebSocket
+    /// headers themselves are not needed). Returns its id at once; rtio's answer comes as
+    /// [`Event::WebSocketAnswer`] (101: accept it; else refuse it with that status), then
+    /// each message for the client as [`Event::WebSocketSend`], and [`Event::WebSocketClose`]
+    /// when rtio ends it. Give it the client's messages with [`Io::websocket_receive`] (they
+    /// may come before the answer: they wait) and its end with [`Io::websocket_close`].
+    pub fn open_websocket(&self, handshake: HttpRequest) -> Result<u64, Error> {
+        let engine = self.sio()?.clone();
+        if handshake.to_hyper().is_none() {
+            return Err(Error::InvalidArgument(
+                "the request's method, URL or headers are not HTTP".into(),
+            ));
+        }
+        let sio = engine.handler().clone();
+        let id = sio.next_id();
+        let bridges = self.bridges().clone();
+        let from_host = bridges.insert(id);
+        let rt = engine.rt.clone();
+        rt.spawn(bridge::run(
+            id,
+            handshake,
+            bridges,
+            from_host,
+            HostEvents(sio),
+            move |stream, request| adopt(engine, stream, request, Vec::new()),
+        ));
+        Ok(id)
+    }
+
+    /// A message the client sent on WebSocket `id` ([`Io::open_websocket`]).
+    /// [`Error::UnknownRequest`] when that WebSocket is closed.
+    pub fn websocket_receive(&self, id: u64, message: WsMessage) -> Result<(), Error> {
+        self.sio()?;
+        if self.bridges().send(id, bridge::FromHost::Message(message)) {
+            Ok(())
+        } else {
+            Err(Error::UnknownRequest(id))
+        }
+    }
+
+    /// The client of WebSocket `id` went, or the host closes it: rtio ends the session (no
+    /// [`Event::WebSocketClose`] follows). [`Error::UnknownRequest`] when it is closed already.
+    pub fn websocket_close(&self, id: u64) -> Result<(), Error> {
+        self.sio()?;
+        if self.bridges().send(id, bridge::FromHost::Close) {
+            Ok(())
+        } else {
+            Err(Error::UnknownRequest(id))
+        }
+    }
+}
+
+/// Serves a connection handed over with its handshake: writes the engine's answer to the
+/// handshake, then gives the connection to the WebSocket the engine accepted (if it did).
+async fn adopt(
+    engine: Arc<Engine<Arc<Sio>>>,
+    mut stream: tokio::net::TcpStream,
+    request: HttpRequest,
+    early: Vec<u8>,
+) {
+    let Some(mut req) = request.to_hyper() else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let (give, connection) = tokio::sync::oneshot::channel();
+    req.extensions_mut()
+        .insert(Adopted(Arc::new(parking_lot::Mutex::new(Some(connection)))));
+    let response = from_hyper(engine.handle(req, request.remote_addr).await).await;
+    if stream.write_all(&serialize(&response)).await.is_err() {
+        return;
+    }
+    if response.status == 101 {
+        let _ = give.send((stream, early));
+    } else {
+        let _ = stream.shutdown().await;
+    }
+}
+
+/// Reports a bridge's events on the host's event stream.
+struct HostEvents(Arc<Sio>);
+
+impl bridge::Report for HostEvents {
+    async fn report(&self, event: Event) {
+        self.0.emit_event(event).await;
     }
 }
 

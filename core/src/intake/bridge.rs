@@ -1,0 +1,343 @@
+//! WebSockets whose framing the host's server does (ASGI, aiohttp's `WebSocketResponse`):
+//! the host passes each message it receives in and sends each message rtio gives it.
+//!
+//! Each such WebSocket is carried, inside rtio, by a loopback TCP connection: one end is
+//! served by the engine exactly like a connection of rtio's own listener (the handshake
+//! with its request gate and refusals, the upgrade probe, limits, heartbeats), the other is
+//! this module's pump, which frames the host's messages as a client would and turns the
+//! engine's frames back into messages for the host. The engine stays one code path for
+//! every transport; a bridged message costs two loopback hops more than a direct one,
+//! small beside the host's own per-message cost in these servers.
+
+use std::collections::HashMap;
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::{HttpRequest, HttpResponse};
+use crate::event::Event;
+
+/// A WebSocket message, either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsMessage {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// What the host tells a bridged WebSocket.
+pub(crate) enum FromHost {
+    Message(WsMessage),
+    /// The host's client went (or the host closes it).
+    Close,
+}
+
+/// The bridged WebSockets of a server, by id: where the host's messages go.
+#[derive(Default)]
+pub(crate) struct Bridges(Mutex<HashMap<u64, mpsc::UnboundedSender<FromHost>>>);
+
+impl Bridges {
+    pub(crate) fn insert(&self, id: u64) -> mpsc::UnboundedReceiver<FromHost> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.0.lock().insert(id, tx);
+        rx
+    }
+
+    /// Hands `what` to bridge `id`; false when there is no such bridge (any more).
+    pub(crate) fn send(&self, id: u64, what: FromHost) -> bool {
+        match self.0.lock().get(&id) {
+            Some(tx) => tx.send(what).is_ok(),
+            None => false,
+        }
+    }
+
+    fn remove(&self, id: u64) {
+        self.0.lock().remove(&id);
+    }
+}
+
+/// Where a bridge reports to the host.
+pub(crate) trait Report: Send + Sync + 'static {
+    fn report(&self, event: Event) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// The most bytes a message from rtio to the host may have (rtio's own frames are far
+/// smaller; this only bounds what a broken stream could make the pump allocate).
+const MAX_MESSAGE: usize = 256 << 20;
+
+/// A connected pair of loopback TCP streams.
+async fn loopback_pair() -> std::io::Result<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let (client, (server, _)) = (client?, accepted?);
+    let _ = client.set_nodelay(true);
+    Ok((client, server))
+}
+
+/// The handshake rtio's end reads: the host's request with the WebSocket headers a client
+/// sends (the host's server consumed the real ones).
+fn handshake_of(mut request: HttpRequest) -> HttpRequest {
+    const OWN: [&str; 4] = [
+        "connection",
+        "upgrade",
+        "sec-websocket-key",
+        "sec-websocket-version",
+    ];
+    request
+        .headers
+        .retain(|(n, _)| !OWN.iter().any(|own| n.eq_ignore_ascii_case(own)));
+    request.headers.extend(
+        [
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-version", "13"),
+        ]
+        .map(|(n, v)| (n.to_string(), v.to_string())),
+    );
+    request.method = "GET".into();
+    request.body = Bytes::new();
+    request
+}
+
+/// Runs bridge `id`: rtio's end served by `serve` (the adopted-connection path), the host's
+/// messages from `from_host`, rtio's answer and messages reported through `to_host`.
+pub(crate) async fn run<R, S, Fut>(
+    id: u64,
+    request: HttpRequest,
+    bridges: std::sync::Arc<Bridges>,
+    mut from_host: mpsc::UnboundedReceiver<FromHost>,
+    to_host: R,
+    serve: S,
+) where
+    R: Report,
+    S: FnOnce(TcpStream, HttpRequest) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let refused = |status: u16| HttpResponse {
+        status,
+        headers: Vec::new(),
+        body: Bytes::new(),
+    };
+    let Ok((mut client, server)) = loopback_pair().await else {
+        bridges.remove(id);
+        let response = refused(503);
+        return to_host
+            .report(Event::WebSocketAnswer { id, response })
+            .await;
+    };
+    serve(server, handshake_of(request)).await;
+    let mut buf = BytesMut::with_capacity(4096);
+    let response = match read_answer(&mut client, &mut buf).await {
+        Some(response) => response,
+        None => refused(502),
+    };
+    let accepted = response.status == 101;
+    to_host
+        .report(Event::WebSocketAnswer { id, response })
+        .await;
+    if !accepted {
+        bridges.remove(id);
+        return;
+    }
+    let (mut read, mut write) = client.into_split();
+    let mut partial: Option<(u8, Vec<u8>)> = None;
+    loop {
+        tokio::select! {
+            what = from_host.recv() => match what {
+                Some(FromHost::Message(WsMessage::Text(t))) => {
+                    if write.write_all(&client_frame(0x1, t.as_bytes())).await.is_err() { break; }
+                }
+                Some(FromHost::Message(WsMessage::Binary(b))) => {
+                    if write.write_all(&client_frame(0x2, &b)).await.is_err() { break; }
+                }
+                Some(FromHost::Close) | None => {
+                    let _ = write.write_all(&client_frame(0x8, &[])).await;
+                    let _ = write.shutdown().await;
+                    bridges.remove(id);
+                    return;
+                }
+            },
+            frame = next_frame(&mut read, &mut buf) => {
+                let Some((fin, opcode, payload)) = frame else { break };
+                match opcode {
+                    0x8 => break,
+                    0x9 => {
+                        // (rtio sends no WebSocket pings; answered all the same)
+                        if write.write_all(&client_frame(0xA, &payload)).await.is_err() { break; }
+                    }
+                    0xA => {}
+                    0x0 | 0x1 | 0x2 => {
+                        let (kind, mut data) = match (opcode, partial.take()) {
+                            (0x0, Some(started)) => started,
+                            (0x0, None) => break,
+                            (op, _) => (op, Vec::new()),
+                        };
+                        data.extend_from_slice(&payload);
+                        if data.len() > MAX_MESSAGE { break; }
+                        if !fin {
+                            partial = Some((kind, data));
+                            continue;
+                        }
+                        let message = if kind == 0x1 {
+                            match String::from_utf8(data) {
+                                Ok(t) => WsMessage::Text(t),
+                                Err(_) => break,
+                            }
+                        } else {
+                            WsMessage::Binary(data.into())
+                        };
+                        to_host.report(Event::WebSocketSend { id, message }).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+    bridges.remove(id);
+    to_host.report(Event::WebSocketClose { id }).await;
+}
+
+/// The handshake's answer, read from the client end (`None` when the connection broke).
+async fn read_answer(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<HttpResponse> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end]).ok()?.to_string();
+            let _ = buf.split_to(end + 4);
+            let mut lines = head.split("\r\n");
+            let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+            let headers: Vec<(String, String)> = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+                .collect();
+            let length = headers
+                .iter()
+                .find(|(n, _)| n == "content-length")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if status == 101 {
+                return Some(HttpResponse {
+                    status,
+                    headers,
+                    body: Bytes::new(),
+                });
+            }
+            while buf.len() < length {
+                if stream.read_buf(buf).await.ok()? == 0 {
+                    return None;
+                }
+            }
+            let body = buf.split_to(length).freeze();
+            return Some(HttpResponse {
+                status,
+                headers: headers
+                    .into_iter()
+                    .filter(|(n, _)| n != "content-length")
+                    .collect(),
+                body,
+            });
+        }
+        if buf.len() > 64 << 10 || stream.read_buf(buf).await.ok()? == 0 {
+            return None;
+        }
+    }
+}
+
+/// A client frame: FIN, `opcode`, masked with a zero key (a client must mask; a zero key
+/// leaves the bytes as they are).
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(payload.len() + 14);
+    f.push(0x80 | opcode);
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&[0; 4]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// The next frame rtio's end wrote: (fin, opcode, payload); `None` at the end.
+async fn next_frame<R: AsyncReadExt + Unpin>(
+    read: &mut R,
+    buf: &mut BytesMut,
+) -> Option<(bool, u8, Vec<u8>)> {
+    loop {
+        if buf.len() >= 2 {
+            let (fin, opcode) = (buf[0] & 0x80 != 0, buf[0] & 0x0f);
+            let masked = buf[1] & 0x80 != 0;
+            let (len, at) = match buf[1] & 0x7f {
+                126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+                127 if buf.len() >= 10 => {
+                    let mut n = [0u8; 8];
+                    n.copy_from_slice(&buf[2..10]);
+                    (usize::try_from(u64::from_be_bytes(n)).ok()?, 10)
+                }
+                126 | 127 => (usize::MAX, 0),
+                n => (n as usize, 2),
+            };
+            if masked || len > MAX_MESSAGE {
+                return None; // a server never masks
+            }
+            if len != usize::MAX && buf.len() >= at + len {
+                let _ = buf.split_to(at);
+                return Some((fin, opcode, buf.split_to(len).to_vec()));
+            }
+        }
+        if read.read_buf(buf).await.ok()? == 0 {
+            return None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_frames_are_masked_with_a_zero_key() {
+        assert_eq!(
+            client_frame(0x1, b"40"),
+            [0x81, 0x82, 0, 0, 0, 0, b'4', b'0']
+        );
+        let long = client_frame(0x2, &[7; 300]);
+        assert_eq!(&long[..4], &[0x82, 0x80 | 126, 1, 44]);
+        assert_eq!(long.len(), 4 + 4 + 300);
+    }
+
+    #[tokio::test]
+    async fn server_frames_are_read_whole_however_they_arrive() {
+        let mut bytes = vec![0x81, 3, b'a', b'b', b'c', 0x02, 126, 1, 0];
+        bytes.extend([9u8; 256]);
+        bytes.extend([0x80, 1, 1]);
+        let mut buf = BytesMut::new();
+        let mut input: &[u8] = &bytes;
+        assert_eq!(
+            next_frame(&mut input, &mut buf).await,
+            Some((true, 1, b"abc".to_vec()))
+        );
+        assert_eq!(
+            next_frame(&mut input, &mut buf).await,
+            Some((false, 2, vec![9; 256]))
+        );
+        assert_eq!(
+            next_frame(&mut input, &mut buf).await,
+            Some((true, 0, vec![1]))
+        );
+        assert_eq!(next_frame(&mut input, &mut buf).await, None);
+        let mut masked: &[u8] = &[0x81, 0x81, 0, 0, 0, 0, b'x'];
+        assert_eq!(next_frame(&mut masked, &mut BytesMut::new()).await, None);
+    }
+}
