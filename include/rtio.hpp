@@ -128,6 +128,20 @@ class Event {
     }
     return out;
   }
+  /// HTTP_RESPONSE events (the answer to Server::handle_request): status, headers, body.
+  uint16_t status() const noexcept { return rtio_event_status(ev_); }
+  std::vector<std::pair<std::string_view, std::string_view>> headers() const {
+    std::vector<std::pair<std::string_view, std::string_view>> out(rtio_event_header_count(ev_));
+    for (size_t i = 0; i < out.size(); i++) {
+      out[i] = {rtio_event_header_name(ev_, i), rtio_event_header_value(ev_, i)};
+    }
+    return out;
+  }
+  std::string_view body() const noexcept {
+    size_t len = 0;
+    const uint8_t *p = rtio_event_body(ev_, &len);
+    return len ? std::string_view(reinterpret_cast<const char *>(p), len) : std::string_view();
+  }
   const rtio_event *raw() const noexcept { return ev_; }
 
  private:
@@ -299,6 +313,18 @@ class Server {
     srv_.reset(raw);
   }
 
+  /// rtio_handle_request: the answer comes as an HTTP_RESPONSE event with the returned token.
+  /// `req` is borrowed for the call (rtio copies it).
+  uint64_t handle_request(const rtio_http_request &req) const {
+    uint64_t token = 0;
+    check(rtio_handle_request(srv_.get(), &req, &token));
+    return token;
+  }
+  /// rtio_adopt_websocket: on success `fd` is rtio's; on a thrown Error the caller keeps it.
+  void adopt_websocket(int fd, const rtio_http_request &handshake, std::string_view early = {}) const {
+    check(rtio_adopt_websocket(srv_.get(), fd, &handshake,
+                               reinterpret_cast<const uint8_t *>(early.data()), early.size()));
+  }
   uint16_t port() const {
     uint16_t p = 0;
     check(rtio_server_port(srv_.get(), &p));

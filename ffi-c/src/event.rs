@@ -58,16 +58,18 @@ pub enum rtio_event_type {
     /// The answer to `rtio_server_count`: token, and the count (`rtio_event_count`) or an
     /// error.
     ServerCountResponse = 10,
-    /// The answer to a request the host handed over: token, the status code
-    /// (`rtio_event_count`), the headers as a JSON array of `[name, value]` pairs
-    /// (`rtio_event_handshake`) and the body (`rtio_event_data`).
+    /// The answer to `rtio_handle_request`: token (`rtio_event_token`, the one the call
+    /// returned), the status code (`rtio_event_status`), the headers
+    /// (`rtio_event_header_count`, `rtio_event_header_name`, `rtio_event_header_value`; no
+    /// `Content-Length`, which follows the body) and the body (`rtio_event_body`). Write them
+    /// as the answer of the request that got the token.
     HttpResponse = 11,
     /// rtio's answer to the handshake of a WebSocket the host frames itself: its id
-    /// (`rtio_event_token`), the status (`rtio_event_count`: 101 accept it, else refuse it
-    /// with that status).
+    /// (`rtio_event_token`), the status (101: accept it; else refuse it with that status),
+    /// headers and body as for `RTIO_EVENT_TYPE_HTTP_RESPONSE`.
     WebSocketAnswer = 12,
     /// A message for the client of a WebSocket the host frames itself: its id
-    /// (`rtio_event_token`), the message (`rtio_event_data`) and its kind
+    /// (`rtio_event_token`), the message (`rtio_event_body`) and its kind
     /// (`rtio_event_count`: 1 text, 2 binary, the WebSocket opcodes).
     WebSocketSend = 13,
     /// rtio ended a WebSocket the host frames itself (`rtio_event_token`): close it.
@@ -113,6 +115,9 @@ pub struct rtio_event {
     count: usize,
     answers: Vec<Answer>,
     sockets: Vec<FetchedSocket>,
+    status: u16,
+    http_headers: Vec<(CString, CString)>,
+    body: Bytes,
 }
 
 fn cstring(s: &str) -> CString {
@@ -206,6 +211,9 @@ impl rtio_event {
             count: 0,
             answers: Vec::new(),
             sockets: Vec::new(),
+            status: 0,
+            http_headers: Vec::new(),
+            body: Bytes::new(),
         }
     }
 
@@ -223,9 +231,10 @@ impl rtio_event {
         self
     }
 
-    /// The C form of a core event (every core event has one).
-    pub(crate) fn from_core(ev: Event) -> rtio_event {
-        match ev {
+    /// The C form of a core event; `None` for the events of core APIs the C ABI does not
+    /// offer (they never come to a C host).
+    pub(crate) fn from_core(ev: Event) -> Option<rtio_event> {
+        Some(match ev {
             Event::BroadcastAckResponse {
                 token,
                 answers,
@@ -281,25 +290,35 @@ impl rtio_event {
             }
             Event::HttpResponse { token, response } => rtio_event {
                 token,
-                count: usize::from(response.status),
-                handshake: text(serde_json::to_string(&response.headers).unwrap_or_default()),
-                data: text(response.body.to_vec()),
+                status: response.status,
+                http_headers: response
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (cstring(n), cstring(v)))
+                    .collect(),
+                body: response.body,
                 ..rtio_event::blank(rtio_event_type::HttpResponse)
             },
             Event::WebSocketAnswer { id, response } => rtio_event {
                 token: id,
-                count: usize::from(response.status),
+                status: response.status,
+                http_headers: response
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (cstring(n), cstring(v)))
+                    .collect(),
+                body: response.body,
                 ..rtio_event::blank(rtio_event_type::WebSocketAnswer)
             },
             Event::WebSocketSend { id, message } => {
-                let (opcode, data) = match message {
-                    rtio_core::WsMessage::Text(t) => (1, t.into_bytes()),
-                    rtio_core::WsMessage::Binary(b) => (2, b.to_vec()),
+                let (opcode, body) = match message {
+                    rtio_core::WsMessage::Text(t) => (1, bytes::Bytes::from(t)),
+                    rtio_core::WsMessage::Binary(b) => (2, b),
                 };
                 rtio_event {
                     token: id,
                     count: opcode,
-                    data: text(data),
+                    body,
                     ..rtio_event::blank(rtio_event_type::WebSocketSend)
                 }
             }
@@ -377,7 +396,9 @@ impl rtio_event {
                     Err(_) => ev,
                 }
             }
-        }
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        })
     }
 }
 
@@ -824,4 +845,73 @@ pub unsafe extern "C" fn rtio_event_socket_data(
 #[no_mangle]
 pub unsafe extern "C" fn rtio_event_socket_local(ev: *const rtio_event, index: usize) -> bool {
     guard_value(false, || socket_at(ev, index).map(|s| s.local))
+}
+
+/// The HTTP status code of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (0 otherwise).
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_status(ev: *const rtio_event) -> u16 {
+    guard_value(0, || event(ev).map(|e| e.status))
+}
+
+/// The number of headers of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (0 otherwise).
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_header_count(ev: *const rtio_event) -> usize {
+    guard_value(0, || event(ev).map(|e| e.http_headers.len()))
+}
+
+/// Header `index`'s name (lower case) of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event; NULL when
+/// out of range. Owned by the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_header_name(
+    ev: *const rtio_event,
+    index: usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        event(ev)?.http_headers.get(index).map(|h| h.0.as_ptr())
+    })
+}
+
+/// Header `index`'s value of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event; NULL when out of
+/// range. Owned by the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_header_value(
+    ev: *const rtio_event,
+    index: usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        event(ev)?.http_headers.get(index).map(|h| h.1.as_ptr())
+    })
+}
+
+/// The body of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (binary, not NUL-terminated); `len`
+/// (if not NULL) receives its size (0 for other events, or NULL `ev`, when the pointer may be
+/// NULL or dangling). Owned by the event.
+///
+/// # Safety
+/// `ev` is NULL or a live event; `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_body(ev: *const rtio_event, len: *mut usize) -> *const u8 {
+    if !len.is_null() {
+        *len = 0;
+    }
+    guard_value(std::ptr::null(), || {
+        let e = event(ev)?;
+        if !len.is_null() {
+            // SAFETY: non-NULL out-pointer documented as writable.
+            unsafe { *len = e.body.len() };
+        }
+        Some(e.body.as_ptr())
+    })
 }

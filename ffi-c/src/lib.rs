@@ -8,6 +8,7 @@ mod config;
 mod emitter;
 mod error;
 mod event;
+mod intake;
 mod json;
 mod server;
 
@@ -16,6 +17,7 @@ pub use config::*;
 pub use emitter::*;
 pub use error::*;
 pub use event::*;
+pub use intake::*;
 pub use json::*;
 pub use server::*;
 

@@ -172,7 +172,9 @@ fn dispatch(
     user: UserData,
 ) {
     while let Ok(ev) = events.recv() {
-        let ev = rtio_event::from_core(ev);
+        let Some(ev) = rtio_event::from_core(ev) else {
+            continue;
+        };
         // A panic cannot come from C; catching keeps the dispatcher alive regardless.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // SAFETY: the callback and user data were given by the host for this purpose.
@@ -376,7 +378,7 @@ pub unsafe extern "C" fn rtio_server_poll(
         if !events.is_empty() {
             signal_fd(s.event_fd);
         }
-        if let Some(ev) = next.map(rtio_event::from_core) {
+        if let Some(ev) = next.and_then(rtio_event::from_core) {
             *out = Box::into_raw(Box::new(ev));
         }
         Ok(())

@@ -8,6 +8,7 @@
 #include <rtio.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -217,6 +218,151 @@ static rtio_event *next_event(rtio_server *s) {
   EXPECT_STATUS(rtio_server_poll(s, 5000, &ev), RTIO_STATUS_OK);
   EXPECT(ev != NULL);
   return ev;
+}
+
+
+/* ---- embedding: rtio_handle_request / rtio_adopt_websocket ------------------------------ */
+
+/* A connected loopback TCP pair: *client and *server (the accepted end). */
+static bool tcp_pair(int *client, int *server) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof addr;
+  if (bind(l, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(l, 1) != 0 ||
+      getsockname(l, (struct sockaddr *)&addr, &alen) != 0) {
+    close(l);
+    return false;
+  }
+  *client = socket(AF_INET, SOCK_STREAM, 0);
+  bool ok = connect(*client, (struct sockaddr *)&addr, sizeof addr) == 0;
+  *server = ok ? accept(l, NULL, NULL) : -1;
+  close(l);
+  return ok && *server >= 0;
+}
+
+static bool fd_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
+
+static void test_intake(void) {
+  rtio_config *cfg = rtio_config_new();
+  EXPECT_STATUS(rtio_config_set_port(cfg, 0), RTIO_STATUS_OK);
+  rtio_server *s = NULL;
+  EXPECT_STATUS(rtio_server_start(cfg, &s), RTIO_STATUS_OK);
+  rtio_config_free(cfg);
+  if (!s) return;
+  uint64_t token = 0;
+  rtio_http_header headers[] = {{"Host", "example.test"}, {"Accept", "*/*"}};
+  rtio_http_request req = {.method = "GET",
+                           .url = "/socket.io/?EIO=4&transport=polling",
+                           .headers = headers,
+                           .headers_len = 2,
+                           .remote_addr = "127.0.0.1:40000"};
+
+  /* Misuse: every bad argument is an error code with a message. */
+  EXPECT_STATUS(rtio_handle_request(NULL, &req, &token), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_handle_request(s, NULL, &token), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_handle_request(s, &req, NULL), RTIO_STATUS_NULL_POINTER);
+  rtio_http_request bad = req;
+  bad.method = NULL;
+  EXPECT_STATUS(rtio_handle_request(s, &bad, &token), RTIO_STATUS_NULL_POINTER);
+  EXPECT(strstr(rtio_last_error(), "req.method") != NULL);
+  bad = req;
+  bad.url = "/socket.io/\xff";
+  EXPECT_STATUS(rtio_handle_request(s, &bad, &token), RTIO_STATUS_INVALID_UTF8);
+  rtio_http_header bad_headers[] = {{"X-A", "\xfe"}};
+  bad = req;
+  bad.headers = bad_headers;
+  bad.headers_len = 1;
+  EXPECT_STATUS(rtio_handle_request(s, &bad, &token), RTIO_STATUS_INVALID_UTF8);
+  EXPECT(strstr(rtio_last_error(), "req.headers[0].value") != NULL);
+  bad = req;
+  bad.headers = NULL;
+  EXPECT_STATUS(rtio_handle_request(s, &bad, &token), RTIO_STATUS_NULL_POINTER);
+  bad = req;
+  bad.body_len = 3;
+  EXPECT_STATUS(rtio_handle_request(s, &bad, &token), RTIO_STATUS_NULL_POINTER);
+  bad = req;
+  bad.remote_addr = "not an address";
+  EXPECT_STATUS(rtio_handle_request(s, &bad, &token), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "remote_addr") != NULL);
+
+  /* A polling handshake answered as an event carrying the token. */
+  EXPECT_STATUS(rtio_handle_request(s, &req, &token), RTIO_STATUS_OK);
+  rtio_event *ev = next_event(s);
+  if (ev) {
+    EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_HTTP_RESPONSE);
+    EXPECT(rtio_event_token(ev) == token);
+    EXPECT(rtio_event_status(ev) == 200);
+    size_t len = 0;
+    const uint8_t *body = rtio_event_body(ev, &len);
+    EXPECT(len > 10 && memcmp(body, "0{\"sid\":\"", 9) == 0);
+    bool content_type = false;
+    for (size_t i = 0; i < rtio_event_header_count(ev); i++) {
+      if (strcmp(rtio_event_header_name(ev, i), "content-type") == 0) {
+        content_type = strstr(rtio_event_header_value(ev, i), "text/plain") != NULL;
+      }
+    }
+    EXPECT(content_type);
+    EXPECT(rtio_event_header_name(ev, rtio_event_header_count(ev)) == NULL);
+    EXPECT(rtio_event_header_value(ev, 999) == NULL);
+    rtio_event_free(ev);
+  }
+  EXPECT(rtio_event_status(NULL) == 0);
+  EXPECT(rtio_event_header_count(NULL) == 0);
+  size_t none = 99;
+  EXPECT(rtio_event_body(NULL, &none) == NULL && none == 0);
+
+  /* A WebSocket handshake is not for handle_request: 400. */
+  rtio_http_header ws_headers[] = {{"Connection", "Upgrade"},
+                                   {"Upgrade", "websocket"},
+                                   {"Sec-WebSocket-Version", "13"},
+                                   {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  rtio_http_request ws = {.method = "GET",
+                          .url = "/socket.io/?EIO=4&transport=websocket",
+                          .headers = ws_headers,
+                          .headers_len = 4,
+                          .remote_addr = "[::1]:40001"};
+  EXPECT_STATUS(rtio_handle_request(s, &ws, &token), RTIO_STATUS_OK);
+  ev = next_event(s);
+  if (ev) {
+    EXPECT(rtio_event_token(ev) == token && rtio_event_status(ev) == 400);
+    rtio_event_free(ev);
+  }
+
+  /* adopt_websocket misuse: the caller keeps its descriptor on every error. */
+  int pipes[2];
+  EXPECT(pipe(pipes) == 0);
+  EXPECT_STATUS(rtio_adopt_websocket(NULL, pipes[0], &ws, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_adopt_websocket(s, -1, &ws, NULL, 0), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_adopt_websocket(s, pipes[0], &ws, NULL, 0), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "not a socket") != NULL);
+  EXPECT(fd_open(pipes[0]));
+  close(pipes[0]);
+  close(pipes[1]);
+  int client = -1, conn = -1;
+  EXPECT(tcp_pair(&client, &conn));
+  EXPECT_STATUS(rtio_adopt_websocket(s, conn, NULL, NULL, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_adopt_websocket(s, conn, &ws, NULL, 5), RTIO_STATUS_NULL_POINTER);
+  bad = ws;
+  bad.method = "G E T";
+  EXPECT_STATUS(rtio_adopt_websocket(s, conn, &bad, NULL, 0), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(fd_open(conn));
+
+  /* Adopted: rtio answers 101 on the connection and serves the Engine.IO open packet. */
+  EXPECT_STATUS(rtio_adopt_websocket(s, conn, &ws, NULL, 0), RTIO_STATUS_OK);
+  /* One read_until: the open packet often arrives in the same read as the 101. */
+  EXPECT(read_until(client, "0{\"sid\":\""));
+  close(client);
+
+  /* After stop: STOPPED, and the descriptor stays the caller's. */
+  EXPECT_STATUS(rtio_server_stop(s), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_handle_request(s, &req, &token), RTIO_STATUS_STOPPED);
+  EXPECT(tcp_pair(&client, &conn));
+  EXPECT_STATUS(rtio_adopt_websocket(s, conn, &ws, NULL, 0), RTIO_STATUS_STOPPED);
+  EXPECT(fd_open(conn));
+  close(conn);
+  close(client);
+  rtio_server_free(s);
 }
 
 /* ---- tests ------------------------------------------------------------------------------ */
@@ -1412,6 +1558,7 @@ int main(void) {
   test_cluster_of_one();
   test_emitter_misuse();
   test_cluster_through_redis();
+  test_intake();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
