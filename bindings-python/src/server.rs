@@ -44,6 +44,9 @@ pub const FETCH_SOCKETS: u8 = 7;
 pub const SERVER_SIDE_EMIT: u8 = 8;
 pub const SERVER_SIDE_ACK: u8 = 9;
 pub const SERVER_COUNT: u8 = 10;
+/// The answer to a request handed over with `handle_request`:
+/// `(HTTP_RESPONSE, token, status, [(name, value)], body bytes)`.
+pub const HTTP_RESPONSE: u8 = 11;
 
 // Raised when the server is stopped (re-exported by `rtio.exceptions`).
 pyo3::create_exception!(
@@ -128,6 +131,32 @@ fn wsgi_environ<'py>(
         env.set_item(key, joined)?;
     }
     Ok(env)
+}
+
+/// A request handed over by the host, its address checked.
+fn http_request(
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+    remote_addr: Option<(String, u16)>,
+) -> PyResult<rtio::HttpRequest> {
+    let remote_addr = match remote_addr {
+        Some((ip, port)) => {
+            let ip: std::net::IpAddr = ip.parse().map_err(|_| {
+                PyValueError::new_err(format!("remote_addr: {ip:?} is not an IP address"))
+            })?;
+            std::net::SocketAddr::new(ip, port)
+        }
+        None => std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+    };
+    Ok(rtio::HttpRequest {
+        method,
+        url,
+        headers,
+        body: bytes::Bytes::copy_from_slice(body),
+        remote_addr,
+    })
 }
 
 /// `Ok(None)` for a namespace this server does not serve (nothing selected), else the value
@@ -352,11 +381,20 @@ fn event_to_py<'py>(
                 ],
             )?
         }
-        // This binding hands no request over (`handle_request`) yet.
-        Event::HttpResponse { .. }
-        | Event::WebSocketAnswer { .. }
+        // WebSockets framed by the host (ASGI): not handed over by this binding yet.
+        Event::WebSocketAnswer { .. }
         | Event::WebSocketSend { .. }
         | Event::WebSocketClose { .. } => return Ok(None),
+        Event::HttpResponse { token, response } => PyTuple::new(
+            py,
+            [
+                HTTP_RESPONSE.into_pyobject(py)?.into_any(),
+                token.into_pyobject(py)?.into_any(),
+                response.status.into_pyobject(py)?.into_any(),
+                response.headers.into_pyobject(py)?.into_any(),
+                pyo3::types::PyBytes::new(py, &response.body).into_any(),
+            ],
+        )?,
         Event::Request { request, info } => PyTuple::new(
             py,
             [
@@ -1043,6 +1081,66 @@ impl NativeServer {
     /// that follows, or `None` when the namespace is not served.
     fn server_count(&self, nsp: &str) -> PyResult<Option<u64>> {
         known_namespace(self.io.server_count(nsp))
+    }
+
+    /// Hands over one request to the Engine.IO path that the host's own HTTP server
+    /// received (polling GET/POST, handshake, CORS preflight): returns at once with the
+    /// token of the `HTTP_RESPONSE` event that carries the answer (a long-poll GET's comes
+    /// when packets are queued). `remote_addr`: `(ip, port)` of the client, or `None` when
+    /// the host's server does not know it. A WebSocket handshake is answered 400: it goes to
+    /// `adopt_websocket`.
+    #[pyo3(signature = (method, url, headers, body, remote_addr=None))]
+    fn handle_request(
+        &self,
+        method: String,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: &[u8],
+        remote_addr: Option<(String, u16)>,
+    ) -> PyResult<u64> {
+        let request = http_request(method, url, headers, body, remote_addr)?;
+        self.io.handle_request(request).map_err(to_py_err)
+    }
+
+    /// Takes over the connection `fd` whose WebSocket handshake (`method`, `url`, `headers`)
+    /// the host's server read; `early`: bytes it read past the handshake's head. rtio works
+    /// on a duplicate of `fd` (close-on-exec) and writes the answer (101 or the refusal) and
+    /// the WebSocket on it from its runtime; the caller keeps `fd` and must close it without
+    /// `shutdown()` and never read or write it again. Raises `ValueError` when `fd` is not a
+    /// connected socket.
+    #[pyo3(signature = (fd, method, url, headers, early, remote_addr=None))]
+    fn adopt_websocket(
+        &self,
+        fd: i32,
+        method: String,
+        url: String,
+        headers: Vec<(String, String)>,
+        early: &[u8],
+        remote_addr: Option<(String, u16)>,
+    ) -> PyResult<()> {
+        use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd};
+        if fd < 0 {
+            return Err(PyValueError::new_err(format!(
+                "not a file descriptor: {fd}"
+            )));
+        }
+        // SAFETY: `fd` is only borrowed for the duplication, which fails cleanly (EBADF)
+        // when the caller passed a closed descriptor.
+        let owned = unsafe { BorrowedFd::borrow_raw(fd) }
+            .try_clone_to_owned()
+            .map_err(|e| PyValueError::new_err(format!("cannot duplicate fd {fd}: {e}")))?;
+        // SAFETY: the duplicate is ours alone; the TcpStream owns (and closes) it.
+        let stream = unsafe { std::net::TcpStream::from_raw_fd(owned.into_raw_fd()) };
+        let peer = stream.peer_addr().map_err(|e| {
+            PyValueError::new_err(format!("fd {fd} is not a connected TCP socket: {e}"))
+        })?;
+        let mut request = http_request(method, url, headers, &[], remote_addr)?;
+        if request.remote_addr.port() == 0 {
+            request.remote_addr = peer;
+        }
+        self.io
+            .adopt_websocket(stream, request, early.to_vec())
+            .map_err(to_py_err)
     }
 
     /// Accepts clients on one more namespace (or changes whether it asks first).

@@ -36,10 +36,15 @@ def test_options_rtio_cannot_honour_are_refused(cls, options, named):
     assert "see docs/python.md" in str(info.value)
 
 
-@pytest.mark.parametrize("async_mode", ["aiohttp", "asgi", "sanic", "tornado", "threading"])
+@pytest.mark.parametrize("async_mode", ["sanic", "tornado", "threading"])
 def test_async_server_serves_itself(async_mode):
     with pytest.raises(NotImplementedError, match="async_mode"):
         rtio.AsyncServer(async_mode=async_mode)
+
+
+@pytest.mark.parametrize("async_mode", ["aiohttp", "asgi"])
+def test_async_server_mounts_in_aiohttp_and_asgi(async_mode):
+    assert rtio.AsyncServer(async_mode=async_mode).async_mode == async_mode
 
 
 @pytest.mark.parametrize("cls", SERVERS, ids=["Server", "AsyncServer"])

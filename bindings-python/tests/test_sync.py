@@ -418,8 +418,8 @@ def test_reserved_and_invalid_usage(serve):
         sio.call("x")
     with pytest.raises(RuntimeError):
         sio.start(port=0)
-    with pytest.raises(NotImplementedError):
-        rtio.WSGIApp(sio)
+    with pytest.raises(ValueError, match="mount"):
+        rtio.WSGIApp(sio, socketio_path="elsewhere")  # running on /socket.io already
     with pytest.raises(TypeError):
         rtio.Server(no_such_option=1)
 

@@ -16,13 +16,13 @@ Moving an app is an import change (``import rtio as socketio``)::
 
     sio.run(port=3000)
 
-rtio serves HTTP itself (WebSocket, long-polling, static files): there is no WSGI/ASGI
-app to mount. See docs/python.md for the differences from python-socketio.
+rtio serves HTTP itself (WebSocket, long-polling, static files), or mounts in the app's
+own server like python-socketio: ``rtio.WSGIApp`` / ``rtio.Middleware`` (Flask, Django,
+gunicorn), ``rtio.ASGIApp`` (uvicorn, FastAPI, Starlette), ``AsyncServer.attach`` (aiohttp).
+See docs/python.md for the differences from python-socketio.
 """
 
 from __future__ import annotations
-
-from typing import Any, NoReturn
 
 from . import exceptions
 from ._base import SocketInfo, reason
@@ -31,6 +31,7 @@ from .async_server import AsyncServer
 from .managers import AsyncRedisManager, RedisManager
 from .namespace import AsyncNamespace, Namespace
 from .server import Server
+from .mount import ASGIApp, Middleware, WSGIApp
 
 __all__ = [
     "Server",
@@ -47,32 +48,3 @@ __all__ = [
     "Middleware",
     "__version__",
 ]
-
-
-def _not_mountable(name: str) -> NoReturn:
-    raise NotImplementedError(
-        f"rtio.{name}: rtio serves HTTP itself on its own port instead of mounting in a "
-        "WSGI/ASGI app. Use sio.run(port=...) / sio.start() (or await sio.serve(...)), "
-        "static_files= for your pages, and cors_allowed_origins= when the pages come from "
-        "another server (see docs/python.md)")
-
-
-class WSGIApp:
-    """Not available: rtio serves HTTP itself (raises ``NotImplementedError``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _not_mountable("WSGIApp")
-
-
-class ASGIApp:
-    """Not available: rtio serves HTTP itself (raises ``NotImplementedError``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _not_mountable("ASGIApp")
-
-
-class Middleware(WSGIApp):
-    """Not available: rtio serves HTTP itself (raises ``NotImplementedError``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _not_mountable("Middleware")

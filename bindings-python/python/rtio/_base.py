@@ -890,16 +890,14 @@ class BaseServer:
         opening = self._openings.get(sid)
         return opening.environ() if opening is not None else None
 
-    def attach(self, app: Any, socketio_path: str = "socket.io") -> None:
-        """Not available: rtio serves HTTP itself instead of attaching to a web framework's
-        app (raises ``NotImplementedError``; see docs/python.md)."""
-        raise NotImplementedError(
-            "rtio serves HTTP itself: use run()/start()/serve() instead of attaching to an "
-            "app (see docs/python.md)")
-
-    def handle_request(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available: rtio serves HTTP itself (raises ``NotImplementedError``)."""
-        self.attach(None)
+    def _mount_path(self, prefix: Optional[str]) -> None:
+        """Serves the Socket.IO path ``prefix`` (``'/socket.io'``) of a mounting app."""
+        if prefix is None or self._options["path"] == prefix:
+            return
+        if self.running:
+            raise ValueError(f"rtio serves {self._options['path']!r} already; cannot mount "
+                             f"it on {prefix!r} too")
+        self._options["path"] = prefix
 
     def transport(self, sid: str, namespace: Optional[str] = None) -> str:
         """The transport the client's connection uses now: ``'polling'`` (until an upgrade

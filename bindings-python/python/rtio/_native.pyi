@@ -12,6 +12,7 @@ FETCH_SOCKETS: int
 SERVER_SIDE_EMIT: int
 SERVER_SIDE_ACK: int
 SERVER_COUNT: int
+HTTP_RESPONSE: int
 CONNECT: int
 MESSAGE: int
 DISCONNECT: int
@@ -79,6 +80,8 @@ class Options(TypedDict):
 #       (lower-case names), query (raw text), issued (ms)
 #   (SERVER_SIDE_ACK, token: int, answers: list[list], error: str | None)
 #   (SERVER_COUNT, token: int, count: int | None, error: str | None)
+# The answer to a request handed over with handle_request (the host writes it):
+#   (HTTP_RESPONSE, token: int, status: int, headers: list[tuple[str, str]], body: bytes)
 # Sent by other servers (answer with server_side_ack(ack, value) when ack is not None):
 #   (SERVER_SIDE_EMIT, nsp: str, event: str, args: list, ack: int | None)
 Event = Tuple[Any, ...]
@@ -163,6 +166,19 @@ class NativeServer:
     def answer_request(self, request: int, cross_origin: bool,
                        refusal: Optional[Tuple[int, str]] = None) -> bool: ...
     def add_namespace(self, nsp: str, middleware: bool) -> None: ...
+    def handle_request(self, method: str, url: str, headers: List[Tuple[str, str]],
+                       body: bytes, remote_addr: Optional[Tuple[str, int]] = None) -> int:
+        """Hands over one request to the Engine.IO path that the host's own HTTP server
+        received; returns at once with the token of the HTTP_RESPONSE event carrying the
+        answer (a long-poll's comes when packets are queued). A WebSocket handshake is
+        answered 400 (see adopt_websocket). ValueError: remote_addr's host is not an IP."""
+    def adopt_websocket(self, fd: int, method: str, url: str, headers: List[Tuple[str, str]],
+                        early: bytes, remote_addr: Optional[Tuple[str, int]] = None) -> None:
+        """Takes over the connection ``fd`` whose WebSocket handshake the host's server
+        read (``early``: bytes read past its head). rtio works on a duplicate of ``fd``
+        (close-on-exec) and writes the answer and the WebSocket from its runtime; the
+        caller keeps ``fd``, closes it without shutdown() and never reads or writes it
+        again. ValueError: ``fd`` is not a connected socket."""
     def transport(self, sid: str) -> str: ...
     def stop(self) -> None: ...
     def join_dispatcher(self) -> None: ...

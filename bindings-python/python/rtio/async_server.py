@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple, U
 
 from . import _native
 from . import exceptions
+from . import mount
 from ._base import (BaseServer, SocketInfo, Target, _RoomCallback, _rooms, _socket_info,
                     ack_value, fit_args, is_refusal)
 
@@ -26,6 +27,7 @@ FETCH_SOCKETS = _native.FETCH_SOCKETS
 SERVER_SIDE_EMIT = _native.SERVER_SIDE_EMIT
 SERVER_SIDE_ACK = _native.SERVER_SIDE_ACK
 SERVER_COUNT = _native.SERVER_COUNT
+HTTP_RESPONSE = _native.HTTP_RESPONSE
 
 _BATCH = 256
 #: Seconds ``shutdown()`` waits for running handlers to end.
@@ -67,11 +69,14 @@ class AsyncServer(BaseServer):
         self._tasks: Set[asyncio.Task] = set()
 
     def _check_async_mode(self, async_mode: Optional[str]) -> None:
-        if async_mode is not None:
+        # 'aiohttp' (attach) and 'asgi' (rtio.ASGIApp) mount rtio in the app's server;
+        # unset: rtio serves HTTP itself. Both work either way: the mode only names it.
+        if async_mode not in (None, "aiohttp", "asgi"):
             raise NotImplementedError(
                 f"rtio: async_mode={async_mode!r} is not supported: rtio.AsyncServer serves "
-                "HTTP itself on the running asyncio loop (no aiohttp/ASGI/sanic/tornado app "
-                "to attach to); leave async_mode unset (see docs/python.md)")
+                "HTTP itself, or mounts in an aiohttp app (async_mode='aiohttp', attach) or "
+                "an ASGI server (async_mode='asgi', rtio.ASGIApp) (see docs/python.md)")
+        self.async_mode = async_mode or "asgi"
 
     # ---------------------------------------------------------------- serving
     async def start(self, port: Optional[int] = None, host: Optional[str] = None) -> int:
@@ -155,6 +160,45 @@ class AsyncServer(BaseServer):
         for entry in pending:
             if isinstance(entry, asyncio.Future) and not entry.done():
                 entry.set_exception(exceptions.StoppedError("the server stopped"))
+
+    # ---------------------------------------------------------------- mounted in an app
+    def attach(self, app: Any, socketio_path: str = "socket.io") -> None:
+        """Mounts rtio in an aiohttp ``web.Application`` (python-socketio's
+        ``attach`` with ``async_mode='aiohttp'``): the Socket.IO path's routes are added to
+        ``app``; rtio starts with the app and stops at its cleanup. WebSocket connections
+        (plain HTTP) are taken over by rtio's runtime; long-polling requests are answered
+        through aiohttp."""
+        mount.aiohttp_attach(self, app, socketio_path)
+
+    async def handle_request(self, *args: Any) -> Any:
+        """Answers one request to the Socket.IO path, as python-socketio's: ``await
+        sio.handle_request(request)`` (aiohttp; returns the response) or ``await
+        sio.handle_request(scope, receive, send)`` (ASGI). Starts rtio on the first
+        call."""
+        if len(args) == 1:
+            return await mount.aiohttp_handle(self, args[0])
+        if len(args) == 3:
+            return await mount.asgi_handle(self, *args)
+        raise TypeError("handle_request(request) (aiohttp) or handle_request(scope, receive, "
+                        "send) (ASGI)")
+
+    def _mount(self, prefix: Optional[str] = None, start: bool = False) -> None:
+        self._mount_path(prefix)
+
+    async def _mount_async(self, prefix: Optional[str] = None) -> None:
+        self._mount_path(prefix)
+        if not self.running:
+            # Its own listener is not used by the app's clients: loopback, any port.
+            await self.start(port=0, host="127.0.0.1")
+
+    async def _http(self, method: str, url: str, headers: List[Tuple[str, str]], body: bytes,
+                    remote: Optional[Tuple[str, int]]) -> Tuple[int, List[Tuple[str, str]],
+                                                                bytes]:
+        """Hands a request to the core and awaits its answer."""
+        fut = asyncio.get_running_loop().create_future()
+        self._start(lambda n: n.handle_request(method, url, headers, body, remote), fut)
+        status, answer_headers, answer = await fut
+        return status, answer_headers, answer
 
     # ---------------------------------------------------------------- emitting
     async def emit(self, event: str, data: Any = None, to: Target = None, room: Target = None,
@@ -396,6 +440,10 @@ class AsyncServer(BaseServer):
                 self._answer_request(native, *ev[1:])
         elif kind == SERVER_SIDE_EMIT:
             self._on_server_side(*ev[1:])
+        elif kind == HTTP_RESPONSE:
+            entry = self._take_ack(ev[1])
+            if isinstance(entry, asyncio.Future) and not entry.done():
+                entry.set_result(ev[2:])
         elif kind in (BROADCAST_ACK, FETCH_SOCKETS, SERVER_SIDE_ACK, SERVER_COUNT):
             self._on_cluster_result(*ev[1:])
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
 
 from . import _native
 from . import exceptions
+from . import mount
 from ._base import (BaseServer, SocketInfo, Target, _RoomCallback, _rooms, _socket_info,
                     ack_value, fit_args, is_refusal)
 
@@ -25,6 +26,7 @@ FETCH_SOCKETS = _native.FETCH_SOCKETS
 SERVER_SIDE_EMIT = _native.SERVER_SIDE_EMIT
 SERVER_SIDE_ACK = _native.SERVER_SIDE_ACK
 SERVER_COUNT = _native.SERVER_COUNT
+HTTP_RESPONSE = _native.HTTP_RESPONSE
 #: What a blocking wait for a cluster result adds to the core's own deadline, which always
 #: answers first (the core completes every operation, by its timeout at the latest).
 _GRACE_S = 5.0
@@ -181,6 +183,7 @@ class Server(BaseServer):
         self._stopped = threading.Event()
         self._stopped.set()
         self._lifecycle = threading.Lock()
+        self._mounting = threading.Lock()
 
     # ---------------------------------------------------------------- serving
     def start(self, port: Optional[int] = None, host: Optional[str] = None) -> int:
@@ -248,6 +251,37 @@ class Server(BaseServer):
         for entry in pending:
             if isinstance(entry, _Waiter):
                 entry.set(exceptions.StoppedError("the server stopped"))
+
+    # ---------------------------------------------------------------- mounted in an app
+    def handle_request(self, environ: Dict[str, Any],
+                       start_response: Callable[..., Any]) -> Any:
+        """Answers one WSGI request to the Socket.IO path (python-socketio's
+        ``Server.handle_request``): what :class:`rtio.WSGIApp` calls. Blocks the calling
+        thread until rtio's answer (a long-poll: until packets are queued). Starts rtio on
+        the first call."""
+        return mount.wsgi_handle(self, environ, start_response)
+
+    def _mount(self, prefix: Optional[str] = None, start: bool = True) -> None:
+        self._mount_path(prefix)
+        if start and not self.running:
+            with self._mounting:
+                if not self.running:
+                    # Its own listener is not used by the app's clients: loopback, any port.
+                    self.start(port=0, host="127.0.0.1")
+
+    def _http(self, method: str, url: str, headers: List[Tuple[str, str]], body: bytes,
+              remote: Optional[Tuple[str, int]]) -> Tuple[int, List[Tuple[str, str]], bytes]:
+        """Hands a request to the core and waits for its answer."""
+        native = self._live()
+        if native is not None and native.on_dispatcher():
+            raise RuntimeError("rtio: cannot wait for an HTTP answer on the dispatcher thread")
+        waiter = _Waiter()
+        self._start(lambda n: n.handle_request(method, url, headers, body, remote), waiter)
+        waiter.event.wait()
+        if isinstance(waiter.args, BaseException):
+            raise waiter.args
+        status, answer_headers, answer = waiter.args
+        return status, answer_headers, answer
 
     # ---------------------------------------------------------------- emitting
     def emit(self, event: str, data: Any = None, to: Target = None, room: Target = None,
@@ -526,6 +560,10 @@ class Server(BaseServer):
             self._launch(functools.partial(self._answer_request, native, *ev[1:]), None)
         elif kind == SERVER_SIDE_EMIT:
             self._on_server_side(*ev[1:])
+        elif kind == HTTP_RESPONSE:
+            entry = self._take_ack(ev[1])
+            if isinstance(entry, _Waiter):
+                entry.set(ev[2:])
         elif kind in (BROADCAST_ACK, FETCH_SOCKETS, SERVER_SIDE_ACK, SERVER_COUNT):
             self._on_cluster_result(kind, *ev[1:])
 

@@ -1,0 +1,451 @@
+"""rtio mounted in the app's own web server: python-socketio's ``WSGIApp`` /
+``Middleware``, ``ASGIApp``, ``AsyncServer.attach(aiohttp_app)`` and ``handle_request``.
+
+The app's server parses each request to the Socket.IO path and hands it over to the core
+(``NativeServer.handle_request``); the core answers it as on its own listener (sessions,
+request gate, CORS, limits) and the answer comes back as an ``HTTP_RESPONSE`` event that the
+waiting request takes (a WSGI thread blocks, an ASGI / aiohttp request awaits; long-polls
+wait for packets as always). A WebSocket handshake goes to the core with its TCP connection
+where the server exposes the socket (gunicorn's sync/gthread workers, aiohttp without TLS):
+from then on the core serves that connection off the host's threads. Elsewhere (ASGI until
+the core's message-level WebSocket lands, other WSGI servers) the WebSocket handshake is
+refused and clients stay on long-polling.
+
+The core still runs its own listener, on a free loopback port, beside the mounted path: it
+serves nothing the app's clients see (``sio.bound_port`` tells which port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import ipaddress
+import mimetypes
+import os
+import socket
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple, Union
+
+# Headers a WSGI app may not set (PEP 3333) and that the host's server writes itself.
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                         "te", "trailers", "transfer-encoding", "upgrade", "content-length"})
+
+Headers = List[Tuple[str, str]]
+Answer = Tuple[int, Headers, bytes]
+
+
+def _prefix(socketio_path: str) -> str:
+    """``'socket.io'`` -> ``'/socket.io'`` (the core's path option)."""
+    path = socketio_path.strip("/")
+    if not path:
+        raise ValueError("socketio_path must not be empty")
+    return "/" + path
+
+
+def _on_path(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def remote_of(host: Any, port: Any) -> Optional[Tuple[str, int]]:
+    """``(ip, port)`` for the core, or ``None`` when the server gave no IP address (a unix
+    socket, a proxy that hides it)."""
+    if not host:
+        return None
+    try:
+        ip = str(ipaddress.ip_address(str(host).split("%")[0]))
+        return ip, int(port or 0)
+    except ValueError:
+        return None
+
+
+def environ_headers(environ: Dict[str, Any]) -> Headers:
+    """The request's headers from a WSGI environ (``HTTP_X_Y`` -> ``x-y``)."""
+    headers: Headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers.append((key[5:].replace("_", "-").lower(), str(value)))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers.append((key.replace("_", "-").lower(), str(value)))
+    return headers
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def _is_upgrade(headers: Iterable[Tuple[str, str]]) -> bool:
+    return any(n.lower() == "upgrade" and v.strip().lower() == "websocket" for n, v in headers)
+
+
+# ---------------------------------------------------------------- static files
+def _static_match(static_files: Optional[Dict[str, Any]], path: str) -> Optional[Dict[str, str]]:
+    """python-engineio's ``static_files`` rules: ``{'/': 'index.html'}`` (a file),
+    ``{'/static': 'public'}`` (a directory), ``{'/x': {'filename': f, 'content_type': t}}``;
+    a directory's ``/`` serves ``index.html``. The longest matching prefix wins."""
+    if not static_files:
+        return None
+    for key in sorted(static_files, key=len, reverse=True):
+        if path != key and not path.startswith(key.rstrip("/") + "/"):
+            continue
+        rule = static_files[key]
+        if isinstance(rule, dict):
+            filename = rule["filename"]
+            ctype = rule.get("content_type")
+        else:
+            filename = os.fspath(rule)
+            ctype = None
+        rest = path[len(key.rstrip("/")):].lstrip("/")
+        if os.path.isdir(filename):
+            base = os.path.realpath(filename)
+            filename = os.path.realpath(os.path.join(base, rest or "index.html"))
+            if os.path.isdir(filename):
+                filename = os.path.join(filename, "index.html")
+            if not filename.startswith(base + os.sep):
+                return None  # `..` out of the directory
+        elif rest:
+            continue
+        if not os.path.isfile(filename):
+            return None
+        ctype = ctype or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        return {"filename": filename, "content_type": ctype}
+    return None
+
+
+def _static_answer(static_files: Optional[Dict[str, Any]], path: str) -> Optional[Answer]:
+    match = _static_match(static_files, path)
+    if match is None:
+        return None
+    with open(match["filename"], "rb") as f:
+        body = f.read()
+    return 200, [("Content-Type", match["content_type"])], body
+
+
+_NOT_FOUND: Answer = (404, [("Content-Type", "text/plain")], b"Not Found")
+
+
+# ---------------------------------------------------------------- WSGI
+def _disarm(sock: socket.socket) -> None:
+    """Points the server's socket object at a fresh unconnected socket, once rtio holds
+    its own duplicate of the connection: whatever the server does with it afterwards
+    (gunicorn shuts a closing connection down and drains it, RFC 9112 9.6) then cannot
+    touch the connection rtio serves. dup2 swaps the descriptor atomically."""
+    dummy = socket.socket(sock.family, socket.SOCK_STREAM)
+    try:
+        os.dup2(dummy.fileno(), sock.fileno())
+    finally:
+        dummy.close()
+
+
+def wsgi_handle(server: Any, environ: Dict[str, Any], start_response: Callable[..., Any],
+                prefix: Optional[str] = None) -> List[bytes]:
+    """``rtio.Server.handle_request(environ, start_response)``: one WSGI request to the
+    Socket.IO path."""
+    server._mount(prefix)
+    native = server._native_or_raise()
+    method = environ.get("REQUEST_METHOD", "GET")
+    query = environ.get("QUERY_STRING", "")
+    url = (environ.get("PATH_INFO") or "/") + ("?" + query if query else "")
+    headers = environ_headers(environ)
+    remote = remote_of(environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"))
+    if method == "GET" and _is_upgrade(headers):
+        sock = environ.get("gunicorn.socket")
+        if sock is not None and not environ.get("wsgi.url_scheme") == "https":
+            native.adopt_websocket(sock.fileno(), method, url, headers, b"", remote)
+            _disarm(sock)
+            # gunicorn writes nothing when the app raises StopIteration (flask-sock's way
+            # out too), and closes its socket.
+            raise StopIteration()
+        # No raw socket here: the core answers 400 and the client stays on long-polling.
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    status, answer_headers, answer = server._http(method, url, headers, body, remote)
+    out = [(n, v) for n, v in answer_headers if n.lower() not in _HOP_BY_HOP]
+    out.append(("Content-Length", str(len(answer))))
+    start_response(_status_line(status), out)
+    return [answer]
+
+
+class WSGIApp:
+    """python-socketio's WSGI app: requests to ``/<socketio_path>/`` go to rtio, requests
+    matching ``static_files`` are served from disk, everything else goes to ``wsgi_app`` (a
+    404 without one)::
+
+        app = Flask(__name__)
+        sio = rtio.Server()
+        app.wsgi_app = rtio.WSGIApp(sio, app.wsgi_app)
+        # gunicorn -k gthread --threads 100 -w 1 app:app
+
+    Long-polling works under any WSGI server (a long-poll holds one of its threads while it
+    waits, as with python-socketio's threading mode: give the server enough threads). The
+    WebSocket transport needs the raw socket: under gunicorn's sync and gthread workers
+    (``environ['gunicorn.socket']``, plain HTTP) rtio takes the connection over and serves
+    it on its own runtime; under other servers the WebSocket handshake is answered 400 and
+    clients keep long-polling. Run one worker process (``-w 1``), or sticky sessions, as
+    python-socketio needs. rtio starts on the first request (in the worker process, after
+    any fork).
+    """
+
+    def __init__(self, socketio_app: Any, wsgi_app: Optional[Callable[..., Any]] = None,
+                 static_files: Optional[Dict[str, Any]] = None,
+                 socketio_path: str = "socket.io") -> None:
+        self.engineio_app = socketio_app
+        self.socketio_app = socketio_app
+        self.wsgi_app = wsgi_app
+        self.static_files = static_files or {}
+        self.socketio_path = socketio_path.strip("/")
+        self._prefix = _prefix(socketio_path)
+        socketio_app._mount(self._prefix, start=False)
+
+    def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO") or "/"
+        if _on_path(path, self._prefix):
+            return wsgi_handle(self.socketio_app, environ, start_response, self._prefix)
+        static = _static_answer(self.static_files, path)
+        if static is None and self.wsgi_app is not None:
+            return self.wsgi_app(environ, start_response)
+        status, headers, body = static or _NOT_FOUND
+        start_response(_status_line(status), headers + [("Content-Length", str(len(body)))])
+        return [body]
+
+
+class Middleware(WSGIApp):
+    """python-socketio's ``Middleware``: :class:`WSGIApp` with the wrapped app first."""
+
+    def __init__(self, socketio_app: Any, wsgi_app: Optional[Callable[..., Any]] = None,
+                 socketio_path: str = "socket.io") -> None:
+        super().__init__(socketio_app, wsgi_app, socketio_path=socketio_path)
+
+
+# ---------------------------------------------------------------- ASGI
+async def _asgi_body(receive: Callable[[], Awaitable[Dict[str, Any]]]) -> Optional[bytes]:
+    """The request body, or ``None`` when the client went away."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _asgi_send(send: Callable[[Dict[str, Any]], Awaitable[None]], answer: Answer) -> None:
+    status, headers, body = answer
+    raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers
+           if n.lower() not in _HOP_BY_HOP]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def asgi_handle(server: Any, scope: Dict[str, Any], receive: Any, send: Any,
+                      prefix: Optional[str] = None) -> None:
+    """``await rtio.AsyncServer.handle_request(scope, receive, send)``: one ASGI request
+    (or WebSocket) to the Socket.IO path."""
+    await server._mount_async(prefix)
+    if scope["type"] == "websocket":
+        # The ASGI server does the WebSocket framing itself; rtio takes messages only once
+        # the core's message-level WebSocket lands. Refusing the handshake (403) makes
+        # clients stay on long-polling.
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close", "code": 1000})
+        return
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope.get("path", "/")
+    query = scope.get("query_string", b"").decode("latin-1")
+    url = path + ("?" + query if query else "")
+    headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope.get("headers", [])]
+    client = scope.get("client")
+    remote = remote_of(client[0], client[1]) if client else None
+    body = await _asgi_body(receive)
+    if body is None:
+        return
+    answer = await server._http(scope.get("method", "GET"), url, headers, body, remote)
+    await _asgi_send(send, answer)
+
+
+class ASGIApp:
+    """python-socketio's ASGI app, for uvicorn / hypercorn, FastAPI, Starlette, Django::
+
+        sio = rtio.AsyncServer(async_mode='asgi')
+        app = rtio.ASGIApp(sio, fastapi_app)
+        # uvicorn app:app
+
+    Requests to ``/<socketio_path>/`` go to rtio, ``static_files`` are served from disk,
+    everything else (and the lifespan events) goes to ``other_asgi_app``. rtio starts at the
+    lifespan startup (or the first request) on the server's event loop and stops at the
+    lifespan shutdown; ``on_startup`` / ``on_shutdown`` (sync or async callables) run then.
+    WebSocket handshakes to the Socket.IO path are refused for now (clients stay on
+    long-polling).
+    """
+
+    def __init__(self, socketio_server: Any, other_asgi_app: Any = None,
+                 static_files: Optional[Dict[str, Any]] = None,
+                 socketio_path: str = "socket.io",
+                 on_startup: Optional[Callable[[], Any]] = None,
+                 on_shutdown: Optional[Callable[[], Any]] = None) -> None:
+        self.engineio_server = socketio_server
+        self.other_asgi_app = other_asgi_app
+        self.static_files = static_files or {}
+        self.engineio_path = socketio_path.strip("/")
+        self.on_startup = on_startup
+        self.on_shutdown = on_shutdown
+        self._prefix = _prefix(socketio_path)
+        socketio_server._mount(self._prefix, start=False)
+
+    async def __call__(self, scope: Dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        path = scope.get("path", "/")
+        if kind in ("http", "websocket") and _on_path(path, self._prefix):
+            await asgi_handle(self.engineio_server, scope, receive, send, self._prefix)
+            return
+        static = _static_answer(self.static_files, path) if kind == "http" else None
+        if static is not None:
+            await _asgi_body(receive)
+            await _asgi_send(send, static)
+        elif self.other_asgi_app is not None:
+            await self.other_asgi_app(scope, receive, send)
+        elif kind == "http":
+            await _asgi_body(receive)
+            await _asgi_send(send, _NOT_FOUND)
+        elif kind == "websocket":
+            await receive()
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _startup(self) -> None:
+        await self.engineio_server._mount_async(self._prefix)
+        await _call(self.on_startup)
+
+    async def _shutdown(self) -> None:
+        try:
+            await _call(self.on_shutdown)
+        finally:
+            await self.engineio_server.shutdown()
+
+    async def _lifespan(self, scope: Dict[str, Any], receive: Any, send: Any) -> None:
+        if self.other_asgi_app is not None:
+            async def receive_and_act() -> Dict[str, Any]:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await self._startup()
+                elif message["type"] == "lifespan.shutdown":
+                    await self._shutdown()
+                return message
+            await self.other_asgi_app(scope, receive_and_act, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self._startup()
+                except Exception as exc:  # noqa: BLE001 - reported to the ASGI server
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self._shutdown()
+                except Exception as exc:  # noqa: BLE001
+                    await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _call(hook: Optional[Callable[[], Any]]) -> None:
+    if hook is None:
+        return
+    result = hook()
+    if asyncio.iscoroutine(result):
+        await result
+
+
+# ---------------------------------------------------------------- aiohttp
+async def aiohttp_handle(server: Any, request: Any, prefix: Optional[str] = None) -> Any:
+    """``await rtio.AsyncServer.handle_request(request)`` for aiohttp: the response."""
+    from aiohttp import web
+
+    await server._mount_async(prefix)
+    native = server._native_or_raise()
+    url = request.raw_path
+    headers = list(request.headers.items())
+    transport = request.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    remote = remote_of(peer[0], peer[1]) if isinstance(peer, tuple) and len(peer) >= 2 \
+        else None
+    if request.method == "GET" and _is_upgrade(headers) and transport is not None \
+            and transport.get_extra_info("sslcontext") is None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            native.adopt_websocket(sock.fileno(), request.method, url, headers, b"", remote)
+            # rtio owns a duplicate of the connection now: drop aiohttp's copy. asyncio's
+            # abort() stops reading and closes the fd without shutdown(), which leaves the
+            # connection open for rtio; aiohttp then writes nothing (see _Adopted).
+            transport.abort()
+            return _Adopted()
+    body = await request.read()
+    status, answer_headers, answer = await server._http(
+        request.method, url, headers, body, remote)
+    response = web.Response(status=status, body=answer)
+    for name, value in answer_headers:
+        if name.lower() not in _HOP_BY_HOP:
+            response.headers.add(name, value)
+    return response
+
+
+def _adopted_class() -> Any:
+    from aiohttp import web
+
+    class Adopted(web.StreamResponse):
+        """The answer to a WebSocket handshake rtio took over: aiohttp must not write."""
+
+        async def prepare(self, request: Any) -> Any:
+            return None
+
+        async def write_eof(self, data: bytes = b"") -> None:
+            return None
+
+    return Adopted
+
+
+_adopted: Any = None
+
+
+def _Adopted() -> Any:  # noqa: N802 - reads as the class it makes
+    global _adopted
+    if _adopted is None:
+        _adopted = _adopted_class()
+    return _adopted()
+
+
+def aiohttp_attach(server: Any, app: Any, socketio_path: str = "socket.io") -> None:
+    """``AsyncServer.attach(aiohttp_app)``: the Socket.IO path's routes on the app, rtio
+    started with the app and stopped at its cleanup."""
+    prefix = _prefix(socketio_path)
+    server._mount(prefix, start=False)
+
+    async def handler(request: Any) -> Any:
+        return await aiohttp_handle(server, request, prefix)
+
+    app.router.add_route("*", prefix + "/", handler)
+
+    async def on_startup(_app: Any) -> None:
+        await server._mount_async(prefix)
+
+    async def on_cleanup(_app: Any) -> None:
+        await server.shutdown()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+
+
+Mountable = Union[WSGIApp, ASGIApp]

@@ -1,0 +1,40 @@
+"""An aiohttp app with rtio attached (sio.attach(app)), as a python-socketio app is written
+with only the import changed; `python aiohttp_app.py PORT` (test_mount.py)."""
+
+import sys
+
+from aiohttp import web
+
+import rtio as socketio
+
+sio = socketio.AsyncServer(async_mode="aiohttp")
+app = web.Application()
+sio.attach(app)
+
+
+async def hello(request):
+    return web.Response(text="hello from aiohttp")
+
+app.router.add_get("/hello", hello)
+
+
+@sio.event
+async def connect(sid, environ, auth):
+    await sio.emit("welcome", {"x_test": environ.get("HTTP_X_TEST"),
+                               "remote": environ.get("REMOTE_ADDR"),
+                               "query": environ.get("QUERY_STRING"),
+                               "auth": auth}, to=sid)
+
+
+@sio.event
+async def echo(sid, data):
+    return data
+
+
+@sio.event
+async def shout(sid, data):
+    await sio.emit("shouted", data)
+
+
+if __name__ == "__main__":
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
