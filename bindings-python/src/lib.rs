@@ -31,6 +31,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SERVER_SIDE_ACK", server::SERVER_SIDE_ACK)?;
     m.add("SERVER_COUNT", server::SERVER_COUNT)?;
     m.add("HTTP_RESPONSE", server::HTTP_RESPONSE)?;
+    m.add("WS_ANSWER", server::WS_ANSWER)?;
+    m.add("WS_SEND", server::WS_SEND)?;
+    m.add("WS_CLOSE", server::WS_CLOSE)?;
     // False while the core's connect requests do not carry the socket id the connection
     // will get (docs/python.md, "Connection refusal").
     m.add("CONNECT_REQUEST_HAS_SID", true)?;

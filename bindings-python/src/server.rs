@@ -25,7 +25,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use rtio::engineio::{Handshake, Headers};
 use rtio::{
     ClusterError, Config, CorsOrigins, DisconnectReason, Event, Events, Io, RequestAnswer,
-    RequestInfo, Selector, Server, SocketInfo,
+    RequestInfo, Selector, Server, SocketInfo, WsMessage,
 };
 use rtio_redis::adapter::{redis_adapter, RedisAdapterOptions, Variant};
 use rtio_redis::SubscriptionMode;
@@ -47,6 +47,13 @@ pub const SERVER_COUNT: u8 = 10;
 /// The answer to a request handed over with `handle_request`:
 /// `(HTTP_RESPONSE, token, status, [(name, value)], body bytes)`.
 pub const HTTP_RESPONSE: u8 = 11;
+/// The answer to a WebSocket handshake handed over with `open_websocket`:
+/// `(WS_ANSWER, id, status, [(name, value)], body bytes)`; 101: accept it.
+pub const WS_ANSWER: u8 = 12;
+/// A message for the client of a host-framed WebSocket: `(WS_SEND, id, str | bytes)`.
+pub const WS_SEND: u8 = 13;
+/// rtio ended a host-framed WebSocket: `(WS_CLOSE, id)`; the host closes it.
+pub const WS_CLOSE: u8 = 14;
 
 // Raised when the server is stopped (re-exported by `rtio.exceptions`).
 pyo3::create_exception!(
@@ -381,10 +388,34 @@ fn event_to_py<'py>(
                 ],
             )?
         }
-        // WebSockets framed by the host (ASGI): not handed over by this binding yet.
-        Event::WebSocketAnswer { .. }
-        | Event::WebSocketSend { .. }
-        | Event::WebSocketClose { .. } => return Ok(None),
+        Event::WebSocketAnswer { id, response } => PyTuple::new(
+            py,
+            [
+                WS_ANSWER.into_pyobject(py)?.into_any(),
+                id.into_pyobject(py)?.into_any(),
+                response.status.into_pyobject(py)?.into_any(),
+                response.headers.into_pyobject(py)?.into_any(),
+                pyo3::types::PyBytes::new(py, &response.body).into_any(),
+            ],
+        )?,
+        Event::WebSocketSend { id, message } => PyTuple::new(
+            py,
+            [
+                WS_SEND.into_pyobject(py)?.into_any(),
+                id.into_pyobject(py)?.into_any(),
+                match message {
+                    WsMessage::Text(t) => t.into_pyobject(py)?.into_any(),
+                    WsMessage::Binary(b) => pyo3::types::PyBytes::new(py, &b).into_any(),
+                },
+            ],
+        )?,
+        Event::WebSocketClose { id } => PyTuple::new(
+            py,
+            [
+                WS_CLOSE.into_pyobject(py)?.into_any(),
+                id.into_pyobject(py)?.into_any(),
+            ],
+        )?,
         Event::HttpResponse { token, response } => PyTuple::new(
             py,
             [
@@ -1141,6 +1172,42 @@ impl NativeServer {
         self.io
             .adopt_websocket(stream, request, early.to_vec())
             .map_err(to_py_err)
+    }
+
+    /// Hands over a WebSocket handshake whose connection the host's server frames itself
+    /// (ASGI, aiohttp's `WebSocketResponse`): returns its id at once. Then come a
+    /// `WS_ANSWER` event (101: accept the WebSocket; else refuse it with that status), a
+    /// `WS_SEND` per message for the client, and `WS_CLOSE` when rtio ends it. The host
+    /// passes the client's messages to `websocket_receive` and its end to `websocket_close`.
+    #[pyo3(signature = (method, url, headers, remote_addr=None))]
+    fn open_websocket(
+        &self,
+        method: String,
+        url: String,
+        headers: Vec<(String, String)>,
+        remote_addr: Option<(String, u16)>,
+    ) -> PyResult<u64> {
+        let request = http_request(method, url, headers, &[], remote_addr)?;
+        self.io.open_websocket(request).map_err(to_py_err)
+    }
+
+    /// A message (`str`: text, `bytes`: binary) the client sent on WebSocket `id`. False
+    /// when that WebSocket is closed.
+    fn websocket_receive(&self, id: u64, message: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let message = if let Ok(text) = message.extract::<String>() {
+            WsMessage::Text(text)
+        } else if let Ok(data) = message.extract::<Vec<u8>>() {
+            WsMessage::Binary(bytes::Bytes::from(data))
+        } else {
+            return Err(PyValueError::new_err("a WebSocket message is str or bytes"));
+        };
+        found(self.io.websocket_receive(id, message))
+    }
+
+    /// The client of WebSocket `id` went (or the host closes it): rtio ends its session.
+    /// False when it was closed already.
+    fn websocket_close(&self, id: u64) -> PyResult<bool> {
+        found(self.io.websocket_close(id))
     }
 
     /// Accepts clients on one more namespace (or changes whether it asks first).

@@ -2,7 +2,9 @@
 workers (rtio.WSGIApp), a FastAPI app under uvicorn (rtio.ASGIApp), an aiohttp app
 (sio.attach) — each on one port with the app's own route answering beside Socket.IO, the
 official python-socketio client over websocket-only, polling-only and the upgrade, and the
-environ reaching the connect handler as python-socketio gives it."""
+environ reaching the connect handler as python-socketio gives it. The WebSocket is served
+three ways: gunicorn's socket taken over by fd, aiohttp's too, uvicorn's framed by uvicorn
+(the core's message-level WebSocket)."""
 
 import os
 import socket
@@ -84,21 +86,12 @@ def test_the_apps_own_route_answers_beside_socketio(app_server):
     assert hs.status_code == 200 and hs.text.startswith('0{"sid":'), hs.text
 
 
-# which transport a client that may upgrade ends on: the WebSocket where the server gives
-# rtio the socket (gunicorn, aiohttp); polling under ASGI until the core's message-level
-# WebSocket lands
-UPGRADED = {"gunicorn": "websocket", "uvicorn": "polling", "aiohttp": "websocket"}
 
 
 @pytest.mark.parametrize("transports", [["websocket"], ["polling"], None],
                          ids=["websocket", "polling", "upgrade"])
 def test_official_client_on_the_apps_port(app_server, transports):
     kind, url = app_server
-    if kind == "uvicorn" and transports == ["websocket"]:
-        client = socketio.Client(reconnection=False, handle_sigint=False)
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            client.connect(url, transports=["websocket"], wait_timeout=WAIT)
-        return
     client = socketio.SimpleClient()
     client.connect(url, transports=transports, headers={"X-Test": "mounted"},
                    auth={"token": 7}, wait_timeout=WAIT)
@@ -115,11 +108,33 @@ def test_official_client_on_the_apps_port(app_server, transports):
         assert client.receive(timeout=WAIT) == ["shouted", "hey"]
         if transports is None:
             deadline = time.monotonic() + WAIT
-            while client.client.transport() != UPGRADED[kind] and time.monotonic() < deadline:
+            while client.client.transport() != "websocket" and time.monotonic() < deadline:
                 time.sleep(0.02)
-        want = transports[0] if transports else UPGRADED[kind]
+        want = transports[0] if transports else "websocket"
         assert client.client.transport() == want
-        # still answers after the upgrade (or the refused one)
+        # still answers after the upgrade
         assert client.call("echo", 5, timeout=WAIT) == 5
     finally:
         client.disconnect()
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_a_client_leaving_reaches_the_disconnect_handler(app_server, transport):
+    _, url = app_server
+    stay = socketio.SimpleClient()
+    stay.connect(url, transports=["websocket"], wait_timeout=WAIT)
+    leave = socketio.SimpleClient()
+    leave.connect(url, transports=[transport], wait_timeout=WAIT)
+    try:
+        assert stay.receive(timeout=WAIT)[0] == "welcome"
+        assert leave.receive(timeout=WAIT)[0] == "welcome"
+        gone = leave.sid
+        leave.disconnect()
+        event, data = stay.receive(timeout=WAIT)
+        assert event == "left"
+        assert data["sid"] == gone
+        # python-socketio's client sends its DISCONNECT and closes at once: which the
+        # server sees first is a race, on rtio's own listener too
+        assert data["reason"] in ("client disconnect", "transport close")
+    finally:
+        stay.disconnect()

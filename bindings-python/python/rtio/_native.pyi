@@ -13,6 +13,9 @@ SERVER_SIDE_EMIT: int
 SERVER_SIDE_ACK: int
 SERVER_COUNT: int
 HTTP_RESPONSE: int
+WS_ANSWER: int
+WS_SEND: int
+WS_CLOSE: int
 CONNECT: int
 MESSAGE: int
 DISCONNECT: int
@@ -82,6 +85,10 @@ class Options(TypedDict):
 #   (SERVER_COUNT, token: int, count: int | None, error: str | None)
 # The answer to a request handed over with handle_request (the host writes it):
 #   (HTTP_RESPONSE, token: int, status: int, headers: list[tuple[str, str]], body: bytes)
+# A WebSocket the host frames itself (open_websocket):
+#   (WS_ANSWER, id: int, status: int, headers: list[tuple[str, str]], body: bytes)  101: accept
+#   (WS_SEND, id: int, message: str | bytes)   send it to the client
+#   (WS_CLOSE, id: int)                        rtio ended it: close it
 # Sent by other servers (answer with server_side_ack(ack, value) when ack is not None):
 #   (SERVER_SIDE_EMIT, nsp: str, event: str, args: list, ack: int | None)
 Event = Tuple[Any, ...]
@@ -179,6 +186,14 @@ class NativeServer:
         (close-on-exec) and writes the answer and the WebSocket from its runtime; the
         caller keeps ``fd``, closes it without shutdown() and never reads or writes it
         again. ValueError: ``fd`` is not a connected socket."""
+    def open_websocket(self, method: str, url: str, headers: List[Tuple[str, str]],
+                       remote_addr: Optional[Tuple[str, int]] = None) -> int:
+        """Hands over a WebSocket handshake the host's server frames itself (ASGI): its
+        id; WS_ANSWER, WS_SEND and WS_CLOSE events follow."""
+    def websocket_receive(self, id: int, message: Any) -> bool:
+        """A message (str: text, bytes: binary) the client sent; False once closed."""
+    def websocket_close(self, id: int) -> bool:
+        """The client went: rtio ends the session; False once closed."""
     def transport(self, sid: str) -> str: ...
     def stop(self) -> None: ...
     def join_dispatcher(self) -> None: ...

@@ -28,6 +28,9 @@ SERVER_SIDE_EMIT = _native.SERVER_SIDE_EMIT
 SERVER_SIDE_ACK = _native.SERVER_SIDE_ACK
 SERVER_COUNT = _native.SERVER_COUNT
 HTTP_RESPONSE = _native.HTTP_RESPONSE
+WS_ANSWER = _native.WS_ANSWER
+WS_SEND = _native.WS_SEND
+WS_CLOSE = _native.WS_CLOSE
 
 _BATCH = 256
 #: Seconds ``shutdown()`` waits for running handlers to end.
@@ -67,6 +70,8 @@ class AsyncServer(BaseServer):
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._done: Optional[asyncio.Future] = None
         self._tasks: Set[asyncio.Task] = set()
+        # Host-framed WebSockets (ASGI): id -> what rtio has for it (answer, messages, end).
+        self._websockets: Dict[int, "asyncio.Queue[Tuple[Any, ...]]"] = {}
 
     def _check_async_mode(self, async_mode: Optional[str]) -> None:
         # 'aiohttp' (attach) and 'asgi' (rtio.ASGIApp) mount rtio in the app's server;
@@ -190,6 +195,22 @@ class AsyncServer(BaseServer):
         if not self.running:
             # Its own listener is not used by the app's clients: loopback, any port.
             await self.start(port=0, host="127.0.0.1")
+
+    def _open_websocket(self, native: "_native.NativeServer", url: str,
+                        headers: List[Tuple[str, str]], remote: Optional[Tuple[str, int]]
+                        ) -> Tuple[int, "asyncio.Queue[Tuple[Any, ...]]"]:
+        # Filed before the loop runs again, so no event for it can come first.
+        ws_id = native.open_websocket("GET", url, headers, remote)
+        inbox: "asyncio.Queue[Tuple[Any, ...]]" = asyncio.Queue()
+        self._websockets[ws_id] = inbox
+        return ws_id, inbox
+
+    def _close_websocket(self, native: "_native.NativeServer", ws_id: int) -> None:
+        if self._websockets.pop(ws_id, None) is not None and not native.is_stopped():
+            try:
+                native.websocket_close(ws_id)
+            except exceptions.StoppedError:
+                pass
 
     async def _http(self, method: str, url: str, headers: List[Tuple[str, str]], body: bytes,
                     remote: Optional[Tuple[str, int]]) -> Tuple[int, List[Tuple[str, str]],
@@ -444,6 +465,16 @@ class AsyncServer(BaseServer):
             entry = self._take_ack(ev[1])
             if isinstance(entry, asyncio.Future) and not entry.done():
                 entry.set_result(ev[2:])
+        elif kind in (WS_ANSWER, WS_SEND, WS_CLOSE):
+            inbox = self._websockets.get(ev[1])
+            if inbox is not None:
+                if kind == WS_ANSWER:
+                    inbox.put_nowait(("answer", *ev[2:]))
+                elif kind == WS_SEND:
+                    inbox.put_nowait(("send", ev[2]))
+                else:
+                    self._websockets.pop(ev[1], None)
+                    inbox.put_nowait(("close",))
         elif kind in (BROADCAST_ACK, FETCH_SOCKETS, SERVER_SIDE_ACK, SERVER_COUNT):
             self._on_cluster_result(*ev[1:])
 

@@ -7,9 +7,10 @@ request gate, CORS, limits) and the answer comes back as an ``HTTP_RESPONSE`` ev
 waiting request takes (a WSGI thread blocks, an ASGI / aiohttp request awaits; long-polls
 wait for packets as always). A WebSocket handshake goes to the core with its TCP connection
 where the server exposes the socket (gunicorn's sync/gthread workers, aiohttp without TLS):
-from then on the core serves that connection off the host's threads. Elsewhere (ASGI until
-the core's message-level WebSocket lands, other WSGI servers) the WebSocket handshake is
-refused and clients stay on long-polling.
+from then on the core serves that connection off the host's threads. Under ASGI the server
+frames the WebSocket and passes messages (the core's message-level WebSocket,
+``open_websocket``). Under other WSGI servers the WebSocket handshake is refused and clients
+stay on long-polling.
 
 The core still runs its own listener, on a free loopback port, beside the mounted path: it
 serves nothing the app's clients see (``sio.bound_port`` tells which port).
@@ -249,13 +250,17 @@ async def asgi_handle(server: Any, scope: Dict[str, Any], receive: Any, send: An
     (or WebSocket) to the Socket.IO path."""
     await server._mount_async(prefix)
     if scope["type"] == "websocket":
-        # The ASGI server does the WebSocket framing itself; rtio takes messages only once
-        # the core's message-level WebSocket lands. Refusing the handshake (403) makes
-        # clients stay on long-polling.
-        message = await receive()
-        if message["type"] == "websocket.connect":
-            await send({"type": "websocket.close", "code": 1000})
+        await _asgi_websocket(server, scope, receive, send)
         return
+    url, headers, remote = _scope_request(scope)
+    body = await _asgi_body(receive)
+    if body is None:
+        return
+    answer = await server._http(scope.get("method", "GET"), url, headers, body, remote)
+    await _asgi_send(send, answer)
+
+
+def _scope_request(scope: Dict[str, Any]) -> Tuple[str, Headers, Optional[Tuple[str, int]]]:
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope.get("path", "/")
     query = scope.get("query_string", b"").decode("latin-1")
@@ -263,11 +268,75 @@ async def asgi_handle(server: Any, scope: Dict[str, Any], receive: Any, send: An
     headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope.get("headers", [])]
     client = scope.get("client")
     remote = remote_of(client[0], client[1]) if client else None
-    body = await _asgi_body(receive)
-    if body is None:
+    return url, headers, remote
+
+
+async def _asgi_websocket(server: Any, scope: Dict[str, Any], receive: Any, send: Any) -> None:
+    """A WebSocket the ASGI server frames: rtio answers the handshake and exchanges
+    messages through the core's message-level WebSocket (``open_websocket``)."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
         return
-    answer = await server._http(scope.get("method", "GET"), url, headers, body, remote)
-    await _asgi_send(send, answer)
+    url, headers, remote = _scope_request(scope)
+    native = server._native_or_raise()
+    # The handshake an ASGI server passes on has no Upgrade headers of its own in every
+    # server (and rtio checks them): give the core the handshake as the client sent it.
+    names = {n.lower() for n, _ in headers}
+    if "upgrade" not in names:
+        headers.append(("upgrade", "websocket"))
+    if "connection" not in names:
+        headers.append(("connection", "Upgrade"))
+    if "sec-websocket-version" not in names:
+        headers.append(("sec-websocket-version", "13"))
+    if "sec-websocket-key" not in names:
+        headers.append(("sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAA=="))
+    ws_id, inbox = server._open_websocket(native, url, headers, remote)
+    try:
+        answer = await inbox.get()
+        if answer[0] != "answer" or answer[1] != 101:
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send({"type": "websocket.accept"})
+
+        async def to_client() -> None:
+            try:
+                while True:
+                    item = await inbox.get()
+                    if item[0] == "send":
+                        data = item[1]
+                        if isinstance(data, str):
+                            await send({"type": "websocket.send", "text": data})
+                        else:
+                            await send({"type": "websocket.send", "bytes": bytes(data)})
+                    elif item[0] == "close":
+                        await send({"type": "websocket.close", "code": 1000})
+                        return
+            except (OSError, RuntimeError):
+                # The client went meanwhile (uvicorn: ClientDisconnected, an OSError; others
+                # refuse a send after the close with RuntimeError): the reader sees it too.
+                return
+
+        writer = asyncio.ensure_future(to_client())
+        try:
+            while not writer.done():
+                received = asyncio.ensure_future(receive())
+                await asyncio.wait({received, writer}, return_when=asyncio.FIRST_COMPLETED)
+                if not received.done():
+                    received.cancel()
+                    break
+                message = received.result()
+                if message["type"] == "websocket.receive":
+                    text = message.get("text")
+                    data: Union[str, bytes] = text if text is not None \
+                        else message.get("bytes") or b""
+                    native.websocket_receive(ws_id, data)
+                elif message["type"] == "websocket.disconnect":
+                    break
+        finally:
+            if not writer.done():
+                writer.cancel()
+    finally:
+        server._close_websocket(native, ws_id)
 
 
 class ASGIApp:
@@ -281,8 +350,8 @@ class ASGIApp:
     everything else (and the lifespan events) goes to ``other_asgi_app``. rtio starts at the
     lifespan startup (or the first request) on the server's event loop and stops at the
     lifespan shutdown; ``on_startup`` / ``on_shutdown`` (sync or async callables) run then.
-    WebSocket handshakes to the Socket.IO path are refused for now (clients stay on
-    long-polling).
+    WebSockets are framed by the ASGI server and their messages exchanged with rtio's core
+    (the Engine.IO and Socket.IO work stays in the core).
     """
 
     def __init__(self, socketio_server: Any, other_asgi_app: Any = None,

@@ -32,6 +32,11 @@ async def echo(sid, data):
 
 
 @sio.event
+async def disconnect(sid, reason):
+    await sio.emit("left", {"sid": sid, "reason": reason})
+
+
+@sio.event
 async def shout(sid, data):
     await sio.emit("shouted", data)
 

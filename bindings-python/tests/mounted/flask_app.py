@@ -28,6 +28,11 @@ def echo(sid, data):
 
 
 @sio.event
+def disconnect(sid, reason):
+    sio.emit("left", {"sid": sid, "reason": reason})
+
+
+@sio.event
 def shout(sid, data):
     sio.emit("shouted", data)
 
