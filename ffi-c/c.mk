@@ -100,3 +100,34 @@ test-c-install: $(C_OUT)/prefix/lib/pkgconfig/rtio.pc
 test-c: header-check test-c-unit test-c-asan test-c-valgrind c-examples test-c-install test-c-interop
 
 TEST_TARGETS += test-c
+
+# ---- Embedding in libmicrohttpd (issue 17): examples/c/rtio_microhttpd.h ------------------
+# Needs libmicrohttpd (Debian: libmicrohttpd-dev); every target below is skipped with a
+# message when pkg-config cannot find it.
+MHD_OK := $(shell pkg-config --exists libmicrohttpd && echo yes)
+MHD_SKIP := echo "SKIPPED: libmicrohttpd not found by pkg-config (Debian: apt-get install libmicrohttpd-dev)"
+
+ifeq ($(MHD_OK),yes)
+$(C_OUT)/microhttpd_server: examples/c/microhttpd_server.c examples/c/rtio_microhttpd.h $(C_OUT)/prefix/lib/pkgconfig/rtio.pc
+	PKG_CONFIG_PATH=$(C_PREFIX)/lib/pkgconfig sh -c '$(CC) -std=c11 -Wall -Wextra -Werror -O2 $< \
+	  $$(pkg-config --cflags --libs rtio libmicrohttpd) -Wl,-rpath,$(C_PREFIX)/lib -o $@'
+
+$(C_OUT)/scenarios-server-embedded: examples/c/scenarios_server.c examples/c/rtio_microhttpd.h $(C_OUT)/prefix/lib/pkgconfig/rtio.pc
+	PKG_CONFIG_PATH=$(C_PREFIX)/lib/pkgconfig sh -c '$(CC) -std=c11 -Wall -Wextra -Werror -O2 \
+	  -DRTIO_WITH_MICROHTTPD $< $$(pkg-config --cflags --libs rtio libmicrohttpd) \
+	  -Wl,-rpath,$(C_PREFIX)/lib -o $@'
+
+c-microhttpd: $(C_OUT)/microhttpd_server $(C_OUT)/scenarios-server-embedded
+
+# The official socket.io-client against the example (websocket, polling, upgrade, its own page),
+# then the JS interop suite against the scenarios server embedded in libmicrohttpd.
+test-c-microhttpd: $(NODE_MODULES) c-microhttpd
+	node --test tests/c/microhttpd.test.mjs
+	RTIO_HOST=c-embedded node --test $(INTEROP)/js/
+else
+c-microhttpd test-c-microhttpd:
+	@$(MHD_SKIP)
+endif
+
+.PHONY: c-microhttpd test-c-microhttpd
+test-c: test-c-microhttpd

@@ -143,20 +143,22 @@ typedef enum {
    */
   RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE = 10,
   /**
-   * The answer to a request the host handed over: token, the status code
-   * (`rtio_event_count`), the headers as a JSON array of `[name, value]` pairs
-   * (`rtio_event_handshake`) and the body (`rtio_event_data`).
+   * The answer to `rtio_handle_request`: token (`rtio_event_token`, the one the call
+   * returned), the status code (`rtio_event_status`), the headers
+   * (`rtio_event_header_count`, `rtio_event_header_name`, `rtio_event_header_value`; no
+   * `Content-Length`, which follows the body) and the body (`rtio_event_body`). Write them
+   * as the answer of the request that got the token.
    */
   RTIO_EVENT_TYPE_HTTP_RESPONSE = 11,
   /**
    * rtio's answer to the handshake of a WebSocket the host frames itself: its id
-   * (`rtio_event_token`), the status (`rtio_event_count`: 101 accept it, else refuse it
-   * with that status).
+   * (`rtio_event_token`), the status (101: accept it; else refuse it with that status),
+   * headers and body as for `RTIO_EVENT_TYPE_HTTP_RESPONSE`.
    */
   RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER = 12,
   /**
    * A message for the client of a WebSocket the host frames itself: its id
-   * (`rtio_event_token`), the message (`rtio_event_data`) and its kind
+   * (`rtio_event_token`), the message (`rtio_event_body`) and its kind
    * (`rtio_event_count`: 1 text, 2 binary, the WebSocket opcodes).
    */
   RTIO_EVENT_TYPE_WEB_SOCKET_SEND = 13,
@@ -302,6 +304,58 @@ typedef struct {
  * callback is allowed, `rtio_server_stop` included (but not `rtio_server_free`).
  */
 typedef void (*rtio_event_cb)(const rtio_event *event, void *user_data);
+
+/**
+ * One request header: a name and its value, both NUL-terminated UTF-8 (borrowed for the call).
+ */
+typedef struct {
+  /**
+   * The name, as received (any case).
+   */
+  const char *name;
+  /**
+   * The value.
+   */
+  const char *value;
+} rtio_http_header;
+
+/**
+ * An HTTP request the host's own server received for the Engine.IO path (e.g.
+ * `/socket.io/`). Every pointer is borrowed for the call; rtio copies what it keeps.
+ */
+typedef struct {
+  /**
+   * `"GET"`, `"POST"`, `"OPTIONS"`... (required).
+   */
+  const char *method;
+  /**
+   * The path and query exactly as the client sent them, e.g.
+   * `"/socket.io/?EIO=4&transport=polling&sid=..."` (required; the query is needed).
+   */
+  const char *url;
+  /**
+   * The headers, in the order received; a repeated header once per value. May be NULL
+   * when `headers_len` is 0.
+   */
+  const rtio_http_header *headers;
+  /**
+   * Number of entries in `headers`.
+   */
+  size_t headers_len;
+  /**
+   * The whole request body (NULL when `body_len` is 0).
+   */
+  const uint8_t *body;
+  /**
+   * Number of bytes in `body`.
+   */
+  size_t body_len;
+  /**
+   * The client's address as text, `"1.2.3.4:5678"`, `"[::1]:5678"` or an address without
+   * port (port 0); NULL means unknown (`0.0.0.0:0`). The handshake reports it.
+   */
+  const char *remote_addr;
+} rtio_http_request;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1158,6 +1212,100 @@ const char *rtio_event_socket_data(const rtio_event *ev, size_t index, size_t *l
  * `ev` is NULL or a live event.
  */
 bool rtio_event_socket_local(const rtio_event *ev, size_t index);
+
+/**
+ * The HTTP status code of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (0 otherwise).
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+uint16_t rtio_event_status(const rtio_event *ev);
+
+/**
+ * The number of headers of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (0 otherwise).
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+size_t rtio_event_header_count(const rtio_event *ev);
+
+/**
+ * Header `index`'s name (lower case) of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event; NULL when
+ * out of range. Owned by the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+const char *rtio_event_header_name(const rtio_event *ev, size_t index);
+
+/**
+ * Header `index`'s value of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event; NULL when out of
+ * range. Owned by the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+const char *rtio_event_header_value(const rtio_event *ev, size_t index);
+
+/**
+ * The body of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (binary, not NUL-terminated); `len`
+ * (if not NULL) receives its size (0 for other events, or NULL `ev`, when the pointer may be
+ * NULL or dangling). Owned by the event.
+ *
+ * # Safety
+ * `ev` is NULL or a live event; `len` NULL or writable.
+ */
+const uint8_t *rtio_event_body(const rtio_event *ev, size_t *len);
+
+/**
+ * Answers one request to the Engine.IO path that your own HTTP server received (polling
+ * GET/POST, handshakes, CORS preflights) exactly as rtio's own listener would (request gate,
+ * CORS, limits). Returns at once with `*token`; the answer arrives later as one
+ * `RTIO_EVENT_TYPE_HTTP_RESPONSE` event carrying the same token (`rtio_event_token`), on
+ * the server's usual event delivery (callback or poll). A long-poll GET is answered only
+ * when packets are queued for it or the session ends (up to the ping interval): keep the
+ * client's connection open (e.g. suspend it) until the event comes. A WebSocket handshake
+ * is answered 400: give its connection to `rtio_adopt_websocket` instead.
+ *
+ * Everything in `req` is copied. Errors: `RTIO_STATUS_NULL_POINTER` (server, req, token,
+ * a required field), `RTIO_STATUS_INVALID_UTF8`, `RTIO_STATUS_INVALID_ARGUMENT` (a bad
+ * remote address), `RTIO_STATUS_STOPPED`. Any thread.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `req` as documented on `rtio_http_request`; `token`
+ * writable.
+ */
+rtio_status rtio_handle_request(const rtio_server *server_,
+                                const rtio_http_request *req,
+                                uint64_t *token);
+
+/**
+ * Gives rtio a connection whose WebSocket handshake (`handshake`: its method, url and
+ * headers; its body is ignored) your HTTP server read, before it answered anything: rtio
+ * writes the answer on `fd` itself (101, or the refusal: unknown session, request gate, bad
+ * `Sec-WebSocket-Key`...) and serves the WebSocket on its runtime like a connection of its
+ * own listener. `early`/`early_len`: bytes your server read past the handshake's head (NULL
+ * / 0 when none), handed to the WebSocket first.
+ *
+ * Ownership: on `RTIO_STATUS_OK` `fd` is rtio's (it closes it when the WebSocket ends):
+ * never read, write, shut down or close it again. A host whose server library will still
+ * close its own descriptor passes a `dup(2)` and lets the library close the original,
+ * without `shutdown(2)` (which would end the connection for both). On any error nothing
+ * was taken: the caller still owns `fd`. Returns at once; any thread.
+ *
+ * Errors: `RTIO_STATUS_NULL_POINTER`, `RTIO_STATUS_INVALID_UTF8`,
+ * `RTIO_STATUS_INVALID_ARGUMENT` (fd is no stream socket, the request is not HTTP),
+ * `RTIO_STATUS_STOPPED`, `RTIO_STATUS_IO`.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `handshake` as documented on `rtio_http_request`;
+ * `early` `early_len` readable bytes; `fd` a descriptor the caller owns.
+ */
+rtio_status rtio_adopt_websocket(const rtio_server *server_,
+                                 int fd,
+                                 const rtio_http_request *handshake,
+                                 const uint8_t *early,
+                                 size_t early_len);
 
 /**
  * Finds the value at JSON pointer `pointer` (RFC 6901: `""` whole document, `"/0/nome"`

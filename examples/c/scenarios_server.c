@@ -11,9 +11,53 @@
  * without it too, on one server. A cluster operation returns a token at once and its answer
  * arrives later as an event with that token, so the rows remember which client ack each token
  * answers.
+ *
+ * With `--embedded` (built with -DRTIO_WITH_MICROHTTPD and libmicrohttpd) the clients talk to
+ * a libmicrohttpd server on `--port` that hands /socket.io/ to rtio (rtio_microhttpd.h:
+ * rtio_handle_request for polling, rtio_adopt_websocket for WebSockets); rtio's own listener
+ * then sits unused on a free loopback port. MHD serves --static-dir's index.html at / and the
+ * --client-bundle at /socket.io/socket.io.js itself.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <rtio.h>
+#ifdef RTIO_WITH_MICROHTTPD
+#include "rtio_microhttpd.h"
+static rtio_mhd glue;
+static char *index_html; /* --static-dir's index.html, MHD's page at / */
+static size_t index_len;
+
+static enum MHD_Result embedded_page(void *cls, struct MHD_Connection *conn, const char *url,
+                                     const char *method, const char *version,
+                                     const char *upload_data, size_t *upload_data_size,
+                                     void **req_cls) {
+  (void)cls, (void)method, (void)version, (void)upload_data, (void)req_cls;
+  if (*upload_data_size) {
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  bool found = index_html && (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0);
+  struct MHD_Response *resp = found
+      ? MHD_create_response_from_buffer(index_len, index_html, MHD_RESPMEM_PERSISTENT)
+      : MHD_create_response_from_buffer(10, (void *)"not found\n", MHD_RESPMEM_PERSISTENT);
+  MHD_add_response_header(resp, "Content-Type", found ? "text/html; charset=utf-8" : "text/plain");
+  enum MHD_Result ret = MHD_queue_response(conn, found ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+static void read_index(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/index.html", dir);
+  FILE *f = fopen(path, "rb");
+  if (!f) return;
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  index_html = malloc(size > 0 ? (size_t)size : 1);
+  index_len = index_html && size > 0 ? fread(index_html, 1, (size_t)size, f) : 0;
+  fclose(f);
+}
+#endif
 
 #include <pthread.h>
 #include <signal.h>
@@ -657,6 +701,9 @@ static void on_ack_response(const rtio_event *ev) {
 
 static void on_event(const rtio_event *ev, void *user_data) {
   (void)user_data;
+#ifdef RTIO_WITH_MICROHTTPD
+  if (rtio_mhd_on_event(&glue, ev)) return;
+#endif
   const char *nsp = rtio_event_namespace(ev);
   const char *sid = rtio_event_sid(ev);
   size_t len = 0;
@@ -721,6 +768,8 @@ static void on_event(const rtio_event *ev, void *user_data) {
     case RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE:
       on_cluster_answer(ev);
       break;
+    default: /* answers to calls this server does not make */
+      break;
   }
 }
 
@@ -744,6 +793,9 @@ int main(int argc, char **argv) {
   unsigned long ping_interval = 25000, ping_timeout = 20000;
   const char *redis_url = NULL, *redis_key = NULL;
   bool redis_sharded = false;
+  bool embedded = false;
+  unsigned long port_flag = 0;
+  bool port_given = false;
   for (int i = 1; i < argc; i++) {
     const char *flag = argv[i];
     const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -755,10 +807,18 @@ int main(int argc, char **argv) {
       redis_sharded = true;
       continue;
     }
+    if (strcmp(flag, "--embedded") == 0) {
+#ifndef RTIO_WITH_MICROHTTPD
+      return usage("--embedded: built without libmicrohttpd (-DRTIO_WITH_MICROHTTPD)");
+#endif
+      embedded = true;
+      continue;
+    }
     if (!value) return usage("a flag is missing its value");
     i++;
     if (strcmp(flag, "--port") == 0) {
-      CHECK(rtio_config_set_port(config, (uint16_t)strtoul(value, NULL, 10)));
+      port_flag = strtoul(value, NULL, 10);
+      port_given = true;
     } else if (strcmp(flag, "--ping-interval") == 0) {
       ping_interval = strtoul(value, NULL, 10);
     } else if (strcmp(flag, "--ping-timeout") == 0) {
@@ -769,8 +829,14 @@ int main(int argc, char **argv) {
       CHECK(rtio_config_set_connect_timeout(config, (uint32_t)strtoul(value, NULL, 10)));
     } else if (strcmp(flag, "--client-bundle") == 0) {
       CHECK(rtio_config_set_client_bundle(config, value));
+#ifdef RTIO_WITH_MICROHTTPD
+      glue.client_bundle = value;
+#endif
     } else if (strcmp(flag, "--static-dir") == 0) {
       CHECK(rtio_config_set_static_dir(config, value));
+#ifdef RTIO_WITH_MICROHTTPD
+      read_index(value);
+#endif
     } else if (strcmp(flag, "--redis") == 0) {
       redis_url = value;
     } else if (strcmp(flag, "--redis-key") == 0) {
@@ -793,6 +859,8 @@ int main(int argc, char **argv) {
   } else if (redis_key || redis_sharded) {
     return usage("--redis-key and --redis-sharded need --redis");
   }
+  /* Embedded, rtio's own listener is unused: any free port. */
+  if (embedded || port_given) CHECK(rtio_config_set_port(config, embedded ? 0 : (uint16_t)port_flag));
   CHECK(rtio_config_set_callback(config, on_event, NULL));
 
   /* Block the stop signals in every thread; the main thread waits for them below. */
@@ -810,12 +878,27 @@ int main(int argc, char **argv) {
   }
   uint16_t port = 0;
   CHECK(rtio_server_port(server, &port));
+#ifdef RTIO_WITH_MICROHTTPD
+  if (embedded) {
+    glue.server = server;
+    glue.page = embedded_page;
+    if (rtio_mhd_start(&glue, (uint16_t)port_flag) != 0) {
+      fprintf(stderr, "scenarios-server (c): libmicrohttpd could not listen on port %lu\n", port_flag);
+      rtio_server_free(server);
+      return 1;
+    }
+    port = rtio_mhd_port(&glue);
+  }
+#endif
   printf("READY %u\n", port);
   fflush(stdout);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   CHECK(rtio_server_stop(server));
+#ifdef RTIO_WITH_MICROHTTPD
+  if (embedded) rtio_mhd_stop(&glue);
+#endif
   rtio_server_free(server);
   return 0;
 }
