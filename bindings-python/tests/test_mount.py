@@ -102,6 +102,10 @@ def test_official_client_on_the_apps_port(app_server, transports):
         assert data["remote"] == "127.0.0.1"
         assert "EIO=4" in data["query"]
         assert data["auth"] == {"token": 7}
+        if kind == "gunicorn":  # the WSGI environ of the handshake request itself
+            assert data["host"].startswith("gunicorn/"), data
+        else:  # environ['asgi.scope'] / environ['aiohttp.request']
+            assert data["host"] == "/socket.io/", data
         assert client.call("echo", {"n": [1, 2, 3], "b": "x" * 3000}, timeout=WAIT) == \
             {"n": [1, 2, 3], "b": "x" * 3000}
         client.emit("shout", "hey")

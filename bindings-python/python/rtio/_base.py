@@ -10,6 +10,7 @@ import inspect
 import logging
 import os
 import threading
+import time
 import urllib.parse
 import weakref
 from dataclasses import dataclass, field
@@ -98,19 +99,25 @@ class _Opening:
     the same object for as long as anyone holds it or once it was changed, otherwise a new,
     equal one built from the handshake."""
 
-    __slots__ = ("native", "kept", "live")
+    __slots__ = ("native", "kept", "live", "extra")
 
     def __init__(self, native: "_native.Opening") -> None:
         self.native = native
         self.kept: Optional[_Environ] = None
         self.live: Optional["weakref.ReferenceType[_Environ]"] = None
+        # Mounted in an app: what the app's server gave of the opening request (its WSGI
+        # environ, the ASGI scope, aiohttp's request), as python-socketio's environ has it.
+        self.extra: Optional[Dict[str, Any]] = None
 
     def environ(self) -> Dict[str, Any]:
         if self.kept is not None:
             return self.kept
         env = self.live() if self.live is not None else None
         if env is None:
-            env = _Environ(self.native.environ())
+            base = self.native.environ()
+            if self.extra is not None:
+                base.update(self.extra)
+            env = _Environ(base)
             env._opening = self
             self.live = weakref.ref(env)
         return env
@@ -209,6 +216,8 @@ class _RoomCallback:
 #: Seconds an ``emit(..., callback=)`` to a room of a cluster waits for the clients' acks
 #: when ``ack_timeout`` is unset (across nodes the answers cannot wait without a bound).
 CLUSTER_ACK_TIMEOUT = 60.0
+#: Seconds a mounted app's handshake request is kept for its sockets' connect handlers.
+_HOST_OPENING_S = 60.0
 
 
 def _refuse(option: str, why: str) -> NoReturn:
@@ -518,6 +527,8 @@ class BaseServer:
         # Ack token -> callback or waiter.
         self._acks: Dict[int, Any] = {}
         self._ack_lock = threading.Lock()
+        # Mounted in an app: handshakes' host requests, see _remember_opening.
+        self._host_openings: Dict[Tuple[Any, ...], Tuple[float, Dict[str, Any]]] = {}
         self._lanes = _Lanes(self._launch)
 
     def _check_manager(self, manager: Any) -> None:
@@ -925,7 +936,31 @@ class BaseServer:
         """Registers a socket; returns what it keeps of its opening request."""
         self._sid_nsp[sid] = nsp
         opening = self._openings[sid] = _Opening(native)
+        if self._host_openings:
+            env = native.environ()
+            key = (env.get("REMOTE_ADDR"), env.get("REMOTE_PORT"), env.get("QUERY_STRING"))
+            with self._ack_lock:
+                found = self._host_openings.get(key)
+            if found is not None:
+                opening.extra = found[1]
         return opening
+
+    def _remember_opening(self, remote: Optional[Tuple[str, int]], query: str,
+                          extra: Dict[str, Any]) -> None:
+        """Keeps what the app's server gave of an Engine.IO handshake (no ``sid`` in its
+        query) for the connect handlers of its sockets: they find it by the client's
+        address and the query, which the core's handshake carries too. Kept for
+        ``_HOST_OPENING_S``: a client connects its namespaces right after the handshake."""
+        if "sid=" in query:
+            return
+        ip, port = remote if remote is not None else ("0.0.0.0", 0)
+        now = time.monotonic()
+        with self._ack_lock:
+            if len(self._host_openings) >= 64:
+                for key, (at, _) in list(self._host_openings.items()):
+                    if now - at > _HOST_OPENING_S:
+                        del self._host_openings[key]
+            self._host_openings[(ip, str(port), query)] = (now, extra)
 
     def _answer_request(self, native: "_native.NativeServer", request: int,
                         pending: "_native.PendingRequest") -> None:

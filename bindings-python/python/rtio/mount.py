@@ -150,6 +150,7 @@ def wsgi_handle(server: Any, environ: Dict[str, Any], start_response: Callable[.
     url = (environ.get("PATH_INFO") or "/") + ("?" + query if query else "")
     headers = environ_headers(environ)
     remote = remote_of(environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"))
+    server._remember_opening(remote, query, environ)
     if method == "GET" and _is_upgrade(headers):
         sock = environ.get("gunicorn.socket")
         if sock is not None and not environ.get("wsgi.url_scheme") == "https":
@@ -249,6 +250,8 @@ async def asgi_handle(server: Any, scope: Dict[str, Any], receive: Any, send: An
     """``await rtio.AsyncServer.handle_request(scope, receive, send)``: one ASGI request
     (or WebSocket) to the Socket.IO path."""
     await server._mount_async(prefix)
+    server._remember_opening(*_remote_and_query(scope), {
+        "asgi.scope": scope, "asgi.receive": receive, "asgi.send": send})
     if scope["type"] == "websocket":
         await _asgi_websocket(server, scope, receive, send)
         return
@@ -258,6 +261,12 @@ async def asgi_handle(server: Any, scope: Dict[str, Any], receive: Any, send: An
         return
     answer = await server._http(scope.get("method", "GET"), url, headers, body, remote)
     await _asgi_send(send, answer)
+
+
+def _remote_and_query(scope: Dict[str, Any]) -> Tuple[Optional[Tuple[str, int]], str]:
+    client = scope.get("client")
+    remote = remote_of(client[0], client[1]) if client else None
+    return remote, scope.get("query_string", b"").decode("latin-1")
 
 
 def _scope_request(scope: Dict[str, Any]) -> Tuple[str, Headers, Optional[Tuple[str, int]]]:
@@ -451,6 +460,7 @@ async def aiohttp_handle(server: Any, request: Any, prefix: Optional[str] = None
     peer = transport.get_extra_info("peername") if transport is not None else None
     remote = remote_of(peer[0], peer[1]) if isinstance(peer, tuple) and len(peer) >= 2 \
         else None
+    server._remember_opening(remote, url.partition("?")[2], {"aiohttp.request": request})
     if request.method == "GET" and _is_upgrade(headers) and transport is not None \
             and transport.get_extra_info("sslcontext") is None:
         sock = transport.get_extra_info("socket")

@@ -20,7 +20,9 @@ async def connect(sid, environ, auth):
     await sio.emit("welcome", {"x_test": environ.get("HTTP_X_TEST"),
                                "remote": environ.get("REMOTE_ADDR"),
                                "query": environ.get("QUERY_STRING"),
-                               "auth": auth}, to=sid)
+                               "auth": auth,
+                               # what python-socketio's environ has from the app's server
+                               "host": environ["asgi.scope"]["path"]}, to=sid)
 
 
 @sio.event

@@ -19,7 +19,9 @@ def connect(sid, environ, auth):
     sio.emit("welcome", {"x_test": environ.get("HTTP_X_TEST"),
                          "remote": environ.get("REMOTE_ADDR"),
                          "query": environ.get("QUERY_STRING"),
-                         "auth": auth}, to=sid)
+                         "auth": auth,
+                         # what python-socketio's environ has from the app's server
+                         "host": environ.get("SERVER_SOFTWARE")}, to=sid)
 
 
 @sio.event
