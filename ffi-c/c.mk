@@ -120,10 +120,11 @@ $(C_OUT)/scenarios-server-embedded: examples/c/scenarios_server.c examples/c/rti
 c-microhttpd: $(C_OUT)/microhttpd_server $(C_OUT)/scenarios-server-embedded
 
 # The official socket.io-client against the example (websocket, polling, upgrade, its own page),
-# then the JS interop suite against the scenarios server embedded in libmicrohttpd.
-test-c-microhttpd: $(NODE_MODULES) c-microhttpd
+# then both interop suites against the scenarios server embedded in libmicrohttpd.
+test-c-microhttpd: $(NODE_MODULES) $(PY_DEPS) c-microhttpd
 	node --test tests/c/microhttpd.test.mjs
 	RTIO_HOST=c-embedded node --test $(INTEROP)/js/
+	RTIO_HOST=c-embedded $(VENV)/bin/python -m pytest -q $(INTEROP)/python
 else
 c-microhttpd test-c-microhttpd:
 	@$(MHD_SKIP)
