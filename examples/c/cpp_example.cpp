@@ -23,6 +23,7 @@ int main(int argc, char **argv) {
   // The cluster answers arrive on the dispatcher thread: the self-test waits for them here.
   std::promise<size_t> servers;
   std::promise<std::string> server_side_error;
+  std::promise<std::string> http_answer;  // "status body content-type" of a handed-over request
   rtio::Config config;
   config.host("127.0.0.1").port(self_test ? 0 : 3000).add_namespace("/chat").on_event(
       [&](const rtio::Event &ev) {
@@ -30,6 +31,13 @@ int main(int argc, char **argv) {
         if (ev.type() == RTIO_EVENT_TYPE_SERVER_COUNT_RESPONSE) servers.set_value(ev.count());
         if (ev.type() == RTIO_EVENT_TYPE_SERVER_SIDE_ACK_RESPONSE) {
           server_side_error.set_value(std::string(ev.error()) + "/" + std::to_string(ev.answers().size()));
+        }
+        if (ev.type() == RTIO_EVENT_TYPE_HTTP_RESPONSE) {
+          std::string type;
+          for (auto [name, value] : ev.headers()) {
+            if (name == "content-type") type = value;
+          }
+          http_answer.set_value(std::to_string(ev.status()) + " " + std::string(ev.body().substr(0, 8)) + " " + type);
         }
         if (ev.type() != RTIO_EVENT_TYPE_MESSAGE) return;
         if (ev.name() == "echo" && ev.ack_id()) {
@@ -81,6 +89,32 @@ int main(int argc, char **argv) {
   server.server_side_emit_with_ack("ping", "[]", 1000);
   auto pinged = server_side_error.get_future();
   if (pinged.wait_for(std::chrono::seconds(5)) != std::future_status::ready || pinged.get() != "/0") return 1;
+  // A request from the host's own HTTP server: the answer comes as an HTTP_RESPONSE event.
+  rtio_http_request req{};
+  req.method = "GET";
+  req.url = "/socket.io/?EIO=4&transport=polling";
+  req.remote_addr = "127.0.0.1:1";
+  server.handle_request(req);
+  auto answered = http_answer.get_future();
+  if (answered.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return 1;
+  const std::string got = answered.get();
+  if (got.rfind("200 0{\"sid\": text/plain", 0) != 0) {
+    std::cerr << "handle_request answered " << got << std::endl;
+    return 1;
+  }
+  try {
+    req.url = nullptr;
+    server.handle_request(req);
+    return 1;
+  } catch (const rtio::Error &e) {
+    if (e.status() != RTIO_STATUS_NULL_POINTER) return 1;
+  }
+  try {
+    server.adopt_websocket(-1, req);
+    return 1;
+  } catch (const rtio::Error &e) {
+    if (e.status() != RTIO_STATUS_NULL_POINTER && e.status() != RTIO_STATUS_INVALID_ARGUMENT) return 1;
+  }
   try {
     rtio::Config bad;
     bad.redis("not a url");
