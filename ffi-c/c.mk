@@ -117,12 +117,20 @@ $(C_OUT)/scenarios-server-embedded: examples/c/scenarios_server.c examples/c/rti
 	  -DRTIO_WITH_MICROHTTPD $< $$(pkg-config --cflags --libs rtio libmicrohttpd) \
 	  -Wl,-rpath,$(C_PREFIX)/lib -o $@'
 
-c-microhttpd: $(C_OUT)/microhttpd_server $(C_OUT)/scenarios-server-embedded
+# The glue under AddressSanitizer + LeakSanitizer (a leak makes the exit code, checked by the
+# test, non-zero).
+$(C_OUT)/microhttpd_server_asan: examples/c/microhttpd_server.c examples/c/rtio_microhttpd.h include/rtio.h $(FFI_A)
+	@mkdir -p $(C_OUT)
+	$(CC) $(C_FLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer $< \
+	  $$(pkg-config --cflags --libs libmicrohttpd) $(FFI_A) $(C_LIBS) -o $@
+
+c-microhttpd: $(C_OUT)/microhttpd_server $(C_OUT)/scenarios-server-embedded $(C_OUT)/microhttpd_server_asan
 
 # The official socket.io-client against the example (websocket, polling, upgrade, its own page),
 # then both interop suites against the scenarios server embedded in libmicrohttpd.
 test-c-microhttpd: $(NODE_MODULES) $(PY_DEPS) c-microhttpd
 	node --test tests/c/microhttpd.test.mjs
+	ASAN_OPTIONS=detect_leaks=1 RTIO_MHD_SERVER=$(C_OUT)/microhttpd_server_asan node --test tests/c/microhttpd.test.mjs
 	RTIO_HOST=c-embedded node --test $(INTEROP)/js/
 	RTIO_HOST=c-embedded $(VENV)/bin/python -m pytest -q $(INTEROP)/python
 else

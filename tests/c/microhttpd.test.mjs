@@ -26,7 +26,9 @@ function withTimeout(promise, ms, what) {
 }
 
 before(async () => {
-  server = spawn(path.join(root, 'target/c/microhttpd_server'), ['--port', '0'], {
+  // RTIO_MHD_SERVER: another build of the example (e.g. the AddressSanitizer one).
+  const bin = process.env.RTIO_MHD_SERVER || path.join(root, 'target/c/microhttpd_server');
+  server = spawn(bin, ['--port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: server.stdout });
