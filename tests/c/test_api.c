@@ -289,6 +289,7 @@ static void test_intake(void) {
   /* A polling handshake answered as an event carrying the token. */
   EXPECT_STATUS(rtio_handle_request(s, &req, &token), RTIO_STATUS_OK);
   rtio_event *ev = next_event(s);
+  char sid[64] = "";
   if (ev) {
     EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_HTTP_RESPONSE);
     EXPECT(rtio_event_token(ev) == token);
@@ -296,6 +297,7 @@ static void test_intake(void) {
     size_t len = 0;
     const uint8_t *body = rtio_event_body(ev, &len);
     EXPECT(len > 10 && memcmp(body, "0{\"sid\":\"", 9) == 0);
+    if (len > 10) sscanf((const char *)body + 9, "%63[^\"]", sid);
     bool content_type = false;
     for (size_t i = 0; i < rtio_event_header_count(ev); i++) {
       if (strcmp(rtio_event_header_name(ev, i), "content-type") == 0) {
@@ -307,6 +309,39 @@ static void test_intake(void) {
     EXPECT(rtio_event_header_value(ev, 999) == NULL);
     rtio_event_free(ev);
   }
+  /* A POST with a body (the namespace connect) on that session: answered "ok", and the
+   * socket's handshake carries the remote address the host gave. */
+  char url[128];
+  snprintf(url, sizeof url, "/socket.io/?EIO=4&transport=polling&sid=%s", sid);
+  rtio_http_request post = req;
+  post.method = "POST";
+  post.url = url;
+  post.body = (const uint8_t *)"40";
+  post.body_len = 2;
+  uint64_t post_token = 0;
+  EXPECT_STATUS(rtio_handle_request(s, &post, &post_token), RTIO_STATUS_OK);
+  bool answered = false, connected = false;
+  for (int i = 0; i < 2; i++) {
+    rtio_event *e = next_event(s);
+    if (!e) break;
+    if (rtio_event_get_type(e) == RTIO_EVENT_TYPE_HTTP_RESPONSE) {
+      size_t len = 0;
+      const uint8_t *body = rtio_event_body(e, &len);
+      answered = rtio_event_token(e) == post_token && rtio_event_status(e) == 200 && len == 2 &&
+                 memcmp(body, "ok", 2) == 0;
+    } else if (rtio_event_get_type(e) == RTIO_EVENT_TYPE_CONNECT) {
+      char address[64];
+      request_field(e, "/address", address, sizeof address);
+      size_t hl = 0;
+      const char *h = rtio_event_handshake(e, &hl);
+      double port = 0;
+      rtio_json_get_number(h, hl, "/port", &port);
+      connected = strcmp(address, "127.0.0.1") == 0 && port == 40000;
+    }
+    rtio_event_free(e);
+  }
+  EXPECT(answered);
+  EXPECT(connected);
   EXPECT(rtio_event_status(NULL) == 0);
   EXPECT(rtio_event_header_count(NULL) == 0);
   size_t none = 99;
