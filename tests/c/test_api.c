@@ -297,7 +297,14 @@ static void test_intake(void) {
     size_t len = 0;
     const uint8_t *body = rtio_event_body(ev, &len);
     EXPECT(len > 10 && memcmp(body, "0{\"sid\":\"", 9) == 0);
-    if (len > 10) sscanf((const char *)body + 9, "%63[^\"]", sid);
+    /* The body is not NUL-terminated: copy the id out by length. */
+    size_t n = 0;
+    while (len > 10 && 9 + n < len && body[9 + n] != '"' && n < sizeof sid - 1) {
+      sid[n] = (char)body[9 + n];
+      n++;
+    }
+    sid[n] = '\0';
+    EXPECT(n > 0);
     bool content_type = false;
     for (size_t i = 0; i < rtio_event_header_count(ev); i++) {
       if (strcmp(rtio_event_header_name(ev, i), "content-type") == 0) {
