@@ -172,7 +172,7 @@ pub(crate) async fn run<R, S, Fut>(
                         if write.write_all(&client_frame(0xA, &payload)).await.is_err() { break; }
                     }
                     0xA => {}
-                    0x0 | 0x1 | 0x2 => {
+                    0x0..=0x2 => {
                         let (kind, mut data) = match (opcode, partial.take()) {
                             (0x0, Some(started)) => started,
                             (0x0, None) => break,
