@@ -50,6 +50,12 @@ pub struct Config {
     pub host: String,
     /// Port to bind; 0 picks a free port (see [`crate::Io::local_addr`]).
     pub port: u16,
+    /// Whether rtio runs a listener of its own (default true). False for a server embedded
+    /// in the host's HTTP server, which hands every request and connection over
+    /// ([`crate::Io::handle_request`], [`crate::Io::adopt_websocket`],
+    /// [`crate::Io::open_websocket`]); `host` and `port` are then unused and
+    /// [`crate::Io::local_addr`] is `0.0.0.0:0`.
+    pub listen: bool,
     /// Path of the Engine.IO endpoint (default `/socket.io/`).
     pub path: String,
     /// Interval between server pings (default 25 s).
@@ -129,6 +135,7 @@ impl Default for Config {
         Config {
             host: "0.0.0.0".into(),
             port: 0,
+            listen: true,
             path: "/socket.io/".into(),
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
@@ -192,6 +199,11 @@ impl Config {
     /// Sets the port (0 = any free port).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
+        self
+    }
+    /// Runs a listener of its own or not (see [`Config::listen`]).
+    pub fn listen(mut self, listen: bool) -> Self {
+        self.listen = listen;
         self
     }
     /// Sets the endpoint path; a trailing `/` is added when missing.

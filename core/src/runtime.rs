@@ -78,17 +78,24 @@ impl RuntimeThread {
                     }
                 };
                 rt.block_on(async move {
-                    let addr = format!("{}:{}", config.host, config.port);
-                    let listener = match bind(&addr).await {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(Error::Bind(format!("{addr}: {e}"))));
-                            return;
+                    // Embedded in the host's server: no listener, requests come through
+                    // `crate::intake`.
+                    let listener = if config.listen {
+                        let addr = format!("{}:{}", config.host, config.port);
+                        match bind(&addr).await {
+                            Ok(l) => Some(l),
+                            Err(e) => {
+                                let _ = ready_tx.send(Err(Error::Bind(format!("{addr}: {e}"))));
+                                return;
+                            }
                         }
+                    } else {
+                        None
                     };
-                    let local = match listener.local_addr() {
-                        Ok(a) => a,
-                        Err(e) => {
+                    let local = match listener.as_ref().map(TcpListener::local_addr) {
+                        Some(Ok(a)) => a,
+                        None => SocketAddr::from(([0, 0, 0, 0], 0)),
+                        Some(Err(e)) => {
                             let _ = ready_tx.send(Err(Error::Bind(e.to_string())));
                             return;
                         }
@@ -102,7 +109,7 @@ impl RuntimeThread {
                     if ready_tx.send(Ok((local, engine.clone()))).is_err() {
                         return;
                     }
-                    accept_loop(&engine, &listener, async {
+                    accept_loop(&engine, listener.as_ref(), async {
                         let _ = shutdown_rx.await;
                     })
                     .await;
@@ -117,7 +124,7 @@ impl RuntimeThread {
                     let _ = tokio::time::timeout(DRAIN_ON_STOP, async {
                         tokio::select! {
                             _ = drained => {}
-                            _ = accept_loop(&engine, &listener, std::future::pending::<()>()) => {}
+                            _ = accept_loop(&engine, listener.as_ref(), std::future::pending::<()>()) => {}
                         }
                     })
                     .await;
@@ -167,9 +174,13 @@ impl Drop for RuntimeThread {
 
 async fn accept_loop<H: EngineHandler>(
     engine: &Arc<Engine<H>>,
-    listener: &TcpListener,
+    listener: Option<&TcpListener>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let Some(listener) = listener else {
+        // (no listener: only the shutdown to wait for)
+        return shutdown.await;
+    };
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

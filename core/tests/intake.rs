@@ -35,7 +35,9 @@ fn handle(server: &Server, req: HttpRequest, meanwhile: &mut Vec<Event>) -> Http
 
 #[test]
 fn polling_requests_handed_over_are_answered_as_on_rtio_s_listener() {
-    let server = start(Config::default());
+    // embedded: no listener of rtio's own, every request comes from the host
+    let server = start(Config::default().listen(false));
+    assert_eq!(server.local_addr().port(), 0);
     let mut events = Vec::new();
     let open = handle(
         &server,
@@ -204,7 +206,7 @@ fn read_text(s: &mut TcpStream, buffered: &mut Vec<u8>) -> String {
 
 #[test]
 fn adopted_websockets_are_served_by_rtio() {
-    let server = start(Config::default());
+    let server = start(Config::default().listen(false));
     let io = server.io();
     let host = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = host.local_addr().unwrap();
@@ -290,7 +292,7 @@ fn sent_text(ev: Event) -> String {
 
 #[test]
 fn websockets_framed_by_the_host_are_served_message_by_message() {
-    let server = start(Config::default());
+    let server = start(Config::default().listen(false));
     let io = server.io();
     let mut skipped = Vec::new();
 
