@@ -55,6 +55,13 @@ impl Bridges {
         }
     }
 
+    /// Tells bridge `id` that the host's side closed, and forgets it at once (nothing the
+    /// host sends afterwards is taken); false when there is no such bridge.
+    pub(crate) fn close(&self, id: u64) -> bool {
+        let sender = self.0.lock().remove(&id);
+        sender.is_some_and(|tx| tx.send(FromHost::Close).is_ok())
+    }
+
     fn remove(&self, id: u64) {
         self.0.lock().remove(&id);
     }

@@ -236,7 +236,7 @@ impl Io {
     /// [`Event::WebSocketClose`] follows). [`Error::UnknownRequest`] when it is closed already.
     pub fn websocket_close(&self, id: u64) -> Result<(), Error> {
         self.sio()?;
-        if self.bridges().send(id, bridge::FromHost::Close) {
+        if self.bridges().close(id) {
             Ok(())
         } else {
             Err(Error::UnknownRequest(id))
