@@ -64,6 +64,7 @@ impl Server {
                 bridges: Arc::default(),
                 engine,
                 stopped: AtomicBool::new(false),
+                ended: AtomicBool::new(false),
                 thread: Mutex::new(Some(thread)),
             }),
         };
@@ -177,6 +178,8 @@ struct Inner {
     bridges: Arc<crate::intake::Bridges>,
     engine: Arc<Engine<Arc<Sio>>>,
     stopped: AtomicBool,
+    /// Set once `stop` finished: the runtime is gone (see `Io::intake_engine`).
+    ended: AtomicBool,
     thread: Mutex<Option<RuntimeThread>>,
 }
 
@@ -201,6 +204,16 @@ pub struct Io {
 impl Io {
     pub(crate) fn bridges(&self) -> &Arc<crate::intake::Bridges> {
         &self.inner.bridges
+    }
+
+    /// The engine for requests a host hands over: still there while `stop` drains the
+    /// sessions (a long-polling client of an embedded server collects its close packet
+    /// through its host, as it would through rtio's own listener), gone once it ended.
+    pub(crate) fn intake_engine(&self) -> Result<&Arc<Engine<Arc<Sio>>>, Error> {
+        if self.inner.ended.load(Ordering::Acquire) {
+            return Err(Error::Stopped);
+        }
+        Ok(&self.inner.engine)
     }
 
     pub(crate) fn sio(&self) -> Result<&Arc<Engine<Arc<Sio>>>, Error> {
@@ -567,6 +580,7 @@ impl Io {
         if let Some(mut t) = thread {
             t.stop();
         }
+        self.inner.ended.store(true, Ordering::Release);
         sio.close_events();
     }
 }

@@ -395,3 +395,37 @@ fn websockets_framed_by_the_host_are_served_message_by_message() {
         .websocket_receive(id, WsMessage::Text("40".into()))
         .is_err());
 }
+
+#[test]
+fn a_host_s_polling_client_collects_its_close_packet_while_the_server_stops() {
+    let server = start(Config::default().listen(false));
+    let mut events = Vec::new();
+    let open = handle(
+        &server,
+        request("GET", "/socket.io/?EIO=4&transport=polling", ""),
+        &mut events,
+    );
+    let eio: serde_json::Value =
+        serde_json::from_str(std::str::from_utf8(&open.body[1..]).unwrap()).unwrap();
+    let path = format!(
+        "/socket.io/?EIO=4&transport=polling&sid={}",
+        eio["sid"].as_str().unwrap()
+    );
+    handle(&server, request("POST", &path, "40"), &mut events);
+    handle(&server, request("GET", &path, ""), &mut events); // the CONNECT answer
+
+    let io = server.io();
+    let stopping = std::thread::spawn(move || io.stop());
+    // the stop waits for this session to drain: its GET, handed over, gets the close
+    let closed = handle(&server, request("GET", &path, ""), &mut events);
+    let packets = std::str::from_utf8(&closed.body).unwrap();
+    assert!(
+        packets.ends_with('1'),
+        "the close packet comes last: {packets:?}"
+    );
+    stopping.join().unwrap();
+    assert!(matches!(
+        server.io().handle_request(request("GET", &path, "")),
+        Err(rtio::Error::Stopped)
+    ));
+}

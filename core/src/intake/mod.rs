@@ -120,7 +120,7 @@ impl Io {
     /// long as the request waits (a long-poll GET: until packets are queued or the session
     /// ends). A WebSocket handshake is answered 400: it goes to [`Io::adopt_websocket`].
     pub fn handle_request(&self, request: HttpRequest) -> Result<u64, Error> {
-        let engine = self.sio()?.clone();
+        let engine = self.intake_engine()?.clone();
         let sio = engine.handler().clone();
         let token = sio.next_id();
         let io = self.clone();
@@ -135,7 +135,7 @@ impl Io {
     /// Like [`Io::handle_request`], for a Rust host that awaits the answer on its own
     /// runtime (the request is served on rtio's).
     pub async fn serve_request(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
-        let engine = self.sio()?.clone();
+        let engine = self.intake_engine()?.clone();
         let io = self.clone();
         engine
             .rt
@@ -148,7 +148,7 @@ impl Io {
         let Some(req) = request.to_hyper() else {
             return from_hyper(EioError::BadRequest.response()).await;
         };
-        let Ok(engine) = self.sio() else {
+        let Ok(engine) = self.intake_engine() else {
             return from_hyper(EioError::BadRequest.response()).await;
         };
         if is_upgrade_request(&req) {
@@ -172,7 +172,7 @@ impl Io {
         request: HttpRequest,
         early: Vec<u8>,
     ) -> Result<(), Error> {
-        let engine = self.sio()?.clone();
+        let engine = self.intake_engine()?.clone();
         stream
             .set_nonblocking(true)
             .map_err(|e| Error::Io(format!("adopting a connection: {e}")))?;
@@ -199,7 +199,7 @@ impl Io {
     /// when rtio ends it. Give it the client's messages with [`Io::websocket_receive`] (they
     /// may come before the answer: they wait) and its end with [`Io::websocket_close`].
     pub fn open_websocket(&self, handshake: HttpRequest) -> Result<u64, Error> {
-        let engine = self.sio()?.clone();
+        let engine = self.intake_engine()?.clone();
         if handshake.to_hyper().is_none() {
             return Err(Error::InvalidArgument(
                 "the request's method, URL or headers are not HTTP".into(),
@@ -224,7 +224,7 @@ impl Io {
     /// A message the client sent on WebSocket `id` ([`Io::open_websocket`]).
     /// [`Error::UnknownRequest`] when that WebSocket is closed.
     pub fn websocket_receive(&self, id: u64, message: WsMessage) -> Result<(), Error> {
-        self.sio()?;
+        self.intake_engine()?;
         if self.bridges().send(id, bridge::FromHost::Message(message)) {
             Ok(())
         } else {
@@ -235,7 +235,7 @@ impl Io {
     /// The client of WebSocket `id` went, or the host closes it: rtio ends the session (no
     /// [`Event::WebSocketClose`] follows). [`Error::UnknownRequest`] when it is closed already.
     pub fn websocket_close(&self, id: u64) -> Result<(), Error> {
-        self.sio()?;
+        self.intake_engine()?;
         if self.bridges().close(id) {
             Ok(())
         } else {
