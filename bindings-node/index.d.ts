@@ -8,6 +8,8 @@
 
 /// <reference types="node" />
 import { EventEmitter } from 'node:events';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 
 // ---------------------------------------------------------------------------------------------
 // Event maps
@@ -620,26 +622,46 @@ export declare class Server<
   SocketData = any,
 > {
   /**
-   * `new Server(port, opts?)` listens right away; `new Server(opts?)` waits for `listen(port)`.
-   * Attaching to an `http.Server` is not supported (see docs/node.md).
+   * `new Server(port, opts?)` listens right away; `new Server(opts?)` waits for `listen(port)`;
+   * `new Server(httpServer, opts?)` attaches to the app's own `http.Server` / `https.Server`
+   * (see `attach`).
    */
   constructor(opts?: Partial<ServerOptions>);
   constructor(port: number | string, opts?: Partial<ServerOptions>);
+  constructor(srv: HttpServer | HttpsServer, opts?: Partial<ServerOptions>);
 
   /** The main namespace (`/`). */
   readonly sockets: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
   readonly opts: Partial<ServerOptions>;
 
-  /** Starts listening on `port` (0: a free one). */
-  listen(port: number | string, opts?: Partial<ServerOptions>): this;
-  /** Same as `listen`. */
-  attach(port: number | string, opts?: Partial<ServerOptions>): this;
+  /** Starts listening on `port` (0: a free one), or attaches to an `http.Server` (see `attach`). */
+  listen(srv: number | string | HttpServer | HttpsServer, opts?: Partial<ServerOptions>): this;
+  /**
+   * Attaches to the app's own `http.Server` / `https.Server` (with a port: as `listen`).
+   * Requests to the path go to rtio, others to the app's `request` listeners; WebSocket
+   * upgrades to the path hand their TCP connection to rtio's core (plain `http.Server` only:
+   * an `https.Server`'s upgrades are refused with 400, its clients use polling); other
+   * upgrades stay the app's. The client bundle is served at `<path>/socket.io.js` unless
+   * `serveClient` is false. `close()` gives the app its listeners back and closes its server,
+   * as socket.io does. rtio's core runs no listener of its own then.
+   */
+  attach(srv: number | string | HttpServer | HttpsServer, opts?: Partial<ServerOptions>): this;
+  /** The app's server rtio is attached to (undefined when rtio listens on its own). */
+  readonly httpServer: HttpServer | HttpsServer | undefined;
   /**
    * A stand-in for socket.io's Engine.IO server: `clientsCount` counts the open Engine.IO
-   * connections, in a namespace or not; it emits no events (rtio's engine runs in the core).
+   * connections, in a namespace or not. Attached to an `http.Server` only: `use(fn)` runs an
+   * Express-style middleware on every request to the path (WebSocket upgrades get a stand-in
+   * `res`) before rtio answers it, on the JS thread (express-session's `req.session` stays on
+   * `socket.request`); `initial_headers` (handshake answers) and `headers` (every polling
+   * answer) let listeners change the headers `(headers, req)` before they are written;
+   * `connection_error` `{ req, code, message, context }` for requests refused in JS.
    */
-  readonly engine: EventEmitter & { readonly clientsCount: number };
-  /** rtio: the bound address (null when not listening). */
+  readonly engine: EventEmitter & {
+    readonly clientsCount: number;
+    use(fn: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void): unknown;
+  };
+  /** rtio: the bound address (null when not listening; the app server's when attached). */
   address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } | null;
   /** Stops: sockets get `disconnect` ("server shutting down"); resolves once stopped (then the process may exit). */
   close(fn?: (err?: Error) => void): Promise<void>;
@@ -719,14 +741,14 @@ export declare class Server<
   disconnectSockets(close?: boolean): void;
 }
 
-/** `require('rtio')(port, opts)`, as `require('socket.io')(port, opts)`. */
+/** `require('rtio')(port | httpServer, opts)`, as `require('socket.io')(port | httpServer, opts)`. */
 declare function rtio<
   ListenEvents extends EventsMap = DefaultEventsMap,
   EmitEvents extends EventsMap = ListenEvents,
   ServerSideEvents extends EventsMap = DefaultEventsMap,
   SocketData = any,
 >(
-  port?: number | string | Partial<ServerOptions>,
+  port?: number | string | HttpServer | HttpsServer | Partial<ServerOptions>,
   opts?: Partial<ServerOptions>,
 ): Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
 

@@ -52,9 +52,15 @@ describe('listening', () => {
     await connect(io.address().port);
   });
 
-  it('refuses to attach to an http.Server, pointing at the docs', () => {
+  it('attaches to an http.Server (see attach.test.js); listen() refuses what is neither a port nor a server', async () => {
     const httpServer = http.createServer();
-    assert.throws(() => new Server(httpServer), (err) => err instanceof TypeError && /http\.Server.*docs\/node\.md/s.test(err.message));
+    const io = new Server(httpServer);
+    try {
+      assert.equal(io.httpServer, httpServer);
+      assert.throws(() => new Server().listen('nowhere'), (err) => err instanceof TypeError && /port number or an http\.Server/.test(err.message));
+    } finally {
+      await io.close();
+    }
   });
 
   it('a port in use is an error thrown by listen', () => {

@@ -128,6 +128,24 @@ export declare class NativeServer {
   /** Accepts a namespace from now on, or changes whether it asks JS first. */
   addNamespace(nsp: string, middleware: boolean): boolean
   /**
+   * Hands over one request to the Engine.IO path that the host's own `http.Server`
+   * received (polling, handshake, CORS preflight): `headers` is Node's `rawHeaders`
+   * (name, value, name, value…), `body` the whole body. Returns a token at once; the answer
+   * arrives as a `KIND_HTTP_RESPONSE` event with it, on the JS thread, when rtio has it (a
+   * long-poll GET: once packets are queued). Null when the server stopped; throws on a
+   * bad address or an odd header list.
+   */
+  handleRequest(method: string, url: string, headers: Array<string>, body: Buffer, remoteAddress: string, remotePort: number): number | null
+  /**
+   * Takes over the TCP connection of a WebSocket handshake to the Engine.IO path that the
+   * host's `http.Server` read (its `upgrade` event): `fd` is the socket's descriptor, which
+   * rtio duplicates (the caller then destroys its own socket object, which closes only its
+   * copy); `early` the bytes read past the request's head. rtio writes the answer (101 or
+   * the refusal) and serves the WebSocket on its runtime. False when the server stopped;
+   * throws on a bad descriptor, address or header list.
+   */
+  adoptWebSocket(fd: number, method: string, url: string, headers: Array<string>, early: Buffer, remoteAddress: string, remotePort: number): boolean
+  /**
    * Stops the server on the calling (JS) thread and waits for its runtime to end, so that
    * its port is free when this returns: for replacing a server that just started and has
    * no clients yet (`io.adapter()` right after `new Server(port)`), where that takes about
@@ -178,6 +196,14 @@ export declare const KIND_DISCONNECT: number
  * sockets: a batch's values are the arguments of one call, which V8 bounds.
  */
 export declare const KIND_FETCH_SOCKETS: number
+
+/**
+ * Event kind (an event's first field): rtio's answer to a request handed over with
+ * `handleRequest` (`id` the token it returned, `data` the JSON text
+ * `{"status":200,"headers":[["name","value"],...]}`, `bins` one Buffer, the body), for JS to
+ * write on the request's response.
+ */
+export declare const KIND_HTTP_RESPONSE: number
 
 /** Event kind (an event's first field): a client emitted an event. */
 export declare const KIND_MESSAGE: number
@@ -295,6 +321,12 @@ export interface ServerOptions {
   host?: string
   /** Port (0 or absent: a free port). */
   port?: number
+  /**
+   * Whether rtio runs a listener of its own (default true): false when attached to the
+   * app's `http.Server`, which hands every request over (`handleRequest`,
+   * `adoptWebSocket`); `host` and `port` are then unused.
+   */
+  listen?: boolean
   /** Endpoint path (default `/socket.io/`). */
   path?: string
   /** Milliseconds between pings. */

@@ -13,6 +13,7 @@ const { NO_TIMEOUT_MS, timeoutError, parseAuth } = require('./common');
 const { checkOptions, corsPolicy, isDefaultAdapter, DOCS } = require('./options');
 const { adapterSettings, RemoteSocket } = require('./cluster');
 const { incomingMessage } = require('./request');
+const { Attachment } = require('./attach');
 
 const {
   NativeServer,
@@ -29,6 +30,7 @@ const {
   KIND_SERVER_SIDE_EMIT,
   KIND_SERVER_SIDE_ACK,
   KIND_SERVER_COUNT,
+  KIND_HTTP_RESPONSE,
 } = native;
 
 /** socket.io's Redis adapter's default `requestsTimeout`. */
@@ -83,14 +85,26 @@ function gatedKey(address, port, url) {
   return `${address} ${port} ${i === -1 ? '' : url.slice(i + 1)}`;
 }
 
+/** An `http.Server` / `https.Server` (or one alike: Koa's, Fastify's `server`). */
+function isHttpServer(value) {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof value.listen === 'function' &&
+    typeof value.on === 'function' &&
+    typeof value.listeners === 'function'
+  );
+}
+
 function isPort(value) {
   return typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value));
 }
 
 class Server {
   /**
-   * `new Server()`, `new Server(port[, opts])` (listens right away) or `new Server(opts)`.
-   * An `http.Server` cannot be attached to (rtio does its own HTTP; see docs/node.md).
+   * `new Server()`, `new Server(port[, opts])` (listens right away), `new Server(opts)` or
+   * `new Server(httpServer[, opts])` (attached to the app's own `http.Server` /
+   * `https.Server`: see `attach`).
    */
   constructor(srv, opts = {}) {
     if (srv !== null && typeof srv === 'object' && typeof srv.listen !== 'function') {
@@ -115,6 +129,12 @@ class Server {
     /** the `redis` settings of the native server, from the adapter option or `adapter()` */
     this._adapterSettings = adapterSettings(this.opts.adapter, isDefaultAdapter);
     this._adapter = this.opts.adapter;
+    /** the app's server rtio is attached to (socket.io's `io.httpServer`), if any */
+    this.httpServer = undefined;
+    /** the listeners put on `httpServer` (see lib/attach.js) while attached */
+    this._attachment = null;
+    /** `io.engine.use(fn)` middlewares, run on each request before rtio answers it */
+    this._engineMiddlewares = [];
     this.sockets = this.of('/');
     if (srv !== undefined && srv !== null && srv !== false) this.listen(srv);
   }
@@ -189,7 +209,10 @@ class Server {
 
   // --- listening --------------------------------------------------------------------------
 
-  /** Starts listening on `port` (0: a free one). Returns the server. */
+  /**
+   * Starts listening on `port` (0: a free one), or attaches to the app's `http.Server` /
+   * `https.Server` (see `attach`). Returns the server.
+   */
   listen(srv, opts) {
     if (opts && typeof opts === 'object') {
       const merged = { ...this.opts, ...opts };
@@ -200,14 +223,27 @@ class Server {
         this._adapter = opts.adapter;
       }
     }
-    if (srv !== null && typeof srv === 'object' && typeof srv.listen === 'function') {
-      throw new TypeError(
-        `rtio: attaching to an existing http.Server is not supported; pass a port ` +
-          `(new Server(3000)) and let rtio serve your files with the staticDir option (${DOCS})`,
+    if (isHttpServer(srv)) {
+      if (this._native) throw new Error('rtio: the server is already listening');
+      // the core runs no listener: every request comes through `srv`
+      this._start(0, undefined, false);
+      this.httpServer = srv;
+      this._attachment = new Attachment(this, srv);
+      return this;
+    }
+    if (!isPort(srv)) throw new TypeError(`rtio: listen() takes a port number or an http.Server, got ${String(srv)}`);
+    if (this._native) throw new Error('rtio: the server is already listening');
+    if (this._engineMiddlewares.length > 0) {
+      throw new Error(
+        'rtio: io.engine.use() middlewares run on the requests of an http.Server rtio is attached ' +
+          `to (new Server(httpServer)); on rtio's own listener the core answers every request (${DOCS})`,
       );
     }
-    if (!isPort(srv)) throw new TypeError(`rtio: listen() takes a port number, got ${String(srv)}`);
-    if (this._native) throw new Error('rtio: the server is already listening');
+    return this._start(srv, this.opts.host);
+  }
+
+  /** Starts the core on `port` of `host`. */
+  _start(srv, host, listen = true) {
     const o = this.opts;
     const cors = corsPolicy(o.cors);
     const allowRequest = typeof o.allowRequest === 'function' ? o.allowRequest : undefined;
@@ -241,8 +277,9 @@ class Server {
     });
     run.native = new NativeServer(
       {
-        host: o.host,
+        host,
         port: Number(srv),
+        listen,
         path: `${this._path}/`,
         pingInterval: o.pingInterval,
         pingTimeout: o.pingTimeout,
@@ -276,9 +313,34 @@ class Server {
     return this;
   }
 
-  /** Same as `listen`. */
+  /**
+   * Attaches to the app's own `http.Server` / `https.Server` (or, with a port, listens as
+   * `listen`): requests to the path (`/socket.io/`) go to rtio, every other request to the
+   * listeners the app had put on the server; WebSocket upgrades to the path hand their TCP
+   * connection to rtio's core (plain `http.Server` only: an `https.Server`'s are refused, and
+   * its clients use polling), others stay the app's. The client bundle is served at
+   * `<path>/socket.io.js` unless `serveClient` is false.
+   */
   attach(srv, opts) {
     return this.listen(srv, opts);
+  }
+
+  /** Keeps the handshake request of an attached server, for `socket.request` (lib/attach.js). */
+  _keepRequest(req) {
+    if (this._run) this._keepGated(this._run, req);
+  }
+
+  /** The largest request body taken from the app's server (the core refuses more than its limit). */
+  _maxBodyBytes() {
+    return (Number(this.opts.maxHttpBufferSize) || 1e6) + 64 * 1024;
+  }
+
+  /** engine.io's `connection_error` event, for a request rtio refused in JS. */
+  _emitEngineError(req, code, message, context) {
+    const engine = this._engine;
+    if (engine && engine.listenerCount('connection_error') > 0) {
+      engine.emit('connection_error', { req, code, message, context });
+    }
   }
 
   /**
@@ -295,6 +357,23 @@ class Server {
           return server._native ? server._native.clientsCount() : 0;
         },
       });
+      /**
+       * engine.io's `use`: an Express-style middleware `(req, res, next)` run on every
+       * request to the path of the `http.Server` rtio is attached to (handshakes, polling,
+       * WebSocket upgrades with a stand-in `res`) before rtio answers it; what it puts on
+       * `req` (e.g. express-session's `req.session`) stays on `socket.request`.
+       */
+      this._engine.use = (fn) => {
+        if (typeof fn !== 'function') throw new TypeError('rtio: io.engine.use() takes a function (req, res, next)');
+        if (this._native && !this._attachment) {
+          throw new Error(
+            'rtio: io.engine.use() middlewares run on the requests of an http.Server rtio is attached ' +
+              `to (new Server(httpServer)); on rtio's own listener the core answers every request (${DOCS})`,
+          );
+        }
+        this._engineMiddlewares.push(fn);
+        return this._engine;
+      };
     }
     return this._engine;
   }
@@ -302,6 +381,7 @@ class Server {
   /** The bound address, like `net.Server#address()` (null when not listening). */
   address() {
     if (!this._native) return null;
+    if (this._attachment) return this._attachment.httpServer.address();
     const address = this._native.address;
     return { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port: this._native.port };
   }
@@ -312,6 +392,14 @@ class Server {
    * stopped; nothing of rtio is left to keep the process alive.
    */
   close(fn) {
+    const attachment = this._attachment;
+    if (attachment) {
+      // as socket.io: the app's listeners get their server back, and it closes
+      this._attachment = null;
+      attachment.detach();
+      attachment.httpServer.close();
+      if (typeof attachment.httpServer.closeIdleConnections === 'function') attachment.httpServer.closeIdleConnections();
+    }
     for (const nsp of this._nsps.values()) {
       for (const socket of [...nsp.sockets.values()]) socket._onclose('server shutting down');
     }
@@ -458,6 +546,10 @@ class Server {
 
   _onEvent(ev, run) {
     if (ev.kind === KIND_CLOSED) return this._onClosed(run);
+    if (ev.kind === KIND_HTTP_RESPONSE) {
+      if (this._attachment && this._run === run) this._attachment.answer(ev.id, ev.data, ev.bins);
+      return;
+    }
     if (run.closing && ev.kind !== KIND_ACK) {
       // close() ended every socket already; what the core reports while stopping (sockets
       // that connected meanwhile, their packets, their disconnects) concerns no one
@@ -614,7 +706,11 @@ class Server {
     if (run.gated.size === 0) return;
     const info = socket._openingInfo();
     const entry = run.gated.get(gatedKey(info.address, info.remotePort, `?${info.query}`));
-    if (entry) socket._request = entry.req;
+    if (entry) {
+      socket._request = entry.req;
+      // TLS done by the app's https.Server
+      if (entry.req.socket && entry.req.socket.encrypted) socket.handshake.secure = true;
+    }
   }
 
   _onConnectRequest(ev, run) {
@@ -717,6 +813,7 @@ class Server {
     }
     run.closing = true;
     run.pending.clear();
+    if (this._attachment && this._run === run) this._attachment.failPending();
     // the core's ack timers stopped with it: what still waits with a timeout fails now
     // (rather than never), what waits without one is dropped as socket.io does
     const acks = [...run.acks.values()];

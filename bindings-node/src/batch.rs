@@ -153,6 +153,13 @@ pub const KIND_SERVER_SIDE_ACK: u32 = 10;
 #[napi]
 pub const KIND_SERVER_COUNT: u32 = 11;
 
+/// Event kind (an event's first field): rtio's answer to a request handed over with
+/// `handleRequest` (`id` the token it returned, `data` the JSON text
+/// `{"status":200,"headers":[["name","value"],...]}`, `bins` one Buffer, the body), for JS to
+/// write on the request's response.
+#[napi]
+pub const KIND_HTTP_RESPONSE: u32 = 12;
+
 /// Values per event in a batch handed to JS: `NativeEvent`'s fields in order (kind, sid,
 /// nsp, name, data, bins, id, reason, handshake); absent ones are `undefined`.
 #[napi]
@@ -439,12 +446,15 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
             }
             ev
         }
-        // This binding hands no request over (`handle_request`) yet.
-        // WebSockets framed by the host: this binding adopts connections instead.
-        Event::HttpResponse { .. }
-        | Event::WebSocketAnswer { .. }
-        | Event::WebSocketSend { .. }
-        | Event::WebSocketClose { .. } => return,
+        Event::HttpResponse { token, response } => NativeEvent {
+            id: Some(token as f64),
+            data: Some(
+                serde_json::json!({ "status": response.status, "headers": response.headers })
+                    .to_string(),
+            ),
+            bins: Some(vec![Buffer::from(response.body.to_vec())]),
+            ..NativeEvent::new(KIND_HTTP_RESPONSE)
+        },
         Event::Request { request, info } => NativeEvent {
             id: Some(request as f64),
             request: Some(info),
@@ -527,6 +537,11 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
             }
             ev
         }
+        // The message-level WebSocket of hosts that frame WebSockets themselves: this
+        // binding adopts connections instead. A wildcard, so that this builds with a core
+        // with or without those events.
+        #[allow(unreachable_patterns)]
+        _ => return,
     };
     out.push(last);
 }
@@ -535,6 +550,29 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
 mod tests {
     use super::*;
     use bytes::Bytes;
+
+    #[test]
+    fn converts_http_responses() {
+        let mut out = Vec::new();
+        convert(
+            Event::HttpResponse {
+                token: 4,
+                response: rtio::HttpResponse {
+                    status: 200,
+                    headers: vec![("content-type".into(), "text/plain".into())],
+                    body: Bytes::from_static(b"0{}"),
+                },
+            },
+            &mut out,
+        );
+        let ev = &out[0];
+        assert_eq!((ev.kind, ev.id), (KIND_HTTP_RESPONSE, Some(4.0)));
+        assert_eq!(
+            ev.data.as_deref(),
+            Some(r#"{"headers":[["content-type","text/plain"]],"status":200}"#)
+        );
+        assert_eq!(&ev.bins.as_ref().unwrap()[0][..], b"0{}");
+    }
 
     #[test]
     fn converts_events() {

@@ -74,6 +74,10 @@ pub struct ServerOptions {
     pub host: Option<String>,
     /// Port (0 or absent: a free port).
     pub port: Option<u32>,
+    /// Whether rtio runs a listener of its own (default true): false when attached to the
+    /// app's `http.Server`, which hands every request over (`handleRequest`,
+    /// `adoptWebSocket`); `host` and `port` are then unused.
+    pub listen: Option<bool>,
     /// Endpoint path (default `/socket.io/`).
     pub path: Option<String>,
     /// Milliseconds between pings.
@@ -230,6 +234,9 @@ fn to_config(o: ServerOptions) -> napi::Result<Config> {
     if let Some(p) = o.port {
         c.port = u16::try_from(p).map_err(|_| invalid(format!("port {p} is out of range")))?;
     }
+    if let Some(l) = o.listen {
+        c.listen = l;
+    }
     if let Some(p) = o.path {
         c = c.path(p);
     }
@@ -370,6 +377,70 @@ fn token(r: Result<u64, rtio::Error>) -> napi::Result<Option<f64>> {
         Err(rtio::Error::InvalidArgument(m)) => Err(invalid(m)),
         Err(_) => Ok(None),
     }
+}
+
+/// A request as the core takes it, from what Node's `IncomingMessage` has.
+fn http_request(
+    method: String,
+    url: String,
+    headers: Vec<String>,
+    body: &[u8],
+    remote_address: &str,
+    remote_port: u32,
+) -> napi::Result<rtio::HttpRequest> {
+    if !headers.len().is_multiple_of(2) {
+        return Err(invalid(
+            "headers must be name, value pairs (Node's rawHeaders)",
+        ));
+    }
+    // Node shows IPv4-mapped IPv6 peers as `::ffff:a.b.c.d`, which parses as IPv6
+    let ip: std::net::IpAddr = remote_address
+        .parse()
+        .map_err(|_| invalid(format!("{remote_address:?} is not an IP address")))?;
+    let port = u16::try_from(remote_port)
+        .map_err(|_| invalid(format!("port {remote_port} is out of range")))?;
+    let mut pairs = Vec::with_capacity(headers.len() / 2);
+    let mut it = headers.into_iter();
+    while let (Some(name), Some(value)) = (it.next(), it.next()) {
+        pairs.push((name, value));
+    }
+    Ok(rtio::HttpRequest {
+        method,
+        url,
+        headers: pairs,
+        body: Bytes::copy_from_slice(body),
+        remote_addr: std::net::SocketAddr::new(ip, port),
+    })
+}
+
+/// A `TcpStream` of a duplicate of `fd` (the caller keeps, and closes, its own).
+#[cfg(unix)]
+fn duplicate(fd: i32) -> napi::Result<std::net::TcpStream> {
+    use std::os::fd::{BorrowedFd, OwnedFd};
+    if fd < 0 {
+        return Err(invalid(format!("{fd} is not a file descriptor")));
+    }
+    // SAFETY: the descriptor is only borrowed for the duplication, during which the JS thread
+    // (the caller, which owns it) cannot close it.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let owned: OwnedFd = borrowed
+        .try_clone_to_owned()
+        .map_err(|e| invalid(format!("cannot duplicate descriptor {fd}: {e}")))?;
+    let stream = std::net::TcpStream::from(owned);
+    // a descriptor that is no TCP socket (a pipe, a file) has no peer address
+    stream.peer_addr().map_err(|e| {
+        invalid(format!(
+            "descriptor {fd} is not a connected TCP socket: {e}"
+        ))
+    })?;
+    Ok(stream)
+}
+
+#[cfg(not(unix))]
+fn duplicate(_fd: i32) -> napi::Result<std::net::TcpStream> {
+    Err(invalid(
+        "adopting a connection by descriptor needs a Unix system",
+    ))
 }
 
 /// A running rtio server. Created by the JS `Server` (`lib/server.js`); not meant to be used
@@ -771,6 +842,50 @@ impl NativeServer {
         done(self.io.add_namespace(&nsp, middleware))
     }
 
+    /// Hands over one request to the Engine.IO path that the host's own `http.Server`
+    /// received (polling, handshake, CORS preflight): `headers` is Node's `rawHeaders`
+    /// (name, value, name, value…), `body` the whole body. Returns a token at once; the answer
+    /// arrives as a `KIND_HTTP_RESPONSE` event with it, on the JS thread, when rtio has it (a
+    /// long-poll GET: once packets are queued). Null when the server stopped; throws on a
+    /// bad address or an odd header list.
+    #[napi]
+    pub fn handle_request(
+        &self,
+        method: String,
+        url: String,
+        headers: Vec<String>,
+        body: Buffer,
+        remote_address: String,
+        remote_port: u32,
+    ) -> napi::Result<Option<f64>> {
+        let request = http_request(method, url, headers, &body, &remote_address, remote_port)?;
+        token(self.io.handle_request(request))
+    }
+
+    /// Takes over the TCP connection of a WebSocket handshake to the Engine.IO path that the
+    /// host's `http.Server` read (its `upgrade` event): `fd` is the socket's descriptor, which
+    /// rtio duplicates (the caller then destroys its own socket object, which closes only its
+    /// copy); `early` the bytes read past the request's head. rtio writes the answer (101 or
+    /// the refusal) and serves the WebSocket on its runtime. False when the server stopped;
+    /// throws on a bad descriptor, address or header list.
+    #[napi]
+    // one positional argument per part of the request, as `handleRequest`
+    #[allow(clippy::too_many_arguments)]
+    pub fn adopt_web_socket(
+        &self,
+        fd: i32,
+        method: String,
+        url: String,
+        headers: Vec<String>,
+        early: Buffer,
+        remote_address: String,
+        remote_port: u32,
+    ) -> napi::Result<bool> {
+        let request = http_request(method, url, headers, &[], &remote_address, remote_port)?;
+        let stream = duplicate(fd)?;
+        done(self.io.adopt_websocket(stream, request, early.to_vec()))
+    }
+
     /// Stops the server on the calling (JS) thread and waits for its runtime to end, so that
     /// its port is free when this returns: for replacing a server that just started and has
     /// no clients yet (`io.adapter()` right after `new Server(port)`), where that takes about
@@ -814,6 +929,7 @@ mod tests {
         ServerOptions {
             host: None,
             port: None,
+            listen: None,
             path: None,
             ping_interval: None,
             ping_timeout: None,

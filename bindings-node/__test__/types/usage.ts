@@ -146,8 +146,18 @@ typed.timeout(100).emit('question', 'all?', (err, answers) => {
 });
 // @ts-expect-error: wrong arguments for a broadcast
 typed.emit('news', 'only text');
-// @ts-expect-error: attaching to an http.Server is not part of rtio's API
-new Server(require('node:http').createServer() as import('node:http').Server);
+// attached to the app's own server, as socket.io
+const appServer = require('node:http').createServer() as import('node:http').Server;
+const attached = new Server(appServer, { path: '/rt' });
+const same: import('node:http').Server | import('node:https').Server | undefined = attached.httpServer;
+void same;
+attached.engine.use((req, res, next) => {
+  const url: string | undefined = req.url;
+  void url;
+  void res;
+  next();
+});
+rtio(appServer).listen(appServer);
 // dynamic namespaces: a parent namespace, whose children are namespaces
 const parent: import('../../index').ParentNamespace = io.of(/^\/dyn-\d+$/, (socket) => {
   const name: string = socket.nsp.name;

@@ -1,0 +1,283 @@
+'use strict';
+// rtio attached to the app's own server (issue 17): an Express 4 app written like the
+// tutorials, a plain http.Server, an https.Server with a self-signed certificate; the official
+// socket.io-client over websocket-only, polling-only and upgrade, on the app's port, beside the
+// app's own routes.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const http = require('node:http');
+const https = require('node:https');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { once } = require('node:events');
+const { io: connectClient } = require('socket.io-client');
+const express = require('express');
+const session = require('express-session');
+const rtio = require('..');
+const { Server } = rtio;
+const { next, withTimeout, request } = require('./helpers');
+
+const STEP_MS = 5000;
+const clients = new Set();
+
+function client(url, options) {
+  const socket = connectClient(url, { forceNew: true, reconnection: false, timeout: STEP_MS, ...options });
+  clients.add(socket);
+  return socket;
+}
+
+function connected(socket) {
+  if (socket.connected) return Promise.resolve(socket);
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      socket.once('connect', () => resolve(socket));
+      socket.once('connect_error', (err) => reject(new Error(`connect_error: ${err.message}`)));
+    }),
+    STEP_MS,
+    'the client to connect',
+  );
+}
+
+test.afterEach(() => {
+  for (const socket of clients) socket.disconnect();
+  clients.clear();
+});
+
+/** GET `url` on the app's server: `{ status, headers, body }`. */
+function get(url, options = {}) {
+  const mod = url.startsWith('https:') ? https : http;
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      mod
+        .get(url, { agent: false, ...options }, (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        })
+        .on('error', reject);
+    }),
+    STEP_MS,
+    `GET ${url}`,
+  );
+}
+
+async function listening(server) {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server.address().port;
+}
+
+/** The tutorials' chat: a message goes to everyone, with an ack to the sender. */
+function chat(io) {
+  io.on('connection', (socket) => {
+    socket.on('chat message', (msg, ack) => {
+      io.emit('chat message', msg);
+      if (typeof ack === 'function') ack({ ok: true, transport: socket.conn.transport.name });
+    });
+    socket.on('whoami', (ack) =>
+      ack({
+        address: socket.handshake.address,
+        secure: socket.handshake.secure,
+        agent: socket.request.headers['x-test'],
+        sameRequest: socket.request === socket.request,
+      }),
+    );
+  });
+}
+
+test('an Express 4 app as in the tutorials: its routes and Socket.IO on one port, every transport', async () => {
+  const app = express();
+  app.get('/', (req, res) => res.send('<h1>Hello world</h1>'));
+  app.get('/api/ping', (req, res) => res.json({ pong: true }));
+  const server = require('http').Server(app);
+  const io = require('..')(server);
+  chat(io);
+  assert.equal(io.httpServer, server);
+  const port = await listening(server);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    // the app's routes answer beside Socket.IO
+    const page = await get(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.equal(page.body, '<h1>Hello world</h1>');
+    assert.deepEqual(JSON.parse((await get(`${base}/api/ping`)).body), { pong: true });
+    assert.equal((await get(`${base}/nowhere`)).status, 404); // Express's own 404
+    // the client bundle, on the app's server
+    const bundle = await get(`${base}/socket.io/socket.io.js`);
+    assert.equal(bundle.status, 200);
+    assert.match(bundle.headers['content-type'], /javascript/);
+    assert.match(bundle.body, /Socket\.IO v4/);
+
+    const ws = await connected(client(base, { transports: ['websocket'], extraHeaders: { 'x-test': 'ws' } }));
+    const polling = await connected(client(base, { transports: ['polling'], extraHeaders: { 'x-test': 'polling' } }));
+    const upgrading = client(base, { extraHeaders: { 'x-test': 'upgrade' } });
+    await connected(upgrading);
+    if (upgrading.io.engine.transport.name !== 'websocket') {
+      await withTimeout(once(upgrading.io.engine, 'upgrade'), STEP_MS, 'the upgrade to websocket');
+    }
+    assert.equal(upgrading.io.engine.transport.name, 'websocket');
+    assert.equal(ws.io.engine.transport.name, 'websocket');
+    assert.equal(polling.io.engine.transport.name, 'polling');
+
+    // emit + ack + broadcast: every client gets the message, whatever its transport
+    const got = [ws, polling, upgrading].map((c) => next(c, 'chat message'));
+    const [answer] = await request(polling, 'chat message', 'hello from polling');
+    assert.deepEqual(answer, { ok: true, transport: 'polling' });
+    for (const [msg] of await Promise.all(got)) assert.equal(msg, 'hello from polling');
+    const [wsAnswer] = await request(ws, 'chat message', 'x');
+    assert.equal(wsAnswer.transport, 'websocket');
+
+    // socket.request is the app's request: its headers, the client's address
+    for (const [c, tag] of [
+      [ws, 'ws'],
+      [polling, 'polling'],
+      [upgrading, 'upgrade'],
+    ]) {
+      const [me] = await request(c, 'whoami');
+      assert.equal(me.agent, tag);
+      assert.match(me.address, /127\.0\.0\.1$/);
+      assert.equal(me.secure, false);
+      assert.equal(me.sameRequest, true);
+    }
+    assert.equal(io.engine.clientsCount, 3);
+  } finally {
+    await io.close();
+  }
+  assert.equal(server.listening, false, 'io.close() closes the app server, as socket.io');
+});
+
+test('new Server(httpServer): other upgrades and requests stay the app\'s; serveClient: false', async () => {
+  const server = http.createServer((req, res) => res.end(`app ${req.url}`));
+  const io = new Server(server, { serveClient: false, path: '/rt' });
+  server.on('upgrade', (req, socket) => {
+    if (req.url.startsWith('/other')) socket.end('HTTP/1.1 418 I\'m a teapot\r\ncontent-length: 0\r\n\r\n');
+  });
+  io.on('connection', (socket) => socket.on('echo', (v, ack) => ack(v)));
+  const port = await listening(server);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    assert.equal((await get(`${base}/hello`)).body, 'app /hello');
+    // no bundle: the request goes to the engine, which refuses it as a bad Engine.IO request
+    assert.notEqual((await get(`${base}/rt/socket.io.js`)).status, 200);
+    // an upgrade to another path reaches the app's listener
+    const answered = await withTimeout(
+      new Promise((resolve, reject) => {
+        http
+          .get({ port, host: '127.0.0.1', path: '/other', headers: { connection: 'upgrade', upgrade: 'websocket' } })
+          .on('response', (res) => resolve(res.statusCode))
+          .on('error', reject);
+      }),
+      STEP_MS,
+      'the app to answer its upgrade',
+    );
+    assert.equal(answered, 418);
+    for (const transports of [['websocket'], ['polling']]) {
+      const c = await connected(client(base, { path: '/rt', transports }));
+      const [v] = await request(c, 'echo', { n: 1, b: Buffer.from([1, 2, 3]) });
+      assert.equal(v.n, 1);
+      assert.deepEqual([...v.b], [1, 2, 3]);
+    }
+  } finally {
+    await io.close();
+  }
+});
+
+test('io.attach / io.listen(httpServer), and io.engine.use with express-session: socket.request.session', async () => {
+  const app = express();
+  const sessions = session({ secret: 'test', resave: false, saveUninitialized: true });
+  app.use(sessions);
+  app.get('/login', (req, res) => {
+    req.session.user = 'ada';
+    res.send('ok');
+  });
+  const server = http.createServer(app);
+  const io = new Server();
+  io.engine.use(sessions);
+  const headersSeen = [];
+  io.engine.on('initial_headers', (headers) => {
+    headers['x-rtio'] = 'initial';
+  });
+  io.engine.on('headers', (headers, req) => headersSeen.push(req.url));
+  io.attach(server);
+  io.on('connection', (socket) => socket.on('me', (ack) => ack(socket.request.session && socket.request.session.user)));
+  const port = await listening(server);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const login = await get(`${base}/login`);
+    const cookie = login.headers['set-cookie'][0].split(';')[0];
+    const handshake = await get(`${base}/socket.io/?EIO=4&transport=polling`, { headers: { cookie } });
+    assert.equal(handshake.status, 200);
+    assert.equal(handshake.headers['x-rtio'], 'initial');
+    assert.match(handshake.body, /^0\{"sid"/);
+    assert.ok(headersSeen.length >= 1);
+    for (const transports of [['polling'], ['websocket']]) {
+      const c = await connected(client(base, { transports, extraHeaders: { cookie } }));
+      const [user] = await request(c, 'me');
+      assert.equal(user, 'ada', `the session over ${transports}`);
+    }
+  } finally {
+    await io.close();
+  }
+  // io.listen(httpServer) is the same
+  const other = http.createServer();
+  const io2 = new Server().listen(other);
+  assert.equal(io2.httpServer, other);
+  await io2.close();
+  // a standalone server runs no engine middleware: said at once
+  const standalone = new Server(0);
+  try {
+    assert.throws(() => standalone.engine.use(() => {}), /attached/);
+  } finally {
+    await standalone.close();
+  }
+});
+
+/** A self-signed certificate for 127.0.0.1, made now (openssl from Debian). */
+function selfSigned() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtio-tls-'));
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+  ], { stdio: 'ignore' });
+  const pair = { key: fs.readFileSync(key), cert: fs.readFileSync(cert) };
+  fs.rmSync(dir, { recursive: true, force: true });
+  return pair;
+}
+
+test('an https.Server with a self-signed certificate: polling on the app\'s TLS, secure handshake', async (t) => {
+  let tls;
+  try {
+    tls = selfSigned();
+  } catch (err) {
+    return t.skip(`openssl is missing: ${err.message}`);
+  }
+  const server = https.createServer(tls, (req, res) => res.end('secure app'));
+  const io = require('..')(server);
+  chat(io);
+  const port = await listening(server);
+  const base = `https://127.0.0.1:${port}`;
+  const ca = tls.cert;
+  try {
+    assert.equal((await get(`${base}/`, { ca })).body, 'secure app');
+    const polling = await connected(client(base, { transports: ['polling'], ca, extraHeaders: { 'x-test': 'tls' } }));
+    const [me] = await request(polling, 'whoami');
+    assert.deepEqual({ secure: me.secure, agent: me.agent }, { secure: true, agent: 'tls' });
+    const got = next(polling, 'chat message');
+    await request(polling, 'chat message', 'over tls');
+    assert.deepEqual(await got, ['over tls']);
+    // the default transports connect too: the WebSocket probe is refused, polling stays
+    const both = await connected(client(base, { ca }));
+    const [answer] = await request(both, 'chat message', 'still polling');
+    assert.equal(answer.transport, 'polling');
+    // websocket-only is refused with a clear error
+    const wsOnly = client(base, { ca, transports: ['websocket'] });
+    await withTimeout(once(wsOnly, 'connect_error'), STEP_MS, 'the websocket-only client to be refused');
+  } finally {
+    await io.close();
+  }
+});

@@ -1,0 +1,299 @@
+'use strict';
+// rtio attached to the app's own `http.Server` / `https.Server` (Express, Koa, plain http):
+// requests to the Socket.IO path are handed to rtio's core (`handleRequest`, answered by a
+// `KIND_HTTP_RESPONSE` event that is written here), WebSocket upgrades to it give their TCP
+// connection to the core (`adoptWebSocket`: the core duplicates the descriptor, Node's socket
+// object is then destroyed), every other request and upgrade stays the app's, as with
+// socket.io's `attach`.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const http = require('node:http');
+
+/** socket.io's answer to a bad request (engine.io's `BAD_REQUEST`). */
+const BAD_REQUEST = JSON.stringify({ code: 3, message: 'Bad request' });
+/** How long an upgrade to another path may stay unanswered when the app has no upgrade listener (engine.io's `destroyUpgradeTimeout`). */
+const DESTROY_UPGRADE_MS = 1000;
+
+/** socket.io-client's dist directory, or null when the package is absent. */
+function clientDist() {
+  try {
+    return path.dirname(require.resolve('socket.io-client/dist/socket.io.js'));
+  } catch {
+    return null;
+  }
+}
+
+/** The client bundle files served at `<path>/<name>` (socket.io serves these names). */
+const BUNDLE_FILES = [
+  'socket.io.js',
+  'socket.io.js.map',
+  'socket.io.min.js',
+  'socket.io.min.js.map',
+  'socket.io.esm.min.js',
+  'socket.io.esm.min.js.map',
+  'socket.io.msgpack.min.js',
+  'socket.io.msgpack.min.js.map',
+];
+
+/** The headers of an answer as `res.writeHead` takes them (a repeated name as an array). */
+function headerObject(pairs) {
+  const headers = {};
+  for (const [name, value] of pairs) {
+    const existing = headers[name];
+    if (existing === undefined) headers[name] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else headers[name] = [existing, value];
+  }
+  return headers;
+}
+
+/** True for a socket whose descriptor the core can take: plain TCP (not TLS: Node holds the TLS state). */
+function adoptableFd(socket) {
+  if (socket.encrypted) return -1;
+  const handle = socket._handle;
+  return handle && typeof handle.fd === 'number' ? handle.fd : -1;
+}
+
+/** Runs engine middlewares (`io.engine.use`) in order, as engine.io does; `done(err)`. */
+function runMiddlewares(fns, req, res, done) {
+  const next = (i) => {
+    if (i >= fns.length) return done(null);
+    let called = false;
+    try {
+      fns[i](req, res, (err) => {
+        if (called) return;
+        called = true;
+        if (err) return done(err);
+        next(i + 1);
+      });
+    } catch (err) {
+      if (!called) {
+        called = true;
+        done(err);
+      }
+    }
+  };
+  next(0);
+}
+
+/**
+ * One `http.Server` an rtio `Server` is attached to: the listeners it added and the requests
+ * waiting for the core's answer.
+ */
+class Attachment {
+  /**
+   * @param {import('./server').Server} io
+   * @param {http.Server} httpServer
+   */
+  constructor(io, httpServer) {
+    this.io = io;
+    this.httpServer = httpServer;
+    /** requests handed to the core, by token: `{ req, res, handshake }` */
+    this.pending = new Map();
+    this.prefix = `${io._path}/`;
+    this.dist = io._serveClient ? clientDist() : null;
+    this.bundleCache = new Map();
+    // As socket.io: the app's request listeners run for every other path.
+    this.appListeners = httpServer.listeners('request').slice(0);
+    httpServer.removeAllListeners('request');
+    this.onRequest = (req, res) => this._request(req, res);
+    this.onUpgrade = (req, socket, head) => this._upgrade(req, socket, head);
+    httpServer.on('request', this.onRequest);
+    httpServer.on('upgrade', this.onUpgrade);
+  }
+
+  /** Gives the app's listeners back (on close). */
+  detach() {
+    const srv = this.httpServer;
+    srv.removeListener('request', this.onRequest);
+    srv.removeListener('upgrade', this.onUpgrade);
+    for (const fn of this.appListeners) srv.on('request', fn);
+    this.failPending();
+  }
+
+  /** Requests still waiting when the core stopped get no answer: their connections end. */
+  failPending() {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const { res } of pending) {
+      if (!res.headersSent) {
+        res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
+        res.end(JSON.stringify({ code: 1, message: 'Server is shutting down' }));
+      } else res.destroy();
+    }
+  }
+
+  _ours(url) {
+    return typeof url === 'string' && url.startsWith(this.prefix);
+  }
+
+  _request(req, res) {
+    if (this._ours(req.url)) {
+      if (this.dist && this._serveBundle(req, res)) return;
+      return this._engineRequest(req, res);
+    }
+    for (const fn of this.appListeners) fn.call(this.httpServer, req, res);
+    // with no listener of the app's, Node would leave the request hanging
+    if (this.appListeners.length === 0) res.writeHead(404).end();
+  }
+
+  /** Serves `<path>/socket.io.js` and its siblings; false when `req` is for another file. */
+  _serveBundle(req, res) {
+    const name = req.url.slice(this.prefix.length).split('?')[0];
+    if (!BUNDLE_FILES.includes(name)) return false;
+    let file = this.bundleCache.get(name);
+    if (file === undefined) {
+      try {
+        const body = fs.readFileSync(path.join(this.dist, name));
+        const version = require('socket.io-client/package.json').version;
+        file = { body, etag: `"${version}"` };
+      } catch {
+        file = null;
+      }
+      this.bundleCache.set(name, file);
+    }
+    if (!file) return false;
+    if (req.headers['if-none-match'] === file.etag) {
+      res.writeHead(304).end();
+      return true;
+    }
+    res.writeHead(200, {
+      'content-type': name.endsWith('.map') ? 'application/json' : 'application/javascript; charset=utf-8',
+      'cache-control': 'public, max-age=0',
+      etag: file.etag,
+    });
+    res.end(file.body);
+    return true;
+  }
+
+  _engineRequest(req, res) {
+    runMiddlewares(this.io._engineMiddlewares, req, res, (err) => {
+      if (res.writableEnded || res.headersSent) return; // a middleware answered
+      if (err) {
+        this.io._emitEngineError(req, 3, 'Bad request', err);
+        res.writeHead(400, { 'content-type': 'application/json' });
+        return res.end(BAD_REQUEST);
+      }
+      const limit = this.io._maxBodyBytes();
+      const chunks = [];
+      let size = 0;
+      let refused = false;
+      req.on('data', (chunk) => {
+        if (refused) return;
+        size += chunk.length;
+        if (size > limit) {
+          refused = true;
+          res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+          res.end(JSON.stringify({ code: 3, message: 'Payload too large' }));
+          req.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('end', () => {
+        if (!refused) this._handOver(req, res, Buffer.concat(chunks, size));
+      });
+    });
+  }
+
+  _handOver(req, res, body) {
+    const native = this.io._native;
+    const address = req.socket.remoteAddress;
+    if (address === undefined) return; // the client left already
+    const handshake = req.method === 'GET' && !/[?&]sid=/.test(req.url);
+    let token = null;
+    if (native) {
+      try {
+        token = native.handleRequest(req.method, req.url, req.rawHeaders, body, address, req.socket.remotePort);
+      } catch (err) {
+        this.io._report(err, 'handing a request over to rtio');
+      }
+    }
+    if (token === null) {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ code: 1, message: 'Server is not running' }));
+    }
+    if (handshake) this.io._keepRequest(req);
+    this.pending.set(token, { req, res, handshake });
+  }
+
+  /** The core's answer to the request of `token`, for its response. */
+  answer(token, data, bins) {
+    const entry = this.pending.get(token);
+    if (!entry) return;
+    this.pending.delete(token);
+    const { req, res, handshake } = entry;
+    if (res.destroyed || res.writableEnded) return;
+    const { status, headers: pairs } = JSON.parse(data);
+    const headers = headerObject(pairs);
+    const engine = this.io._engine;
+    if (engine) {
+      // engine.io's hooks to add headers (cookies, ...) before they are written
+      if (handshake) engine.emit('initial_headers', headers, req);
+      engine.emit('headers', headers, req);
+    }
+    res.writeHead(status, headers);
+    res.end(bins && bins[0]);
+  }
+
+  _upgrade(req, socket, head) {
+    if (!this._ours(req.url)) {
+      if (this.httpServer.listenerCount('upgrade') === 1) {
+        // nobody else takes it: end it as engine.io does, rather than leave it hanging
+        setTimeout(() => {
+          if (socket.writable && socket.bytesWritten <= 0) {
+            socket.on('error', () => {});
+            socket.end();
+          }
+        }, DESTROY_UPGRADE_MS).unref();
+      }
+      return;
+    }
+    const refuse = (status, message) => {
+      socket.on('error', () => {});
+      if (socket.writable) {
+        const body = JSON.stringify({ code: 3, message });
+        socket.end(
+          `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n` +
+            `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy();
+    };
+    if (adoptableFd(socket) < 0) {
+      // TLS (https.Server): Node holds the TLS session, the core cannot take the connection
+      // yet; clients that may poll stay on polling (their upgrade probe fails)
+      this.io._emitEngineError(req, 3, 'WebSocket over a TLS server of Node is not supported yet');
+      return refuse(400, 'WebSocket over a TLS server of Node is not supported yet: use polling');
+    }
+    const res = new http.ServerResponse(req);
+    runMiddlewares(this.io._engineMiddlewares, req, res, (err) => {
+      if (err || res.writableEnded) {
+        if (err) this.io._emitEngineError(req, 3, 'Bad request', err);
+        return refuse(400, 'Bad request');
+      }
+      const native = this.io._native;
+      const fd = adoptableFd(socket);
+      if (!native || fd < 0) return refuse(503, 'Server is not running');
+      // bytes Node read past the head meanwhile (a client's first frames) go with it
+      const chunks = [head];
+      if (socket.readableLength > 0) {
+        for (let c = socket.read(); c !== null; c = socket.read()) chunks.push(c);
+      }
+      const address = socket.remoteAddress;
+      if (address === undefined) return socket.destroy();
+      if (!/[?&]sid=/.test(req.url)) this.io._keepRequest(req);
+      try {
+        native.adoptWebSocket(fd, req.method, req.url, req.rawHeaders, Buffer.concat(chunks), address, socket.remotePort);
+      } catch (e) {
+        this.io._report(e, 'handing a WebSocket over to rtio');
+        return refuse(400, 'Bad request');
+      }
+      // Closes Node's descriptor only (no shutdown): the core's duplicate stays open.
+      socket.destroy();
+    });
+  }
+}
+
+module.exports = { Attachment };
