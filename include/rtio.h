@@ -45,7 +45,8 @@ typedef enum {
    */
   RTIO_STATUS_UNKNOWN_NAMESPACE = 7,
   /**
-   * No connect request with this id is pending (answered already, or timed out).
+   * No connect request with this id is pending (answered already, or timed out), or no
+   * WebSocket with this id is open (`rtio_open_websocket`: refused, or closed by either side).
    */
   RTIO_STATUS_UNKNOWN_REQUEST = 8,
   /**
@@ -151,19 +152,24 @@ typedef enum {
    */
   RTIO_EVENT_TYPE_HTTP_RESPONSE = 11,
   /**
-   * rtio's answer to the handshake of a WebSocket the host frames itself: its id
-   * (`rtio_event_token`), the status (101: accept it; else refuse it with that status),
-   * headers and body as for `RTIO_EVENT_TYPE_HTTP_RESPONSE`.
+   * rtio's answer to the handshake of a WebSocket the host frames itself
+   * (`rtio_open_websocket`), exactly one per call: its id (`rtio_event_token`), the status
+   * (`rtio_event_status`; 101: accept the WebSocket; any other: refuse it with that
+   * status, the headers and the body, as for `RTIO_EVENT_TYPE_HTTP_RESPONSE`; nothing more
+   * comes for the id then).
    */
   RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER = 12,
   /**
-   * A message for the client of a WebSocket the host frames itself: its id
-   * (`rtio_event_token`), the message (`rtio_event_body`) and its kind
-   * (`rtio_event_count`: 1 text, 2 binary, the WebSocket opcodes).
+   * A message for the client of a WebSocket the host frames itself, in order: its id
+   * (`rtio_event_token`), the message (`rtio_event_body`, not NUL-terminated) and its kind
+   * (`rtio_event_is_binary`: true for a binary message, false for a text one, whose body
+   * is UTF-8; `rtio_event_count` gives the WebSocket opcode too: 1 text, 2 binary).
    */
   RTIO_EVENT_TYPE_WEB_SOCKET_SEND = 13,
   /**
-   * rtio ended a WebSocket the host frames itself (`rtio_event_token`): close it.
+   * rtio ended a WebSocket the host frames itself (its id: `rtio_event_token`): close it
+   * (e.g. with status 1000); nothing more comes for it, and `rtio_websocket_receive` /
+   * `rtio_websocket_close` on it return `RTIO_STATUS_UNKNOWN_REQUEST`.
    */
   RTIO_EVENT_TYPE_WEB_SOCKET_CLOSE = 14,
 } rtio_event_type;
@@ -1063,7 +1069,9 @@ const char *rtio_event_handshake(const rtio_event *ev, size_t *len);
 /**
  * The token the call returned, on the answer events: `rtio_emit_with_ack` (ack response),
  * `rtio_broadcast_with_ack`, `rtio_fetch_sockets`, `rtio_server_side_emit_with_ack`,
- * `rtio_server_count`; 0 on other events.
+ * `rtio_server_count`, `rtio_handle_request` (HTTP response); the WebSocket id
+ * (`rtio_open_websocket`) on the WEB_SOCKET_ANSWER / _SEND / _CLOSE events; 0 on other
+ * events.
  *
  * # Safety
  * `ev` is NULL or a live event.
@@ -1083,7 +1091,8 @@ const char *rtio_event_error(const rtio_event *ev);
 
 /**
  * The number of nodes, on a server-count response (0 when it failed: see
- * `rtio_event_error`); 0 on other events.
+ * `rtio_event_error`); the WebSocket opcode (1 text, 2 binary) on a WEB_SOCKET_SEND
+ * event; 0 on other events.
  *
  * # Safety
  * `ev` is NULL or a live event.
@@ -1214,7 +1223,8 @@ const char *rtio_event_socket_data(const rtio_event *ev, size_t index, size_t *l
 bool rtio_event_socket_local(const rtio_event *ev, size_t index);
 
 /**
- * The HTTP status code of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (0 otherwise).
+ * The HTTP status code of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or
+ * `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event (0 otherwise).
  *
  * # Safety
  * `ev` is NULL or a live event.
@@ -1222,7 +1232,8 @@ bool rtio_event_socket_local(const rtio_event *ev, size_t index);
 uint16_t rtio_event_status(const rtio_event *ev);
 
 /**
- * The number of headers of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (0 otherwise).
+ * The number of headers of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or
+ * `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event (0 otherwise).
  *
  * # Safety
  * `ev` is NULL or a live event.
@@ -1230,8 +1241,8 @@ uint16_t rtio_event_status(const rtio_event *ev);
 size_t rtio_event_header_count(const rtio_event *ev);
 
 /**
- * Header `index`'s name (lower case) of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event; NULL when
- * out of range. Owned by the event.
+ * Header `index`'s name (lower case) of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or
+ * `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event; NULL when out of range. Owned by the event.
  *
  * # Safety
  * `ev` is NULL or a live event.
@@ -1239,8 +1250,8 @@ size_t rtio_event_header_count(const rtio_event *ev);
 const char *rtio_event_header_name(const rtio_event *ev, size_t index);
 
 /**
- * Header `index`'s value of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event; NULL when out of
- * range. Owned by the event.
+ * Header `index`'s value of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or
+ * `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event; NULL when out of range. Owned by the event.
  *
  * # Safety
  * `ev` is NULL or a live event.
@@ -1248,14 +1259,25 @@ const char *rtio_event_header_name(const rtio_event *ev, size_t index);
 const char *rtio_event_header_value(const rtio_event *ev, size_t index);
 
 /**
- * The body of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (binary, not NUL-terminated); `len`
- * (if not NULL) receives its size (0 for other events, or NULL `ev`, when the pointer may be
- * NULL or dangling). Owned by the event.
+ * The body of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER`
+ * event, or the message of an `RTIO_EVENT_TYPE_WEB_SOCKET_SEND` event (binary, not
+ * NUL-terminated, even for a text message); `len` (if not NULL) receives its size (0 for
+ * other events, or NULL `ev`, when the pointer may be NULL or dangling). Owned by the event.
  *
  * # Safety
  * `ev` is NULL or a live event; `len` NULL or writable.
  */
 const uint8_t *rtio_event_body(const rtio_event *ev, size_t *len);
+
+/**
+ * Whether an `RTIO_EVENT_TYPE_WEB_SOCKET_SEND` event's message is binary (send it as a
+ * binary WebSocket message) rather than text (send it as a text message; its body is UTF-8).
+ * False on other events and for NULL.
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+bool rtio_event_is_binary(const rtio_event *ev);
 
 /**
  * Answers one request to the Engine.IO path that your own HTTP server received (polling
@@ -1306,6 +1328,64 @@ rtio_status rtio_adopt_websocket(const rtio_server *server_,
                                  const rtio_http_request *handshake,
                                  const uint8_t *early,
                                  size_t early_len);
+
+/**
+ * Opens a WebSocket whose framing your own server does (it completed or will complete the
+ * upgrade itself, e.g. a WebSocket library that hands you whole messages): `handshake` is
+ * the opening request (method, url with its query, headers, remote address; body ignored;
+ * the `Sec-WebSocket-*` headers are not needed). Returns at once with `*id`; then, on the
+ * server's usual event delivery, all carrying that id (`rtio_event_token`):
+ * - one `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER`: status 101 means accept the WebSocket; any
+ *   other status (with its headers and body) is the refusal to send instead (unknown
+ *   session, request gate...), and nothing more comes for the id;
+ * - `RTIO_EVENT_TYPE_WEB_SOCKET_SEND`, in order: a message for the client
+ *   (`rtio_event_body`; text or binary: `rtio_event_is_binary`);
+ * - `RTIO_EVENT_TYPE_WEB_SOCKET_CLOSE`: rtio ended the WebSocket: close it.
+ *
+ * Give rtio the client's messages with `rtio_websocket_receive` (they may come before the
+ * answer: they wait) and the end of the connection with `rtio_websocket_close`.
+ *
+ * Everything in `handshake` is copied. Errors: `RTIO_STATUS_NULL_POINTER`,
+ * `RTIO_STATUS_INVALID_UTF8`, `RTIO_STATUS_INVALID_ARGUMENT` (a bad remote address, a
+ * request that is not HTTP), `RTIO_STATUS_STOPPED`. Any thread.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `handshake` as documented on `rtio_http_request`; `id`
+ * writable.
+ */
+rtio_status rtio_open_websocket(const rtio_server *server_,
+                                const rtio_http_request *handshake,
+                                uint64_t *id);
+
+/**
+ * A message the client sent on WebSocket `id` (`rtio_open_websocket`): `binary` 0 for a text
+ * message (`data` must then be UTF-8), non-zero for a binary one. `data`/`len` is the whole
+ * message (NULL / 0 for an empty one), copied. Messages are handled in the order given.
+ *
+ * Errors: `RTIO_STATUS_NULL_POINTER` (server; `data` NULL with a non-zero `len`),
+ * `RTIO_STATUS_INVALID_ARGUMENT` (a text message that is not UTF-8: close that WebSocket
+ * with status 1007), `RTIO_STATUS_UNKNOWN_REQUEST` (no such WebSocket open: never opened,
+ * refused, closed by either side), `RTIO_STATUS_STOPPED`. Any thread.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`; `data` `len` readable bytes.
+ */
+rtio_status rtio_websocket_receive(const rtio_server *server_,
+                                   uint64_t id,
+                                   int binary,
+                                   const uint8_t *data,
+                                   size_t len);
+
+/**
+ * The client of WebSocket `id` (`rtio_open_websocket`) went, or you close it: rtio ends its
+ * session. No `RTIO_EVENT_TYPE_WEB_SOCKET_CLOSE` follows (one already queued may still
+ * come: ignore it). Errors: `RTIO_STATUS_NULL_POINTER`, `RTIO_STATUS_UNKNOWN_REQUEST` (not
+ * open: never opened, refused, or closed already), `RTIO_STATUS_STOPPED`. Any thread.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`.
+ */
+rtio_status rtio_websocket_close(const rtio_server *server_, uint64_t id);
 
 /**
  * Finds the value at JSON pointer `pointer` (RFC 6901: `""` whole document, `"/0/nome"`

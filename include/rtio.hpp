@@ -128,8 +128,11 @@ class Event {
     }
     return out;
   }
-  /// HTTP_RESPONSE events (the answer to Server::handle_request): status, headers, body.
+  /// HTTP_RESPONSE events (the answer to Server::handle_request) and WEB_SOCKET_ANSWER events
+  /// (Server::open_websocket; id in token()): status, headers, body. WEB_SOCKET_SEND events:
+  /// body() is the message, is_binary() its kind.
   uint16_t status() const noexcept { return rtio_event_status(ev_); }
+  bool is_binary() const noexcept { return rtio_event_is_binary(ev_); }
   std::vector<std::pair<std::string_view, std::string_view>> headers() const {
     std::vector<std::pair<std::string_view, std::string_view>> out(rtio_event_header_count(ev_));
     for (size_t i = 0; i < out.size(); i++) {
@@ -325,6 +328,21 @@ class Server {
     check(rtio_adopt_websocket(srv_.get(), fd, &handshake,
                                reinterpret_cast<const uint8_t *>(early.data()), early.size()));
   }
+  /// rtio_open_websocket: a WebSocket your server frames itself; returns its id. rtio's side
+  /// comes as WEB_SOCKET_ANSWER, WEB_SOCKET_SEND and WEB_SOCKET_CLOSE events with that id.
+  uint64_t open_websocket(const rtio_http_request &handshake) const {
+    uint64_t id = 0;
+    check(rtio_open_websocket(srv_.get(), &handshake, &id));
+    return id;
+  }
+  /// rtio_websocket_receive: a message the client sent (text must be UTF-8, else throws
+  /// rtio::Error with RTIO_STATUS_INVALID_ARGUMENT).
+  void websocket_receive(uint64_t id, std::string_view data, bool binary = false) const {
+    check(rtio_websocket_receive(srv_.get(), id, binary ? 1 : 0,
+                                 reinterpret_cast<const uint8_t *>(data.data()), data.size()));
+  }
+  /// rtio_websocket_close: the client went, or you close it.
+  void websocket_close(uint64_t id) const { check(rtio_websocket_close(srv_.get(), id)); }
   uint16_t port() const {
     uint16_t p = 0;
     check(rtio_server_port(srv_.get(), &p));

@@ -27,7 +27,8 @@ pub enum rtio_status {
     UnknownSocket = 6,
     /// No namespace of this name is accepted by the server.
     UnknownNamespace = 7,
-    /// No connect request with this id is pending (answered already, or timed out).
+    /// No connect request with this id is pending (answered already, or timed out), or no
+    /// WebSocket with this id is open (`rtio_open_websocket`: refused, or closed by either side).
     UnknownRequest = 8,
     /// The server could not listen on the configured address (in use, invalid...).
     Bind = 9,

@@ -64,15 +64,20 @@ pub enum rtio_event_type {
     /// `Content-Length`, which follows the body) and the body (`rtio_event_body`). Write them
     /// as the answer of the request that got the token.
     HttpResponse = 11,
-    /// rtio's answer to the handshake of a WebSocket the host frames itself: its id
-    /// (`rtio_event_token`), the status (101: accept it; else refuse it with that status),
-    /// headers and body as for `RTIO_EVENT_TYPE_HTTP_RESPONSE`.
+    /// rtio's answer to the handshake of a WebSocket the host frames itself
+    /// (`rtio_open_websocket`), exactly one per call: its id (`rtio_event_token`), the status
+    /// (`rtio_event_status`; 101: accept the WebSocket; any other: refuse it with that
+    /// status, the headers and the body, as for `RTIO_EVENT_TYPE_HTTP_RESPONSE`; nothing more
+    /// comes for the id then).
     WebSocketAnswer = 12,
-    /// A message for the client of a WebSocket the host frames itself: its id
-    /// (`rtio_event_token`), the message (`rtio_event_body`) and its kind
-    /// (`rtio_event_count`: 1 text, 2 binary, the WebSocket opcodes).
+    /// A message for the client of a WebSocket the host frames itself, in order: its id
+    /// (`rtio_event_token`), the message (`rtio_event_body`, not NUL-terminated) and its kind
+    /// (`rtio_event_is_binary`: true for a binary message, false for a text one, whose body
+    /// is UTF-8; `rtio_event_count` gives the WebSocket opcode too: 1 text, 2 binary).
     WebSocketSend = 13,
-    /// rtio ended a WebSocket the host frames itself (`rtio_event_token`): close it.
+    /// rtio ended a WebSocket the host frames itself (its id: `rtio_event_token`): close it
+    /// (e.g. with status 1000); nothing more comes for it, and `rtio_websocket_receive` /
+    /// `rtio_websocket_close` on it return `RTIO_STATUS_UNKNOWN_REQUEST`.
     WebSocketClose = 14,
 }
 
@@ -612,7 +617,9 @@ pub unsafe extern "C" fn rtio_event_handshake(
 
 /// The token the call returned, on the answer events: `rtio_emit_with_ack` (ack response),
 /// `rtio_broadcast_with_ack`, `rtio_fetch_sockets`, `rtio_server_side_emit_with_ack`,
-/// `rtio_server_count`; 0 on other events.
+/// `rtio_server_count`, `rtio_handle_request` (HTTP response); the WebSocket id
+/// (`rtio_open_websocket`) on the WEB_SOCKET_ANSWER / _SEND / _CLOSE events; 0 on other
+/// events.
 ///
 /// # Safety
 /// `ev` is NULL or a live event.
@@ -634,7 +641,8 @@ pub unsafe extern "C" fn rtio_event_error(ev: *const rtio_event) -> *const c_cha
 }
 
 /// The number of nodes, on a server-count response (0 when it failed: see
-/// `rtio_event_error`); 0 on other events.
+/// `rtio_event_error`); the WebSocket opcode (1 text, 2 binary) on a WEB_SOCKET_SEND
+/// event; 0 on other events.
 ///
 /// # Safety
 /// `ev` is NULL or a live event.
@@ -847,7 +855,8 @@ pub unsafe extern "C" fn rtio_event_socket_local(ev: *const rtio_event, index: u
     guard_value(false, || socket_at(ev, index).map(|s| s.local))
 }
 
-/// The HTTP status code of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (0 otherwise).
+/// The HTTP status code of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or
+/// `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event (0 otherwise).
 ///
 /// # Safety
 /// `ev` is NULL or a live event.
@@ -856,7 +865,8 @@ pub unsafe extern "C" fn rtio_event_status(ev: *const rtio_event) -> u16 {
     guard_value(0, || event(ev).map(|e| e.status))
 }
 
-/// The number of headers of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (0 otherwise).
+/// The number of headers of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or
+/// `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event (0 otherwise).
 ///
 /// # Safety
 /// `ev` is NULL or a live event.
@@ -865,8 +875,8 @@ pub unsafe extern "C" fn rtio_event_header_count(ev: *const rtio_event) -> usize
     guard_value(0, || event(ev).map(|e| e.http_headers.len()))
 }
 
-/// Header `index`'s name (lower case) of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event; NULL when
-/// out of range. Owned by the event.
+/// Header `index`'s name (lower case) of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or
+/// `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event; NULL when out of range. Owned by the event.
 ///
 /// # Safety
 /// `ev` is NULL or a live event.
@@ -880,8 +890,8 @@ pub unsafe extern "C" fn rtio_event_header_name(
     })
 }
 
-/// Header `index`'s value of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event; NULL when out of
-/// range. Owned by the event.
+/// Header `index`'s value of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or
+/// `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event; NULL when out of range. Owned by the event.
 ///
 /// # Safety
 /// `ev` is NULL or a live event.
@@ -895,9 +905,10 @@ pub unsafe extern "C" fn rtio_event_header_value(
     })
 }
 
-/// The body of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event (binary, not NUL-terminated); `len`
-/// (if not NULL) receives its size (0 for other events, or NULL `ev`, when the pointer may be
-/// NULL or dangling). Owned by the event.
+/// The body of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER`
+/// event, or the message of an `RTIO_EVENT_TYPE_WEB_SOCKET_SEND` event (binary, not
+/// NUL-terminated, even for a text message); `len` (if not NULL) receives its size (0 for
+/// other events, or NULL `ev`, when the pointer may be NULL or dangling). Owned by the event.
 ///
 /// # Safety
 /// `ev` is NULL or a live event; `len` NULL or writable.
@@ -913,5 +924,18 @@ pub unsafe extern "C" fn rtio_event_body(ev: *const rtio_event, len: *mut usize)
             unsafe { *len = e.body.len() };
         }
         Some(e.body.as_ptr())
+    })
+}
+
+/// Whether an `RTIO_EVENT_TYPE_WEB_SOCKET_SEND` event's message is binary (send it as a
+/// binary WebSocket message) rather than text (send it as a text message; its body is UTF-8).
+/// False on other events and for NULL.
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_is_binary(ev: *const rtio_event) -> bool {
+    guard_value(false, || {
+        event(ev).map(|e| e.kind == rtio_event_type::WebSocketSend && e.count == 2)
     })
 }

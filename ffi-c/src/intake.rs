@@ -1,13 +1,14 @@
 //! Embedding in the host's own HTTP server: `rtio_handle_request` (polling requests, answered
 //! by an `RTIO_EVENT_TYPE_HTTP_RESPONSE` event) and `rtio_adopt_websocket` (a WebSocket
-//! handshake's connection, given to rtio).
+//! handshake's connection, given to rtio), and `rtio_open_websocket` / `rtio_websocket_receive` /
+//! `rtio_websocket_close` (a WebSocket whose framing the host does; rtio's side comes as events).
 
 use std::ffi::{c_char, c_int};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::FromRawFd;
 
 use bytes::Bytes;
-use rtio_core::HttpRequest;
+use rtio_core::{HttpRequest, WsMessage};
 
 use crate::error::{arg_str, guard, opt_str, out_ptr, rtio_status, Failure, FfiResult};
 use crate::server::{rtio_server, server};
@@ -238,6 +239,119 @@ pub unsafe extern "C" fn rtio_adopt_websocket(
         s.io.adopt_websocket(stream, request, early)?;
         // SAFETY: closing the caller's descriptor, now ours; the socket lives on in `copy`.
         libc::close(fd);
+        Ok(())
+    })
+}
+
+/// Opens a WebSocket whose framing your own server does (it completed or will complete the
+/// upgrade itself, e.g. a WebSocket library that hands you whole messages): `handshake` is
+/// the opening request (method, url with its query, headers, remote address; body ignored;
+/// the `Sec-WebSocket-*` headers are not needed). Returns at once with `*id`; then, on the
+/// server's usual event delivery, all carrying that id (`rtio_event_token`):
+/// - one `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER`: status 101 means accept the WebSocket; any
+///   other status (with its headers and body) is the refusal to send instead (unknown
+///   session, request gate...), and nothing more comes for the id;
+/// - `RTIO_EVENT_TYPE_WEB_SOCKET_SEND`, in order: a message for the client
+///   (`rtio_event_body`; text or binary: `rtio_event_is_binary`);
+/// - `RTIO_EVENT_TYPE_WEB_SOCKET_CLOSE`: rtio ended the WebSocket: close it.
+///
+/// Give rtio the client's messages with `rtio_websocket_receive` (they may come before the
+/// answer: they wait) and the end of the connection with `rtio_websocket_close`.
+///
+/// Everything in `handshake` is copied. Errors: `RTIO_STATUS_NULL_POINTER`,
+/// `RTIO_STATUS_INVALID_UTF8`, `RTIO_STATUS_INVALID_ARGUMENT` (a bad remote address, a
+/// request that is not HTTP), `RTIO_STATUS_STOPPED`. Any thread.
+///
+/// # Safety
+/// `server` from `rtio_server_start`; `handshake` as documented on `rtio_http_request`; `id`
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_open_websocket(
+    server_: *const rtio_server,
+    handshake: *const rtio_http_request,
+    id: *mut u64,
+) -> rtio_status {
+    guard(|| {
+        let out = out_ptr(id, "id")?;
+        let s = server(server_)?;
+        let request = request(handshake, "handshake")?;
+        *out = s.io.open_websocket(request)?;
+        Ok(())
+    })
+}
+
+/// A message the client sent on WebSocket `id` (`rtio_open_websocket`): `binary` 0 for a text
+/// message (`data` must then be UTF-8), non-zero for a binary one. `data`/`len` is the whole
+/// message (NULL / 0 for an empty one), copied. Messages are handled in the order given.
+///
+/// Errors: `RTIO_STATUS_NULL_POINTER` (server; `data` NULL with a non-zero `len`),
+/// `RTIO_STATUS_INVALID_ARGUMENT` (a text message that is not UTF-8: close that WebSocket
+/// with status 1007), `RTIO_STATUS_UNKNOWN_REQUEST` (no such WebSocket open: never opened,
+/// refused, closed by either side), `RTIO_STATUS_STOPPED`. Any thread.
+///
+/// # Safety
+/// `server` from `rtio_server_start`; `data` `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_websocket_receive(
+    server_: *const rtio_server,
+    id: u64,
+    binary: c_int,
+    data: *const u8,
+    len: usize,
+) -> rtio_status {
+    guard(|| {
+        let s = server(server_)?;
+        let bytes: &[u8] = if len == 0 {
+            &[]
+        } else if data.is_null() {
+            return Err(Failure::new(
+                rtio_status::NullPointer,
+                "data is NULL but len is not 0",
+            ));
+        } else {
+            std::slice::from_raw_parts(data, len)
+        };
+        let message = if binary != 0 {
+            WsMessage::Binary(Bytes::copy_from_slice(bytes))
+        } else {
+            let text = std::str::from_utf8(bytes).map_err(|e| {
+                Failure::new(
+                    rtio_status::InvalidArgument,
+                    format!("a text message must be UTF-8 (WebSocket {id}): {e}"),
+                )
+            })?;
+            WsMessage::Text(text.to_string())
+        };
+        s.io.websocket_receive(id, message)
+            .map_err(|e| websocket_error(e, id))?;
+        Ok(())
+    })
+}
+
+/// The core's error, with an unknown id said in WebSocket terms.
+fn websocket_error(e: rtio_core::Error, id: u64) -> Failure {
+    match e {
+        rtio_core::Error::UnknownRequest(_) => Failure::new(
+            rtio_status::UnknownRequest,
+            format!("no open WebSocket {id} (never opened, refused, or closed by either side)"),
+        ),
+        e => e.into(),
+    }
+}
+
+/// The client of WebSocket `id` (`rtio_open_websocket`) went, or you close it: rtio ends its
+/// session. No `RTIO_EVENT_TYPE_WEB_SOCKET_CLOSE` follows (one already queued may still
+/// come: ignore it). Errors: `RTIO_STATUS_NULL_POINTER`, `RTIO_STATUS_UNKNOWN_REQUEST` (not
+/// open: never opened, refused, or closed already), `RTIO_STATUS_STOPPED`. Any thread.
+///
+/// # Safety
+/// `server` from `rtio_server_start`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_websocket_close(server_: *const rtio_server, id: u64) -> rtio_status {
+    guard(|| {
+        let s = server(server_)?;
+        s.io.websocket_close(id)
+            .map_err(|e| websocket_error(e, id))?;
         Ok(())
     })
 }

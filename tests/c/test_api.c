@@ -407,6 +407,226 @@ static void test_intake(void) {
   rtio_server_free(s);
 }
 
+/* ---- embedding: a WebSocket the host frames (rtio_open_websocket) ------------------------ */
+
+/* The next event, answering (and skipping) any Engine.IO ping on WebSocket `id`. */
+static rtio_event *ws_next(rtio_server *s, uint64_t id) {
+  for (;;) {
+    rtio_event *ev = next_event(s);
+    if (!ev) return NULL;
+    size_t len = 0;
+    const uint8_t *body = rtio_event_body(ev, &len);
+    if (rtio_event_get_type(ev) == RTIO_EVENT_TYPE_WEB_SOCKET_SEND && rtio_event_token(ev) == id &&
+        len == 1 && body[0] == '2') {
+      EXPECT_STATUS(rtio_websocket_receive(s, id, 0, (const uint8_t *)"3", 1), RTIO_STATUS_OK);
+      rtio_event_free(ev);
+      continue;
+    }
+    return ev;
+  }
+}
+
+/* Whether `ev` is a text WEB_SOCKET_SEND on `id` whose message starts with `prefix`. */
+static bool ws_text(const rtio_event *ev, uint64_t id, const char *prefix) {
+  size_t len = 0;
+  const uint8_t *body = rtio_event_body(ev, &len);
+  return rtio_event_get_type(ev) == RTIO_EVENT_TYPE_WEB_SOCKET_SEND && rtio_event_token(ev) == id &&
+         !rtio_event_is_binary(ev) && rtio_event_count(ev) == 1 && len >= strlen(prefix) &&
+         memcmp(body, prefix, strlen(prefix)) == 0;
+}
+
+/* Opens WebSocket `*id` and connects "/" on it; the socket id into `sid` ("" on failure). */
+static void ws_connect(rtio_server *s, const rtio_http_request *req, uint64_t *id, char *sid,
+                       size_t cap) {
+  sid[0] = '\0';
+  EXPECT_STATUS(rtio_open_websocket(s, req, id), RTIO_STATUS_OK);
+  /* A message given before the answer waits for it. */
+  EXPECT_STATUS(rtio_websocket_receive(s, *id, 0, (const uint8_t *)"40", 2), RTIO_STATUS_OK);
+  rtio_event *ev = ws_next(s, *id);
+  if (!ev) return;
+  EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER);
+  EXPECT(rtio_event_token(ev) == *id);
+  EXPECT(rtio_event_status(ev) == 101);
+  EXPECT(!rtio_event_is_binary(ev));
+  rtio_event_free(ev);
+  bool open = false, connect_answer = false, connected = false;
+  char answered_sid[64] = "";
+  for (int i = 0; i < 3 && !(open && connect_answer && connected); i++) {
+    ev = ws_next(s, *id);
+    if (!ev) break;
+    size_t len = 0;
+    const uint8_t *body = rtio_event_body(ev, &len);
+    if (ws_text(ev, *id, "0{\"sid\":\"")) {
+      open = !connect_answer; /* the open packet comes first */
+    } else if (ws_text(ev, *id, "40{\"sid\":\"")) {
+      connect_answer = open;
+      size_t n = 0;
+      while (10 + n < len && body[10 + n] != '"' && n < sizeof answered_sid - 1) {
+        answered_sid[n] = (char)body[10 + n];
+        n++;
+      }
+      answered_sid[n] = '\0';
+    } else if (rtio_event_get_type(ev) == RTIO_EVENT_TYPE_CONNECT) {
+      connected = true;
+      snprintf(sid, cap, "%s", rtio_event_sid(ev));
+    } else {
+      fprintf(stderr, "unexpected event of type %d\n", (int)rtio_event_get_type(ev));
+    }
+    rtio_event_free(ev);
+  }
+  EXPECT(open);
+  EXPECT(connect_answer);
+  EXPECT(connected);
+  EXPECT(sid[0] != '\0' && strcmp(sid, answered_sid) == 0);
+}
+
+static void test_open_websocket(void) {
+  rtio_config *cfg = rtio_config_new();
+  EXPECT_STATUS(rtio_config_set_port(cfg, 0), RTIO_STATUS_OK);
+  rtio_server *s = NULL;
+  EXPECT_STATUS(rtio_server_start(cfg, &s), RTIO_STATUS_OK);
+  rtio_config_free(cfg);
+  if (!s) return;
+  /* The host's server consumed the WebSocket headers: rtio does not need them. */
+  rtio_http_header headers[] = {{"Host", "example.test"}};
+  rtio_http_request req = {.method = "GET",
+                           .url = "/socket.io/?EIO=4&transport=websocket",
+                           .headers = headers,
+                           .headers_len = 1,
+                           .remote_addr = "127.0.0.1:40002"};
+  uint64_t id = 0;
+
+  /* Misuse: every bad argument is an error code with a message. */
+  EXPECT_STATUS(rtio_open_websocket(NULL, &req, &id), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_open_websocket(s, NULL, &id), RTIO_STATUS_NULL_POINTER);
+  EXPECT(strstr(rtio_last_error(), "handshake") != NULL);
+  EXPECT_STATUS(rtio_open_websocket(s, &req, NULL), RTIO_STATUS_NULL_POINTER);
+  rtio_http_request bad = req;
+  bad.url = "/socket.io/\xff";
+  EXPECT_STATUS(rtio_open_websocket(s, &bad, &id), RTIO_STATUS_INVALID_UTF8);
+  bad = req;
+  bad.method = "G E T";
+  EXPECT_STATUS(rtio_open_websocket(s, &bad, &id), RTIO_STATUS_INVALID_ARGUMENT);
+  bad = req;
+  bad.remote_addr = "nowhere";
+  EXPECT_STATUS(rtio_open_websocket(s, &bad, &id), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(rtio_websocket_receive(NULL, 1, 0, (const uint8_t *)"40", 2),
+                RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_websocket_receive(s, 987654321, 0, (const uint8_t *)"40", 2),
+                RTIO_STATUS_UNKNOWN_REQUEST);
+  EXPECT(strstr(rtio_last_error(), "no open WebSocket 987654321") != NULL);
+  EXPECT_STATUS(rtio_websocket_close(NULL, 1), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_websocket_close(s, 987654321), RTIO_STATUS_UNKNOWN_REQUEST);
+
+  /* End to end: the 101, the open packet, the namespace connect and its answer. */
+  char sid[64];
+  ws_connect(s, &req, &id, sid, sizeof sid);
+
+  /* Misuse on an open WebSocket: refused, and the WebSocket stays usable. */
+  EXPECT_STATUS(rtio_websocket_receive(s, id, 0, (const uint8_t *)"4\xff", 2),
+                RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "UTF-8") != NULL);
+  EXPECT_STATUS(rtio_websocket_receive(s, id, 0, NULL, 3), RTIO_STATUS_NULL_POINTER);
+
+  /* An emit with an attachment: a text message, then a binary one. */
+  uint8_t blob[3] = {1, 2, 3};
+  rtio_buffer att = {blob, 3};
+  const char *args = "[{\"_placeholder\":true,\"num\":0}]";
+  EXPECT_STATUS(rtio_emit(s, sid, "hi", args, strlen(args), &att, 1), RTIO_STATUS_OK);
+  rtio_event *ev = ws_next(s, id);
+  if (ev) {
+    const char *want = "451-[\"hi\",{\"_placeholder\":true,\"num\":0}]";
+    size_t len = 0;
+    rtio_event_body(ev, &len);
+    EXPECT(ws_text(ev, id, want) && len == strlen(want));
+    rtio_event_free(ev);
+  }
+  ev = ws_next(s, id);
+  if (ev) {
+    size_t len = 0;
+    const uint8_t *body = rtio_event_body(ev, &len);
+    EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_WEB_SOCKET_SEND);
+    EXPECT(rtio_event_token(ev) == id);
+    EXPECT(rtio_event_is_binary(ev) && rtio_event_count(ev) == 2);
+    EXPECT(len == 3 && memcmp(body, blob, 3) == 0);
+    rtio_event_free(ev);
+  }
+
+  /* The client's binary event: a text message, then a binary one. */
+  const char *up = "451-[\"up\",{\"_placeholder\":true,\"num\":0}]";
+  EXPECT_STATUS(rtio_websocket_receive(s, id, 0, (const uint8_t *)up, strlen(up)), RTIO_STATUS_OK);
+  uint8_t mine[3] = {4, 5, 6};
+  EXPECT_STATUS(rtio_websocket_receive(s, id, 1, mine, 3), RTIO_STATUS_OK);
+  ev = ws_next(s, id);
+  if (ev) {
+    size_t name_len = 0, att_len = 0;
+    EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_MESSAGE);
+    EXPECT(strcmp(rtio_event_sid(ev), sid) == 0);
+    EXPECT(strcmp(rtio_event_name(ev, &name_len), "up") == 0);
+    const uint8_t *got = rtio_event_attachment(ev, 0, &att_len);
+    EXPECT(rtio_event_attachment_count(ev) == 1 && att_len == 3 && memcmp(got, mine, 3) == 0);
+    rtio_event_free(ev);
+  }
+
+  /* The host closes it: the socket disconnects, and the id is gone at once. */
+  EXPECT_STATUS(rtio_websocket_close(s, id), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_websocket_receive(s, id, 0, (const uint8_t *)"2", 1),
+                RTIO_STATUS_UNKNOWN_REQUEST);
+  EXPECT_STATUS(rtio_websocket_close(s, id), RTIO_STATUS_UNKNOWN_REQUEST);
+  ev = next_event(s);
+  if (ev) {
+    EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_DISCONNECT);
+    EXPECT(strcmp(rtio_event_sid(ev), sid) == 0);
+    rtio_event_free(ev);
+  }
+
+  /* rtio ends one (the client's Engine.IO close packet): WEB_SOCKET_CLOSE, then the id is
+   * unknown. */
+  uint64_t id2 = 0;
+  ws_connect(s, &req, &id2, sid, sizeof sid);
+  EXPECT(id2 != id);
+  EXPECT_STATUS(rtio_websocket_receive(s, id2, 0, (const uint8_t *)"1", 1), RTIO_STATUS_OK);
+  bool closed = false, disconnected = false;
+  for (int i = 0; i < 4 && !(closed && disconnected); i++) {
+    ev = ws_next(s, id2);
+    if (!ev) break;
+    if (rtio_event_get_type(ev) == RTIO_EVENT_TYPE_WEB_SOCKET_CLOSE) {
+      closed = rtio_event_token(ev) == id2;
+    } else if (rtio_event_get_type(ev) == RTIO_EVENT_TYPE_DISCONNECT) {
+      disconnected = strcmp(rtio_event_sid(ev), sid) == 0;
+    }
+    rtio_event_free(ev);
+  }
+  EXPECT(closed);
+  EXPECT(disconnected);
+  EXPECT_STATUS(rtio_websocket_receive(s, id2, 0, (const uint8_t *)"2", 1),
+                RTIO_STATUS_UNKNOWN_REQUEST);
+  EXPECT_STATUS(rtio_websocket_close(s, id2), RTIO_STATUS_UNKNOWN_REQUEST);
+
+  /* A refused handshake (unknown session): its status and body, nothing after. */
+  rtio_http_request unknown = req;
+  unknown.url = "/socket.io/?EIO=4&transport=websocket&sid=nobody";
+  uint64_t id3 = 0;
+  EXPECT_STATUS(rtio_open_websocket(s, &unknown, &id3), RTIO_STATUS_OK);
+  ev = next_event(s);
+  if (ev) {
+    size_t len = 0;
+    rtio_event_body(ev, &len);
+    EXPECT(rtio_event_get_type(ev) == RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER);
+    EXPECT(rtio_event_token(ev) == id3);
+    EXPECT(rtio_event_status(ev) == 400);
+    EXPECT(len > 0);
+    rtio_event_free(ev);
+  }
+
+  /* After stop: STOPPED. */
+  EXPECT_STATUS(rtio_server_stop(s), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_open_websocket(s, &req, &id), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_websocket_receive(s, id2, 0, (const uint8_t *)"40", 2), RTIO_STATUS_STOPPED);
+  EXPECT_STATUS(rtio_websocket_close(s, id2), RTIO_STATUS_STOPPED);
+  rtio_server_free(s);
+}
+
 /* ---- tests ------------------------------------------------------------------------------ */
 
 static void test_null_and_bad_arguments(void) {
@@ -1601,6 +1821,7 @@ int main(void) {
   test_emitter_misuse();
   test_cluster_through_redis();
   test_intake();
+  test_open_websocket();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
