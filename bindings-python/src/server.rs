@@ -570,6 +570,8 @@ pub struct NativeServer {
 pub struct Options {
     host: String,
     port: u16,
+    /// False when mounted in the app's own server: no listener of rtio's own.
+    listen: bool,
     path: String,
     ping_interval_ms: u64,
     ping_timeout_ms: u64,
@@ -674,6 +676,7 @@ impl NativeServer {
         let mut config = Config::default()
             .host(options.host)
             .port(options.port)
+            .listen(options.listen)
             .path(options.path)
             .ping_interval(Duration::from_millis(options.ping_interval_ms))
             .ping_timeout(Duration::from_millis(options.ping_timeout_ms))

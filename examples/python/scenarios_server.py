@@ -5,11 +5,13 @@ python-socketio user writes a server, on rtio. Run it through
 
     scenarios_server.py [--port N] [--ping-interval MS] [--ping-timeout MS]
                         [--max-payload BYTES] [--connect-timeout MS] [--no-visits]
-                        [--client-bundle FILE] [--asyncio]
+                        [--client-bundle FILE] [--asyncio] [--mount SERVER]
                         [--redis URL [--redis-key PREFIX] [--redis-sharded]]
 
 Prints ``READY <port>`` once accepting; stops cleanly on SIGTERM or Ctrl-C. With
-``--asyncio`` the same scenarios run on ``rtio.AsyncServer`` (async_scenarios.py).
+``--asyncio`` the same scenarios run on ``rtio.AsyncServer`` (async_scenarios.py); with
+``--mount gunicorn|uvicorn|aiohttp`` they run mounted in that server's app
+(mounted_scenarios.py).
 
 With ``--redis URL`` the server joins a Socket.IO cluster through Redis
 (``client_manager=rtio.RedisManager(URL)``, wire-compatible with Node's
@@ -43,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--no-visits", action="store_true")
     p.add_argument("--client-bundle")
     p.add_argument("--asyncio", action="store_true")
+    p.add_argument("--mount", choices=["gunicorn", "uvicorn", "aiohttp"],
+                   help="mounted in that server's app (mounted_scenarios.py)")
     p.add_argument("--redis", metavar="URL")
     p.add_argument("--redis-key", metavar="PREFIX")
     p.add_argument("--redis-sharded", action="store_true")
@@ -287,6 +291,10 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = parse_args(argv)
+    if args.mount:
+        import mounted_scenarios
+
+        return mounted_scenarios.main(args)
     if args.asyncio:
         import async_scenarios
 

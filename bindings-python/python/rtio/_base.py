@@ -514,6 +514,8 @@ class BaseServer:
         self.ack_timeout = None if ack_timeout is None else float(ack_timeout)
 
         self._native: Optional[_native.NativeServer] = None
+        # Mounted in an app's server (WSGIApp, ASGIApp, attach, handle_request).
+        self._mounted = False
         # Per connected socket: its namespace, opening request (its environ is built from it
         # when asked for: a dict per idle client would cost more than the rest) and session.
         self._sid_nsp: Dict[str, str] = {}
@@ -715,6 +717,7 @@ class BaseServer:
             raise RuntimeError("the server is already running")
         options = dict(self._options)
         options["host"] = self.host if host is None else host
+        options["listen"] = not self._mounted
         options["port"] = int(self.port if port is None else port)
         options["namespaces"] = [(ns, self._middleware(ns)) for ns in self._accepted_namespaces()]
         options["dynamic_namespaces"] = self.namespaces == "*"
@@ -903,6 +906,9 @@ class BaseServer:
 
     def _mount_path(self, prefix: Optional[str]) -> None:
         """Serves the Socket.IO path ``prefix`` (``'/socket.io'``) of a mounting app."""
+        if not self.running:
+            # the app's server hands every request over: no listener of rtio's own
+            self._mounted = True
         if prefix is None or self._options["path"] == prefix:
             return
         if self.running:

@@ -142,7 +142,13 @@ class AsyncServer(BaseServer):
         native = self._native
         if native is None:
             return
-        self._stop_native()
+        if self._mounted:
+            # Mounted in an app: the core's stop waits for the clients to get their
+            # disconnect, which goes through requests this loop answers (long-polls,
+            # host-framed WebSockets): the loop keeps running meanwhile.
+            await asyncio.get_running_loop().run_in_executor(None, self._stop_native)
+        else:
+            self._stop_native()
         # The last events (the disconnects) are still queued: deliver them now.
         self._on_readable(native)
         self._disconnect_remaining()
@@ -193,7 +199,7 @@ class AsyncServer(BaseServer):
     async def _mount_async(self, prefix: Optional[str] = None) -> None:
         self._mount_path(prefix)
         if not self.running:
-            # Its own listener is not used by the app's clients: loopback, any port.
+            # (host and port unused: mounted, rtio runs no listener of its own)
             await self.start(port=0, host="127.0.0.1")
 
     def _open_websocket(self, native: "_native.NativeServer", url: str,
@@ -217,8 +223,11 @@ class AsyncServer(BaseServer):
                                                                 bytes]:
         """Hands a request to the core and awaits its answer."""
         fut = asyncio.get_running_loop().create_future()
-        self._start(lambda n: n.handle_request(method, url, headers, body, remote), fut)
-        status, answer_headers, answer = await fut
+        try:
+            self._start(lambda n: n.handle_request(method, url, headers, body, remote), fut)
+            status, answer_headers, answer = await fut
+        except exceptions.StoppedError:  # rtio is stopped, or stopped meanwhile
+            return mount.STOPPED
         return status, answer_headers, answer
 
     # ---------------------------------------------------------------- emitting

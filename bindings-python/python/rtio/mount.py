@@ -12,8 +12,8 @@ frames the WebSocket and passes messages (the core's message-level WebSocket,
 ``open_websocket``). Under other WSGI servers the WebSocket handshake is refused and clients
 stay on long-polling.
 
-The core still runs its own listener, on a free loopback port, beside the mounted path: it
-serves nothing the app's clients see (``sio.bound_port`` tells which port).
+Mounted, the core runs no listener of its own: every request and connection comes through
+the app's server.
 """
 
 from __future__ import annotations
@@ -67,6 +67,11 @@ def environ_headers(environ: Dict[str, Any]) -> Headers:
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
             headers.append((key.replace("_", "-").lower(), str(value)))
     return headers
+
+
+def _body_limit(server: Any) -> int:
+    """How much of a request body to read: one byte past ``max_http_buffer_size``."""
+    return int(server._options["max_payload"]) + 1
 
 
 def _status_line(status: int) -> str:
@@ -123,7 +128,22 @@ def _static_answer(static_files: Optional[Dict[str, Any]], path: str) -> Optiona
     return 200, [("Content-Type", match["content_type"])], body
 
 
+def _bundle_answer(server: Any, path: str, prefix: str) -> Optional[Answer]:
+    """``<socketio_path>/socket.io.js`` when the server has rtio's ``client_bundle=``, as
+    rtio's own listener serves it."""
+    bundle = server._options.get("client_bundle")
+    if bundle is None or path != prefix + "/socket.io.js":
+        return None
+    with open(bundle, "rb") as f:
+        body = f.read()
+    return 200, [("Content-Type", "application/javascript; charset=utf-8"),
+                 ("Cache-Control", "public, max-age=0")], body
+
+
 _NOT_FOUND: Answer = (404, [("Content-Type", "text/plain")], b"Not Found")
+#: The answer while rtio is stopped (or stops while a long-poll waits): the client's
+#: transport fails, which it takes for a disconnect.
+STOPPED: Answer = (503, [("Content-Type", "text/plain")], b"Socket.IO server stopped")
 
 
 # ---------------------------------------------------------------- WSGI
@@ -164,6 +184,8 @@ def wsgi_handle(server: Any, environ: Dict[str, Any], start_response: Callable[.
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
+    # Past the limit one byte is enough for the core to answer 413 and end the session.
+    length = min(length, _body_limit(server))
     body = environ["wsgi.input"].read(length) if length > 0 else b""
     status, answer_headers, answer = server._http(method, url, headers, body, remote)
     out = [(n, v) for n, v in answer_headers if n.lower() not in _HOP_BY_HOP]
@@ -205,6 +227,12 @@ class WSGIApp:
 
     def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO") or "/"
+        bundle = _bundle_answer(self.socketio_app, path, self._prefix)
+        if bundle is not None:
+            status, headers, body = bundle
+            start_response(_status_line(status),
+                           headers + [("Content-Length", str(len(body)))])
+            return [body]
         if _on_path(path, self._prefix):
             return wsgi_handle(self.socketio_app, environ, start_response, self._prefix)
         static = _static_answer(self.static_files, path)
@@ -224,16 +252,21 @@ class Middleware(WSGIApp):
 
 
 # ---------------------------------------------------------------- ASGI
-async def _asgi_body(receive: Callable[[], Awaitable[Dict[str, Any]]]) -> Optional[bytes]:
-    """The request body, or ``None`` when the client went away."""
+async def _asgi_body(receive: Callable[[], Awaitable[Dict[str, Any]]],
+                     limit: Optional[int] = None) -> Optional[bytes]:
+    """The request body (at most ``limit`` bytes of it), or ``None`` when the client went
+    away."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body") or (limit is not None and size >= limit):
+            return b"".join(chunks)[:limit]
 
 
 async def _asgi_send(send: Callable[[Dict[str, Any]], Awaitable[None]], answer: Answer) -> None:
@@ -256,7 +289,7 @@ async def asgi_handle(server: Any, scope: Dict[str, Any], receive: Any, send: An
         await _asgi_websocket(server, scope, receive, send)
         return
     url, headers, remote = _scope_request(scope)
-    body = await _asgi_body(receive)
+    body = await _asgi_body(receive, _body_limit(server))
     if body is None:
         return
     answer = await server._http(scope.get("method", "GET"), url, headers, body, remote)
@@ -303,7 +336,17 @@ async def _asgi_websocket(server: Any, scope: Dict[str, Any], receive: Any, send
     try:
         answer = await inbox.get()
         if answer[0] != "answer" or answer[1] != 101:
-            await send({"type": "websocket.close", "code": 1008})
+            if answer[0] == "answer" and \
+                    "websocket.http.response" in (scope.get("extensions") or {}):
+                # rtio's refusal as is (400 with its JSON body), as on its own listener
+                _, status, refusal_headers, body = answer
+                await send({"type": "websocket.http.response.start", "status": status,
+                            "headers": [(n.encode("latin-1"), v.encode("latin-1"))
+                                        for n, v in refusal_headers
+                                        if n.lower() not in _HOP_BY_HOP]})
+                await send({"type": "websocket.http.response.body", "body": body})
+            else:
+                await send({"type": "websocket.close", "code": 1008})
             return
         await send({"type": "websocket.accept"})
 
@@ -383,6 +426,12 @@ class ASGIApp:
             await self._lifespan(scope, receive, send)
             return
         path = scope.get("path", "/")
+        bundle = _bundle_answer(self.engineio_server, path, self._prefix) \
+            if kind == "http" else None
+        if bundle is not None:
+            await _asgi_body(receive)
+            await _asgi_send(send, bundle)
+            return
         if kind in ("http", "websocket") and _on_path(path, self._prefix):
             await asgi_handle(self.engineio_server, scope, receive, send, self._prefix)
             return
@@ -471,7 +520,17 @@ async def aiohttp_handle(server: Any, request: Any, prefix: Optional[str] = None
             # connection open for rtio; aiohttp then writes nothing (see _Adopted).
             transport.abort()
             return _Adopted()
-    body = await request.read()
+    # Read past aiohttp's client_max_size: the core's max_http_buffer_size decides (413).
+    limit = _body_limit(server)
+    chunks = []
+    size = 0
+    while size < limit:
+        chunk = await request.content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    body = b"".join(chunks)
     status, answer_headers, answer = await server._http(
         request.method, url, headers, body, remote)
     response = web.Response(status=status, body=answer)
@@ -513,18 +572,26 @@ def aiohttp_attach(server: Any, app: Any, socketio_path: str = "socket.io") -> N
     server._mount(prefix, start=False)
 
     async def handler(request: Any) -> Any:
+        bundle = _bundle_answer(server, request.path, prefix)
+        if bundle is not None:
+            from aiohttp import web
+            status, headers, body = bundle
+            return web.Response(status=status, body=body, headers=dict(headers))
         return await aiohttp_handle(server, request, prefix)
 
     app.router.add_route("*", prefix + "/", handler)
+    app.router.add_route("GET", prefix + "/socket.io.js", handler)
 
     async def on_startup(_app: Any) -> None:
         await server._mount_async(prefix)
 
-    async def on_cleanup(_app: Any) -> None:
+    async def on_shutdown(_app: Any) -> None:
+        # At the app's shutdown, before aiohttp waits for the requests in flight: rtio's
+        # end answers the long-polls and closes the WebSockets (clients see a disconnect).
         await server.shutdown()
 
     app.on_startup.append(on_startup)
-    app.on_cleanup.append(on_cleanup)
+    app.on_shutdown.append(on_shutdown)
 
 
 Mountable = Union[WSGIApp, ASGIApp]

@@ -266,7 +266,7 @@ class Server(BaseServer):
         if start and not self.running:
             with self._mounting:
                 if not self.running:
-                    # Its own listener is not used by the app's clients: loopback, any port.
+                    # (host and port unused: mounted, rtio runs no listener of its own)
                     self.start(port=0, host="127.0.0.1")
 
     def _http(self, method: str, url: str, headers: List[Tuple[str, str]], body: bytes,
@@ -276,10 +276,14 @@ class Server(BaseServer):
         if native is not None and native.on_dispatcher():
             raise RuntimeError("rtio: cannot wait for an HTTP answer on the dispatcher thread")
         waiter = _Waiter()
-        self._start(lambda n: n.handle_request(method, url, headers, body, remote), waiter)
+        try:
+            self._start(lambda n: n.handle_request(method, url, headers, body, remote),
+                        waiter)
+        except exceptions.StoppedError:
+            return mount.STOPPED
         waiter.event.wait()
         if isinstance(waiter.args, BaseException):
-            raise waiter.args
+            return mount.STOPPED  # rtio stopped meanwhile
         status, answer_headers, answer = waiter.args
         return status, answer_headers, answer
 
