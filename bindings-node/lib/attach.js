@@ -112,15 +112,24 @@ class Attachment {
     this.failPending();
   }
 
-  /** Requests still waiting when the core stopped get no answer: their connections end. */
+  /**
+   * Requests still waiting when the core stopped (their answers did not come before its event
+   * stream ended): a long-poll GET gets Engine.IO's close packet, as engine.io sends on close,
+   * others a 503.
+   */
   failPending() {
     const pending = [...this.pending.values()];
     this.pending.clear();
-    for (const { res } of pending) {
-      if (!res.headersSent) {
+    for (const { req, res } of pending) {
+      if (res.headersSent || res.destroyed) {
+        res.destroy();
+      } else if (req.method === 'GET' && /[?&]sid=/.test(req.url)) {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8' });
+        res.end('1');
+      } else {
         res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
         res.end(JSON.stringify({ code: 1, message: 'Server is shutting down' }));
-      } else res.destroy();
+      }
     }
   }
 
@@ -175,30 +184,31 @@ class Attachment {
         res.writeHead(400, { 'content-type': 'application/json' });
         return res.end(BAD_REQUEST);
       }
+      // A body over the limit is not read to its end: its first limit + 1 bytes go to the
+      // core, which refuses it (413) and closes the session as it does on its own listener.
       const limit = this.io._maxBodyBytes();
       const chunks = [];
       let size = 0;
-      let refused = false;
-      req.on('data', (chunk) => {
-        if (refused) return;
-        size += chunk.length;
-        if (size > limit) {
-          refused = true;
-          res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-          res.end(JSON.stringify({ code: 3, message: 'Payload too large' }));
-          req.destroy();
-          return;
-        }
+      const onData = (chunk) => {
         chunks.push(chunk);
-      });
-      req.on('end', () => {
-        if (!refused) this._handOver(req, res, Buffer.concat(chunks, size));
-      });
+        size += chunk.length;
+        if (size <= limit) return;
+        req.removeListener('data', onData);
+        req.removeListener('end', onEnd);
+        req.pause();
+        this._handOver(req, res, Buffer.concat(chunks, size).subarray(0, limit + 1), true);
+      };
+      const onEnd = () => this._handOver(req, res, Buffer.concat(chunks, size), false);
+      req.on('data', onData);
+      req.on('end', onEnd);
     });
   }
 
-  _handOver(req, res, body) {
-    const native = this.io._native;
+  /** `cut`: the body is cut (too large), the connection closes after the answer. */
+  _handOver(req, res, body, cut) {
+    // the run's native server: it still answers while it stops (clients collect their last packets)
+    const run = this.io._run;
+    const native = run && run.native;
     const address = req.socket.remoteAddress;
     if (address === undefined) return; // the client left already
     const handshake = req.method === 'GET' && !/[?&]sid=/.test(req.url);
@@ -211,11 +221,16 @@ class Attachment {
       }
     }
     if (token === null) {
-      res.writeHead(503, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ code: 1, message: 'Server is not running' }));
+      // the core stopped: a polling GET gets Engine.IO's close packet, as from a closing engine.io
+      if (req.method === 'GET' && !handshake) {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8' });
+        return res.end('1');
+      }
+      res.writeHead(400, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ code: 1, message: 'Session ID unknown' }));
     }
     if (handshake) this.io._keepRequest(req);
-    this.pending.set(token, { req, res, handshake });
+    this.pending.set(token, { req, res, handshake, cut });
   }
 
   /** The core's answer to the request of `token`, for its response. */
@@ -223,7 +238,7 @@ class Attachment {
     const entry = this.pending.get(token);
     if (!entry) return;
     this.pending.delete(token);
-    const { req, res, handshake } = entry;
+    const { req, res, handshake, cut } = entry;
     if (res.destroyed || res.writableEnded) return;
     const { status, headers: pairs } = JSON.parse(data);
     const headers = headerObject(pairs);
@@ -233,8 +248,10 @@ class Attachment {
       if (handshake) engine.emit('initial_headers', headers, req);
       engine.emit('headers', headers, req);
     }
+    if (cut) headers.connection = 'close'; // the rest of the body is never read
     res.writeHead(status, headers);
     res.end(bins && bins[0]);
+    if (cut) res.once('finish', () => req.destroy());
   }
 
   _upgrade(req, socket, head) {

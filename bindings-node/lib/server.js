@@ -332,7 +332,7 @@ class Server {
 
   /** The largest request body taken from the app's server (the core refuses more than its limit). */
   _maxBodyBytes() {
-    return (Number(this.opts.maxHttpBufferSize) || 1e6) + 64 * 1024;
+    return Number(this.opts.maxHttpBufferSize) || 1e6;
   }
 
   /** engine.io's `connection_error` event, for a request rtio refused in JS. */
@@ -392,20 +392,13 @@ class Server {
    * stopped; nothing of rtio is left to keep the process alive.
    */
   close(fn) {
-    const attachment = this._attachment;
-    if (attachment) {
-      // as socket.io: the app's listeners get their server back, and it closes
-      this._attachment = null;
-      attachment.detach();
-      attachment.httpServer.close();
-      if (typeof attachment.httpServer.closeIdleConnections === 'function') attachment.httpServer.closeIdleConnections();
-    }
     for (const nsp of this._nsps.values()) {
       for (const socket of [...nsp.sockets.values()]) socket._onclose('server shutting down');
     }
     const run = this._run;
     if (run && !run.closing) {
       run.closing = true;
+      run.closedByApp = true;
       this._native = null;
       run.native.close();
     }
@@ -813,7 +806,18 @@ class Server {
     }
     run.closing = true;
     run.pending.clear();
-    if (this._attachment && this._run === run) this._attachment.failPending();
+    const attachment = this._attachment;
+    if (attachment && this._run === run) {
+      this._attachment = null;
+      // as socket.io's close(): the app's server closes too, once the core stopped (polling
+      // clients collect their last packets through it meanwhile); its listeners come back
+      attachment.detach(); // requests still waiting end
+      const srv = attachment.httpServer;
+      if (run.closedByApp && srv.listening) {
+        srv.close();
+        if (typeof srv.closeIdleConnections === 'function') srv.closeIdleConnections();
+      }
+    }
     // the core's ack timers stopped with it: what still waits with a timeout fails now
     // (rather than never), what waits without one is dropped as socket.io does
     const acks = [...run.acks.values()];

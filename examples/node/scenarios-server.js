@@ -23,10 +23,15 @@
 // --redis-sharded, `createShardedRedisAdapter` (`channelPrefix` PREFIX). Without it: a cluster
 // of one.
 //
+// With --attach, rtio is attached to an http.Server of the app's (which serves examples/web
+// itself), as socket.io apps do: `new Server(httpServer)`.
+//
 // Prints `READY <port>` on stdout once listening; logs go to stderr.
 'use strict';
 
 const path = require('node:path');
+const fs = require('node:fs');
+const http = require('node:http');
 const { parseArgs } = require('node:util');
 const { Server, createRedisAdapter, createShardedRedisAdapter } = require('rtio');
 
@@ -44,6 +49,7 @@ const { values: flags } = parseArgs({
     redis: { type: 'string' },
     'redis-key': { type: 'string', default: 'socket.io' },
     'redis-sharded': { type: 'boolean', default: false },
+    attach: { type: 'boolean', default: false },
   },
 });
 
@@ -74,9 +80,10 @@ function redisAdapter(url, key, sharded) {
 // ---------------------------------------------------------------------------------------------
 // The server: rtio serves /socket.io/ (and the client bundle) and the files of examples/web
 // ---------------------------------------------------------------------------------------------
+const web = path.join(__dirname, '..', 'web');
 const io = new Server({
   host: '127.0.0.1', // rtio option: the address to bind
-  staticDir: path.join(__dirname, '..', 'web'), // rtio option: GET / serves index.html
+  staticDir: flags.attach ? undefined : web, // rtio option: GET / serves index.html
   path: '/socket.io/',
   serveClient: true, // GET /socket.io/socket.io.js
   cors: { origin: true, credentials: true }, // any origin (the request's is echoed), with credentials
@@ -299,9 +306,31 @@ admin.on('connection', (socket) => {
 // ---------------------------------------------------------------------------------------------
 // Start and stop
 // ---------------------------------------------------------------------------------------------
-io.listen(port);
-process.stdout.write(`READY ${io.address().port}\n`);
-console.error(`node scenarios server (rtio) listening on 127.0.0.1:${io.address().port}`);
+/** The app's own handler when attached: the files of examples/web. */
+function serveWeb(req, res) {
+  const name = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  const file = path.join(web, name === '/' ? 'index.html' : name);
+  if (!file.startsWith(web + path.sep)) return res.writeHead(404).end();
+  fs.readFile(file, (err, body) => {
+    if (err) return res.writeHead(404).end();
+    const type = file.endsWith('.html') ? 'text/html; charset=utf-8' : 'application/octet-stream';
+    res.writeHead(200, { 'content-type': type }).end(body);
+  });
+}
+
+function ready(where) {
+  process.stdout.write(`READY ${io.address().port}\n`);
+  console.error(`node scenarios server (rtio${where}) listening on 127.0.0.1:${io.address().port}`);
+}
+
+if (flags.attach) {
+  const httpServer = http.createServer(serveWeb);
+  io.attach(httpServer);
+  httpServer.listen(port, '127.0.0.1', () => ready(', attached to an http.Server'));
+} else {
+  io.listen(port);
+  ready('');
+}
 
 function shutdown(signal) {
   console.error(`${signal}: disconnecting every client; the process exits once rtio has stopped`);
