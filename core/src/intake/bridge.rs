@@ -145,11 +145,14 @@ pub(crate) async fn run<R, S, Fut>(
         None => refused(502),
     };
     let accepted = response.status == 101;
+    if !accepted {
+        // (gone before the host hears of the refusal: nothing it sends then is taken)
+        bridges.remove(id);
+    }
     to_host
         .report(Event::WebSocketAnswer { id, response })
         .await;
     if !accepted {
-        bridges.remove(id);
         return;
     }
     let (mut read, mut write) = client.into_split();
