@@ -281,3 +281,37 @@ test('an https.Server with a self-signed certificate: polling on the app\'s TLS,
     await io.close();
   }
 });
+
+test('bad input to the native intake is a clear error, never a crash; a middleware error refuses the request', async () => {
+  const server = http.createServer();
+  const io = new Server(server);
+  const errors = [];
+  io.engine.on('connection_error', (err) => errors.push(err));
+  io.engine.use((req, res, next) => next(req.headers['x-deny'] ? new Error('denied') : undefined));
+  const port = await listening(server);
+  try {
+    const native = io._native;
+    const url = '/socket.io/?EIO=4&transport=polling';
+    const none = Buffer.alloc(0);
+    assert.throws(() => native.handleRequest('GET', url, ['host'], none, '127.0.0.1', 1), /name, value pairs/);
+    assert.throws(() => native.handleRequest('GET', url, [], none, 'not-an-ip', 1), /not an IP address/);
+    assert.throws(() => native.handleRequest('GET', url, [], none, '127.0.0.1', 70000), /out of range/);
+    assert.throws(() => native.adoptWebSocket(-1, 'GET', url, [], none, '127.0.0.1', 1), /not a file descriptor/);
+    const fd = fs.openSync(__filename, 'r');
+    try {
+      assert.throws(() => native.adoptWebSocket(fd, 'GET', url, [], none, '127.0.0.1', 1), /not a connected TCP socket/);
+    } finally {
+      fs.closeSync(fd);
+    }
+    // a hand-made request through the app's server still works after all that
+    const ok = await get(`http://127.0.0.1:${port}${url}`);
+    assert.equal(ok.status, 200);
+    const refused = await get(`http://127.0.0.1:${port}${url}`, { headers: { 'x-deny': '1' } });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(JSON.parse(refused.body), { code: 3, message: 'Bad request' });
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].context.message, 'denied');
+  } finally {
+    await io.close();
+  }
+});
