@@ -5,8 +5,12 @@
 #   make python-install  build the wheel (release) and install it into .venv when stale
 #   make test-python     the binding's pytest suite, then both interop suites against the
 #                        Python scenarios server (official socket.io-client and python-socketio)
+#   make test-python-mounted  both interop suites against the scenarios server mounted in
+#                        gunicorn (WSGIApp), uvicorn (ASGIApp) and aiohttp (attach): hosts
+#                        python-wsgi, python-asgi, python-aiohttp (issue 17)
 
-.PHONY: wheel python-install test-python python-unit interop-js-python interop-python-python
+.PHONY: wheel python-install test-python python-unit interop-js-python interop-python-python \
+        test-python-mounted
 
 PY_BINDING   := bindings-python
 PY_MATURIN   := $(VENV)/.maturin-installed
@@ -43,5 +47,13 @@ interop-python-python: $(PY_INSTALLED) $(PY_DEPS) $(NODE_MODULES)
 	RTIO_HOST=python $(VENV)/bin/python -m pytest -q $(INTEROP)/python
 
 test-python: python-unit interop-js-python interop-python-python
+
+PY_MOUNTED_HOSTS := python-wsgi python-asgi python-aiohttp
+
+test-python-mounted: $(PY_INSTALLED) $(PY_DEPS) $(NODE_MODULES)
+	set -e; for host in $(PY_MOUNTED_HOSTS); do \
+		RTIO_HOST=$$host node --test $(INTEROP)/js/; \
+		RTIO_HOST=$$host $(VENV)/bin/python -m pytest -q $(INTEROP)/python; \
+	done
 
 TEST_TARGETS += test-python
