@@ -7,9 +7,11 @@
 #   make node-pack         rtio-<version>.tgz in dist/ (npm pack)
 #   make test-node         the binding's node:test suite; the packed tarball installed into a
 #                          fresh npm project with a smoke test; both interop suites against the
-#                          Node scenarios server (official socket.io-client and python-socketio)
+#                          Node scenarios server (official socket.io-client and python-socketio),
+#                          on rtio's own listener and attached to an http.Server (node-http)
 
-.PHONY: node-build node-pack test-node node-unit node-pack-smoke interop-js-node interop-python-node
+.PHONY: node-build node-pack test-node node-unit node-pack-smoke interop-js-node interop-python-node \
+	interop-js-node-http interop-python-node-http
 
 NODE_PKG  := bindings-node
 NODE_DEPS := $(NODE_PKG)/node_modules/.package-lock.json
@@ -38,6 +40,14 @@ interop-js-node: node-build $(NODE_MODULES)
 interop-python-node: node-build $(PY_DEPS)
 	RTIO_HOST=node $(VENV)/bin/python -m pytest -q $(INTEROP)/python
 
-test-node: node-unit node-pack-smoke interop-js-node interop-python-node
+# the scenarios server attached to an http.Server of its own (io.attach(httpServer))
+interop-js-node-http: node-build $(NODE_MODULES)
+	RTIO_HOST=node-http node --test $(INTEROP)/js/
+
+interop-python-node-http: node-build $(PY_DEPS)
+	RTIO_HOST=node-http $(VENV)/bin/python -m pytest -q $(INTEROP)/python
+
+test-node: node-unit node-pack-smoke interop-js-node interop-python-node interop-js-node-http \
+	interop-python-node-http
 
 TEST_TARGETS += test-node
