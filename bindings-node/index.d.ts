@@ -639,9 +639,9 @@ export declare class Server<
   /**
    * Attaches to the app's own `http.Server` / `https.Server` (with a port: as `listen`).
    * Requests to the path go to rtio, others to the app's `request` listeners; WebSocket
-   * upgrades to the path hand their TCP connection to rtio's core (plain `http.Server` only:
-   * an `https.Server`'s upgrades are refused with 400, its clients use polling); other
-   * upgrades stay the app's. The client bundle is served at `<path>/socket.io.js` unless
+   * upgrades to the path hand their TCP connection to rtio's core (an `https.Server`'s are
+   * framed by Node with `ws`, messages going to the core and back); other upgrades stay the
+   * app's. The client bundle is served at `<path>/socket.io.js` unless
    * `serveClient` is false. `close()` gives the app its listeners back and closes its server,
    * as socket.io does. rtio's core runs no listener of its own then.
    */

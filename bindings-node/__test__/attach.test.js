@@ -249,7 +249,7 @@ function selfSigned() {
   return pair;
 }
 
-test('an https.Server with a self-signed certificate: polling on the app\'s TLS, secure handshake', async (t) => {
+test('an https.Server with a self-signed certificate: polling, websocket and upgrade on the app\'s TLS, secure handshakes', async (t) => {
   let tls;
   try {
     tls = selfSigned();
@@ -270,13 +270,20 @@ test('an https.Server with a self-signed certificate: polling on the app\'s TLS,
     const got = next(polling, 'chat message');
     await request(polling, 'chat message', 'over tls');
     assert.deepEqual(await got, ['over tls']);
-    // the default transports connect too: the WebSocket probe is refused, polling stays
-    const both = await connected(client(base, { ca }));
-    const [answer] = await request(both, 'chat message', 'still polling');
-    assert.equal(answer.transport, 'polling');
-    // websocket-only is refused with a clear error
-    const wsOnly = client(base, { ca, transports: ['websocket'] });
-    await withTimeout(once(wsOnly, 'connect_error'), STEP_MS, 'the websocket-only client to be refused');
+    // WebSocket over the app's TLS: Node frames it (ws), rtio's core does the rest
+    const ws = await connected(client(base, { ca, transports: ['websocket'], extraHeaders: { 'x-test': 'wss' } }));
+    const [wsMe] = await request(ws, 'whoami');
+    assert.deepEqual({ secure: wsMe.secure, agent: wsMe.agent }, { secure: true, agent: 'wss' });
+    const [wsAnswer] = await request(ws, 'chat message', { bin: Buffer.from([7, 8]) });
+    assert.equal(wsAnswer.transport, 'websocket');
+    // the default transports upgrade to it
+    const upgrading = await connected(client(base, { ca }));
+    if (upgrading.io.engine.transport.name !== 'websocket') {
+      await withTimeout(once(upgrading.io.engine, 'upgrade'), STEP_MS, 'the upgrade to websocket over TLS');
+    }
+    const both = [polling, ws, upgrading].map((c) => next(c, 'chat message'));
+    await request(upgrading, 'chat message', 'to all');
+    for (const [msg] of await Promise.all(both)) assert.equal(msg, 'to all');
   } finally {
     await io.close();
   }

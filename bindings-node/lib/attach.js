@@ -91,6 +91,10 @@ class Attachment {
     this.httpServer = httpServer;
     /** requests handed to the core, by token: `{ req, res, handshake }` */
     this.pending = new Map();
+    /** WebSockets framed by Node (TLS), by the core's id: `{ req, socket, head, ws, queue, closed }` */
+    this.bridged = new Map();
+    /** ws's server, made on the first TLS upgrade (it frames; rtio's core does the rest) */
+    this.wss = null;
     this.prefix = `${io._path}/`;
     this.dist = io._serveClient ? clientDist() : null;
     this.bundleCache = new Map();
@@ -110,6 +114,7 @@ class Attachment {
     srv.removeListener('upgrade', this.onUpgrade);
     for (const fn of this.appListeners) srv.on('request', fn);
     this.failPending();
+    this.closeBridged();
   }
 
   /**
@@ -278,18 +283,13 @@ class Attachment {
       }
       socket.destroy();
     };
-    if (adoptableFd(socket) < 0) {
-      // TLS (https.Server): Node holds the TLS session, the core cannot take the connection
-      // yet; clients that may poll stay on polling (their upgrade probe fails)
-      this.io._emitEngineError(req, 3, 'WebSocket over a TLS server of Node is not supported yet');
-      return refuse(400, 'WebSocket over a TLS server of Node is not supported yet: use polling');
-    }
     const res = new http.ServerResponse(req);
     runMiddlewares(this.io._engineMiddlewares, req, res, (err) => {
       if (err || res.writableEnded) {
         if (err) this.io._emitEngineError(req, 3, 'Bad request', err);
         return refuse(400, 'Bad request');
       }
+      if (adoptableFd(socket) < 0) return this._bridge(req, socket, head, refuse);
       const native = this.io._native;
       const fd = adoptableFd(socket);
       if (!native || fd < 0) return refuse(503, 'Server is not running');
@@ -312,5 +312,99 @@ class Attachment {
     });
   }
 }
+
+/**
+ * A WebSocket Node must frame itself (TLS: Node holds the session): ws frames it, rtio's core
+ * gets and gives whole messages (`openWebSocket`, `KIND_WS_*` events), on the JS thread.
+ */
+Attachment.prototype._bridge = function bridge(req, socket, head, refuse) {
+  const native = this.io._native;
+  const address = socket.remoteAddress;
+  if (!native || address === undefined) return refuse(503, 'Server is not running');
+  let id = null;
+  try {
+    id = native.openWebSocket(req.method, req.url, req.rawHeaders, address, socket.remotePort);
+  } catch (e) {
+    this.io._report(e, 'handing a WebSocket over to rtio');
+    return refuse(400, 'Bad request');
+  }
+  if (id === null) return refuse(503, 'Server is not running');
+  if (!/[?&]sid=/.test(req.url)) this.io._keepRequest(req);
+  socket.on('error', () => {});
+  this.bridged.set(id, { req, socket, head, ws: null, queue: [], closed: false, refuse });
+};
+
+/** rtio's answer to a bridged WebSocket: 101 completes the handshake (ws writes it), else the refusal. */
+Attachment.prototype.wsAnswer = function wsAnswer(id, data, bins) {
+  const entry = this.bridged.get(id);
+  if (!entry || entry.ws) return;
+  const { status, headers } = JSON.parse(data);
+  if (status !== 101) {
+    this.bridged.delete(id);
+    const { socket } = entry;
+    const body = (bins && bins[0]) || Buffer.alloc(0);
+    let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] || ''}\r\n`;
+    for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
+    head += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+    if (socket.writable) socket.end(Buffer.concat([Buffer.from(head), body]));
+    return;
+  }
+  if (!this.wss) {
+    const { WebSocketServer } = require('ws');
+    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.io._maxBodyBytes() });
+  }
+  this.wss.handleUpgrade(entry.req, entry.socket, entry.head, (ws) => {
+    entry.ws = ws;
+    const native = () => this.io._run && this.io._run.native;
+    ws.on('message', (message, isBinary) => {
+      const n = native();
+      if (!n || entry.closed) return;
+      if (isBinary) n.webSocketReceive(id, null, Buffer.isBuffer(message) ? message : Buffer.concat([].concat(message)));
+      else n.webSocketReceive(id, message.toString(), null);
+    });
+    ws.on('close', () => {
+      this.bridged.delete(id);
+      if (entry.closed) return;
+      entry.closed = true;
+      const n = native();
+      if (n) n.webSocketClose(id);
+    });
+    ws.on('error', () => {});
+    for (const message of entry.queue) ws.send(message);
+    entry.queue = [];
+    if (entry.closed) ws.close();
+  });
+};
+
+/** A message of rtio for the client of a bridged WebSocket (text, or one Buffer). */
+Attachment.prototype.wsSend = function wsSend(id, text, bins) {
+  const entry = this.bridged.get(id);
+  if (!entry) return;
+  const message = text !== undefined ? text : bins[0];
+  if (entry.ws) entry.ws.send(message);
+  else entry.queue.push(message);
+};
+
+/** rtio ended a bridged WebSocket. */
+Attachment.prototype.wsClose = function wsClose(id) {
+  const entry = this.bridged.get(id);
+  if (!entry) return;
+  entry.closed = true;
+  if (entry.ws) entry.ws.close();
+  else {
+    this.bridged.delete(id);
+    entry.socket.destroy();
+  }
+};
+
+/** Bridged WebSockets end with the core. */
+Attachment.prototype.closeBridged = function closeBridged() {
+  for (const entry of this.bridged.values()) {
+    entry.closed = true;
+    if (entry.ws) entry.ws.terminate();
+    else entry.socket.destroy();
+  }
+  this.bridged.clear();
+};
 
 module.exports = { Attachment };

@@ -146,6 +146,23 @@ export declare class NativeServer {
    */
   adoptWebSocket(fd: number, method: string, url: string, headers: Array<string>, early: Buffer, remoteAddress: string, remotePort: number): boolean
   /**
+   * Opens a WebSocket whose framing Node does (an `https.Server`'s upgrade, TLS being
+   * Node's): `headers` as in `handleRequest`. Returns its id at once (null when the server
+   * stopped); rtio's answer arrives as `KIND_WS_ANSWER`, its messages as `KIND_WS_SEND`, its
+   * end as `KIND_WS_CLOSE`, all with that id.
+   */
+  openWebSocket(method: string, url: string, headers: Array<string>, remoteAddress: string, remotePort: number): number | null
+  /**
+   * A message the client sent on WebSocket `id` (`openWebSocket`): `text`, or `binary`.
+   * False when that WebSocket is closed.
+   */
+  webSocketReceive(id: number, text?: string | undefined | null, binary?: Buffer | undefined | null): boolean
+  /**
+   * The client of WebSocket `id` went (or Node closed it): rtio ends its session. False when
+   * it is closed already.
+   */
+  webSocketClose(id: number): boolean
+  /**
    * Stops the server on the calling (JS) thread and waits for its runtime to end, so that
    * its port is free when this returns: for replacing a server that just started and has
    * no clients yet (`io.adapter()` right after `new Server(port)`), where that takes about
@@ -233,6 +250,22 @@ export declare const KIND_SERVER_SIDE_ACK: number
  * `data` and `bins` the arguments, `id` the ack to answer with `serverSideAck`, if asked).
  */
 export declare const KIND_SERVER_SIDE_EMIT: number
+
+/**
+ * Event kind (an event's first field): rtio's answer to a WebSocket opened with
+ * `openWebSocket` (`id` its id, `data` `{"status":101,"headers":[...]}` as JSON text, `bins`
+ * the body): 101 accepts it (the host completes the handshake), another status refuses it.
+ */
+export declare const KIND_WS_ANSWER: number
+
+/** Event kind (an event's first field): rtio ended WebSocket `id`; the host closes it. */
+export declare const KIND_WS_CLOSE: number
+
+/**
+ * Event kind (an event's first field): a message for the client of WebSocket `id`, in order:
+ * `data` the text, or `bins` one Buffer for a binary message.
+ */
+export declare const KIND_WS_SEND: number
 
 /** A namespace accepted from the start. */
 export interface NamespaceOptions {

@@ -31,6 +31,9 @@ const {
   KIND_SERVER_SIDE_ACK,
   KIND_SERVER_COUNT,
   KIND_HTTP_RESPONSE,
+  KIND_WS_ANSWER,
+  KIND_WS_SEND,
+  KIND_WS_CLOSE,
 } = native;
 
 /** socket.io's Redis adapter's default `requestsTimeout`. */
@@ -317,8 +320,8 @@ class Server {
    * Attaches to the app's own `http.Server` / `https.Server` (or, with a port, listens as
    * `listen`): requests to the path (`/socket.io/`) go to rtio, every other request to the
    * listeners the app had put on the server; WebSocket upgrades to the path hand their TCP
-   * connection to rtio's core (plain `http.Server` only: an `https.Server`'s are refused, and
-   * its clients use polling), others stay the app's. The client bundle is served at
+   * connection to rtio's core (an `https.Server`'s are framed by Node, with `ws`, their
+   * messages going to the core and back), others stay the app's. The client bundle is served at
    * `<path>/socket.io.js` unless `serveClient` is false.
    */
   attach(srv, opts) {
@@ -539,8 +542,13 @@ class Server {
 
   _onEvent(ev, run) {
     if (ev.kind === KIND_CLOSED) return this._onClosed(run);
-    if (ev.kind === KIND_HTTP_RESPONSE) {
-      if (this._attachment && this._run === run) this._attachment.answer(ev.id, ev.data, ev.bins);
+    if (ev.kind >= KIND_HTTP_RESPONSE && ev.kind <= KIND_WS_CLOSE) {
+      const attachment = this._run === run ? this._attachment : null;
+      if (!attachment) return;
+      if (ev.kind === KIND_HTTP_RESPONSE) attachment.answer(ev.id, ev.data, ev.bins);
+      else if (ev.kind === KIND_WS_ANSWER) attachment.wsAnswer(ev.id, ev.data, ev.bins);
+      else if (ev.kind === KIND_WS_SEND) attachment.wsSend(ev.id, ev.data, ev.bins);
+      else attachment.wsClose(ev.id);
       return;
     }
     if (run.closing && ev.kind !== KIND_ACK) {

@@ -160,6 +160,19 @@ pub const KIND_SERVER_COUNT: u32 = 11;
 #[napi]
 pub const KIND_HTTP_RESPONSE: u32 = 12;
 
+/// Event kind (an event's first field): rtio's answer to a WebSocket opened with
+/// `openWebSocket` (`id` its id, `data` `{"status":101,"headers":[...]}` as JSON text, `bins`
+/// the body): 101 accepts it (the host completes the handshake), another status refuses it.
+#[napi]
+pub const KIND_WS_ANSWER: u32 = 13;
+/// Event kind (an event's first field): a message for the client of WebSocket `id`, in order:
+/// `data` the text, or `bins` one Buffer for a binary message.
+#[napi]
+pub const KIND_WS_SEND: u32 = 14;
+/// Event kind (an event's first field): rtio ended WebSocket `id`; the host closes it.
+#[napi]
+pub const KIND_WS_CLOSE: u32 = 15;
+
 /// Values per event in a batch handed to JS: `NativeEvent`'s fields in order (kind, sid,
 /// nsp, name, data, bins, id, reason, handshake); absent ones are `undefined`.
 #[napi]
@@ -537,11 +550,32 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
             }
             ev
         }
-        // The message-level WebSocket of hosts that frame WebSockets themselves: this
-        // binding adopts connections instead. A wildcard, so that this builds with a core
-        // with or without those events.
-        #[allow(unreachable_patterns)]
-        _ => return,
+        Event::WebSocketAnswer { id, response } => NativeEvent {
+            id: Some(id as f64),
+            data: Some(
+                serde_json::json!({ "status": response.status, "headers": response.headers })
+                    .to_string(),
+            ),
+            bins: Some(vec![Buffer::from(response.body.to_vec())]),
+            ..NativeEvent::new(KIND_WS_ANSWER)
+        },
+        Event::WebSocketSend { id, message } => {
+            let mut ev = NativeEvent {
+                id: Some(id as f64),
+                ..NativeEvent::new(KIND_WS_SEND)
+            };
+            match message {
+                rtio::WsMessage::Text(text) => ev.data = Some(text),
+                rtio::WsMessage::Binary(bytes) => {
+                    ev.bins = Some(vec![Buffer::from(bytes.to_vec())])
+                }
+            }
+            ev
+        }
+        Event::WebSocketClose { id } => NativeEvent {
+            id: Some(id as f64),
+            ..NativeEvent::new(KIND_WS_CLOSE)
+        },
     };
     out.push(last);
 }
@@ -572,6 +606,31 @@ mod tests {
             Some(r#"{"headers":[["content-type","text/plain"]],"status":200}"#)
         );
         assert_eq!(&ev.bins.as_ref().unwrap()[0][..], b"0{}");
+    }
+
+    #[test]
+    fn converts_bridged_websocket_events() {
+        let mut out = Vec::new();
+        convert(
+            Event::WebSocketSend {
+                id: 2,
+                message: rtio::WsMessage::Text("40".into()),
+            },
+            &mut out,
+        );
+        convert(
+            Event::WebSocketSend {
+                id: 2,
+                message: rtio::WsMessage::Binary(Bytes::from_static(&[1, 2])),
+            },
+            &mut out,
+        );
+        convert(Event::WebSocketClose { id: 2 }, &mut out);
+        assert_eq!((out[0].kind, out[0].id), (KIND_WS_SEND, Some(2.0)));
+        assert_eq!(out[0].data.as_deref(), Some("40"));
+        assert!(out[1].data.is_none());
+        assert_eq!(&out[1].bins.as_ref().unwrap()[0][..], &[1, 2]);
+        assert_eq!((out[2].kind, out[2].id), (KIND_WS_CLOSE, Some(2.0)));
     }
 
     #[test]

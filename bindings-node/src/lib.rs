@@ -886,6 +886,47 @@ impl NativeServer {
         done(self.io.adopt_websocket(stream, request, early.to_vec()))
     }
 
+    /// Opens a WebSocket whose framing Node does (an `https.Server`'s upgrade, TLS being
+    /// Node's): `headers` as in `handleRequest`. Returns its id at once (null when the server
+    /// stopped); rtio's answer arrives as `KIND_WS_ANSWER`, its messages as `KIND_WS_SEND`, its
+    /// end as `KIND_WS_CLOSE`, all with that id.
+    #[napi]
+    pub fn open_web_socket(
+        &self,
+        method: String,
+        url: String,
+        headers: Vec<String>,
+        remote_address: String,
+        remote_port: u32,
+    ) -> napi::Result<Option<f64>> {
+        let request = http_request(method, url, headers, &[], &remote_address, remote_port)?;
+        token(self.io.open_websocket(request))
+    }
+
+    /// A message the client sent on WebSocket `id` (`openWebSocket`): `text`, or `binary`.
+    /// False when that WebSocket is closed.
+    #[napi]
+    pub fn web_socket_receive(
+        &self,
+        id: f64,
+        text: Option<String>,
+        binary: Option<Buffer>,
+    ) -> napi::Result<bool> {
+        let message = match (text, binary) {
+            (Some(text), None) => rtio::WsMessage::Text(text),
+            (None, Some(binary)) => rtio::WsMessage::Binary(Bytes::copy_from_slice(&binary)),
+            _ => return Err(invalid("a WebSocket message is either text or binary")),
+        };
+        done(self.io.websocket_receive(id as u64, message))
+    }
+
+    /// The client of WebSocket `id` went (or Node closed it): rtio ends its session. False when
+    /// it is closed already.
+    #[napi]
+    pub fn web_socket_close(&self, id: f64) -> napi::Result<bool> {
+        done(self.io.websocket_close(id as u64))
+    }
+
     /// Stops the server on the calling (JS) thread and waits for its runtime to end, so that
     /// its port is free when this returns: for replacing a server that just started and has
     /// no clients yet (`io.adapter()` right after `new Server(port)`), where that takes about
