@@ -322,3 +322,48 @@ test('bad input to the native intake is a clear error, never a crash; a middlewa
     await io.close();
   }
 });
+
+/** Checks a server the framework made: its route, then Socket.IO over each transport on its port. */
+async function checkFramework(base, route, body, io) {
+  const page = await get(`${base}${route}`);
+  assert.equal(page.status, 200);
+  assert.equal(page.body, body);
+  const clientsOf = [['websocket'], ['polling'], undefined].map((transports) => client(base, transports ? { transports } : {}));
+  await Promise.all(clientsOf.map(connected));
+  const got = clientsOf.map((c) => next(c, 'chat message'));
+  const [answer] = await request(clientsOf[0], 'chat message', 'hi');
+  assert.equal(answer.ok, true);
+  for (const [msg] of await Promise.all(got)) assert.equal(msg, 'hi');
+  assert.equal(io.engine.clientsCount, 3);
+}
+
+test('Koa: http.createServer(app.callback()) with rtio attached', async () => {
+  const Koa = require('koa');
+  const app = new Koa();
+  app.use((ctx) => {
+    ctx.body = `koa ${ctx.path}`;
+  });
+  const server = http.createServer(app.callback());
+  const io = new Server(server);
+  chat(io);
+  const port = await listening(server);
+  try {
+    await checkFramework(`http://127.0.0.1:${port}`, '/hello', 'koa /hello', io);
+  } finally {
+    await io.close();
+  }
+});
+
+test('Fastify: new Server(fastify.server) beside its routes', async () => {
+  const fastify = require('fastify')();
+  fastify.get('/hello', async () => 'fastify hello');
+  const io = new Server(fastify.server);
+  chat(io);
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    await checkFramework(`http://127.0.0.1:${fastify.server.address().port}`, '/hello', 'fastify hello', io);
+  } finally {
+    await io.close();
+    await fastify.close();
+  }
+});
