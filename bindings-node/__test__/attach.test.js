@@ -259,6 +259,10 @@ test('an https.Server with a self-signed certificate: polling, websocket and upg
   const server = https.createServer(tls, (req, res) => res.end('secure app'));
   const io = require('..')(server);
   chat(io);
+  const upgradeHeaders = [];
+  io.engine.on('headers', (headers, req) => {
+    if (req.headers.upgrade) upgradeHeaders.push(req.url);
+  });
   const port = await listening(server);
   const base = `https://127.0.0.1:${port}`;
   const ca = tls.cert;
@@ -276,6 +280,7 @@ test('an https.Server with a self-signed certificate: polling, websocket and upg
     assert.deepEqual({ secure: wsMe.secure, agent: wsMe.agent }, { secure: true, agent: 'wss' });
     const [wsAnswer] = await request(ws, 'chat message', { bin: Buffer.from([7, 8]) });
     assert.equal(wsAnswer.transport, 'websocket');
+    assert.ok(upgradeHeaders.length >= 1, 'engine "headers" fires for a WebSocket Node frames');
     // the default transports upgrade to it
     const upgrading = await connected(client(base, { ca }));
     if (upgrading.io.engine.transport.name !== 'websocket') {

@@ -352,6 +352,17 @@ Attachment.prototype.wsAnswer = function wsAnswer(id, data, bins) {
   if (!this.wss) {
     const { WebSocketServer } = require('ws');
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.io._maxBodyBytes() });
+    // engine.io's hooks on the 101 Node writes here, as engine.io does with ws
+    this.wss.on('headers', (lines, req) => {
+      const engine = this.io._engine;
+      if (!engine) return;
+      const added = {};
+      if (!/[?&]sid=/.test(req.url)) engine.emit('initial_headers', added, req);
+      engine.emit('headers', added, req);
+      for (const [name, value] of Object.entries(added)) {
+        for (const v of [].concat(value)) lines.push(`${name}: ${v}`);
+      }
+    });
   }
   this.wss.handleUpgrade(entry.req, entry.socket, entry.head, (ws) => {
     entry.ws = ws;
