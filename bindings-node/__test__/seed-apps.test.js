@@ -24,6 +24,8 @@ function project(kind, app, source, name, target) {
   const dir = path.join(work, `${kind}-${app}`);
   fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
   fs.symlinkSync(target, path.join(dir, 'node_modules', name), 'dir');
+  // the Express app's framework, from the binding's devDependencies
+  fs.symlinkSync(path.resolve(__dirname, '..', 'node_modules', 'express'), path.join(dir, 'node_modules', 'express'), 'dir');
   fs.writeFileSync(path.join(dir, `${app}.js`), source);
   return path.join(dir, `${app}.js`);
 }
@@ -61,6 +63,25 @@ async function run(app, kind, check) {
 }
 
 const checks = {
+  // rtio attached to Express's http.Server: the app's routes and Socket.IO on one port
+  'express-chat': async (port) => {
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    assert.equal(health.status, 200);
+    assert.equal((await health.json()).ok, true);
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    assert.match(await page.text(), /socket\.io\/socket\.io\.js/);
+    const bundle = await fetch(`http://127.0.0.1:${port}/socket.io/socket.io.js`);
+    assert.equal(bundle.status, 200);
+    await bundle.text();
+    const a = client(port, { transports: ['polling'] });
+    const b = client(port, { transports: ['websocket'] });
+    const c = client(port);
+    await Promise.all([a.connected, b.connected, c.connected]);
+    assert.equal((await (await fetch(`http://127.0.0.1:${port}/health`)).json()).clients, 3);
+    a.socket.emit('chat message', 'hello');
+    for (const r of [a, b, c]) assert.equal(await r.value('chat message'), 'hello');
+  },
+
   'visitor-counter': async (port) => {
     const a = client(port);
     await a.connected;
