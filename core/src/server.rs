@@ -62,6 +62,7 @@ impl Server {
             inner: Arc::new(Inner {
                 addr: thread.addr,
                 bridges: Arc::default(),
+                in_flight: Default::default(),
                 engine,
                 stopped: AtomicBool::new(false),
                 ended: AtomicBool::new(false),
@@ -176,6 +177,9 @@ struct Inner {
     addr: SocketAddr,
     /// The WebSockets whose framing the host does (`Io::open_websocket`).
     bridges: Arc<crate::intake::Bridges>,
+    /// The requests a host handed over that wait for their answer, by token
+    /// (`Io::handle_request`, `Io::cancel_request`).
+    in_flight: parking_lot::Mutex<std::collections::HashMap<u64, tokio::task::AbortHandle>>,
     engine: Arc<Engine<Arc<Sio>>>,
     stopped: AtomicBool,
     /// Set once `stop` finished: the runtime is gone (see `Io::intake_engine`).
@@ -202,6 +206,12 @@ pub struct Io {
 }
 
 impl Io {
+    pub(crate) fn in_flight(
+        &self,
+    ) -> &parking_lot::Mutex<std::collections::HashMap<u64, tokio::task::AbortHandle>> {
+        &self.inner.in_flight
+    }
+
     pub(crate) fn bridges(&self) -> &Arc<crate::intake::Bridges> {
         &self.inner.bridges
     }

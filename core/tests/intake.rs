@@ -429,3 +429,41 @@ fn a_host_s_polling_client_collects_its_close_packet_while_the_server_stops() {
         Err(rtio::Error::Stopped)
     ));
 }
+
+#[test]
+fn a_long_poll_whose_client_goes_away_closes_its_session() {
+    // handed over by a host, which cancels it when its client's connection closes
+    let server = start(Config::default().listen(false));
+    let mut events = Vec::new();
+    let open = handle(
+        &server,
+        request("GET", "/socket.io/?EIO=4&transport=polling", ""),
+        &mut events,
+    );
+    let eio: serde_json::Value =
+        serde_json::from_str(std::str::from_utf8(&open.body[1..]).unwrap()).unwrap();
+    let path = format!(
+        "/socket.io/?EIO=4&transport=polling&sid={}",
+        eio["sid"].as_str().unwrap()
+    );
+    handle(&server, request("POST", &path, "40"), &mut events);
+    handle(&server, request("GET", &path, ""), &mut events);
+    let sid = match events.pop().unwrap_or_else(|| next(&server)) {
+        Event::Connect { sid, .. } => sid,
+        other => panic!("{other:?}"),
+    };
+    let io = server.io();
+    let token = io.handle_request(request("GET", &path, "")).unwrap();
+    io.cancel_request(token).unwrap();
+    match next(&server) {
+        Event::Disconnect { sid: s, reason, .. } => {
+            assert_eq!(s, sid);
+            assert_eq!(reason, rtio::DisconnectReason::TransportClose);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        io.cancel_request(token).is_err(),
+        "answered or cancelled: gone"
+    );
+}

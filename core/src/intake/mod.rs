@@ -22,7 +22,7 @@ use hyper::{Request, Response};
 use tokio::io::AsyncWriteExt;
 
 use crate::engineio::websocket::{is_upgrade_request, Adopted};
-use crate::engineio::{EioError, Engine};
+use crate::engineio::{CloseReason, EioError, Engine};
 use crate::event::Event;
 use crate::server::Io;
 use crate::socketio::Sio;
@@ -124,12 +124,35 @@ impl Io {
         let sio = engine.handler().clone();
         let token = sio.next_id();
         let io = self.clone();
-        engine.rt.spawn(async move {
+        let gone = ClientGone {
+            engine: engine.clone(),
+            sid: polling_sid(&request),
+        };
+        // Registered before the task can end (it takes the same lock to leave).
+        let mut in_flight = self.in_flight().lock();
+        let task = engine.rt.spawn(async move {
             let response = io.answer(request).await;
+            gone.answered();
+            io.in_flight().lock().remove(&token);
             sio.emit_event(Event::HttpResponse { token, response })
                 .await;
         });
+        in_flight.insert(token, task.abort_handle());
         Ok(token)
+    }
+
+    /// Gives up a request handed over with [`Io::handle_request`] whose client went before
+    /// its answer (the host's connection closed): no [`Event::HttpResponse`] comes for it,
+    /// and a long-poll GET's session closes, as engine.io closes it when its poll's
+    /// connection closes. [`Error::UnknownRequest`] when it was answered or given up already.
+    pub fn cancel_request(&self, token: u64) -> Result<(), Error> {
+        match self.in_flight().lock().remove(&token) {
+            Some(task) => {
+                task.abort();
+                Ok(())
+            }
+            None => Err(Error::UnknownRequest(token)),
+        }
     }
 
     /// Like [`Io::handle_request`], for a Rust host that awaits the answer on its own
@@ -267,6 +290,40 @@ async fn adopt(
         let _ = give.send((stream, early));
     } else {
         let _ = stream.shutdown().await;
+    }
+}
+
+/// The session a long-poll GET belongs to (its `sid`), if it is one.
+fn polling_sid(request: &HttpRequest) -> Option<String> {
+    if request.method != "GET" {
+        return None;
+    }
+    let query = request.url.split_once('?')?.1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("sid="))
+        .map(str::to_string)
+}
+
+/// Closes the session of a handed-over GET whose answer nobody waits for any more (the
+/// host cancelled it: its client's connection closed), as engine.io does when a poll's
+/// connection closes ("poll connection closed prematurely"). Disarmed once answered.
+struct ClientGone {
+    engine: Arc<Engine<Arc<Sio>>>,
+    sid: Option<String>,
+}
+
+impl ClientGone {
+    fn answered(mut self) {
+        self.sid = None;
+    }
+}
+
+impl Drop for ClientGone {
+    fn drop(&mut self) {
+        if let Some(entry) = self.sid.as_deref().and_then(|sid| self.engine.get(sid)) {
+            self.engine.close(&entry, CloseReason::TransportClose);
+        }
     }
 }
 
