@@ -372,3 +372,40 @@ test('Fastify: new Server(fastify.server) beside its routes', async () => {
     await fastify.close();
   }
 });
+
+test('a long-poll whose client goes away closes its session at once ("transport close"), as engine.io', async () => {
+  const server = http.createServer((req, res) => res.end('app'));
+  const io = new Server(server);
+  const gone = new Promise((resolve) => io.on('connection', (socket) => socket.on('disconnect', resolve)));
+  const port = await listening(server);
+  const base = `http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`;
+  try {
+    const open = await get(base);
+    const sid = JSON.parse(open.body.slice(1)).sid;
+    const path = `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+    const post = (body) =>
+      withTimeout(
+        new Promise((resolve, reject) => {
+          const r = http.request({ port, host: '127.0.0.1', path, method: 'POST', agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode));
+          });
+          r.on('error', reject);
+          r.end(body);
+        }),
+        STEP_MS,
+        'the POST',
+      );
+    assert.equal(await post('40'), 200);
+    assert.match((await get(`http://127.0.0.1:${port}${path}`)).body, /^40\{"sid":/);
+    // a GET that waits, then its client goes
+    const waiting = http.get({ port, host: '127.0.0.1', path, agent: false });
+    waiting.on('error', () => {});
+    await new Promise((resolve) => waiting.once('socket', (s) => s.once('connect', resolve)));
+    waiting.destroy();
+    assert.equal(await withTimeout(gone, STEP_MS, 'the disconnect'), 'transport close');
+    assert.equal((await get(`http://127.0.0.1:${port}${path}`)).status, 400);
+  } finally {
+    await io.close();
+  }
+});

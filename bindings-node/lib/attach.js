@@ -236,6 +236,11 @@ class Attachment {
     }
     if (handshake) this.io._keepRequest(req);
     this.pending.set(token, { req, res, handshake, cut });
+    // the client went before the answer (a long-poll GET, mostly): engine.io closes the
+    // session then, and so does the core once told
+    res.once('close', () => {
+      if (!res.writableEnded && this.pending.delete(token)) native.cancelRequest(token);
+    });
   }
 
   /** The core's answer to the request of `token`, for its response. */

@@ -137,6 +137,12 @@ export declare class NativeServer {
    */
   handleRequest(method: string, url: string, headers: Array<string>, body: Buffer, remoteAddress: string, remotePort: number): number | null
   /**
+   * Gives up a request handed over with `handleRequest` whose client's connection closed
+   * before the answer: no `KIND_HTTP_RESPONSE` comes for it, and a long-poll GET's session
+   * closes ("transport close"), as engine.io does. False when it was answered already.
+   */
+  cancelRequest(token: number): boolean
+  /**
    * Takes over the TCP connection of a WebSocket handshake to the Engine.IO path that the
    * host's `http.Server` read (its `upgrade` event): `fd` is the socket's descriptor, which
    * rtio duplicates (the caller then destroys its own socket object, which closes only its

@@ -862,6 +862,14 @@ impl NativeServer {
         token(self.io.handle_request(request))
     }
 
+    /// Gives up a request handed over with `handleRequest` whose client's connection closed
+    /// before the answer: no `KIND_HTTP_RESPONSE` comes for it, and a long-poll GET's session
+    /// closes ("transport close"), as engine.io does. False when it was answered already.
+    #[napi]
+    pub fn cancel_request(&self, token: f64) -> bool {
+        self.io.cancel_request(token as u64).is_ok()
+    }
+
     /// Takes over the TCP connection of a WebSocket handshake to the Engine.IO path that the
     /// host's `http.Server` read (its `upgrade` event): `fd` is the socket's descriptor, which
     /// rtio duplicates (the caller then destroys its own socket object, which closes only its
