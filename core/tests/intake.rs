@@ -396,14 +396,13 @@ fn websockets_framed_by_the_host_are_served_message_by_message() {
         .is_err());
 }
 
-#[test]
-fn a_host_s_polling_client_collects_its_close_packet_while_the_server_stops() {
-    let server = start(Config::default().listen(false));
-    let mut events = Vec::new();
+/// A long-polling session handed over by a host, joined to `/` (its CONNECT answer taken):
+/// its path for later requests, and the socket's id.
+fn connected_session(server: &Server, events: &mut Vec<Event>) -> (String, std::sync::Arc<str>) {
     let open = handle(
-        &server,
+        server,
         request("GET", "/socket.io/?EIO=4&transport=polling", ""),
-        &mut events,
+        events,
     );
     let eio: serde_json::Value =
         serde_json::from_str(std::str::from_utf8(&open.body[1..]).unwrap()).unwrap();
@@ -411,8 +410,20 @@ fn a_host_s_polling_client_collects_its_close_packet_while_the_server_stops() {
         "/socket.io/?EIO=4&transport=polling&sid={}",
         eio["sid"].as_str().unwrap()
     );
-    handle(&server, request("POST", &path, "40"), &mut events);
-    handle(&server, request("GET", &path, ""), &mut events); // the CONNECT answer
+    handle(server, request("POST", &path, "40"), events);
+    handle(server, request("GET", &path, ""), events);
+    let sid = match events.pop().unwrap_or_else(|| next(server)) {
+        Event::Connect { sid, .. } => sid,
+        other => panic!("{other:?}"),
+    };
+    (path, sid)
+}
+
+#[test]
+fn a_host_s_polling_client_collects_its_close_packet_while_the_server_stops() {
+    let server = start(Config::default().listen(false));
+    let mut events = Vec::new();
+    let (path, _) = connected_session(&server, &mut events);
 
     let io = server.io();
     let stopping = std::thread::spawn(move || io.stop());
@@ -435,23 +446,7 @@ fn a_long_poll_whose_client_goes_away_closes_its_session() {
     // handed over by a host, which cancels it when its client's connection closes
     let server = start(Config::default().listen(false));
     let mut events = Vec::new();
-    let open = handle(
-        &server,
-        request("GET", "/socket.io/?EIO=4&transport=polling", ""),
-        &mut events,
-    );
-    let eio: serde_json::Value =
-        serde_json::from_str(std::str::from_utf8(&open.body[1..]).unwrap()).unwrap();
-    let path = format!(
-        "/socket.io/?EIO=4&transport=polling&sid={}",
-        eio["sid"].as_str().unwrap()
-    );
-    handle(&server, request("POST", &path, "40"), &mut events);
-    handle(&server, request("GET", &path, ""), &mut events);
-    let sid = match events.pop().unwrap_or_else(|| next(&server)) {
-        Event::Connect { sid, .. } => sid,
-        other => panic!("{other:?}"),
-    };
+    let (path, sid) = connected_session(&server, &mut events);
     let io = server.io();
     let token = io.handle_request(request("GET", &path, "")).unwrap();
     io.cancel_request(token).unwrap();
