@@ -2,6 +2,8 @@
 // Helpers of the binding's tests: official socket.io-client clients, waits with deadlines
 // (nothing sleeps and hopes: every wait is for an event, and fails after its deadline).
 
+const fs = require('node:fs');
+const path = require('node:path');
 const { once } = require('node:events');
 const { spawn } = require('node:child_process');
 const { createInterface } = require('node:readline');
@@ -192,7 +194,37 @@ async function freePort() {
   return port;
 }
 
+const EXAMPLES = path.resolve(__dirname, '..', '..', 'examples', 'node');
+/** The reference socket.io 4.8 of tests/interop (installed by `make deps`). */
+const SOCKET_IO_DIR = path.resolve(__dirname, '..', '..', 'tests', 'interop', 'node_modules', 'socket.io');
+const haveSocketIo = fs.existsSync(path.join(SOCKET_IO_DIR, 'package.json'));
+// the code's require (the comments name it too)
+const RTIO_REQUIRE = "= require('rtio')";
+
+/**
+ * A copy of the seed app examples/node/<app>.js in a project of its own under `work`, whose
+ * node_modules links `rtio` to this binding (kind 'rtio': the file unchanged) or `socket.io` to
+ * the reference socket.io (kind 'socket.io': the require swapped), and `express` to the
+ * binding's devDependency. Resolves to the copy's path.
+ */
+function seedAppFile(work, app, kind) {
+  const source = fs.readFileSync(path.join(EXAMPLES, `${app}.js`), 'utf8');
+  if (source.split(RTIO_REQUIRE).length !== 2) throw new Error(`${app}.js must require rtio exactly once`);
+  const [name, target, text] =
+    kind === 'rtio'
+      ? ['rtio', path.resolve(__dirname, '..'), source]
+      : ['socket.io', SOCKET_IO_DIR, source.replace(RTIO_REQUIRE, "= require('socket.io')")];
+  const dir = path.join(work, `${kind}-${app}`);
+  fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+  fs.symlinkSync(target, path.join(dir, 'node_modules', name), 'dir');
+  fs.symlinkSync(path.resolve(__dirname, '..', 'node_modules', 'express'), path.join(dir, 'node_modules', 'express'), 'dir');
+  fs.writeFileSync(path.join(dir, `${app}.js`), text);
+  return path.join(dir, `${app}.js`);
+}
+
 module.exports = {
+  seedAppFile,
+  haveSocketIo,
   STEP_MS,
   Recorder,
   withTimeout,

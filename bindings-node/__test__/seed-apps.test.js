@@ -1,6 +1,6 @@
 'use strict';
-// The seed apps of examples/node (visitor counter, chat, job board) are socket.io apps with
-// only the require changed. Each runs twice, unchanged on rtio and with `require('socket.io')`
+// The seed apps of examples/node (visitor counter, chat, job board, and the Express ones) are
+// socket.io apps with only the require changed. Each runs twice, unchanged on rtio and with `require('socket.io')`
 // put back on the real socket.io 4.8 (from tests/interop), and the same client checks pass on
 // both.
 const { describe, it, after } = require('node:test');
@@ -9,35 +9,11 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { io: connectClient } = require('socket.io-client');
-const { Recorder, STEP_MS, startProcess, freePort, withTimeout } = require('./helpers');
-
-const examples = path.resolve(__dirname, '..', '..', 'examples', 'node');
-const socketIoDir = path.resolve(__dirname, '..', '..', 'tests', 'interop', 'node_modules', 'socket.io');
-const haveSocketIo = fs.existsSync(path.join(socketIoDir, 'package.json'));
-const RTIO_REQUIRE = "require('rtio');";
+const { Recorder, STEP_MS, startProcess, freePort, withTimeout, seedAppFile, haveSocketIo } = require('./helpers');
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rtio-seed-apps-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
-
-/** A directory with the app and a node_modules where `name` links to `target`. */
-function project(kind, app, source, name, target) {
-  const dir = path.join(work, `${kind}-${app}`);
-  fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
-  fs.symlinkSync(target, path.join(dir, 'node_modules', name), 'dir');
-  // the Express app's framework, from the binding's devDependencies
-  fs.symlinkSync(path.resolve(__dirname, '..', 'node_modules', 'express'), path.join(dir, 'node_modules', 'express'), 'dir');
-  fs.writeFileSync(path.join(dir, `${app}.js`), source);
-  return path.join(dir, `${app}.js`);
-}
-
-/** The app's file for an implementation: unchanged for rtio, the require swapped for socket.io. */
-function appFile(app, kind) {
-  const source = fs.readFileSync(path.join(examples, `${app}.js`), 'utf8');
-  assert.equal(source.split(RTIO_REQUIRE).length, 2, `${app}.js requires rtio exactly once`);
-  if (kind === 'rtio') return project(kind, app, source, 'rtio', path.resolve(__dirname, '..'));
-  const swapped = source.replace(RTIO_REQUIRE, "require('socket.io');");
-  return project(kind, app, swapped, 'socket.io', socketIoDir);
-}
+const appFile = (app, kind) => seedAppFile(work, app, kind);
 
 const clients = [];
 function client(port, options = {}) {
@@ -80,6 +56,27 @@ const checks = {
     assert.equal((await (await fetch(`http://127.0.0.1:${port}/health`)).json()).clients, 3);
     a.socket.emit('chat message', 'hello');
     for (const r of [a, b, c]) assert.equal(await r.value('chat message'), 'hello');
+  },
+
+  // the visitor counter and the chat on Express, as the tutorials write them (the browser test
+  // express-seed-browser.test.mjs drives its page in Chromium)
+  'express-seed': async (port) => {
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('x-powered-by'), 'Express', 'the page comes from the app\'s own route');
+    assert.match(await page.text(), /<script src="\/socket\.io\/socket\.io\.js">/);
+    const a = client(port, { transports: ['polling'] });
+    await a.connected;
+    assert.equal(await a.value('visits'), 1);
+    const b = client(port, { transports: ['websocket'] });
+    await b.connected;
+    assert.equal(await a.value('visits'), 2);
+    assert.equal(await b.value('visits'), 2);
+    b.socket.emit('toServer', { nome: 'bia', msg: 'oi' });
+    assert.equal(await a.value('toClient'), 'bia:oi');
+    assert.equal(await b.value('toClient'), 'bia:oi');
+    b.socket.disconnect();
+    assert.equal(await a.value('visits'), 1);
   },
 
   'visitor-counter': async (port) => {
