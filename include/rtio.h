@@ -168,7 +168,8 @@ typedef enum {
   RTIO_EVENT_TYPE_WEB_SOCKET_SEND = 13,
   /**
    * rtio ended a WebSocket the host frames itself (its id: `rtio_event_token`): close it
-   * (e.g. with status 1000); nothing more comes for it, and `rtio_websocket_receive` /
+   * with the close code `rtio_event_status` gives (1000 a normal end, 1009 a message over
+   * the payload limit, 1002 / 1007 a protocol violation); nothing more comes for it, and `rtio_websocket_receive` /
    * `rtio_websocket_close` on it return `RTIO_STATUS_UNKNOWN_REQUEST`.
    */
   RTIO_EVENT_TYPE_WEB_SOCKET_CLOSE = 14,
@@ -361,6 +362,11 @@ typedef struct {
    * port (port 0); NULL means unknown (`0.0.0.0:0`). The handshake reports it.
    */
   const char *remote_addr;
+  /**
+   * True when your server received the request over TLS (https / wss): the session's
+   * handshake reports it as `secure`, as socket.io's does.
+   */
+  bool secure;
 } rtio_http_request;
 
 #ifdef __cplusplus
@@ -562,6 +568,17 @@ rtio_status rtio_config_set_host(rtio_config *config, const char *host);
  * `config` from `rtio_config_new`.
  */
 rtio_status rtio_config_set_port(rtio_config *config, uint16_t port);
+
+/**
+ * Whether rtio runs an HTTP listener of its own (true, the default). False when your own
+ * HTTP server hands every request over (`rtio_handle_request`, `rtio_adopt_websocket`,
+ * `rtio_open_websocket`): nothing is bound, `rtio_server_port` gives 0, host and port are
+ * ignored.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_listen(rtio_config *config, bool listen);
 
 /**
  * Sets the endpoint path (default `/socket.io/`); must start with `/`.
@@ -1052,7 +1069,8 @@ const char *rtio_event_reason(const rtio_event *ev);
 /**
  * The connection's handshake as a JSON object, on connect and connect-request events:
  * `{"address":"127.0.0.1","port":50000,"query":"EIO=4&transport=polling",
- * "headers":{"user-agent":"..."},"issued":<ms since epoch>}`.
+ * "headers":{"user-agent":"..."},"issued":<ms since epoch>,"secure":false}` (`secure`: it
+ * came over TLS, see `rtio_http_request.secure`).
  * On a request event, the HTTP request: `{"method":"GET",
  * "url":"/socket.io/?EIO=4&transport=polling","query":"EIO=4&transport=polling",
  * "headers":{"origin":"..."},"address":"127.0.0.1","port":50000,
@@ -1184,7 +1202,7 @@ const char *rtio_event_socket_rooms(const rtio_event *ev, size_t index, size_t *
 
 /**
  * Socket `index`'s handshake as a JSON object, in the form of `rtio_event_handshake`
- * (`{"address","port","query","headers":{...},"issued"}`; for a socket on another node, as
+ * (`{"address","port","query","headers":{...},"issued","secure"}`; for a socket on another node, as
  * that node reported it). NUL-terminated; `len` (if not NULL) receives its length; NULL
  * when out of range. Owned by the event.
  *
@@ -1224,7 +1242,8 @@ bool rtio_event_socket_local(const rtio_event *ev, size_t index);
 
 /**
  * The HTTP status code of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or
- * `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event (0 otherwise).
+ * `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event, the WebSocket close code of an
+ * `RTIO_EVENT_TYPE_WEB_SOCKET_CLOSE` event (0 otherwise).
  *
  * # Safety
  * `ev` is NULL or a live event.

@@ -572,7 +572,7 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
             }
             ev
         }
-        Event::WebSocketClose { id } => NativeEvent {
+        Event::WebSocketClose { id, .. } => NativeEvent {
             id: Some(id as f64),
             ..NativeEvent::new(KIND_WS_CLOSE)
         },
@@ -625,7 +625,7 @@ mod tests {
             },
             &mut out,
         );
-        convert(Event::WebSocketClose { id: 2 }, &mut out);
+        convert(Event::WebSocketClose { id: 2, code: 1000 }, &mut out);
         assert_eq!((out[0].kind, out[0].id), (KIND_WS_SEND, Some(2.0)));
         assert_eq!(out[0].data.as_deref(), Some("40"));
         assert!(out[1].data.is_none());
@@ -669,6 +669,7 @@ mod tests {
             headers: Default::default(),
             query: "EIO=4".into(),
             issued_ms: 0,
+            secure: false,
         });
         let info = |id: &str, local: bool, data: Option<&str>| SocketInfo {
             id: id.into(),

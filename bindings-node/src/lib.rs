@@ -410,6 +410,7 @@ fn http_request(
         headers: pairs,
         body: Bytes::copy_from_slice(body),
         remote_addr: std::net::SocketAddr::new(ip, port),
+        secure: false,
     })
 }
 

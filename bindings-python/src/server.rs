@@ -163,6 +163,7 @@ fn http_request(
         headers,
         body: bytes::Bytes::copy_from_slice(body),
         remote_addr,
+        secure: false,
     })
 }
 
@@ -409,7 +410,7 @@ fn event_to_py<'py>(
                 },
             ],
         )?,
-        Event::WebSocketClose { id } => PyTuple::new(
+        Event::WebSocketClose { id, .. } => PyTuple::new(
             py,
             [
                 WS_CLOSE.into_pyobject(py)?.into_any(),

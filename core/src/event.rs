@@ -234,10 +234,14 @@ pub enum Event {
         /// What to send.
         message: crate::WsMessage,
     },
-    /// rtio ended WebSocket `id`: the host closes it (nothing more comes for it).
+    /// rtio ended WebSocket `id`: the host closes it with `code` (nothing more comes for it).
     WebSocketClose {
         /// The WebSocket.
         id: u64,
+        /// The close code to send the client (RFC 6455 §7.4): 1000 for a normal end,
+        /// 1009 for a message over `max_payload`, 1002 / 1007 for a protocol violation,
+        /// 1011 when rtio's end broke off without one.
+        code: u16,
     },
     /// The answer to [`crate::Io::server_count`]: exactly one per call.
     ServerCountResponse {

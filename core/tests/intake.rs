@@ -19,6 +19,7 @@ fn request(method: &str, url: &str, body: &str) -> HttpRequest {
         headers: vec![("host".into(), "app.example".into())],
         body: Bytes::from(body.to_string()),
         remote_addr: "127.0.0.7:4000".parse().unwrap(),
+        secure: false,
     }
 }
 
@@ -140,6 +141,7 @@ fn host_adopts(io: &Io, listener: &TcpListener) {
         headers,
         body: Bytes::new(),
         remote_addr: remote,
+        secure: false,
     };
     io.adopt_websocket(stream, req, got[end..].to_vec())
         .unwrap();
@@ -267,7 +269,7 @@ fn ws_event(server: &Server, id: u64, skipped: &mut Vec<Event>) -> Event {
         match next(server) {
             Event::WebSocketAnswer { id: i, .. }
             | Event::WebSocketSend { id: i, .. }
-            | Event::WebSocketClose { id: i }
+            | Event::WebSocketClose { id: i, .. }
                 if i != id =>
             {
                 panic!("an event of another WebSocket ({i})")
@@ -370,7 +372,7 @@ fn websockets_framed_by_the_host_are_served_message_by_message() {
     assert_eq!(sent_text(ws_event(&server, id, &mut skipped)), "41");
     assert!(matches!(
         ws_event(&server, id, &mut skipped),
-        Event::WebSocketClose { .. }
+        Event::WebSocketClose { code: 1000, .. }
     ));
 
     // a refused handshake: the refusal rtio's listener would send
@@ -461,4 +463,37 @@ fn a_long_poll_whose_client_goes_away_closes_its_session() {
         io.cancel_request(token).is_err(),
         "answered or cancelled: gone"
     );
+}
+
+#[test]
+fn a_bridged_websocket_over_tls_is_secure_and_closes_with_the_protocol_s_code() {
+    let server = start(Config::default().listen(false).max_payload(1000));
+    let io = server.io();
+    let mut skipped = Vec::new();
+    let id = io
+        .open_websocket(HttpRequest {
+            secure: true,
+            ..request("GET", "/socket.io/?EIO=4&transport=websocket", "")
+        })
+        .unwrap();
+    io.websocket_receive(id, WsMessage::Text("40".into()))
+        .unwrap();
+    assert!(matches!(
+        ws_event(&server, id, &mut skipped),
+        Event::WebSocketAnswer { .. }
+    ));
+    sent_text(ws_event(&server, id, &mut skipped));
+    sent_text(ws_event(&server, id, &mut skipped));
+    match skipped.pop().unwrap_or_else(|| next(&server)) {
+        Event::Connect { handshake, .. } => assert!(handshake.secure),
+        other => panic!("{other:?}"),
+    }
+
+    // over max_payload: engine.io's WebSocket closes with 1009, and so must the host's
+    let big = format!("42[\"x\",\"{}\"]", "a".repeat(2000));
+    io.websocket_receive(id, WsMessage::Text(big)).unwrap();
+    assert!(matches!(
+        ws_event(&server, id, &mut skipped),
+        Event::WebSocketClose { code: 1009, .. }
+    ));
 }

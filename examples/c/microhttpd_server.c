@@ -76,9 +76,8 @@ int main(int argc, char **argv) {
     if (strcmp(argv[i], "--port") == 0) port = (uint16_t)strtoul(argv[i + 1], NULL, 10);
   }
   rtio_config *config = rtio_config_new();
-  /* rtio's own listener is not used: loopback, any port. */
-  report("host", rtio_config_set_host(config, "127.0.0.1"));
-  report("port", rtio_config_set_port(config, 0));
+  /* libmicrohttpd owns the port: rtio runs no listener of its own. */
+  report("listen", rtio_config_set_listen(config, false));
   report("callback", rtio_config_set_callback(config, on_event, NULL));
   sigset_t stop;
   sigemptyset(&stop);

@@ -859,8 +859,9 @@ int main(int argc, char **argv) {
   } else if (redis_key || redis_sharded) {
     return usage("--redis-key and --redis-sharded need --redis");
   }
-  /* Embedded, rtio's own listener is unused: any free port. */
-  if (embedded || port_given) CHECK(rtio_config_set_port(config, embedded ? 0 : (uint16_t)port_flag));
+  /* Embedded, libmicrohttpd owns the port: rtio runs no listener of its own. */
+  if (embedded) CHECK(rtio_config_set_listen(config, false));
+  else if (port_given) CHECK(rtio_config_set_port(config, (uint16_t)port_flag));
   CHECK(rtio_config_set_callback(config, on_event, NULL));
 
   /* Block the stop signals in every thread; the main thread waits for them below. */

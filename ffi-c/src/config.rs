@@ -99,6 +99,25 @@ pub unsafe extern "C" fn rtio_config_set_port(config: *mut rtio_config, port: u1
     })
 }
 
+/// Whether rtio runs an HTTP listener of its own (true, the default). False when your own
+/// HTTP server hands every request over (`rtio_handle_request`, `rtio_adopt_websocket`,
+/// `rtio_open_websocket`): nothing is bound, `rtio_server_port` gives 0, host and port are
+/// ignored.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_listen(
+    config: *mut rtio_config,
+    listen: bool,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        c.config = std::mem::take(&mut c.config).listen(listen);
+        Ok(())
+    })
+}
+
 /// Sets the endpoint path (default `/socket.io/`); must start with `/`.
 ///
 /// # Safety

@@ -76,7 +76,8 @@ pub enum rtio_event_type {
     /// is UTF-8; `rtio_event_count` gives the WebSocket opcode too: 1 text, 2 binary).
     WebSocketSend = 13,
     /// rtio ended a WebSocket the host frames itself (its id: `rtio_event_token`): close it
-    /// (e.g. with status 1000); nothing more comes for it, and `rtio_websocket_receive` /
+    /// with the close code `rtio_event_status` gives (1000 a normal end, 1009 a message over
+    /// the payload limit, 1002 / 1007 a protocol violation); nothing more comes for it, and `rtio_websocket_receive` /
     /// `rtio_websocket_close` on it return `RTIO_STATUS_UNKNOWN_REQUEST`.
     WebSocketClose = 14,
 }
@@ -163,7 +164,7 @@ fn headers_json(headers: &Headers) -> serde_json::Value {
     serde_json::Value::Object(map)
 }
 
-/// The handshake as JSON: `{"address","port","query","headers":{...},"issued"}`.
+/// The handshake as JSON: `{"address","port","query","headers":{...},"issued","secure"}`.
 fn handshake_json(h: &Handshake) -> String {
     serde_json::json!({
         "address": h.remote_addr.ip().to_string(),
@@ -171,6 +172,7 @@ fn handshake_json(h: &Handshake) -> String {
         "query": h.query,
         "headers": headers_json(&h.headers),
         "issued": h.issued_ms,
+        "secure": h.secure,
     })
     .to_string()
 }
@@ -327,8 +329,9 @@ impl rtio_event {
                     ..rtio_event::blank(rtio_event_type::WebSocketSend)
                 }
             }
-            Event::WebSocketClose { id } => rtio_event {
+            Event::WebSocketClose { id, code } => rtio_event {
                 token: id,
+                status: code,
                 ..rtio_event::blank(rtio_event_type::WebSocketClose)
             },
             Event::Request { request, info } => rtio_event {
@@ -594,7 +597,8 @@ pub unsafe extern "C" fn rtio_event_reason(ev: *const rtio_event) -> *const c_ch
 
 /// The connection's handshake as a JSON object, on connect and connect-request events:
 /// `{"address":"127.0.0.1","port":50000,"query":"EIO=4&transport=polling",
-/// "headers":{"user-agent":"..."},"issued":<ms since epoch>}`.
+/// "headers":{"user-agent":"..."},"issued":<ms since epoch>,"secure":false}` (`secure`: it
+/// came over TLS, see `rtio_http_request.secure`).
 /// On a request event, the HTTP request: `{"method":"GET",
 /// "url":"/socket.io/?EIO=4&transport=polling","query":"EIO=4&transport=polling",
 /// "headers":{"origin":"..."},"address":"127.0.0.1","port":50000,
@@ -791,7 +795,7 @@ pub unsafe extern "C" fn rtio_event_socket_rooms(
 }
 
 /// Socket `index`'s handshake as a JSON object, in the form of `rtio_event_handshake`
-/// (`{"address","port","query","headers":{...},"issued"}`; for a socket on another node, as
+/// (`{"address","port","query","headers":{...},"issued","secure"}`; for a socket on another node, as
 /// that node reported it). NUL-terminated; `len` (if not NULL) receives its length; NULL
 /// when out of range. Owned by the event.
 ///
@@ -856,7 +860,8 @@ pub unsafe extern "C" fn rtio_event_socket_local(ev: *const rtio_event, index: u
 }
 
 /// The HTTP status code of an `RTIO_EVENT_TYPE_HTTP_RESPONSE` or
-/// `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event (0 otherwise).
+/// `RTIO_EVENT_TYPE_WEB_SOCKET_ANSWER` event, the WebSocket close code of an
+/// `RTIO_EVENT_TYPE_WEB_SOCKET_CLOSE` event (0 otherwise).
 ///
 /// # Safety
 /// `ev` is NULL or a live event.

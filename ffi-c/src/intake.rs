@@ -45,6 +45,9 @@ pub struct rtio_http_request {
     /// The client's address as text, `"1.2.3.4:5678"`, `"[::1]:5678"` or an address without
     /// port (port 0); NULL means unknown (`0.0.0.0:0`). The handshake reports it.
     pub remote_addr: *const c_char,
+    /// True when your server received the request over TLS (https / wss): the session's
+    /// handshake reports it as `secure`, as socket.io's does.
+    pub secure: bool,
 }
 
 fn remote(text: Option<&str>) -> FfiResult<SocketAddr> {
@@ -110,6 +113,7 @@ unsafe fn request(req: *const rtio_http_request, what: &str) -> FfiResult<HttpRe
         headers,
         body,
         remote_addr,
+        secure: r.secure,
     })
 }
 

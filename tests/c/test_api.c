@@ -245,18 +245,23 @@ static bool fd_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
 
 static void test_intake(void) {
   rtio_config *cfg = rtio_config_new();
-  EXPECT_STATUS(rtio_config_set_port(cfg, 0), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_listen(NULL, false), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_listen(cfg, false), RTIO_STATUS_OK);
   rtio_server *s = NULL;
   EXPECT_STATUS(rtio_server_start(cfg, &s), RTIO_STATUS_OK);
   rtio_config_free(cfg);
   if (!s) return;
+  uint16_t own_port = 1;
+  EXPECT_STATUS(rtio_server_port(s, &own_port), RTIO_STATUS_OK);
+  EXPECT(own_port == 0); /* no listener of rtio's own: every request comes from the host */
   uint64_t token = 0;
   rtio_http_header headers[] = {{"Host", "example.test"}, {"Accept", "*/*"}};
   rtio_http_request req = {.method = "GET",
                            .url = "/socket.io/?EIO=4&transport=polling",
                            .headers = headers,
                            .headers_len = 2,
-                           .remote_addr = "127.0.0.1:40000"};
+                           .remote_addr = "127.0.0.1:40000",
+                           .secure = true};
 
   /* Misuse: every bad argument is an error code with a message. */
   EXPECT_STATUS(rtio_handle_request(NULL, &req, &token), RTIO_STATUS_NULL_POINTER);
@@ -317,7 +322,7 @@ static void test_intake(void) {
     rtio_event_free(ev);
   }
   /* A POST with a body (the namespace connect) on that session: answered "ok", and the
-   * socket's handshake carries the remote address the host gave. */
+   * socket's handshake carries the remote address the host gave and that it came over TLS. */
   char url[128];
   snprintf(url, sizeof url, "/socket.io/?EIO=4&transport=polling&sid=%s", sid);
   rtio_http_request post = req;
@@ -343,7 +348,8 @@ static void test_intake(void) {
       const char *h = rtio_event_handshake(e, &hl);
       double port = 0;
       rtio_json_get_number(h, hl, "/port", &port);
-      connected = strcmp(address, "127.0.0.1") == 0 && port == 40000;
+      connected = strcmp(address, "127.0.0.1") == 0 && port == 40000 &&
+                  strstr(h, "\"secure\":true") != NULL;
     }
     rtio_event_free(e);
   }

@@ -457,6 +457,7 @@ mod tests {
                     headers: Default::default(),
                     query: String::new(),
                     issued_ms: 0,
+                    secure: false,
                 }),
                 auth: "{}".into(),
                 data: None,

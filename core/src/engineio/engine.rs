@@ -22,6 +22,11 @@ use crate::config::{Config, CorsOrigins};
 use crate::http::{self, Body, RequestBody};
 use crate::timers::FixedDelay;
 
+/// Marks a request that came over TLS (the host terminated it): its session's handshake
+/// is `secure`.
+#[derive(Clone, Copy)]
+pub(crate) struct OverTls;
+
 /// A message received from a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -395,6 +400,7 @@ impl<H: EngineHandler> Engine<H> {
         let handshake = Handshake {
             remote_addr: remote,
             headers: Headers::from(req.headers()),
+            secure: req.extensions().get::<OverTls>().is_some(),
             query: query.clone(),
             issued_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)

@@ -10,7 +10,7 @@ mod session;
 pub(crate) mod websocket;
 pub(crate) mod ws_conn;
 
-pub(crate) use engine::{random_id, EioError};
+pub(crate) use engine::{random_id, EioError, OverTls};
 pub use engine::{Engine, EngineHandler, Entry, Message};
 pub use gate::{Refusal, RequestAnswer, RequestInfo};
 pub use session::{CloseReason, Handshake, Headers, Queued, Session, Transport};

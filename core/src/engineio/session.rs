@@ -98,6 +98,10 @@ pub struct Handshake {
     pub query: String,
     /// When the session opened, as milliseconds since the Unix epoch.
     pub issued_ms: u64,
+    /// The connection came over TLS (`https` / `wss`): socket.io's `handshake.secure`.
+    /// True when the host that handed the request over terminated TLS
+    /// ([`crate::HttpRequest::secure`]).
+    pub secure: bool,
 }
 
 /// Request headers as a session keeps them for its whole life: every name (lower case, as
@@ -402,6 +406,7 @@ mod tests {
             headers: Headers::default(),
             query: String::new(),
             issued_ms: 0,
+            secure: false,
         };
         Session::new(
             "sid".into(),

@@ -157,6 +157,8 @@ pub(crate) async fn run<R, S, Fut>(
     }
     let (mut read, mut write) = client.into_split();
     let mut partial: Option<(u8, Vec<u8>)> = None;
+    // What the host closes with when rtio's end breaks off without a close frame.
+    let mut code = ABNORMAL;
     loop {
         tokio::select! {
             what = from_host.recv() => match what {
@@ -176,7 +178,10 @@ pub(crate) async fn run<R, S, Fut>(
             frame = next_frame(&mut read, &mut buf) => {
                 let Some((fin, opcode, payload)) = frame else { break };
                 match opcode {
-                    0x8 => break,
+                    0x8 => {
+                        code = close_code(&payload);
+                        break;
+                    }
                     0x9 => {
                         // (rtio sends no WebSocket pings; answered all the same)
                         if write.write_all(&client_frame(0xA, &payload)).await.is_err() { break; }
@@ -210,7 +215,20 @@ pub(crate) async fn run<R, S, Fut>(
         }
     }
     bridges.remove(id);
-    to_host.report(Event::WebSocketClose { id }).await;
+    to_host.report(Event::WebSocketClose { id, code }).await;
+}
+
+/// The close code rtio's end sent the host's client on its behalf: 1011 (internal error)
+/// for a connection that ended without a close frame, which a peer may not send as 1006.
+const ABNORMAL: u16 = 1011;
+
+/// The code of a close frame's `payload` (RFC 6455 §5.5.1); 1000 when it carries none
+/// (1005 "no status" is not sent on the wire either).
+fn close_code(payload: &[u8]) -> u16 {
+    match payload {
+        [hi, lo, ..] => u16::from_be_bytes([*hi, *lo]),
+        _ => 1000,
+    }
 }
 
 /// The handshake's answer, read from the client end (`None` when the connection broke).

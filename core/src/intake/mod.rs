@@ -22,7 +22,7 @@ use hyper::{Request, Response};
 use tokio::io::AsyncWriteExt;
 
 use crate::engineio::websocket::{is_upgrade_request, Adopted};
-use crate::engineio::{CloseReason, EioError, Engine};
+use crate::engineio::{CloseReason, EioError, Engine, OverTls};
 use crate::event::Event;
 use crate::server::Io;
 use crate::socketio::Sio;
@@ -45,6 +45,9 @@ pub struct HttpRequest {
     pub body: Bytes,
     /// The client's address (what the handshake reports as its address).
     pub remote_addr: SocketAddr,
+    /// The host's server received it over TLS (`https`, `wss`): the session's handshake
+    /// reports it as `secure`, as socket.io's does.
+    pub secure: bool,
 }
 
 /// rtio's answer to an [`HttpRequest`], for the host to write.
@@ -66,6 +69,9 @@ impl HttpRequest {
             .uri(self.url.as_str());
         for (name, value) in &self.headers {
             builder = builder.header(name.as_str(), value.as_str());
+        }
+        if self.secure {
+            builder = builder.extension(OverTls);
         }
         builder.body(Full::new(self.body.clone())).ok()
     }

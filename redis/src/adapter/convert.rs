@@ -119,7 +119,7 @@ pub(crate) fn to_remote(info: &SocketInfo) -> RemoteSocket {
         time: js_date(hs.issued_ms),
         address: hs.remote_addr.ip().to_string(),
         xdomain,
-        secure: false,
+        secure: hs.secure,
         issued: hs.issued_ms,
         url,
         query: parse_query(&hs.query),
@@ -163,6 +163,7 @@ pub(crate) fn from_remote(socket: RemoteSocket, nsp: &Arc<str>) -> SocketInfo {
         .and_then(Value::as_f64)
         .filter(|f| *f >= 0.0)
         .map_or(0, |f| f as u64);
+    let secure = matches!(hs.get("secure"), Some(Value::Bool(true)));
     let auth = match hs.get("auth") {
         Some(v) if !v.is_null() => encode_json(v),
         _ => "{}".to_string(),
@@ -176,6 +177,7 @@ pub(crate) fn from_remote(socket: RemoteSocket, nsp: &Arc<str>) -> SocketInfo {
             headers,
             query,
             issued_ms,
+            secure,
         }),
         auth,
         data: socket.data.as_ref().map(encode_json),
