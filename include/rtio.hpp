@@ -212,6 +212,8 @@ class Config {
   }
   Config &host(const std::string &h) { return set(rtio_config_set_host(cfg_.get(), h.c_str())); }
   Config &port(uint16_t p) { return set(rtio_config_set_port(cfg_.get(), p)); }
+  /// false: no listener of rtio's own (your server hands requests over; see rtio_config_set_listen).
+  Config &listen(bool on) { return set(rtio_config_set_listen(cfg_.get(), on)); }
   Config &path(const std::string &p) { return set(rtio_config_set_path(cfg_.get(), p.c_str())); }
   Config &ping(uint32_t interval_ms, uint32_t timeout_ms) {
     return set(rtio_config_set_ping(cfg_.get(), interval_ms, timeout_ms));
