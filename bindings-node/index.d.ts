@@ -226,7 +226,7 @@ export interface Handshake {
   address: string;
   /** Whether the request came with an `Origin` header. */
   xdomain: boolean;
-  /** Whether the connection is encrypted (rtio serves plain HTTP: false). */
+  /** Whether the handshake came over TLS: true through an `https.Server` rtio is attached to. */
   secure: boolean;
   /** When the connection opened, in milliseconds since the epoch. */
   issued: number;

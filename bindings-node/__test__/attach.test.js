@@ -294,6 +294,82 @@ test('an https.Server with a self-signed certificate: polling, websocket and upg
   }
 });
 
+/**
+ * Over wss to `port`: opens a raw WebSocket to the Engine.IO path, connects to `/`, sends an
+ * `echo` event whose Engine.IO message is `size` bytes long; resolves to `{ echoed }` (the
+ * length the server saw) or `{ closed }` (the close code the client got).
+ */
+async function wssMessage(port, ca, size) {
+  const WebSocket = require('ws');
+  const ws = new WebSocket(`wss://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, { ca });
+  try {
+    const messages = [];
+    let wake = () => {};
+    ws.on('message', (data) => {
+      messages.push(data.toString());
+      wake();
+    });
+    const closed = new Promise((resolve) => ws.once('close', (code) => resolve({ closed: code })));
+    ws.on('error', () => {});
+    /** The next message starting with `prefix` (or the close, whichever comes first). */
+    const take = (prefix) =>
+      withTimeout(
+        Promise.race([
+          closed,
+          new Promise((resolve) => {
+            const look = () => {
+              const i = messages.findIndex((m) => m.startsWith(prefix));
+              if (i >= 0) resolve(messages.splice(i, 1)[0]);
+            };
+            wake = look;
+            look();
+          }),
+        ]),
+        STEP_MS,
+        `a "${prefix}" message over wss`,
+      );
+    assert.match(await take('0{'), /^0\{"sid"/);
+    ws.send('40');
+    assert.match(await take('40'), /^40\{"sid"/);
+    const head = '42["echo","';
+    ws.send(`${head}${'x'.repeat(size - head.length - 2)}"]`);
+    const answer = await take('42["echo",');
+    if (typeof answer === 'object') return answer;
+    return { echoed: JSON.parse(answer.slice(2))[1] };
+  } finally {
+    ws.terminate();
+  }
+}
+
+test('over wss, a message over maxHttpBufferSize closes the WebSocket with 1009, one at the limit passes, as socket.io 4.8', async (t) => {
+  let tls;
+  try {
+    tls = selfSigned();
+  } catch (err) {
+    return t.skip(`openssl is missing: ${err.message}`);
+  }
+  const limit = 2000;
+  const socketIoDir = path.resolve(__dirname, '..', '..', 'tests', 'interop', 'node_modules', 'socket.io');
+  const implementations = { rtio: (srv, opts) => new Server(srv, opts) };
+  if (fs.existsSync(path.join(socketIoDir, 'package.json'))) {
+    implementations['socket.io'] = (srv, opts) => new (require(socketIoDir).Server)(srv, opts);
+  } else t.diagnostic('tests/interop dependencies not installed: rtio only');
+  for (const [name, make] of Object.entries(implementations)) {
+    const server = https.createServer(tls, (req, res) => res.end('app'));
+    const io = make(server, { maxHttpBufferSize: limit });
+    io.on('connection', (socket) => socket.on('echo', (text) => socket.emit('echo', text.length)));
+    const port = await listening(server);
+    try {
+      const head = '42["echo","'.length + 2;
+      assert.deepEqual(await wssMessage(port, tls.cert, limit), { echoed: limit - head }, `${name}: a message of maxHttpBufferSize bytes`);
+      assert.deepEqual(await wssMessage(port, tls.cert, limit + 1), { closed: 1009 }, `${name}: one byte more`);
+      assert.deepEqual(await wssMessage(port, tls.cert, limit * 4), { closed: 1009 }, `${name}: far more`);
+    } finally {
+      await new Promise((resolve) => io.close(resolve));
+    }
+  }
+});
+
 test('bad input to the native intake is a clear error, never a crash; a middleware error refuses the request', async () => {
   const server = http.createServer();
   const io = new Server(server);
@@ -305,13 +381,14 @@ test('bad input to the native intake is a clear error, never a crash; a middlewa
     const native = io._native;
     const url = '/socket.io/?EIO=4&transport=polling';
     const none = Buffer.alloc(0);
-    assert.throws(() => native.handleRequest('GET', url, ['host'], none, '127.0.0.1', 1), /name, value pairs/);
-    assert.throws(() => native.handleRequest('GET', url, [], none, 'not-an-ip', 1), /not an IP address/);
-    assert.throws(() => native.handleRequest('GET', url, [], none, '127.0.0.1', 70000), /out of range/);
-    assert.throws(() => native.adoptWebSocket(-1, 'GET', url, [], none, '127.0.0.1', 1), /not a file descriptor/);
+    assert.throws(() => native.handleRequest('GET', url, ['host'], none, '127.0.0.1', 1, false), /name, value pairs/);
+    assert.throws(() => native.handleRequest('GET', url, [], none, 'not-an-ip', 1, false), /not an IP address/);
+    assert.throws(() => native.handleRequest('GET', url, [], none, '127.0.0.1', 70000, false), /out of range/);
+    assert.throws(() => native.handleRequest('GET', url, [], none, '127.0.0.1', 1, 'yes'), /bool/);
+    assert.throws(() => native.adoptWebSocket(-1, 'GET', url, [], none, '127.0.0.1', 1, false), /not a file descriptor/);
     const fd = fs.openSync(__filename, 'r');
     try {
-      assert.throws(() => native.adoptWebSocket(fd, 'GET', url, [], none, '127.0.0.1', 1), /not a connected TCP socket/);
+      assert.throws(() => native.adoptWebSocket(fd, 'GET', url, [], none, '127.0.0.1', 1, false), /not a connected TCP socket/);
     } finally {
       fs.closeSync(fd);
     }

@@ -48,9 +48,24 @@ function headerObject(pairs) {
   return headers;
 }
 
+/** Whether the app's server received on `socket` over TLS (an `https.Server`'s TLSSocket). */
+function overTls(socket) {
+  return socket.encrypted === true;
+}
+
+/**
+ * The code a bridged WebSocket closes with: rtio's, when ws may send it (1005 and 1006 are
+ * never sent on the wire; ws throws on them), else 1011.
+ */
+function closeCode(code) {
+  const n = Number(code);
+  const sendable = (n >= 1000 && n <= 1014 && n !== 1004 && n !== 1005 && n !== 1006) || (n >= 3000 && n <= 4999);
+  return sendable ? n : 1011;
+}
+
 /** True for a socket whose descriptor the core can take: plain TCP (not TLS: Node holds the TLS state). */
 function adoptableFd(socket) {
-  if (socket.encrypted) return -1;
+  if (overTls(socket)) return -1;
   const handle = socket._handle;
   return handle && typeof handle.fd === 'number' ? handle.fd : -1;
 }
@@ -220,7 +235,7 @@ class Attachment {
     let token = null;
     if (native) {
       try {
-        token = native.handleRequest(req.method, req.url, req.rawHeaders, body, address, req.socket.remotePort);
+        token = native.handleRequest(req.method, req.url, req.rawHeaders, body, address, req.socket.remotePort, overTls(req.socket));
       } catch (err) {
         this.io._report(err, 'handing a request over to rtio');
       }
@@ -307,7 +322,7 @@ class Attachment {
       if (address === undefined) return socket.destroy();
       if (!/[?&]sid=/.test(req.url)) this.io._keepRequest(req);
       try {
-        native.adoptWebSocket(fd, req.method, req.url, req.rawHeaders, Buffer.concat(chunks), address, socket.remotePort);
+        native.adoptWebSocket(fd, req.method, req.url, req.rawHeaders, Buffer.concat(chunks), address, socket.remotePort, overTls(socket));
       } catch (e) {
         this.io._report(e, 'handing a WebSocket over to rtio');
         return refuse(400, 'Bad request');
@@ -328,7 +343,7 @@ Attachment.prototype._bridge = function bridge(req, socket, head, refuse) {
   if (!native || address === undefined) return refuse(503, 'Server is not running');
   let id = null;
   try {
-    id = native.openWebSocket(req.method, req.url, req.rawHeaders, address, socket.remotePort);
+    id = native.openWebSocket(req.method, req.url, req.rawHeaders, address, socket.remotePort, overTls(socket));
   } catch (e) {
     this.io._report(e, 'handing a WebSocket over to rtio');
     return refuse(400, 'Bad request');
@@ -356,7 +371,9 @@ Attachment.prototype.wsAnswer = function wsAnswer(id, data, bins) {
   }
   if (!this.wss) {
     const { WebSocketServer } = require('ws');
-    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.io._maxBodyBytes() });
+    // The core applies maxHttpBufferSize and gives the close code (1009); ws's own bound, one
+    // byte above, only keeps Node from buffering more than that before the core sees it.
+    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.io._maxBodyBytes() + 1 });
     // engine.io's hooks on the 101 Node writes here, as engine.io does with ws
     this.wss.on('headers', (lines, req) => {
       const engine = this.io._engine;
@@ -388,7 +405,7 @@ Attachment.prototype.wsAnswer = function wsAnswer(id, data, bins) {
     ws.on('error', () => {});
     for (const message of entry.queue) ws.send(message);
     entry.queue = [];
-    if (entry.closed) ws.close();
+    if (entry.closed) ws.close(entry.code);
   });
 };
 
@@ -401,12 +418,13 @@ Attachment.prototype.wsSend = function wsSend(id, text, bins) {
   else entry.queue.push(message);
 };
 
-/** rtio ended a bridged WebSocket. */
-Attachment.prototype.wsClose = function wsClose(id) {
+/** rtio ended a bridged WebSocket: the client gets rtio's close code (1009 for a message too big…). */
+Attachment.prototype.wsClose = function wsClose(id, code) {
   const entry = this.bridged.get(id);
   if (!entry) return;
   entry.closed = true;
-  if (entry.ws) entry.ws.close();
+  entry.code = closeCode(code);
+  if (entry.ws) entry.ws.close(entry.code);
   else {
     this.bridged.delete(id);
     entry.socket.destroy();

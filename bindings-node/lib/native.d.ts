@@ -130,12 +130,13 @@ export declare class NativeServer {
   /**
    * Hands over one request to the Engine.IO path that the host's own `http.Server`
    * received (polling, handshake, CORS preflight): `headers` is Node's `rawHeaders`
-   * (name, value, name, value…), `body` the whole body. Returns a token at once; the answer
-   * arrives as a `KIND_HTTP_RESPONSE` event with it, on the JS thread, when rtio has it (a
-   * long-poll GET: once packets are queued). Null when the server stopped; throws on a
-   * bad address or an odd header list.
+   * (name, value, name, value…), `body` the whole body, `secure` whether it came over TLS
+   * (an `https.Server`: the session's handshake is then `secure`). Returns a token at
+   * once; the answer arrives as a `KIND_HTTP_RESPONSE` event with it, on the JS thread,
+   * when rtio has it (a long-poll GET: once packets are queued). Null when the server
+   * stopped; throws on a bad address or an odd header list.
    */
-  handleRequest(method: string, url: string, headers: Array<string>, body: Buffer, remoteAddress: string, remotePort: number): number | null
+  handleRequest(method: string, url: string, headers: Array<string>, body: Buffer, remoteAddress: string, remotePort: number, secure: boolean): number | null
   /**
    * Gives up a request handed over with `handleRequest` whose client's connection closed
    * before the answer: no `KIND_HTTP_RESPONSE` comes for it, and a long-poll GET's session
@@ -146,18 +147,20 @@ export declare class NativeServer {
    * Takes over the TCP connection of a WebSocket handshake to the Engine.IO path that the
    * host's `http.Server` read (its `upgrade` event): `fd` is the socket's descriptor, which
    * rtio duplicates (the caller then destroys its own socket object, which closes only its
-   * copy); `early` the bytes read past the request's head. rtio writes the answer (101 or
+   * copy); `early` the bytes read past the request's head; `secure` as in
+   * `handleRequest` (false for a descriptor Node reads plain TCP from). rtio writes the answer (101 or
    * the refusal) and serves the WebSocket on its runtime. False when the server stopped;
    * throws on a bad descriptor, address or header list.
    */
-  adoptWebSocket(fd: number, method: string, url: string, headers: Array<string>, early: Buffer, remoteAddress: string, remotePort: number): boolean
+  adoptWebSocket(fd: number, method: string, url: string, headers: Array<string>, early: Buffer, remoteAddress: string, remotePort: number, secure: boolean): boolean
   /**
    * Opens a WebSocket whose framing Node does (an `https.Server`'s upgrade, TLS being
-   * Node's): `headers` as in `handleRequest`. Returns its id at once (null when the server
-   * stopped); rtio's answer arrives as `KIND_WS_ANSWER`, its messages as `KIND_WS_SEND`, its
-   * end as `KIND_WS_CLOSE`, all with that id.
+   * Node's): `headers` and `secure` as in `handleRequest`. Returns its id at once (null
+   * when the server stopped); rtio's answer arrives as `KIND_WS_ANSWER`, its messages as
+   * `KIND_WS_SEND`, its end as `KIND_WS_CLOSE` (with the close code for the client), all
+   * with that id.
    */
-  openWebSocket(method: string, url: string, headers: Array<string>, remoteAddress: string, remotePort: number): number | null
+  openWebSocket(method: string, url: string, headers: Array<string>, remoteAddress: string, remotePort: number, secure: boolean): number | null
   /**
    * A message the client sent on WebSocket `id` (`openWebSocket`): `text`, or `binary`.
    * False when that WebSocket is closed.
@@ -264,7 +267,11 @@ export declare const KIND_SERVER_SIDE_EMIT: number
  */
 export declare const KIND_WS_ANSWER: number
 
-/** Event kind (an event's first field): rtio ended WebSocket `id`; the host closes it. */
+/**
+ * Event kind (an event's first field): rtio ended WebSocket `id`; the host closes it with the
+ * close code in `data` (decimal text: 1000 normal, 1009 message too big, 1002 / 1007 protocol
+ * violation, 1011 when rtio's end broke off).
+ */
 export declare const KIND_WS_CLOSE: number
 
 /**
@@ -318,7 +325,7 @@ export declare function opening(sid: string): unknown | null
  */
 export declare function openingHeaders(opening: unknown): Record<string, string>
 
-/** The address, port, query and time of an opening. A new object on each call. */
+/** The address, port, query, time and TLS of an opening. A new object on each call. */
 export declare function openingInfo(opening: unknown): OpeningInfo
 
 /** What a socket shows of its connection besides the headers. */
@@ -333,6 +340,8 @@ export interface OpeningInfo {
   query: string
   /** When the connection opened, in milliseconds since the Unix epoch. */
   issued: number
+  /** The opening request came over TLS (socket.io's `handshake.secure`). */
+  secure: boolean
 }
 
 /**

@@ -548,7 +548,7 @@ class Server {
       if (ev.kind === KIND_HTTP_RESPONSE) attachment.answer(ev.id, ev.data, ev.bins);
       else if (ev.kind === KIND_WS_ANSWER) attachment.wsAnswer(ev.id, ev.data, ev.bins);
       else if (ev.kind === KIND_WS_SEND) attachment.wsSend(ev.id, ev.data, ev.bins);
-      else attachment.wsClose(ev.id);
+      else attachment.wsClose(ev.id, ev.data);
       return;
     }
     if (run.closing && ev.kind !== KIND_ACK) {
@@ -707,11 +707,7 @@ class Server {
     if (run.gated.size === 0) return;
     const info = socket._openingInfo();
     const entry = run.gated.get(gatedKey(info.address, info.remotePort, `?${info.query}`));
-    if (entry) {
-      socket._request = entry.req;
-      // TLS done by the app's https.Server
-      if (entry.req.socket && entry.req.socket.encrypted) socket.handshake.secure = true;
-    }
+    if (entry) socket._request = entry.req;
   }
 
   _onConnectRequest(ev, run) {

@@ -81,14 +81,15 @@ const HANDSHAKE = {
   time: computed('time', (state) => new Date(infoOf(state).issued) + ''),
   address: computed('address', (state) => infoOf(state).address),
   xdomain: computed('xdomain', (_, handshake) => Boolean(handshake.headers.origin)),
+  secure: computed('secure', (state) => infoOf(state).secure),
   issued: computed('issued', (state) => infoOf(state).issued),
   url: computed('url', (state, handshake) => `${handshake[PATH]}/?${infoOf(state).query}`),
   query: computed('query', (state) => querystring.parse(infoOf(state).query)),
 };
 
 /**
- * socket.io's handshake object, with its fields in socket.io's order. `secure` and `auth` are
- * plain values; the others are computed on first read: most apps read `auth` and little
+ * socket.io's handshake object, with its fields in socket.io's order. `auth` is a plain value;
+ * the others are computed on first read: most apps read `auth` and little
  * else, and each socket would otherwise keep its own copy of every header (a browser sends a
  * dozen), of its address and of its query as JS strings.
  */
@@ -101,8 +102,8 @@ function buildHandshake(server, ev) {
     time: HANDSHAKE.time,
     address: HANDSHAKE.address,
     xdomain: HANDSHAKE.xdomain,
+    secure: HANDSHAKE.secure,
   });
-  handshake.secure = false;
   Object.defineProperties(handshake, { issued: HANDSHAKE.issued, url: HANDSHAKE.url, query: HANDSHAKE.query });
   handshake.auth = parseAuth(ev.data);
   return handshake;

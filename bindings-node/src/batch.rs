@@ -169,7 +169,9 @@ pub const KIND_WS_ANSWER: u32 = 13;
 /// `data` the text, or `bins` one Buffer for a binary message.
 #[napi]
 pub const KIND_WS_SEND: u32 = 14;
-/// Event kind (an event's first field): rtio ended WebSocket `id`; the host closes it.
+/// Event kind (an event's first field): rtio ended WebSocket `id`; the host closes it with the
+/// close code in `data` (decimal text: 1000 normal, 1009 message too big, 1002 / 1007 protocol
+/// violation, 1011 when rtio's end broke off).
 #[napi]
 pub const KIND_WS_CLOSE: u32 = 15;
 
@@ -572,8 +574,9 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
             }
             ev
         }
-        Event::WebSocketClose { id, .. } => NativeEvent {
+        Event::WebSocketClose { id, code } => NativeEvent {
             id: Some(id as f64),
+            data: Some(code.to_string()),
             ..NativeEvent::new(KIND_WS_CLOSE)
         },
     };
@@ -625,12 +628,13 @@ mod tests {
             },
             &mut out,
         );
-        convert(Event::WebSocketClose { id: 2, code: 1000 }, &mut out);
+        convert(Event::WebSocketClose { id: 2, code: 1009 }, &mut out);
         assert_eq!((out[0].kind, out[0].id), (KIND_WS_SEND, Some(2.0)));
         assert_eq!(out[0].data.as_deref(), Some("40"));
         assert!(out[1].data.is_none());
         assert_eq!(&out[1].bins.as_ref().unwrap()[0][..], &[1, 2]);
         assert_eq!((out[2].kind, out[2].id), (KIND_WS_CLOSE, Some(2.0)));
+        assert_eq!(out[2].data.as_deref(), Some("1009"));
     }
 
     #[test]

@@ -387,6 +387,7 @@ fn http_request(
     body: &[u8],
     remote_address: &str,
     remote_port: u32,
+    secure: bool,
 ) -> napi::Result<rtio::HttpRequest> {
     if !headers.len().is_multiple_of(2) {
         return Err(invalid(
@@ -410,7 +411,7 @@ fn http_request(
         headers: pairs,
         body: Bytes::copy_from_slice(body),
         remote_addr: std::net::SocketAddr::new(ip, port),
-        secure: false,
+        secure,
     })
 }
 
@@ -845,11 +846,14 @@ impl NativeServer {
 
     /// Hands over one request to the Engine.IO path that the host's own `http.Server`
     /// received (polling, handshake, CORS preflight): `headers` is Node's `rawHeaders`
-    /// (name, value, name, value…), `body` the whole body. Returns a token at once; the answer
-    /// arrives as a `KIND_HTTP_RESPONSE` event with it, on the JS thread, when rtio has it (a
-    /// long-poll GET: once packets are queued). Null when the server stopped; throws on a
-    /// bad address or an odd header list.
+    /// (name, value, name, value…), `body` the whole body, `secure` whether it came over TLS
+    /// (an `https.Server`: the session's handshake is then `secure`). Returns a token at
+    /// once; the answer arrives as a `KIND_HTTP_RESPONSE` event with it, on the JS thread,
+    /// when rtio has it (a long-poll GET: once packets are queued). Null when the server
+    /// stopped; throws on a bad address or an odd header list.
     #[napi]
+    // one positional argument per part of the request, as `adoptWebSocket`
+    #[allow(clippy::too_many_arguments)]
     pub fn handle_request(
         &self,
         method: String,
@@ -858,8 +862,17 @@ impl NativeServer {
         body: Buffer,
         remote_address: String,
         remote_port: u32,
+        secure: bool,
     ) -> napi::Result<Option<f64>> {
-        let request = http_request(method, url, headers, &body, &remote_address, remote_port)?;
+        let request = http_request(
+            method,
+            url,
+            headers,
+            &body,
+            &remote_address,
+            remote_port,
+            secure,
+        )?;
         token(self.io.handle_request(request))
     }
 
@@ -874,7 +887,8 @@ impl NativeServer {
     /// Takes over the TCP connection of a WebSocket handshake to the Engine.IO path that the
     /// host's `http.Server` read (its `upgrade` event): `fd` is the socket's descriptor, which
     /// rtio duplicates (the caller then destroys its own socket object, which closes only its
-    /// copy); `early` the bytes read past the request's head. rtio writes the answer (101 or
+    /// copy); `early` the bytes read past the request's head; `secure` as in
+    /// `handleRequest` (false for a descriptor Node reads plain TCP from). rtio writes the answer (101 or
     /// the refusal) and serves the WebSocket on its runtime. False when the server stopped;
     /// throws on a bad descriptor, address or header list.
     #[napi]
@@ -889,16 +903,26 @@ impl NativeServer {
         early: Buffer,
         remote_address: String,
         remote_port: u32,
+        secure: bool,
     ) -> napi::Result<bool> {
-        let request = http_request(method, url, headers, &[], &remote_address, remote_port)?;
+        let request = http_request(
+            method,
+            url,
+            headers,
+            &[],
+            &remote_address,
+            remote_port,
+            secure,
+        )?;
         let stream = duplicate(fd)?;
         done(self.io.adopt_websocket(stream, request, early.to_vec()))
     }
 
     /// Opens a WebSocket whose framing Node does (an `https.Server`'s upgrade, TLS being
-    /// Node's): `headers` as in `handleRequest`. Returns its id at once (null when the server
-    /// stopped); rtio's answer arrives as `KIND_WS_ANSWER`, its messages as `KIND_WS_SEND`, its
-    /// end as `KIND_WS_CLOSE`, all with that id.
+    /// Node's): `headers` and `secure` as in `handleRequest`. Returns its id at once (null
+    /// when the server stopped); rtio's answer arrives as `KIND_WS_ANSWER`, its messages as
+    /// `KIND_WS_SEND`, its end as `KIND_WS_CLOSE` (with the close code for the client), all
+    /// with that id.
     #[napi]
     pub fn open_web_socket(
         &self,
@@ -907,8 +931,17 @@ impl NativeServer {
         headers: Vec<String>,
         remote_address: String,
         remote_port: u32,
+        secure: bool,
     ) -> napi::Result<Option<f64>> {
-        let request = http_request(method, url, headers, &[], &remote_address, remote_port)?;
+        let request = http_request(
+            method,
+            url,
+            headers,
+            &[],
+            &remote_address,
+            remote_port,
+            secure,
+        )?;
         token(self.io.open_websocket(request))
     }
 

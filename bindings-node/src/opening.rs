@@ -211,9 +211,11 @@ pub struct OpeningInfo {
     pub query: String,
     /// When the connection opened, in milliseconds since the Unix epoch.
     pub issued: f64,
+    /// The opening request came over TLS (socket.io's `handshake.secure`).
+    pub secure: bool,
 }
 
-/// The address, port, query and time of an opening. A new object on each call.
+/// The address, port, query, time and TLS of an opening. A new object on each call.
 #[napi]
 pub fn opening_info(opening: Unknown) -> napi::Result<OpeningInfo> {
     with_handshake(opening, |h| OpeningInfo {
@@ -222,5 +224,6 @@ pub fn opening_info(opening: Unknown) -> napi::Result<OpeningInfo> {
         remote_port: u32::from(h.remote_addr.port()),
         query: h.query.clone(),
         issued: h.issued_ms as f64,
+        secure: h.secure,
     })
 }
