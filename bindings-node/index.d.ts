@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Http2SecureServer } from 'node:http2';
 
 // ---------------------------------------------------------------------------------------------
 // Event maps
@@ -628,26 +629,27 @@ export declare class Server<
    */
   constructor(opts?: Partial<ServerOptions>);
   constructor(port: number | string, opts?: Partial<ServerOptions>);
-  constructor(srv: HttpServer | HttpsServer, opts?: Partial<ServerOptions>);
+  constructor(srv: HttpServer | HttpsServer | Http2SecureServer, opts?: Partial<ServerOptions>);
 
   /** The main namespace (`/`). */
   readonly sockets: Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
   readonly opts: Partial<ServerOptions>;
 
   /** Starts listening on `port` (0: a free one), or attaches to an `http.Server` (see `attach`). */
-  listen(srv: number | string | HttpServer | HttpsServer, opts?: Partial<ServerOptions>): this;
+  listen(srv: number | string | HttpServer | HttpsServer | Http2SecureServer, opts?: Partial<ServerOptions>): this;
   /**
-   * Attaches to the app's own `http.Server` / `https.Server` (with a port: as `listen`).
-   * Requests to the path go to rtio, others to the app's `request` listeners; WebSocket
+   * Attaches to the app's own `http.Server` / `https.Server`, or an
+   * `http2.createSecureServer({ allowHTTP1: true })` (polling over HTTP/2, WebSocket over
+   * HTTP/1.1), with a port: as `listen`. Requests to the path go to rtio, others to the app's `request` listeners; WebSocket
    * upgrades to the path hand their TCP connection to rtio's core (an `https.Server`'s are
    * framed by Node with `ws`, messages going to the core and back); other upgrades stay the
    * app's. The client bundle is served at `<path>/socket.io.js` unless
    * `serveClient` is false. `close()` gives the app its listeners back and closes its server,
    * as socket.io does. rtio's core runs no listener of its own then.
    */
-  attach(srv: number | string | HttpServer | HttpsServer, opts?: Partial<ServerOptions>): this;
+  attach(srv: number | string | HttpServer | HttpsServer | Http2SecureServer, opts?: Partial<ServerOptions>): this;
   /** The app's server rtio is attached to (undefined when rtio listens on its own). */
-  readonly httpServer: HttpServer | HttpsServer | undefined;
+  readonly httpServer: HttpServer | HttpsServer | Http2SecureServer | undefined;
   /**
    * A stand-in for socket.io's Engine.IO server: `clientsCount` counts the open Engine.IO
    * connections, in a namespace or not. Attached to an `http.Server` only: `use(fn)` runs an
@@ -748,7 +750,7 @@ declare function rtio<
   ServerSideEvents extends EventsMap = DefaultEventsMap,
   SocketData = any,
 >(
-  port?: number | string | HttpServer | HttpsServer | Partial<ServerOptions>,
+  port?: number | string | HttpServer | HttpsServer | Http2SecureServer | Partial<ServerOptions>,
   opts?: Partial<ServerOptions>,
 ): Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
 

@@ -1,6 +1,7 @@
 'use strict';
 // rtio attached to the app's own server (issue 17): an Express 4 app written like the
-// tutorials, a plain http.Server, an https.Server with a self-signed certificate; the official
+// tutorials, Koa, Fastify, a plain http.Server, an https.Server with a self-signed certificate
+// (its wss close codes compared with socket.io 4.8's), an HTTP/2 server; the official
 // socket.io-client over websocket-only, polling-only and upgrade, on the app's port, beside the
 // app's own routes.
 
@@ -367,6 +368,61 @@ test('over wss, a message over maxHttpBufferSize closes the WebSocket with 1009,
     } finally {
       await new Promise((resolve) => io.close(resolve));
     }
+  }
+});
+
+test('an http2.createSecureServer({ allowHTTP1: true }): polling over HTTP/2 itself, HTTP/1.1 clients on every transport', async (t) => {
+  let tls;
+  try {
+    tls = selfSigned();
+  } catch (err) {
+    return t.skip(`openssl is missing: ${err.message}`);
+  }
+  const http2 = require('node:http2');
+  const server = http2.createSecureServer({ allowHTTP1: true, ...tls }, (req, res) => res.end(`h2 app ${req.httpVersion}`));
+  const io = new Server(server);
+  chat(io);
+  const port = await listening(server);
+  const base = `https://127.0.0.1:${port}`;
+  const session = http2.connect(base, { ca: tls.cert });
+  session.on('error', () => {});
+  /** One request over the HTTP/2 session: `{ status, body }`. */
+  const h2 = (path, { method = 'GET', body } = {}) =>
+    withTimeout(
+      new Promise((resolve, reject) => {
+        const stream = session.request({ ':path': path, ':method': method });
+        let status;
+        let text = '';
+        stream.setEncoding('utf8');
+        stream.on('response', (headers) => (status = headers[':status']));
+        stream.on('data', (chunk) => (text += chunk));
+        stream.on('end', () => resolve({ status, body: text }));
+        stream.on('error', reject);
+        stream.end(body);
+      }),
+      STEP_MS,
+      `${method} ${path} over HTTP/2`,
+    );
+  try {
+    assert.deepEqual(await h2('/'), { status: 200, body: 'h2 app 2.0' });
+    const connection = new Promise((resolve) => io.once('connection', resolve));
+    const open = await h2('/socket.io/?EIO=4&transport=polling');
+    assert.equal(open.status, 200);
+    const { sid } = JSON.parse(open.body.slice(1));
+    const path = `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+    assert.deepEqual(await h2(path, { method: 'POST', body: '40' }), { status: 200, body: 'ok' });
+    assert.match((await h2(path)).body, /^40\{"sid":/);
+    const socket = await withTimeout(connection, STEP_MS, 'the connection over HTTP/2');
+    assert.equal(socket.handshake.secure, true);
+    // HTTP/1.1 clients of the same server: polling, and WebSocket (Node frames it over TLS)
+    for (const transports of [['polling'], ['websocket']]) {
+      const c = await connected(client(base, { ca: tls.cert, transports }));
+      const [answer] = await request(c, 'chat message', `over ${transports[0]}`);
+      assert.equal(answer.transport, transports[0]);
+    }
+  } finally {
+    session.close();
+    await io.close();
   }
 });
 

@@ -48,6 +48,29 @@ function headerObject(pairs) {
   return headers;
 }
 
+/**
+ * `req.rawHeaders` as an HTTP/1.1 request has them. A request made over HTTP/2 (an
+ * `http2.createSecureServer({ allowHTTP1: true })`) has pseudo-headers instead of a request
+ * line and `host`: they are dropped, `:authority` becoming `host`.
+ */
+function http1Headers(req) {
+  if (req.httpVersionMajor < 2) return req.rawHeaders;
+  const raw = req.rawHeaders;
+  const headers = [];
+  let authority;
+  let host = false;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i];
+    if (name === ':authority') authority = raw[i + 1];
+    else if (name[0] !== ':') {
+      if (name.toLowerCase() === 'host') host = true;
+      headers.push(name, raw[i + 1]);
+    }
+  }
+  if (!host && authority !== undefined) headers.push('host', authority);
+  return headers;
+}
+
 /** Whether the app's server received on `socket` over TLS (an `https.Server`'s TLSSocket). */
 function overTls(socket) {
   return socket.encrypted === true;
@@ -235,7 +258,7 @@ class Attachment {
     let token = null;
     if (native) {
       try {
-        token = native.handleRequest(req.method, req.url, req.rawHeaders, body, address, req.socket.remotePort, overTls(req.socket));
+        token = native.handleRequest(req.method, req.url, http1Headers(req), body, address, req.socket.remotePort, overTls(req.socket));
       } catch (err) {
         this.io._report(err, 'handing a request over to rtio');
       }
@@ -273,7 +296,8 @@ class Attachment {
       if (handshake) engine.emit('initial_headers', headers, req);
       engine.emit('headers', headers, req);
     }
-    if (cut) headers.connection = 'close'; // the rest of the body is never read
+    // the rest of the body is never read (HTTP/2 has no such header: the stream is reset)
+    if (cut && req.httpVersionMajor < 2) headers.connection = 'close';
     res.writeHead(status, headers);
     res.end(bins && bins[0]);
     if (cut) res.once('finish', () => req.destroy());

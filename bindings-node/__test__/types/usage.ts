@@ -149,8 +149,12 @@ typed.emit('news', 'only text');
 // attached to the app's own server, as socket.io
 const appServer = require('node:http').createServer() as import('node:http').Server;
 const attached = new Server(appServer, { path: '/rt' });
-const same: import('node:http').Server | import('node:https').Server | undefined = attached.httpServer;
+const same: import('node:http').Server | import('node:https').Server | import('node:http2').Http2SecureServer | undefined =
+  attached.httpServer;
 void same;
+// an HTTP/2 server that takes HTTP/1.1 too, as socket.io
+const h2 = new Server(require('node:http2').createSecureServer({ allowHTTP1: true }) as import('node:http2').Http2SecureServer);
+void h2;
 attached.engine.use((req, res, next) => {
   const url: string | undefined = req.url;
   void url;
