@@ -506,7 +506,7 @@ test('Fastify: new Server(fastify.server) beside its routes', async () => {
   }
 });
 
-test('a long-poll whose client goes away closes its session at once ("transport close"), as engine.io', async () => {
+test('a long-poll whose client goes away closes its session at once ("transport error"), as engine.io', async () => {
   const server = http.createServer((req, res) => res.end('app'));
   const io = new Server(server);
   const gone = new Promise((resolve) => io.on('connection', (socket) => socket.on('disconnect', resolve)));
@@ -536,7 +536,7 @@ test('a long-poll whose client goes away closes its session at once ("transport 
     waiting.on('error', () => {});
     await new Promise((resolve) => waiting.once('socket', (s) => s.once('connect', resolve)));
     waiting.destroy();
-    assert.equal(await withTimeout(gone, STEP_MS, 'the disconnect'), 'transport close');
+    assert.equal(await withTimeout(gone, STEP_MS, 'the disconnect'), 'transport error');
     assert.equal((await get(`http://127.0.0.1:${port}${path}`)).status, 400);
   } finally {
     await io.close();

@@ -455,7 +455,7 @@ fn a_long_poll_whose_client_goes_away_closes_its_session() {
     match next(&server) {
         Event::Disconnect { sid: s, reason, .. } => {
             assert_eq!(s, sid);
-            assert_eq!(reason, rtio::DisconnectReason::TransportClose);
+            assert_eq!(reason, rtio::DisconnectReason::TransportError);
         }
         other => panic!("{other:?}"),
     }

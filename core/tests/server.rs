@@ -560,3 +560,21 @@ fn websocket_protocol_violations_close_only_that_connection_with_their_code() {
     assert_eq!(good.recv(), (8, 1000u16.to_be_bytes().to_vec()));
     assert!(matches!(next(&server), Event::Disconnect { .. }));
 }
+
+#[test]
+fn a_long_poll_whose_connection_closes_ends_its_session_as_engine_io() {
+    // engine.io: "poll connection closed prematurely" → the session closes, "transport error"
+    let server = start(Config::default());
+    let client = polling::Client::connect(&server, "");
+    let mut poll = TcpStream::connect(client.addr).unwrap();
+    write!(poll, "GET {} HTTP/1.1\r\nHost: x\r\n\r\n", client.path()).unwrap();
+    std::thread::sleep(Duration::from_millis(100)); // (so that the GET waits in the server)
+    drop(poll);
+    match next(&server) {
+        Event::Disconnect { sid, reason, .. } => {
+            assert_eq!(&*sid, client.sid.as_str());
+            assert_eq!(reason, DisconnectReason::TransportError);
+        }
+        other => panic!("{other:?}"),
+    }
+}

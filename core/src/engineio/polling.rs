@@ -24,6 +24,20 @@ impl Drop for Active<'_> {
     }
 }
 
+/// Closes the session of a GET given up before its answer: its client closed the
+/// connection (hyper drops the request's future; a host cancels it, see
+/// `crate::Io::cancel_request`), as engine.io does on "poll connection closed prematurely".
+struct Abandoned<'a, H: EngineHandler> {
+    engine: &'a Arc<Engine<H>>,
+    entry: &'a Arc<Entry<H::Conn>>,
+}
+
+impl<H: EngineHandler> Drop for Abandoned<'_, H> {
+    fn drop(&mut self) {
+        self.engine.close(self.entry, CloseReason::TransportError);
+    }
+}
+
 /// A GET: answers with everything queued, waiting until something is.
 pub(crate) async fn get<H: EngineHandler>(
     engine: &Arc<Engine<H>>,
@@ -36,6 +50,18 @@ pub(crate) async fn get<H: EngineHandler>(
         return EioError::BadRequest.response();
     }
     let _active = Active(&s.poll_active);
+    let abandoned = Abandoned { engine, entry };
+    let response = answer_get(engine, entry).await;
+    std::mem::forget(abandoned);
+    response
+}
+
+/// What a GET answers, once there is something.
+async fn answer_get<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    entry: &Arc<Entry<H::Conn>>,
+) -> Response<Body> {
+    let s = &entry.session;
     loop {
         let closed = s.is_closed();
         // A session closed without a flush drops what was queued (see `Engine::close`).

@@ -313,7 +313,9 @@ fn polling_sid(request: &HttpRequest) -> Option<String> {
 
 /// Closes the session of a handed-over GET whose answer nobody waits for any more (the
 /// host cancelled it: its client's connection closed), as engine.io does when a poll's
-/// connection closes ("poll connection closed prematurely"). Disarmed once answered.
+/// connection closes ("poll connection closed prematurely"), also when it is cancelled
+/// before the engine saw it (once it did, the engine's own guard does the same; closing
+/// twice is closing once). Disarmed once answered.
 struct ClientGone {
     engine: Arc<Engine<Arc<Sio>>>,
     sid: Option<String>,
@@ -328,7 +330,7 @@ impl ClientGone {
 impl Drop for ClientGone {
     fn drop(&mut self) {
         if let Some(entry) = self.sid.as_deref().and_then(|sid| self.engine.get(sid)) {
-            self.engine.close(&entry, CloseReason::TransportClose);
+            self.engine.close(&entry, CloseReason::TransportError);
         }
     }
 }
