@@ -296,6 +296,19 @@ test('an https.Server with a self-signed certificate: polling, websocket and upg
 });
 
 /**
+ * `new Server(httpServer, opts)` of rtio, and of the reference socket.io 4.8 from tests/interop
+ * when its dependencies are installed, by name.
+ */
+function implementations(t) {
+  const socketIoDir = path.resolve(__dirname, '..', '..', 'tests', 'interop', 'node_modules', 'socket.io');
+  const all = { rtio: (srv, opts) => new Server(srv, opts) };
+  if (fs.existsSync(path.join(socketIoDir, 'package.json'))) {
+    all['socket.io'] = (srv, opts) => new (require(socketIoDir).Server)(srv, opts);
+  } else t.diagnostic('tests/interop dependencies not installed: rtio only');
+  return all;
+}
+
+/**
  * Over wss to `port`: opens a raw WebSocket to the Engine.IO path, connects to `/`, sends an
  * `echo` event whose Engine.IO message is `size` bytes long; resolves to `{ echoed }` (the
  * length the server saw) or `{ closed }` (the close code the client got).
@@ -350,12 +363,7 @@ test('over wss, a message over maxHttpBufferSize closes the WebSocket with 1009,
     return t.skip(`openssl is missing: ${err.message}`);
   }
   const limit = 2000;
-  const socketIoDir = path.resolve(__dirname, '..', '..', 'tests', 'interop', 'node_modules', 'socket.io');
-  const implementations = { rtio: (srv, opts) => new Server(srv, opts) };
-  if (fs.existsSync(path.join(socketIoDir, 'package.json'))) {
-    implementations['socket.io'] = (srv, opts) => new (require(socketIoDir).Server)(srv, opts);
-  } else t.diagnostic('tests/interop dependencies not installed: rtio only');
-  for (const [name, make] of Object.entries(implementations)) {
+  for (const [name, make] of Object.entries(implementations(t))) {
     const server = https.createServer(tls, (req, res) => res.end('app'));
     const io = make(server, { maxHttpBufferSize: limit });
     io.on('connection', (socket) => socket.on('echo', (text) => socket.emit('echo', text.length)));
@@ -506,39 +514,41 @@ test('Fastify: new Server(fastify.server) beside its routes', async () => {
   }
 });
 
-test('a long-poll whose client goes away closes its session at once ("transport error"), as engine.io', async () => {
-  const server = http.createServer((req, res) => res.end('app'));
-  const io = new Server(server);
-  const gone = new Promise((resolve) => io.on('connection', (socket) => socket.on('disconnect', resolve)));
-  const port = await listening(server);
-  const base = `http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`;
-  try {
-    const open = await get(base);
-    const sid = JSON.parse(open.body.slice(1)).sid;
-    const path = `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
-    const post = (body) =>
-      withTimeout(
-        new Promise((resolve, reject) => {
-          const r = http.request({ port, host: '127.0.0.1', path, method: 'POST', agent: false }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode));
-          });
-          r.on('error', reject);
-          r.end(body);
-        }),
-        STEP_MS,
-        'the POST',
-      );
-    assert.equal(await post('40'), 200);
-    assert.match((await get(`http://127.0.0.1:${port}${path}`)).body, /^40\{"sid":/);
-    // a GET that waits, then its client goes
-    const waiting = http.get({ port, host: '127.0.0.1', path, agent: false });
-    waiting.on('error', () => {});
-    await new Promise((resolve) => waiting.once('socket', (s) => s.once('connect', resolve)));
-    waiting.destroy();
-    assert.equal(await withTimeout(gone, STEP_MS, 'the disconnect'), 'transport error');
-    assert.equal((await get(`http://127.0.0.1:${port}${path}`)).status, 400);
-  } finally {
-    await io.close();
+test('a long-poll whose client goes away closes its session at once ("transport error"), as socket.io 4.8', async (t) => {
+  for (const [name, make] of Object.entries(implementations(t))) {
+    const server = http.createServer((req, res) => res.end('app'));
+    const io = make(server);
+    const gone = new Promise((resolve) => io.on('connection', (socket) => socket.on('disconnect', resolve)));
+    const port = await listening(server);
+    const base = `http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`;
+    try {
+      const open = await get(base);
+      const sid = JSON.parse(open.body.slice(1)).sid;
+      const path = `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+      const post = (body) =>
+        withTimeout(
+          new Promise((resolve, reject) => {
+            const r = http.request({ port, host: '127.0.0.1', path, method: 'POST', agent: false }, (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode));
+            });
+            r.on('error', reject);
+            r.end(body);
+          }),
+          STEP_MS,
+          'the POST',
+        );
+      assert.equal(await post('40'), 200);
+      assert.match((await get(`http://127.0.0.1:${port}${path}`)).body, /^40\{"sid":/);
+      // a GET that waits, then its client goes
+      const waiting = http.get({ port, host: '127.0.0.1', path, agent: false });
+      waiting.on('error', () => {});
+      await new Promise((resolve) => waiting.once('socket', (s) => s.once('connect', resolve)));
+      waiting.destroy();
+      assert.equal(await withTimeout(gone, STEP_MS, `${name}: the disconnect`), 'transport error', name);
+      assert.equal((await get(`http://127.0.0.1:${port}${path}`)).status, 400, name);
+    } finally {
+      await new Promise((resolve) => io.close(resolve));
+    }
   }
 });

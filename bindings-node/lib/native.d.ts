@@ -140,7 +140,7 @@ export declare class NativeServer {
   /**
    * Gives up a request handed over with `handleRequest` whose client's connection closed
    * before the answer: no `KIND_HTTP_RESPONSE` comes for it, and a long-poll GET's session
-   * closes ("transport close"), as engine.io does. False when it was answered already.
+   * closes ("transport error"), as engine.io does. False when it was answered already.
    */
   cancelRequest(token: number): boolean
   /**

@@ -878,7 +878,7 @@ impl NativeServer {
 
     /// Gives up a request handed over with `handleRequest` whose client's connection closed
     /// before the answer: no `KIND_HTTP_RESPONSE` comes for it, and a long-poll GET's session
-    /// closes ("transport close"), as engine.io does. False when it was answered already.
+    /// closes ("transport error"), as engine.io does. False when it was answered already.
     #[napi]
     pub fn cancel_request(&self, token: f64) -> bool {
         self.io.cancel_request(token as u64).is_ok()
