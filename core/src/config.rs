@@ -128,6 +128,25 @@ pub struct Config {
     /// answer to an [`crate::Event::ServerSideEmit`] (socket.io's Redis adapter's
     /// `requestsTimeout`; default 5 s).
     pub cluster_timeout: Duration,
+    /// Answers requests to other paths than the Engine.IO endpoint on rtio's own listener
+    /// (an HTTP API, health checks beside Socket.IO on one port); see [`Routes`]. `None`
+    /// (the default): only the client bundle and the static directory are served there.
+    pub routes: Option<Arc<dyn Routes>>,
+}
+
+/// The answer a [`Routes`] handler gives, later.
+pub type RouteFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<crate::HttpResponse>> + Send>>;
+
+/// A Rust host's own routes on rtio's listener: every request whose path is not the
+/// Engine.IO endpoint comes here first, with its whole body (at most `max_payload` bytes;
+/// a longer one is answered 413 without asking). `Some(response)` answers it; `None` lets
+/// rtio go on (the client bundle, the static directory, else 404).
+///
+/// Called on rtio's runtime: the future must not block (await IO, never wait on a thread).
+pub trait Routes: Send + Sync + 'static {
+    /// Answers `request`, or leaves it to rtio.
+    fn handle(&self, request: crate::HttpRequest) -> RouteFuture;
 }
 
 impl Default for Config {
@@ -166,6 +185,7 @@ impl Default for Config {
             on_event_ready: None,
             adapter: None,
             cluster_timeout: Duration::from_secs(5),
+            routes: None,
         }
     }
 }
@@ -186,11 +206,18 @@ impl std::fmt::Debug for Config {
             .field("namespaces", &self.namespaces)
             .field("adapter", &self.adapter.as_ref().map(|_| "custom"))
             .field("cluster_timeout", &self.cluster_timeout)
+            .field("routes", &self.routes.as_ref().map(|_| "custom"))
             .finish_non_exhaustive()
     }
 }
 
 impl Config {
+    /// Sets the host's own routes (see [`Routes`]).
+    pub fn routes(mut self, routes: Arc<dyn Routes>) -> Self {
+        self.routes = Some(routes);
+        self
+    }
+
     /// Sets the bind address.
     pub fn host(mut self, host: impl Into<String>) -> Self {
         self.host = host.into();

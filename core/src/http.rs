@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -82,7 +82,17 @@ async fn route<H: EngineHandler>(
     if path == config.path || path == endpoint {
         return engine.handle(req, remote).await;
     }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
+    let (method, path) = (req.method().clone(), path.to_owned());
+    if let Some(routes) = &config.routes {
+        let request = match host_request(req, remote, config.max_payload).await {
+            Ok(request) => request,
+            Err(refusal) => return refusal,
+        };
+        if let Some(answer) = routes.handle(request).await {
+            return host_response(answer, method == Method::HEAD);
+        }
+    }
+    if method != Method::GET && method != Method::HEAD {
         return status(StatusCode::NOT_FOUND);
     }
     if let Some(name) = path.strip_prefix(config.path.as_str()) {
@@ -93,12 +103,62 @@ async fn route<H: EngineHandler>(
         }
     }
     match &config.static_dir {
-        Some(dir) => match static_path(dir, path) {
+        Some(dir) => match static_path(dir, &path) {
             Some(file) => serve_file(&file).await,
             None => status(StatusCode::NOT_FOUND),
         },
         None => status(StatusCode::NOT_FOUND),
     }
+}
+
+/// A request for the host's [`crate::Routes`], its body read whole (413 past `limit`).
+async fn host_request(
+    req: Request<Incoming>,
+    remote: SocketAddr,
+    limit: usize,
+) -> Result<crate::HttpRequest, Response<Body>> {
+    let (parts, body) = req.into_parts();
+    let body = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return Err(status(StatusCode::PAYLOAD_TOO_LARGE)),
+    };
+    Ok(crate::HttpRequest {
+        method: parts.method.as_str().to_string(),
+        url: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+        remote_addr: remote,
+        secure: false,
+    })
+}
+
+/// The host's answer as hyper's (an invalid header is left out; a HEAD's body too).
+fn host_response(answer: crate::HttpResponse, head_only: bool) -> Response<Body> {
+    let mut builder = Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            builder = builder.header(n, v);
+        }
+    }
+    let body = if head_only { Bytes::new() } else { answer.body };
+    builder
+        .body(Full::new(body))
+        .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR))
 }
 
 /// The answer to a CORS preflight (`OPTIONS`) of the Engine.IO path.

@@ -38,7 +38,7 @@ pub mod socketio;
 mod timers;
 
 pub use adapter::{AckAnswer, ClusterError, Selector, SocketInfo};
-pub use config::{Config, CorsOrigins, EventReadyHook, NamespaceConfig};
+pub use config::{Config, CorsOrigins, EventReadyHook, NamespaceConfig, RouteFuture, Routes};
 pub use engineio::{Refusal, RequestAnswer, RequestInfo};
 pub use event::{AckError, DisconnectReason, Event};
 pub use intake::{HttpRequest, HttpResponse, WsMessage};

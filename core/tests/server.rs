@@ -578,3 +578,48 @@ fn a_long_poll_whose_connection_closes_ends_its_session_as_engine_io() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A host's routes: `/api/echo` answers with what it was given; everything else is rtio's.
+struct Echo;
+
+impl rtio::Routes for Echo {
+    fn handle(&self, request: rtio::HttpRequest) -> rtio::RouteFuture {
+        Box::pin(async move {
+            if !request.url.starts_with("/api/echo") {
+                return None;
+            }
+            Some(rtio::HttpResponse {
+                status: 201,
+                headers: vec![("content-type".into(), "text/plain".into())],
+                body: bytes::Bytes::from(format!(
+                    "{} {} {}",
+                    request.method,
+                    request.url,
+                    String::from_utf8_lossy(&request.body)
+                )),
+            })
+        })
+    }
+}
+
+#[test]
+fn a_rust_host_s_routes_answer_beside_socket_io_on_one_port() {
+    let server = start(
+        Config::default()
+            .max_payload(1000)
+            .routes(std::sync::Arc::new(Echo)),
+    );
+    let addr = server.local_addr();
+    let (status, body) = http(addr, "POST", "/api/echo?a=1", b"hello");
+    assert_eq!(status, 201);
+    assert_eq!(String::from_utf8_lossy(&body), "POST /api/echo?a=1 hello");
+    // a body over max_payload is refused before the host sees it
+    let (status, _) = http(addr, "POST", "/api/echo", &[b'x'; 2000]);
+    assert_eq!(status, 413);
+    // not the host's: rtio's own answer
+    assert_eq!(http(addr, "GET", "/elsewhere", b"").0, 404);
+    // the Engine.IO endpoint is never the host's
+    let (status, body) = http(addr, "GET", "/socket.io/?EIO=4&transport=polling", b"");
+    assert_eq!(status, 200);
+    assert!(body.starts_with(b"0{\"sid\":"));
+}
