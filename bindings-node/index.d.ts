@@ -657,7 +657,9 @@ export declare class Server<
    * `res`) before rtio answers it, on the JS thread (express-session's `req.session` stays on
    * `socket.request`); `initial_headers` (handshake answers) and `headers` (every polling
    * answer) let listeners change the headers `(headers, req)` before they are written;
-   * `connection_error` `{ req, code, message, context }` for requests refused in JS.
+   * `connection_error` `{ req, code, message, context }` for requests refused (by a middleware,
+   * or by rtio's core as engine.io would: unknown transport or sid, allowRequest…; not for a
+   * plain `http.Server`'s WebSocket upgrades, which the core answers on the connection it took).
    */
   readonly engine: EventEmitter & {
     readonly clientsCount: number;

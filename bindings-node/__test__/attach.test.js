@@ -434,6 +434,73 @@ test('an http2.createSecureServer({ allowHTTP1: true }): polling over HTTP/2 its
   }
 });
 
+test('io.engine "connection_error" for the requests the core refuses, as socket.io 4.8 (polling, and wss upgrades)', async (t) => {
+  let tls = null;
+  try {
+    tls = selfSigned();
+  } catch (err) {
+    t.diagnostic(`openssl is missing (${err.message}): no wss upgrade`);
+  }
+  const expected = [
+    ['?EIO=4&transport=foo', {}, 400, { code: 0, message: 'Transport unknown', context: { transport: 'foo' } }],
+    ['?EIO=4&transport=polling&sid=nope', {}, 400, { code: 1, message: 'Session ID unknown', context: { sid: 'nope' } }],
+    ['?EIO=4&transport=polling', { method: 'PUT' }, 400, { code: 2, message: 'Bad handshake method', context: { method: 'PUT' } }],
+    ['?EIO=3&transport=polling', {}, 400, { code: 5, message: 'Unsupported protocol version', context: { protocol: 3 } }],
+    ['?EIO=4&transport=polling', { headers: { 'x-deny': '1' } }, 403, { code: 4, message: 'Forbidden', context: { message: 'go away' } }],
+  ];
+  for (const [name, make] of Object.entries(implementations(t))) {
+    const server = tls ? https.createServer(tls, (req, res) => res.end('app')) : http.createServer((req, res) => res.end('app'));
+    const io = make(server, { allowRequest: (req, cb) => cb(req.headers['x-deny'] ? 'go away' : null, !req.headers['x-deny']) });
+    const errors = [];
+    io.engine.on('connection_error', ({ req, code, message, context }) => errors.push({ url: req.url, code, message, context }));
+    const port = await listening(server);
+    const base = `${tls ? 'https' : 'http'}://127.0.0.1:${port}/socket.io/`;
+    try {
+      for (const [query, options, status, error] of expected) {
+        const method = options.method || 'GET';
+        const answer = await withTimeout(
+          new Promise((resolve, reject) => {
+            const r = (tls ? https : http).request(`${base}${query}`, { method, headers: options.headers, ca: tls && tls.cert, agent: false }, (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode));
+            });
+            r.on('error', reject);
+            r.end();
+          }),
+          STEP_MS,
+          `${name}: ${method} ${query}`,
+        );
+        assert.equal(answer, status, `${name}: ${method} ${query}`);
+        assert.deepEqual(errors.shift(), { url: `/socket.io/${query}`, ...error }, `${name}: ${method} ${query}`);
+      }
+      if (tls) {
+        // a WebSocket upgrade the core refuses (Node frames wss, so it sees the refusal)
+        const WebSocket = require('ws');
+        const ws = new WebSocket(`wss://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket&sid=nope`, { ca: tls.cert });
+        ws.on('error', () => {});
+        const status = await withTimeout(
+          new Promise((resolve) => {
+            ws.once('unexpected-response', (req, res) => resolve(res.statusCode));
+            ws.once('open', () => resolve(101));
+          }),
+          STEP_MS,
+          `${name}: the refused upgrade`,
+        );
+        ws.terminate();
+        assert.equal(status, 400, name);
+        assert.deepEqual(
+          errors.shift(),
+          { url: '/socket.io/?EIO=4&transport=websocket&sid=nope', code: 1, message: 'Session ID unknown', context: { sid: 'nope' } },
+          name,
+        );
+      }
+      assert.deepEqual(errors, [], name);
+    } finally {
+      await new Promise((resolve) => io.close(resolve));
+    }
+  }
+});
+
 test('bad input to the native intake is a clear error, never a crash; a middleware error refuses the request', async () => {
   const server = http.createServer();
   const io = new Server(server);

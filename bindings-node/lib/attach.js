@@ -296,11 +296,42 @@ class Attachment {
       if (handshake) engine.emit('initial_headers', headers, req);
       engine.emit('headers', headers, req);
     }
+    if (status >= 400) this._refused(req, bins && bins[0]);
     // the rest of the body is never read (HTTP/2 has no such header: the stream is reset)
     if (cut && req.httpVersionMajor < 2) headers.connection = 'close';
     res.writeHead(status, headers);
     res.end(bins && bins[0]);
     if (cut) res.once('finish', () => req.destroy());
+  }
+
+  /**
+   * engine.io's `connection_error` for a request the core refused, from its answer's body
+   * (`{"code":1,"message":"Session ID unknown"}`); `context` has what engine.io's has that the
+   * request and the answer show (the transport, sid, method or protocol asked for,
+   * allowRequest's reason).
+   */
+  _refused(req, body) {
+    const engine = this.io._engine;
+    if (!engine || engine.listenerCount('connection_error') === 0 || !body) return;
+    let error;
+    try {
+      error = JSON.parse(body.toString());
+    } catch {
+      return;
+    }
+    if (error === null || typeof error !== 'object' || typeof error.code !== 'number') return;
+    const query = new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1));
+    let message = error.message;
+    const context = {};
+    if (error.code === 0) context.transport = query.get('transport');
+    else if (error.code === 1) context.sid = query.get('sid');
+    else if (error.code === 2) context.method = req.method;
+    else if (error.code === 4) {
+      // the client is told allowRequest's reason; the event names the error, as engine.io
+      context.message = message;
+      message = 'Forbidden';
+    } else if (error.code === 5) context.protocol = Number(query.get('EIO'));
+    this.io._emitEngineError(req, error.code, message, context);
   }
 
   _upgrade(req, socket, head) {
@@ -385,6 +416,7 @@ Attachment.prototype.wsAnswer = function wsAnswer(id, data, bins) {
   const { status, headers } = JSON.parse(data);
   if (status !== 101) {
     this.bridged.delete(id);
+    this._refused(entry.req, bins && bins[0]);
     const { socket } = entry;
     const body = (bins && bins[0]) || Buffer.alloc(0);
     let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] || ''}\r\n`;

@@ -338,7 +338,7 @@ class Server {
     return Number(this.opts.maxHttpBufferSize) || 1e6;
   }
 
-  /** engine.io's `connection_error` event, for a request rtio refused in JS. */
+  /** engine.io's `connection_error` event, for a request rtio refused (in JS or in the core). */
   _emitEngineError(req, code, message, context) {
     const engine = this._engine;
     if (engine && engine.listenerCount('connection_error') > 0) {
