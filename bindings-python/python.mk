@@ -41,10 +41,10 @@ python-unit: $(PY_INSTALLED)
 	$(VENV)/bin/python -m pytest -q $(PY_BINDING)/tests
 
 interop-js-python: $(PY_INSTALLED) $(NODE_MODULES)
-	RTIO_HOST=python node --test $(INTEROP)/js/
+	RTIO_PY_BUILT=1 RTIO_HOST=python node --test $(INTEROP)/js/
 
 interop-python-python: $(PY_INSTALLED) $(PY_DEPS) $(NODE_MODULES)
-	RTIO_HOST=python $(VENV)/bin/python -m pytest -q $(INTEROP)/python
+	RTIO_PY_BUILT=1 RTIO_HOST=python $(VENV)/bin/python -m pytest -q $(INTEROP)/python
 
 test-python: python-unit interop-js-python interop-python-python
 
@@ -52,8 +52,8 @@ PY_MOUNTED_HOSTS := python-wsgi python-asgi python-aiohttp
 
 test-python-mounted: $(PY_INSTALLED) $(PY_DEPS) $(NODE_MODULES)
 	set -e; for host in $(PY_MOUNTED_HOSTS); do \
-		RTIO_HOST=$$host node --test $(INTEROP)/js/; \
-		RTIO_HOST=$$host $(VENV)/bin/python -m pytest -q $(INTEROP)/python; \
+		RTIO_PY_BUILT=1 RTIO_HOST=$$host node --test $(INTEROP)/js/; \
+		RTIO_PY_BUILT=1 RTIO_HOST=$$host $(VENV)/bin/python -m pytest -q $(INTEROP)/python; \
 	done
 
 TEST_TARGETS += test-python

@@ -52,7 +52,8 @@ pub const HTTP_RESPONSE: u8 = 11;
 pub const WS_ANSWER: u8 = 12;
 /// A message for the client of a host-framed WebSocket: `(WS_SEND, id, str | bytes)`.
 pub const WS_SEND: u8 = 13;
-/// rtio ended a host-framed WebSocket: `(WS_CLOSE, id)`; the host closes it.
+/// rtio ended a host-framed WebSocket: `(WS_CLOSE, id, code)`; the host closes it with that
+/// WebSocket close code (1000 normal, 1009 message too big, 1002 protocol error...).
 pub const WS_CLOSE: u8 = 14;
 
 // Raised when the server is stopped (re-exported by `rtio.exceptions`).
@@ -101,6 +102,16 @@ pub fn reason_name(r: DisconnectReason) -> &'static str {
 /// `connect` handlers.
 fn environ<'py>(py: Python<'py>, h: &Handshake, path: &str) -> PyResult<Bound<'py, PyDict>> {
     let env = wsgi_environ(py, "GET", path, &h.query, h.remote_addr, &h.headers)?;
+    // Over TLS (rtio's own or the host's): `https`. Otherwise what a proxy says it received,
+    // as python-engineio's ASGI and aiohttp drivers take it.
+    if h.secure {
+        env.set_item("wsgi.url_scheme", "https")?;
+    } else if let Some(proto) = h.headers.get("x-forwarded-proto") {
+        env.set_item(
+            "wsgi.url_scheme",
+            String::from_utf8_lossy(proto).into_owned(),
+        )?;
+    }
     env.set_item("rtio.issued_ms", h.issued_ms)?;
     Ok(env)
 }
@@ -147,6 +158,7 @@ fn http_request(
     headers: Vec<(String, String)>,
     body: &[u8],
     remote_addr: Option<(String, u16)>,
+    secure: bool,
 ) -> PyResult<rtio::HttpRequest> {
     let remote_addr = match remote_addr {
         Some((ip, port)) => {
@@ -163,7 +175,7 @@ fn http_request(
         headers,
         body: bytes::Bytes::copy_from_slice(body),
         remote_addr,
-        secure: false,
+        secure,
     })
 }
 
@@ -410,11 +422,12 @@ fn event_to_py<'py>(
                 },
             ],
         )?,
-        Event::WebSocketClose { id, .. } => PyTuple::new(
+        Event::WebSocketClose { id, code } => PyTuple::new(
             py,
             [
                 WS_CLOSE.into_pyobject(py)?.into_any(),
                 id.into_pyobject(py)?.into_any(),
+                code.into_pyobject(py)?.into_any(),
             ],
         )?,
         Event::HttpResponse { token, response } => PyTuple::new(
@@ -1123,8 +1136,9 @@ impl NativeServer {
     /// token of the `HTTP_RESPONSE` event that carries the answer (a long-poll GET's comes
     /// when packets are queued). `remote_addr`: `(ip, port)` of the client, or `None` when
     /// the host's server does not know it. A WebSocket handshake is answered 400: it goes to
-    /// `adopt_websocket`.
-    #[pyo3(signature = (method, url, headers, body, remote_addr=None))]
+    /// `adopt_websocket`. `secure`: the host's server received it over TLS (the session's
+    /// handshake is then `secure`, its environ's `wsgi.url_scheme` `https`).
+    #[pyo3(signature = (method, url, headers, body, remote_addr=None, secure=false))]
     fn handle_request(
         &self,
         method: String,
@@ -1132,8 +1146,9 @@ impl NativeServer {
         headers: Vec<(String, String)>,
         body: &[u8],
         remote_addr: Option<(String, u16)>,
+        secure: bool,
     ) -> PyResult<u64> {
-        let request = http_request(method, url, headers, body, remote_addr)?;
+        let request = http_request(method, url, headers, body, remote_addr, secure)?;
         self.io.handle_request(request).map_err(to_py_err)
     }
 
@@ -1143,7 +1158,8 @@ impl NativeServer {
     /// the WebSocket on it from its runtime; the caller keeps `fd` and must close it without
     /// `shutdown()` and never read or write it again. Raises `ValueError` when `fd` is not a
     /// connected socket.
-    #[pyo3(signature = (fd, method, url, headers, early, remote_addr=None))]
+    #[pyo3(signature = (fd, method, url, headers, early, remote_addr=None, secure=false))]
+    #[allow(clippy::too_many_arguments)]
     fn adopt_websocket(
         &self,
         fd: i32,
@@ -1152,6 +1168,7 @@ impl NativeServer {
         headers: Vec<(String, String)>,
         early: &[u8],
         remote_addr: Option<(String, u16)>,
+        secure: bool,
     ) -> PyResult<()> {
         use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd};
         if fd < 0 {
@@ -1169,7 +1186,7 @@ impl NativeServer {
         let peer = stream.peer_addr().map_err(|e| {
             PyValueError::new_err(format!("fd {fd} is not a connected TCP socket: {e}"))
         })?;
-        let mut request = http_request(method, url, headers, &[], remote_addr)?;
+        let mut request = http_request(method, url, headers, &[], remote_addr, secure)?;
         if request.remote_addr.port() == 0 {
             request.remote_addr = peer;
         }
@@ -1183,15 +1200,16 @@ impl NativeServer {
     /// `WS_ANSWER` event (101: accept the WebSocket; else refuse it with that status), a
     /// `WS_SEND` per message for the client, and `WS_CLOSE` when rtio ends it. The host
     /// passes the client's messages to `websocket_receive` and its end to `websocket_close`.
-    #[pyo3(signature = (method, url, headers, remote_addr=None))]
+    #[pyo3(signature = (method, url, headers, remote_addr=None, secure=false))]
     fn open_websocket(
         &self,
         method: String,
         url: String,
         headers: Vec<(String, String)>,
         remote_addr: Option<(String, u16)>,
+        secure: bool,
     ) -> PyResult<u64> {
-        let request = http_request(method, url, headers, &[], remote_addr)?;
+        let request = http_request(method, url, headers, &[], remote_addr, secure)?;
         self.io.open_websocket(request).map_err(to_py_err)
     }
 

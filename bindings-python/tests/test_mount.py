@@ -10,13 +10,14 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 import requests
 import socketio
 
-from conftest import WAIT
+from conftest import WAIT, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "mounted")
@@ -143,3 +144,107 @@ def test_a_client_leaving_reaches_the_disconnect_handler(app_server, transport):
         assert data["reason"] in ("client disconnect", "transport close", "transport error")
     finally:
         stay.disconnect()
+
+
+def _wsgi_get(app, path, query):
+    """One GET through a WSGI app called in-process: (status, body)."""
+    import io
+
+    got = {}
+
+    def start_response(status, headers):
+        got["status"] = status
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
+               "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "50000", "wsgi.input": io.BytesIO(),
+               "wsgi.url_scheme": "http", "SERVER_NAME": "test", "SERVER_PORT": "80"}
+    body = b"".join(app(environ, start_response))
+    return got["status"], body
+
+
+def test_a_stopped_mounted_server_answers_503_and_stays_stopped():
+    # The first request starts rtio; one after shutdown() must not start a new rtio behind
+    # the old one's back (a polling client would then get "Session ID unknown" from it
+    # while the old one drains): 503 until start() is called again.
+    import rtio
+
+    sio = rtio.Server()
+    app = rtio.WSGIApp(sio)
+    status, body = _wsgi_get(app, "/socket.io/", "EIO=4&transport=polling")
+    assert status.startswith("200") and body.startswith(b'0{"sid":'), body
+    assert sio.running
+    sio.shutdown()
+    status, body = _wsgi_get(app, "/socket.io/", "EIO=4&transport=polling")
+    assert status.startswith("503"), (status, body)
+    assert not sio.running
+    sio.start()
+    try:
+        status, body = _wsgi_get(app, "/socket.io/", "EIO=4&transport=polling")
+        assert status.startswith("200") and body.startswith(b'0{"sid":'), body
+    finally:
+        sio.shutdown()
+
+
+def test_a_polling_client_collects_its_disconnect_through_the_app_while_rtio_stops():
+    # Between two long-polls when rtio stops: its next GET goes through the app to the
+    # stopping rtio and brings the DISCONNECT packet, then the close packet.
+    import rtio
+
+    sio = rtio.Server()
+    app = rtio.WSGIApp(sio)
+    status, body = _wsgi_get(app, "/socket.io/", "EIO=4&transport=polling")
+    sid = body[body.index(b'"sid":"') + 7:].split(b'"')[0].decode()
+    import io
+
+    def post(data):
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/socket.io/",
+                   "QUERY_STRING": f"EIO=4&transport=polling&sid={sid}",
+                   "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "50000",
+                   "CONTENT_LENGTH": str(len(data)), "CONTENT_TYPE": "text/plain",
+                   "wsgi.input": io.BytesIO(data), "wsgi.url_scheme": "http"}
+        return b"".join(app(environ, lambda status, headers: None))
+
+    assert post(b"40") == b"ok"
+    poll = f"EIO=4&transport=polling&sid={sid}"
+    status, body = _wsgi_get(app, "/socket.io/", poll)
+    assert body.startswith(b"40{"), body
+    stopper = threading.Thread(target=sio.shutdown)
+    stopper.start()
+    try:
+        wait_until(lambda: not sio.running, "rtio to start stopping")
+        status, body = _wsgi_get(app, "/socket.io/", poll)
+        assert (status[:3], body) == ("200", b"41"), (status, body)
+        status, body = _wsgi_get(app, "/socket.io/", poll)
+        assert (status[:3], body) == ("200", b"1"), (status, body)
+    finally:
+        stopper.join(timeout=WAIT)
+    assert not stopper.is_alive()
+
+
+def test_a_websocket_message_over_the_limit_closes_with_1009(app_server):
+    # max_http_buffer_size (1 MB by default): over it rtio closes the WebSocket with 1009
+    # (message too big), as on its own listener — under uvicorn through the ASGI close
+    # message, under gunicorn and aiohttp on the connection rtio took over.
+    import asyncio
+
+    import aiohttp
+
+    _, url = app_server
+
+    async def run():
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url + "/socket.io/?EIO=4&transport=websocket",
+                                          max_msg_size=0) as ws:
+                opened = await ws.receive(timeout=WAIT)
+                assert opened.type == aiohttp.WSMsgType.TEXT and opened.data.startswith("0{")
+                await ws.send_str("40")
+                joined = await ws.receive(timeout=WAIT)
+                assert joined.data.startswith("40{"), joined.data
+                await ws.send_str('42["echo","' + "x" * 1_100_000 + '"]')
+                while True:
+                    msg = await ws.receive(timeout=WAIT)
+                    if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                        return ws.close_code
+                    assert msg.type == aiohttp.WSMsgType.TEXT, msg  # (the welcome event)
+
+    assert asyncio.run(run()) == 1009

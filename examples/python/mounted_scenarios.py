@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 
 from scenarios_server import WEB
 
@@ -55,18 +54,6 @@ def run_gunicorn(args, sock):
     def when_ready(_arbiter):
         ready(port)
 
-    def post_worker_init(worker):
-        # A stopping gunicorn worker stops taking requests, then waits for those in flight
-        # (long-polls wait for packets): stop rtio first, while the worker still serves the
-        # requests that carry the clients' disconnect, then let the worker end.
-        def stop(_signum, _frame):
-            def run():
-                sio.shutdown()
-                worker.alive = False
-            threading.Thread(target=run, daemon=True).start()
-
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
-            signal.signal(sig, stop)
     os.set_inheritable(sock.fileno(), True)
 
     class App(BaseApplication):
@@ -75,7 +62,10 @@ def run_gunicorn(args, sock):
                 "bind": [f"fd://{sock.fileno()}"], "worker_class": "gthread",
                 "workers": 1, "threads": 256, "graceful_timeout": 2, "timeout": 0,
                 "loglevel": "warning", "keepalive": 5,
-                "when_ready": when_ready, "post_worker_init": post_worker_init,
+                "when_ready": when_ready,
+                # rtio stops first on the worker's stop signals (clients get their
+                # disconnect), then the worker ends
+                "post_worker_init": rtio.gunicorn_post_worker_init,
             }.items():
                 self.cfg.set(key, value)
 

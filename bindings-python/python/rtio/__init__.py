@@ -31,7 +31,7 @@ from .async_server import AsyncServer
 from .managers import AsyncRedisManager, RedisManager
 from .namespace import AsyncNamespace, Namespace
 from .server import Server
-from .mount import ASGIApp, Middleware, WSGIApp
+from .mount import ASGIApp, Middleware, WSGIApp, gunicorn_post_worker_init
 
 __all__ = [
     "Server",
@@ -46,5 +46,6 @@ __all__ = [
     "WSGIApp",
     "ASGIApp",
     "Middleware",
+    "gunicorn_post_worker_init",
     "__version__",
 ]

@@ -815,6 +815,23 @@ class BaseServer:
             namespace or "/", event, data, _rooms(target), _rooms(skip_sid),
             self._ack_timeout_for_many(), local), _RoomCallback(callback))
 
+    def _hand_over(self, method: str, url: str, headers: List[Tuple[str, str]], body: bytes,
+                   remote: Optional[Tuple[str, int]], secure: bool, entry: Any) -> bool:
+        """Hands a request of the app's server to the core, filing ``entry`` under its
+        token; False when rtio is not running. A stopping rtio still takes requests: while
+        it drains, a polling client collects its disconnect and close packets with its next
+        request, as on rtio's own listener."""
+        native = self._native
+        if native is None:
+            return False
+        with self._ack_lock:
+            try:
+                token = native.handle_request(method, url, headers, body, remote, secure)
+            except exceptions.StoppedError:
+                return False
+            self._acks[token] = entry
+        return True
+
     def _start(self, start: Callable[["_native.NativeServer"], Optional[int]],
                entry: Any) -> bool:
         """Starts an operation whose result comes as an event carrying its token, and files

@@ -88,7 +88,8 @@ class Options(TypedDict):
 # A WebSocket the host frames itself (open_websocket):
 #   (WS_ANSWER, id: int, status: int, headers: list[tuple[str, str]], body: bytes)  101: accept
 #   (WS_SEND, id: int, message: str | bytes)   send it to the client
-#   (WS_CLOSE, id: int)                        rtio ended it: close it
+#   (WS_CLOSE, id: int, code: int)             rtio ended it: close it with that close code
+#                                              (1000 normal, 1009 too big, 1002 protocol...)
 # Sent by other servers (answer with server_side_ack(ack, value) when ack is not None):
 #   (SERVER_SIDE_EMIT, nsp: str, event: str, args: list, ack: int | None)
 Event = Tuple[Any, ...]
@@ -174,22 +175,28 @@ class NativeServer:
                        refusal: Optional[Tuple[int, str]] = None) -> bool: ...
     def add_namespace(self, nsp: str, middleware: bool) -> None: ...
     def handle_request(self, method: str, url: str, headers: List[Tuple[str, str]],
-                       body: bytes, remote_addr: Optional[Tuple[str, int]] = None) -> int:
+                       body: bytes, remote_addr: Optional[Tuple[str, int]] = None,
+                       secure: bool = False) -> int:
         """Hands over one request to the Engine.IO path that the host's own HTTP server
         received; returns at once with the token of the HTTP_RESPONSE event carrying the
         answer (a long-poll's comes when packets are queued). A WebSocket handshake is
-        answered 400 (see adopt_websocket). ValueError: remote_addr's host is not an IP."""
+        answered 400 (see adopt_websocket). ``secure``: the host's server received it over
+        TLS (the session's environ then has ``wsgi.url_scheme`` ``'https'``). ValueError:
+        remote_addr's host is not an IP."""
     def adopt_websocket(self, fd: int, method: str, url: str, headers: List[Tuple[str, str]],
-                        early: bytes, remote_addr: Optional[Tuple[str, int]] = None) -> None:
+                        early: bytes, remote_addr: Optional[Tuple[str, int]] = None,
+                        secure: bool = False) -> None:
         """Takes over the connection ``fd`` whose WebSocket handshake the host's server
         read (``early``: bytes read past its head). rtio works on a duplicate of ``fd``
         (close-on-exec) and writes the answer and the WebSocket from its runtime; the
         caller keeps ``fd``, closes it without shutdown() and never reads or writes it
         again. ValueError: ``fd`` is not a connected socket."""
     def open_websocket(self, method: str, url: str, headers: List[Tuple[str, str]],
-                       remote_addr: Optional[Tuple[str, int]] = None) -> int:
+                       remote_addr: Optional[Tuple[str, int]] = None,
+                       secure: bool = False) -> int:
         """Hands over a WebSocket handshake the host's server frames itself (ASGI): its
-        id; WS_ANSWER, WS_SEND and WS_CLOSE events follow."""
+        id; WS_ANSWER, WS_SEND and WS_CLOSE events follow. ``secure``: as handle_request
+        (``wss``)."""
     def websocket_receive(self, id: int, message: Any) -> bool:
         """A message (str: text, bytes: binary) the client sent; False once closed."""
     def websocket_close(self, id: int) -> bool:

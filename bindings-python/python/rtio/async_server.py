@@ -198,15 +198,19 @@ class AsyncServer(BaseServer):
 
     async def _mount_async(self, prefix: Optional[str] = None) -> None:
         self._mount_path(prefix)
-        if not self.running:
+        # Only the first request starts rtio: one that comes while shutdown() drains must
+        # reach the stopping server (its client collects its disconnect there), and one
+        # after it gets 503 until start() is called again.
+        if self._native is None:
             # (host and port unused: mounted, rtio runs no listener of its own)
             await self.start(port=0, host="127.0.0.1")
 
     def _open_websocket(self, native: "_native.NativeServer", url: str,
-                        headers: List[Tuple[str, str]], remote: Optional[Tuple[str, int]]
+                        headers: List[Tuple[str, str]], remote: Optional[Tuple[str, int]],
+                        secure: bool = False
                         ) -> Tuple[int, "asyncio.Queue[Tuple[Any, ...]]"]:
         # Filed before the loop runs again, so no event for it can come first.
-        ws_id = native.open_websocket("GET", url, headers, remote)
+        ws_id = native.open_websocket("GET", url, headers, remote, secure)
         inbox: "asyncio.Queue[Tuple[Any, ...]]" = asyncio.Queue()
         self._websockets[ws_id] = inbox
         return ws_id, inbox
@@ -219,12 +223,14 @@ class AsyncServer(BaseServer):
                 pass
 
     async def _http(self, method: str, url: str, headers: List[Tuple[str, str]], body: bytes,
-                    remote: Optional[Tuple[str, int]]) -> Tuple[int, List[Tuple[str, str]],
-                                                                bytes]:
-        """Hands a request to the core and awaits its answer."""
+                    remote: Optional[Tuple[str, int]], secure: bool = False
+                    ) -> Tuple[int, List[Tuple[str, str]], bytes]:
+        """Hands a request to the core and awaits its answer (``secure``: the app's server
+        received it over TLS)."""
         fut = asyncio.get_running_loop().create_future()
+        if not self._hand_over(method, url, headers, body, remote, secure, fut):
+            return mount.STOPPED
         try:
-            self._start(lambda n: n.handle_request(method, url, headers, body, remote), fut)
             status, answer_headers, answer = await fut
         except exceptions.StoppedError:  # rtio is stopped, or stopped meanwhile
             return mount.STOPPED
@@ -483,7 +489,7 @@ class AsyncServer(BaseServer):
                     inbox.put_nowait(("send", ev[2]))
                 else:
                     self._websockets.pop(ev[1], None)
-                    inbox.put_nowait(("close",))
+                    inbox.put_nowait(("close", ev[2]))
         elif kind in (BROADCAST_ACK, FETCH_SOCKETS, SERVER_SIDE_ACK, SERVER_COUNT):
             self._on_cluster_result(*ev[1:])
 

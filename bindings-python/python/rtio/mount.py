@@ -19,11 +19,15 @@ the app's server.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import http
 import ipaddress
 import mimetypes
 import os
+import signal
 import socket
+import threading
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 # Headers a WSGI app may not set (PEP 3333) and that the host's server writes itself.
@@ -166,6 +170,7 @@ def wsgi_handle(server: Any, environ: Dict[str, Any], start_response: Callable[.
     server._mount(prefix)
     native = server._native_or_raise()
     method = environ.get("REQUEST_METHOD", "GET")
+    secure = environ.get("wsgi.url_scheme") == "https"
     query = environ.get("QUERY_STRING", "")
     url = (environ.get("PATH_INFO") or "/") + ("?" + query if query else "")
     headers = environ_headers(environ)
@@ -173,7 +178,7 @@ def wsgi_handle(server: Any, environ: Dict[str, Any], start_response: Callable[.
     server._remember_opening(remote, query, environ)
     if method == "GET" and _is_upgrade(headers):
         sock = environ.get("gunicorn.socket")
-        if sock is not None and not environ.get("wsgi.url_scheme") == "https":
+        if sock is not None and not secure:
             native.adopt_websocket(sock.fileno(), method, url, headers, b"", remote)
             _disarm(sock)
             # gunicorn writes nothing when the app raises StopIteration (flask-sock's way
@@ -187,7 +192,7 @@ def wsgi_handle(server: Any, environ: Dict[str, Any], start_response: Callable[.
     # Past the limit one byte is enough for the core to answer 413 and end the session.
     length = min(length, _body_limit(server))
     body = environ["wsgi.input"].read(length) if length > 0 else b""
-    status, answer_headers, answer = server._http(method, url, headers, body, remote)
+    status, answer_headers, answer = server._http(method, url, headers, body, remote, secure)
     out = [(n, v) for n, v in answer_headers if n.lower() not in _HOP_BY_HOP]
     out.append(("Content-Length", str(len(answer))))
     start_response(_status_line(status), out)
@@ -211,7 +216,9 @@ class WSGIApp:
     it on its own runtime; under other servers the WebSocket handshake is answered 400 and
     clients keep long-polling. Run one worker process (``-w 1``), or sticky sessions, as
     python-socketio needs. rtio starts on the first request (in the worker process, after
-    any fork).
+    any fork); after :meth:`rtio.Server.shutdown` its path answers 503 until
+    :meth:`rtio.Server.start`. Under gunicorn, :func:`gunicorn_post_worker_init` makes the
+    worker's stop give every client its disconnect.
     """
 
     def __init__(self, socketio_app: Any, wsgi_app: Optional[Callable[..., Any]] = None,
@@ -241,6 +248,46 @@ class WSGIApp:
         status, headers, body = static or _NOT_FOUND
         start_response(_status_line(status), headers + [("Content-Length", str(len(body)))])
         return [body]
+
+
+def gunicorn_post_worker_init(worker: Any) -> None:
+    """A gunicorn ``post_worker_init`` hook that stops rtio gracefully with the worker::
+
+        # gunicorn.conf.py
+        from rtio import gunicorn_post_worker_init as post_worker_init
+
+    On its own, a stopping gunicorn worker (SIGTERM, or SIGINT / SIGQUIT) stops taking
+    requests, waits up to ``graceful_timeout`` for those in flight — long-polls wait for
+    packets, so they run out the clock — and ends: polling clients see a transport error
+    instead of a disconnect. With this hook, the worker's stop signals first stop every
+    :class:`rtio.Server` of the process (on a thread of its own; the signal handler
+    returns at once): every client gets its disconnect, pending long-polls are answered,
+    and a polling client's next request still reaches the stopping rtio through the
+    worker, which keeps serving meanwhile (about a second at most). Then the worker ends
+    as gunicorn's graceful stop does. Runs in the worker process; a second signal while
+    rtio stops changes nothing.
+    """
+    from . import _base
+    from .server import Server
+
+    stopping = threading.Lock()
+
+    def stop(_signum: int, _frame: Any) -> None:
+        if not stopping.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                for server in list(_base._running):
+                    if isinstance(server, Server):
+                        server.shutdown()
+            finally:
+                worker.alive = False
+
+        threading.Thread(target=run, name="rtio-gunicorn-stop", daemon=True).start()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, stop)
 
 
 class Middleware(WSGIApp):
@@ -292,8 +339,14 @@ async def asgi_handle(server: Any, scope: Dict[str, Any], receive: Any, send: An
     body = await _asgi_body(receive, _body_limit(server))
     if body is None:
         return
-    answer = await server._http(scope.get("method", "GET"), url, headers, body, remote)
+    answer = await server._http(scope.get("method", "GET"), url, headers, body, remote,
+                                asgi_secure(scope))
     await _asgi_send(send, answer)
+
+
+def asgi_secure(scope: Dict[str, Any]) -> bool:
+    """The ASGI server received the request over TLS (``https`` / ``wss``)."""
+    return scope.get("scheme") in ("https", "wss")
 
 
 def _remote_and_query(scope: Dict[str, Any]) -> Tuple[Optional[Tuple[str, int]], str]:
@@ -313,6 +366,31 @@ def _scope_request(scope: Dict[str, Any]) -> Tuple[str, Headers, Optional[Tuple[
     return url, headers, remote
 
 
+def _valid_key(headers: Headers) -> bool:
+    """The client's ``Sec-WebSocket-Key`` is 16 bytes in base64 (RFC 6455 §4.1), or absent
+    (some ASGI servers keep it to themselves)."""
+    keys = [v for n, v in headers if n.lower() == "sec-websocket-key"]
+    if not keys:
+        return True
+    try:
+        return len(keys) == 1 and len(base64.b64decode(keys[0].strip(), validate=True)) == 16
+    except (binascii.Error, ValueError):
+        return False
+
+
+async def _asgi_refuse(scope: Dict[str, Any], send: Any, status: int, headers: Headers,
+                       body: bytes) -> None:
+    """Refuses a WebSocket handshake with an HTTP answer (rtio's 400 with its JSON body, as
+    on its own listener) where the ASGI server can send one, else closes it (1008)."""
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    await send({"type": "websocket.http.response.start", "status": status,
+                "headers": [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers
+                            if n.lower() not in _HOP_BY_HOP]})
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
 async def _asgi_websocket(server: Any, scope: Dict[str, Any], receive: Any, send: Any) -> None:
     """A WebSocket the ASGI server frames: rtio answers the handshake and exchanges
     messages through the core's message-level WebSocket (``open_websocket``)."""
@@ -321,6 +399,11 @@ async def _asgi_websocket(server: Any, scope: Dict[str, Any], receive: Any, send
         return
     url, headers, remote = _scope_request(scope)
     native = server._native_or_raise()
+    if not _valid_key(headers):
+        # (the core gets the handshake with a key of its own: it cannot check this one)
+        await _asgi_refuse(scope, send, 400, [("content-type", "application/json")],
+                           b'{"code":3,"message":"Bad request"}')
+        return
     # The handshake an ASGI server passes on has no Upgrade headers of its own in every
     # server (and rtio checks them): give the core the handshake as the client sent it.
     names = {n.lower() for n, _ in headers}
@@ -332,19 +415,13 @@ async def _asgi_websocket(server: Any, scope: Dict[str, Any], receive: Any, send
         headers.append(("sec-websocket-version", "13"))
     if "sec-websocket-key" not in names:
         headers.append(("sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAA=="))
-    ws_id, inbox = server._open_websocket(native, url, headers, remote)
+    ws_id, inbox = server._open_websocket(native, url, headers, remote, asgi_secure(scope))
     try:
         answer = await inbox.get()
         if answer[0] != "answer" or answer[1] != 101:
-            if answer[0] == "answer" and \
-                    "websocket.http.response" in (scope.get("extensions") or {}):
-                # rtio's refusal as is (400 with its JSON body), as on its own listener
+            if answer[0] == "answer":
                 _, status, refusal_headers, body = answer
-                await send({"type": "websocket.http.response.start", "status": status,
-                            "headers": [(n.encode("latin-1"), v.encode("latin-1"))
-                                        for n, v in refusal_headers
-                                        if n.lower() not in _HOP_BY_HOP]})
-                await send({"type": "websocket.http.response.body", "body": body})
+                await _asgi_refuse(scope, send, status, refusal_headers, body)
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
@@ -361,7 +438,9 @@ async def _asgi_websocket(server: Any, scope: Dict[str, Any], receive: Any, send
                         else:
                             await send({"type": "websocket.send", "bytes": bytes(data)})
                     elif item[0] == "close":
-                        await send({"type": "websocket.close", "code": 1000})
+                        # rtio's close code: 1009 for a message over max_http_buffer_size,
+                        # 1002 for a protocol error... as on its own listener
+                        await send({"type": "websocket.close", "code": item[1]})
                         return
             except (OSError, RuntimeError):
                 # The client went meanwhile (uvicorn: ClientDisconnected, an OSError; others
@@ -532,7 +611,7 @@ async def aiohttp_handle(server: Any, request: Any, prefix: Optional[str] = None
         size += len(chunk)
     body = b"".join(chunks)
     status, answer_headers, answer = await server._http(
-        request.method, url, headers, body, remote)
+        request.method, url, headers, body, remote, request.secure)
     response = web.Response(status=status, body=answer)
     for name, value in answer_headers:
         if name.lower() not in _HOP_BY_HOP:

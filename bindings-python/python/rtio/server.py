@@ -263,23 +263,25 @@ class Server(BaseServer):
 
     def _mount(self, prefix: Optional[str] = None, start: bool = True) -> None:
         self._mount_path(prefix)
-        if start and not self.running:
+        # Only the first request starts rtio: one that comes while shutdown() drains must
+        # reach the stopping server (its client collects its disconnect there), and one
+        # after it gets 503 until start() is called again.
+        if start and self._native is None:
             with self._mounting:
-                if not self.running:
+                if self._native is None:
                     # (host and port unused: mounted, rtio runs no listener of its own)
                     self.start(port=0, host="127.0.0.1")
 
     def _http(self, method: str, url: str, headers: List[Tuple[str, str]], body: bytes,
-              remote: Optional[Tuple[str, int]]) -> Tuple[int, List[Tuple[str, str]], bytes]:
-        """Hands a request to the core and waits for its answer."""
-        native = self._live()
+              remote: Optional[Tuple[str, int]], secure: bool = False
+              ) -> Tuple[int, List[Tuple[str, str]], bytes]:
+        """Hands a request to the core and waits for its answer (``secure``: the app's
+        server received it over TLS)."""
+        native = self._native
         if native is not None and native.on_dispatcher():
             raise RuntimeError("rtio: cannot wait for an HTTP answer on the dispatcher thread")
         waiter = _Waiter()
-        try:
-            self._start(lambda n: n.handle_request(method, url, headers, body, remote),
-                        waiter)
-        except exceptions.StoppedError:
+        if not self._hand_over(method, url, headers, body, remote, secure, waiter):
             return mount.STOPPED
         waiter.event.wait()
         if isinstance(waiter.args, BaseException):
