@@ -65,7 +65,7 @@ interop: interop-js interop-python engineio browser
 
 # Each part of the project adds its own test targets to TEST_TARGETS in its .mk file.
 TEST_TARGETS := lint unit interop
--include ffi-c/c.mk bindings-python/python.mk bindings-node/node.mk bench/bench.mk
+-include ffi-c/c.mk bindings-python/python.mk bindings-node/node.mk bench/bench.mk server/serve.mk
 -include $(INTEROP)/cluster/cluster.mk
 
 test: $(TEST_TARGETS)

@@ -322,6 +322,12 @@ impl Io {
         Ok(())
     }
 
+    /// The data attached to a socket with [`Io::set_socket_data`] (JSON text), if any.
+    pub fn socket_data(&self, sid: &str) -> Result<Option<String>, Error> {
+        let (socket, _) = self.socket(sid)?;
+        Ok(socket.data())
+    }
+
     /// The rooms a socket is in, its own room (its id) first.
     pub fn rooms(&self, sid: &str) -> Result<Vec<String>, Error> {
         let (socket, _) = self.socket(sid)?;
@@ -552,6 +558,12 @@ impl Io {
             .handler()
             .namespace(nsp)
             .ok_or_else(|| Error::UnknownNamespace(nsp.to_string()))
+    }
+
+    /// The namespaces this server has now (configured, added, or made by accepting a
+    /// dynamic namespace's first client), sorted.
+    pub fn namespaces(&self) -> Result<Vec<String>, Error> {
+        Ok(self.sio()?.handler().namespace_names())
     }
 
     /// Accepts clients on one more namespace from now on (or changes whether an accepted

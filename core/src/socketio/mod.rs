@@ -241,6 +241,12 @@ impl Sio {
     }
 
     /// The namespace of this name, if accepted.
+    pub(crate) fn namespace_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.namespaces.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     pub(crate) fn namespace(&self, name: &str) -> Option<Arc<Namespace>> {
         self.namespaces.read().get(name).cloned()
     }
@@ -1170,6 +1176,10 @@ impl Socket {
     /// Replaces what the host attached to this socket (JSON text; `None` clears it).
     pub(crate) fn set_data(&self, data: Option<&str>) {
         *self.data.lock() = data.map(Into::into);
+    }
+
+    pub(crate) fn data(&self) -> Option<String> {
+        self.data.lock().as_deref().map(str::to_string)
     }
 
     /// Sends one event to this socket.

@@ -1,0 +1,344 @@
+//! `rtio`: the standalone real-time server. `rtio serve` serves Socket.IO clients and talks
+//! to the app's backend over plain HTTP: a publish API, connect decisions (auth URL, JWT),
+//! client events as webhooks, health and Prometheus metrics; Redis for several nodes.
+//! See docs/serve.md.
+
+mod api;
+mod auth;
+mod backend;
+mod commands;
+mod logging;
+mod metrics;
+mod namespaces;
+mod pump;
+mod query;
+mod settings;
+mod state;
+mod webhook;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+
+use clap::{Parser, Subcommand};
+use rtio::{Config, CorsOrigins, HttpRequest, RouteFuture, Routes, Server};
+
+use crate::settings::{LogFormat, Overrides, Settings};
+use crate::state::State;
+
+/// rtio: a Socket.IO server for any backend.
+#[derive(Parser)]
+#[command(name = "rtio", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve Socket.IO clients (and the HTTP API, webhooks, metrics).
+    Serve(Box<ServeArgs>),
+    /// Check a configuration file and print the settings it gives.
+    CheckConfig {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+/// Every flag can also be set by its RTIO_* environment variable and in the file;
+/// flags win over the environment, which wins over the file.
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    /// Configuration file (TOML).
+    #[arg(long, short, env = "RTIO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to bind [default: 0.0.0.0].
+    #[arg(long, env = "RTIO_HOST")]
+    host: Option<String>,
+    /// Port to listen on [default: 3000; 0 = any free port].
+    #[arg(long, env = "RTIO_PORT")]
+    port: Option<u16>,
+    /// Serve the files of this directory.
+    #[arg(long = "static", env = "RTIO_STATIC")]
+    static_dir: Option<PathBuf>,
+    /// Enables the HTTP API: clients of /api/* send `Authorization: Bearer KEY`.
+    #[arg(long, env = "RTIO_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Serve the API and /metrics on this address only (e.g. 127.0.0.1:3001).
+    #[arg(long, env = "RTIO_API_LISTEN")]
+    api_listen: Option<SocketAddr>,
+    /// Join a cluster through Redis (redis://host:port/db).
+    #[arg(long, env = "RTIO_REDIS")]
+    redis: Option<String>,
+    /// Ask this URL whether each namespace connect is accepted.
+    #[arg(long, env = "RTIO_AUTH_URL")]
+    auth_url: Option<String>,
+    /// POST client events to this URL.
+    #[arg(long, env = "RTIO_WEBHOOK_URL")]
+    webhook_url: Option<String>,
+    /// Accept connects with a JWT signed with this HS256 secret in auth.token.
+    #[arg(long, env = "RTIO_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Origins allowed cross-origin access ("*": any). Repeat for several.
+    #[arg(long, env = "RTIO_CORS", value_delimiter = ',')]
+    cors: Vec<String>,
+    /// Namespaces clients may join: names, "*", or patterns like /team-*. Repeat for several.
+    #[arg(long = "namespace", env = "RTIO_NAMESPACES", value_delimiter = ',')]
+    namespaces: Vec<String>,
+    /// Log format.
+    #[arg(long, env = "RTIO_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+impl ServeArgs {
+    fn settings(self) -> Result<Settings, String> {
+        let file = match &self.config {
+            Some(path) => settings::read_file(path)?,
+            None => Default::default(),
+        };
+        Settings::resolve(
+            file,
+            Overrides {
+                host: self.host,
+                port: self.port,
+                static_dir: self.static_dir,
+                cors: self.cors,
+                namespaces: self.namespaces,
+                api_key: self.api_key,
+                api_listen: self.api_listen,
+                redis: self.redis,
+                auth_url: self.auth_url,
+                webhook_url: self.webhook_url,
+                jwt_secret: self.jwt_secret,
+                log_format: self.log_format,
+            },
+        )
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CheckConfig { file } => settings::read_file(&file)
+            .and_then(|f| Settings::resolve(f, Overrides::default()))
+            .map(|s| println!("{}: OK\n{s:#?}", file.display())),
+        Command::Serve(args) => args.settings().and_then(serve),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("rtio: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The public port's routes beside Socket.IO; answered on rtio serve's runtime.
+struct PublicRoutes(Arc<OnceLock<Arc<State>>>);
+
+impl Routes for PublicRoutes {
+    fn handle(&self, request: HttpRequest) -> RouteFuture {
+        let state = self.0.get().cloned();
+        Box::pin(async move {
+            let state = state?;
+            let rt = state.rt.clone();
+            rt.spawn(api::handle(state, api::Listener::Public, request))
+                .await
+                .ok()
+                .flatten()
+        })
+    }
+}
+
+fn core_config(settings: &Settings, routes: Arc<dyn Routes>) -> Result<Config, String> {
+    let mut config = Config::default()
+        .host(settings.host.clone())
+        .port(settings.port)
+        .path(settings.path.clone())
+        .ping_interval(settings.ping_interval)
+        .ping_timeout(settings.ping_timeout)
+        .max_payload(settings.max_payload)
+        .routes(routes);
+    if let Some(dir) = &settings.static_dir {
+        if !dir.is_dir() {
+            return Err(format!("static: {} is not a directory", dir.display()));
+        }
+        config = config.static_dir(dir.clone());
+    }
+    if settings.cors.iter().any(|o| o == "*") {
+        config = config.cors(CorsOrigins::Any);
+    } else if !settings.cors.is_empty() {
+        config = config
+            .cors(CorsOrigins::List(settings.cors.clone()))
+            .cors_credentials(true);
+    }
+    let decided = settings.auth_url.is_some() || settings.jwt.is_some();
+    let names = namespaces::Namespaces::new(&settings.namespaces);
+    config.namespaces = names
+        .fixed()
+        .iter()
+        .map(|name| rtio::NamespaceConfig {
+            name: name.clone(),
+            middleware: decided,
+        })
+        .collect();
+    config.dynamic_namespaces = names.dynamic();
+    if let Some(url) = &settings.redis_url {
+        let mut options = rtio_redis::adapter::RedisAdapterOptions::new(url.clone());
+        if let Some(key) = &settings.redis_key {
+            options.key = key.clone();
+        }
+        if settings.redis_sharded {
+            options.variant = rtio_redis::adapter::Variant::Sharded;
+        }
+        let factory =
+            rtio_redis::adapter::redis_adapter(options).map_err(|e| format!("redis: {e}"))?;
+        config = config.adapter(factory);
+    }
+    Ok(config)
+}
+
+fn serve(settings: Settings) -> Result<(), String> {
+    logging::init(settings.log_format, settings.log_level);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("rtio-serve")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the runtime: {e}"))?;
+    let shared = Arc::new(OnceLock::new());
+    let config = core_config(&settings, Arc::new(PublicRoutes(shared.clone())))?;
+    let server = Arc::new(Server::start(config).map_err(|e| e.to_string())?);
+    let state = Arc::new(State::new(
+        server.io(),
+        settings.clone(),
+        rt.handle().clone(),
+    ));
+    let _ = shared.set(state.clone());
+    rt.spawn(pump::run(server.clone(), state.clone()));
+    let addr = server.local_addr();
+    if let Some(api_addr) = settings.api_listen {
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(api_addr))
+            .map_err(|e| format!("api listen {api_addr}: {e}"))?;
+        log::info!(
+            "API on http://{}/api/",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        rt.spawn(internal::serve(listener, state.clone()));
+    }
+    log::info!(
+        "serving Socket.IO on http://{addr}{} (namespaces: {})",
+        settings.path,
+        settings.namespaces.join(", ")
+    );
+    println!("rtio serve: listening on http://{addr}{}", settings.path);
+    rt.block_on(shutdown_signal());
+    log::info!("stopping: disconnecting clients, finishing webhooks");
+    let grace = settings.shutdown_grace;
+    rt.block_on(async {
+        let stopping = tokio::task::spawn_blocking({
+            let server = server.clone();
+            move || server.stop()
+        });
+        let _ = tokio::time::timeout(grace, stopping).await;
+        let all = settings.webhook_concurrency as u32;
+        let _ = tokio::time::timeout(grace, state.webhook_slots.acquire_many(all)).await;
+    });
+    log::info!("stopped");
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// The API's own listener (`--api-listen`): plain HTTP/1.1 on rtio serve's runtime.
+mod internal {
+    use std::convert::Infallible;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full, Limited};
+    use hyper::body::Incoming;
+    use hyper::{Request, Response};
+    use hyper_util::rt::TokioIo;
+    use rtio::HttpRequest;
+
+    use crate::api::{self, Listener};
+    use crate::state::State;
+
+    pub async fn serve(listener: tokio::net::TcpListener, state: Arc<State>) {
+        loop {
+            let Ok((stream, remote)) = listener.accept().await else {
+                continue;
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(answer(state, req, remote).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    async fn answer(
+        state: Arc<State>,
+        req: Request<Incoming>,
+        remote: std::net::SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let limit = state.settings.max_payload;
+        let Ok(body) = Limited::new(body, limit).collect().await else {
+            return Response::builder()
+                .status(413)
+                .body(Full::new(Bytes::new()))
+                .unwrap_or_default();
+        };
+        let request = HttpRequest {
+            method: parts.method.to_string(),
+            url: parts.uri.to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: body.to_bytes(),
+            remote_addr: remote,
+            secure: false,
+        };
+        let answer = api::handle(state, Listener::Internal, request).await;
+        let Some(answer) = answer else {
+            return Response::builder()
+                .status(404)
+                .body(Full::new(Bytes::new()))
+                .unwrap_or_default();
+        };
+        let mut builder = Response::builder().status(answer.status);
+        for (n, v) in &answer.headers {
+            builder = builder.header(n.as_str(), v.as_str());
+        }
+        builder.body(Full::new(answer.body)).unwrap_or_default()
+    }
+}

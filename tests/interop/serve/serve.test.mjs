@@ -1,0 +1,417 @@
+// `rtio serve` (issue 18) with the official socket.io-client: the CLI and its configuration,
+// the HTTP publish API, the backend's connect decisions (auth URL, JWT), webhooks, health,
+// metrics and a clean stop. The backend is a real HTTP server (lib.mjs).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ROOT, STEP_MS, backend, call, connect, refused, run, serve, waitFor, withTimeout } from './lib.mjs';
+
+const KEY = 'k-3f9a';
+const dir = mkdtempSync(path.join(tmpdir(), 'rtio-serve-'));
+
+/** Resolves with the args of the next `event` on `socket`. */
+const next = (socket, event) => waitFor(socket, event);
+
+/** Fails if `event` comes on `socket` within `ms`. */
+async function nothing(socket, event, ms = 300) {
+  let got = null;
+  const on = (...args) => (got = args);
+  socket.on(event, on);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  socket.off(event, on);
+  assert.equal(got, null, `unexpected ${event}: ${JSON.stringify(got)}`);
+}
+
+describe('the command line and its configuration', () => {
+  it('--help lists the commands and every flag of serve', async () => {
+    const top = await run(['--help']);
+    assert.equal(top.code, 0);
+    assert.match(top.stdout, /serve/);
+    assert.match(top.stdout, /check-config/);
+    const help = await run(['serve', '--help']);
+    assert.equal(help.code, 0);
+    for (const flag of ['--config', '--host', '--port', '--static', '--api-key', '--api-listen', '--redis', '--auth-url', '--webhook-url', '--cors']) {
+      assert.ok(help.stdout.includes(flag), `serve --help lacks ${flag}`);
+    }
+    assert.match(help.stdout, /RTIO_API_KEY/);
+  });
+
+  it('check-config names the bad key and its line; a good file passes', async () => {
+    const bad = path.join(dir, 'bad.toml');
+    writeFileSync(bad, 'port = 3000\n[api]\nkey = "x"\nlisten_on = "127.0.0.1:1"\n');
+    const out = await run(['check-config', bad]);
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /line 4/);
+    assert.match(out.stderr, /listen_on/);
+    const wrongType = path.join(dir, 'type.toml');
+    writeFileSync(wrongType, 'port = "three thousand"\n');
+    const typed = await run(['check-config', wrongType]);
+    assert.equal(typed.code, 2);
+    assert.match(typed.stderr, /line 1/);
+    const good = path.join(dir, 'good.toml');
+    writeFileSync(good, 'port = 3000\nnamespaces = ["/", "/team-*"]\n[api]\nkey = "x"\n[webhook]\nurl = "http://127.0.0.1:9/hook"\nevents = ["client:*"]\n');
+    const ok = await run(['check-config', good]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /OK/);
+  });
+
+  it('serve refuses a bad setting with a clear error and exit code 2', async () => {
+    const out = await run(['serve', '--port', '0', '--webhook-url', 'ftp://x']);
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /webhook url/);
+  });
+
+  it('settings come from the file, then RTIO_* variables, then flags', async () => {
+    const file = path.join(dir, 'layers.toml');
+    writeFileSync(file, '[api]\nkey = "from-file"\n');
+    const s = await serve(['--config', file, '--api-key', 'from-flag'], { env: { RTIO_API_KEY: 'from-env' } });
+    try {
+      assert.equal((await call(s.url, '/api/stats', { key: 'from-flag' })).status, 200);
+      assert.equal((await call(s.url, '/api/stats', { key: 'from-env' })).status, 401);
+    } finally {
+      await s.stop();
+    }
+    const e = await serve(['--config', file], { env: { RTIO_API_KEY: 'from-env' } });
+    try {
+      assert.equal((await call(e.url, '/api/stats', { key: 'from-env' })).status, 200);
+      assert.equal((await call(e.url, '/api/stats', { key: 'from-file' })).status, 401);
+    } finally {
+      await e.stop();
+    }
+  });
+});
+
+describe('the HTTP publish API', () => {
+  let s;
+  before(async () => {
+    s = await serve(['--api-key', KEY, '--namespace', '/', '--namespace', '/admin']);
+  });
+  after(() => s.stop());
+
+  it('serves the socket.io-client bundle with no file beside the binary', async () => {
+    const res = await call(s.url, '/socket.io/socket.io.js');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /javascript/);
+    const npm = readFileSync(path.join(ROOT, 'tests/interop/node_modules/socket.io-client/dist/socket.io.min.js'), 'utf8');
+    assert.equal(res.text, npm);
+  });
+
+  it('POST /api/emit reaches every client, over websocket and polling', async () => {
+    const ws = await connect(s.url, { transports: ['websocket'] });
+    const polling = await connect(s.url, { transports: ['polling'] });
+    try {
+      const got = Promise.all([next(ws, 'server:created:job'), next(polling, 'server:created:job')]);
+      const res = await call(s.url, '/api/emit', { method: 'POST', key: KEY, body: { event: 'server:created:job', args: [{ id: 7, title: 'Welder' }, 'x'] } });
+      assert.deepEqual(res.json, { ok: true });
+      for (const args of await got) assert.deepEqual(args, [{ id: 7, title: 'Welder' }, 'x']);
+    } finally {
+      ws.close();
+      polling.close();
+    }
+  });
+
+  it('rooms: join by sid, emit to / except rooms, leave, list sockets, disconnect', async () => {
+    const a = await connect(s.url, { transports: ['websocket'] });
+    const b = await connect(s.url, { transports: ['websocket'] });
+    try {
+      const join = await call(s.url, '/api/join', { method: 'POST', key: KEY, body: { sid: a.id, room: 'team' } });
+      assert.deepEqual(join.json, { ok: true });
+      const toTeam = next(a, 'note');
+      await call(s.url, '/api/emit', { method: 'POST', key: KEY, body: { event: 'note', args: ['team only'], to: ['team'] } });
+      assert.deepEqual(await toTeam, ['team only']);
+      await nothing(b, 'note');
+      const others = next(b, 'note');
+      await call(s.url, '/api/emit', { method: 'POST', key: KEY, body: { event: 'note', args: ['not team'], except: ['team'] } });
+      assert.deepEqual(await others, ['not team']);
+      await nothing(a, 'note');
+
+      const listed = await call(s.url, '/api/sockets?nsp=%2F&room=team', { key: KEY });
+      assert.equal(listed.status, 200);
+      assert.deepEqual(listed.json.sockets.map((x) => x.id), [a.id]);
+      assert.ok(listed.json.sockets[0].rooms.includes('team'));
+
+      // every socket of the room `team` joins `vip`, then leaves `team`
+      await call(s.url, '/api/join', { method: 'POST', key: KEY, body: { in: ['team'], room: 'vip' } });
+      await call(s.url, '/api/leave', { method: 'POST', key: KEY, body: { sid: a.id, room: 'team' } });
+      const vip = await call(s.url, '/api/sockets?room=vip', { key: KEY });
+      assert.deepEqual(vip.json.sockets.map((x) => x.id), [a.id]);
+      assert.equal((await call(s.url, '/api/sockets?room=team', { key: KEY })).json.sockets.length, 0);
+
+      const stats = await call(s.url, '/api/stats', { key: KEY });
+      assert.equal(stats.json.namespaces['/'].sockets, 2);
+
+      const gone = next(a, 'disconnect');
+      await call(s.url, '/api/disconnect', { method: 'POST', key: KEY, body: { in: ['vip'] } });
+      assert.equal((await gone)[0], 'io server disconnect');
+      assert.equal(b.connected, true);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('POST /api/batch applies its commands in order, on other namespaces too', async () => {
+    const admin = await connect(s.url, { nsp: '/admin', transports: ['websocket'] });
+    try {
+      const got = [];
+      const both = new Promise((resolve) =>
+        admin.on('step', (n) => {
+          got.push(n);
+          if (got.length === 2) resolve();
+        }),
+      );
+      const res = await call(s.url, '/api/batch', {
+        method: 'POST',
+        key: KEY,
+        body: [
+          { op: 'join', nsp: '/admin', sid: admin.id, room: 'ops' },
+          { op: 'emit', nsp: '/admin', event: 'step', args: [1], to: ['ops'] },
+          { op: 'emit', nsp: '/admin', event: 'step', args: [2] },
+        ],
+      });
+      assert.deepEqual(res.json, { ok: true, count: 3 });
+      await withTimeout(both, STEP_MS, 'two steps');
+      assert.deepEqual(got, [1, 2]);
+    } finally {
+      admin.close();
+    }
+  });
+
+  it('a wrong or missing key is 401; bad input is 400 naming the field, and changes nothing', async () => {
+    const c = await connect(s.url, { transports: ['websocket'] });
+    try {
+      const noKey = await call(s.url, '/api/emit', { method: 'POST', body: { event: 'x' } });
+      assert.equal(noKey.status, 401);
+      assert.match(noKey.headers.get('www-authenticate'), /Bearer/);
+      assert.equal((await call(s.url, '/api/emit', { method: 'POST', key: 'wrong', body: { event: 'x' } })).status, 401);
+
+      const cases = [
+        [{ event: 'x', argz: [] }, /argz/],
+        [{ event: 'x', to: 'room' }, /^to:/],
+        [{ event: 5 }, /^event:/],
+        [{ event: 'disconnect' }, /reserved/],
+        [{ event: 'x', nsp: '/nope' }, /^nsp:/],
+        ['{"event": "x"', /EOF|end/i],
+      ];
+      for (const [body, message] of cases) {
+        const res = await call(s.url, '/api/emit', { method: 'POST', key: KEY, body });
+        assert.equal(res.status, 400, JSON.stringify(body));
+        assert.equal(res.json.ok, false);
+        assert.match(res.json.error, message);
+      }
+      // a batch with one bad command applies none of them
+      const batch = await call(s.url, '/api/batch', {
+        method: 'POST',
+        key: KEY,
+        body: [{ op: 'emit', event: 'x', args: [1] }, { op: 'join', sid: c.id }],
+      });
+      assert.equal(batch.status, 400);
+      assert.match(batch.json.error, /\[1\].*room/);
+      assert.equal((await call(s.url, '/api/join', { method: 'POST', key: KEY, body: { room: 'r' } })).status, 400);
+      assert.equal((await call(s.url, '/api/emit', { key: KEY })).status, 405);
+      assert.equal((await call(s.url, '/api/nope', { method: 'POST', key: KEY, body: {} })).status, 404);
+      // nothing reached the client: the first event it gets is the one sent now
+      const first = next(c, 'x');
+      await call(s.url, '/api/emit', { method: 'POST', key: KEY, body: { event: 'x', args: ['after'] } });
+      assert.deepEqual(await first, ['after']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('/health and /metrics', async () => {
+    const health = await call(s.url, '/health');
+    assert.equal(health.status, 200);
+    assert.equal(health.json.status, 'ok');
+    const metrics = await call(s.url, '/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.headers.get('content-type'), /text\/plain/);
+    assert.match(metrics.text, /^rtio_api_requests_total\{endpoint="emit",status="200"\} \d+$/m);
+    assert.match(metrics.text, /^rtio_api_requests_total\{endpoint="emit",status="401"\} \d+$/m);
+    assert.match(metrics.text, /^rtio_connects_total\{nsp="\/"\} \d+$/m);
+    assert.match(metrics.text, /^# TYPE rtio_sockets gauge$/m);
+  });
+});
+
+describe('--api-listen keeps the API off the public port', () => {
+  it('the API and /metrics answer only on the internal address', async () => {
+    const probe = await serve([]);
+    const internalPort = probe.port + 1; // any free port will do; retried below if taken
+    await probe.stop();
+    let s;
+    for (let port = internalPort; !s; port++) {
+      try {
+        s = await serve(['--api-key', KEY, '--api-listen', `127.0.0.1:${port}`]);
+        s.internal = `http://127.0.0.1:${port}`;
+      } catch (e) {
+        if (port > internalPort + 20) throw e;
+      }
+    }
+    try {
+      assert.equal((await call(s.url, '/api/stats', { key: KEY })).status, 404);
+      assert.equal((await call(s.url, '/metrics')).status, 404);
+      assert.equal((await call(s.internal, '/api/stats', { key: KEY })).status, 200);
+      assert.equal((await call(s.internal, '/api/stats')).status, 401);
+      assert.equal((await call(s.internal, '/metrics')).status, 200);
+      const c = await connect(s.url, { transports: ['websocket'] });
+      const got = next(c, 'hi');
+      await call(s.internal, '/api/emit', { method: 'POST', key: KEY, body: { event: 'hi' } });
+      assert.deepEqual(await got, []);
+      c.close();
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('the backend decides who connects (--auth-url)', () => {
+  let app;
+  let s;
+  before(async () => {
+    app = await backend((_path, body) => {
+      if (body.auth?.user === 'ann') return { status: 200, body: { data: { user: 'ann', plan: 'pro' }, rooms: ['user:ann'] } };
+      if (body.auth?.user === 'slow') return null;
+      if (body.auth?.user === 'broken') return { status: 500, body: {} };
+      return { status: 403, body: { message: 'not allowed', data: { reason: 'unknown user' } } };
+    });
+    const config = path.join(dir, 'auth.toml');
+    writeFileSync(config, `[api]\nkey = "${KEY}"\n[auth]\nurl = "${app.url}/auth"\ntimeout = 1\n`);
+    s = await serve(['--config', config]);
+  });
+  after(async () => {
+    await s.stop();
+    await app.close();
+  });
+
+  it('200 accepts: data becomes the socket\'s data, rooms are joined, before the client hears of it', async () => {
+    const asked = app.next();
+    const c = await connect(s.url, { auth: { user: 'ann' }, query: { v: '2' }, extraHeaders: { cookie: 'PHPSESSID=abc' }, transports: ['polling'] });
+    try {
+      const call0 = await asked;
+      assert.equal(call0.path, '/auth');
+      assert.equal(call0.body.nsp, '/');
+      assert.deepEqual(call0.body.auth, { user: 'ann' });
+      assert.equal(call0.body.query.v, '2');
+      assert.equal(call0.body.headers.cookie, 'PHPSESSID=abc');
+      assert.equal(call0.body.address, '127.0.0.1');
+      const listed = await call(s.url, '/api/sockets?room=user%3Aann', { key: KEY });
+      assert.deepEqual(listed.json.sockets.map((x) => [x.id, x.data]), [[c.id, { user: 'ann', plan: 'pro' }]]);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('401/403 refuse with the backend\'s message and data; 5xx and timeouts refuse clearly', async () => {
+    const no = await refused(s.url, { auth: { user: 'bob' } });
+    assert.equal(no.message, 'not allowed');
+    assert.deepEqual(no.data, { reason: 'unknown user' });
+    const broken = await refused(s.url, { auth: { user: 'broken' } });
+    assert.match(broken.message, /authentication unavailable.*500/);
+    const slow = await refused(s.url, { auth: { user: 'slow' } });
+    assert.match(slow.message, /did not answer in time/);
+  });
+});
+
+describe('JWT in auth.token (--jwt-secret)', () => {
+  const secret = 'jwt-s3cret';
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const sign = (claims, key = secret) => {
+    const head = b64({ alg: 'HS256', typ: 'JWT' });
+    const body = b64(claims);
+    const mac = createHmac('sha256', key).update(`${head}.${body}`).digest('base64url');
+    return `${head}.${body}.${mac}`;
+  };
+  let s;
+  before(async () => {
+    s = await serve(['--api-key', KEY, '--jwt-secret', secret]);
+  });
+  after(() => s.stop());
+
+  it('a valid token is accepted with its claims as data and its rooms joined', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const c = await connect(s.url, { auth: { token: sign({ sub: 'u42', rooms: ['board'], exp: now + 60 }) } });
+    try {
+      const got = next(c, 'job');
+      await call(s.url, '/api/emit', { method: 'POST', key: KEY, body: { event: 'job', args: [1], to: ['board'] } });
+      assert.deepEqual(await got, [1]);
+      const listed = await call(s.url, '/api/sockets', { key: KEY });
+      assert.equal(listed.json.sockets[0].data.sub, 'u42');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('an expired, forged or missing token is refused', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    assert.equal((await refused(s.url, { auth: { token: sign({ sub: 'u', exp: now - 10 }) } })).message, 'token expired');
+    assert.match((await refused(s.url, { auth: { token: sign({ sub: 'u' }, 'other') } })).message, /invalid token/);
+    assert.match((await refused(s.url, {})).message, /no auth.token/);
+  });
+});
+
+describe('client events go to the backend (--webhook-url)', () => {
+  let app;
+  let s;
+  before(async () => {
+    app = await backend((_path, body) => {
+      if (body.event === 'ask') return { status: 200, body: { ack: ['answer', body.args[0] * 2], emit: [{ event: 'told', args: [body.sid], to: ['watchers'] }] } };
+      if (body.event === 'fail') return { status: 502, body: {} };
+      return { status: 200, body: {} };
+    });
+    s = await serve(['--api-key', KEY, '--webhook-url', `${app.url}/hook`]);
+  });
+  after(async () => {
+    await s.stop();
+    await app.close();
+  });
+
+  it('the backend gets {sid, nsp, event, args, data}; its answer is the ack and broadcasts', async () => {
+    const asker = await connect(s.url, { transports: ['websocket'] });
+    const watcher = await connect(s.url, { transports: ['polling'] });
+    try {
+      await call(s.url, '/api/join', { method: 'POST', key: KEY, body: { sid: watcher.id, room: 'watchers' } });
+      const told = next(watcher, 'told');
+      const posted = app.next();
+      const ack = await withTimeout(asker.emitWithAck('ask', 21), STEP_MS, 'the ack');
+      assert.deepEqual(ack, 'answer');
+      const hook = await posted;
+      assert.equal(hook.path, '/hook');
+      assert.deepEqual(hook.body, { sid: asker.id, nsp: '/', event: 'ask', args: [21], data: null });
+      assert.deepEqual(await told, [asker.id]);
+    } finally {
+      asker.close();
+      watcher.close();
+    }
+  });
+
+  it('a failing backend answers the ack with an error object and is counted; others are served', async () => {
+    const c = await connect(s.url, { transports: ['websocket'] });
+    try {
+      const [answer] = await withTimeout(new Promise((resolve) => c.emit('fail', 1, (...a) => resolve(a))), STEP_MS, 'the ack');
+      assert.match(answer.error, /502/);
+      const got = next(c, 'still');
+      await call(s.url, '/api/emit', { method: 'POST', key: KEY, body: { event: 'still' } });
+      await got;
+      const metrics = await call(s.url, '/metrics');
+      assert.match(metrics.text, /^rtio_webhook_requests_total\{outcome="error"\} [1-9]/m);
+      assert.match(metrics.text, /^rtio_webhook_requests_total\{outcome="ok"\} [1-9]/m);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe('SIGTERM', () => {
+  it('clients of every transport get a proper disconnect and the process exits 0', async () => {
+    const s = await serve([]);
+    const ws = await connect(s.url, { transports: ['websocket'] });
+    const polling = await connect(s.url, { transports: ['polling'] });
+    const reasons = Promise.all([next(ws, 'disconnect'), next(polling, 'disconnect')]);
+    const exited = await s.stop('SIGTERM');
+    assert.deepEqual(exited, { code: 0, signal: null });
+    for (const [reason] of await reasons) assert.ok(['io server disconnect', 'transport close'].includes(reason), reason);
+  });
+});
