@@ -216,7 +216,7 @@ fn disconnect(state: &State, body: &[u8]) -> Result<Value, (u16, String)> {
 }
 
 fn batch(state: &State, body: &[u8]) -> Result<Value, (u16, String)> {
-    let commands: Vec<commands::Command> = parse(body).map_err(bad)?;
+    let commands = commands::parse_batch(body).map_err(bad)?;
     // every command checked before the first is applied: nothing half-done
     for (i, c) in commands.iter().enumerate() {
         c.check(&state.namespaces)
