@@ -71,6 +71,9 @@ struct ServeArgs {
     /// Join a cluster through Redis (redis://host:port/db).
     #[arg(long, env = "RTIO_REDIS")]
     redis: Option<String>,
+    /// The cluster's channel prefix [default: socket.io].
+    #[arg(long, env = "RTIO_REDIS_KEY")]
+    redis_key: Option<String>,
     /// Ask this URL whether each namespace connect is accepted.
     #[arg(long, env = "RTIO_AUTH_URL")]
     auth_url: Option<String>,
@@ -108,6 +111,7 @@ impl ServeArgs {
                 api_key: self.api_key,
                 api_listen: self.api_listen,
                 redis: self.redis,
+                redis_key: self.redis_key,
                 auth_url: self.auth_url,
                 webhook_url: self.webhook_url,
                 jwt_secret: self.jwt_secret,
