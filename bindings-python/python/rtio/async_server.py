@@ -176,9 +176,10 @@ class AsyncServer(BaseServer):
     def attach(self, app: Any, socketio_path: str = "socket.io") -> None:
         """Mounts rtio in an aiohttp ``web.Application`` (python-socketio's
         ``attach`` with ``async_mode='aiohttp'``): the Socket.IO path's routes are added to
-        ``app``; rtio starts with the app and stops at its cleanup. WebSocket connections
-        (plain HTTP) are taken over by rtio's runtime; long-polling requests are answered
-        through aiohttp."""
+        ``app``; rtio starts with the app and stops at its shutdown. WebSocket connections
+        over plain HTTP are taken over by rtio's runtime; over aiohttp's TLS aiohttp frames
+        them and rtio's core exchanges their messages (as under ASGI); long-polling
+        requests are answered through aiohttp."""
         mount.aiohttp_attach(self, app, socketio_path)
 
     async def handle_request(self, *args: Any) -> Any:

@@ -7,9 +7,9 @@ request gate, CORS, limits) and the answer comes back as an ``HTTP_RESPONSE`` ev
 waiting request takes (a WSGI thread blocks, an ASGI / aiohttp request awaits; long-polls
 wait for packets as always). A WebSocket handshake goes to the core with its TCP connection
 where the server exposes the socket (gunicorn's sync/gthread workers, aiohttp without TLS):
-from then on the core serves that connection off the host's threads. Under ASGI the server
-frames the WebSocket and passes messages (the core's message-level WebSocket,
-``open_websocket``). Under other WSGI servers the WebSocket handshake is refused and clients
+from then on the core serves that connection off the host's threads. Under ASGI (and aiohttp
+over TLS) the server frames the WebSocket and passes messages (the core's message-level
+WebSocket, ``open_websocket``). Under other WSGI servers the WebSocket handshake is refused and clients
 stay on long-polling.
 
 Mounted, the core runs no listener of its own: every request and connection comes through
@@ -590,7 +590,10 @@ async def aiohttp_handle(server: Any, request: Any, prefix: Optional[str] = None
         else None
     server._remember_opening(remote, url.partition("?")[2], {"aiohttp.request": request})
     if request.method == "GET" and _is_upgrade(headers) and transport is not None \
-            and transport.get_extra_info("sslcontext") is None:
+            and transport.get_extra_info("sslcontext") is not None:
+        # aiohttp terminates TLS: it frames the WebSocket, rtio gets its messages
+        return await _aiohttp_websocket(server, request, native, url, headers, remote)
+    if request.method == "GET" and _is_upgrade(headers) and transport is not None:
         sock = transport.get_extra_info("socket")
         if sock is not None:
             native.adopt_websocket(sock.fileno(), request.method, url, headers, b"", remote)
@@ -617,6 +620,69 @@ async def aiohttp_handle(server: Any, request: Any, prefix: Optional[str] = None
         if name.lower() not in _HOP_BY_HOP:
             response.headers.add(name, value)
     return response
+
+
+async def _aiohttp_websocket(server: Any, request: Any, native: Any, url: str,
+                             headers: Headers, remote: Optional[Tuple[str, int]]) -> Any:
+    """A WebSocket aiohttp frames (over its TLS): the core answers the handshake and
+    exchanges messages through its message-level WebSocket, as under ASGI; aiohttp closes
+    it with the core's close code."""
+    from aiohttp import WSMsgType, web
+
+    def refusal(status: int, answer_headers: Headers, body: bytes) -> Any:
+        response = web.Response(status=status, body=body)
+        for name, value in answer_headers:
+            if name.lower() not in _HOP_BY_HOP:
+                response.headers.add(name, value)
+        return response
+
+    if not _valid_key(headers):
+        return refusal(400, [("content-type", "application/json")],
+                       b'{"code":3,"message":"Bad request"}')
+    ws_id, inbox = server._open_websocket(native, url, headers, remote, True)
+    try:
+        answer = await inbox.get()
+        if answer[0] != "answer":
+            return refusal(502, [], b"")
+        if answer[1] != 101:
+            return refusal(*answer[1:])
+        # One byte past the limit reaches the core, which closes with 1009 as on its own
+        # listener; aiohttp's own limit (1009 too) stops anything larger before it buffers.
+        ws = web.WebSocketResponse(max_msg_size=_body_limit(server))
+        await ws.prepare(request)
+
+        async def to_client() -> None:
+            try:
+                while True:
+                    item = await inbox.get()
+                    if item[0] == "send":
+                        data = item[1]
+                        if isinstance(data, str):
+                            await ws.send_str(data)
+                        else:
+                            await ws.send_bytes(bytes(data))
+                    elif item[0] == "close":
+                        await ws.close(code=item[1])
+                        return
+            except (OSError, RuntimeError):
+                # the client went meanwhile (aiohttp refuses a send after the close)
+                return
+
+        writer = asyncio.ensure_future(to_client())
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    native.websocket_receive(ws_id, message.data)
+                elif message.type == WSMsgType.BINARY:
+                    native.websocket_receive(ws_id, bytes(message.data))
+                else:
+                    break
+        finally:
+            if not writer.done():
+                writer.cancel()
+        return ws
+    finally:
+        server._close_websocket(native, ws_id)
 
 
 def _adopted_class() -> Any:

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 import rtio as socketio
 
-sio = socketio.AsyncServer(async_mode="asgi")
+sio = socketio.AsyncServer(async_mode="asgi", max_http_buffer_size=20_000)
 fastapi_app = FastAPI()
 started = []
 

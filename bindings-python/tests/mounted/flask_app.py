@@ -5,7 +5,7 @@ from flask import Flask
 
 import rtio as socketio
 
-sio = socketio.Server()
+sio = socketio.Server(max_http_buffer_size=20_000)
 flask_app = Flask(__name__)
 
 
