@@ -18,7 +18,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, PAGE_MS } from '../browser/lib.mjs';
 import { ROOT, call, run, serve } from './lib.mjs';
-import { appDir, freePort, startApache, startFpm, startNginx } from './deploy.mjs';
+import { apacheSite, appDir, fpmPool, freePort, nginxServer, startApache, startFpm, startNginx } from './deploy.mjs';
 
 const KEY = `jb-${randomBytes(8).toString('hex')}`;
 
@@ -250,6 +250,22 @@ deployment('nginx (php-fpm)', 'nginx', async (site) => {
 });
 
 describe('deploy/', () => {
+  it('docs/deploy.md carries the configurations this test runs, word for word', () => {
+    // the same functions wrote the test's configs above; here with the documented host's values
+    const doc = fs.readFileSync(path.join(ROOT, 'docs', 'deploy.md'), 'utf8');
+    const env = { JOB_BOARD_DATA: '/var/lib/job-board', RTIO_API_URL: 'http://127.0.0.1:3001', RTIO_API_KEY: 'change-me' };
+    const app = '/srv/php-job-board';
+    const socket = '/run/php/job-board.sock';
+    const blocks = {
+      apache: apacheSite({ app, port: 8080, rtioPort: 3000, env }),
+      'php-fpm pool': fpmPool({ socket, env }),
+      nginx: nginxServer({ app, port: 8080, rtioPort: 3000, socket }),
+    };
+    for (const [what, block] of Object.entries(blocks)) {
+      assert.ok(doc.includes(`\n${block}\`\`\``), `docs/deploy.md shows the ${what} configuration as the test runs it:\n${block}`);
+    }
+  });
+
   it('rtio check-config accepts deploy/rtio.toml', async () => {
     const file = path.join(ROOT, 'deploy', 'rtio.toml');
     const { code, stdout, stderr } = await run(['check-config', file]);
