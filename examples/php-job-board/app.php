@@ -39,6 +39,9 @@ function start_session(?string $id = null, bool $readOnly = false): void
         'cookie_samesite' => 'Lax',
         'use_strict_mode' => true, // never adopt an id the browser made up
         'read_and_close' => $readOnly,
+        // Debian turns PHP's session GC off and cleans only its own save path from cron
+        'gc_probability' => 1,
+        'gc_divisor' => 1000,
     ]);
 }
 

@@ -17,8 +17,17 @@ export const APP_SRC = path.join(ROOT, 'examples', 'php-job-board');
 const WWW = 'www-data';
 
 const running = new Set();
+/** SIGKILL to `child`'s process group (it leads one: spawned detached), workers included. */
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
 process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
+  for (const child of running) killGroup(child);
 });
 
 /** A free loopback TCP port (closed again before it is handed out). */
@@ -99,7 +108,7 @@ async function startDaemon(name, command, args, where, logFiles) {
   try {
     await accepting(where, exited);
   } catch (e) {
-    child.kill('SIGKILL');
+    killGroup(child);
     throw new Error(`${name} (${command} ${args.join(' ')}): ${e.message}\n${log()}`);
   }
   return {
@@ -108,7 +117,7 @@ async function startDaemon(name, command, args, where, logFiles) {
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const timer = setTimeout(() => killGroup(child), 5000);
       await exited;
       clearTimeout(timer);
     },
