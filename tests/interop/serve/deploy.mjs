@@ -129,8 +129,26 @@ function phpEnv({ data, apiPort, apiKey }) {
   return { JOB_BOARD_DATA: data, RTIO_API_URL: `http://127.0.0.1:${apiPort}`, RTIO_API_KEY: apiKey };
 }
 
-/** docs/deploy.md's Apache site: the app under mod_php, /socket.io/ proxied to rtio serve. */
-export function apacheSite({ app, port, rtioPort, env }) {
+/** Apache >= 2.4.47: mod_proxy_http tunnels the WebSocket upgrade itself. */
+const upgrade = (rtioPort) => `  # Socket.IO: long-polling and the WebSocket upgrade, both to rtio serve
+  ProxyPass        /socket.io/ http://127.0.0.1:${rtioPort}/socket.io/ upgrade=websocket
+  ProxyPassReverse /socket.io/ http://127.0.0.1:${rtioPort}/socket.io/
+`;
+
+/** Older Apache: mod_rewrite hands WebSocket upgrades to mod_proxy_wstunnel (ws://). */
+export const wstunnel = (rtioPort) => `  # Socket.IO: the WebSocket upgrade through mod_proxy_wstunnel, long-polling through mod_proxy_http
+  RewriteEngine On
+  RewriteCond %{HTTP:Upgrade} =websocket [NC]
+  RewriteRule ^/(socket\\.io/.*) ws://127.0.0.1:${rtioPort}/$1 [P,L]
+  ProxyPass        /socket.io/ http://127.0.0.1:${rtioPort}/socket.io/
+  ProxyPassReverse /socket.io/ http://127.0.0.1:${rtioPort}/socket.io/
+`;
+
+/**
+ * docs/deploy.md's Apache site: the app under mod_php, /socket.io/ proxied to rtio serve, the
+ * WebSocket by `upgrade=websocket` (default) or by mod_proxy_wstunnel (`websocket: 'wstunnel'`).
+ */
+export function apacheSite({ app, port, rtioPort, env, websocket = 'upgrade' }) {
   return `Listen 127.0.0.1:${port}
 <VirtualHost 127.0.0.1:${port}>
   DocumentRoot ${app}/public
@@ -150,10 +168,7 @@ export function apacheSite({ app, port, rtioPort, env }) {
   SetEnv RTIO_API_URL ${env.RTIO_API_URL}
   SetEnv RTIO_API_KEY ${env.RTIO_API_KEY}
 
-  # Socket.IO: long-polling and the WebSocket upgrade, both to rtio serve
-  ProxyPass        /socket.io/ http://127.0.0.1:${rtioPort}/socket.io/ upgrade=websocket
-  ProxyPassReverse /socket.io/ http://127.0.0.1:${rtioPort}/socket.io/
-  # longer than pingInterval + pingTimeout (25 s + 20 s): a long-poll waits that long
+${websocket === 'wstunnel' ? wstunnel(rtioPort) : upgrade(rtioPort)}  # longer than pingInterval + pingTimeout (25 s + 20 s): a long-poll waits that long
   ProxyTimeout 60
 </VirtualHost>
 `;
@@ -169,10 +184,12 @@ const APACHE_MODULES = [
   ['php', 'libphp8.2.so'],
   ['proxy', 'mod_proxy.so'],
   ['proxy_http', 'mod_proxy_http.so'],
+  ['proxy_wstunnel', 'mod_proxy_wstunnel.so'], // for websocket: 'wstunnel'
+  ['rewrite', 'mod_rewrite.so'],
 ];
 
 /** Apache httpd with mod_php serving the app and proxying /socket.io/ to rtio on `rtioPort`. */
-export async function startApache({ dir, app, data, rtioPort, apiPort, apiKey, port }) {
+export async function startApache({ dir, app, data, rtioPort, apiPort, apiKey, port, websocket }) {
   port ??= await freePort();
   const modules = APACHE_MODULES.map(([m, f]) => `LoadModule ${m}_module /usr/lib/apache2/modules/${f}`).join('\n');
   const conf = `ServerRoot ${dir}
@@ -192,8 +209,14 @@ MaxSpareServers 12
 MaxRequestWorkers 32
 TypesConfig /etc/mime.types
 ${modules}
-
-${apacheSite({ app, port, rtioPort, env: phpEnv({ data, apiPort, apiKey }) })}`;
+${
+  websocket === 'wstunnel'
+    ? `# as before 2.4.47: mod_proxy_wstunnel itself tunnels ws://, not mod_proxy_http on its behalf
+ProxyWebsocketFallbackToProxyHttp Off
+`
+    : ''
+}
+${apacheSite({ app, port, rtioPort, env: phpEnv({ data, apiPort, apiKey }), websocket })}`;
   const file = path.join(dir, 'httpd.conf');
   fs.writeFileSync(file, conf);
   const d = await startDaemon('apache2', 'apache2', ['-f', file, '-DFOREGROUND'], { port }, [path.join(dir, 'apache-error.log')]);

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, PAGE_MS } from '../browser/lib.mjs';
 import { ROOT, call, run, serve } from './lib.mjs';
-import { apacheSite, appDir, fpmPool, freePort, nginxServer, startApache, startFpm, startNginx } from './deploy.mjs';
+import { apacheSite, appDir, fpmPool, freePort, nginxServer, startApache, startFpm, startNginx, wstunnel } from './deploy.mjs';
 
 const KEY = `jb-${randomBytes(8).toString('hex')}`;
 
@@ -190,6 +190,11 @@ function deployment(name, label, start) {
       assert.equal(shown.length, 1);
       assert.match(shown[0].id, /^\d+$/);
 
+      // SQLite and the sessions live in the data dir given to PHP, not beside the app
+      assert.ok(fs.existsSync(path.join(site.data, 'jobs.sqlite')), 'jobs.sqlite in JOB_BOARD_DATA');
+      assert.ok(fs.readdirSync(path.join(site.data, 'sessions')).some((f) => f.startsWith('sess_')), 'sessions in JOB_BOARD_DATA');
+      assert.ok(!fs.existsSync(path.join(site.app, 'data')), 'nothing written beside the app');
+
       // the page that posted reloads (Post/Redirect/Get) and lists the job from SQLite, once
       await statusBecomes(one, 'connected', 'page one after posting');
       assert.deepEqual(await jobsOf(one), shown);
@@ -230,6 +235,8 @@ function deployment(name, label, start) {
 
 deployment('Apache (mod_php, ProxyPass upgrade=websocket)', 'apache', async (site) => startApache(site));
 
+deployment('Apache (mod_php, mod_proxy_wstunnel)', 'apache-wstunnel', async (site) => startApache({ ...site, websocket: 'wstunnel' }));
+
 deployment('nginx (php-fpm)', 'nginx', async (site) => {
   const fpm = await startFpm(site);
   let nginx;
@@ -260,6 +267,7 @@ describe('deploy/', () => {
       apache: apacheSite({ app, port: 8080, rtioPort: 3000, env }),
       'php-fpm pool': fpmPool({ socket, env }),
       nginx: nginxServer({ app, port: 8080, rtioPort: 3000, socket }),
+      'Apache before 2.4.47 (mod_proxy_wstunnel)': wstunnel(3000),
     };
     for (const [what, block] of Object.entries(blocks)) {
       assert.ok(doc.includes(`\n${block}\`\`\``), `docs/deploy.md shows the ${what} configuration as the test runs it:\n${block}`);
