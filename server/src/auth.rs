@@ -193,7 +193,7 @@ fn check_jwt(jwt: &crate::settings::Jwt, token: &str) -> Decision {
 }
 
 /// The handshake's headers as an object (repeated ones joined with `, `).
-fn headers_object(handshake: &Handshake) -> Value {
+pub fn headers_object(handshake: &Handshake) -> Value {
     let mut out = serde_json::Map::new();
     for (name, value) in handshake.headers.iter() {
         let value = String::from_utf8_lossy(value);

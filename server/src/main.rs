@@ -3,6 +3,7 @@
 //! client events as webhooks, health and Prometheus metrics; Redis for several nodes.
 //! See docs/serve.md.
 
+mod admin;
 mod api;
 mod auth;
 mod backend;
@@ -44,6 +45,8 @@ enum Command {
         /// The TOML file.
         file: PathBuf,
     },
+    /// Print a bcrypt hash of a password (read from stdin), for `[admin] password`.
+    HashPassword,
 }
 
 /// Every flag can also be set by its RTIO_* environment variable and in the file;
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
             .and_then(|f| Settings::resolve(f, Overrides::default()))
             .map(|s| println!("{}: OK\n{s:#?}", file.display())),
         Command::Serve(args) => args.settings().and_then(serve),
+        Command::HashPassword => hash_password(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -136,6 +140,20 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn hash_password() -> Result<(), String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err("no password on stdin".into());
+    }
+    let hash = bcrypt::hash(password, bcrypt::DEFAULT_COST).map_err(|e| e.to_string())?;
+    println!("{hash}");
+    Ok(())
 }
 
 /// The public port's routes beside Socket.IO; answered on rtio serve's runtime.
@@ -187,6 +205,12 @@ fn core_config(settings: &Settings, routes: Arc<dyn Routes>) -> Result<Config, S
             middleware: decided,
         })
         .collect();
+    if let Some(admin) = &settings.admin {
+        config.namespaces.push(rtio::NamespaceConfig {
+            name: admin.namespace.clone(),
+            middleware: true,
+        });
+    }
     config.dynamic_namespaces = names.dynamic();
     if let Some(url) = &settings.redis_url {
         let mut options = rtio_redis::adapter::RedisAdapterOptions::new(url.clone());
@@ -221,6 +245,9 @@ fn serve(settings: Settings) -> Result<(), String> {
     ));
     let _ = shared.set(state.clone());
     rt.spawn(pump::run(server.clone(), state.clone()));
+    if let Some(admin) = &settings.admin {
+        rt.spawn(admin::stats(state.clone(), admin.clone()));
+    }
     let addr = server.local_addr();
     if let Some(api_addr) = settings.api_listen {
         let listener = rt

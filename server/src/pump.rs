@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rtio::{Event, Server};
 
+use crate::admin::{self, Admin};
 use crate::auth::{self, Connect};
 use crate::state::State;
 use crate::webhook::{self, ClientEvent};
@@ -17,6 +18,11 @@ pub async fn run(server: Arc<Server>, state: Arc<State>) {
 }
 
 fn handle(state: &Arc<State>, event: Event) {
+    if let Some(admin) = &state.settings.admin {
+        if for_admin(state, admin, &event) {
+            return;
+        }
+    }
     match event {
         Event::ConnectRequest {
             request,
@@ -77,5 +83,61 @@ fn handle(state: &Arc<State>, event: Event) {
             state.answered(token, ev);
         }
         _ => {}
+    }
+}
+
+/// The admin dashboard's share of an event: true when the event was the dashboard's own
+/// (its namespace), else it is only told about it and the event goes on.
+fn for_admin(state: &Arc<State>, admin: &Admin, event: &Event) -> bool {
+    match event {
+        Event::ConnectRequest {
+            request,
+            sid,
+            nsp,
+            auth,
+            ..
+        } if **nsp == *admin.namespace => {
+            let decide = admin::decide(
+                state.clone(),
+                admin.clone(),
+                *request,
+                sid.clone(),
+                auth.clone(),
+            );
+            state.rt.spawn(decide);
+            true
+        }
+        Event::Connect { sid, nsp, .. } if **nsp == *admin.namespace => {
+            state
+                .rt
+                .spawn(admin::welcome(state.clone(), admin.clone(), sid.clone()));
+            true
+        }
+        Event::Message {
+            nsp,
+            event,
+            payload,
+            ..
+        } if **nsp == *admin.namespace => {
+            admin::command(state, admin, event, payload);
+            true
+        }
+        Event::Disconnect { nsp, .. } if **nsp == *admin.namespace => true,
+        Event::Connect {
+            sid,
+            nsp,
+            handshake,
+            ..
+        } => {
+            admin::connected(state, admin, sid, nsp, handshake);
+            false
+        }
+        Event::Disconnect {
+            sid, nsp, reason, ..
+        } => {
+            admin::disconnected(state, admin, sid, nsp, &reason.to_string());
+            false
+        }
+        _ => false,
     }
 }

@@ -53,6 +53,27 @@ pub struct FileConfig {
     /// Client events posted to the backend.
     #[serde(default)]
     pub webhook: WebhookConfig,
+    /// The `@socket.io/admin-ui` dashboard.
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// `[admin]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Serve the dashboard's namespace.
+    pub enabled: Option<bool>,
+    /// The namespace (default `/admin`).
+    pub namespace: Option<String>,
+    /// Basic auth: the user name...
+    pub username: Option<String>,
+    /// ...and a bcrypt hash of the password (as `instrument()` takes it).
+    pub password: Option<String>,
+    /// `false` to serve it without authentication (as `instrument({auth: false})`).
+    pub auth: Option<bool>,
+    /// No emit, join, leave or disconnect from the dashboard.
+    pub readonly: Option<bool>,
 }
 
 /// `[api]`
@@ -160,6 +181,7 @@ pub struct Settings {
     pub webhook_timeout: Duration,
     pub webhook_concurrency: usize,
     pub webhook_queue: usize,
+    pub admin: Option<crate::admin::Admin>,
 }
 
 /// How a JWT is checked.
@@ -283,8 +305,44 @@ impl Settings {
             webhook_timeout: seconds("webhook timeout", file.webhook.timeout, 5.0)?,
             webhook_concurrency: file.webhook.concurrency.unwrap_or(64).max(1),
             webhook_queue: file.webhook.queue.unwrap_or(1024),
+            admin: admin_settings(file.admin)?,
         })
     }
+}
+
+fn admin_settings(file: AdminConfig) -> Result<Option<crate::admin::Admin>, String> {
+    if !file.enabled.unwrap_or(false) {
+        return Ok(None);
+    }
+    let namespace = file.namespace.unwrap_or_else(|| "/admin".into());
+    if !namespace.starts_with('/') || namespace == "/" {
+        return Err(format!(
+            "admin namespace must start with '/' and not be \"/\" (got {namespace:?})"
+        ));
+    }
+    let credentials = match (file.auth, file.username, file.password) {
+        (Some(false), None, None) => None,
+        (Some(false), _, _) => {
+            return Err("admin: auth = false takes no username or password".into())
+        }
+        (_, Some(user), Some(hash)) => {
+            if bcrypt::verify("", &hash).is_err() {
+                return Err(
+                    "admin password must be a bcrypt hash ($2b$...), as instrument() takes it"
+                        .into(),
+                );
+            }
+            Some((user, hash))
+        }
+        _ => {
+            return Err("admin: give username and password (a bcrypt hash), or auth = false".into())
+        }
+    };
+    Ok(Some(crate::admin::Admin {
+        namespace,
+        credentials,
+        readonly: file.readonly.unwrap_or(false),
+    }))
 }
 
 fn jwt_settings(file: JwtConfig, secret_flag: Option<String>) -> Result<Option<Jwt>, String> {

@@ -29,6 +29,8 @@ pub struct State {
     /// Webhook calls waiting for a slot.
     pub webhook_waiting: AtomicUsize,
     pub started: Instant,
+    /// Sessions of the admin dashboards that logged in.
+    pub admin_sessions: crate::admin::Sessions,
     /// Core answers (fetch_sockets, server_count) by token, for the calls awaiting them.
     waiting: Mutex<HashMap<u64, oneshot::Sender<Event>>>,
 }
@@ -46,6 +48,7 @@ impl State {
             webhook_waiting: AtomicUsize::new(0),
             started: Instant::now(),
             waiting: Mutex::new(HashMap::new()),
+            admin_sessions: Default::default(),
         }
     }
 

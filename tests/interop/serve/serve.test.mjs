@@ -3,11 +3,12 @@
 // metrics and a clean stop. The backend is a real HTTP server (lib.mjs).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT, STEP_MS, backend, call, connect, refused, run, serve, waitFor, withTimeout } from './lib.mjs';
+import { ROOT, RTIO, STEP_MS, backend, call, connect, io, refused, run, serve, waitFor, withTimeout } from './lib.mjs';
 
 const KEY = 'k-3f9a';
 const dir = mkdtempSync(path.join(tmpdir(), 'rtio-serve-'));
@@ -413,5 +414,88 @@ describe('SIGTERM', () => {
     const exited = await s.stop('SIGTERM');
     assert.deepEqual(exited, { code: 0, signal: null });
     for (const [reason] of await reasons) assert.ok(['io server disconnect', 'transport close'].includes(reason), reason);
+  });
+});
+
+describe('the @socket.io/admin-ui dashboard ([admin])', () => {
+  let s;
+  let admin; // the dashboard, logged in by `before`
+  let early; // a client that was there before it
+  let arrivals; // what the dashboard gets on login
+  const dashboard = (auth) => connect(s.url, { nsp: '/admin', auth, transports: ['websocket'] });
+  before(async () => {
+    const hashed = spawnSync(RTIO, ['hash-password'], { input: 'pa55\n', encoding: 'utf8' });
+    assert.equal(hashed.status, 0, hashed.stderr);
+    assert.match(hashed.stdout, /^\$2[aby]\$\d\d\$/);
+    const config = path.join(dir, 'admin.toml');
+    writeFileSync(config, `[admin]\nenabled = true\nusername = "admin"\npassword = "${hashed.stdout.trim()}"\n`);
+    s = await serve(['--config', config]);
+    early = await connect(s.url, { transports: ['polling'] });
+    admin = io(`${s.url}/admin`, { forceNew: true, reconnection: false, auth: { username: 'admin', password: 'pa55' } });
+    arrivals = [next(admin, 'session'), next(admin, 'config'), next(admin, 'all_sockets')];
+    await next(admin, 'connect');
+  });
+  after(async () => {
+    admin?.close();
+    early?.close();
+    await s.stop();
+  });
+
+  it('logs in with basic auth, gets a session, the config, every socket and the stats', async () => {
+    const socket = admin;
+    const [[session], [config], [all]] = await Promise.all(arrivals);
+    assert.match(session, /^[0-9a-f]{16}$/);
+    assert.deepEqual(config.supportedFeatures, ['EMIT', 'JOIN', 'LEAVE', 'DISCONNECT', 'MJOIN', 'MLEAVE', 'MDISCONNECT']);
+    const mine = all.find((x) => x.id === early.id);
+    assert.ok(mine, JSON.stringify(all));
+    assert.equal(mine.nsp, '/');
+    assert.equal(mine.transport, 'polling');
+    assert.equal(mine.handshake.address, '127.0.0.1');
+    assert.deepEqual(mine.rooms, [early.id]);
+    const [stats] = await waitFor(socket, 'server_stats', STEP_MS * 2);
+    assert.equal(stats.clientsCount >= 2, true);
+    assert.equal(typeof stats.uptime, 'number');
+    // the session id logs in again without the password
+    const again = await dashboard({ sessionId: session });
+    again.close();
+  });
+
+  it('hears sockets come and go, and its commands act on them', async () => {
+    const joined = next(admin, 'socket_connected');
+    const c = await connect(s.url, { transports: ['websocket'] });
+    const [serialized] = await joined;
+    assert.equal(serialized.id, c.id);
+    assert.equal(serialized.transport, 'websocket');
+    const hello = next(c, 'hello');
+    admin.emit('emit', '/', null, 'hello', 'from the dashboard');
+    assert.deepEqual(await hello, ['from the dashboard']);
+    admin.emit('join', '/', 'moderated', c.id);
+    await withTimeout(
+      (async () => {
+        for (;;) {
+          const [list] = await (async () => {
+            const got = next(admin, 'all_sockets');
+            const fresh = await dashboard({ username: 'admin', password: 'pa55' });
+            const value = await Promise.race([got, next(fresh, 'all_sockets')]);
+            fresh.close();
+            return value;
+          })();
+          if (list.find((x) => x.id === c.id)?.rooms.includes('moderated')) return;
+        }
+      })(),
+      STEP_MS * 3,
+      'the join',
+    );
+    const left = next(admin, 'socket_disconnected');
+    const gone = next(c, 'disconnect');
+    const id = c.id;
+    admin.emit('_disconnect', '/', false, 'moderated');
+    assert.equal((await gone)[0], 'io server disconnect');
+    assert.deepEqual(await left, ['/', id, 'server namespace disconnect']);
+  });
+
+  it('a wrong password is refused', async () => {
+    const err = await refused(s.url, { nsp: '/admin', auth: { username: 'admin', password: 'nope' } });
+    assert.equal(err.message, 'invalid credentials');
   });
 });
