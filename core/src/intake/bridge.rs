@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use super::{HttpRequest, HttpResponse};
 use crate::event::Event;
+use crate::socketio::Sio;
 
 /// A WebSocket message, either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,11 +68,6 @@ impl Bridges {
     }
 }
 
-/// Where a bridge reports to the host.
-pub(crate) trait Report: Send + Sync + 'static {
-    fn report(&self, event: Event) -> impl std::future::Future<Output = ()> + Send;
-}
-
 /// The most bytes a message from rtio to the host may have (rtio's own frames are far
 /// smaller; this only bounds what a broken stream could make the pump allocate).
 const MAX_MESSAGE: usize = 256 << 20;
@@ -113,16 +109,16 @@ fn handshake_of(mut request: HttpRequest) -> HttpRequest {
 }
 
 /// Runs bridge `id`: rtio's end served by `serve` (the adopted-connection path), the host's
-/// messages from `from_host`, rtio's answer and messages reported through `to_host`.
-pub(crate) async fn run<R, S, Fut>(
+/// messages from `from_host`, rtio's answer and messages reported on the host's event
+/// stream (`to_host`).
+pub(crate) async fn run<S, Fut>(
     id: u64,
     request: HttpRequest,
     bridges: std::sync::Arc<Bridges>,
     mut from_host: mpsc::UnboundedReceiver<FromHost>,
-    to_host: R,
+    to_host: std::sync::Arc<Sio>,
     serve: S,
 ) where
-    R: Report,
     S: FnOnce(TcpStream, HttpRequest) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
@@ -135,7 +131,7 @@ pub(crate) async fn run<R, S, Fut>(
         bridges.remove(id);
         let response = refused(503);
         return to_host
-            .report(Event::WebSocketAnswer { id, response })
+            .emit_event(Event::WebSocketAnswer { id, response })
             .await;
     };
     serve(server, handshake_of(request)).await;
@@ -150,7 +146,7 @@ pub(crate) async fn run<R, S, Fut>(
         bridges.remove(id);
     }
     to_host
-        .report(Event::WebSocketAnswer { id, response })
+        .emit_event(Event::WebSocketAnswer { id, response })
         .await;
     if !accepted {
         return;
@@ -207,7 +203,7 @@ pub(crate) async fn run<R, S, Fut>(
                         } else {
                             WsMessage::Binary(data.into())
                         };
-                        to_host.report(Event::WebSocketSend { id, message }).await;
+                        to_host.emit_event(Event::WebSocketSend { id, message }).await;
                     }
                     _ => break,
                 }
@@ -215,7 +211,7 @@ pub(crate) async fn run<R, S, Fut>(
         }
     }
     bridges.remove(id);
-    to_host.report(Event::WebSocketClose { id, code }).await;
+    to_host.emit_event(Event::WebSocketClose { id, code }).await;
 }
 
 /// The close code rtio's end sent the host's client on its behalf: 1011 (internal error)

@@ -244,7 +244,7 @@ impl Io {
             handshake,
             bridges,
             from_host,
-            HostEvents(sio),
+            sio,
             move |stream, request| adopt(engine, stream, request, Vec::new()),
         ));
         Ok(id)
@@ -332,15 +332,6 @@ impl Drop for ClientGone {
         if let Some(entry) = self.sid.as_deref().and_then(|sid| self.engine.get(sid)) {
             self.engine.close(&entry, CloseReason::TransportError);
         }
-    }
-}
-
-/// Reports a bridge's events on the host's event stream.
-struct HostEvents(Arc<Sio>);
-
-impl bridge::Report for HostEvents {
-    async fn report(&self, event: Event) {
-        self.0.emit_event(event).await;
     }
 }
 
