@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -353,6 +353,36 @@ describe('JWT in auth.token (--jwt-secret)', () => {
   });
 });
 
+describe('JWT with a public key ([jwt] public_key, RS256 and ES256)', () => {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  for (const [alg, type, options, dsaEncoding] of [
+    ['RS256', 'rsa', { modulusLength: 2048 }, undefined],
+    ['ES256', 'ec', { namedCurve: 'P-256' }, 'ieee-p1363'],
+  ]) {
+    it(`${alg}: a token signed with the private key is accepted, one signed with another key is not`, async () => {
+      const pair = () => generateKeyPairSync(type, options);
+      const { publicKey, privateKey } = pair();
+      const other = pair().privateKey;
+      const pem = path.join(dir, `${alg}.pem`);
+      writeFileSync(pem, publicKey.export({ type: 'spki', format: 'pem' }));
+      const config = path.join(dir, `${alg}.toml`);
+      writeFileSync(config, `[jwt]\npublic_key = "${pem}"\nalgorithm = "${alg}"\n`);
+      const sign = (claims, key) => {
+        const data = `${b64({ alg, typ: 'JWT' })}.${b64(claims)}`;
+        return `${data}.${cryptoSign('sha256', Buffer.from(data), { key, dsaEncoding }).toString('base64url')}`;
+      };
+      const s = await serve(['--config', config]);
+      try {
+        const c = await connect(s.url, { auth: { token: sign({ sub: 'k1', exp: Math.floor(Date.now() / 1000) + 60 }, privateKey) } });
+        c.close();
+        assert.match((await refused(s.url, { auth: { token: sign({ sub: 'k1' }, other) } })).message, /invalid token/);
+      } finally {
+        await s.stop();
+      }
+    });
+  }
+});
+
 describe('client events go to the backend (--webhook-url)', () => {
   let app;
   let s;
@@ -406,6 +436,33 @@ describe('client events go to the backend (--webhook-url)', () => {
 });
 
 describe('SIGTERM', () => {
+  it('a webhook call in flight finishes before the process exits 0', async () => {
+    let answered;
+    const done = new Promise((resolve) => (answered = resolve));
+    const app = await backend(
+      () =>
+        new Promise((resolve) =>
+          setTimeout(() => {
+            resolve({ status: 200, body: { ack: ['late'] } });
+            answered();
+          }, 400),
+        ),
+    );
+    const s = await serve(['--webhook-url', `${app.url}/hook`]);
+    try {
+      const c = await connect(s.url, { transports: ['websocket'] });
+      const called = app.next();
+      c.emit('slow', 1, () => {});
+      await called;
+      const stopped = s.stop('SIGTERM');
+      await withTimeout(done, STEP_MS, 'the backend to answer');
+      assert.deepEqual(await stopped, { code: 0, signal: null });
+      c.close();
+    } finally {
+      await app.close();
+    }
+  });
+
   it('clients of every transport get a proper disconnect and the process exits 0', async () => {
     const s = await serve([]);
     const ws = await connect(s.url, { transports: ['websocket'] });
@@ -432,8 +489,7 @@ describe('the @socket.io/admin-ui dashboard ([admin])', () => {
     s = await serve(['--config', config]);
     early = await connect(s.url, { transports: ['polling'] });
     admin = io(`${s.url}/admin`, { forceNew: true, reconnection: false, auth: { username: 'admin', password: 'pa55' } });
-    arrivals = [next(admin, 'session'), next(admin, 'config'), next(admin, 'all_sockets')];
-    await next(admin, 'connect');
+    arrivals = await Promise.all([next(admin, 'session'), next(admin, 'config'), next(admin, 'all_sockets'), next(admin, 'connect')]);
   });
   after(async () => {
     admin?.close();
@@ -443,7 +499,7 @@ describe('the @socket.io/admin-ui dashboard ([admin])', () => {
 
   it('logs in with basic auth, gets a session, the config, every socket and the stats', async () => {
     const socket = admin;
-    const [[session], [config], [all]] = await Promise.all(arrivals);
+    const [[session], [config], [all]] = arrivals;
     assert.match(session, /^[0-9a-f]{16}$/);
     assert.deepEqual(config.supportedFeatures, ['EMIT', 'JOIN', 'LEAVE', 'DISCONNECT', 'MJOIN', 'MLEAVE', 'MDISCONNECT']);
     const mine = all.find((x) => x.id === early.id);
