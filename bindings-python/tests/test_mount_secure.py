@@ -1,7 +1,8 @@
 """``secure`` (the app's server terminated TLS) from each mount reaches the core's handshake:
 the connect handler's ``environ['wsgi.url_scheme']`` is ``'https'``, as python-socketio's
 WSGI environ has it. The apps are called in-process with what each server would pass
-(WSGI environ, ASGI scope, aiohttp request); no TLS server is needed."""
+(WSGI environ, ASGI scope, aiohttp request); no TLS server is needed. Also: the ASGI
+lifespan starts rtio again after a shutdown."""
 
 import asyncio
 import io
@@ -155,3 +156,38 @@ def test_aiohttp_request_secure_is_secure(tls):
 
     asyncio.run(run())
     assert seen == [("https" if tls else "http", tls)]
+
+
+def test_asgi_lifespan_starts_rtio_again_after_a_shutdown():
+    # (a test client used twice on one app: each lifespan startup serves again, while a
+    # request after the shutdown, without a new startup, gets 503)
+    sio = rtio.AsyncServer(async_mode="asgi")
+    app = rtio.ASGIApp(sio)
+
+    async def lifespan_cycle():
+        inbox = asyncio.Queue()
+        sent = []
+
+        async def send(message):
+            sent.append(message["type"])
+
+        task = asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"}},
+                                         inbox.get, send))
+        await inbox.put({"type": "lifespan.startup"})
+        while "lifespan.startup.complete" not in sent:
+            assert not task.done(), sent
+            await asyncio.sleep(0.01)
+        status, body = await asgi_call(app, "GET", HANDSHAKE, "http")
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(task, WAIT)
+        assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        return status, body
+
+    async def run():
+        for _ in range(2):
+            status, body = await lifespan_cycle()
+            assert status == 200 and body.startswith(b'0{"sid":'), body
+            assert not sio.running
+            assert (await asgi_call(app, "GET", HANDSHAKE, "http"))[0] == 503
+
+    asyncio.run(run())

@@ -197,12 +197,14 @@ class AsyncServer(BaseServer):
     def _mount(self, prefix: Optional[str] = None, start: bool = False) -> None:
         self._mount_path(prefix)
 
-    async def _mount_async(self, prefix: Optional[str] = None) -> None:
+    async def _mount_async(self, prefix: Optional[str] = None, restart: bool = False) -> None:
+        """Starts rtio for a mounting app: on its first request, or (``restart``) at the
+        app's startup (ASGI lifespan, aiohttp's on_startup) after a shutdown too."""
         self._mount_path(prefix)
-        # Only the first request starts rtio: one that comes while shutdown() drains must
-        # reach the stopping server (its client collects its disconnect there), and one
-        # after it gets 503 until start() is called again.
-        if self._native is None:
+        # A request starts rtio only the first time: one that comes while shutdown() drains
+        # must reach the stopping server (its client collects its disconnect there), and one
+        # after it gets 503 until the app starts again or start() is called.
+        if self._native is None or (restart and not self.running):
             # (host and port unused: mounted, rtio runs no listener of its own)
             await self.start(port=0, host="127.0.0.1")
 

@@ -481,6 +481,7 @@ class ASGIApp:
     everything else (and the lifespan events) goes to ``other_asgi_app``. rtio starts at the
     lifespan startup (or the first request) on the server's event loop and stops at the
     lifespan shutdown; ``on_startup`` / ``on_shutdown`` (sync or async callables) run then.
+    After a shutdown the Socket.IO path answers 503 until the next lifespan startup.
     WebSockets are framed by the ASGI server and their messages exchanged with rtio's core
     (the Engine.IO and Socket.IO work stays in the core).
     """
@@ -528,7 +529,7 @@ class ASGIApp:
             await send({"type": "websocket.close", "code": 1000})
 
     async def _startup(self) -> None:
-        await self.engineio_server._mount_async(self._prefix)
+        await self.engineio_server._mount_async(self._prefix, restart=True)
         await _call(self.on_startup)
 
     async def _shutdown(self) -> None:
@@ -728,7 +729,7 @@ def aiohttp_attach(server: Any, app: Any, socketio_path: str = "socket.io") -> N
     app.router.add_route("GET", prefix + "/socket.io.js", handler)
 
     async def on_startup(_app: Any) -> None:
-        await server._mount_async(prefix)
+        await server._mount_async(prefix, restart=True)
 
     async def on_shutdown(_app: Any) -> None:
         # At the app's shutdown, before aiohttp waits for the requests in flight: rtio's
