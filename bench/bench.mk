@@ -7,6 +7,8 @@
 #   make bench BENCH_FLAGS="--only fanout,echo --perf target/bench/perf"   see rtio-bench --help
 #   make bench QUICK=1 BENCH_FLAGS="--only cluster"   the two-node cluster through Redis alone
 #                                       (needs `redis-server`; a host refusing --redis is skipped)
+#   make bench QUICK=1 BENCH_FLAGS="--only publish"   rtio serve's HTTP publish API against
+#                                       Express + socket.io (servers of its own, whatever HOSTS)
 # The servers run pinned to CPU 0 and the load generator to CPU 1 (taskset).
 
 BENCH_HOSTS   = $(or $(HOSTS),rust socketio)
@@ -16,7 +18,7 @@ BENCH_COMMAND = make bench$(if $(QUICK), QUICK=1)$(if $(HOSTS), HOSTS="$(HOSTS)"
 
 .PHONY: bench
 bench: $(NODE_MODULES)
-	$(CARGO) build --release -p rtio-bench -p rtio-examples
+	$(CARGO) build --release -p rtio-bench -p rtio-examples -p rtio-server
 	@mkdir -p target/bench
 	taskset -c 1 ./target/release/rtio-bench --hosts "$(BENCH_HOSTS)" $(if $(QUICK),--quick) \
 		--results $(BENCH_OUT) $(BENCH_README) --command '$(BENCH_COMMAND)' $(BENCH_FLAGS)

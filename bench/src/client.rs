@@ -53,6 +53,9 @@ pub struct Target {
     ws_request: Vec<u8>,
     host: String,
     path: String,
+    /// Whether a client is connected only once the server's `auth` event arrived (a
+    /// scenarios server sends one from its connection handler; `rtio serve` does not).
+    wait_auth: bool,
 }
 
 impl Target {
@@ -66,6 +69,17 @@ impl Target {
             ws_request: proto::ws_upgrade_request(&host, &path),
             host,
             path,
+            wait_auth: true,
+        }
+    }
+
+    /// A server on `127.0.0.1:port` whose connection handler sends nothing (`rtio serve`,
+    /// the publish scenario's reference): a WebSocket client is connected at its CONNECT
+    /// ack.
+    pub fn plain(port: u16) -> Target {
+        Target {
+            wait_auth: false,
+            ..Target::local(port)
         }
     }
 }
@@ -214,6 +228,7 @@ impl Ws {
             }
         }
         let (mut opened, mut sent_connect, mut connected) = (false, false, false);
+        let wait_auth = t.wait_auth;
         loop {
             let mut refused = false;
             let mut auth = false;
@@ -232,7 +247,7 @@ impl Ws {
                 ws.send(b"40").await?;
                 sent_connect = true;
             }
-            if auth {
+            if auth || (connected && !wait_auth) {
                 return Ok(ws);
             }
             ws.conn.fill().await?;
@@ -493,6 +508,63 @@ impl Polling {
                 Err(e)
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP API publisher
+// ---------------------------------------------------------------------------------------------
+
+/// One keep-alive HTTP/1.1 connection POSTing JSON to a server's publish API
+/// (`POST /api/emit` with `Authorization: Bearer KEY`), one request at a time.
+pub struct Publisher {
+    conn: Conn,
+    head: Vec<u8>,
+    out: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl Publisher {
+    /// Connects to `t`'s address; requests go to `path` with the API key `key`.
+    pub async fn connect(t: &Target, path: &str, key: &str) -> Result<Publisher> {
+        let conn = Conn::new(tcp_connect(t.addr).await?);
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: ",
+            t.host
+        )
+        .into_bytes();
+        Ok(Publisher {
+            conn,
+            head,
+            out: Vec::new(),
+            body: Vec::new(),
+        })
+    }
+
+    /// The request of one publish, in `self.out`: `f` appends the JSON body.
+    fn request(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
+        self.body.clear();
+        f(&mut self.body);
+        self.out.clear();
+        self.out.extend_from_slice(&self.head);
+        proto::push_u64(&mut self.out, self.body.len() as u64);
+        self.out.extend_from_slice(b"\r\n\r\n");
+        self.out.extend_from_slice(&self.body);
+    }
+
+    /// POSTs the body `f` writes and waits for the response: an error unless it is a 2xx.
+    pub async fn post(&mut self, f: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+        self.request(f);
+        self.conn.write(&self.out).await?;
+        let status = read_response(&mut self.conn, &mut self.body).await?;
+        if !(200..300).contains(&status) {
+            return Err(Error(format!(
+                "the publish API answered {status}: {}",
+                String::from_utf8_lossy(&self.body)
+            )));
+        }
+        Ok(())
     }
 }
 

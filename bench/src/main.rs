@@ -21,7 +21,8 @@ use scenarios::{Outcome, Params, Scenario};
 use server::{RedisProc, ServerProc};
 
 const USAGE: &str = "\
-usage: rtio-bench [--hosts rust,socketio] [--quick] [--only idle,fanout,echo,polling,storm,cluster]
+usage: rtio-bench [--hosts rust,socketio] [--quick]
+                  [--only idle,fanout,echo,polling,storm,cluster,publish]
                   [--server-cpu N|none] [--loadgen-cpu N|none] [--root DIR]
                   [--results FILE] [--readme FILE] [--command TEXT] [--perf DIR]
                   [--attach PID:PORT] [--window N] [--noise|--no-noise]
@@ -29,7 +30,9 @@ usage: rtio-bench [--hosts rust,socketio] [--quick] [--only idle,fanout,echo,pol
                  (default rust,socketio; ratios are against socketio)
   --quick        small sizes (under 2 minutes)
   --only         the scenarios to run (default all); `cluster` starts, for each host, a
-                 redis-server and two nodes with --redis (a host refusing it is skipped)
+                 redis-server and two nodes with --redis (a host refusing it is skipped);
+                 `publish` starts `target/release/rtio serve` and an Express + socket.io
+                 server (tests/interop/serve/reference-publisher.js), whatever --hosts says
   --server-cpu   core the servers are pinned to with taskset (default 0)
   --loadgen-cpu  core this process pins itself to (default 1)
   --results      write the report there (e.g. bench/RESULTS.md)
@@ -259,8 +262,9 @@ fn main() -> ExitCode {
         let body = format!(
             "Latest `{command}` run ({}; machine, versions and method in \
              [bench/RESULTS.md](bench/RESULTS.md)). Ratios are against Node socket.io 4.8, and for the \
-             Python host also against python-socketio (its own AsyncServer on aiohttp): \
-             below 1× is better for times, memory and CPU, above 1× for rates.\n\n{table}",
+             Python host also against python-socketio (its own AsyncServer on aiohttp); the \
+             publish table compares `rtio serve` with Express + socket.io 4.8 through the same \
+             HTTP API: below 1× is better for times, memory and CPU, above 1× for rates.\n\n{table}",
             today()
         );
         let updated = std::fs::read_to_string(path)
@@ -299,7 +303,9 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
     };
     let t_start = Instant::now();
     let mut servers = Vec::new();
-    for arm in &arms {
+    // The publish scenario starts servers of its own: alone, it needs none of the hosts'.
+    let hosts_needed = opts.only.iter().any(|&s| s != Scenario::Publish);
+    for arm in arms.iter().filter(|_| hosts_needed) {
         let s = start(arm)?;
         eprintln!(
             "{}: pid {}, port {}, CPUs {}",
@@ -317,8 +323,19 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
     eprintln!("servers ready in {:.1} s", t_start.elapsed().as_secs_f64());
 
     let mut results = Vec::new();
+    let mut publish_cpu = 0.0;
     let total = opts.only.len();
     for (n, &scenario) in opts.only.iter().enumerate() {
+        if scenario == Scenario::Publish {
+            let mut quiet: Vec<&mut ServerProc> = servers.iter_mut().collect();
+            if let Some(c) = &mut cluster {
+                quiet.extend(c.nodes.iter_mut().flatten().flatten());
+            }
+            let (result, cpu) = run_publish(opts, params, quiet, n + 1, total).await;
+            results.push(result);
+            publish_cpu += cpu;
+            continue;
+        }
         let mut outcomes = Vec::new();
         for (i, arm) in arms.iter().enumerate() {
             // Every server shares one core: the one measured starts once all are quiet (a
@@ -363,7 +380,7 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
         }
         results.push(ScenarioResult { scenario, outcomes });
     }
-    let mut servers_cpu = cluster.map_or(0.0, Cluster::stop);
+    let mut servers_cpu = publish_cpu + cluster.map_or(0.0, Cluster::stop);
     for s in servers {
         servers_cpu += s.cpu_with_children();
         s.stop();
@@ -382,7 +399,122 @@ async fn run_one(scenario: Scenario, server: &mut ServerProc, p: &Params) -> Out
             notes: vec!["the cluster scenario runs on its own nodes (Cluster::run)".into()],
             ..Outcome::default()
         },
+        Scenario::Publish => Outcome {
+            notes: vec!["the publish scenario runs on its own servers (run_publish)".into()],
+            ..Outcome::default()
+        },
     }
+}
+
+/// The publish scenario (issue 18): not a scenarios-server scenario, so it starts its own
+/// two servers — `target/release/rtio serve` and the Express + socket.io reference
+/// (tests/interop/serve/reference-publisher.js), both with API key `bench` and pinned to the
+/// servers' core — measures each in turn once every other server is quiet, and stops them
+/// by PID. Returns the result (columns [`report::SERVE`] and [`report::SERVE_REFERENCE`])
+/// and the CPU time the two used.
+async fn run_publish(
+    opts: &Options,
+    params: &Params,
+    mut quiet: Vec<&mut ServerProc>,
+    n: usize,
+    total: usize,
+) -> (ScenarioResult, f64) {
+    let root = &opts.root;
+    let key = scenarios::PUBLISH_API_KEY.to_string();
+    let common = |mut args: Vec<String>| {
+        args.extend(["--host", "127.0.0.1", "--port", "0", "--api-key", &key].map(str::to_string));
+        args
+    };
+    let rtio = root.join("target/release/rtio");
+    let script = root.join("tests/interop/serve/reference-publisher.js");
+    let programs = [
+        (
+            report::SERVE,
+            rtio.clone().into_os_string(),
+            common(vec!["serve".into()]),
+        ),
+        (
+            report::SERVE_REFERENCE,
+            "node".into(),
+            common(vec![script.display().to_string()]),
+        ),
+    ];
+    let mut started: Vec<(&str, Result<ServerProc, String>)> = Vec::new();
+    for (label, program, args) in programs {
+        let server = if opts.attach.is_some() {
+            Err("not run with --attach: the publish scenario starts its own servers".into())
+        } else if label == report::SERVE && !rtio.exists() {
+            Err(format!("{} is missing (make rtio-serve)", rtio.display()))
+        } else {
+            let log = server::log_path(root, label);
+            ServerProc::start_program(root, label, &program, &args, opts.server_cpu, &log, |l| {
+                server::listening_port(l)
+            })
+        };
+        if let Ok(s) = &server {
+            eprintln!(
+                "{label}: pid {}, port {}, CPUs {}",
+                s.pid,
+                s.port,
+                s.cpus_allowed()
+            );
+        }
+        started.push((label, server));
+    }
+    let mut outcomes = Vec::new();
+    for i in 0..started.len() {
+        for other in quiet.iter_mut() {
+            server::quiesce(other).await;
+        }
+        for (_, s) in started.iter_mut() {
+            if let Ok(s) = s {
+                server::quiesce(s).await;
+            }
+        }
+        let (label, server) = &mut started[i];
+        eprintln!("[{n}/{total} publish] {label}");
+        let t0 = Instant::now();
+        let alive = server.as_mut().is_ok_and(|s| s.alive());
+        let outcome = match server {
+            Ok(s) if alive => {
+                let local = tokio::task::LocalSet::new();
+                let outcome = local.run_until(scenarios::publish(s, params)).await;
+                drop(local);
+                outcome
+            }
+            Ok(s) => Outcome {
+                notes: vec![format!(
+                    "skipped: the server (pid {}) had exited; its log: {}",
+                    s.pid,
+                    server::last_line(&server::log_path(root, label))
+                )],
+                ..Outcome::default()
+            },
+            Err(e) => Outcome {
+                notes: vec![format!("skipped: {e}")],
+                ..Outcome::default()
+            },
+        };
+        eprintln!(
+            "    {} ({:.1} s){}",
+            summary(Scenario::Publish, &outcome),
+            t0.elapsed().as_secs_f64(),
+            notes_text(&outcome)
+        );
+        outcomes.push((label.to_string(), outcome));
+    }
+    let mut cpu = 0.0;
+    for (_, s) in started {
+        if let Ok(s) = s {
+            cpu += s.cpu_with_children();
+            s.stop();
+        }
+    }
+    let result = ScenarioResult {
+        scenario: Scenario::Publish,
+        outcomes,
+    };
+    (result, cpu)
 }
 
 /// The cluster scenario's processes: one Redis server, and for each arm two nodes of its
@@ -544,6 +676,16 @@ fn summary(s: Scenario, o: &Outcome) -> String {
             f("p50_ms", 3),
             f("p99_ms", 3)
         ),
+        Scenario::Publish => format!(
+            "{} publishes/s, {} deliveries/s, {} µs CPU/publish, {} µs CPU/delivery, p50 {} ms, \
+             p99 {} ms; {cpu}",
+            f("publishes_per_s", 0),
+            f("deliveries_per_s", 0),
+            f("cpu_us_per_publish", 1),
+            f("cpu_us_per_delivery", 3),
+            f("p50_ms", 2),
+            f("p99_ms", 2)
+        ),
         Scenario::Storm => format!(
             "{} connections/s, {} µs CPU/connection, p99 {} ms; {cpu}",
             f("conns_per_s", 0),
@@ -617,6 +759,16 @@ const NODE_TARGETS: [RatioTarget; 5] = [
     },
 ];
 
+/// Issue 17's target: the Node host attached to an app's `http.Server` against the
+/// standalone Node host.
+const NODE_HTTP_TARGETS: [RatioTarget; 1] = [RatioTarget {
+    scenario: Scenario::Fanout,
+    key: "cpu_us_per_delivery",
+    what: "WebSocket fan-out CPU per delivery within 10% of the standalone Node host's (µs)",
+    at_least: false,
+    limit: 1.1,
+}];
+
 /// Issue 16's target: any rtio host's nodes against Node socket.io's with the Redis adapter.
 const CLUSTER_TARGETS: [RatioTarget; 1] = [RatioTarget {
     scenario: Scenario::Cluster,
@@ -643,6 +795,11 @@ fn targets_section(opts: &Options, results: &[ScenarioResult], p: &Params) -> St
                 7,
                 report::REFERENCE,
                 report::ratio_targets(results, host, report::REFERENCE, &NODE_TARGETS),
+            ),
+            "node-http" if has("node") => (
+                17,
+                "node",
+                report::ratio_targets(results, host, "node", &NODE_HTTP_TARGETS),
             ),
             "python" if has(report::PY_REFERENCE) => (
                 6,
@@ -789,6 +946,16 @@ fn results_md(
             package_version(root, "redis")
         ));
     }
+    if opts.only.contains(&Scenario::Publish) {
+        s.push_str(&format!(
+            "- publish scenario: `target/release/rtio serve --host 127.0.0.1 --port 0 --api-key \
+             bench` and `node tests/interop/serve/reference-publisher.js` (express {}, socket.io \
+             {}) with the same flags, both started by the scenario, pinned like the servers, \
+             measured one after the other and stopped by PID\n",
+            package_version(root, "express"),
+            package_version(root, "socket.io")
+        ));
+    }
     if opts.hosts.iter().any(|h| h == report::PY_REFERENCE) {
         let versions = output(
             ".venv/bin/python",
@@ -802,19 +969,22 @@ fn results_md(
         );
         s.push_str(&format!("- {versions}\n"));
     }
-    s.push_str(&format!(
-        "- columns: {} (each `tests/interop/scenarios-server HOST --port 0 --no-visits`, \
+    if opts.only.iter().any(|&s| s != Scenario::Publish) {
+        s.push_str(&format!(
+            "- columns: {} (each `tests/interop/scenarios-server HOST --port 0 --no-visits`, \
          all started at the beginning, beside each other, and used by every scenario in turn; \
          an \"again\" column is a second process of the same host, run last, to show \
          run-to-run noise; the cluster fan-out runs on two more processes of each column's \
          host, started then too with `--redis` and a key prefix of their own, on one \
-         redis-server)\n\n",
-        arms(opts)
-            .iter()
-            .map(|a| a.label.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+         redis-server)\n",
+            arms(opts)
+                .iter()
+                .map(|a| a.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    s.push('\n');
     s.push_str(&format!("## Results\n\n{table}\n"));
     s.push_str(
         "Ratios are `host ÷ socketio` (Node socket.io), and `host ÷ python-socketio` for the \
@@ -846,7 +1016,8 @@ fn results_md(
          at most {} in flight, after {} sent one at a time (time budget {} s); echo {} clients, {} s after {} s of warm-up, {} B argument; \
          polling fan-out {} clients × {} messages; storm {} clients; cluster fan-out {} clients \
          (half on each of 2 nodes) × {} messages, the same window, one redis-server, nodes and \
-         Redis pinned like the servers; at most {} connection attempts in flight.\n",
+         Redis pinned like the servers; publish {} clients × {} publishes from {} keep-alive \
+         connections, the same window; at most {} connection attempts in flight.\n",
         p.idle_clients,
         p.max_clients,
         p.max_ramp_budget.as_secs(),
@@ -865,6 +1036,9 @@ fn results_md(
         p.storm_clients,
         p.fanout_clients,
         p.cluster_messages,
+        p.publish_clients,
+        p.publish_messages,
+        p.publishers,
         p.connect_concurrency
     ));
     s

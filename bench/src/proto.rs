@@ -355,6 +355,17 @@ pub fn fanout_packet(out: &mut Vec<u8>, sent_us: u64, seq: u32, data_len: usize)
     out.extend_from_slice(b"\"}]");
 }
 
+/// Appends the JSON body of a publish through a server's HTTP API (`POST /api/emit`): the
+/// event and data of a fan-out message, `{"event":"b","args":["<sent_us>:<seq>:xxx..."]}`,
+/// so every client gets the same `42["b","..."]` a fan-out delivers.
+pub fn publish_body(out: &mut Vec<u8>, sent_us: u64, seq: u32, data_len: usize) {
+    out.extend_from_slice(b"{\"event\":\"");
+    out.extend_from_slice(BENCH_EVENT.as_bytes());
+    out.extend_from_slice(b"\",\"args\":[\"");
+    bench_data(out, sent_us, seq, data_len);
+    out.extend_from_slice(b"\"]}");
+}
+
 /// Appends a `message-with-ack` request with ack `id` and a string argument of `len` bytes.
 pub fn echo_packet(out: &mut Vec<u8>, id: u64, len: usize) {
     out.extend_from_slice(b"42");
@@ -409,6 +420,22 @@ pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_publish_body_carries_a_fanout_payload() {
+        let mut out = Vec::new();
+        publish_body(&mut out, 123_456, 42, 20);
+        assert_eq!(out, br#"{"event":"b","args":["123456:42:xxxxxxxxxx"]}"#);
+        // What a server emits from it is a fan-out delivery.
+        let delivered = b"42[\"b\",\"123456:42:xxxxxxxxxx\"]";
+        assert_eq!(
+            classify(delivered),
+            Packet::Bench {
+                sent_us: 123_456,
+                seq: 42
+            }
+        );
+    }
 
     #[test]
     fn ws_frames_of_every_length_form() {

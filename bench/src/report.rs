@@ -16,17 +16,34 @@ pub const REFERENCE: &str = "socketio";
 /// The second reference, for the Python host(s) only: python-socketio's own server.
 pub const PY_REFERENCE: &str = "python-socketio";
 
+/// python-socketio's own AsyncServer as an ASGI app under uvicorn: the reference of rtio's
+/// Python host mounted under uvicorn (`python-asgi`, issue 17).
+pub const PY_ASGI_REFERENCE: &str = "python-socketio-asgi";
+
+/// The publish scenario's columns (issue 18): `rtio serve`, and the Express + socket.io 4.8
+/// server doing the same through the same HTTP API (tests/interop/serve/reference-publisher.js).
+pub const SERVE: &str = "rtio serve";
+pub const SERVE_REFERENCE: &str = "express + socket.io";
+
 /// Whether `host` is one of the references (they get no ratio columns of their own).
 pub fn is_reference(host: &str) -> bool {
-    host == REFERENCE || host == PY_REFERENCE
+    [REFERENCE, PY_REFERENCE, PY_ASGI_REFERENCE, SERVE_REFERENCE].contains(&host)
 }
 
-/// The references `host` is compared with: Node socket.io, and python-socketio for a Python
-/// host (users move to rtio's Python package from python-socketio).
+/// The references `host` is compared with: Node socket.io; python-socketio (on aiohttp, and
+/// under uvicorn when that ran) for any Python host (users move to rtio's Python package
+/// from python-socketio); the standalone Node host for the Node host attached to an
+/// `http.Server` (issue 17: within 10% of it). Only those that ran get a column.
 pub fn references_of(host: &str) -> Vec<&'static str> {
     let mut refs = vec![REFERENCE];
-    if host.starts_with("python") && !is_reference(host) {
-        refs.push(PY_REFERENCE);
+    if is_reference(host) {
+        return refs;
+    }
+    if host.starts_with("python") {
+        refs.extend([PY_REFERENCE, PY_ASGI_REFERENCE]);
+    }
+    if host == "node-http" {
+        refs.push("node");
     }
     refs
 }
@@ -171,6 +188,33 @@ fn rows(s: Scenario) -> Vec<Row> {
             ),
             row("lost", "deliveries missing", 0, Lower),
         ],
+        Scenario::Publish => vec![
+            row("publishes_per_s", "publishes/s (HTTP API)", 0, Higher),
+            row("deliveries_per_s", "deliveries/s", 0, Higher),
+            row("cpu_us_per_publish", "server CPU per publish, µs", 1, Lower),
+            row(
+                "cpu_us_per_delivery",
+                "server CPU per delivery, µs",
+                3,
+                Lower,
+            ),
+            row("kernel_us_per_op", "… of which in the kernel, µs", 3, Lower),
+            row("p50_ms", "delivery latency p50, ms", 2, Lower),
+            row("p99_ms", "delivery latency p99, ms", 2, Lower),
+            row(
+                "probe_p50_ms",
+                "one publish alone: latency p50, ms",
+                2,
+                Lower,
+            ),
+            row(
+                "probe_p99_ms",
+                "one publish alone: latency p99, ms",
+                2,
+                Lower,
+            ),
+            row("lost", "deliveries missing", 0, Lower),
+        ],
         Scenario::Echo => vec![
             row("acks_per_s", "acks/s", 0, Higher),
             row("cpu_us_per_ack", "server CPU per ack, µs", 2, Lower),
@@ -245,8 +289,29 @@ fn ratio(v: f64) -> String {
 
 /// The Markdown table: one row per figure, a column per arm, then `arm ÷ reference` for each
 /// other host and each of its references present (`references_of`), then `again ÷ first` for
-/// a noise arm.
+/// a noise arm. The publish scenario, which runs on servers of its own, follows in a table
+/// of its own: `rtio serve`, the Express + socket.io reference, and their ratio.
 pub fn table(results: &[ScenarioResult], labels: &[String], p: &Params) -> String {
+    let (publish, hosts): (Vec<&ScenarioResult>, Vec<&ScenarioResult>) = results
+        .iter()
+        .partition(|r| r.scenario == Scenario::Publish);
+    let mut t = String::new();
+    if !hosts.is_empty() {
+        t.push_str(&host_table(&hosts, labels, p));
+    }
+    if !publish.is_empty() {
+        if !t.is_empty() {
+            t.push('\n');
+        }
+        let labels = [SERVE, SERVE_REFERENCE].map(String::from);
+        let ratios = vec![(format!("{SERVE} ÷ {SERVE_REFERENCE}"), 0, 1)];
+        t.push_str(&render(&publish, &labels, &ratios, p));
+    }
+    t
+}
+
+/// The table of the scenarios run on every arm.
+fn host_table(results: &[&ScenarioResult], labels: &[String], p: &Params) -> String {
     // (column title, index of the numerator, index of the denominator)
     let mut ratios: Vec<(String, usize, usize)> = Vec::new();
     for (i, l) in labels.iter().enumerate() {
@@ -261,11 +326,22 @@ pub fn table(results: &[ScenarioResult], labels: &[String], p: &Params) -> Strin
         }
     }
     ratios.sort_by_key(|(title, _, _)| title.starts_with("noise"));
+    render(results, labels, &ratios, p)
+}
+
+/// A table of `results` with a column per label and the ratio columns `(title, index of the
+/// numerator, index of the denominator)`.
+fn render(
+    results: &[&ScenarioResult],
+    labels: &[String],
+    ratios: &[(String, usize, usize)],
+    p: &Params,
+) -> String {
     let mut t = String::from("| scenario | figure |");
     for h in labels {
         let _ = write!(t, " {h} |");
     }
-    for (title, _, _) in &ratios {
+    for (title, _, _) in ratios {
         let _ = write!(t, " {title} |");
     }
     t.push_str("\n|---|---|");
@@ -305,7 +381,7 @@ pub fn table(results: &[ScenarioResult], labels: &[String], p: &Params) -> Strin
                     v.map_or("–".to_string(), |v| number(v, row.decimals))
                 );
             }
-            for (_, num, den) in &ratios {
+            for (_, num, den) in ratios {
                 let cell = match (row.better, values[*num], values[*den]) {
                     (Better::Neither, _, _) => String::new(),
                     (_, Some(v), Some(r)) if r != 0.0 => ratio(v / r),
@@ -632,6 +708,88 @@ mod tests {
         );
         let verdict = ratio_targets(&results, "python", REFERENCE, &echo);
         assert!(verdict.starts_with("- **NOT met**"), "{verdict}");
+    }
+
+    #[test]
+    fn issue_17_hosts_get_their_references() {
+        assert!(is_reference(PY_ASGI_REFERENCE));
+        assert_eq!(references_of(PY_ASGI_REFERENCE), [REFERENCE]);
+        for host in ["python-asgi", "python-aiohttp", "python-wsgi"] {
+            assert_eq!(
+                references_of(host),
+                [REFERENCE, PY_REFERENCE, PY_ASGI_REFERENCE]
+            );
+        }
+        assert_eq!(references_of("node-http"), [REFERENCE, "node"]);
+        assert_eq!(references_of("node"), [REFERENCE]);
+        let results = vec![ScenarioResult {
+            scenario: Scenario::Fanout,
+            outcomes: ["python-asgi", "python-socketio-asgi", "python-socketio"]
+                .iter()
+                .map(|h| (h.to_string(), outcome(&[("deliveries_per_s", 10.0)])))
+                .collect(),
+        }];
+        let labels = ["python-asgi", "python-socketio-asgi", "python-socketio"].map(String::from);
+        let header = table(&results, &labels, &Params::quick());
+        let header = header.lines().next().unwrap();
+        assert!(
+            header.contains("python-asgi ÷ python-socketio |"),
+            "{header}"
+        );
+        assert!(
+            header.contains("python-asgi ÷ python-socketio-asgi"),
+            "{header}"
+        );
+        assert!(!header.contains("python-socketio-asgi ÷"), "{header}");
+        assert!(
+            !header.contains("÷ socketio"),
+            "socketio did not run: {header}"
+        );
+    }
+
+    #[test]
+    fn the_publish_scenario_has_a_table_of_its_own() {
+        let results = vec![
+            ScenarioResult {
+                scenario: Scenario::Echo,
+                outcomes: vec![
+                    ("rust".into(), outcome(&[("acks_per_s", 600.0)])),
+                    ("socketio".into(), outcome(&[("acks_per_s", 300.0)])),
+                ],
+            },
+            ScenarioResult {
+                scenario: Scenario::Publish,
+                outcomes: vec![
+                    (
+                        SERVE.into(),
+                        outcome(&[("publishes_per_s", 4000.0), ("cpu_us_per_publish", 50.0)]),
+                    ),
+                    (
+                        SERVE_REFERENCE.into(),
+                        outcome(&[("publishes_per_s", 1000.0), ("cpu_us_per_publish", 500.0)]),
+                    ),
+                ],
+            },
+        ];
+        let labels = ["rust", "socketio"].map(String::from);
+        let t = table(&results, &labels, &Params::quick());
+        let headers: Vec<&str> = t.lines().filter(|l| l.starts_with("| scenario")).collect();
+        assert_eq!(headers.len(), 2, "{t}");
+        assert!(
+            headers[1].contains("| rtio serve | express + socket.io |"),
+            "{t}"
+        );
+        assert!(
+            headers[1].contains("rtio serve ÷ express + socket.io"),
+            "{t}"
+        );
+        let line = |what: &str| t.lines().find(|l| l.contains(what)).unwrap_or("");
+        assert!(line("publishes/s").contains("4.00×"), "{t}");
+        assert!(line("CPU per publish").contains("0.10×"), "{t}");
+        assert!(line("acks/s").contains("2.00×"), "{t}");
+        // Alone, only its table.
+        let t = table(&results[1..], &labels, &Params::quick());
+        assert_eq!(t.lines().filter(|l| l.starts_with("| scenario")).count(), 1);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The six scenarios. Each runs against one server and returns its figures; the caller
+//! The seven scenarios. Each runs against one server and returns its figures; the caller
 //! runs it in a fresh `LocalSet`, so every client task ends (and every socket closes) when
 //! the scenario returns.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::client::{now_us, Polling, Result, Target, Ws};
+use crate::client::{now_us, Polling, Publisher, Result, Target, Ws};
 use crate::proto::{self, Packet};
 use crate::server::{self_cpu_seconds, RedisProc, ServerProc};
 
@@ -55,6 +55,12 @@ pub struct Params {
     pub storm_clients: usize,
     /// Fan-out messages of the cluster fan-out (its clients: `fanout_clients`).
     pub cluster_messages: u32,
+    /// WebSocket clients of the publish scenario (all receivers).
+    pub publish_clients: usize,
+    /// Publishes through the HTTP API in the publish scenario's measured run.
+    pub publish_messages: u32,
+    /// Keep-alive HTTP/1.1 connections of the publisher, one POST in flight on each.
+    pub publishers: usize,
     /// Connection attempts in flight at once during a ramp or a storm (kept under the
     /// servers' listen backlog: Node's is 511; beyond it the kernel drops SYNs and the
     /// figure would measure TCP's 1 s retransmission timer instead of the server).
@@ -83,6 +89,9 @@ impl Params {
             echo_bytes: 200,
             storm_clients: 5_000,
             cluster_messages: 2_000,
+            publish_clients: 1_000,
+            publish_messages: 2_000,
+            publishers: 4,
             connect_concurrency: 500,
         }
     }
@@ -102,6 +111,11 @@ impl Params {
             // More than the single server's 300: at 2M deliveries/s 300 messages take 0.15 s,
             // 15 ticks of the 10 ms CPU clock.
             cluster_messages: 1_000,
+            // 100 clients: a publish is 100 deliveries, so thousands of publishes a second;
+            // 8,000 of them last about a second on the faster server (100 ticks of the CPU
+            // clock).
+            publish_clients: 100,
+            publish_messages: 8_000,
             ..Params::full()
         }
     }
@@ -117,16 +131,20 @@ pub enum Scenario {
     Storm,
     /// The fan-out of 2 across two nodes of one host joined through a Redis server.
     Cluster,
+    /// Publishes through the HTTP API of `rtio serve` and of an Express + socket.io server
+    /// (issue 18): not a scenarios-server scenario, it runs once on servers of its own.
+    Publish,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Idle,
         Scenario::Fanout,
         Scenario::Echo,
         Scenario::PollingFanout,
         Scenario::Storm,
         Scenario::Cluster,
+        Scenario::Publish,
     ];
 
     /// Short name (command line, log files).
@@ -138,6 +156,7 @@ impl Scenario {
             Scenario::PollingFanout => "polling",
             Scenario::Storm => "storm",
             Scenario::Cluster => "cluster",
+            Scenario::Publish => "publish",
         }
     }
 
@@ -173,6 +192,16 @@ impl Scenario {
                 thousands(p.fanout_clients),
                 thousands(p.cluster_messages as usize),
                 p.payload_bytes,
+                p.fanout_window
+            ),
+            Scenario::Publish => format!(
+                "7. publish through the HTTP API (POST /api/emit), {} websocket clients × {} \
+                 publishes of {} B, {} keep-alive connections with one POST in flight each, \
+                 at most {} publishes undelivered",
+                thousands(p.publish_clients),
+                thousands(p.publish_messages as usize),
+                p.payload_bytes,
+                p.publishers,
                 p.fanout_window
             ),
         }
@@ -942,6 +971,23 @@ async fn fan_out(
             return out;
         }
     }
+    fan_phases(&fan, procs, p, clients, messages, &mut out).await;
+    out
+}
+
+/// On clients already connected: a settling pause, the probe (`p.probe_messages` one at a
+/// time: unloaded latency), then the measured run of `messages` with at most
+/// `p.fanout_window` in flight: deliveries/s, CPU per delivery (over `procs`), latency. The
+/// sender(s) take their messages from `fan`.
+async fn fan_phases(
+    fan: &Fan,
+    procs: Procs<'_>,
+    p: &Params,
+    clients: usize,
+    messages: u32,
+    out: &mut Outcome,
+) {
+    let probe = p.probe_messages;
     // Settle: let the connection bursts finish on the server before measuring.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -949,10 +995,10 @@ async fn fan_out(
     if probe > 0 {
         if let Some(n) = fan.run_phase(probe, 1, p.fanout_budget).await {
             out.notes.push(format!("probe: {n}"));
-            return out;
+            return;
         }
         let mut lat = std::mem::take(&mut *fan.lat_us.borrow_mut());
-        percentiles(&mut out, &mut lat, "probe_p50_ms", "probe_p99_ms");
+        percentiles(out, &mut lat, "probe_p50_ms", "probe_p99_ms");
     }
 
     // The measured run.
@@ -965,13 +1011,99 @@ async fn fan_out(
     out.notes.extend(note);
     let delivered = (fan.delivered.get() - delivered0) as f64;
     let wall = (now_us() - window.t0) as f64 / 1e6;
-    window.finish(&mut out, delivered, "cpu_us_per_delivery");
+    window.finish(out, delivered, "cpu_us_per_delivery");
     let sent = (fan.sent.get() - sent0) as f64;
     out.set("messages", sent);
     out.set("deliveries", delivered);
     out.set("lost", (clients as f64 * sent - delivered).max(0.0));
     out.set("deliveries_per_s", delivered / wall);
-    percentiles(&mut out, &mut fan.lat_us.borrow_mut(), "p50_ms", "p99_ms");
+    percentiles(out, &mut fan.lat_us.borrow_mut(), "p50_ms", "p99_ms");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Publish through a server's HTTP API (`rtio serve`, and Express + socket.io beside it)
+// ---------------------------------------------------------------------------------------------
+
+/// The API key both publish servers are started with.
+pub const PUBLISH_API_KEY: &str = "bench";
+
+/// One publisher connection: takes the next message from `fan` (the window allowing) and
+/// POSTs it, one request in flight, until the scenario ends; an error ends it.
+async fn publisher(mut http: Publisher, fan: Rc<Fan>) -> Result<()> {
+    loop {
+        let Some(seq) = fan.next() else {
+            fan.wake_sender.notified().await;
+            continue;
+        };
+        // Several publishers wait on the one `wake_sender`, which wakes one at a time:
+        // pass the turn on, in case the window has room for another.
+        fan.wake_sender.notify_one();
+        http.post(|body| proto::publish_body(body, now_us(), seq, fan.data_len))
+            .await?;
+    }
+}
+
+/// Publishes through `server`'s `POST /api/emit` to `p.publish_clients` WebSocket clients
+/// (all receivers), from `p.publishers` keep-alive connections with one POST in flight
+/// each and at most `p.fanout_window` publishes not yet delivered to every client. Adds
+/// publishes/s and CPU per publish to the fan-out figures.
+pub async fn publish(server: &ServerProc, p: &Params) -> Outcome {
+    let mut out = Outcome::default();
+    let clients = p.publish_clients;
+    let messages = p.publish_messages;
+    let target = Rc::new(Target::plain(server.port));
+    let sem = Rc::new(Semaphore::new(p.connect_concurrency));
+    let fan = Rc::new(Fan::new(clients, p, p.probe_messages + messages));
+    let ramp = Rc::new(Ramp::default());
+    let role: Role = {
+        let fan = fan.clone();
+        Rc::new(move |i, client| {
+            let fan = fan.clone();
+            Box::pin(async move {
+                if receiver(i, client, fan.clone()).await.is_err() {
+                    fan.failed_clients.set(fan.failed_clients.get() + 1);
+                }
+            })
+        })
+    };
+    let _receivers = spawn_clients(&target, 0, clients, Transport::Ws, &sem, &ramp, &role);
+    ramp.wait(clients).await;
+    connect_failures(&mut out, &ramp);
+    if ramp.failed.get() > 0 {
+        return out;
+    }
+    let failure: Rc<RefCell<Option<String>>> = Rc::default();
+    let mut _publishers = Vec::new();
+    for _ in 0..p.publishers.max(1) {
+        let http = match Publisher::connect(&target, "/api/emit", PUBLISH_API_KEY).await {
+            Ok(h) => h,
+            Err(e) => {
+                out.notes
+                    .push(format!("a publisher could not connect: {e}"));
+                return out;
+            }
+        };
+        let (fan, failure) = (fan.clone(), failure.clone());
+        _publishers.push(tokio::task::spawn_local(async move {
+            if let Err(e) = publisher(http, fan).await {
+                failure.borrow_mut().get_or_insert(e.0);
+            }
+        }));
+    }
+    fan_phases(&fan, Procs::one(&server), p, clients, messages, &mut out).await;
+    if let Some(e) = failure.borrow().as_ref() {
+        out.notes.push(format!("a publisher stopped: {e}"));
+    }
+    if let (Some(sent), Some(wall), Some(cpu)) = (
+        out.get("messages"),
+        out.get("wall_s"),
+        out.get("server_cpu_s"),
+    ) {
+        if sent > 0.0 {
+            out.set("publishes_per_s", sent / wall);
+            out.set("cpu_us_per_publish", cpu * 1e6 / sent);
+        }
+    }
     out
 }
 

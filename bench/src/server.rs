@@ -34,33 +34,56 @@ impl ServerProc {
         log: &Path,
     ) -> Result<Self, String> {
         let script = root.join("tests/interop/scenarios-server");
+        let mut args: Vec<String> = [host, "--port", "0", "--no-visits"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        args.extend_from_slice(extra);
+        ServerProc::start_program(root, host, script.as_os_str(), &args, cpu, log, |line| {
+            line.strip_prefix("READY ")?.trim().parse().ok()
+        })
+    }
+
+    /// Starts any server program (`rtio serve`, the publish scenario's reference) pinned
+    /// like the scenarios servers, with its stderr into `log`; `ready` finds the port in a
+    /// line of its stdout. A server that exits before printing it is an error quoting the
+    /// end of its log.
+    pub fn start_program(
+        root: &Path,
+        name: &str,
+        program: &std::ffi::OsStr,
+        args: &[String],
+        cpu: Option<usize>,
+        log: &Path,
+        ready: fn(&str) -> Option<u16>,
+    ) -> Result<Self, String> {
         let mut cmd = match cpu {
             Some(cpu) => {
                 let mut c = Command::new("taskset");
-                c.arg("-c").arg(cpu.to_string()).arg(&script);
+                c.arg("-c").arg(cpu.to_string()).arg(program);
                 c
             }
-            None => Command::new(&script),
+            None => Command::new(program),
         };
-        cmd.args([host, "--port", "0", "--no-visits"]).args(extra);
+        cmd.args(args);
         let mut child = spawn_logged(cmd, log, root, true)?;
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(port) = line.strip_prefix("READY ") {
-                    let _ = tx.send(port.trim().parse::<u16>().ok());
+                if let Some(port) = ready(&line) {
+                    let _ = tx.send(port);
                 }
             }
         });
         let port = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(Some(port)) => port,
+            Ok(port) => port,
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
-                    "{host}: no READY line; its log ({}) ends with: {}",
+                    "{name}: no ready line; its log ({}) ends with: {}",
                     log.display(),
                     last_line(log)
                 ));
@@ -163,6 +186,14 @@ impl ServerProc {
             terminate(&mut child, Duration::from_secs(5));
         }
     }
+}
+
+/// The port of a `… listening on http://HOST:PORT/…` line, the ready line of `rtio serve`
+/// and of the publish scenario's reference server.
+pub fn listening_port(line: &str) -> Option<u16> {
+    let url = &line[line.find("listening on http://")? + "listening on http://".len()..];
+    let authority = url.split('/').next()?;
+    authority.rsplit_once(':')?.1.parse().ok()
 }
 
 /// Spawns `cmd` with its stderr into `log` (created with its directory) and its stdout piped
@@ -584,6 +615,16 @@ mod tests {
         assert_eq!(server.port, 4321);
         server.stop();
         let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn finds_the_port_of_a_listening_line() {
+        let rtio = "rtio serve: listening on http://127.0.0.1:41234/socket.io/";
+        assert_eq!(listening_port(rtio), Some(41234));
+        let node = "reference-publisher: listening on http://127.0.0.1:8080/socket.io/";
+        assert_eq!(listening_port(node), Some(8080));
+        assert_eq!(listening_port("READY 4321"), None);
+        assert_eq!(listening_port("listening on http://[::1]/"), None);
     }
 
     #[test]
