@@ -132,6 +132,54 @@ pub struct Config {
     /// (an HTTP API, health checks beside Socket.IO on one port); see [`Routes`]. `None`
     /// (the default): only the client bundle and the static directory are served there.
     pub routes: Option<Arc<dyn Routes>>,
+    /// HTTPS and WSS on rtio's own listener (see [`Config::tls`]); `None`: plain HTTP.
+    pub tls: Option<crate::TlsFiles>,
+    /// engine.io's session cookie, set on each handshake's answer (default none).
+    pub cookie: Option<Cookie>,
+}
+
+/// engine.io's `cookie` option: a cookie holding the session id, set on the polling
+/// handshake's answer, which sticky load balancers route by (as in engine.io, a session
+/// opened over WebSocket gets none: it needs no stickiness).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cookie {
+    /// The cookie's name (engine.io's default: `io`).
+    pub name: String,
+    /// Its `Path` (default `/`); `None`: no `Path` attribute.
+    pub path: Option<String>,
+    /// `HttpOnly` (default true).
+    pub http_only: bool,
+    /// `SameSite`: `Strict`, `Lax` (the default) or `None`; `None` here: no attribute.
+    pub same_site: Option<String>,
+}
+
+impl Cookie {
+    /// A cookie named `name` with engine.io's defaults: `Path=/; HttpOnly; SameSite=Lax`.
+    pub fn new(name: impl Into<String>) -> Cookie {
+        Cookie {
+            name: name.into(),
+            path: Some("/".into()),
+            http_only: true,
+            same_site: Some("Lax".into()),
+        }
+    }
+
+    /// The `Set-Cookie` value for session `sid`, as engine.io writes it.
+    pub(crate) fn header(&self, sid: &str) -> String {
+        let mut out = format!("{}={sid}", self.name);
+        if let Some(path) = &self.path {
+            out.push_str("; Path=");
+            out.push_str(path);
+        }
+        if self.http_only {
+            out.push_str("; HttpOnly");
+        }
+        if let Some(same_site) = &self.same_site {
+            out.push_str("; SameSite=");
+            out.push_str(same_site);
+        }
+        out
+    }
 }
 
 /// The answer a [`Routes`] handler gives, later.
@@ -186,6 +234,8 @@ impl Default for Config {
             adapter: None,
             cluster_timeout: Duration::from_secs(5),
             routes: None,
+            tls: None,
+            cookie: None,
         }
     }
 }
@@ -207,11 +257,30 @@ impl std::fmt::Debug for Config {
             .field("adapter", &self.adapter.as_ref().map(|_| "custom"))
             .field("cluster_timeout", &self.cluster_timeout)
             .field("routes", &self.routes.as_ref().map(|_| "custom"))
+            .field("tls", &self.tls)
+            .field("cookie", &self.cookie)
             .finish_non_exhaustive()
     }
 }
 
 impl Config {
+    /// Serves HTTPS and WSS on rtio's own listener with this certificate chain and private
+    /// key (PEM files, read at start and again by [`crate::Io::reload_tls`]); every
+    /// handshake is then `secure`.
+    pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some(crate::TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// Sets engine.io's session cookie (see [`Cookie`]).
+    pub fn cookie(mut self, cookie: Cookie) -> Self {
+        self.cookie = Some(cookie);
+        self
+    }
+
     /// Sets the host's own routes (see [`Routes`]).
     pub fn routes(mut self, routes: Arc<dyn Routes>) -> Self {
         self.routes = Some(routes);

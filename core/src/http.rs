@@ -12,10 +12,10 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpStream;
 
 use crate::config::{Config, CorsOrigins};
-use crate::engineio::{Engine, EngineHandler};
+use crate::engineio::{Engine, EngineHandler, OverTls};
+use crate::tls::Conn;
 
 /// The response body type used everywhere.
 pub(crate) type Body = Full<Bytes>;
@@ -56,17 +56,21 @@ fn status(code: StatusCode) -> Response<Body> {
 /// Serves one TCP connection until it closes (or upgrades to WebSocket).
 pub(crate) async fn serve_connection<H: EngineHandler>(
     engine: Arc<Engine<H>>,
-    stream: TcpStream,
+    conn: Conn,
     remote: SocketAddr,
 ) {
-    let _ = stream.set_nodelay(true);
-    let service = hyper::service::service_fn(move |req| {
+    let _ = conn.tcp().set_nodelay(true);
+    let over_tls = conn.is_tls();
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let engine = engine.clone();
+        if over_tls {
+            req.extensions_mut().insert(OverTls);
+        }
         async move { Ok::<_, Infallible>(route(&engine, req, remote).await) }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(conn), service)
         .with_upgrades()
         .await;
 }
@@ -138,9 +142,9 @@ async fn host_request(
                 )
             })
             .collect(),
+        secure: parts.extensions.get::<OverTls>().is_some(),
         body,
         remote_addr: remote,
-        secure: false,
     })
 }
 

@@ -36,14 +36,18 @@ mod runtime;
 mod server;
 pub mod socketio;
 mod timers;
+mod tls;
 
 pub use adapter::{AckAnswer, ClusterError, Selector, SocketInfo};
-pub use config::{Config, CorsOrigins, EventReadyHook, NamespaceConfig, RouteFuture, Routes};
+pub use config::{
+    Config, Cookie, CorsOrigins, EventReadyHook, NamespaceConfig, RouteFuture, Routes,
+};
 pub use engineio::{Refusal, RequestAnswer, RequestInfo};
 pub use event::{AckError, DisconnectReason, Event};
 pub use intake::{HttpRequest, HttpResponse, WsMessage};
 pub use payload::{Payload, PayloadError};
 pub use server::{Broadcast, Events, Io, Server, Stats};
+pub use tls::TlsFiles;
 
 /// The WebSocket frame reader, for rtio's own fuzz tests (`core/tests/fuzz_decoders.rs`):
 /// not a stable API. (The Engine.IO and Socket.IO decoders are public already, in

@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 use crate::config::Config;
 use crate::engineio::{CloseReason, Engine, EngineHandler};
 use crate::http;
+use crate::tls::{Conn, Tls};
 use crate::Error;
 
 /// How long stopping waits for queued frames to reach clients before closing hard.
@@ -47,6 +48,8 @@ pub(crate) struct RuntimeThread {
     thread: Option<JoinHandle<()>>,
     shutdown: Option<oneshot::Sender<()>>,
     pub(crate) addr: SocketAddr,
+    /// The listener's TLS settings (`Config::tls`), replaceable while it runs.
+    pub(crate) tls: Option<Arc<Tls>>,
 }
 
 impl RuntimeThread {
@@ -60,6 +63,11 @@ impl RuntimeThread {
         H: EngineHandler,
         M: FnOnce(tokio::runtime::Handle) -> H + Send + 'static,
     {
+        let tls = match &config.tls {
+            Some(files) => Some(Arc::new(Tls::new(files)?)),
+            None => None,
+        };
+        let listener_tls = tls.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -109,7 +117,8 @@ impl RuntimeThread {
                     if ready_tx.send(Ok((local, engine.clone()))).is_err() {
                         return;
                     }
-                    accept_loop(&engine, listener.as_ref(), async {
+                    let tls = listener_tls.as_ref();
+                    accept_loop(&engine, listener.as_ref(), tls, async {
                         let _ = shutdown_rx.await;
                     })
                     .await;
@@ -124,7 +133,7 @@ impl RuntimeThread {
                     let _ = tokio::time::timeout(DRAIN_ON_STOP, async {
                         tokio::select! {
                             _ = drained => {}
-                            _ = accept_loop(&engine, listener.as_ref(), std::future::pending::<()>()) => {}
+                            _ = accept_loop(&engine, listener.as_ref(), tls, std::future::pending::<()>()) => {}
                         }
                     })
                     .await;
@@ -139,6 +148,7 @@ impl RuntimeThread {
                     thread: Some(thread),
                     shutdown: Some(shutdown_tx),
                     addr,
+                    tls,
                 },
                 engine,
             )),
@@ -175,6 +185,7 @@ impl Drop for RuntimeThread {
 async fn accept_loop<H: EngineHandler>(
     engine: &Arc<Engine<H>>,
     listener: Option<&TcpListener>,
+    tls: Option<&Arc<Tls>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let Some(listener) = listener else {
@@ -186,9 +197,19 @@ async fn accept_loop<H: EngineHandler>(
         tokio::select! {
             _ = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) => {
-                    tokio::spawn(http::serve_connection(engine.clone(), stream, remote));
-                }
+                Ok((stream, remote)) => match tls {
+                    None => {
+                        tokio::spawn(http::serve_connection(engine.clone(), Conn::Plain(stream), remote));
+                    }
+                    Some(tls) => {
+                        let (engine, tls) = (engine.clone(), tls.clone());
+                        tokio::spawn(async move {
+                            if let Some(conn) = tls.accept(stream).await {
+                                http::serve_connection(engine, conn, remote).await;
+                            }
+                        });
+                    }
+                },
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     eprintln!("rtio: accept failed: {e}");

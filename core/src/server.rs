@@ -66,6 +66,7 @@ impl Server {
                 engine,
                 stopped: AtomicBool::new(false),
                 ended: AtomicBool::new(false),
+                tls: thread.tls.clone(),
                 thread: Mutex::new(Some(thread)),
             }),
         };
@@ -185,6 +186,8 @@ struct Inner {
     /// Set once `stop` finished: the runtime is gone (see `Io::intake_engine`).
     ended: AtomicBool,
     thread: Mutex<Option<RuntimeThread>>,
+    /// The listener's TLS settings (`Config::tls`), for `Io::reload_tls`.
+    tls: Option<Arc<crate::tls::Tls>>,
 }
 
 /// Counts for a namespace, on this server (in a cluster each server counts its own).
@@ -320,6 +323,17 @@ impl Io {
         let (socket, _) = self.socket(sid)?;
         socket.set_data(data);
         Ok(())
+    }
+
+    /// Reads the TLS certificate and key files of [`crate::Config::tls`] again (after a
+    /// renewal): new connections get the new certificate, open ones keep theirs. On an
+    /// error (which names the file) the certificate in use stays.
+    /// [`Error::InvalidArgument`] also when the server has no TLS.
+    pub fn reload_tls(&self) -> Result<(), Error> {
+        match &self.inner.tls {
+            Some(tls) => tls.reload(),
+            None => Err(Error::InvalidArgument("this server has no TLS".into())),
+        }
     }
 
     /// The data attached to a socket with [`Io::set_socket_data`] (JSON text), if any.

@@ -49,6 +49,7 @@ fn parse_args() -> Result<Options, String> {
     let mut redis: Option<RedisAdapterOptions> = None;
     let mut redis_key = None;
     let mut redis_sharded = false;
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = |name: &str| -> Result<u64, String> {
@@ -71,12 +72,24 @@ fn parse_args() -> Result<Options, String> {
             }
             "--redis-key" => redis_key = Some(args.next().ok_or("--redis-key needs a prefix")?),
             "--redis-sharded" => redis_sharded = true,
+            "--cookie" => {
+                config = config.cookie(rtio::Cookie::new(
+                    args.next().ok_or("--cookie needs a name")?,
+                ))
+            }
+            "--tls-cert" => tls_cert = Some(args.next().ok_or("--tls-cert needs a file")?),
+            "--tls-key" => tls_key = Some(args.next().ok_or("--tls-key needs a file")?),
             "--client-bundle" => {
                 config.client_bundle =
                     Some(args.next().ok_or("--client-bundle needs a path")?.into())
             }
             other => return Err(format!("unknown flag {other}")),
         }
+    }
+    match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => config = config.tls(cert, key),
+        (None, None) => {}
+        _ => return Err("--tls-cert and --tls-key go together".into()),
     }
     match redis {
         Some(mut options) => {

@@ -410,9 +410,11 @@ impl<H: EngineHandler> Engine<H> {
         match transport {
             Transport::WebSocket => websocket::accept_fresh(self, req, handshake, cross_origin),
             Transport::Polling => {
-                let entry = self.open(handshake, Transport::Polling, cross_origin);
+                let entry = self.open(random_id(), handshake, Transport::Polling, cross_origin);
                 let open = self.open_packet(&entry.session);
-                http::text_response(Bytes::from(open))
+                let mut resp = http::text_response(Bytes::from(open));
+                self.set_cookie(&mut resp, &entry.session.sid);
+                resp
             }
         }
     }
@@ -420,12 +422,13 @@ impl<H: EngineHandler> Engine<H> {
     /// Opens a session: registers it, tells the handler and starts its heartbeat.
     pub(crate) fn open(
         self: &Arc<Self>,
+        sid: Arc<str>,
         handshake: Handshake,
         transport: Transport,
         cross_origin: bool,
     ) -> Arc<Entry<H::Conn>> {
         let session = Arc::new(Session::new(
-            random_id(),
+            sid,
             Arc::new(handshake),
             transport,
             self.config.send_queue_frames,
@@ -439,6 +442,14 @@ impl<H: EngineHandler> Engine<H> {
             .insert(entry.session.sid.clone(), entry.clone());
         self.pings.schedule(Arc::downgrade(&entry));
         entry
+    }
+
+    /// Sets the session cookie (`Config::cookie`) on a handshake's answer.
+    pub(crate) fn set_cookie<B>(&self, resp: &mut Response<B>, sid: &str) {
+        let value = self.config.cookie.as_ref().map(|c| c.header(sid));
+        if let Some(value) = value.and_then(|v| hyper::header::HeaderValue::from_str(&v).ok()) {
+            resp.headers_mut().append(hyper::header::SET_COOKIE, value);
+        }
     }
 
     /// The open packet (`0{...}`) of a session.

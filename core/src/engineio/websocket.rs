@@ -13,15 +13,17 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tungstenite::handshake::derive_accept_key;
 
-use super::engine::{EioError, Engine, EngineHandler, Entry};
+use super::engine::{random_id, EioError, Engine, EngineHandler, Entry};
 use super::packet::{self, Frame, Packet};
 use super::session::{CloseReason, Handshake, Transport};
 use super::ws_conn::{Message, ReadEnd, WsConn};
 use crate::http::Body;
+use crate::tls::Conn;
 
-/// The WebSocket runs on the bare TCP stream: hyper's upgrade wrapper (and the HTTP read
-/// buffer it keeps alive) is dropped, which saves several KiB per idle connection.
-type Ws = WsConn<TcpStream>;
+/// The WebSocket runs on the bare connection (TCP, or TLS over it): hyper's upgrade wrapper
+/// (and the HTTP read buffer it keeps alive) is dropped, which saves several KiB per idle
+/// connection.
+type Ws = WsConn<Conn>;
 
 /// How long closing a connection may wait for the client to take the last frames: a client
 /// that stopped reading must not keep its connection's memory for good.
@@ -83,13 +85,13 @@ where
 
 /// The connection under an upgraded request of rtio's own listener, with what the client
 /// sent after the handshake (hyper read it already).
-async fn upgraded<B>(mut req: Request<B>) -> Option<(TcpStream, Vec<u8>)> {
+async fn upgraded<B>(mut req: Request<B>) -> Option<(Conn, Vec<u8>)> {
     let upgraded = hyper::upgrade::on(&mut req).await;
     // The request (and hyper's buffer its head lives in) is not needed any more.
     drop(req);
-    // Our connections are always TokioIo<TcpStream> (see http::serve_connection).
+    // Our connections are always TokioIo<Conn> (see http::serve_connection).
     let hyper::upgrade::Parts { io, read_buf, .. } =
-        upgraded.ok()?.downcast::<TokioIo<TcpStream>>().ok()?;
+        upgraded.ok()?.downcast::<TokioIo<Conn>>().ok()?;
     // Copy what the client sent early and release hyper's read buffer with it.
     let early = read_buf.to_vec();
     drop(read_buf);
@@ -106,9 +108,10 @@ pub(crate) struct Adopted(pub(crate) Arc<parking_lot::Mutex<Option<AdoptedConnec
 pub(crate) type AdoptedConnection = tokio::sync::oneshot::Receiver<(TcpStream, Vec<u8>)>;
 
 impl Adopted {
-    async fn connection(self) -> Option<(TcpStream, Vec<u8>)> {
+    async fn connection(self) -> Option<(Conn, Vec<u8>)> {
         let receiver = self.0.lock().take()?;
-        receiver.await.ok()
+        let (stream, early) = receiver.await.ok()?;
+        Some((Conn::Plain(stream), early))
     }
 }
 
@@ -177,8 +180,9 @@ pub(crate) fn accept_fresh<H: EngineHandler, B: Send + 'static>(
     cross_origin: bool,
 ) -> Response<Body> {
     let engine2 = engine.clone();
+    // (engine.io sets no session cookie on a fresh WebSocket's 101: neither does rtio)
     switch(engine, req, move |mut ws| async move {
-        let entry = engine2.open(handshake, Transport::WebSocket, cross_origin);
+        let entry = engine2.open(random_id(), handshake, Transport::WebSocket, cross_origin);
         let open = engine2.open_packet(&entry.session);
         if ws.send(&[Frame::Text(open.into())]).await.is_err() {
             engine2.close(&entry, CloseReason::TransportError);

@@ -6,6 +6,12 @@
 //   node reference/server.js [--port N] [--ping-interval MS] [--ping-timeout MS]
 //                            [--max-payload BYTES] [--connect-timeout MS] [--no-visits]
 //                            [--redis URL [--redis-key PREFIX] [--redis-sharded]]
+//                            [--recovery MS] [--parser msgpack] [--eio3] [--per-message-deflate]
+//                            [--tls-cert FILE --tls-key FILE] [--cookie NAME]
+//
+// The protocol options are socket.io's own: connectionStateRecovery (middlewares skipped),
+// socket.io-msgpack-parser, allowEIO3, perMessageDeflate (threshold 0), an https.Server,
+// engine.io's session cookie.
 //
 // With --redis, every namespace is on @socket.io/redis-adapter 8.x (node-redis 4 clients):
 // `createAdapter` (classic Pub/Sub, `key` PREFIX) or, with --redis-sharded, `createShardedAdapter`
@@ -34,6 +40,13 @@ const { values: flags } = parseArgs({
     redis: { type: 'string' },
     'redis-key': { type: 'string', default: 'socket.io' },
     'redis-sharded': { type: 'boolean', default: false },
+    recovery: { type: 'string' },
+    parser: { type: 'string' },
+    eio3: { type: 'boolean', default: false },
+    'per-message-deflate': { type: 'boolean', default: false },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    cookie: { type: 'string' },
   },
 });
 
@@ -123,7 +136,24 @@ const homePage = `<!doctype html>
 </html>
 `;
 
-const httpServer = http.createServer((req, res) => {
+if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) {
+  console.error('--tls-cert and --tls-key go together');
+  process.exit(2);
+}
+if (flags.parser !== undefined && flags.parser !== 'msgpack') {
+  console.error(`--parser: only msgpack is known, got "${flags.parser}"`);
+  process.exit(2);
+}
+const tls = flags['tls-cert'] !== undefined;
+const serve = (handler) =>
+  tls
+    ? require('node:https').createServer(
+        { cert: require('node:fs').readFileSync(flags['tls-cert']), key: require('node:fs').readFileSync(flags['tls-key']) },
+        handler,
+      )
+    : http.createServer(handler);
+
+const httpServer = serve((req, res) => {
   const { pathname } = new URL(req.url, 'http://localhost');
   if (req.method === 'GET' && pathname === '/') {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
@@ -143,6 +173,13 @@ const io = new Server(httpServer, {
   maxHttpBufferSize: number('max-payload'),
   connectTimeout: number('connect-timeout'),
   adapter: clustered ? redisAdapter(flags.redis, flags['redis-key'], flags['redis-sharded']) : undefined,
+  ...(flags.recovery !== undefined && {
+    connectionStateRecovery: { maxDisconnectionDuration: number('recovery'), skipMiddlewares: true },
+  }),
+  ...(flags.parser === 'msgpack' && { parser: require('socket.io-msgpack-parser') }),
+  ...(flags.eio3 && { allowEIO3: true }),
+  ...(flags['per-message-deflate'] && { perMessageDeflate: { threshold: 0 } }),
+  ...(flags.cookie !== undefined && { cookie: { name: flags.cookie, path: '/', httpOnly: true, sameSite: 'lax' } }),
   // handshakes that ask for it (`?deny=1`) are refused, so that the suites can check what a
   // refused client sees
   allowRequest: (req, callback) => {
@@ -199,6 +236,8 @@ main.on('connection', (socket) => {
   handle(socket, 'message', (...args) => {
     socket.emit('message-back', ...args);
   });
+
+  handle(socket, 'is-recovered', (ack) => ack(socket.recovered));
 
   handle(socket, 'message-with-ack', (...args) => {
     const ack = args.pop();
