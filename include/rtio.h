@@ -674,6 +674,27 @@ rtio_status rtio_config_set_reject_other_origins(rtio_config *config, bool enabl
 rtio_status rtio_config_set_request_gate(rtio_config *config, bool enabled, uint32_t timeout_ms);
 
 /**
+ * Serves HTTPS and WSS on rtio's own listener with this certificate chain and private key
+ * (PEM files, read at `rtio_server_start`, which fails with `RTIO_STATUS_INVALID_ARGUMENT`
+ * naming the file when one is missing or bad; read again by `rtio_reload_tls`). Both NULL
+ * turns TLS off; one NULL is an error.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`; `cert`, `key` NULL or NUL-terminated strings (copied).
+ */
+rtio_status rtio_config_set_tls(rtio_config *config, const char *cert, const char *key);
+
+/**
+ * Sets engine.io's session cookie: `name=<session id>; Path=/; HttpOnly; SameSite=Lax` on
+ * each polling handshake's answer (for sticky load balancers). NULL turns it off (the
+ * default). The name must be a cookie token (letters, digits, `!#$%&'*+-.^_`|~`).
+ *
+ * # Safety
+ * `config` from `rtio_config_new`; `name` NULL or a NUL-terminated string (copied).
+ */
+rtio_status rtio_config_set_cookie(rtio_config *config, const char *name);
+
+/**
  * Serves files from this directory for paths outside the endpoint (`/` serves
  * `index.html`). NULL turns static files off.
  *
@@ -1468,6 +1489,17 @@ rtio_status rtio_server_start(const rtio_config *config, rtio_server **out);
  * `server` from `rtio_server_start`; `port` writable.
  */
 rtio_status rtio_server_port(const rtio_server *server_, uint16_t *port);
+
+/**
+ * Reads the TLS certificate and key files (`rtio_config_set_tls`) again, e.g. after a
+ * renewal: new connections get the new certificate, open ones keep theirs. On an error
+ * (`RTIO_STATUS_INVALID_ARGUMENT`, the message names the file; also when the server has no
+ * TLS) the certificate in use stays. Any thread.
+ *
+ * # Safety
+ * `server` from `rtio_server_start`.
+ */
+rtio_status rtio_reload_tls(const rtio_server *server_);
 
 /**
  * Stops the server: every client gets a disconnect and a proper close, then the IO thread

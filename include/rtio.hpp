@@ -215,6 +215,12 @@ class Config {
   /// false: no listener of rtio's own (your server hands requests over; see rtio_config_set_listen).
   Config &listen(bool on) { return set(rtio_config_set_listen(cfg_.get(), on)); }
   Config &path(const std::string &p) { return set(rtio_config_set_path(cfg_.get(), p.c_str())); }
+  /// HTTPS/WSS with these PEM files (see rtio_config_set_tls).
+  Config &tls(const std::string &cert, const std::string &key) {
+    return set(rtio_config_set_tls(cfg_.get(), cert.c_str(), key.c_str()));
+  }
+  /// engine.io's session cookie with this name (see rtio_config_set_cookie).
+  Config &cookie(const std::string &name) { return set(rtio_config_set_cookie(cfg_.get(), name.c_str())); }
   Config &ping(uint32_t interval_ms, uint32_t timeout_ms) {
     return set(rtio_config_set_ping(cfg_.get(), interval_ms, timeout_ms));
   }
@@ -508,6 +514,8 @@ class Server {
   void add_namespace(const std::string &nsp, bool middleware = false) {
     check(rtio_add_namespace(srv_.get(), nsp.c_str(), middleware));
   }
+  /// Re-reads the TLS files (see rtio_reload_tls).
+  void reload_tls() { check(rtio_reload_tls(srv_.get())); }
   /// Stops serving (allowed from the handler); destroying the Server also does it.
   void stop() { check(rtio_server_stop(srv_.get())); }
   rtio_server *raw() const noexcept { return srv_.get(); }

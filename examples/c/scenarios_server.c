@@ -792,6 +792,7 @@ int main(int argc, char **argv) {
   CHECK(rtio_config_add_namespace(config, "/admin", true));
   unsigned long ping_interval = 25000, ping_timeout = 20000;
   const char *redis_url = NULL, *redis_key = NULL;
+  const char *tls_cert = NULL, *tls_key = NULL;
   bool redis_sharded = false;
   bool embedded = false;
   unsigned long port_flag = 0;
@@ -841,11 +842,20 @@ int main(int argc, char **argv) {
       redis_url = value;
     } else if (strcmp(flag, "--redis-key") == 0) {
       redis_key = value;
+    } else if (strcmp(flag, "--tls-cert") == 0) {
+      tls_cert = value;
+    } else if (strcmp(flag, "--tls-key") == 0) {
+      tls_key = value;
+    } else if (strcmp(flag, "--cookie") == 0) {
+      CHECK(rtio_config_set_cookie(config, value));
     } else {
       return usage("unknown flag");
     }
   }
   CHECK(rtio_config_set_ping(config, (uint32_t)ping_interval, (uint32_t)ping_timeout));
+  if ((tls_cert == NULL) != (tls_key == NULL)) return usage("--tls-cert and --tls-key go together");
+  if (tls_cert && embedded) return usage("--tls-cert: TLS is rtio's own listener's, not libmicrohttpd's");
+  if (tls_cert) CHECK(rtio_config_set_tls(config, tls_cert, tls_key));
   if (redis_url) {
     rtio_status st = rtio_config_set_redis(config, redis_url);
     if (st != RTIO_STATUS_OK) {

@@ -314,6 +314,68 @@ pub unsafe extern "C" fn rtio_config_set_request_gate(
     })
 }
 
+/// Serves HTTPS and WSS on rtio's own listener with this certificate chain and private key
+/// (PEM files, read at `rtio_server_start`, which fails with `RTIO_STATUS_INVALID_ARGUMENT`
+/// naming the file when one is missing or bad; read again by `rtio_reload_tls`). Both NULL
+/// turns TLS off; one NULL is an error.
+///
+/// # Safety
+/// `config` from `rtio_config_new`; `cert`, `key` NULL or NUL-terminated strings (copied).
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_tls(
+    config: *mut rtio_config,
+    cert: *const c_char,
+    key: *const c_char,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        let cert = crate::error::opt_str(cert, "cert")?;
+        let key = crate::error::opt_str(key, "key")?;
+        c.config.tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(rtio_core::TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(Failure::new(
+                    rtio_status::InvalidArgument,
+                    "cert and key go together (both NULL turns TLS off)",
+                ))
+            }
+        };
+        Ok(())
+    })
+}
+
+/// Sets engine.io's session cookie: `name=<session id>; Path=/; HttpOnly; SameSite=Lax` on
+/// each polling handshake's answer (for sticky load balancers). NULL turns it off (the
+/// default). The name must be a cookie token (letters, digits, `!#$%&'*+-.^_`|~`).
+///
+/// # Safety
+/// `config` from `rtio_config_new`; `name` NULL or a NUL-terminated string (copied).
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_cookie(
+    config: *mut rtio_config,
+    name: *const c_char,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        let name = crate::error::opt_str(name, "name")?;
+        if let Some(n) = name {
+            let token = |ch: char| ch.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(ch);
+            if n.is_empty() || !n.chars().all(token) {
+                return Err(Failure::new(
+                    rtio_status::InvalidArgument,
+                    format!("cookie name {n:?} is not a cookie token"),
+                ));
+            }
+        }
+        c.config.cookie = name.map(rtio_core::Cookie::new);
+        Ok(())
+    })
+}
+
 /// Serves files from this directory for paths outside the endpoint (`/` serves
 /// `index.html`). NULL turns static files off.
 ///

@@ -292,6 +292,18 @@ pub unsafe extern "C" fn rtio_server_port(
     })
 }
 
+/// Reads the TLS certificate and key files (`rtio_config_set_tls`) again, e.g. after a
+/// renewal: new connections get the new certificate, open ones keep theirs. On an error
+/// (`RTIO_STATUS_INVALID_ARGUMENT`, the message names the file; also when the server has no
+/// TLS) the certificate in use stays. Any thread.
+///
+/// # Safety
+/// `server` from `rtio_server_start`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_reload_tls(server_: *const rtio_server) -> rtio_status {
+    guard(|| Ok(server(server_)?.server.io().reload_tls()?))
+}
+
 /// Stops the server: every client gets a disconnect and a proper close, then the IO thread
 /// is joined (within about 1.5 s). In callback mode the dispatcher delivers what was queued
 /// and ends (joined here unless this is called from the callback itself). Afterwards every

@@ -243,6 +243,35 @@ static bool tcp_pair(int *client, int *server) {
 
 static bool fd_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
 
+static void test_tls_and_cookie_settings(void) {
+  rtio_config *cfg = rtio_config_new();
+  EXPECT_STATUS(rtio_config_set_tls(NULL, "c", "k"), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_tls(cfg, "cert.pem", NULL), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "together") != NULL);
+  EXPECT_STATUS(rtio_config_set_tls(cfg, NULL, NULL), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_cookie(cfg, "bad name;"), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "cookie") != NULL);
+  EXPECT_STATUS(rtio_config_set_cookie(cfg, "io"), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_cookie(cfg, NULL), RTIO_STATUS_OK);
+  /* A missing certificate file fails the start, naming the file. */
+  EXPECT_STATUS(rtio_config_set_tls(cfg, "/nonexistent/cert.pem", "/nonexistent/key.pem"),
+                RTIO_STATUS_OK);
+  rtio_server *s = NULL;
+  EXPECT_STATUS(rtio_server_start(cfg, &s), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "/nonexistent/cert.pem") != NULL);
+  EXPECT(s == NULL);
+  /* Without TLS there is nothing to reload. */
+  EXPECT_STATUS(rtio_config_set_tls(cfg, NULL, NULL), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_server_start(cfg, &s), RTIO_STATUS_OK);
+  if (s) {
+    EXPECT_STATUS(rtio_reload_tls(s), RTIO_STATUS_INVALID_ARGUMENT);
+    EXPECT_STATUS(rtio_server_stop(s), RTIO_STATUS_OK);
+    rtio_server_free(s);
+  }
+  EXPECT_STATUS(rtio_reload_tls(NULL), RTIO_STATUS_NULL_POINTER);
+  rtio_config_free(cfg);
+}
+
 static void test_intake(void) {
   rtio_config *cfg = rtio_config_new();
   EXPECT_STATUS(rtio_config_set_listen(NULL, false), RTIO_STATUS_NULL_POINTER);
@@ -1827,6 +1856,7 @@ int main(void) {
   test_emitter_misuse();
   test_cluster_through_redis();
   test_intake();
+  test_tls_and_cookie_settings();
   test_open_websocket();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
