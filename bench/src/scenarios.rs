@@ -1120,6 +1120,7 @@ struct Echo {
     acks: Cell<u64>,
     lat_us: RefCell<Vec<u32>>,
     failed: Cell<u32>,
+    first_error: RefCell<Option<String>>,
 }
 
 async fn echo_client(mut ws: Ws, st: Rc<Echo>) -> Result<()> {
@@ -1172,6 +1173,7 @@ pub async fn echo(server: &ServerProc, p: &Params) -> Outcome {
         acks: Cell::new(0),
         lat_us: RefCell::new(Vec::new()),
         failed: Cell::new(0),
+        first_error: RefCell::default(),
     });
     let ramp = Rc::new(Ramp::default());
     let role: Role = {
@@ -1180,8 +1182,9 @@ pub async fn echo(server: &ServerProc, p: &Params) -> Outcome {
             let st = st.clone();
             Box::pin(async move {
                 let Client::Ws(ws) = client else { return };
-                if echo_client(ws, st.clone()).await.is_err() {
+                if let Err(e) = echo_client(ws, st.clone()).await {
                     st.failed.set(st.failed.get() + 1);
+                    st.first_error.borrow_mut().get_or_insert(e.0);
                 }
             })
         })
@@ -1217,8 +1220,11 @@ pub async fn echo(server: &ServerProc, p: &Params) -> Outcome {
     out.set("acks_per_s", acks / p.echo_duration.as_secs_f64());
     percentiles(&mut out, &mut st.lat_us.borrow_mut(), "p50_ms", "p99_ms");
     if st.failed.get() > 0 {
-        out.notes
-            .push(format!("{} echo clients failed", st.failed.get()));
+        out.notes.push(format!(
+            "{} echo clients failed (first: {})",
+            st.failed.get(),
+            st.first_error.borrow().as_deref().unwrap_or("?")
+        ));
     }
     out
 }
