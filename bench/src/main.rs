@@ -987,8 +987,10 @@ fn results_md(
     s.push('\n');
     s.push_str(&format!("## Results\n\n{table}\n"));
     s.push_str(
-        "Ratios are `host ÷ socketio` (Node socket.io), and `host ÷ python-socketio` for the \
-         Python host when python-socketio ran too: below 1× is better for times, memory and CPU, above 1× \
+        "Ratios are `host ÷ socketio` (Node socket.io), and `host ÷ python-socketio` for a \
+         Python host when python-socketio ran too (also `÷ python-socketio-asgi` for \
+         python-asgi, and `÷ node` for node-http); the publish table's are `rtio serve ÷ \
+         express + socket.io`: below 1× is better for times, memory and CPU, above 1× \
          for rates. \"Server CPU\" is utime+stime of the server process over the measured \
          window (from `/proc/PID/stat`) divided by the work done; it stays meaningful when the \
          load generator, not the server, is the saturated side (compare the two CPU rows).\n\n",

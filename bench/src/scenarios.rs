@@ -1285,6 +1285,22 @@ mod tests {
     }
 
     #[test]
+    fn the_publish_scenario_runs_by_default_in_both_modes() {
+        assert_eq!(Scenario::ALL.last(), Some(&Scenario::Publish));
+        assert_eq!(Scenario::Publish.key(), "publish");
+        let (full, quick) = (Params::full(), Params::quick());
+        assert_eq!((full.publish_clients, quick.publish_clients), (1_000, 100));
+        for p in [full, quick] {
+            assert!(p.publish_messages > 0 && p.publishers >= 1);
+            assert!(
+                p.fanout_window as usize >= p.publishers,
+                "the window admits them all"
+            );
+            assert!(Scenario::Publish.title(&p).contains("POST /api/emit"));
+        }
+    }
+
+    #[test]
     fn the_cluster_runs_by_default_in_both_modes() {
         assert!(Scenario::ALL.contains(&Scenario::Cluster));
         assert_eq!(Scenario::Cluster.key(), "cluster");
