@@ -136,6 +136,10 @@ pub struct Config {
     pub tls: Option<crate::TlsFiles>,
     /// engine.io's session cookie, set on each handshake's answer (default none).
     pub cookie: Option<Cookie>,
+    /// engine.io's `httpCompression`: polling responses of at least this many bytes are
+    /// sent gzip- or deflate-compressed to clients that accept it (default 1024, as
+    /// engine.io); `None` turns it off.
+    pub http_compression: Option<usize>,
 }
 
 /// engine.io's `cookie` option: a cookie holding the session id, set on the polling
@@ -236,6 +240,7 @@ impl Default for Config {
             routes: None,
             tls: None,
             cookie: None,
+            http_compression: Some(1024),
         }
     }
 }
@@ -272,6 +277,13 @@ impl Config {
             cert: cert.into(),
             key: key.into(),
         });
+        self
+    }
+
+    /// Compresses polling responses of at least `threshold` bytes (`None`: never); see
+    /// [`Config::http_compression`].
+    pub fn http_compression(mut self, threshold: Option<usize>) -> Self {
+        self.http_compression = threshold;
         self
     }
 

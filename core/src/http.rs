@@ -165,6 +165,89 @@ fn host_response(answer: crate::HttpResponse, head_only: bool) -> Response<Body>
         .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR))
 }
 
+/// A content coding of HTTP compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    Gzip,
+    Deflate,
+}
+
+/// The coding a request accepts, gzip first (as engine.io's choice among its two);
+/// `None` when neither (or `q=0` for both).
+pub(crate) fn accepted_encoding<B>(req: &Request<B>) -> Option<Encoding> {
+    let mut accepted = (false, false);
+    for value in req.headers().get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            if refused {
+                continue;
+            }
+            match name.to_ascii_lowercase().as_str() {
+                "gzip" | "*" => accepted.0 = true,
+                "deflate" => accepted.1 = true,
+                _ => {}
+            }
+        }
+    }
+    match accepted {
+        (true, _) => Some(Encoding::Gzip),
+        (false, true) => Some(Encoding::Deflate),
+        _ => None,
+    }
+}
+
+/// A 200 response's body compressed with `encoding` when it has at least `threshold`
+/// bytes (engine.io's `httpCompression`); any other response as it is.
+pub(crate) async fn compress(
+    resp: Response<Body>,
+    encoding: Encoding,
+    threshold: usize,
+) -> Response<Body> {
+    use std::io::Write as _;
+    if resp.status() != StatusCode::OK {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = match body.collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(never) => match never {},
+    };
+    if bytes.len() < threshold {
+        return Response::from_parts(parts, Full::new(bytes));
+    }
+    let level = flate2::Compression::default();
+    let compressed = match encoding {
+        Encoding::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 2), level);
+            e.write_all(&bytes).and_then(|_| e.finish())
+        }
+        Encoding::Deflate => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), level);
+            e.write_all(&bytes).and_then(|_| e.finish())
+        }
+    };
+    let Ok(compressed) = compressed else {
+        return Response::from_parts(parts, Full::new(bytes));
+    };
+    parts.headers.insert(
+        header::CONTENT_ENCODING,
+        HeaderValue::from_static(match encoding {
+            Encoding::Gzip => "gzip",
+            Encoding::Deflate => "deflate",
+        }),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Full::new(Bytes::from(compressed)))
+}
+
 /// The answer to a CORS preflight (`OPTIONS`) of the Engine.IO path.
 pub(crate) fn preflight<B>(req: &Request<B>) -> Response<Body> {
     let mut resp = status(StatusCode::NO_CONTENT);

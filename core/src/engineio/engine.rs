@@ -377,7 +377,16 @@ impl<H: EngineHandler> Engine<H> {
                 return EioError::BadRequest.response();
             }
             return match *req.method() {
-                Method::GET => polling::get(self, &entry).await,
+                Method::GET => {
+                    let encoding = http::accepted_encoding(&req);
+                    let resp = polling::get(self, &entry).await;
+                    match (self.config.http_compression, encoding) {
+                        (Some(threshold), Some(encoding)) => {
+                            http::compress(resp, encoding, threshold).await
+                        }
+                        _ => resp,
+                    }
+                }
                 Method::POST if entry.session.is_closed() => EioError::UnknownSid.response(),
                 Method::POST => polling::post(self, &entry, req).await,
                 _ => EioError::BadRequest.response(),

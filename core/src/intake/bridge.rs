@@ -83,26 +83,30 @@ async fn loopback_pair() -> std::io::Result<(TcpStream, TcpStream)> {
 }
 
 /// The handshake rtio's end reads: the host's request with the WebSocket headers a client
-/// sends (the host's server consumed the real ones).
+/// sends. `Connection` and `Upgrade` are set (servers consume them); the client's key and
+/// version are kept when the host passed them, so that rtio refuses a bad one as its own
+/// listener would, and filled in when it did not.
 fn handshake_of(mut request: HttpRequest) -> HttpRequest {
-    const OWN: [&str; 4] = [
-        "connection",
-        "upgrade",
-        "sec-websocket-key",
-        "sec-websocket-version",
-    ];
+    const HOP: [&str; 2] = ["connection", "upgrade"];
     request
         .headers
-        .retain(|(n, _)| !OWN.iter().any(|own| n.eq_ignore_ascii_case(own)));
-    request.headers.extend(
-        [
-            ("connection", "Upgrade"),
-            ("upgrade", "websocket"),
-            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
-            ("sec-websocket-version", "13"),
-        ]
-        .map(|(n, v)| (n.to_string(), v.to_string())),
-    );
+        .retain(|(n, _)| !HOP.iter().any(|hop| n.eq_ignore_ascii_case(hop)));
+    let has = |request: &HttpRequest, name: &str| {
+        request
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
+    let mut add = vec![("connection", "Upgrade"), ("upgrade", "websocket")];
+    if !has(&request, "sec-websocket-key") {
+        add.push(("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="));
+    }
+    if !has(&request, "sec-websocket-version") {
+        add.push(("sec-websocket-version", "13"));
+    }
+    request
+        .headers
+        .extend(add.into_iter().map(|(n, v)| (n.to_string(), v.to_string())));
     request.method = "GET".into();
     request.body = Bytes::new();
     request
