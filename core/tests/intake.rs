@@ -497,3 +497,35 @@ fn a_bridged_websocket_over_tls_is_secure_and_closes_with_the_protocol_s_code() 
         Event::WebSocketClose { code: 1009, .. }
     ));
 }
+
+#[test]
+fn a_bridged_websocket_keeps_the_client_s_key_and_version_and_refuses_bad_ones() {
+    let server = start(Config::default().listen(false));
+    let io = server.io();
+    let mut skipped = Vec::new();
+    for (name, value) in [
+        ("Sec-WebSocket-Key", "short"),
+        ("Sec-WebSocket-Version", "8"),
+    ] {
+        let mut req = request("GET", "/socket.io/?EIO=4&transport=websocket", "");
+        req.headers.push((name.into(), value.into()));
+        let id = io.open_websocket(req).unwrap();
+        match ws_event(&server, id, &mut skipped) {
+            Event::WebSocketAnswer { response, .. } => {
+                assert_eq!(response.status, 400, "{name}: {value}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // a good key passes
+    let mut req = request("GET", "/socket.io/?EIO=4&transport=websocket", "");
+    req.headers.push((
+        "sec-websocket-key".into(),
+        "x3JJHMbDL1EzLkh9GBhXDw==".into(),
+    ));
+    let id = io.open_websocket(req).unwrap();
+    match ws_event(&server, id, &mut skipped) {
+        Event::WebSocketAnswer { response, .. } => assert_eq!(response.status, 101),
+        other => panic!("{other:?}"),
+    }
+}

@@ -191,10 +191,13 @@ describe(`${HOST} host, WebSocket handshakes`, () => {
   });
 
   // engine.io's `ws` also accepts version 8 (a pre-RFC draft); rtio speaks RFC 6455 only.
+  // Under uvicorn (python-asgi) the server's WebSocket library answers before the app: 426
+  // Upgrade Required, which RFC 6455 §4.4 allows as well.
   it('a WebSocket upgrade with Sec-WebSocket-Version other than 13 is refused with 400 and `Sec-WebSocket-Version: 13`', { skip: HOST === 'socketio' }, async () => {
+    const refusal = HOST === 'python-asgi' ? [400, 426] : [400];
     for (const version of ['8', '12', '14', null]) {
       const res = await rawHead(server, upgradeHead(server, { version }));
-      assert.equal(res.status, 400, `version ${version}: answered ${res.status}`);
+      assert.ok(refusal.includes(res.status), `version ${version}: answered ${res.status}`);
       assert.equal(res.headers['sec-websocket-version'], '13', `version ${version}`);
     }
     const ok = await rawHead(server, upgradeHead(server));

@@ -81,6 +81,14 @@ class ScenariosServer:
             self.command, cwd=ROOT, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=self._log, start_new_session=True)
         threading.Thread(target=self._pump_stdout, daemon=True).start()
+        try:
+            return self._wait_ready()
+        except BaseException:
+            # (pytest-timeout's exception too: the server must not outlive the test)
+            self.stop()
+            raise
+
+    def _wait_ready(self):
         deadline = time.monotonic() + self.ready_timeout
         while True:
             left = deadline - time.monotonic()

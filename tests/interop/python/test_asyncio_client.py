@@ -138,7 +138,7 @@ def test_connect_auth_then_visits(arun):
         assert await a.expect("auth") == ({"token": "t", "n": [1, 2]},)
         (n,) = await a.expect("visits")
         assert isinstance(n, int) and n >= 1
-        assert [e for _, e, _ in a.log[:2]] == ["auth", "visits"]
+        # (no order between them: the asyncio client runs each message as a task of its own)
         b = await connect("b")
         assert await b.expect("auth") == ({},)
     arun(scenario)
