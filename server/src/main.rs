@@ -95,6 +95,12 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "RTIO_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+    /// Serve HTTPS and WSS with this PEM certificate chain (with --tls-key; SIGHUP re-reads both).
+    #[arg(long, env = "RTIO_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "RTIO_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -119,6 +125,8 @@ impl ServeArgs {
                 webhook_url: self.webhook_url,
                 jwt_secret: self.jwt_secret,
                 log_format: self.log_format,
+                tls_cert: self.tls_cert,
+                tls_key: self.tls_key,
             },
         )
     }
@@ -182,6 +190,9 @@ fn core_config(settings: &Settings, routes: Arc<dyn Routes>) -> Result<Config, S
         .ping_timeout(settings.ping_timeout)
         .max_payload(settings.max_payload)
         .routes(routes);
+    if let Some((cert, key)) = &settings.tls {
+        config = config.tls(cert.clone(), key.clone());
+    }
     if let Some(dir) = &settings.static_dir {
         if !dir.is_dir() {
             return Err(format!("static: {} is not a directory", dir.display()));
@@ -248,6 +259,9 @@ fn serve(settings: Settings) -> Result<(), String> {
     if let Some(admin) = &settings.admin {
         rt.spawn(admin::stats(state.clone(), admin.clone()));
     }
+    if settings.tls.is_some() {
+        rt.spawn(reload_tls_on_sighup(server.io()));
+    }
     let addr = server.local_addr();
     if let Some(api_addr) = settings.api_listen {
         let listener = rt
@@ -264,7 +278,15 @@ fn serve(settings: Settings) -> Result<(), String> {
         settings.path,
         settings.namespaces.join(", ")
     );
-    println!("rtio serve: listening on http://{addr}{}", settings.path);
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!(
+        "rtio serve: listening on {scheme}://{addr}{}",
+        settings.path
+    );
     rt.block_on(shutdown_signal());
     log::info!("stopping: disconnecting clients, finishing webhooks");
     let grace = settings.shutdown_grace;
@@ -280,6 +302,20 @@ fn serve(settings: Settings) -> Result<(), String> {
     log::info!("stopped");
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
+}
+
+/// SIGHUP re-reads the TLS files (a renewed certificate): new connections get it.
+async fn reload_tls_on_sighup(io: rtio::Io) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match io.reload_tls() {
+            Ok(()) => log::info!("SIGHUP: TLS certificate reloaded"),
+            Err(e) => log::error!("SIGHUP: {e}; the certificate in use stays"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -38,6 +38,9 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     /// `error`, `warn`, `info` (default), `debug`.
     pub log_level: Option<String>,
+    /// HTTPS and WSS on the public port.
+    #[serde(default)]
+    pub tls: TlsConfig,
     /// The HTTP publish API.
     #[serde(default)]
     pub api: ApiConfig,
@@ -74,6 +77,16 @@ pub struct AdminConfig {
     pub auth: Option<bool>,
     /// No emit, join, leave or disconnect from the dashboard.
     pub readonly: Option<bool>,
+}
+
+/// `[tls]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The PEM certificate chain (leaf first); SIGHUP re-reads it.
+    pub cert: Option<PathBuf>,
+    /// The PEM private key.
+    pub key: Option<PathBuf>,
 }
 
 /// `[api]`
@@ -182,6 +195,8 @@ pub struct Settings {
     pub webhook_concurrency: usize,
     pub webhook_queue: usize,
     pub admin: Option<crate::admin::Admin>,
+    /// The certificate chain and key files.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// How a JWT is checked.
@@ -208,6 +223,8 @@ pub struct Overrides {
     pub webhook_url: Option<String>,
     pub jwt_secret: Option<String>,
     pub log_format: Option<LogFormat>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 fn seconds(what: &str, value: Option<f64>, default: f64) -> Result<Duration, String> {
@@ -306,6 +323,14 @@ impl Settings {
             webhook_concurrency: file.webhook.concurrency.unwrap_or(64).max(1),
             webhook_queue: file.webhook.queue.unwrap_or(1024),
             admin: admin_settings(file.admin)?,
+            tls: match (
+                over.tls_cert.or(file.tls.cert),
+                over.tls_key.or(file.tls.key),
+            ) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => return Err("tls: cert and key go together".into()),
+            },
         })
     }
 }

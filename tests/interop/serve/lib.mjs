@@ -58,7 +58,7 @@ export async function serve(args = [], { env = {} } = {}) {
   );
   const ready = new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /^rtio serve: listening on (http:\/\/127\.0\.0\.1:(\d+))\//.exec(line);
+      const m = /^rtio serve: listening on (https?:\/\/127\.0\.0\.1:(\d+))\//.exec(line);
       if (m) resolve({ url: m[1], port: Number(m[2]) });
     });
     exited.then(({ code }) => reject(new Error(`rtio serve exited (${code}) before listening:\n${stderr}`)));

@@ -3,7 +3,9 @@
 // metrics and a clean stop. The backend is a real HTTP server (lib.mjs).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { createHmac, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -553,5 +555,64 @@ describe('the @socket.io/admin-ui dashboard ([admin])', () => {
   it('a wrong password is refused', async () => {
     const err = await refused(s.url, { nsp: '/admin', auth: { username: 'admin', password: 'nope' } });
     assert.equal(err.message, 'invalid credentials');
+  });
+});
+
+describe('TLS on the public port (--tls-cert, --tls-key), renewed on SIGHUP', () => {
+  /** Writes a fresh self-signed certificate for 127.0.0.1 named `cn` over cert.pem/key.pem. */
+  const issue = (cn) =>
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '2',
+      '-subj', `/CN=${cn}`, '-addext', 'subjectAltName=IP:127.0.0.1',
+    ], { stdio: 'ignore' });
+  /** The CN of the certificate a fresh TLS connection gets. */
+  const presented = (port) =>
+    withTimeout(
+      new Promise((resolve, reject) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+          resolve(socket.getPeerCertificate().subject.CN);
+          socket.end();
+        });
+        socket.on('error', reject);
+      }),
+      STEP_MS,
+      'a TLS handshake',
+    );
+
+  it('serves the official client over https and wss, and a renewed certificate after SIGHUP', async () => {
+    issue('first');
+    const s = await serve(['--api-key', KEY, '--tls-cert', path.join(dir, 'cert.pem'), '--tls-key', path.join(dir, 'key.pem')]);
+    try {
+      assert.match(s.url, /^https:/);
+      const ca = readFileSync(path.join(dir, 'cert.pem'));
+      for (const transports of [['polling'], ['websocket']]) {
+        const c = await connect(s.url, { transports, ca });
+        const got = next(c, 'secure');
+        // (publishing over https too, trusting the self-signed certificate)
+        await new Promise((resolve, reject) => {
+          const req = httpsRequest(`${s.url}/api/emit`, { method: 'POST', ca, headers: { authorization: `Bearer ${KEY}` } }, (r) => {
+            r.resume();
+            r.on('end', resolve);
+          });
+          req.on('error', reject);
+          req.end(JSON.stringify({ event: 'secure', args: [transports[0]] }));
+        });
+        assert.deepEqual(await got, [transports[0]]);
+        c.close();
+      }
+      assert.equal(await presented(s.port), 'first');
+      issue('second');
+      s.child.kill('SIGHUP');
+      await withTimeout(
+        (async () => {
+          while ((await presented(s.port)) !== 'second') await new Promise((r) => setTimeout(r, 50));
+        })(),
+        STEP_MS,
+        'the renewed certificate',
+      );
+    } finally {
+      await s.stop();
+    }
   });
 });
