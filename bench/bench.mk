@@ -7,14 +7,17 @@
 #   make bench BENCH_FLAGS="--only fanout,echo --perf target/bench/perf"   see rtio-bench --help
 #   make bench QUICK=1 BENCH_FLAGS="--only cluster"   the two-node cluster through Redis alone
 #                                       (needs `redis-server`; a host refusing --redis is skipped)
+#   make bench HOSTS="node node-http socketio" BENCH_FLAGS="--only fanout" OUT=target/bench/issue17-node.md
+#                                       a partial full-size run written elsewhere (OUT: neither
+#                                       bench/RESULTS.md nor README's table is touched)
 #   make bench QUICK=1 BENCH_FLAGS="--only publish"   rtio serve's HTTP publish API against
 #                                       Express + socket.io (servers of its own, whatever HOSTS)
 # The servers run pinned to CPU 0 and the load generator to CPU 1 (taskset).
 
 BENCH_HOSTS   = $(or $(HOSTS),rust socketio)
-BENCH_OUT     = $(if $(QUICK),target/bench/RESULTS-quick.md,bench/RESULTS.md)
-BENCH_README  = $(if $(QUICK),,--readme README.md)
-BENCH_COMMAND = make bench$(if $(QUICK), QUICK=1)$(if $(HOSTS), HOSTS="$(HOSTS)")
+BENCH_OUT     = $(or $(OUT),$(if $(QUICK),target/bench/RESULTS-quick.md,bench/RESULTS.md))
+BENCH_README  = $(if $(QUICK)$(OUT),,--readme README.md)
+BENCH_COMMAND = make bench$(if $(QUICK), QUICK=1)$(if $(HOSTS), HOSTS="$(HOSTS)")$(if $(BENCH_FLAGS), BENCH_FLAGS="$(BENCH_FLAGS)")$(if $(OUT), OUT=$(OUT))
 
 .PHONY: bench
 bench: $(NODE_MODULES)
