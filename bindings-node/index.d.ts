@@ -138,6 +138,18 @@ export interface IncomingRequest {
   [key: string]: unknown;
 }
 
+/** engine.io's `cookie` option (the attributes rtio sets; see `ServerOptions.cookie`). */
+export interface CookieOptions {
+  /** The cookie's name (default `io`). */
+  name?: string;
+  /** Its `Path` (default `/`); false: no `Path` attribute. */
+  path?: string | false;
+  /** `HttpOnly` (default true). */
+  httpOnly?: boolean;
+  /** `SameSite`: `"strict"` or true, `"lax"` (the default), `"none"`; false: no attribute. */
+  sameSite?: boolean | 'strict' | 'lax' | 'none' | 'Strict' | 'Lax' | 'None';
+}
+
 /**
  * socket.io 4.8's server options (engine.io's included). Every option works as in
  * socket.io, or `new Server` throws naming it (see the table in docs/node.md); those typed
@@ -180,6 +192,13 @@ export interface ServerOptions {
   workerThreads?: number;
   /** rtio: capacity of the core's event queue (default 4096). */
   eventQueue?: number;
+  /**
+   * engine.io's session cookie, set on the polling handshake's answer (for sticky load
+   * balancers): `true` is `{ name: 'io' }`; absent or false, none. Defaults as engine.io's:
+   * `{ name: 'io', path: '/', httpOnly: true, sameSite: 'lax' }`. Other attributes of the
+   * `cookie` package (`domain`, `secure`, `maxAge`, ...) are refused.
+   */
+  cookie?: boolean | CookieOptions;
   // Accepted only with socket.io's default value (anything else throws; see docs/node.md):
   /** Only false: rtio speaks Engine.IO v4 only. */
   allowEIO3?: false;
@@ -189,8 +208,6 @@ export interface ServerOptions {
   perMessageDeflate?: false;
   /** Only false: rtio does not compress polling responses. */
   httpCompression?: false;
-  /** Only false: rtio sets no session cookie. */
-  cookie?: false;
   /** Refused: rtio's WebSocket server is in its core. */
   wsEngine?: never;
   /** Refused. */

@@ -84,9 +84,19 @@ describe('options', () => {
     ['httpCompression', false, 'ok'],
     ['wsEngine', class {}, /"wsEngine"/],
     ['initialPacket', 'hello', /"initialPacket"/],
-    ['cookie', true, /"cookie"/],
-    ['cookie', { name: 'io' }, /"cookie"/],
+    ['cookie', true, 'ok'],
+    ['cookie', { name: 'io' }, 'ok'],
+    ['cookie', { name: 'sticky', path: false, httpOnly: false, sameSite: 'strict' }, 'ok'],
     ['cookie', false, 'ok'],
+    ['cookie', 'io', /"cookie" must be a boolean or an object/],
+    ['cookie', { name: 'a b' }, /"cookie\.name" must be a cookie name/],
+    ['cookie', { name: 'io=1' }, /"cookie\.name"/],
+    ['cookie', { path: '/a;b' }, /"cookie\.path"/],
+    ['cookie', { sameSite: 'sometimes' }, /"cookie\.sameSite"/],
+    ['cookie', { sameSite: 'true' }, /"cookie\.sameSite"/],
+    ['cookie', { secure: true }, /"cookie\.secure"/],
+    ['cookie', { maxAge: 60 }, /"cookie\.maxAge"/],
+    ['cookie', { domain: 'a.test' }, /"cookie\.domain"/],
     ['allowEIO3', true, /"allowEIO3".*Engine\.IO v4/],
     ['allowEIO3', false, 'ok'],
     ['destroyUpgrade', false, /"destroyUpgrade"/],
@@ -216,6 +226,44 @@ async function verdicts(port, origin) {
   }
   return out;
 }
+
+describe('cookie, as socket.io sets it', { skip: !haveSocketIo && 'socket.io is not installed in tests/interop' }, () => {
+  const configs = [
+    ['true', true],
+    ['{ name }', { name: 'sticky' }],
+    ['path false', { name: 'lb', path: false }],
+    ['a path, not HttpOnly, sameSite "Strict"', { path: '/app', httpOnly: false, sameSite: 'Strict' }],
+    ['sameSite true', { sameSite: true }],
+    ['sameSite "none"', { name: 'x', sameSite: 'none' }],
+    ['sameSite false', { sameSite: false }],
+  ];
+  /** The Set-Cookie of a polling handshake with `sid` in its place, and of the request after it. */
+  async function setCookies(port) {
+    const open = await fetchRaw(port, HANDSHAKE);
+    assert.equal(open.status, 200);
+    const { sid } = JSON.parse(open.body.slice(1));
+    const post = await fetchRaw(port, `${HANDSHAKE}&sid=${sid}`, { method: 'POST', body: '40' });
+    assert.equal(post.status, 200);
+    return [open.headers.get('set-cookie')?.replace(sid, '<sid>'), post.headers.get('set-cookie')];
+  }
+  for (const [name, cookie] of configs) {
+    it(`cookie ${name}: the same Set-Cookie as socket.io, on rtio's listener and attached`, async () => {
+      const expected = await setCookies(await referenceServer({ cookie }));
+      assert.match(expected[0], /=<sid>/);
+      assert.deepEqual(await setCookies(server(0, { host: '127.0.0.1', cookie }).address().port), expected);
+      const httpServer = http.createServer();
+      server(httpServer, { cookie });
+      httpServer.listen(0, '127.0.0.1');
+      await once(httpServer, 'listening');
+      closers.push(() => new Promise((resolve) => httpServer.close(() => resolve())));
+      assert.deepEqual(await setCookies(httpServer.address().port), expected);
+    });
+  }
+
+  it('no cookie option: no Set-Cookie', async () => {
+    assert.deepEqual(await setCookies(server(0, { host: '127.0.0.1' }).address().port), [undefined, null]);
+  });
+});
 
 describe('cors, as socket.io decides it', { skip: !haveSocketIo && 'socket.io is not installed in tests/interop' }, () => {
   const ORIGINS = ['http://a.test', 'http://b.test', 'http://x.a.test', 'http://evil.test', undefined];

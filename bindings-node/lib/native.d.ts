@@ -186,6 +186,18 @@ export declare class NativeServer {
   close(): void
 }
 
+/** engine.io's session cookie, as the JS layer normalised socket.io's `cookie` option. */
+export interface CookieOptions {
+  /** The cookie's name (a token: no spaces, `;`, `=` or other separators). */
+  name: string
+  /** Its `Path` attribute (absent: none). */
+  path?: string
+  /** `HttpOnly` (default false here: the JS layer applies engine.io's defaults). */
+  httpOnly?: boolean
+  /** `SameSite`: `"Strict"`, `"Lax"` or `"None"` (absent: no attribute). */
+  sameSite?: string
+}
+
 /**
  * Values per event in a batch handed to JS: `NativeEvent`'s fields in order (kind, sid,
  * nsp, name, data, bins, id, reason, handshake); absent ones are `undefined`.
@@ -437,6 +449,8 @@ export interface ServerOptions {
   dynamicNamespaces?: boolean
   /** Joins a Socket.IO cluster through Redis (absent: a server on its own). */
   redis?: RedisOptions
+  /** engine.io's session cookie, set on the polling handshake's answer (absent: none). */
+  cookie?: CookieOptions
 }
 
 /**

@@ -50,7 +50,9 @@ const TAKEN = {
   initialPacket: (v, name) => {
     if (v !== undefined) refuse(name, 'rtio sends no extra packet with the handshake; send an event on "connection" instead');
   },
-  cookie: (v, name) => falsyOrRefused(v, name, 'rtio sets no session cookie (one rtio server needs no sticky sessions); remove the option'),
+  cookie: (v) => {
+    cookieSettings(v);
+  },
   cors: () => {}, // checked by corsPolicy
   allowEIO3: (v, name) => falsyOrRefused(v, name, 'rtio speaks Engine.IO v4 only: use socket.io-client 3 or later (not 2.x)'),
   destroyUpgrade: (v, name) => {
@@ -88,6 +90,58 @@ function falsyOrRefused(v, name, why) {
 
 function defaultOrRefused(v, name, isDefault, why) {
   if (v !== undefined && v !== null && !isDefault(v)) refuse(name, why);
+}
+
+/** The attributes of engine.io's cookie (the `cookie` package's options) that rtio sets. */
+const COOKIE_KEYS = new Set(['name', 'path', 'httpOnly', 'sameSite']);
+
+/** A cookie name as the `cookie` package takes it (RFC 6265's token). */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** A cookie path as the `cookie` package takes it (no `;`, no control characters). */
+const COOKIE_PATH = /^[\u0020-\u003A\u003D-\u007E]*$/;
+
+/**
+ * socket.io's (engine.io's) `cookie` option -> the core's cookie, or undefined for none:
+ * `true` is `{}`, and an object gets engine.io's defaults `{ name: 'io', path: '/', httpOnly:
+ * true, sameSite: 'lax' }` under its own values; `path` and `sameSite` false leave that
+ * attribute out, `sameSite` true is `Strict` (as the `cookie` package writes them). Throws,
+ * naming the attribute, on a value engine.io would fail on and on the attributes rtio does
+ * not set.
+ */
+function cookieSettings(v) {
+  if (v === undefined || v === null || v === false) return undefined;
+  if (v === true) v = {};
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw new TypeError(`rtio: option "cookie" must be a boolean or an object {name, path, httpOnly, sameSite}, got ${Array.isArray(v) ? 'an array' : typeof v}`);
+  }
+  for (const key of Object.keys(v)) {
+    if (!COOKIE_KEYS.has(key) && v[key] !== undefined) {
+      refuse(`cookie.${key}`, 'rtio\'s session cookie has the attributes name, path, httpOnly and sameSite only; remove it');
+    }
+  }
+  const o = { name: 'io', path: '/', httpOnly: true, sameSite: 'lax', ...v };
+  if (typeof o.name !== 'string' || !COOKIE_NAME.test(o.name)) {
+    throw new TypeError(`rtio: option "cookie.name" must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), got ${JSON.stringify(o.name)}`);
+  }
+  let cookiePath;
+  if (o.path) {
+    if (typeof o.path !== 'string' || !COOKIE_PATH.test(o.path)) {
+      throw new TypeError(`rtio: option "cookie.path" must be a path without ";" or control characters, got ${JSON.stringify(o.path)}`);
+    }
+    cookiePath = o.path;
+  }
+  let sameSite;
+  if (o.sameSite) {
+    const value = typeof o.sameSite === 'string' ? o.sameSite.toLowerCase() : o.sameSite;
+    if (value === true || value === 'strict') sameSite = 'Strict';
+    else if (value === 'lax') sameSite = 'Lax';
+    else if (value === 'none') sameSite = 'None';
+    else {
+      throw new TypeError(`rtio: option "cookie.sameSite" must be true, false, "strict", "lax" or "none", got ${JSON.stringify(o.sameSite)}`);
+    }
+  }
+  return { name: o.name, path: cookiePath, httpOnly: Boolean(o.httpOnly), sameSite };
 }
 
 /** The module `name` as the app may load it (from its main module or the working directory). */
@@ -265,4 +319,4 @@ function corsPolicy(cors) {
   };
 }
 
-module.exports = { checkOptions, corsPolicy, isDefaultAdapter, DOCS };
+module.exports = { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, DOCS };

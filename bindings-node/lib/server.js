@@ -10,7 +10,7 @@ const { ParentNamespace, matcherOf } = require('./parent-namespace');
 const { Socket, buildHandshake } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
 const { NO_TIMEOUT_MS, timeoutError, parseAuth } = require('./common');
-const { checkOptions, corsPolicy, isDefaultAdapter, DOCS } = require('./options');
+const { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, DOCS } = require('./options');
 const { adapterSettings, RemoteSocket } = require('./cluster');
 const { incomingMessage } = require('./request');
 const { Attachment } = require('./attach');
@@ -303,6 +303,7 @@ class Server {
         // there with socket.io's "Invalid namespace".
         dynamicNamespaces: true,
         redis: this._adapterSettings || undefined,
+        cookie: cookieSettings(o.cookie),
       },
       (...batch) => this._onEvents(batch, run),
     );

@@ -67,6 +67,19 @@ pub struct RedisOptions {
     pub subscription_mode: Option<String>,
 }
 
+/// engine.io's session cookie, as the JS layer normalised socket.io's `cookie` option.
+#[napi(object)]
+pub struct CookieOptions {
+    /// The cookie's name (a token: no spaces, `;`, `=` or other separators).
+    pub name: String,
+    /// Its `Path` attribute (absent: none).
+    pub path: Option<String>,
+    /// `HttpOnly` (default false here: the JS layer applies engine.io's defaults).
+    pub http_only: Option<bool>,
+    /// `SameSite`: `"Strict"`, `"Lax"` or `"None"` (absent: no attribute).
+    pub same_site: Option<String>,
+}
+
 /// Options of the native server (the JS layer maps socket.io's option names onto these).
 #[napi(object)]
 pub struct ServerOptions {
@@ -130,6 +143,8 @@ pub struct ServerOptions {
     pub dynamic_namespaces: Option<bool>,
     /// Joins a Socket.IO cluster through Redis (absent: a server on its own).
     pub redis: Option<RedisOptions>,
+    /// engine.io's session cookie, set on the polling handshake's answer (absent: none).
+    pub cookie: Option<CookieOptions>,
 }
 
 /// Socket and room counts of a namespace.
@@ -226,6 +241,47 @@ fn count(name: &str, value: Option<f64>) -> napi::Result<Option<usize>> {
     }
 }
 
+/// Whether `c` may appear in a cookie name (RFC 6265's token: RFC 7230 `tchar`).
+fn cookie_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
+/// The core's cookie from the normalised option, checked (a bad value is an error, never a
+/// cookie silently left out).
+fn to_cookie(o: CookieOptions) -> napi::Result<rtio::Cookie> {
+    if o.name.is_empty() || !o.name.chars().all(cookie_name_char) {
+        return Err(invalid(format!(
+            "cookie.name {:?} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~ only)",
+            o.name
+        )));
+    }
+    if let Some(path) = &o.path {
+        if path
+            .chars()
+            .any(|c| c == ';' || c.is_control() || !c.is_ascii())
+        {
+            return Err(invalid(format!(
+                "cookie.path {path:?} is not a valid cookie path (no ';' or control characters)"
+            )));
+        }
+    }
+    let same_site = match o.same_site.as_deref() {
+        None => None,
+        Some(v @ ("Strict" | "Lax" | "None")) => Some(v.to_string()),
+        Some(other) => {
+            return Err(invalid(format!(
+                "cookie.sameSite {other:?} is not \"Strict\", \"Lax\" or \"None\""
+            )))
+        }
+    };
+    Ok(rtio::Cookie {
+        name: o.name,
+        path: o.path,
+        http_only: o.http_only.unwrap_or(false),
+        same_site,
+    })
+}
+
 fn to_config(o: ServerOptions) -> napi::Result<Config> {
     let mut c = Config::default();
     if let Some(h) = o.host {
@@ -291,6 +347,9 @@ fn to_config(o: ServerOptions) -> napi::Result<Config> {
         c.send_queue_bytes = n;
     }
     c.dynamic_namespaces = o.dynamic_namespaces.unwrap_or(false);
+    if let Some(cookie) = o.cookie {
+        c = c.cookie(to_cookie(cookie)?);
+    }
     if let Some(r) = o.redis {
         let mut options = RedisAdapterOptions::new(r.url);
         if let Some(key) = r.key {
@@ -1036,6 +1095,7 @@ mod tests {
             namespaces: None,
             dynamic_namespaces: None,
             redis: None,
+            cookie: None,
         }
     }
 
@@ -1131,5 +1191,48 @@ mod tests {
             ..options()
         })
         .is_err());
+    }
+
+    #[test]
+    fn maps_the_session_cookie() {
+        assert_eq!(to_config(options()).unwrap().cookie, None);
+        let cookie = |name: &str, path: Option<&str>, same_site: Option<&str>| CookieOptions {
+            name: name.into(),
+            path: path.map(Into::into),
+            http_only: Some(true),
+            same_site: same_site.map(Into::into),
+        };
+        let c = to_config(ServerOptions {
+            cookie: Some(cookie("io", Some("/"), Some("Lax"))),
+            ..options()
+        })
+        .unwrap();
+        assert_eq!(c.cookie, Some(rtio::Cookie::new("io")));
+        let bare = to_config(ServerOptions {
+            cookie: Some(CookieOptions {
+                http_only: None,
+                ..cookie("sticky", None, None)
+            }),
+            ..options()
+        })
+        .unwrap()
+        .cookie
+        .unwrap();
+        assert_eq!(
+            (bare.path, bare.http_only, bare.same_site),
+            (None, false, None)
+        );
+        for (bad, what) in [
+            (cookie("a b", None, None), "cookie.name"),
+            (cookie("", None, None), "cookie.name"),
+            (cookie("io", Some("/x;y"), None), "cookie.path"),
+            (cookie("io", None, Some("lax")), "cookie.sameSite"),
+        ] {
+            let err = to_config(ServerOptions {
+                cookie: Some(bad),
+                ..options()
+            });
+            assert!(err.is_err_and(|e| e.reason.contains(what)), "{what}");
+        }
     }
 }

@@ -17,6 +17,7 @@
 //   node scenarios-server.js [--port N] [--ping-interval MS] [--ping-timeout MS]
 //                            [--max-payload BYTES] [--connect-timeout MS] [--no-visits]
 //                            [--redis URL [--redis-key PREFIX] [--redis-sharded]]
+//                            [--attach] [--tls-cert FILE --tls-key FILE] [--cookie NAME]
 //
 // With --redis, the server joins a Socket.IO cluster through Redis, wire-compatible with
 // @socket.io/redis-adapter 8.x: `createRedisAdapter` (classic Pub/Sub, `key` PREFIX) or, with
@@ -26,12 +27,18 @@
 // With --attach, rtio is attached to an http.Server of the app's (which serves examples/web
 // itself), as socket.io apps do: `new Server(httpServer)`.
 //
+// With --tls-cert and --tls-key (PEM files), HTTPS and WSS only, as a socket.io app does it:
+// an `https.createServer({ cert, key })` of the app's, with rtio attached to it
+// (`new Server(httpsServer)`). With --cookie NAME, engine.io's session cookie (socket.io's
+// `cookie` option) named NAME, with engine.io's attributes `Path=/; HttpOnly; SameSite=Lax`.
+//
 // Prints `READY <port>` on stdout once listening; logs go to stderr.
 'use strict';
 
 const path = require('node:path');
 const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const { parseArgs } = require('node:util');
 const { Server, createRedisAdapter, createShardedRedisAdapter } = require('rtio');
 
@@ -50,6 +57,9 @@ const { values: flags } = parseArgs({
     'redis-key': { type: 'string', default: 'socket.io' },
     'redis-sharded': { type: 'boolean', default: false },
     attach: { type: 'boolean', default: false },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    cookie: { type: 'string' },
   },
 });
 
@@ -65,6 +75,13 @@ function number(name) {
 const port = number('port');
 const visits = !flags['no-visits'];
 const clustered = flags.redis !== undefined;
+if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) {
+  console.error('--tls-cert and --tls-key go together');
+  process.exit(2);
+}
+const tls = flags['tls-cert'] !== undefined;
+// over TLS, rtio is attached to the app's https.Server (socket.io has no TLS option of its own)
+const attached = flags.attach || tls;
 
 // ---------------------------------------------------------------------------------------------
 // The cluster: rtio's Redis adapter (rtio's core connects, and reconnects, by itself)
@@ -83,7 +100,7 @@ function redisAdapter(url, key, sharded) {
 const web = path.join(__dirname, '..', 'web');
 const io = new Server({
   host: '127.0.0.1', // rtio option: the address to bind
-  staticDir: flags.attach ? undefined : web, // rtio option: GET / serves index.html
+  staticDir: attached ? undefined : web, // rtio option: GET / serves index.html
   path: '/socket.io/',
   serveClient: true, // GET /socket.io/socket.io.js
   cors: { origin: true, credentials: true }, // any origin (the request's is echoed), with credentials
@@ -92,6 +109,8 @@ const io = new Server({
   maxHttpBufferSize: number('max-payload'),
   connectTimeout: number('connect-timeout'),
   adapter: clustered ? redisAdapter(flags.redis, flags['redis-key'], flags['redis-sharded']) : undefined,
+  // engine.io's session cookie (for sticky load balancers), with engine.io's attributes
+  cookie: flags.cookie !== undefined ? { name: flags.cookie, path: '/', httpOnly: true, sameSite: 'lax' } : false,
   // handshakes that ask for it (`?deny=1`) are refused (HTTP 403), so that the suites can
   // check what a refused client sees
   allowRequest: (req, callback) => {
@@ -323,7 +342,14 @@ function ready(where) {
   console.error(`node scenarios server (rtio${where}) listening on 127.0.0.1:${io.address().port}`);
 }
 
-if (flags.attach) {
+if (tls) {
+  const httpsServer = https.createServer(
+    { cert: fs.readFileSync(flags['tls-cert']), key: fs.readFileSync(flags['tls-key']) },
+    serveWeb,
+  );
+  io.attach(httpsServer);
+  httpsServer.listen(port, '127.0.0.1', () => ready(', attached to an https.Server'));
+} else if (flags.attach) {
   const httpServer = http.createServer(serveWeb);
   io.attach(httpServer);
   httpServer.listen(port, '127.0.0.1', () => ready(', attached to an http.Server'));

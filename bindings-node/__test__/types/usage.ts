@@ -195,7 +195,11 @@ gated.on('connection', (socket) => {
 });
 // @ts-expect-error: rtio does not compress WebSocket messages
 new Server({ perMessageDeflate: { threshold: 0 } });
-// @ts-expect-error: a session cookie is not supported
-new Server({ cookie: { name: 'io' } });
+new Server({ cookie: true });
+new Server({ cookie: { name: 'io', path: false, httpOnly: true, sameSite: 'strict' } });
+// @ts-expect-error: the cookie's domain is not set by rtio
+new Server({ cookie: { name: 'io', domain: 'a.example' } });
+// @ts-expect-error: sameSite takes strict, lax or none
+new Server({ cookie: { sameSite: 'sometimes' } });
 // @ts-expect-error: allowRequest's callback takes (err, success)
 new Server({ allowRequest: (req, callback) => callback(true) });
