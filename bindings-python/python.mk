@@ -56,4 +56,4 @@ test-python-mounted: $(PY_INSTALLED) $(PY_DEPS) $(NODE_MODULES)
 		RTIO_PY_BUILT=1 RTIO_HOST=$$host $(VENV)/bin/python -m pytest -q $(INTEROP)/python; \
 	done
 
-TEST_TARGETS += test-python
+TEST_TARGETS += test-python test-python-mounted
