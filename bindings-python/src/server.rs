@@ -611,6 +611,59 @@ pub struct Options {
     poll_mode: bool,
     /// Join a Socket.IO cluster through Redis (`client_manager=rtio.RedisManager(...)`).
     redis: Option<RedisOptions>,
+    /// engine.io's session cookie (`cookie=`), as the Python side normalised it.
+    cookie: Option<CookieOptions>,
+    /// HTTPS and WSS on the listener: the PEM certificate chain and key files
+    /// (`ssl_certfile=`, `ssl_keyfile=`).
+    tls: Option<(String, String)>,
+}
+
+/// The session cookie's attributes, as the Python side passes them (a dict).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct CookieOptions {
+    name: String,
+    path: Option<String>,
+    http_only: bool,
+    /// `"Strict"`, `"Lax"` or `"None"`; `None`: no attribute.
+    same_site: Option<String>,
+}
+
+impl CookieOptions {
+    /// The core's cookie; `ValueError` for a name, path or SameSite a browser would not take
+    /// (the core would otherwise leave a cookie it cannot write out, silently).
+    fn cookie(self) -> PyResult<rtio::Cookie> {
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if self.name.is_empty() || !self.name.chars().all(token) {
+            return Err(PyValueError::new_err(format!(
+                "cookie name {:?} is not a valid cookie name",
+                self.name
+            )));
+        }
+        if let Some(path) = &self.path {
+            if path
+                .chars()
+                .any(|c| c == ';' || c.is_control() || !c.is_ascii())
+            {
+                return Err(PyValueError::new_err(format!(
+                    "cookie path {path:?} is not a valid cookie path"
+                )));
+            }
+        }
+        if let Some(s) = self.same_site.as_deref() {
+            if !matches!(s, "Strict" | "Lax" | "None") {
+                return Err(PyValueError::new_err(format!(
+                    "cookie SameSite {s:?} is not \"Strict\", \"Lax\" or \"None\""
+                )));
+            }
+        }
+        Ok(rtio::Cookie {
+            name: self.name,
+            path: self.path,
+            http_only: self.http_only,
+            same_site: self.same_site,
+        })
+    }
 }
 
 /// The Redis adapter's options, as `rtio.RedisManager` passes them (a dict).
@@ -719,6 +772,12 @@ impl NativeServer {
             config = config.namespace(name, middleware);
         }
         config.dynamic_namespaces = options.dynamic_namespaces;
+        if let Some(cookie) = options.cookie {
+            config = config.cookie(cookie.cookie()?);
+        }
+        if let Some((cert, key)) = options.tls {
+            config = config.tls(cert, key);
+        }
         if let Some(redis) = options.redis {
             let adapter_options = redis.adapter_options()?;
             let timeout = adapter_options.requests_timeout;
@@ -756,6 +815,13 @@ impl NativeServer {
             dispatcher: Mutex::new(None),
             dispatcher_id: Mutex::new(None),
         })
+    }
+
+    /// Reads the TLS certificate and key files again (after a renewal): new connections get
+    /// the new certificate, open ones keep theirs. `ValueError` (naming the file) when they
+    /// cannot be read, the certificate in use then staying, or when the server has no TLS.
+    fn reload_tls(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.io.reload_tls()).map_err(to_py_err)
     }
 
     /// The port the server listens on.
@@ -1282,4 +1348,53 @@ fn dispatch_loop(events: Events, callback: Py<PyAny>, path: Arc<str>, max: usize
         }
         drop(callback);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cookie(name: &str, path: Option<&str>, same_site: Option<&str>) -> CookieOptions {
+        CookieOptions {
+            name: name.into(),
+            path: path.map(Into::into),
+            http_only: true,
+            same_site: same_site.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn maps_the_session_cookie() {
+        let c = cookie("io", Some("/"), Some("Lax")).cookie().unwrap();
+        assert_eq!(c, rtio::Cookie::new("io"));
+        let bare = CookieOptions {
+            http_only: false,
+            ..cookie("sticky", None, None)
+        }
+        .cookie()
+        .unwrap();
+        assert_eq!(
+            (
+                bare.name.as_str(),
+                bare.path,
+                bare.http_only,
+                bare.same_site
+            ),
+            ("sticky", None, false, None)
+        );
+    }
+
+    #[test]
+    fn refuses_a_cookie_a_browser_would_not_take() {
+        Python::initialize();
+        for bad in [
+            cookie("a b", None, None),
+            cookie("", None, None),
+            cookie("io=1", None, None),
+            cookie("io", Some("/a;b"), None),
+            cookie("io", None, Some("lax")),
+        ] {
+            assert!(bad.cookie().is_err());
+        }
+    }
 }

@@ -7,7 +7,7 @@ import asyncio
 import rtio
 from rtio.exceptions import ClusterError, ConnectionRefusedError
 
-from scenarios_server import client_manager, failure, server_options, text
+from scenarios_server import client_manager, failure, server_options, text, tls_options
 
 
 def build(args):
@@ -204,7 +204,7 @@ def build(args):
 
 async def serve(args):
     sio = build(args)
-    port = await sio.start(port=args.port, host="127.0.0.1")
+    port = await sio.start(port=args.port, host="127.0.0.1", **tls_options(args))
     print(f"READY {port}", flush=True)
     await sio.serve()  # until SIGTERM / Ctrl-C
 

@@ -7,6 +7,7 @@ python-socketio user writes a server, on rtio. Run it through
                         [--max-payload BYTES] [--connect-timeout MS] [--no-visits]
                         [--client-bundle FILE] [--asyncio] [--mount SERVER]
                         [--redis URL [--redis-key PREFIX] [--redis-sharded]]
+                        [--tls-cert FILE --tls-key FILE] [--cookie NAME]
 
 Prints ``READY <port>`` once accepting; stops cleanly on SIGTERM or Ctrl-C. With
 ``--asyncio`` the same scenarios run on ``rtio.AsyncServer`` (async_scenarios.py); with
@@ -16,6 +17,11 @@ Prints ``READY <port>`` once accepting; stops cleanly on SIGTERM or Ctrl-C. With
 With ``--redis URL`` the server joins a Socket.IO cluster through Redis
 (``client_manager=rtio.RedisManager(URL)``, wire-compatible with Node's
 ``@socket.io/redis-adapter``); the cluster rows work without it too, on one server.
+
+With ``--tls-cert`` and ``--tls-key`` (PEM files) rtio's own listener serves HTTPS and WSS
+only (``sio.start(..., ssl_certfile=, ssl_keyfile=)``); mounted, TLS would be the app
+server's, so they do not go with ``--mount``. With ``--cookie NAME``, python-engineio's
+``cookie`` option: the session cookie NAME with ``Path=/; HttpOnly; SameSite=Lax``.
 """
 
 import argparse
@@ -50,7 +56,14 @@ def parse_args(argv=None):
     p.add_argument("--redis", metavar="URL")
     p.add_argument("--redis-key", metavar="PREFIX")
     p.add_argument("--redis-sharded", action="store_true")
+    p.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain: HTTPS and WSS")
+    p.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    p.add_argument("--cookie", metavar="NAME", help="engine.io's session cookie")
     args = p.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        p.error("--tls-cert and --tls-key go together")
+    if args.tls_cert is not None and args.mount:
+        p.error("--tls-cert/--tls-key are for rtio's own listener, not with --mount")
     if args.redis is None and (args.redis_key is not None or args.redis_sharded):
         p.error("--redis-key and --redis-sharded need --redis")
     return args
@@ -76,7 +89,17 @@ def server_options(args):
         connect_timeout=args.connect_timeout / 1000,
         static_files=str(WEB),
         client_bundle=args.client_bundle,
+        # engine.io's session cookie (sticky load balancers), as python-engineio takes it
+        cookie=None if args.cookie is None else {
+            "name": args.cookie, "path": "/", "httponly": True, "samesite": "Lax"},
     )
+
+
+def tls_options(args):
+    """The ``start`` arguments of --tls-cert / --tls-key (uvicorn's names), or none."""
+    if args.tls_cert is None:
+        return {}
+    return dict(ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
 
 
 def failure(error):
@@ -300,7 +323,7 @@ def main(argv=None):
 
         return async_scenarios.main(args)
     sio = build(args)
-    port = sio.start(port=args.port, host="127.0.0.1")
+    port = sio.start(port=args.port, host="127.0.0.1", **tls_options(args))
     print(f"READY {port}", flush=True)
     sio.run()  # until SIGTERM / Ctrl-C
     return 0

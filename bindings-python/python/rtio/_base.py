@@ -9,6 +9,7 @@ import functools
 import inspect
 import logging
 import os
+import re
 import threading
 import time
 import urllib.parse
@@ -224,6 +225,80 @@ def _refuse(option: str, why: str) -> NoReturn:
     raise NotImplementedError(f"rtio: {option} is not supported: {why} (see docs/python.md)")
 
 
+#: The characters of a cookie name (RFC 6265's token), as browsers and engine.io take them.
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+#: A cookie path: no ``;`` and no control characters.
+_COOKIE_PATH = re.compile(r"^[\x20-\x3a\x3c-\x7e]*$")
+_SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+
+
+def _cookie_options(cookie: Any) -> Optional[Dict[str, Any]]:
+    """python-engineio's ``cookie`` argument as the core's session cookie (``None``: none).
+
+    A string is the cookie's name, with python-engineio's attributes ``path=/`` and
+    ``SameSite=Lax``. A dict has the name under ``"name"`` (default ``"io"``) and the
+    attributes under their names, of any case: ``path`` (a string), ``httponly`` (a bool)
+    and ``samesite`` (``"Strict"``, ``"Lax"`` or ``"None"``). Raises ``TypeError`` /
+    ``ValueError`` on a bad value and ``NotImplementedError`` on an attribute rtio does not
+    set (``secure``, ``domain``, ``max-age``, ``expires``, callables).
+    """
+    if cookie is None or cookie is False:
+        return None
+    if isinstance(cookie, str):
+        cookie = {"name": cookie, "path": "/", "SameSite": "Lax"}
+    if not isinstance(cookie, dict):
+        raise TypeError(f"cookie must be a name (str) or a dict of attributes, not "
+                        f"{type(cookie).__name__}")
+    name = cookie.get("name", "io")
+    if not isinstance(name, str) or not _COOKIE_NAME.match(name):
+        raise ValueError(f"cookie name {name!r} is not a valid cookie name (letters, digits "
+                         "and !#$%&'*+-.^_`|~ only)")
+    out: Dict[str, Any] = {"name": name, "path": None, "http_only": False, "same_site": None}
+    for key, value in cookie.items():
+        attribute = str(key).lower()
+        if attribute == "name":
+            continue
+        if callable(value):
+            _refuse(f"a callable cookie attribute ({key!r})", "rtio writes the cookie in its "
+                    "core, where Python is not called; give a fixed value")
+        if attribute == "path":
+            if not isinstance(value, str) or not _COOKIE_PATH.match(value):
+                raise ValueError(f"cookie path {value!r} is not a valid path (a string "
+                                 "without ';' or control characters)")
+            out["path"] = value
+        elif attribute == "httponly":
+            if not isinstance(value, bool):
+                raise TypeError(f"cookie attribute {key!r} must be True or False, not "
+                                f"{value!r}")
+            out["http_only"] = value
+        elif attribute == "samesite":
+            same_site = _SAME_SITE.get(value.lower()) if isinstance(value, str) else None
+            if same_site is None:
+                raise ValueError(f"cookie attribute {key!r} must be 'Strict', 'Lax' or "
+                                 f"'None', not {value!r}")
+            out["same_site"] = same_site
+        else:
+            _refuse(f"the cookie attribute {key!r}", "rtio's session cookie has the "
+                    "attributes path, httponly and samesite; remove it")
+    return out
+
+
+def _tls_files(certfile: Any, keyfile: Any, mounted: bool) -> Optional[Tuple[str, str]]:
+    """``ssl_certfile`` / ``ssl_keyfile`` (PEM files) as the core's TLS files, or ``None``."""
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        raise ValueError("ssl_certfile and ssl_keyfile go together (PEM files: the "
+                         "certificate chain and its private key)")
+    if mounted:
+        raise ValueError("ssl_certfile/ssl_keyfile are for rtio's own listener; mounted in "
+                         "an app's server, TLS is that server's (e.g. uvicorn --ssl-certfile)")
+    return os.fspath(certfile), os.fspath(keyfile)
+
+
+#: A file name, as ``open`` takes it.
+StrPath = Union[str, "os.PathLike[str]"]
+
 _running: "weakref.WeakSet[BaseServer]" = weakref.WeakSet()
 
 
@@ -433,9 +508,7 @@ class BaseServer:
         if compression_threshold is not _UNSET and http_compression is not False:
             _refuse("compression_threshold", "rtio does not compress long-polling responses; "
                     "leave compression_threshold unset")
-        if cookie is not None:
-            _refuse("cookie", "rtio sends no Engine.IO session cookie (sticky sessions by "
-                    "cookie need a proxy that sets it); leave cookie unset")
+        cookie_options = _cookie_options(cookie)
         if monitor_clients not in (None, True):
             _refuse("monitor_clients=False", "rtio always closes clients that stop "
                     "answering pings; leave monitor_clients unset")
@@ -508,6 +581,7 @@ class BaseServer:
             "static_dir": os.fspath(static_files) if static_files is not None else None,
             "client_bundle": os.fspath(client_bundle) if client_bundle is not None else None,
             "worker_threads": int(worker_threads),
+            "cookie": cookie_options,
         }
         #: Seconds an ``emit(..., callback=)`` waits for its ack; ``None``: for as long as
         #: the client stays connected (python-socketio's behaviour).
@@ -712,10 +786,12 @@ class BaseServer:
         return handler, args
 
     # ---------------------------------------------------------------- lifecycle helpers
-    def _start_native(self, host: Optional[str], port: Optional[int], poll_mode: bool) -> int:
+    def _start_native(self, host: Optional[str], port: Optional[int], poll_mode: bool,
+                      ssl_certfile: Any = None, ssl_keyfile: Any = None) -> int:
         if self._native is not None and not self._native.is_stopped():
             raise RuntimeError("the server is already running")
         options = dict(self._options)
+        options["tls"] = _tls_files(ssl_certfile, ssl_keyfile, self._mounted)
         options["host"] = self.host if host is None else host
         options["listen"] = not self._mounted
         options["port"] = int(self.port if port is None else port)
@@ -753,6 +829,13 @@ class BaseServer:
         :class:`rtio.exceptions.StoppedError` when the server was never started."""
         native = self._native_or_raise()
         return None if native.is_stopped() else native
+
+    def reload_tls(self) -> None:
+        """rtio's own: reads the ``ssl_certfile`` and ``ssl_keyfile`` given to ``start`` again
+        (after a certificate renewal). New connections get the new certificate, open ones
+        keep theirs. Raises ``ValueError`` (naming the file) when they cannot be used — the
+        certificate in use then stays — or when the server has no TLS."""
+        self._native_or_raise().reload_tls()
 
     @property
     def running(self) -> bool:

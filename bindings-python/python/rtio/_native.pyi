@@ -67,6 +67,14 @@ class Options(TypedDict):
     dynamic_namespaces: bool
     poll_mode: bool
     redis: Optional[RedisOptions]  # join a cluster through Redis
+    cookie: Optional[CookieOptions]  # engine.io's session cookie on the polling handshake
+    tls: Optional[Tuple[str, str]]  # (certificate chain, private key) PEM files: HTTPS/WSS
+
+class CookieOptions(TypedDict):
+    name: str  # a cookie name (RFC 6265 token), else ValueError
+    path: Optional[str]  # None: no Path attribute
+    http_only: bool
+    same_site: Optional[str]  # "Strict", "Lax" or "None"; None: no attribute
 
 # Event tuples:
 #   (CONNECT_REQUEST, request: int, nsp: str, auth: Any, opening: Opening, sid: str | None)
@@ -127,6 +135,7 @@ class NativeServer:
     @property
     def host(self) -> str: ...
     def is_stopped(self) -> bool: ...
+    def reload_tls(self) -> None: ...  # ValueError: unreadable files, or no TLS
     def start_dispatcher(self, callback: Callable[[Optional[List[Event]]], None],
                          batch_max: int) -> None: ...
     def wake_fd(self) -> int: ...

@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple, U
 from . import _native
 from . import exceptions
 from . import mount
-from ._base import (BaseServer, SocketInfo, Target, _RoomCallback, _rooms, _socket_info,
+from ._base import (BaseServer, SocketInfo, StrPath, Target, _RoomCallback, _rooms, _socket_info,
                     ack_value, fit_args, is_refusal)
 
 CONNECT_REQUEST = _native.CONNECT_REQUEST
@@ -84,26 +84,37 @@ class AsyncServer(BaseServer):
         self.async_mode = async_mode or "asgi"
 
     # ---------------------------------------------------------------- serving
-    async def start(self, port: Optional[int] = None, host: Optional[str] = None) -> int:
+    async def start(self, port: Optional[int] = None, host: Optional[str] = None, *,
+                    ssl_certfile: Optional[StrPath] = None,
+                    ssl_keyfile: Optional[StrPath] = None) -> int:
         """Starts serving on the running event loop and returns the bound port (``port=0``
-        picks a free one). Raises ``OSError`` when the address cannot be bound."""
+        picks a free one). Raises ``OSError`` when the address cannot be bound.
+
+        ``ssl_certfile`` and ``ssl_keyfile`` (uvicorn's names; PEM files: the certificate
+        chain, leaf first, and its private key) serve HTTPS and WSS only;
+        :meth:`reload_tls` reads them again. ``ValueError`` names a file that cannot be used.
+        """
         loop = asyncio.get_running_loop()
-        bound = self._start_native(host, port, poll_mode=True)
+        bound = self._start_native(host, port, poll_mode=True,
+                                   ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
         native = self._native_or_raise()
         self._loop = loop
         self._done = loop.create_future()
         loop.add_reader(native.wake_fd(), self._on_readable, native)
         return bound
 
-    async def serve(self, port: Optional[int] = None, host: Optional[str] = None) -> None:
+    async def serve(self, port: Optional[int] = None, host: Optional[str] = None, *,
+                    ssl_certfile: Optional[StrPath] = None,
+                    ssl_keyfile: Optional[StrPath] = None) -> None:
         """Serves until :meth:`shutdown`, SIGTERM, or cancellation (Ctrl-C under
         ``asyncio.run``), then stops cleanly. Starts the server unless :meth:`start`
-        already did::
+        already did (``ssl_certfile`` / ``ssl_keyfile`` as there)::
 
             asyncio.run(sio.serve(port=3000))
         """
         if not self.running:
-            await self.start(port=port, host=host)
+            await self.start(port=port, host=host, ssl_certfile=ssl_certfile,
+                             ssl_keyfile=ssl_keyfile)
         loop = asyncio.get_running_loop()
         sigterm = False
         if threading.current_thread() is threading.main_thread() \
@@ -120,10 +131,13 @@ class AsyncServer(BaseServer):
                 loop.remove_signal_handler(signal.SIGTERM)
             await self.shutdown()
 
-    def run(self, port: Optional[int] = None, host: Optional[str] = None) -> None:
-        """``asyncio.run(self.serve(port, host))``, returning cleanly on Ctrl-C."""
+    def run(self, port: Optional[int] = None, host: Optional[str] = None, *,
+            ssl_certfile: Optional[StrPath] = None,
+            ssl_keyfile: Optional[StrPath] = None) -> None:
+        """``asyncio.run(self.serve(port, host, ...))``, returning cleanly on Ctrl-C."""
         try:
-            asyncio.run(self.serve(port=port, host=host))
+            asyncio.run(self.serve(port=port, host=host, ssl_certfile=ssl_certfile,
+                                   ssl_keyfile=ssl_keyfile))
         except KeyboardInterrupt:
             pass
 

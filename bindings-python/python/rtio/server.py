@@ -12,7 +12,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
 from . import _native
 from . import exceptions
 from . import mount
-from ._base import (BaseServer, SocketInfo, Target, _RoomCallback, _rooms, _socket_info,
+from ._base import (BaseServer, SocketInfo, StrPath, Target, _RoomCallback, _rooms, _socket_info,
                     ack_value, fit_args, is_refusal)
 
 CONNECT_REQUEST = _native.CONNECT_REQUEST
@@ -186,29 +186,38 @@ class Server(BaseServer):
         self._mounting = threading.Lock()
 
     # ---------------------------------------------------------------- serving
-    def start(self, port: Optional[int] = None, host: Optional[str] = None) -> int:
+    def start(self, port: Optional[int] = None, host: Optional[str] = None, *,
+              ssl_certfile: Optional[StrPath] = None,
+              ssl_keyfile: Optional[StrPath] = None) -> int:
         """Starts serving and returns the bound port (``port=0`` picks a free one).
 
         The server runs on its own threads until :meth:`shutdown`; this call returns as soon
         as it is listening. Raises ``OSError`` when the address cannot be bound.
+
+        ``ssl_certfile`` and ``ssl_keyfile`` (uvicorn's names; PEM files: the certificate
+        chain, leaf first, and its private key) serve HTTPS and WSS only;
+        :meth:`reload_tls` reads them again. ``ValueError`` names a file that cannot be used.
         """
         with self._lifecycle:
             self._pool = _HandlerPool(
                 self.handler_threads,
                 lambda: self.logger.exception("rtio: a handler job failed"))
-            bound = self._start_native(host, port, poll_mode=False)
+            bound = self._start_native(host, port, poll_mode=False,
+                                       ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
             self._stopped.clear()
             native = self._native_or_raise()
             native.start_dispatcher(functools.partial(self._on_batch, native=native), _BATCH)
             return bound
 
-    def run(self, port: Optional[int] = None, host: Optional[str] = None) -> None:
+    def run(self, port: Optional[int] = None, host: Optional[str] = None, *,
+            ssl_certfile: Optional[StrPath] = None,
+            ssl_keyfile: Optional[StrPath] = None) -> None:
         """Serves until Ctrl-C (SIGINT), SIGTERM or :meth:`shutdown`, then returns after a
         clean stop (clients get a disconnect, handlers end, threads are joined). Starts the
         server unless :meth:`start` already did (so ``port = sio.start(port=0)``, then
-        ``sio.run()``)."""
+        ``sio.run()``); ``ssl_certfile`` / ``ssl_keyfile`` as in :meth:`start`."""
         if not self.running:
-            self.start(port=port, host=host)
+            self.start(port=port, host=host, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
         restore = None
         if threading.current_thread() is threading.main_thread() \
                 and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
