@@ -685,6 +685,15 @@ rtio_status rtio_config_set_request_gate(rtio_config *config, bool enabled, uint
 rtio_status rtio_config_set_tls(rtio_config *config, const char *cert, const char *key);
 
 /**
+ * Whether polling clients are offered the upgrade to WebSocket (engine.io's
+ * `allowUpgrades`, default true); false keeps each client on the transport it opened with.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_allow_upgrades(rtio_config *config, bool allow);
+
+/**
  * Sets engine.io's session cookie: `name=<session id>; Path=/; HttpOnly; SameSite=Lax` on
  * each polling handshake's answer (for sticky load balancers). NULL turns it off (the
  * default). The name must be a cookie token (letters, digits, `!#$%&'*+-.^_`|~`).

@@ -140,6 +140,9 @@ pub struct Config {
     /// sent gzip- or deflate-compressed to clients that accept it (default 1024, as
     /// engine.io); `None` turns it off.
     pub http_compression: Option<usize>,
+    /// engine.io's `allowUpgrades`: offer polling clients the upgrade to WebSocket (default
+    /// true). False keeps each client on the transport it opened with.
+    pub allow_upgrades: bool,
 }
 
 /// engine.io's `cookie` option: a cookie holding the session id, set on the polling
@@ -241,6 +244,7 @@ impl Default for Config {
             tls: None,
             cookie: None,
             http_compression: Some(1024),
+            allow_upgrades: true,
         }
     }
 }

@@ -623,3 +623,35 @@ fn a_rust_host_s_routes_answer_beside_socket_io_on_one_port() {
     assert_eq!(status, 200);
     assert!(body.starts_with(b"0{\"sid\":"));
 }
+
+#[test]
+fn without_allow_upgrades_polling_clients_are_not_offered_websocket() {
+    let server = start(Config {
+        allow_upgrades: false,
+        ..Config::default()
+    });
+    let addr = server.local_addr();
+    let (status, body) = http(addr, "GET", "/socket.io/?EIO=4&transport=polling", b"");
+    assert_eq!(status, 200);
+    let open: serde_json::Value = serde_json::from_slice(&body[1..]).unwrap();
+    assert_eq!(open["upgrades"], serde_json::json!([]));
+    // one that tries anyway is refused; a fresh WebSocket is still fine
+    let sid = open["sid"].as_str().unwrap();
+    let mut ws = TcpStream::connect(addr).unwrap();
+    write!(
+        ws,
+        "GET /socket.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    ws.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 400");
+    let mut fresh = TcpStream::connect(addr).unwrap();
+    write!(
+        fresh,
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    fresh.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101");
+}

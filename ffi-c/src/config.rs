@@ -348,6 +348,22 @@ pub unsafe extern "C" fn rtio_config_set_tls(
     })
 }
 
+/// Whether polling clients are offered the upgrade to WebSocket (engine.io's
+/// `allowUpgrades`, default true); false keeps each client on the transport it opened with.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_allow_upgrades(
+    config: *mut rtio_config,
+    allow: bool,
+) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.allow_upgrades = allow;
+        Ok(())
+    })
+}
+
 /// Sets engine.io's session cookie: `name=<session id>; Path=/; HttpOnly; SameSite=Lax` on
 /// each polling handshake's answer (for sticky load balancers). NULL turns it off (the
 /// default). The name must be a cookie token (letters, digits, `!#$%&'*+-.^_`|~`).

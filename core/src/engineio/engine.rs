@@ -362,6 +362,10 @@ impl<H: EngineHandler> Engine<H> {
                 return EioError::UnknownSid.response();
             };
             if is_upgrade && transport == Transport::WebSocket {
+                if !self.config.allow_upgrades {
+                    // (not offered in the open packet: a client that tries anyway is refused)
+                    return EioError::BadRequest.response();
+                }
                 if entry.session.is_closed() {
                     return EioError::UnknownSid.response();
                 }
@@ -463,7 +467,10 @@ impl<H: EngineHandler> Engine<H> {
 
     /// The open packet (`0{...}`) of a session.
     pub(crate) fn open_packet(&self, session: &Session) -> String {
-        let upgrades = if session.transport() == Transport::Polling && self.config.websocket {
+        let upgrades = if session.transport() == Transport::Polling
+            && self.config.websocket
+            && self.config.allow_upgrades
+        {
             "[\"websocket\"]"
         } else {
             "[]"
