@@ -193,6 +193,12 @@ export interface ServerOptions {
   /** rtio: capacity of the core's event queue (default 4096). */
   eventQueue?: number;
   /**
+   * rtio: HTTPS and WSS on rtio's own listener (rustls), from PEM files: the certificate
+   * chain (leaf first) and its private key (`io.reloadTls()` reads them again). Attached to
+   * an app's server, TLS is that server's (an `https.Server`): the option is refused there.
+   */
+  tls?: { certFile: string; keyFile: string };
+  /**
    * engine.io's session cookie, set on the polling handshake's answer (for sticky load
    * balancers): `true` is `{ name: 'io' }`; absent or false, none. Defaults as engine.io's:
    * `{ name: 'io', path: '/', httpOnly: true, sameSite: 'lax' }`. Other attributes of the
@@ -684,6 +690,12 @@ export declare class Server<
   };
   /** rtio: the bound address (null when not listening; the app server's when attached). */
   address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } | null;
+  /**
+   * rtio: reads the `tls` option's certificate and key files again (after a renewal): new
+   * connections get the new certificate, open ones keep theirs. Throws, naming the file, when
+   * they cannot be used (the one in use stays), or without TLS on rtio's own listener.
+   */
+  reloadTls(): void;
   /** Stops: sockets get `disconnect` ("server shutting down"); resolves once stopped (then the process may exit). */
   close(fn?: (err?: Error) => void): Promise<void>;
 

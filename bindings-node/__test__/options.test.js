@@ -108,6 +108,10 @@ describe('options', () => {
     ['clientBundle', __filename, 'ok'],
     ['workerThreads', 1, 'ok'],
     ['eventQueue', 64, 'ok'],
+    ['tls', { certFile: 'cert.pem', keyFile: 'key.pem' }, 'ok'],
+    ['tls', { certFile: 'cert.pem' }, /"tls\.keyFile" must be the path of a PEM file/],
+    ['tls', { cert: 'PEM', key: 'PEM' }, /unknown option "tls\.cert".*https\.Server/],
+    ['tls', 'cert.pem', /"tls" must be an object/],
     ['pingIntervall', 1000, /unknown option "pingIntervall"/],
   ];
   for (const [option, value, expected] of table) {
@@ -264,6 +268,99 @@ describe('cookie, as socket.io sets it', { skip: !haveSocketIo && 'socket.io is 
     assert.deepEqual(await setCookies(server(0, { host: '127.0.0.1' }).address().port), [undefined, null]);
   });
 });
+
+describe('tls (rtio\'s own listener)', { skip: !hasOpenssl() && 'no openssl command to make a certificate' }, () => {
+  const { execFileSync } = require('node:child_process');
+  const os = require('node:os');
+  const tls = require('node:tls');
+  const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rtio-tls-'));
+  function makeCertificate(cert, key, cn = '127.0.0.1') {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${cn}`, '-addext', 'subjectAltName=IP:127.0.0.1',
+    ], { stdio: 'ignore' });
+  }
+  function files() {
+    const d = dir();
+    const f = { certFile: path.join(d, 'cert.pem'), keyFile: path.join(d, 'key.pem') };
+    makeCertificate(f.certFile, f.keyFile);
+    return f;
+  }
+  /** The certificate (DER) a new TLS connection to `port` is shown. */
+  function servedCertificate(port) {
+    return withTimeout(new Promise((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+        resolve(s.getPeerCertificate().raw);
+        s.end();
+      });
+      s.once('error', reject);
+    }), STEP_MS, 'a TLS handshake');
+  }
+  const der = (pemFile) => Buffer.from(fs.readFileSync(pemFile, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64');
+
+  for (const transports of [['polling'], ['websocket'], ['polling', 'websocket']]) {
+    it(`socket.io-client over ${transports.join(' → ')} on https/wss; handshake.secure is true`, async () => {
+      const f = files();
+      const io = server(0, { host: '127.0.0.1', tls: f });
+      io.on('connection', (socket) => socket.on('echo', (v, ack) => ack(v, socket.handshake.secure)));
+      const { io: connectClient } = require('socket.io-client');
+      const c = connectClient(`https://127.0.0.1:${io.address().port}`, {
+        forceNew: true, reconnection: false, transports, ca: fs.readFileSync(f.certFile), rejectUnauthorized: true,
+      });
+      closers.push(() => c.close());
+      await withTimeout(new Promise((resolve, reject) => {
+        c.once('connect', resolve);
+        c.once('connect_error', reject);
+      }), STEP_MS, 'the client to connect over TLS');
+      if (transports.length === 2) await upgraded(c);
+      assert.equal(c.io.engine.transport.name, transports.at(-1));
+      const [echoed, secure] = await withTimeout(new Promise((resolve) => c.emit('echo', { over: 'tls' }, (...a) => resolve(a))), STEP_MS, 'the ack');
+      assert.deepEqual(echoed, { over: 'tls' });
+      assert.equal(secure, true);
+      // plain HTTP on the TLS port gets no Engine.IO answer
+      const plain = await fetchRaw(io.address().port, HANDSHAKE).catch((e) => e);
+      assert.ok(plain instanceof Error || plain.status >= 400, `answered ${plain.status}`);
+    });
+  }
+
+  it('reloadTls() gives new connections a renewed certificate; unusable files throw and the one in use stays', async () => {
+    const f = files();
+    const io = server(0, { host: '127.0.0.1', tls: f });
+    const port = io.address().port;
+    const first = der(f.certFile);
+    assert.deepEqual(await servedCertificate(port), first);
+    makeCertificate(f.certFile, f.keyFile, 'renewed');
+    assert.deepEqual(await servedCertificate(port), first); // not re-read by itself
+    io.reloadTls();
+    const renewed = der(f.certFile);
+    assert.notDeepEqual(renewed, first);
+    assert.deepEqual(await servedCertificate(port), renewed);
+    fs.writeFileSync(f.certFile, 'not a certificate');
+    assert.throws(() => io.reloadTls(), /cert\.pem/);
+    assert.deepEqual(await servedCertificate(port), renewed);
+  });
+
+  it('a missing file is an error naming it, from listen()', () => {
+    const f = files();
+    assert.throws(() => server(0, { host: '127.0.0.1', tls: { ...f, keyFile: '/nonexistent/key.pem' } }), /\/nonexistent\/key\.pem/);
+  });
+
+  it('is refused attached to an app\'s server; reloadTls() needs it', () => {
+    const f = files();
+    assert.throws(() => server(http.createServer(), { tls: f }), /"tls" option is for rtio's own listener/);
+    const plain = server(0, { host: '127.0.0.1' });
+    assert.throws(() => plain.reloadTls(), /reloadTls\(\) needs/);
+  });
+});
+
+function hasOpenssl() {
+  try {
+    require('node:child_process').execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('cors, as socket.io decides it', { skip: !haveSocketIo && 'socket.io is not installed in tests/interop' }, () => {
   const ORIGINS = ['http://a.test', 'http://b.test', 'http://x.a.test', 'http://evil.test', undefined];

@@ -18,6 +18,12 @@ export declare class NativeServer {
   get port(): number
   /** The bound address. */
   get address(): string
+  /**
+   * Reads the TLS certificate and key files again (after a renewal): new connections get
+   * the new certificate, open ones keep theirs. Throws (naming the file) when they cannot
+   * be used, the certificate in use then staying, or when the server has no TLS.
+   */
+  reloadTls(): void
   /** True once `close()` was called. */
   get closed(): boolean
   /**
@@ -451,6 +457,10 @@ export interface ServerOptions {
   redis?: RedisOptions
   /** engine.io's session cookie, set on the polling handshake's answer (absent: none). */
   cookie?: CookieOptions
+  /** HTTPS and WSS on rtio's own listener: the PEM certificate chain file (with `tlsKeyFile`). */
+  tlsCertFile?: string
+  /** The PEM private key file of `tlsCertFile`. */
+  tlsKeyFile?: string
 }
 
 /**

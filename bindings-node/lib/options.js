@@ -68,6 +68,9 @@ const TAKEN = {
   clientBundle: string,
   workerThreads: number,
   eventQueue: number,
+  tls: (v) => {
+    tlsFiles(v);
+  },
 };
 
 function any() {}
@@ -142,6 +145,29 @@ function cookieSettings(v) {
     }
   }
   return { name: o.name, path: cookiePath, httpOnly: Boolean(o.httpOnly), sameSite };
+}
+
+/**
+ * rtio's `tls` option -> the core's TLS files (`{ tlsCertFile, tlsKeyFile }`), or undefined:
+ * `{ certFile, keyFile }`, the PEM certificate chain (leaf first) and private key files that
+ * rtio's own listener serves HTTPS and WSS with (`io.reloadTls()` reads them again).
+ */
+function tlsFiles(v) {
+  if (v === undefined || v === null || v === false) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw new TypeError(`rtio: option "tls" must be an object { certFile, keyFile } (PEM file paths), got ${Array.isArray(v) ? 'an array' : typeof v}`);
+  }
+  for (const key of Object.keys(v)) {
+    if (key !== 'certFile' && key !== 'keyFile') {
+      throw new Error(`rtio: unknown option "tls.${key}": rtio's TLS takes { certFile, keyFile }, paths of PEM files (for Node's own TLS options, attach rtio to an https.Server: ${DOCS})`);
+    }
+  }
+  for (const key of ['certFile', 'keyFile']) {
+    if (typeof v[key] !== 'string' || v[key] === '') {
+      throw new TypeError(`rtio: option "tls.${key}" must be the path of a PEM file, got ${v[key] === undefined ? 'nothing' : JSON.stringify(v[key])}`);
+    }
+  }
+  return { tlsCertFile: v.certFile, tlsKeyFile: v.keyFile };
 }
 
 /** The module `name` as the app may load it (from its main module or the working directory). */
@@ -319,4 +345,4 @@ function corsPolicy(cors) {
   };
 }
 
-module.exports = { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, DOCS };
+module.exports = { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, tlsFiles, DOCS };

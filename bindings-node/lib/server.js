@@ -10,7 +10,7 @@ const { ParentNamespace, matcherOf } = require('./parent-namespace');
 const { Socket, buildHandshake } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
 const { NO_TIMEOUT_MS, timeoutError, parseAuth } = require('./common');
-const { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, DOCS } = require('./options');
+const { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, tlsFiles, DOCS } = require('./options');
 const { adapterSettings, RemoteSocket } = require('./cluster');
 const { incomingMessage } = require('./request');
 const { Attachment } = require('./attach');
@@ -195,6 +195,19 @@ class Server {
     return this;
   }
 
+  /**
+   * rtio's own: reads the `tls` option's certificate and key files again (after a renewal).
+   * New connections get the new certificate, open ones keep theirs. Throws, naming the file,
+   * when they cannot be used (the certificate in use then stays), and when rtio's own
+   * listener has no TLS (not listening, attached, or no `tls` option).
+   */
+  reloadTls() {
+    if (!this._native || this._attachment || !tlsFiles(this.opts.tls)) {
+      throw new Error('rtio: reloadTls() needs rtio\'s own listener started with the "tls" option');
+    }
+    this._native.reloadTls();
+  }
+
   /** True when the server joins a cluster (an adapter of rtio's was given). */
   _clustered() {
     return this._adapterSettings !== null;
@@ -228,6 +241,9 @@ class Server {
     }
     if (isHttpServer(srv)) {
       if (this._native) throw new Error('rtio: the server is already listening');
+      if (tlsFiles(this.opts.tls)) {
+        throw new Error(`rtio: the "tls" option is for rtio's own listener; attached, the app's server does TLS (an https.Server) (${DOCS})`);
+      }
       // the core runs no listener: every request comes through `srv`
       this._start(0, undefined, false);
       this.httpServer = srv;
@@ -304,6 +320,7 @@ class Server {
         dynamicNamespaces: true,
         redis: this._adapterSettings || undefined,
         cookie: cookieSettings(o.cookie),
+        ...(listen ? tlsFiles(o.tls) : undefined),
       },
       (...batch) => this._onEvents(batch, run),
     );

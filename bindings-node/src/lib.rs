@@ -145,6 +145,10 @@ pub struct ServerOptions {
     pub redis: Option<RedisOptions>,
     /// engine.io's session cookie, set on the polling handshake's answer (absent: none).
     pub cookie: Option<CookieOptions>,
+    /// HTTPS and WSS on rtio's own listener: the PEM certificate chain file (with `tlsKeyFile`).
+    pub tls_cert_file: Option<String>,
+    /// The PEM private key file of `tlsCertFile`.
+    pub tls_key_file: Option<String>,
 }
 
 /// Socket and room counts of a namespace.
@@ -349,6 +353,11 @@ fn to_config(o: ServerOptions) -> napi::Result<Config> {
     c.dynamic_namespaces = o.dynamic_namespaces.unwrap_or(false);
     if let Some(cookie) = o.cookie {
         c = c.cookie(to_cookie(cookie)?);
+    }
+    match (o.tls_cert_file, o.tls_key_file) {
+        (Some(cert), Some(key)) => c = c.tls(cert, key),
+        (None, None) => {}
+        _ => return Err(invalid("tlsCertFile and tlsKeyFile go together")),
     }
     if let Some(r) = o.redis {
         let mut options = RedisAdapterOptions::new(r.url);
@@ -566,6 +575,14 @@ impl NativeServer {
     #[napi(getter)]
     pub fn address(&self) -> String {
         self.server.local_addr().ip().to_string()
+    }
+
+    /// Reads the TLS certificate and key files again (after a renewal): new connections get
+    /// the new certificate, open ones keep theirs. Throws (naming the file) when they cannot
+    /// be used, the certificate in use then staying, or when the server has no TLS.
+    #[napi]
+    pub fn reload_tls(&self) -> napi::Result<()> {
+        self.io.reload_tls().map_err(to_napi)
     }
 
     /// True once `close()` was called.
@@ -1096,6 +1113,8 @@ mod tests {
             dynamic_namespaces: None,
             redis: None,
             cookie: None,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 
@@ -1191,6 +1210,28 @@ mod tests {
             ..options()
         })
         .is_err());
+    }
+
+    #[test]
+    fn maps_the_tls_files() {
+        let c = to_config(ServerOptions {
+            tls_cert_file: Some("cert.pem".into()),
+            tls_key_file: Some("key.pem".into()),
+            ..options()
+        })
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(rtio::TlsFiles {
+                cert: "cert.pem".into(),
+                key: "key.pem".into()
+            })
+        );
+        assert!(to_config(ServerOptions {
+            tls_cert_file: Some("cert.pem".into()),
+            ..options()
+        })
+        .is_err_and(|e| e.reason.contains("go together")));
     }
 
     #[test]

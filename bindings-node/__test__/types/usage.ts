@@ -196,6 +196,9 @@ gated.on('connection', (socket) => {
 // @ts-expect-error: rtio does not compress WebSocket messages
 new Server({ perMessageDeflate: { threshold: 0 } });
 new Server({ cookie: true });
+new Server({ tls: { certFile: 'cert.pem', keyFile: 'key.pem' } }).reloadTls();
+// @ts-expect-error: rtio's tls takes file paths, not Node's TLS options
+new Server({ tls: { cert: 'PEM', key: 'PEM' } });
 new Server({ cookie: { name: 'io', path: false, httpOnly: true, sameSite: 'strict' } });
 // @ts-expect-error: the cookie's domain is not set by rtio
 new Server({ cookie: { name: 'io', domain: 'a.example' } });
