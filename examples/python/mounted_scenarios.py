@@ -7,7 +7,8 @@ it, so that the interop suites run against each setup:
 - ``--mount aiohttp``: ``sio.attach(app)`` on an aiohttp app (rtio.AsyncServer).
 
 Each app also answers ``GET /app`` itself (its own route beside Socket.IO). Prints
-``READY <port>`` once listening; stops on SIGTERM.
+``READY <port>`` once listening; stops on SIGTERM. With ``--tls-cert``/``--tls-key``, uvicorn
+and aiohttp serve HTTPS and WSS themselves (the app's server does TLS, as in any app).
 """
 
 import asyncio
@@ -31,6 +32,17 @@ def listen(port):
 
 def ready(port):
     print(f"READY {port}", flush=True)
+
+
+def ssl_context(args):
+    """The server-side TLS context of --tls-cert/--tls-key, or None."""
+    if args.tls_cert is None:
+        return None
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    return ctx
 
 
 def run_gunicorn(args, sock):
@@ -109,7 +121,9 @@ def run_uvicorn(args, sock):
             loop.call_soon_threadsafe(lambda: loop.create_task(stop()))
 
     server = Server(uvicorn.Config(app, lifespan="on", log_level="warning",
-                                   timeout_graceful_shutdown=2))
+                                   timeout_graceful_shutdown=2,
+                                   # --tls-cert/--tls-key: uvicorn serves HTTPS and WSS
+                                   ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key))
     ready(sock.getsockname()[1])
     server.run(sockets=[sock])
 
@@ -135,7 +149,7 @@ def run_aiohttp(args, sock):
     async def serve():
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2)
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        await web.SockSite(runner, sock, ssl_context=ssl_context(args)).start()
         ready(sock.getsockname()[1])
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()

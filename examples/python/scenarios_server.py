@@ -19,8 +19,8 @@ With ``--redis URL`` the server joins a Socket.IO cluster through Redis
 ``@socket.io/redis-adapter``); the cluster rows work without it too, on one server.
 
 With ``--tls-cert`` and ``--tls-key`` (PEM files) rtio's own listener serves HTTPS and WSS
-only (``sio.start(..., ssl_certfile=, ssl_keyfile=)``); mounted, TLS would be the app
-server's, so they do not go with ``--mount``. With ``--cookie NAME``, python-engineio's
+only (``sio.start(..., ssl_certfile=, ssl_keyfile=)``); mounted, the app's server does
+(uvicorn's ``ssl_certfile``, aiohttp's ``ssl_context``; not with gunicorn). With ``--cookie NAME``, python-engineio's
 ``cookie`` option: the session cookie NAME with ``Path=/; HttpOnly; SameSite=Lax``.
 """
 
@@ -62,8 +62,9 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
         p.error("--tls-cert and --tls-key go together")
-    if args.tls_cert is not None and args.mount:
-        p.error("--tls-cert/--tls-key are for rtio's own listener, not with --mount")
+    if args.tls_cert is not None and args.mount == "gunicorn":
+        p.error("--tls-cert/--tls-key do not go with --mount gunicorn (gunicorn's TLS leaves "
+                "WebSocket clients on polling; see docs/python.md)")
     if args.redis is None and (args.redis_key is not None or args.redis_sharded):
         p.error("--redis-key and --redis-sharded need --redis")
     return args

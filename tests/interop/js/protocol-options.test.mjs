@@ -12,7 +12,7 @@ import { HOST, STEP_MS, io, startServer, waitFor, withTimeout } from './harness.
 
 /** Which hosts have which option today. */
 const HAS = {
-  tls: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async']),
+  tls: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-asgi', 'python-aiohttp']),
   cookie: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-asgi', 'python-aiohttp', 'python-wsgi']),
 };
 const skip = (option) => !HAS[option].has(HOST) && `the ${HOST} host has no --${option} yet (issue 19)`;
