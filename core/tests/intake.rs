@@ -529,3 +529,48 @@ fn a_bridged_websocket_keeps_the_client_s_key_and_version_and_refuses_bad_ones()
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_bridged_websocket_carries_many_messages_both_ways() {
+    let server = start(Config::default().listen(false));
+    let io = server.io();
+    let mut skipped = Vec::new();
+    let id = io
+        .open_websocket(request("GET", "/socket.io/?EIO=4&transport=websocket", ""))
+        .unwrap();
+    io.websocket_receive(id, WsMessage::Text("40".into()))
+        .unwrap();
+    assert!(matches!(
+        ws_event(&server, id, &mut skipped),
+        Event::WebSocketAnswer { .. }
+    ));
+    sent_text(ws_event(&server, id, &mut skipped));
+    sent_text(ws_event(&server, id, &mut skipped));
+    let sid = match skipped.pop().unwrap_or_else(|| next(&server)) {
+        Event::Connect { sid, .. } => sid,
+        other => panic!("{other:?}"),
+    };
+    // far more than one read buffer's worth each way (4 KiB)
+    let data = "y".repeat(200);
+    for n in 1..=100u64 {
+        io.websocket_receive(
+            id,
+            WsMessage::Text(format!("42{n}[\"message-with-ack\",\"{data}\"]")),
+        )
+        .unwrap();
+        let ack = loop {
+            match next(&server) {
+                Event::Message { ack: Some(ack), .. } => break ack,
+                Event::Message { .. } => continue,
+                other => panic!("message {n}: {other:?}"),
+            }
+        };
+        io.ack(&sid, ack, &rtio::Payload::one(data.clone()))
+            .unwrap();
+        assert_eq!(
+            sent_text(ws_event(&server, id, &mut skipped)),
+            format!("43{n}[\"{data}\"]"),
+            "ack {n}"
+        );
+    }
+}

@@ -306,22 +306,28 @@ async fn next_frame<R: AsyncReadExt + Unpin>(
         if buf.len() >= 2 {
             let (fin, opcode) = (buf[0] & 0x80 != 0, buf[0] & 0x0f);
             let masked = buf[1] & 0x80 != 0;
-            let (len, at) = match buf[1] & 0x7f {
-                126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+            // (`None`: the extended length has not all arrived yet)
+            let header = match buf[1] & 0x7f {
+                126 if buf.len() >= 4 => Some((u16::from_be_bytes([buf[2], buf[3]]) as usize, 4)),
                 127 if buf.len() >= 10 => {
                     let mut n = [0u8; 8];
                     n.copy_from_slice(&buf[2..10]);
-                    (usize::try_from(u64::from_be_bytes(n)).ok()?, 10)
+                    Some((usize::try_from(u64::from_be_bytes(n)).ok()?, 10))
                 }
-                126 | 127 => (usize::MAX, 0),
-                n => (n as usize, 2),
+                126 | 127 => None,
+                n => Some((n as usize, 2)),
             };
-            if masked || len > MAX_MESSAGE {
+            if masked {
                 return None; // a server never masks
             }
-            if len != usize::MAX && buf.len() >= at + len {
-                let _ = buf.split_to(at);
-                return Some((fin, opcode, buf.split_to(len).to_vec()));
+            if let Some((len, at)) = header {
+                if len > MAX_MESSAGE {
+                    return None;
+                }
+                if buf.len() >= at + len {
+                    let _ = buf.split_to(at);
+                    return Some((fin, opcode, buf.split_to(len).to_vec()));
+                }
             }
         }
         if read.read_buf(buf).await.ok()? == 0 {
@@ -367,5 +373,41 @@ mod tests {
         assert_eq!(next_frame(&mut input, &mut buf).await, None);
         let mut masked: &[u8] = &[0x81, 0x81, 0, 0, 0, 0, b'x'];
         assert_eq!(next_frame(&mut masked, &mut BytesMut::new()).await, None);
+    }
+
+    /// Gives its bytes one at a time: every frame arrives split at every byte.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl tokio::io::AsyncRead for Trickle<'_> {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            out: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if let Some((first, rest)) = self.0.split_first() {
+                out.put_slice(&[*first]);
+                self.0 = rest;
+            }
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn extended_lengths_that_arrive_in_pieces_are_waited_for() {
+        let mut bytes = vec![0x81, 126, 1, 0];
+        bytes.extend([7u8; 256]);
+        bytes.extend([0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]);
+        bytes.extend(vec![8u8; 65536]);
+        let mut input = Trickle(&bytes);
+        let mut buf = BytesMut::new();
+        assert_eq!(
+            next_frame(&mut input, &mut buf).await,
+            Some((true, 1, vec![7; 256]))
+        );
+        assert_eq!(
+            next_frame(&mut input, &mut buf).await,
+            Some((true, 2, vec![8; 65536]))
+        );
+        assert_eq!(next_frame(&mut input, &mut buf).await, None);
     }
 }
