@@ -294,6 +294,7 @@ impl Io {
             except: Vec::new(),
             skip: None,
             local: false,
+            volatile: false,
         }
     }
 
@@ -631,9 +632,18 @@ pub struct Broadcast<'a> {
     except: Vec<String>,
     skip: Option<String>,
     local: bool,
+    volatile: bool,
 }
 
 impl Broadcast<'_> {
+    /// socket.io's `volatile`: a socket whose transport cannot take the event right now
+    /// (a WebSocket still writing, a polling client with no GET waiting) does not get it;
+    /// it is never queued. For one socket: `io.broadcast(nsp).to(sid).volatile()`.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
     /// Reaches the members of this room (several calls: the union).
     pub fn to(mut self, room: impl Into<String>) -> Self {
         self.to.push(room.into());
@@ -673,8 +683,8 @@ impl Broadcast<'_> {
     /// cluster). Returns how many sockets of this server it was queued for.
     pub fn emit(self, event: &str, payload: &Payload) -> Result<usize, Error> {
         let ns = self.io.namespace(&self.nsp)?;
-        let sio = self.io.inner.engine.handler();
-        Ok(sio.broadcast(&ns, &self.selector(), event, payload))
+        let packet = OutPacket::event(&ns.name, event, payload).volatile(self.volatile);
+        Ok(ns.adapter.broadcast(&packet, &self.selector()))
     }
 
     /// Sends the event, encoded once, to every selected socket asking each for an ack

@@ -655,3 +655,43 @@ fn without_allow_upgrades_polling_clients_are_not_offered_websocket() {
     fresh.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 101");
 }
+
+#[test]
+fn volatile_emits_reach_only_sockets_whose_transport_can_take_them_now() {
+    let server = start(Config::default());
+    let client = polling::Client::connect(&server, "");
+    let io = server.io();
+    // no GET waiting: dropped, never queued
+    let reached = io
+        .broadcast("/")
+        .volatile()
+        .emit("v", &Payload::one(1))
+        .unwrap();
+    assert_eq!(reached, 0);
+    io.emit(&client.sid, "n", &Payload::one(2)).unwrap();
+    client.expect(&["42[\"n\",2]"]);
+    // a GET waiting: delivered (retried until the GET is in the server)
+    let poll = std::thread::spawn({
+        let client = polling::Client {
+            addr: client.addr,
+            eio: client.eio.clone(),
+            sid: client.sid.clone(),
+        };
+        move || client.get()
+    });
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let reached = io
+            .broadcast("/")
+            .to(client.sid.clone())
+            .volatile()
+            .emit("v", &Payload::one(3))
+            .unwrap();
+        if reached == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the GET never waited");
+        std::thread::yield_now();
+    }
+    assert_eq!(poll.join().unwrap(), "42[\"v\",3]");
+}

@@ -75,6 +75,9 @@ pub struct OutPacket<'a> {
     event: Option<&'a str>,
     payload: &'a Payload,
     ack: Option<u64>,
+    /// socket.io's `volatile` flag: dropped for a socket whose transport cannot take it
+    /// right now instead of being queued.
+    volatile: bool,
     frames: OnceLock<Vec<Frame>>,
 }
 
@@ -87,8 +90,22 @@ impl<'a> OutPacket<'a> {
             event: Some(event),
             payload,
             ack: None,
+            volatile: false,
             frames: OnceLock::new(),
         }
+    }
+
+    /// The same packet, volatile or not (see [`OutPacket::is_volatile`]).
+    pub fn volatile(mut self, volatile: bool) -> OutPacket<'a> {
+        self.volatile = volatile;
+        self
+    }
+
+    /// True for a volatile packet: a socket whose transport is busy (a WebSocket still
+    /// writing, a polling client with no GET waiting) does not get it, as socket.io's
+    /// `volatile.emit`.
+    pub fn is_volatile(&self) -> bool {
+        self.volatile
     }
 
     /// The same event asking for an ack with this id (ids of broadcasts come from the

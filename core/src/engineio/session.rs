@@ -352,6 +352,19 @@ impl Session {
         }
     }
 
+    /// Whether the transport can take a packet right now without queueing it behind
+    /// others (engine.io's `transport.writable`): a long-poll GET waits for one, or the
+    /// WebSocket has nothing left to write. Volatile packets go only where it is true.
+    pub fn writable(&self) -> bool {
+        if self.is_closed() || !self.queue.lock().frames.is_empty() {
+            return false;
+        }
+        match self.transport() {
+            Transport::WebSocket => true,
+            Transport::Polling => self.poll_active.load(Ordering::Acquire) && !self.upgrading(),
+        }
+    }
+
     /// Queues frames for the client, all or none, and wakes the writer.
     pub fn send(&self, frames: &[Frame]) -> Queued {
         {

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::adapter::{
     AckSink, Adapter, AdapterContext, Described, LocalAdapterFactory, LocalSockets, OutPacket,
-    Reply, ReplyItem, Selector, ServerAck, Visit, Walk,
+    Reply, ReplyItem, ServerAck, Visit, Walk,
 };
 use crate::bell::EventBell;
 use crate::config::Config;
@@ -506,19 +506,6 @@ impl Sio {
         frames
     }
 
-    /// Sends an event through `ns`'s adapter to every socket `sel` selects (on every
-    /// server), encoded once. Returns how many sockets of this server it was queued for.
-    pub(crate) fn broadcast(
-        &self,
-        ns: &Namespace,
-        sel: &Selector<'_>,
-        event: &str,
-        payload: &Payload,
-    ) -> usize {
-        ns.adapter
-            .broadcast(&OutPacket::event(&ns.name, event, payload), sel)
-    }
-
     /// The sockets of these ids that this server has (a socket that left meanwhile is
     /// skipped), taken under one read lock.
     fn resolve(&self, ids: &[Arc<str>]) -> Vec<Arc<Socket>> {
@@ -1002,7 +989,12 @@ impl LocalSockets for Sio {
             return 0;
         }
         let frames = packet.frames();
-        targets.iter().filter(|s| self.send_to(s, frames)).count()
+        let volatile = packet.is_volatile();
+        targets
+            .iter()
+            .filter(|s| !volatile || s.session.writable())
+            .filter(|s| self.send_to(s, frames))
+            .count()
     }
 
     fn send_with_ack(

@@ -15,8 +15,8 @@ use rtio::adapter::{
 use rtio::Payload;
 
 use super::convert::{
-    answer_payload, event_data, first_arg, from_remote, opts_of, selector_of, split_event,
-    to_remote,
+    answer_payload, broadcast_opts, event_data, first_arg, from_remote, opts_of, selector_of,
+    split_event, to_remote,
 };
 use super::hub::{Hub, Inbound};
 use super::requests::{self, Requester};
@@ -147,7 +147,7 @@ impl ClassicAdapter {
                 .hub
                 .malformed(&msg.channel, &"the event name is not a string");
         };
-        let packet = OutPacket::event(self.nsp(), &event, &payload);
+        let packet = OutPacket::event(self.nsp(), &event, &payload).volatile(b.opts.flags.volatile);
         self.local.broadcast(&packet, &selector_of(&b.opts));
     }
 
@@ -457,7 +457,7 @@ impl Adapter for ClassicAdapter {
                 let msg = ClassicBroadcast {
                     uid: self.uid.clone(),
                     packet: Packet::event(data, &**self.nsp()),
-                    opts: opts_of(sel),
+                    opts: broadcast_opts(packet, sel),
                 };
                 self.publish(msg.channel(&self.options.key), msg.encode());
             }

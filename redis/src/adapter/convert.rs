@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use rtio::adapter::Selector;
+use rtio::adapter::{OutPacket, Selector};
 use rtio::engineio::{Handshake, Headers};
 use rtio::{Payload, SocketInfo};
 
@@ -65,6 +65,13 @@ pub(crate) fn first_arg(payload: &Payload) -> Option<Value> {
 
 /// The wire's `{rooms, except}` of a selector (the skipped sender is one more exclusion,
 /// as `socket.broadcast` puts it in `except`).
+/// The options of a broadcast of `packet` (its `volatile` flag crosses the cluster).
+pub(crate) fn broadcast_opts(packet: &OutPacket<'_>, sel: &Selector<'_>) -> Opts {
+    let mut opts = opts_of(sel);
+    opts.flags.volatile = packet.is_volatile();
+    opts
+}
+
 pub(crate) fn opts_of(sel: &Selector<'_>) -> Opts {
     let mut except = sel.except.to_vec();
     if let Some(skip) = sel.skip {

@@ -19,8 +19,8 @@ use rtio::Payload;
 
 use super::classic::INIT_WAIT;
 use super::convert::{
-    answer_payload, event_data, first_arg, from_remote, opts_of, selector_of, split_event,
-    to_remote,
+    answer_payload, broadcast_opts, event_data, first_arg, from_remote, opts_of, selector_of,
+    split_event, to_remote,
 };
 use super::hub::{Hub, Inbound};
 use super::requests::{self, Requester};
@@ -176,7 +176,8 @@ impl ShardedAdapter {
                         .hub
                         .malformed(&msg.channel, &"the event name is not a string");
                 };
-                let packet = OutPacket::event(self.nsp(), &event, &payload);
+                let packet =
+                    OutPacket::event(self.nsp(), &event, &payload).volatile(opts.flags.volatile);
                 self.local.broadcast(&packet, &selector_of(&opts));
             }
             K::Broadcast {
@@ -430,11 +431,12 @@ impl Adapter for ShardedAdapter {
         if sel.local || self.is_closed() {
             return reached;
         }
-        if let Some(packet) = self.event_packet(packet) {
+        if let Some(event) = self.event_packet(packet) {
+            let opts = broadcast_opts(packet, sel);
             self.publish(ShardedKind::Broadcast {
-                packet,
+                packet: event,
                 request_id: None,
-                opts: opts_of(sel),
+                opts,
             });
         }
         reached
