@@ -13,6 +13,7 @@
 
 const { Server, Namespace, ParentNamespace, Socket, BroadcastOperator, RemoteSocket } = require('./lib/server');
 const { createRedisAdapter, createShardedRedisAdapter } = require('./lib/cluster');
+const { instrument } = require('./lib/admin');
 
 /** `require('rtio')(3000)` works as `require('socket.io')(3000)` does. */
 function rtio(srv, opts) {
@@ -27,6 +28,7 @@ rtio.BroadcastOperator = BroadcastOperator;
 rtio.RemoteSocket = RemoteSocket;
 rtio.createRedisAdapter = createRedisAdapter;
 rtio.createShardedRedisAdapter = createShardedRedisAdapter;
+rtio.instrument = instrument;
 rtio.default = rtio;
 
 module.exports = rtio;

@@ -10,5 +10,6 @@ export const {
   RemoteSocket,
   createRedisAdapter,
   createShardedRedisAdapter,
+  instrument,
 } = rtio;
 export default rtio;
