@@ -424,6 +424,54 @@ export declare function createRedisAdapter(opts: string | RedisAdapterOptions): 
 /** The sharded Redis adapter (SPUBLISH / SSUBSCRIBE, Redis 7 or later), as `createShardedAdapter`. */
 export declare function createShardedRedisAdapter(opts: string | ShardedRedisAdapterOptions): RtioAdapter;
 
+/** `instrument`'s basic authentication: `password` is a bcrypt hash (of the dashboard's password). */
+export interface AdminUiBasicAuthentication {
+  type: 'basic';
+  username: string;
+  /** A bcrypt hash, e.g. from `require('bcryptjs').hashSync(password, 10)`. */
+  password: string;
+}
+
+/** Where `instrument` keeps the session ids of dashboards that logged in. */
+export interface AdminUiStore {
+  doesSessionExist(sessionId: string): Promise<boolean>;
+  saveSession(sessionId: string): void | Promise<void>;
+}
+
+/** `@socket.io/admin-ui`'s in-memory session store (the default). */
+export declare class InMemoryStore implements AdminUiStore {
+  doesSessionExist(sessionId: string): Promise<boolean>;
+  saveSession(sessionId: string): void;
+}
+
+/** `instrument` options, as `@socket.io/admin-ui` 0.5's. */
+export interface AdminUiOptions {
+  /** Required: `false` (no authentication: not for production) or basic authentication. */
+  auth: false | AdminUiBasicAuthentication;
+  /** The admin namespace. Default `'/admin'`. */
+  namespaceName?: string;
+  /** True: the dashboard only looks (no emit, join, leave, disconnect). Default false. */
+  readonly?: boolean;
+  /** The server's id in the dashboard. Default: the host name (`host#pid` in a cluster worker). */
+  serverId?: string;
+  /** Where session ids are kept. Default: a new `InMemoryStore`. */
+  store?: AdminUiStore;
+  /**
+   * `'development'` (default unless `NODE_ENV` says otherwise): every socket and the events
+   * they receive and are sent; `'production'`: the server's stats only.
+   */
+  mode?: 'development' | 'production';
+}
+
+/**
+ * Serves the `@socket.io/admin-ui` dashboard (https://admin.socket.io) on `io`, as that
+ * package's `instrument(io, opts)`: the dashboard connects to the admin namespace, sees
+ * every socket and the server's stats (every 2 s), and may emit, make sockets join or leave
+ * rooms, and disconnect them. Returns the admin namespace. Throws on a missing `auth` or a
+ * `password` that is not a bcrypt hash.
+ */
+export declare function instrument(io: Server<any, any, any, any>, opts: AdminUiOptions): Namespace<any, any, any, any>;
+
 // ---------------------------------------------------------------------------------------------
 // Socket
 // ---------------------------------------------------------------------------------------------
