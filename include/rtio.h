@@ -288,6 +288,12 @@ typedef struct {
    * changes nothing.
    */
   bool local;
+  /**
+   * socket.io's `volatile` (emits only): a socket whose transport cannot take the event
+   * right now (a WebSocket still writing, a polling client with no GET waiting) does not
+   * get it; it is never queued. Other operations ignore it.
+   */
+  bool is_volatile;
 } rtio_broadcast_opts;
 
 /**

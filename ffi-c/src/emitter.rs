@@ -50,6 +50,12 @@ unsafe fn selection<'a>(opts: *const rtio_broadcast_opts) -> FfiResult<(&'a str,
             "opts.local: an emitter has no sockets of its own",
         ));
     }
+    if o.is_volatile {
+        return Err(Failure::new(
+            rtio_status::InvalidArgument,
+            "opts.is_volatile: emitters do not send volatile events (emit from a server)",
+        ));
+    }
     let nsp = opt_str(o.nsp, "opts.nsp")?.unwrap_or("/");
     let mut target = Target::rooms(str_list(o.rooms, o.rooms_len, "opts.rooms")?);
     target = target.except(str_list(

@@ -43,6 +43,10 @@ pub struct rtio_broadcast_opts {
     /// not forwarded to the other nodes (socket.io's `local` flag). Without a cluster it
     /// changes nothing.
     pub local: bool,
+    /// socket.io's `volatile` (emits only): a socket whose transport cannot take the event
+    /// right now (a WebSocket still writing, a polling client with no GET waiting) does not
+    /// get it; it is never queued. Other operations ignore it.
+    pub is_volatile: bool,
 }
 
 /// The user data pointer, handed to the dispatcher thread.
@@ -162,6 +166,9 @@ pub(crate) unsafe fn target<'a>(
     }
     if o.local {
         b = b.local();
+    }
+    if o.is_volatile {
+        b = b.volatile();
     }
     Ok(b)
 }

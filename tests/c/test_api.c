@@ -839,6 +839,12 @@ static void test_poll_mode_end_to_end(void) {
   opts.except_sid = sid;
   EXPECT_STATUS(rtio_broadcast(s, &opts, "news", "[\"no\"]", 6, NULL, 0, &delivered), RTIO_STATUS_OK);
   EXPECT(delivered == 0);
+  /* Volatile: a polling client with no GET waiting cannot take it now, so it is dropped. */
+  opts.except_sid = NULL;
+  opts.is_volatile = true;
+  EXPECT_STATUS(rtio_broadcast(s, &opts, "news", "[\"lost\"]", 8, NULL, 0, &delivered), RTIO_STATUS_OK);
+  EXPECT(delivered == 0);
+  opts.is_volatile = false;
   got = client_get(&c);
   EXPECT(got && strcmp(got, "42[\"news\",\"hi\"]") == 0);
   free(got);
@@ -1708,6 +1714,9 @@ static void test_emitter_misuse(void) {
   EXPECT_STATUS(rtio_emitter_new("redis://127.0.0.1:1", NULL, RTIO_REDIS_VARIANT_CLASSIC, &e), RTIO_STATUS_OK);
   EXPECT_STATUS(rtio_emitter_emit(e, NULL, "e", "[1]", 3, NULL, 0), RTIO_STATUS_IO);
   EXPECT(strstr(rtio_last_error(), "redis") != NULL);
+  rtio_broadcast_opts volatile_opts = {.is_volatile = true};
+  EXPECT_STATUS(rtio_emitter_emit(e, &volatile_opts, "e", "[1]", 3, NULL, 0), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "volatile") != NULL);
   EXPECT_STATUS(rtio_emitter_emit(NULL, NULL, "e", NULL, 0, NULL, 0), RTIO_STATUS_NULL_POINTER);
   EXPECT_STATUS(rtio_emitter_emit(e, NULL, NULL, NULL, 0, NULL, 0), RTIO_STATUS_NULL_POINTER);
   EXPECT_STATUS(rtio_emitter_emit(e, NULL, "\xff", NULL, 0, NULL, 0), RTIO_STATUS_INVALID_UTF8);
