@@ -291,6 +291,8 @@ struct Broadcast {
   std::string except_sid;
   /// This node's sockets only (socket.io's `local`): a cluster does not forward it.
   bool local = false;
+  /// socket.io's `volatile` (emits): dropped for a socket whose transport is busy.
+  bool is_volatile = false;
 };
 
 namespace detail {
@@ -300,7 +302,8 @@ struct Opts {
     for (auto &r : to.rooms) rooms.push_back(r.c_str());
     for (auto &r : to.except_rooms) except.push_back(r.c_str());
     c = rtio_broadcast_opts{to.nsp.c_str(), rooms.data(), rooms.size(), except.data(), except.size(),
-                            to.except_sid.empty() ? nullptr : to.except_sid.c_str(), to.local};
+                            to.except_sid.empty() ? nullptr : to.except_sid.c_str(), to.local,
+                            to.is_volatile};
   }
   std::vector<const char *> rooms, except;
   rtio_broadcast_opts c;
