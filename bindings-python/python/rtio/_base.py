@@ -726,6 +726,23 @@ class BaseServer:
         self.namespace_handlers[namespace_handler.namespace] = namespace_handler
         self._namespace_changed(namespace_handler.namespace)
 
+    def instrument(self, auth: Any = None, mode: str = "development", read_only: bool = False,
+                   server_id: Optional[str] = None, namespace: str = "/admin",
+                   server_stats_interval: float = 2) -> Any:
+        """Serves the Socket.IO Admin UI dashboard (https://admin.socket.io), as
+        python-socketio's ``instrument``: ``auth`` (required) is a dict the dashboard's
+        login must equal (``{'username': ..., 'password': ...}``), a list of such dicts, a
+        callable deciding from that dict (a coroutine function for ``AsyncServer``), or
+        ``False`` (no authentication: never in production); ``mode='production'`` sends the
+        stats only (no socket list, no connect/disconnect reports); ``read_only`` refuses
+        the dashboard's commands (emit, join, leave, disconnect); ``server_id`` (default:
+        the host name); ``namespace`` the admin namespace; ``server_stats_interval`` in
+        seconds. Returns the :class:`rtio.admin.InstrumentedServer` (``shutdown()`` stops
+        its stats task)."""
+        from .admin import instrument
+        return instrument(self, auth=auth, mode=mode, read_only=read_only, server_id=server_id,
+                          namespace=namespace, server_stats_interval=server_stats_interval)
+
     def _accepted_namespaces(self) -> List[str]:
         # With namespaces='*', other namespaces reach the server as connect requests
         # (the engine's dynamic namespaces): the ones listed here are just known up front.
