@@ -556,7 +556,7 @@ export declare class Socket<
   timeout(timeout: number): Socket<ListenEvents, DecorateAcknowledgements<EmitEvents>, ServerSideEvents, SocketData>;
   /** Accepted for compatibility; rtio does not compress. */
   compress(compress: boolean): this;
-  /** Accepted for compatibility; the event is sent normally. */
+  /** The next emit is dropped (never queued) if this client's transport cannot take it right now. */
   readonly volatile: this;
   /** Every other socket of the namespace. */
   readonly broadcast: BroadcastOperator<DecorateAcknowledgementsWithMultipleResponses<EmitEvents>, SocketData>;

@@ -609,3 +609,31 @@ describe('transports', () => {
     });
   }
 });
+
+describe('volatile', () => {
+  it('an event a client\'s transport cannot take now is dropped for it, never queued', async () => {
+    const base = `http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`;
+    const get = async (url) => (await withTimeout(fetch(url), STEP_MS, 'a polling GET')).text();
+    const open = JSON.parse((await get(base)).slice(1));
+    const url = `${base}&sid=${open.sid}`;
+    const connected = new Promise((resolve) => io.once('connection', resolve));
+    await fetch(url, { method: 'POST', body: '40' });
+    const socket = await withTimeout(connected, STEP_MS, 'the connection');
+    assert.match(await get(url), /^40\{"sid":/);
+    // no GET waiting: both volatile events are dropped, the normal one waits for the next GET
+    io.volatile.emit('v', 1);
+    socket.volatile.emit('w', 2);
+    io.emit('n', 3);
+    assert.equal(await get(url), '42["n",3]');
+    // a GET waiting: a volatile event reaches it
+    const polled = get(url);
+    let sent = 0;
+    const timer = setInterval(() => socket.volatile.emit('w', ++sent), 10);
+    try {
+      assert.match(await polled, /^42\["w",\d+\]$/);
+    } finally {
+      clearInterval(timer);
+      socket.disconnect(true);
+    }
+  });
+});

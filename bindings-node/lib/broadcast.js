@@ -79,7 +79,7 @@ class BroadcastOperator {
     if (!native) return true; // not listening: nobody to reach
     const { args: packed, bins } = pack(args);
     const [nsp, to, except, local] = this._selection();
-    native.broadcast(nsp, to, except, String(ev), packed, bins, local);
+    native.broadcast(nsp, to, except, String(ev), packed, bins, local, Boolean(this.flags.volatile));
     return true;
   }
 

@@ -41,9 +41,10 @@ export declare class NativeServer {
   /**
    * Sends an event, encoded once, to the sockets of `nsp` in any of `to` (all when empty)
    * and in none of `except`, on every server of the cluster (with `local`, this one's
-   * only). Returns how many sockets of this server it was queued for.
+   * only; `volatile`: not to a socket whose transport is busy). Returns how many sockets
+   * of this server it was queued for.
    */
-  broadcast(nsp: string, to: Array<string>, except: Array<string>, event: string, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer> | undefined | null, local?: boolean | undefined | null): number
+  broadcast(nsp: string, to: Array<string>, except: Array<string>, event: string, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer> | undefined | null, local?: boolean | undefined | null, volatile?: boolean | undefined | null): number
   /**
    * Like `broadcast`, asking each socket reached for an ack: the answers arrive as one
    * `KIND_BROADCAST_ACK` event with the returned token, once every socket answered or at

@@ -340,7 +340,12 @@ class Socket extends EventEmitter {
     if (ack === undefined) {
       if (this.connected && server._native) {
         const { args: packed, bins } = pack(args);
-        server._native.emit(this.id, name, packed, bins);
+        if (flags.volatile) {
+          // (a socket's id is the room that holds it alone)
+          server._native.broadcast(this.nsp.name, [this.id], [], name, packed, bins, false, true);
+        } else {
+          server._native.emit(this.id, name, packed, bins);
+        }
       }
       return true;
     }
@@ -397,7 +402,7 @@ class Socket extends EventEmitter {
     return this;
   }
 
-  /** Accepted for compatibility; the event is sent normally (see docs/node.md). */
+  /** The next emit is dropped if this client's transport cannot take it right now. */
   get volatile() {
     this._flags().volatile = true;
     return this;

@@ -624,7 +624,8 @@ impl NativeServer {
 
     /// Sends an event, encoded once, to the sockets of `nsp` in any of `to` (all when empty)
     /// and in none of `except`, on every server of the cluster (with `local`, this one's
-    /// only). Returns how many sockets of this server it was queued for.
+    /// only; `volatile`: not to a socket whose transport is busy). Returns how many sockets
+    /// of this server it was queued for.
     #[napi]
     // one positional argument per JS argument: the call made for every broadcast
     #[allow(clippy::too_many_arguments)]
@@ -637,6 +638,7 @@ impl NativeServer {
         #[napi(ts_arg_type = "string | Array<string | number | boolean | null>")] args: JsonArgs,
         bins: Option<Vec<Buffer>>,
         local: Option<bool>,
+        volatile: Option<bool>,
     ) -> napi::Result<u32> {
         let p = payload(args, bins)?;
         let mut b = self.io.broadcast(&nsp);
@@ -648,6 +650,9 @@ impl NativeServer {
         }
         if local.unwrap_or(false) {
             b = b.local();
+        }
+        if volatile.unwrap_or(false) {
+            b = b.volatile();
         }
         match b.emit(&event, &p) {
             Ok(n) => Ok(n as u32),
