@@ -60,6 +60,7 @@ class InstrumentedServer:
         self._lock = threading.Lock()
         self._stats_task: Any = None
         self._stopping = False
+        self._stop = threading.Event()  # wakes the (sync) stats thread at shutdown()
         self._instrument()
 
     # ------------------------------------------------------------------ setup
@@ -259,13 +260,14 @@ class InstrumentedServer:
         try:
             while not self._stopping and self.sio.running:
                 self._emit_stats()
-                self.sio.sleep(self.server_stats_interval)
+                self._stop.wait(self.server_stats_interval)
         finally:
             self._stats_task = None
 
     def shutdown(self) -> None:
         """Stops sending ``server_stats`` (python-socketio's ``InstrumentedServer.shutdown``)."""
         self._stopping = True
+        self._stop.set()
         task = self._stats_task
         if task is not None and hasattr(task, "join"):
             task.join()
