@@ -90,7 +90,9 @@ describe('instrument(io) — the @socket.io/admin-ui dashboard', () => {
     const [stats] = await next(admin, 'server_stats', 3000);
     assert.equal(stats.serverId, 'node-test');
     assert.equal(stats.pid, process.pid);
-    assert.equal(stats.clientsCount, 2);
+    assert.ok(stats.clientsCount >= 2, `clientsCount ${stats.clientsCount}`);
+    // (the refused client's connection may still be closing at the first stats)
+    await nextMatching(admin, 'server_stats', (s) => s.clientsCount === 2);
     assert.ok(stats.uptime > 0);
     const names = stats.namespaces.map((n) => n.name).sort();
     assert.deepEqual(names, ['/', '/admin', '/chat']);
