@@ -40,6 +40,7 @@ def test_dashboard_on_server(serve, client):
     admin = sio.instrument(auth=LOGIN, server_id="py-test")
     received = []
     sio.on("connect", lambda sid, environ: None, namespace="/chat")
+    sio.on("ping", lambda sid, data: sio.emit("pong", data["n"] + 1, to=sid))
     url = serve(sio)
     try:
         existing = client(url, handlers={("hello", "/"): lambda *a: received.append(a)})
@@ -80,6 +81,15 @@ def test_dashboard_on_server(serve, client):
                       namespace="/admin")
         wait_until(lambda: received, "the dashboard's emit to reach the client")
         assert received == [("from", {"the": "dashboard"})]
+        nsp, sid, args, _ = expect_where(dash, "event_sent", lambda n, s, a, t: a[0] == "hello")
+        assert (nsp, sid, args) == ("/", existing.sid, ["hello", "from", {"the": "dashboard"}])
+
+        # events the sockets receive and are sent (development mode: ALL_EVENTS)
+        existing.sio.emit("ping", {"n": 1})
+        nsp, sid, args, _ = expect_where(dash, "event_received", lambda n, s, a, t: True)
+        assert (nsp, sid, args) == ("/", existing.sid, ["ping", {"n": 1}])
+        nsp, sid, args, _ = expect_where(dash, "event_sent", lambda n, s, a, t: a[0] == "pong")
+        assert (nsp, sid, args) == ("/", existing.sid, ["pong", 2])
 
         # joins a socket to a room, emits to that room only
         dash.sio.emit("join", ("/chat", "vip", other_sid), namespace="/admin")

@@ -87,6 +87,54 @@ class InstrumentedServer:
 
         sio._on_connect = _on_connect
         sio._disconnected = _disconnected
+        self._emit = sio._emit_now  # the admin namespace's own emits (never reported)
+        if self.mode == "development":
+            self._report_events()
+
+    def _report_events(self) -> None:
+        """``event_received`` and ``event_sent`` (python-socketio's ALL_EVENTS feature):
+        each event a socket of another namespace receives, and each one emitted to it."""
+        sio = self.sio
+        admin = self.admin_namespace
+        emit_now = sio._emit_now
+        name = "_message" if sio.is_asyncio_based() else "_on_message"
+        on_message = getattr(sio, name)
+
+        def message(sid: str, nsp: str, event: str, args: list, ack: Any) -> Any:
+            if nsp != admin:
+                self._emit("event_received", (nsp, sid, [event, *args], _iso(time.time())),
+                           None, None, None, admin)
+            return on_message(sid, nsp, event, args, ack)
+
+        def emitted(event: str, data: Any, to: Any, room: Any, skip_sid: Any,
+                    namespace: Optional[str], *rest: Any) -> None:
+            emit_now(event, data, to, room, skip_sid, namespace, *rest)
+            nsp = namespace or "/"
+            if nsp != admin:
+                self._report_sent(event, data, to if to is not None else room, skip_sid, nsp)
+
+        setattr(sio, name, message)
+        sio._emit_now = emitted
+
+    def _report_sent(self, event: str, data: Any, target: Any, skip_sid: Any,
+                     nsp: str) -> None:
+        native = self.sio._live()
+        if native is None:
+            return
+        args = [event, *data] if isinstance(data, tuple) else [event] if data is None \
+            else [event, data]
+        skip = set([skip_sid] if isinstance(skip_sid, str) else skip_sid or ())
+        if target is None:
+            sids = native.sockets(nsp, None)
+        else:
+            sids = []
+            for room in [target] if isinstance(target, str) else list(target):
+                sids.extend(native.sockets(nsp, room))
+        at = _iso(time.time())
+        for sid in dict.fromkeys(sids):
+            if sid not in skip:
+                self._emit("event_sent", (nsp, sid, args, at), None, None, None,
+                           self.admin_namespace)
 
     def _features(self) -> List[str]:
         features = [] if self.read_only else list(_COMMANDS)
@@ -115,16 +163,17 @@ class InstrumentedServer:
     def _welcome(self, sid: str) -> None:
         """The dashboard's configuration and, in development mode, every socket (the engine
         holds them until the dashboard's connect is accepted)."""
-        self.sio._emit_now("config", {"supportedFeatures": self._features()}, sid, None, None,
+        self._emit("config", {"supportedFeatures": self._features()}, sid, None, None,
                            self.admin_namespace)
         if self.mode == "development":
-            self.sio._emit_now("all_sockets", self.all_sockets(), sid, None, None,
+            self._emit("all_sockets", self.all_sockets(), sid, None, None,
                                self.admin_namespace)
 
     # ------------------------------------------------------------------ commands
     def admin_emit(self, _: str, namespace: str, room_filter: Optional[str], event: str,
                    *data: Any) -> None:
         """``emit``: ``event`` with ``data`` to the namespace, or to a room (or socket)."""
+        # through the server's emit: reported as event_sent in development mode
         self.sio._emit_now(event, tuple(data), room_filter or None, None, None, namespace)
 
     def _targets(self, room_filter: Optional[str]) -> List[str]:
@@ -153,30 +202,41 @@ class InstrumentedServer:
             native.disconnect_sockets(namespace, self._targets(room_filter), [], bool(close))
 
     # ------------------------------------------------------------------ sockets
-    def _socket_connected(self, sid: str, nsp: str) -> None:
+    def _client_key(self, sid: str) -> Tuple[Any, ...]:
+        """What names the Engine.IO connection of a socket: its handshake request's address,
+        port and query (the same for every namespace the connection joined)."""
+        with self._lock:
+            known = self._sockets.get(sid)
+        if known is not None:
+            return known[2]
         environ = self.sio.get_environ(sid) or {}
-        key = (environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"),
-               environ.get("QUERY_STRING"))
+        return (environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"),
+                environ.get("QUERY_STRING"))
+
+    def _socket_connected(self, sid: str, nsp: str) -> None:
+        key = self._client_key(sid)
         t = time.time()
         with self._lock:
             self._sockets[sid] = (nsp, t, key)
         self._start_stats()
         if self.mode == "development":
-            self.sio._emit_now("socket_connected", (self.serialize_socket(sid, nsp), _iso(t)),
+            self._emit("socket_connected", (self.serialize_socket(sid, nsp), _iso(t)),
                                None, None, None, self.admin_namespace)
 
     def _socket_disconnected(self, sid: str, nsp: str, why: str) -> None:
         with self._lock:
             known = self._sockets.pop(sid, None)
         if known is not None and self.mode == "development":
-            self.sio._emit_now("socket_disconnected", (nsp, sid, why, _iso(time.time())),
+            self._emit("socket_disconnected", (nsp, sid, why, _iso(time.time())),
                                None, None, None, self.admin_namespace)
 
     def serialize_socket(self, sid: str, namespace: str) -> Dict[str, Any]:
         """A socket as the dashboard lists it."""
         environ = self.sio.get_environ(sid) or {}
         with self._lock:
-            _, t, key = self._sockets.get(sid, (namespace, 0.0, (None, None, None)))
+            known = self._sockets.get(sid)
+        t = known[1] if known is not None else 0.0
+        key = known[2] if known is not None else self._client_key(sid)
         try:
             transport = self.sio.transport(sid)
         except Exception:
@@ -225,11 +285,12 @@ class InstrumentedServer:
     # ------------------------------------------------------------------ stats
     def server_stats(self) -> Dict[str, Any]:
         """What ``server_stats`` carries."""
-        with self._lock:
-            sockets = list(self._sockets.items())
+        native = self.sio._live()
+        namespaces = self._namespaces()
         clients: Dict[Tuple[Any, ...], str] = {}
-        for sid, (_, _, key) in sockets:
-            clients.setdefault(key, sid)
+        for nsp in namespaces if native is not None else []:
+            for sid in native.sockets(nsp, None):
+                clients.setdefault(self._client_key(sid), sid)
         polling = 0
         for sid in clients.values():
             try:
@@ -245,11 +306,11 @@ class InstrumentedServer:
             "pollingClientsCount": polling,
             "aggregatedEvents": [],
             "namespaces": [{"name": nsp, "socketsCount": self.sio.stats(nsp)["sockets"]}
-                           for nsp in self._namespaces()],
+                           for nsp in namespaces],
         }
 
     def _emit_stats(self) -> None:
-        self.sio._emit_now("server_stats", self.server_stats(), None, None, None,
+        self._emit("server_stats", self.server_stats(), None, None, None,
                            self.admin_namespace)
 
     def _start_stats(self) -> None:
