@@ -209,3 +209,17 @@ def test_dashboard_on_async_server():
             await sio.shutdown()
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_list_of_logins(serve, client):
+    sio = rtio.Server()
+    admin = sio.instrument(auth=[LOGIN, {"username": "ops", "password": "pw"}])
+    url = serve(sio)
+    try:
+        dash = client(url, namespaces=("/admin",), auth={"username": "ops", "password": "pw"})
+        (config,) = dash.expect("config", "/admin")
+        assert "EMIT" in config["supportedFeatures"]
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            client(url, namespaces=("/admin",), auth={"username": "ops", "password": "s3cret"})
+    finally:
+        admin.shutdown()
