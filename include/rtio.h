@@ -700,6 +700,20 @@ rtio_status rtio_config_set_tls(rtio_config *config, const char *cert, const cha
 rtio_status rtio_config_set_allow_upgrades(rtio_config *config, bool allow);
 
 /**
+ * Turns connection state recovery on (socket.io's `connectionStateRecovery`): a client
+ * whose connection broke and that comes back within `max_disconnection_ms` gets its socket
+ * back (same id, rooms, data) and the events emitted to it meanwhile; its connect event
+ * says so (`rtio_event_recovered`). `skip_middlewares`: a recovered socket is not asked
+ * about again (no `RTIO_EVENT_TYPE_CONNECT_REQUEST`). 0 turns it off.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_recovery(rtio_config *config,
+                                     uint32_t max_disconnection_ms,
+                                     bool skip_middlewares);
+
+/**
  * Sets engine.io's session cookie: `name=<session id>; Path=/; HttpOnly; SameSite=Lax` on
  * each polling handshake's answer (for sticky load balancers). NULL turns it off (the
  * default). The name must be a cookie token (letters, digits, `!#$%&'*+-.^_`|~`).
@@ -1323,6 +1337,16 @@ const char *rtio_event_header_value(const rtio_event *ev, size_t index);
  * `ev` is NULL or a live event; `len` NULL or writable.
  */
 const uint8_t *rtio_event_body(const rtio_event *ev, size_t *len);
+
+/**
+ * True for an `RTIO_EVENT_TYPE_CONNECT` event of a socket that came back with connection
+ * state recovery (`rtio_config_set_recovery`): same id, rooms and data as before its
+ * connection broke, the events emitted to it meanwhile already sent. False otherwise.
+ *
+ * # Safety
+ * `ev` is NULL or a live event.
+ */
+bool rtio_event_recovered(const rtio_event *ev);
 
 /**
  * Whether an `RTIO_EVENT_TYPE_WEB_SOCKET_SEND` event's message is binary (send it as a

@@ -494,6 +494,7 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
             nsp,
             auth,
             handshake: h,
+            ..
         } => {
             // JS names a connected socket's opening by its id (see `opening`)
             opening::connected(sid.clone(), h);

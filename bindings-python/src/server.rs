@@ -471,6 +471,7 @@ fn event_to_py<'py>(
             nsp,
             auth,
             handshake,
+            ..
         } => PyTuple::new(
             py,
             [

@@ -143,6 +143,31 @@ pub struct Config {
     /// engine.io's `allowUpgrades`: offer polling clients the upgrade to WebSocket (default
     /// true). False keeps each client on the transport it opened with.
     pub allow_upgrades: bool,
+    /// socket.io's `connectionStateRecovery` (default off): see [`Recovery`].
+    pub recovery: Option<Recovery>,
+}
+
+/// Connection state recovery (socket.io 4.6+): a client whose connection broke (not one
+/// that disconnected on purpose) and that comes back within `max_disconnection` gets its
+/// socket back — same id, rooms and data — and, in order, the events emitted to it
+/// meanwhile; its [`crate::Event::Connect`] says `recovered`. Kept on this server only
+/// (bounded: events older than the window or past 16,384 / 32 MiB per namespace go).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovery {
+    /// How long a socket that left may be taken back (socket.io's default: 2 minutes).
+    pub max_disconnection: Duration,
+    /// A recovered socket skips the namespace's connect middleware (socket.io's default:
+    /// true).
+    pub skip_middlewares: bool,
+}
+
+impl Default for Recovery {
+    fn default() -> Self {
+        Recovery {
+            max_disconnection: Duration::from_secs(120),
+            skip_middlewares: true,
+        }
+    }
 }
 
 /// engine.io's `cookie` option: a cookie holding the session id, set on the polling
@@ -245,6 +270,7 @@ impl Default for Config {
             cookie: None,
             http_compression: Some(1024),
             allow_upgrades: true,
+            recovery: None,
         }
     }
 }
@@ -288,6 +314,12 @@ impl Config {
     /// [`Config::http_compression`].
     pub fn http_compression(mut self, threshold: Option<usize>) -> Self {
         self.http_compression = threshold;
+        self
+    }
+
+    /// Turns connection state recovery on (see [`Recovery`]).
+    pub fn recovery(mut self, recovery: Recovery) -> Self {
+        self.recovery = Some(recovery);
         self
     }
 

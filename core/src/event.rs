@@ -127,6 +127,10 @@ pub enum Event {
         auth: String,
         /// The connection's handshake.
         handshake: Arc<Handshake>,
+        /// The socket came back with connection state recovery ([`crate::Config::recovery`]):
+        /// same id, rooms and data as before its connection broke, and the events emitted to
+        /// it meanwhile already sent (socket.io's `socket.recovered`).
+        recovered: bool,
     },
     /// A client emitted an event.
     Message {

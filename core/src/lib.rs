@@ -40,7 +40,7 @@ mod tls;
 
 pub use adapter::{AckAnswer, ClusterError, Selector, SocketInfo};
 pub use config::{
-    Config, Cookie, CorsOrigins, EventReadyHook, NamespaceConfig, RouteFuture, Routes,
+    Config, Cookie, CorsOrigins, EventReadyHook, NamespaceConfig, Recovery, RouteFuture, Routes,
 };
 pub use engineio::{Refusal, RequestAnswer, RequestInfo};
 pub use event::{AckError, DisconnectReason, Event};

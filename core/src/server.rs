@@ -256,7 +256,19 @@ impl Io {
     /// Sends an event to one socket.
     pub fn emit(&self, sid: &str, event: &str, payload: &Payload) -> Result<(), Error> {
         let (socket, sio) = self.socket(sid)?;
-        socket.emit(sio, event, payload);
+        match &socket.ns.recovery {
+            Some(recovery) => {
+                // Kept for this socket if it comes back, its offset as its last argument.
+                let offset = crate::socketio::new_offset();
+                let payload = crate::socketio::with_offset(payload, &offset);
+                let packet = OutPacket::event(&socket.ns.name, event, &payload);
+                recovery.keep(offset, packet.frames(), &[sid.to_string()], &[]);
+                sio.send_to(&socket, packet.frames());
+            }
+            None => {
+                socket.emit(sio, event, payload);
+            }
+        }
         Ok(())
     }
 
@@ -683,7 +695,17 @@ impl Broadcast<'_> {
     /// cluster). Returns how many sockets of this server it was queued for.
     pub fn emit(self, event: &str, payload: &Payload) -> Result<usize, Error> {
         let ns = self.io.namespace(&self.nsp)?;
-        let packet = OutPacket::event(&ns.name, event, payload).volatile(self.volatile);
+        let Some(recovery) = ns.recovery.as_ref().filter(|_| !self.volatile) else {
+            let packet = OutPacket::event(&ns.name, event, payload).volatile(self.volatile);
+            return Ok(ns.adapter.broadcast(&packet, &self.selector()));
+        };
+        // Kept for the sockets that come back, its offset as its last argument.
+        let offset = crate::socketio::new_offset();
+        let payload = crate::socketio::with_offset(payload, &offset);
+        let packet = OutPacket::event(&ns.name, event, &payload);
+        let mut except = self.except.clone();
+        except.extend(self.skip.iter().cloned());
+        recovery.keep(offset, packet.frames(), &self.to, &except);
         Ok(ns.adapter.broadcast(&packet, &self.selector()))
     }
 

@@ -72,6 +72,40 @@ static bool send_visits = true;
  * totalUsers), so every `visits` follows the event order. Only the dispatcher touches it. */
 static size_t visitors = 0;
 
+/* The sockets of / that came back with connection state recovery (`is-recovered`); only the
+ * dispatcher thread touches it. */
+static char **recovered = NULL;
+static size_t recovered_len = 0;
+
+static bool is_recovered(const char *sid) {
+  for (size_t i = 0; i < recovered_len; i++) {
+    if (strcmp(recovered[i], sid) == 0) return true;
+  }
+  return false;
+}
+
+static void forget_recovered(const char *sid) {
+  for (size_t i = 0; i < recovered_len; i++) {
+    if (strcmp(recovered[i], sid) == 0) {
+      free(recovered[i]);
+      recovered[i] = recovered[--recovered_len];
+      return;
+    }
+  }
+}
+
+static void remember_recovered(const char *sid) {
+  char **grown = realloc(recovered, (recovered_len + 1) * sizeof *recovered);
+  char *copy = strdup(sid);
+  if (!grown || !copy) {
+    free(copy);
+    if (grown) recovered = grown;
+    return;
+  }
+  recovered = grown;
+  recovered[recovered_len++] = copy;
+}
+
 static void report(const char *what, rtio_status status) {
   if (status != RTIO_STATUS_OK) {
     fprintf(stderr, "%s: %s: %s\n", what, rtio_status_name(status), rtio_last_error());
@@ -321,6 +355,9 @@ static void on_main_message(const rtio_event *ev) {
     char json[96];
     int n = snprintf(json, sizeof json, "[\"%s\"]", sid);
     CHECK(rtio_ack(server, sid, ack, json, (size_t)n, NULL, 0));
+  } else if (strcmp(name, "is-recovered") == 0 && ack >= 0) {
+    const char *answer = is_recovered(sid) ? "[true]" : "[false]";
+    CHECK(rtio_ack(server, sid, ack, answer, strlen(answer), NULL, 0));
   } else if (strcmp(name, "join") == 0 || strcmp(name, "leave") == 0) {
     char *room = string_at(data, len, "/0");
     if (room) {
@@ -732,6 +769,7 @@ static void on_event(const rtio_event *ev, void *user_data) {
       CHECK(rtio_emit(server, sid, "auth", json, len + 2, NULL, 0));
       free(json);
       if (strcmp(nsp, "/") == 0) {
+        if (rtio_event_recovered(ev)) remember_recovered(sid);
         visitors++;
         if (send_visits) broadcast_visits();
       }
@@ -739,6 +777,7 @@ static void on_event(const rtio_event *ev, void *user_data) {
     }
     case RTIO_EVENT_TYPE_DISCONNECT:
       if (strcmp(nsp, "/") == 0) {
+        forget_recovered(sid);
         visitors--;
         if (send_visits) broadcast_visits();
       }
@@ -846,6 +885,8 @@ int main(int argc, char **argv) {
       tls_cert = value;
     } else if (strcmp(flag, "--tls-key") == 0) {
       tls_key = value;
+    } else if (strcmp(flag, "--recovery") == 0) {
+      CHECK(rtio_config_set_recovery(config, (uint32_t)strtoul(value, NULL, 10), true));
     } else if (strcmp(flag, "--cookie") == 0) {
       CHECK(rtio_config_set_cookie(config, value));
     } else {

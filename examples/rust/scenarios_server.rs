@@ -72,6 +72,12 @@ fn parse_args() -> Result<Options, String> {
             }
             "--redis-key" => redis_key = Some(args.next().ok_or("--redis-key needs a prefix")?),
             "--redis-sharded" => redis_sharded = true,
+            "--recovery" => {
+                config = config.recovery(rtio::Recovery {
+                    max_disconnection: Duration::from_millis(value(&flag)?),
+                    skip_middlewares: true,
+                })
+            }
             "--cookie" => {
                 config = config.cookie(rtio::Cookie::new(
                     args.next().ok_or("--cookie needs a name")?,
@@ -124,6 +130,8 @@ fn parse_args() -> Result<Options, String> {
 struct State {
     questions: HashMap<u64, Arc<str>>,
     visitors: usize,
+    /// Sockets of `/` that came back with connection state recovery (`is-recovered`).
+    recovered: std::collections::HashSet<Arc<str>>,
     cluster: HashMap<u64, Pending>,
     /// `cluster-stats` requests waiting for their two answers, by the fetch's token.
     stats: HashMap<u64, ClusterStats>,
@@ -225,6 +233,7 @@ fn on_main_message(
                 .map_err(err)?;
         }
         "whoami" => reply(json!(&**sid))?,
+        "is-recovered" => reply(json!(state.recovered.contains(sid)))?,
         "join" => {
             io.join(sid, &text(&data)).map_err(err)?;
             reply(json!(true))?;
@@ -486,7 +495,16 @@ fn on_event(io: &Io, state: &mut State, visits: bool, event: Event) -> Result<()
                 io.reject(request, "unauthorized", None).map_err(err)?;
             }
         }
-        Event::Connect { sid, nsp, auth, .. } => {
+        Event::Connect {
+            sid,
+            nsp,
+            auth,
+            recovered,
+            ..
+        } => {
+            if recovered {
+                state.recovered.insert(sid.clone());
+            }
             let auth = Payload::from_json(format!("[{auth}]")).map_err(|e| e.to_string())?;
             match &*nsp {
                 "/" => {
@@ -504,7 +522,8 @@ fn on_event(io: &Io, state: &mut State, visits: bool, event: Event) -> Result<()
             }
         }
         Event::Request { request, info } => io.answer_request(request, gate(&info)).map_err(err)?,
-        Event::Disconnect { nsp, .. } if &*nsp == "/" => {
+        Event::Disconnect { sid, nsp, .. } if &*nsp == "/" => {
+            state.recovered.remove(&sid);
             state.visitors -= 1;
             if visits {
                 send_visits(io, state.visitors).map_err(err)?;

@@ -364,6 +364,30 @@ pub unsafe extern "C" fn rtio_config_set_allow_upgrades(
     })
 }
 
+/// Turns connection state recovery on (socket.io's `connectionStateRecovery`): a client
+/// whose connection broke and that comes back within `max_disconnection_ms` gets its socket
+/// back (same id, rooms, data) and the events emitted to it meanwhile; its connect event
+/// says so (`rtio_event_recovered`). `skip_middlewares`: a recovered socket is not asked
+/// about again (no `RTIO_EVENT_TYPE_CONNECT_REQUEST`). 0 turns it off.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_recovery(
+    config: *mut rtio_config,
+    max_disconnection_ms: u32,
+    skip_middlewares: bool,
+) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.recovery =
+            (max_disconnection_ms > 0).then(|| rtio_core::Recovery {
+                max_disconnection: std::time::Duration::from_millis(max_disconnection_ms.into()),
+                skip_middlewares,
+            });
+        Ok(())
+    })
+}
+
 /// Sets engine.io's session cookie: `name=<session id>; Path=/; HttpOnly; SameSite=Lax` on
 /// each polling handshake's answer (for sticky load balancers). NULL turns it off (the
 /// default). The name must be a cookie token (letters, digits, `!#$%&'*+-.^_`|~`).

@@ -124,6 +124,7 @@ pub struct rtio_event {
     status: u16,
     http_headers: Vec<(CString, CString)>,
     body: Bytes,
+    recovered: bool,
 }
 
 fn cstring(s: &str) -> CString {
@@ -221,6 +222,7 @@ impl rtio_event {
             status: 0,
             http_headers: Vec::new(),
             body: Bytes::new(),
+            recovered: false,
         }
     }
 
@@ -358,7 +360,9 @@ impl rtio_event {
                 nsp,
                 auth,
                 handshake,
+                recovered,
             } => rtio_event {
+                recovered,
                 sid: cstring(&sid),
                 nsp: cstring(&nsp),
                 data: text(auth),
@@ -930,6 +934,17 @@ pub unsafe extern "C" fn rtio_event_body(ev: *const rtio_event, len: *mut usize)
         }
         Some(e.body.as_ptr())
     })
+}
+
+/// True for an `RTIO_EVENT_TYPE_CONNECT` event of a socket that came back with connection
+/// state recovery (`rtio_config_set_recovery`): same id, rooms and data as before its
+/// connection broke, the events emitted to it meanwhile already sent. False otherwise.
+///
+/// # Safety
+/// `ev` is NULL or a live event.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_event_recovered(ev: *const rtio_event) -> bool {
+    guard_value(false, || event(ev).map(|e| e.recovered))
 }
 
 /// Whether an `RTIO_EVENT_TYPE_WEB_SOCKET_SEND` event's message is binary (send it as a

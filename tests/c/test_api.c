@@ -253,6 +253,10 @@ static void test_tls_and_cookie_settings(void) {
   EXPECT(strstr(rtio_last_error(), "cookie") != NULL);
   EXPECT_STATUS(rtio_config_set_cookie(cfg, "io"), RTIO_STATUS_OK);
   EXPECT_STATUS(rtio_config_set_cookie(cfg, NULL), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_recovery(NULL, 1000, true), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_recovery(cfg, 1000, true), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_recovery(cfg, 0, true), RTIO_STATUS_OK); /* off again */
+  EXPECT(!rtio_event_recovered(NULL));
   /* A missing certificate file fails the start, naming the file. */
   EXPECT_STATUS(rtio_config_set_tls(cfg, "/nonexistent/cert.pem", "/nonexistent/key.pem"),
                 RTIO_STATUS_OK);

@@ -2,6 +2,9 @@
 //! the host.
 
 pub mod packet;
+mod recovery;
+
+pub(crate) use recovery::{new_offset, with_offset};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -38,6 +41,8 @@ pub(crate) struct Namespace {
     /// Ack ids of the server's emits to this namespace's sockets. One counter per
     /// namespace (as socket.io), so a broadcast's one ack id is free on every target.
     next_ack: AtomicU64,
+    /// Connection state recovery's store (`Config::recovery`).
+    pub(crate) recovery: Option<recovery::Recovery>,
 }
 
 impl Namespace {
@@ -62,6 +67,9 @@ impl Namespace {
             dynamic,
             adapter,
             next_ack: AtomicU64::new(0),
+            recovery: config
+                .recovery
+                .map(|r| recovery::Recovery::new(r.max_disconnection, r.skip_middlewares)),
         })
     }
 }
@@ -91,6 +99,9 @@ pub(crate) struct Socket {
     /// What the host attached to it (socket.io's `socket.data`, JSON text), told to the
     /// other servers of a cluster when they fetch it. Set by [`crate::Io::set_socket_data`].
     data: Mutex<Option<Box<str>>>,
+    /// Its private id, with connection state recovery: what the client shows to take this
+    /// socket back.
+    pid: Option<Arc<str>>,
 }
 
 /// Who waits for an ack from a socket.
@@ -592,6 +603,20 @@ impl Sio {
             ACCEPTED => socket.ns.adapter.rooms_of(&socket.id).unwrap_or_default(),
             _ => Vec::new(),
         };
+        if let (Some(recovery), Some(pid), ACCEPTED) = (&socket.ns.recovery, &socket.pid, was) {
+            // (the reasons socket.io recovers from: the client did not mean to leave)
+            if matches!(
+                reason,
+                DisconnectReason::TransportClose
+                    | DisconnectReason::TransportError
+                    | DisconnectReason::PingTimeout
+                    | DisconnectReason::ForcedClose
+                    | DisconnectReason::ServerShuttingDown
+            ) {
+                let data = socket.data();
+                recovery.left(socket.id.clone(), pid.clone(), rooms.clone(), data);
+            }
+        }
         socket.ns.adapter.remove_socket(&socket.id);
         self.sockets.write().remove(&socket.id);
         if let Some(conn) = socket.conn.upgrade() {
@@ -720,21 +745,37 @@ impl Sio {
             }
         };
         let auth = auth.unwrap_or("{}").to_string();
+        let back = ns.recovery.as_ref().and_then(|r| {
+            let (pid, offset) = recovery_ids(&auth)?;
+            r.take_back(&pid, &offset)
+        });
         // The socket exists (id, rooms, emits) while the host decides, as in Socket.IO's
         // middlewares and python-socketio's connect handler; it is announced on accept.
-        let socket = self.create_socket(session, conn, &ns, &auth);
+        let socket = self.create_socket(session, conn, &ns, &auth, back.as_ref().map(|b| &b.0));
         if session.is_closed() {
             // Closed while we were here: its close handler may not have seen this socket.
             self.detach(&socket, DisconnectReason::TransportClose);
             return Ok(());
         }
-        if ns.middleware.load(Ordering::Acquire) {
+        let skip_middleware =
+            back.is_some() && ns.recovery.as_ref().is_some_and(|r| r.skip_middlewares);
+        let missed = match back {
+            Some((left, missed)) => {
+                for room in &left.rooms {
+                    ns.adapter.join(&socket.id, room);
+                }
+                socket.set_data(left.data.as_deref());
+                Some(missed)
+            }
+            None => None,
+        };
+        if ns.middleware.load(Ordering::Acquire) && !skip_middleware {
             // The host decides while this connection's other packets keep flowing, as
             // Socket.IO runs middlewares asynchronously.
             let sio = self.clone();
             self.rt.spawn(async move {
                 match sio.ask_host(&socket, &auth).await {
-                    Ok(()) => sio.confirm(&socket, auth).await,
+                    Ok(()) => sio.confirm(&socket, auth, missed).await,
                     Err((message, data)) => {
                         sio.discard(&socket);
                         let session = &socket.session;
@@ -744,7 +785,7 @@ impl Sio {
             });
             return Ok(());
         }
-        self.confirm(&socket, auth).await;
+        self.confirm(&socket, auth, missed).await;
         Ok(())
     }
 
@@ -776,15 +817,22 @@ impl Sio {
     }
 
     /// Creates and registers a socket that is not announced yet.
+    /// `back`: the socket it takes back (connection state recovery): its id and private id.
     fn create_socket(
         &self,
         session: &Arc<Session>,
         conn: &Arc<Conn>,
         ns: &Arc<Namespace>,
         auth: &str,
+        back: Option<&recovery::Left>,
     ) -> Arc<Socket> {
+        let pid = ns.recovery.as_ref().map(|_| match back {
+            Some(b) => b.pid.clone(),
+            None => recovery::new_offset(),
+        });
         let socket = Arc::new(Socket {
-            id: crate::engineio::random_id(),
+            id: back.map_or_else(crate::engineio::random_id, |b| b.sid.clone()),
+            pid,
             ns: ns.clone(),
             session: session.clone(),
             conn: Arc::downgrade(conn),
@@ -802,8 +850,10 @@ impl Sio {
         socket
     }
 
-    /// Announces an accepted socket: CONNECT to the client, [`Event::Connect`] to the host.
-    async fn confirm(&self, socket: &Arc<Socket>, auth: String) {
+    /// Announces an accepted socket: CONNECT to the client (then, for a recovered socket,
+    /// the events it `missed`), [`Event::Connect`] to the host.
+    async fn confirm(&self, socket: &Arc<Socket>, auth: String, missed: Option<Vec<Frame>>) {
+        let recovered = missed.is_some();
         {
             // Under the hold lock, so a concurrent send lands either in `held` (flushed
             // here, after CONNECT) or directly after it.
@@ -827,12 +877,16 @@ impl Sio {
             }
             conn.pending.lock().retain(|s| !Arc::ptr_eq(s, socket));
             conn.sockets.lock().insert(socket.clone());
-            let body = format!("{{\"sid\":\"{}\"}}", socket.id);
+            let body = match &socket.pid {
+                Some(pid) => format!("{{\"sid\":\"{}\",\"pid\":\"{pid}\"}}", socket.id),
+                None => format!("{{\"sid\":\"{}\"}}", socket.id),
+            };
             let mut frames = vec![Frame::raw_text(packet::encode_control(
                 PacketType::Connect,
                 &socket.ns.name,
                 Some(&body),
             ))];
+            frames.extend(missed.unwrap_or_default());
             frames.append(&mut held);
             self.send(&socket.session, &frames);
         }
@@ -841,6 +895,7 @@ impl Sio {
             nsp: socket.ns.name.clone(),
             auth,
             handshake: socket.session.handshake.clone(),
+            recovered,
         })
         .await;
     }
@@ -1183,4 +1238,15 @@ impl Socket {
     pub(crate) fn ack(&self, sio: &Sio, id: u64, payload: &Payload) -> bool {
         sio.send_packet(self, PacketType::Ack, Some(id), None, payload)
     }
+}
+
+/// The `pid` and `offset` a client sends in its CONNECT's auth to take its socket back.
+fn recovery_ids(auth: &str) -> Option<(String, String)> {
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        pid: String,
+        offset: String,
+    }
+    let ids: Ids = serde_json::from_str(auth).ok()?;
+    Some((ids.pid, ids.offset))
 }

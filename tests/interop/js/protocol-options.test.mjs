@@ -1,6 +1,7 @@
 // The protocol options of SCENARIOS.md that a host has (issue 19), with the official
-// socket.io-client: --tls-cert/--tls-key (HTTPS and WSS on the server's own port) and
-// --cookie NAME (engine.io's session cookie on the handshake). A host without an option yet
+// socket.io-client: --tls-cert/--tls-key (HTTPS and WSS on the server's own port),
+// --cookie NAME (engine.io's session cookie on the handshake) and --recovery MS (connection
+// state recovery, with the `is-recovered` row). A host without an option yet
 // skips its tests, saying so.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { HOST, STEP_MS, io, startServer, waitFor, withTimeout } from './harness.
 const HAS = {
   tls: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-asgi', 'python-aiohttp']),
   cookie: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-asgi', 'python-aiohttp', 'python-wsgi']),
+  recovery: new Set(['rust', 'c', 'socketio']),
 };
 const skip = (option) => !HAS[option].has(HOST) && `the ${HOST} host has no --${option} yet (issue 19)`;
 
@@ -109,5 +111,76 @@ describe(`${HOST} host: --cookie NAME`, { skip: skip('cookie') }, () => {
     ws.close();
     assert.match(String(open), /^0\{"sid":/);
     assert.equal(res.headers['set-cookie'], undefined);
+  });
+});
+
+describe(`${HOST} host: --recovery MS (connection state recovery)`, { skip: skip('recovery') }, () => {
+  let server;
+  before(async () => {
+    server = await startServer(['--recovery', '10000', '--no-visits']);
+  });
+  after(() => server?.stop());
+
+  const client = (transports) =>
+    io(`http://127.0.0.1:${server.port}`, { forceNew: true, reconnection: false, transports });
+  const connected = (socket) => withTimeout(new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  }), STEP_MS, 'connect');
+
+  for (const transports of [['websocket'], ['polling']]) {
+    it(`over ${transports[0]}: a broken connection's socket comes back with its id, rooms and the events it missed`, async () => {
+      const a = client(transports);
+      const b = client(['websocket']);
+      try {
+        const auth = waitFor(a, 'auth');
+        await Promise.all([connected(a), connected(b)]);
+        await auth; // (an event with an offset: what the client shows when it comes back)
+        assert.equal(a.recovered, false);
+        assert.equal(await withTimeout(a.emitWithAck('is-recovered'), STEP_MS, 'is-recovered'), false);
+        assert.equal(await withTimeout(a.emitWithAck('join', 'night'), STEP_MS, 'join'), true);
+        const id = a.id;
+        const gone = waitFor(a, 'disconnect');
+        a.io.engine.close(); // the connection breaks: the server keeps the socket
+        await gone;
+        b.emit('to-room', { room: 'night', event: 'missed', data: 1 });
+        b.emit('to-room', { room: 'night', event: 'missed', data: 2 });
+        b.emit('to-room', { room: 'day', event: 'not-mine', data: 3 });
+        await withTimeout(b.emitWithAck('whoami'), STEP_MS, 'the emits done');
+        const missed = [];
+        a.on('missed', (n) => missed.push(n));
+        a.on('not-mine', (n) => missed.push(`not mine ${n}`));
+        a.connect();
+        await connected(a);
+        assert.equal(a.recovered, true);
+        assert.equal(a.id, id);
+        assert.equal(await withTimeout(a.emitWithAck('is-recovered'), STEP_MS, 'is-recovered'), true);
+        assert.deepEqual(missed, [1, 2]);
+        // still in its room
+        const again = waitFor(a, 'later');
+        b.emit('to-room', { room: 'night', event: 'later', data: 4 });
+        assert.equal((await again)[0], 4); // (then its offset, as socket.io sends it)
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  }
+
+  it('a client that disconnected on purpose starts afresh', async () => {
+    const a = client(['websocket']);
+    try {
+      const auth = waitFor(a, 'auth');
+      await connected(a);
+      await auth;
+      const id = a.id;
+      a.disconnect();
+      a.connect();
+      await connected(a);
+      assert.equal(a.recovered, false);
+      assert.notEqual(a.id, id);
+    } finally {
+      a.close();
+    }
   });
 });
