@@ -233,8 +233,14 @@ export interface ServerOptions {
   adapter?: RtioAdapter | unknown;
   /** Only the socket.io-parser module: rtio speaks the default packet format. */
   parser?: unknown;
-  /** Only false: rtio has no connection state recovery. */
-  connectionStateRecovery?: false;
+  /**
+   * Connection state recovery (socket.io 4.6+): a client whose connection broke and that
+   * comes back within `maxDisconnectionDuration` ms (default 2 minutes) gets its socket back
+   * (same id, rooms, data) and the events emitted to it meanwhile; `socket.recovered` is
+   * then true. `skipMiddlewares` (default true): a recovered socket skips `use()` middlewares.
+   * Kept on this server only (see docs/node.md).
+   */
+  connectionStateRecovery?: false | { maxDisconnectionDuration?: number; skipMiddlewares?: boolean };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -498,7 +504,7 @@ export declare class Socket<
   data: SocketData;
   readonly connected: boolean;
   readonly disconnected: boolean;
-  /** Always false: rtio has no connection state recovery. */
+  /** True when this socket came back with connection state recovery. */
   readonly recovered: boolean;
   /** The rooms of the socket, its own room (its id) included. */
   readonly rooms: Set<Room>;

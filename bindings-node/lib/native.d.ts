@@ -462,6 +462,10 @@ export interface ServerOptions {
   tlsCertFile?: string
   /** The PEM private key file of `tlsCertFile`. */
   tlsKeyFile?: string
+  /** Connection state recovery's window in ms (absent: off). */
+  recoveryMaxDisconnection?: number
+  /** A recovered socket skips the connect middleware (default true). */
+  recoverySkipMiddlewares?: boolean
 }
 
 /**

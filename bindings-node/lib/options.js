@@ -19,7 +19,9 @@ const TAKEN = {
   connectTimeout: number,
   adapter: (v) => adapterSettings(v, isDefaultAdapter), // rtio's Redis adapters, or the default
   parser: (v, name) => defaultOrRefused(v, name, isDefaultParser, 'rtio speaks socket.io\'s default packet format only (no msgpack or custom parser); remove the option here and on the clients'),
-  connectionStateRecovery: (v, name) => falsyOrRefused(v, name, 'rtio has no connection state recovery (socket.recovered is always false); remove the option'),
+  connectionStateRecovery: (v) => {
+    recoverySettings(v);
+  },
   cleanupEmptyChildNamespaces: (v, name) => falsyOrRefused(v, name, 'child namespaces stay once created; remove the option'),
   // engine.io
   pingTimeout: number,
@@ -112,6 +114,28 @@ const COOKIE_PATH = /^[\u0020-\u003A\u003D-\u007E]*$/;
  * naming the attribute, on a value engine.io would fail on and on the attributes rtio does
  * not set.
  */
+/**
+ * socket.io's `connectionStateRecovery` ({maxDisconnectionDuration = 2 min, skipMiddlewares =
+ * true}) as the core's settings; undefined when off.
+ */
+function recoverySettings(v) {
+  if (v === undefined || v === null || v === false) return undefined;
+  if (v === true) v = {};
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw new TypeError('rtio: option "connectionStateRecovery" must be an object {maxDisconnectionDuration, skipMiddlewares}');
+  }
+  for (const key of Object.keys(v)) {
+    if (key !== 'maxDisconnectionDuration' && key !== 'skipMiddlewares' && v[key] !== undefined) {
+      refuse(`connectionStateRecovery.${key}`, 'rtio takes maxDisconnectionDuration and skipMiddlewares; remove it');
+    }
+  }
+  const max = v.maxDisconnectionDuration ?? 2 * 60 * 1000;
+  if (typeof max !== 'number' || !Number.isFinite(max) || max <= 0 || max > 2 ** 31) {
+    throw new TypeError(`rtio: option "connectionStateRecovery.maxDisconnectionDuration" must be a positive number of ms, got ${max}`);
+  }
+  return { recoveryMaxDisconnection: max, recoverySkipMiddlewares: v.skipMiddlewares ?? true };
+}
+
 function cookieSettings(v) {
   if (v === undefined || v === null || v === false) return undefined;
   if (v === true) v = {};
@@ -345,4 +369,4 @@ function corsPolicy(cors) {
   };
 }
 
-module.exports = { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, tlsFiles, DOCS };
+module.exports = { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, recoverySettings, tlsFiles, DOCS };

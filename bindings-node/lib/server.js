@@ -10,7 +10,7 @@ const { ParentNamespace, matcherOf } = require('./parent-namespace');
 const { Socket, buildHandshake } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
 const { NO_TIMEOUT_MS, timeoutError, parseAuth } = require('./common');
-const { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, tlsFiles, DOCS } = require('./options');
+const { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, recoverySettings, tlsFiles, DOCS } = require('./options');
 const { adapterSettings, RemoteSocket } = require('./cluster');
 const { incomingMessage } = require('./request');
 const { Attachment } = require('./attach');
@@ -320,6 +320,7 @@ class Server {
         dynamicNamespaces: true,
         redis: this._adapterSettings || undefined,
         cookie: cookieSettings(o.cookie),
+        ...recoverySettings(o.connectionStateRecovery),
         ...(listen ? tlsFiles(o.tls) : undefined),
       },
       (...batch) => this._onEvents(batch, run),
@@ -812,6 +813,8 @@ class Server {
       this._adoptGated(run, socket);
     }
     socket._run = run;
+    // (the core marks a socket that came back with connection state recovery)
+    if (ev.reason === 'recovered') socket.recovered = true;
     socket._onconnect(ev.sid);
     nsp.sockets.set(ev.sid, socket);
     this._sockets.set(ev.sid, socket);

@@ -59,7 +59,8 @@ pub struct NativeEvent {
     pub bins: Option<Vec<Buffer>>,
     /// The client's ack id (message), the request id (connect request), the token (ack).
     pub id: Option<f64>,
-    /// The disconnect reason, or the ack error.
+    /// The disconnect reason, or the ack error; `recovered` on the connect of a socket that
+    /// came back with connection state recovery.
     pub reason: Option<String>,
     /// The connection's handshake, handed to JS as an external (see [`crate::opening`]):
     /// a connect request's, and a disconnected socket's (a connected socket's id names it).
@@ -494,7 +495,7 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
             nsp,
             auth,
             handshake: h,
-            ..
+            recovered,
         } => {
             // JS names a connected socket's opening by its id (see `opening`)
             opening::connected(sid.clone(), h);
@@ -502,6 +503,7 @@ pub(crate) fn convert(event: Event, out: &mut Vec<NativeEvent>) {
                 sid: Some(sid),
                 nsp: Some(nsp),
                 data: Some(auth),
+                reason: recovered.then(|| "recovered".to_string()),
                 ..NativeEvent::new(KIND_CONNECT)
             }
         }

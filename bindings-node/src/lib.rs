@@ -149,6 +149,10 @@ pub struct ServerOptions {
     pub tls_cert_file: Option<String>,
     /// The PEM private key file of `tlsCertFile`.
     pub tls_key_file: Option<String>,
+    /// Connection state recovery's window in ms (absent: off).
+    pub recovery_max_disconnection: Option<f64>,
+    /// A recovered socket skips the connect middleware (default true).
+    pub recovery_skip_middlewares: Option<bool>,
 }
 
 /// Socket and room counts of a namespace.
@@ -353,6 +357,17 @@ fn to_config(o: ServerOptions) -> napi::Result<Config> {
     c.dynamic_namespaces = o.dynamic_namespaces.unwrap_or(false);
     if let Some(cookie) = o.cookie {
         c = c.cookie(to_cookie(cookie)?);
+    }
+    if let Some(ms) = o.recovery_max_disconnection {
+        if !(ms.is_finite() && ms > 0.0) {
+            return Err(invalid(
+                "recoveryMaxDisconnection must be a positive number of ms",
+            ));
+        }
+        c = c.recovery(rtio::Recovery {
+            max_disconnection: std::time::Duration::from_millis(ms as u64),
+            skip_middlewares: o.recovery_skip_middlewares.unwrap_or(true),
+        });
     }
     match (o.tls_cert_file, o.tls_key_file) {
         (Some(cert), Some(key)) => c = c.tls(cert, key),

@@ -60,6 +60,7 @@ const { values: flags } = parseArgs({
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     cookie: { type: 'string' },
+    recovery: { type: 'string' },
   },
 });
 
@@ -111,6 +112,10 @@ const io = new Server({
   adapter: clustered ? redisAdapter(flags.redis, flags['redis-key'], flags['redis-sharded']) : undefined,
   // engine.io's session cookie (for sticky load balancers), with engine.io's attributes
   cookie: flags.cookie !== undefined ? { name: flags.cookie, path: '/', httpOnly: true, sameSite: 'lax' } : false,
+  // socket.io's connection state recovery, middlewares skipped for a recovered socket
+  ...(flags.recovery !== undefined && {
+    connectionStateRecovery: { maxDisconnectionDuration: number('recovery'), skipMiddlewares: true },
+  }),
   // handshakes that ask for it (`?deny=1`) are refused (HTTP 403), so that the suites can
   // check what a refused client sees
   allowRequest: (req, callback) => {
@@ -173,6 +178,7 @@ main.on('connection', (socket) => {
   });
 
   socket.on('whoami', (ack) => ack(socket.id));
+  socket.on('is-recovered', (ack) => ack(socket.recovered));
 
   socket.on('join', (room, ack) => {
     socket.join(room);
