@@ -617,6 +617,14 @@ pub struct Options {
     /// HTTPS and WSS on the listener: the PEM certificate chain and key files
     /// (`ssl_certfile=`, `ssl_keyfile=`).
     tls: Option<(String, String)>,
+    /// Offer polling clients the upgrade to WebSocket (`allow_upgrades=`).
+    allow_upgrades: bool,
+    /// Compress polling responses of at least this many bytes (`http_compression=`,
+    /// `compression_threshold=`); `None`: never.
+    http_compression: Option<usize>,
+    /// Connection state recovery's window in ms and whether a recovered socket skips the
+    /// connect handler's decision (`connection_state_recovery=`); `None`: off.
+    recovery: Option<(u64, bool)>,
 }
 
 /// The session cookie's attributes, as the Python side passes them (a dict).
@@ -778,6 +786,14 @@ impl NativeServer {
         }
         if let Some((cert, key)) = options.tls {
             config = config.tls(cert, key);
+        }
+        config.allow_upgrades = options.allow_upgrades;
+        config.http_compression = options.http_compression;
+        if let Some((ms, skip_middlewares)) = options.recovery {
+            config = config.recovery(rtio::Recovery {
+                max_disconnection: std::time::Duration::from_millis(ms),
+                skip_middlewares,
+            });
         }
         if let Some(redis) = options.redis {
             let adapter_options = redis.adapter_options()?;
@@ -990,6 +1006,12 @@ impl NativeServer {
     /// Takes a socket out of a room.
     fn leave_room(&self, sid: &str, room: &str) -> PyResult<bool> {
         found(self.io.leave(sid, room))
+    }
+
+    /// True when the socket came back with connection state recovery (false when it did
+    /// not, or is not connected).
+    fn recovered(&self, sid: &str) -> bool {
+        self.io.recovered(sid).unwrap_or(false)
     }
 
     /// The rooms of a socket, its own room first (empty when it is not connected).

@@ -19,9 +19,6 @@ SERVERS = [rtio.Server, rtio.AsyncServer]
     ({"json": stdlib_json}, "json"),
     ({"engineio_logger": True}, "engineio_logger"),
     ({"engineio_logger": logging.getLogger("x")}, "engineio_logger"),
-    ({"allow_upgrades": False}, "allow_upgrades"),
-    ({"http_compression": True}, "http_compression"),
-    ({"compression_threshold": 2048}, "compression_threshold"),
     ({"cookie": {"name": "io", "secure": True}}, "cookie attribute 'secure'"),
     ({"monitor_clients": False}, "monitor_clients"),
     ({"ping_interval": (25, 5)}, "grace period"),
@@ -95,3 +92,28 @@ def test_defaults_are_python_socketios(cls):
     assert sio.cors_credentials is True
     assert sio.ack_timeout is None
     assert sio._options["cors"] == "none" and sio._options["reject_other_origins"]
+
+
+@pytest.mark.parametrize("cls", SERVERS, ids=["Server", "AsyncServer"])
+def test_engineio_options_map_to_the_core(cls):
+    sio = cls(allow_upgrades=False, http_compression=True, compression_threshold=2048,
+              connection_state_recovery={"max_disconnection_duration": 30})
+    assert sio._options["allow_upgrades"] is False
+    assert sio._options["http_compression"] == 2048
+    assert sio._options["recovery"] == (30_000, True)
+    default = cls()
+    assert default._options["http_compression"] == 1024
+    assert default._options["allow_upgrades"] is True and default._options["recovery"] is None
+    assert cls(http_compression=False)._options["http_compression"] is None
+
+
+@pytest.mark.parametrize("bad,error", [
+    ({"connection_state_recovery": {"max_disconnection_duration": -1}}, ValueError),
+    ({"connection_state_recovery": {"max_disconection_duration": 5}}, TypeError),
+    ({"connection_state_recovery": "yes"}, TypeError),
+    ({"compression_threshold": -1}, ValueError),
+    ({"http_compression": "gzip"}, TypeError),
+])
+def test_bad_engineio_options_are_clear_errors(bad, error):
+    with pytest.raises(error):
+        rtio.Server(**bad)

@@ -349,6 +349,13 @@ impl Io {
         }
     }
 
+    /// Whether a socket came back with connection state recovery ([`crate::Config::recovery`];
+    /// socket.io's `socket.recovered`), as its [`Event::Connect`] said.
+    pub fn recovered(&self, sid: &str) -> Result<bool, Error> {
+        let (socket, _) = self.socket(sid)?;
+        Ok(socket.recovered)
+    }
+
     /// The data attached to a socket with [`Io::set_socket_data`] (JSON text), if any.
     pub fn socket_data(&self, sid: &str) -> Result<Option<String>, Error> {
         let (socket, _) = self.socket(sid)?;

@@ -58,6 +58,10 @@ def build(args):
     def whoami(sid):  # plain functions work too
         return sid
 
+    @sio.on("is-recovered")
+    def is_recovered(sid):
+        return sio.recovered(sid)
+
     @sio.event
     async def join(sid, room):
         await sio.enter_room(sid, text(room))

@@ -7,7 +7,7 @@ python-socketio user writes a server, on rtio. Run it through
                         [--max-payload BYTES] [--connect-timeout MS] [--no-visits]
                         [--client-bundle FILE] [--asyncio] [--mount SERVER]
                         [--redis URL [--redis-key PREFIX] [--redis-sharded]]
-                        [--tls-cert FILE --tls-key FILE] [--cookie NAME]
+                        [--tls-cert FILE --tls-key FILE] [--cookie NAME] [--recovery MS]
 
 Prints ``READY <port>`` once accepting; stops cleanly on SIGTERM or Ctrl-C. With
 ``--asyncio`` the same scenarios run on ``rtio.AsyncServer`` (async_scenarios.py); with
@@ -59,6 +59,8 @@ def parse_args(argv=None):
     p.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain: HTTPS and WSS")
     p.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
     p.add_argument("--cookie", metavar="NAME", help="engine.io's session cookie")
+    p.add_argument("--recovery", type=int, metavar="MS",
+                   help="connection state recovery with this window")
     args = p.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
         p.error("--tls-cert and --tls-key go together")
@@ -93,6 +95,9 @@ def server_options(args):
         # engine.io's session cookie (sticky load balancers), as python-engineio takes it
         cookie=None if args.cookie is None else {
             "name": args.cookie, "path": "/", "httponly": True, "samesite": "Lax"},
+        # socket.io's connection state recovery, the connect decision skipped on recovery
+        connection_state_recovery=None if args.recovery is None else {
+            "max_disconnection_duration": args.recovery / 1000, "skip_middlewares": True},
     )
 
 
@@ -165,6 +170,10 @@ def build(args):
     @sio.event
     def whoami(sid):
         return sid
+
+    @sio.on("is-recovered")
+    def is_recovered(sid):
+        return sio.recovered(sid)
 
     @sio.event
     def join(sid, room):

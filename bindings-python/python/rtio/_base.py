@@ -232,6 +232,41 @@ _COOKIE_PATH = re.compile(r"^[\x20-\x3a\x3c-\x7e]*$")
 _SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 
+def _compression(http_compression: Any, threshold: Any) -> Optional[int]:
+    """python-engineio's ``http_compression`` (default on) and ``compression_threshold``
+    (default 1024 bytes) as the core's threshold; ``None``: polling responses go as they are."""
+    if http_compression is _UNSET:
+        http_compression = True
+    if threshold is _UNSET:
+        threshold = 1024
+    if not isinstance(http_compression, bool):
+        raise TypeError("http_compression must be True or False")
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise ValueError("compression_threshold must be a number of bytes (an int >= 0)")
+    return threshold if http_compression else None
+
+
+def _recovery(value: Any) -> Optional[Tuple[int, bool]]:
+    """``connection_state_recovery={'max_disconnection_duration': seconds,
+    'skip_middlewares': True}`` (socket.io's ``connectionStateRecovery``) as the core's window
+    in ms and middleware rule; ``None``: off."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        value = {}
+    if not isinstance(value, dict):
+        raise TypeError("connection_state_recovery must be a dict {max_disconnection_duration, "
+                        "skip_middlewares}")
+    unknown = set(value) - {"max_disconnection_duration", "skip_middlewares"}
+    if unknown:
+        raise TypeError(f"connection_state_recovery: unknown keys {sorted(unknown)!r}")
+    seconds = value.get("max_disconnection_duration", 120)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < 2**31 / 1000:
+        raise ValueError("connection_state_recovery['max_disconnection_duration'] must be a "
+                         "positive number of seconds")
+    return int(seconds * 1000), bool(value.get("skip_middlewares", True))
+
+
 def _cookie_options(cookie: Any) -> Optional[Dict[str, Any]]:
     """python-engineio's ``cookie`` argument as the core's session cookie (``None``: none).
 
@@ -482,6 +517,7 @@ class BaseServer:
         compression_threshold: Any = _UNSET,
         cookie: Any = None,
         monitor_clients: Optional[bool] = None,
+        connection_state_recovery: Optional[Dict[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
         # Every option either works or is refused here, naming what to do instead: nothing
@@ -499,15 +535,8 @@ class BaseServer:
         if engineio_logger not in (None, False):
             _refuse("engineio_logger", "rtio's engine does not log through Python; "
                     "logger= logs rtio's own messages")
-        if allow_upgrades is not True:
-            _refuse("allow_upgrades=False", "rtio always offers the upgrade from "
-                    "long-polling to WebSocket; transports=['polling'] serves polling only")
-        if http_compression is not _UNSET and http_compression is not False:
-            _refuse("http_compression", "rtio does not compress long-polling responses; "
-                    "pass http_compression=False or leave it unset")
-        if compression_threshold is not _UNSET and http_compression is not False:
-            _refuse("compression_threshold", "rtio does not compress long-polling responses; "
-                    "leave compression_threshold unset")
+        compression = _compression(http_compression, compression_threshold)
+        recovery = _recovery(connection_state_recovery)
         cookie_options = _cookie_options(cookie)
         if monitor_clients not in (None, True):
             _refuse("monitor_clients=False", "rtio always closes clients that stop "
@@ -582,6 +611,9 @@ class BaseServer:
             "client_bundle": os.fspath(client_bundle) if client_bundle is not None else None,
             "worker_threads": int(worker_threads),
             "cookie": cookie_options,
+            "allow_upgrades": bool(allow_upgrades),
+            "http_compression": compression,
+            "recovery": recovery,
         }
         #: Seconds an ``emit(..., callback=)`` waits for its ack; ``None``: for as long as
         #: the client stays connected (python-socketio's behaviour).
@@ -997,6 +1029,14 @@ class BaseServer:
 
     def _server_side_handler(self, nsp: str, event: str) -> Optional[Handler]:
         return self.server_side_handlers.get(nsp, {}).get(event)
+
+    def recovered(self, sid: str) -> bool:
+        """rtio's own (socket.io's ``socket.recovered``): True when client ``sid`` came back
+        with connection state recovery (``connection_state_recovery=``): same sid, rooms and
+        data as before its connection broke, the events emitted to it meanwhile already sent.
+        Not a coroutine, in ``AsyncServer`` too."""
+        native = self._live()
+        return bool(native is not None and native.recovered(sid))
 
     def rooms(self, sid: str, namespace: Optional[str] = None) -> List[str]:
         """The rooms a client is in, its own room (its sid) first (empty when it is not

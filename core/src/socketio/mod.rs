@@ -102,6 +102,8 @@ pub(crate) struct Socket {
     /// Its private id, with connection state recovery: what the client shows to take this
     /// socket back.
     pid: Option<Arc<str>>,
+    /// It came back with connection state recovery (socket.io's `socket.recovered`).
+    pub(crate) recovered: bool,
 }
 
 /// Who waits for an ack from a socket.
@@ -833,6 +835,7 @@ impl Sio {
         let socket = Arc::new(Socket {
             id: back.map_or_else(crate::engineio::random_id, |b| b.sid.clone()),
             pid,
+            recovered: back.is_some(),
             ns: ns.clone(),
             session: session.clone(),
             conn: Arc::downgrade(conn),

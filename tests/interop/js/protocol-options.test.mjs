@@ -15,7 +15,7 @@ import { HOST, STEP_MS, io, startServer, waitFor, withTimeout } from './harness.
 const HAS = {
   tls: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-asgi', 'python-aiohttp']),
   cookie: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-asgi', 'python-aiohttp', 'python-wsgi']),
-  recovery: new Set(['rust', 'c', 'socketio', 'node', 'node-http']),
+  recovery: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-wsgi', 'python-asgi', 'python-aiohttp']),
 };
 const skip = (option) => !HAS[option].has(HOST) && `the ${HOST} host has no --${option} yet (issue 19)`;
 
