@@ -208,12 +208,12 @@ export interface ServerOptions {
   // Accepted only with socket.io's default value (anything else throws; see docs/node.md):
   /** Only false: rtio speaks Engine.IO v4 only. */
   allowEIO3?: false;
-  /** Only true: rtio always offers the upgrade (use `transports` to keep clients on one). */
-  allowUpgrades?: true;
+  /** Offer polling clients the upgrade to WebSocket (default true). */
+  allowUpgrades?: boolean;
   /** Only false: rtio does not compress WebSocket messages. */
   perMessageDeflate?: false;
-  /** Only false: rtio does not compress polling responses. */
-  httpCompression?: false;
+  /** gzip/deflate polling responses of at least `threshold` bytes (default on, 1024); false: off. */
+  httpCompression?: boolean | { threshold?: number };
   /** Refused: rtio's WebSocket server is in its core. */
   wsEngine?: never;
   /** Refused. */

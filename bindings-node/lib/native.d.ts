@@ -466,6 +466,12 @@ export interface ServerOptions {
   recoveryMaxDisconnection?: number
   /** A recovered socket skips the connect middleware (default true). */
   recoverySkipMiddlewares?: boolean
+  /** Offer polling clients the upgrade to WebSocket (default true). */
+  allowUpgrades?: boolean
+  /** Compress polling responses of at least this many bytes (default 1024). */
+  httpCompressionThreshold?: number
+  /** No compression of polling responses. */
+  httpCompressionOff?: boolean
 }
 
 /**

@@ -40,11 +40,11 @@ const TAKEN = {
     }
   },
   allowUpgrades: (v, name) => {
-    if (v === false) refuse(name, 'rtio always offers polling clients the upgrade to WebSocket; to keep clients on one transport, use transports: ["polling"] or ["websocket"]');
+    if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`rtio: option "${name}" must be a boolean`);
   },
   perMessageDeflate: (v, name) => falsyOrRefused(v, name, 'rtio does not compress WebSocket messages (permessage-deflate); remove the option or set it to false'),
-  httpCompression: (v, name) => {
-    if (v !== undefined && v !== false) refuse(name, 'rtio does not compress polling responses; remove the option or set it to false');
+  httpCompression: (v) => {
+    compressionSettings(v);
   },
   wsEngine: (v, name) => {
     if (v !== undefined) refuse(name, 'rtio\'s WebSocket server is part of its core; remove the option');
@@ -114,6 +114,28 @@ const COOKIE_PATH = /^[\u0020-\u003A\u003D-\u007E]*$/;
  * naming the attribute, on a value engine.io would fail on and on the attributes rtio does
  * not set.
  */
+/**
+ * engine.io's `httpCompression` (default on, `{threshold: 1024}`) as the core's settings:
+ * `{httpCompressionOff}` or `{httpCompressionThreshold}`. zlib's own tuning options are refused.
+ */
+function compressionSettings(v) {
+  if (v === undefined || v === true) return { httpCompressionThreshold: 1024 };
+  if (v === false || v === null) return { httpCompressionOff: true };
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw new TypeError('rtio: option "httpCompression" must be a boolean or an object {threshold}');
+  }
+  for (const key of Object.keys(v)) {
+    if (key !== 'threshold' && v[key] !== undefined) {
+      refuse(`httpCompression.${key}`, 'rtio takes httpCompression.threshold only (its own zlib settings); remove it');
+    }
+  }
+  const threshold = v.threshold ?? 1024;
+  if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 0) {
+    throw new TypeError(`rtio: option "httpCompression.threshold" must be a number of bytes, got ${threshold}`);
+  }
+  return { httpCompressionThreshold: threshold };
+}
+
 /**
  * socket.io's `connectionStateRecovery` ({maxDisconnectionDuration = 2 min, skipMiddlewares =
  * true}) as the core's settings; undefined when off.
@@ -369,4 +391,4 @@ function corsPolicy(cors) {
   };
 }
 
-module.exports = { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, recoverySettings, tlsFiles, DOCS };
+module.exports = { checkOptions, compressionSettings, cookieSettings, corsPolicy, isDefaultAdapter, recoverySettings, tlsFiles, DOCS };

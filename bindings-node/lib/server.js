@@ -10,7 +10,7 @@ const { ParentNamespace, matcherOf } = require('./parent-namespace');
 const { Socket, buildHandshake } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
 const { NO_TIMEOUT_MS, timeoutError, parseAuth } = require('./common');
-const { checkOptions, cookieSettings, corsPolicy, isDefaultAdapter, recoverySettings, tlsFiles, DOCS } = require('./options');
+const { checkOptions, compressionSettings, cookieSettings, corsPolicy, isDefaultAdapter, recoverySettings, tlsFiles, DOCS } = require('./options');
 const { adapterSettings, RemoteSocket } = require('./cluster');
 const { incomingMessage } = require('./request');
 const { Attachment } = require('./attach');
@@ -321,6 +321,8 @@ class Server {
         redis: this._adapterSettings || undefined,
         cookie: cookieSettings(o.cookie),
         ...recoverySettings(o.connectionStateRecovery),
+        ...compressionSettings(o.httpCompression),
+        allowUpgrades: o.allowUpgrades !== false,
         ...(listen ? tlsFiles(o.tls) : undefined),
       },
       (...batch) => this._onEvents(batch, run),

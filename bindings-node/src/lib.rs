@@ -153,6 +153,12 @@ pub struct ServerOptions {
     pub recovery_max_disconnection: Option<f64>,
     /// A recovered socket skips the connect middleware (default true).
     pub recovery_skip_middlewares: Option<bool>,
+    /// Offer polling clients the upgrade to WebSocket (default true).
+    pub allow_upgrades: Option<bool>,
+    /// Compress polling responses of at least this many bytes (default 1024).
+    pub http_compression_threshold: Option<f64>,
+    /// No compression of polling responses.
+    pub http_compression_off: Option<bool>,
 }
 
 /// Socket and room counts of a namespace.
@@ -357,6 +363,12 @@ fn to_config(o: ServerOptions) -> napi::Result<Config> {
     c.dynamic_namespaces = o.dynamic_namespaces.unwrap_or(false);
     if let Some(cookie) = o.cookie {
         c = c.cookie(to_cookie(cookie)?);
+    }
+    c.allow_upgrades = o.allow_upgrades.unwrap_or(true);
+    if o.http_compression_off.unwrap_or(false) {
+        c.http_compression = None;
+    } else if let Some(n) = count("httpCompressionThreshold", o.http_compression_threshold)? {
+        c.http_compression = Some(n);
     }
     if let Some(ms) = o.recovery_max_disconnection {
         if !(ms.is_finite() && ms > 0.0) {
