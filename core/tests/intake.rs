@@ -282,6 +282,39 @@ fn ws_event(server: &Server, id: u64, skipped: &mut Vec<Event>) -> Event {
     }
 }
 
+/// A WebSocket handshake to the Engine.IO path, for a host-framed WebSocket.
+fn ws_request() -> HttpRequest {
+    request("GET", "/socket.io/?EIO=4&transport=websocket", "")
+}
+
+/// Opens a host-framed WebSocket with `handshake` and joins `/` over it, taking rtio's
+/// answer, the open packet and the CONNECT: the WebSocket's id, the socket's id and its
+/// handshake.
+fn bridged_socket(
+    server: &Server,
+    handshake: HttpRequest,
+    skipped: &mut Vec<Event>,
+) -> (
+    u64,
+    std::sync::Arc<str>,
+    std::sync::Arc<rtio::engineio::Handshake>,
+) {
+    let io = server.io();
+    let id = io.open_websocket(handshake).unwrap();
+    io.websocket_receive(id, WsMessage::Text("40".into()))
+        .unwrap();
+    assert!(matches!(
+        ws_event(server, id, skipped),
+        Event::WebSocketAnswer { .. }
+    ));
+    sent_text(ws_event(server, id, skipped));
+    sent_text(ws_event(server, id, skipped));
+    match skipped.pop().unwrap_or_else(|| next(server)) {
+        Event::Connect { sid, handshake, .. } => (id, sid, handshake),
+        other => panic!("{other:?}"),
+    }
+}
+
 fn sent_text(ev: Event) -> String {
     match ev {
         Event::WebSocketSend {
@@ -353,21 +386,7 @@ fn websockets_framed_by_the_host_are_served_message_by_message() {
         .is_err());
 
     // rtio ends one: the host hears of it
-    let id = io
-        .open_websocket(request("GET", "/socket.io/?EIO=4&transport=websocket", ""))
-        .unwrap();
-    io.websocket_receive(id, WsMessage::Text("40".into()))
-        .unwrap();
-    assert!(matches!(
-        ws_event(&server, id, &mut skipped),
-        Event::WebSocketAnswer { .. }
-    ));
-    sent_text(ws_event(&server, id, &mut skipped));
-    sent_text(ws_event(&server, id, &mut skipped));
-    let sid = match skipped.pop().unwrap_or_else(|| next(&server)) {
-        Event::Connect { sid, .. } => sid,
-        other => panic!("{other:?}"),
-    };
+    let (id, sid, _) = bridged_socket(&server, ws_request(), &mut skipped);
     io.disconnect(&sid, true).unwrap();
     assert_eq!(sent_text(ws_event(&server, id, &mut skipped)), "41");
     assert!(matches!(
@@ -470,24 +489,12 @@ fn a_bridged_websocket_over_tls_is_secure_and_closes_with_the_protocol_s_code() 
     let server = start(Config::default().listen(false).max_payload(1000));
     let io = server.io();
     let mut skipped = Vec::new();
-    let id = io
-        .open_websocket(HttpRequest {
-            secure: true,
-            ..request("GET", "/socket.io/?EIO=4&transport=websocket", "")
-        })
-        .unwrap();
-    io.websocket_receive(id, WsMessage::Text("40".into()))
-        .unwrap();
-    assert!(matches!(
-        ws_event(&server, id, &mut skipped),
-        Event::WebSocketAnswer { .. }
-    ));
-    sent_text(ws_event(&server, id, &mut skipped));
-    sent_text(ws_event(&server, id, &mut skipped));
-    match skipped.pop().unwrap_or_else(|| next(&server)) {
-        Event::Connect { handshake, .. } => assert!(handshake.secure),
-        other => panic!("{other:?}"),
-    }
+    let tls = HttpRequest {
+        secure: true,
+        ..ws_request()
+    };
+    let (id, _, handshake) = bridged_socket(&server, tls, &mut skipped);
+    assert!(handshake.secure);
 
     // over max_payload: engine.io's WebSocket closes with 1009, and so must the host's
     let big = format!("42[\"x\",\"{}\"]", "a".repeat(2000));
@@ -535,21 +542,7 @@ fn a_bridged_websocket_carries_many_messages_both_ways() {
     let server = start(Config::default().listen(false));
     let io = server.io();
     let mut skipped = Vec::new();
-    let id = io
-        .open_websocket(request("GET", "/socket.io/?EIO=4&transport=websocket", ""))
-        .unwrap();
-    io.websocket_receive(id, WsMessage::Text("40".into()))
-        .unwrap();
-    assert!(matches!(
-        ws_event(&server, id, &mut skipped),
-        Event::WebSocketAnswer { .. }
-    ));
-    sent_text(ws_event(&server, id, &mut skipped));
-    sent_text(ws_event(&server, id, &mut skipped));
-    let sid = match skipped.pop().unwrap_or_else(|| next(&server)) {
-        Event::Connect { sid, .. } => sid,
-        other => panic!("{other:?}"),
-    };
+    let (id, sid, _) = bridged_socket(&server, ws_request(), &mut skipped);
     // far more than one read buffer's worth each way (4 KiB)
     let data = "y".repeat(200);
     for n in 1..=100u64 {

@@ -9,16 +9,6 @@ use serde_json::Value;
 
 use crate::namespaces::Namespaces;
 
-/// Event names socket.io reserves: a server cannot emit them.
-const RESERVED: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
-
 fn root() -> String {
     "/".into()
 }
@@ -163,7 +153,7 @@ impl Emit {
         if self.event.is_empty() {
             return Err("event: must not be empty".into());
         }
-        if RESERVED.contains(&self.event.as_str()) {
+        if rtio::socketio::packet::RESERVED_EVENTS.contains(&self.event.as_str()) {
             return Err(format!("event: {:?} is a reserved event name", self.event));
         }
         check_nsp(&self.nsp, namespaces)?;

@@ -56,8 +56,8 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Event names Socket.IO reserves; a client may not emit them.
-const RESERVED_EVENTS: [&str; 6] = [
+/// Event names Socket.IO reserves: neither a client nor a server may emit them.
+pub const RESERVED_EVENTS: [&str; 6] = [
     "connect",
     "connect_error",
     "disconnect",

@@ -6,12 +6,14 @@
 // may read (the PHP and nginx workers run as www-data when the tests run as root), stopped by
 // its PID. Every wait has a deadline.
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../cluster/lib.mjs';
 import { ROOT } from './lib.mjs';
+
+export { freePort };
 
 export const APP_SRC = path.join(ROOT, 'examples', 'php-job-board');
 const WWW = 'www-data';
@@ -29,17 +31,6 @@ function killGroup(child) {
 process.once('exit', () => {
   for (const child of running) killGroup(child);
 });
-
-/** A free loopback TCP port (closed again before it is handed out). */
-export async function freePort() {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** www-data's uid and gid, from /etc/passwd (the workers' user). */
 function wwwIds() {
