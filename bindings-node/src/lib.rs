@@ -1147,6 +1147,11 @@ mod tests {
             cookie: None,
             tls_cert_file: None,
             tls_key_file: None,
+            recovery_max_disconnection: None,
+            recovery_skip_middlewares: None,
+            allow_upgrades: None,
+            http_compression_threshold: None,
+            http_compression_off: None,
         }
     }
 
