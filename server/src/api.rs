@@ -179,13 +179,13 @@ fn bad(message: String) -> (u16, String) {
     (400, message)
 }
 
-fn applied(state: &State, result: Result<(), rtio::Error>) -> Result<Value, (u16, String)> {
+/// The answer of a command the core carried out (or could not).
+fn applied(result: Result<(), rtio::Error>) -> Result<Value, (u16, String)> {
     match result {
         Ok(()) => Ok(json!({"ok": true})),
         Err(rtio::Error::Stopped) => Err((503, "the server is stopping".into())),
         Err(e) => {
             log::warn!("api: {e}");
-            let _ = state;
             Err((500, e.to_string()))
         }
     }
@@ -198,21 +198,21 @@ fn emit(state: &State, body: &[u8]) -> Result<Value, (u16, String)> {
     state
         .metrics
         .inc("rtio_events_emitted_total", &[("nsp", &command.nsp)]);
-    applied(state, command.apply(&state.io).map(|_| ()))
+    applied(command.apply(&state.io).map(|_| ()))
 }
 
 fn rooms(state: &State, body: &[u8], join: bool) -> Result<Value, (u16, String)> {
     let command: Rooms = parse(body).map_err(bad)?;
     command.check(&state.namespaces).map_err(bad)?;
     state.ensure_namespace(&command.nsp);
-    applied(state, command.apply(&state.io, join))
+    applied(command.apply(&state.io, join))
 }
 
 fn disconnect(state: &State, body: &[u8]) -> Result<Value, (u16, String)> {
     let command: Disconnect = parse(body).map_err(bad)?;
     command.check(&state.namespaces).map_err(bad)?;
     state.ensure_namespace(&command.nsp);
-    applied(state, command.apply(&state.io))
+    applied(command.apply(&state.io))
 }
 
 fn batch(state: &State, body: &[u8]) -> Result<Value, (u16, String)> {
@@ -229,7 +229,7 @@ fn batch(state: &State, body: &[u8]) -> Result<Value, (u16, String)> {
                 .metrics
                 .inc("rtio_events_emitted_total", &[("nsp", &e.nsp)]);
         }
-        applied(state, c.apply(&state.io))?;
+        applied(c.apply(&state.io))?;
     }
     Ok(json!({"ok": true, "count": commands.len()}))
 }
