@@ -79,7 +79,7 @@ pub async fn decide(state: Arc<State>, admin: Admin, request: u64, sid: Arc<str>
     }
 }
 
-fn handshake_json(h: &Handshake, secure: bool) -> Value {
+fn handshake_json(h: &Handshake) -> Value {
     let query = crate::query::object(&h.query);
     let url = if h.query.is_empty() {
         "/socket.io/".to_string()
@@ -98,7 +98,7 @@ fn handshake_json(h: &Handshake, secure: bool) -> Value {
         "headers": headers,
         "query": query,
         "issued": h.issued_ms,
-        "secure": secure,
+        "secure": h.secure,
         "time": h.issued_ms,
         "url": url,
         "xdomain": h.headers.get("origin").is_some(),
@@ -112,15 +112,23 @@ fn transport(state: &State, sid: &str) -> &'static str {
     }
 }
 
-fn serialize(state: &State, s: &SocketInfo) -> Value {
+/// A socket as the dashboard lists it (admin-ui's `SerializedSocket`).
+fn serialize(
+    state: &State,
+    id: &str,
+    nsp: &str,
+    data: Option<Value>,
+    handshake: &Handshake,
+    rooms: &[String],
+) -> Value {
     json!({
-        "id": &*s.id,
-        "clientId": s.id.chars().take(12).collect::<String>(),
-        "transport": transport(state, &s.id),
-        "nsp": &*s.nsp,
-        "data": s.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()).unwrap_or(json!({})),
-        "handshake": handshake_json(&s.handshake, s.handshake.secure),
-        "rooms": s.rooms,
+        "id": id,
+        "clientId": id.chars().take(12).collect::<String>(),
+        "transport": transport(state, id),
+        "nsp": nsp,
+        "data": data.unwrap_or(json!({})),
+        "handshake": handshake_json(handshake),
+        "rooms": rooms,
     })
 }
 
@@ -152,7 +160,10 @@ pub async fn welcome(state: Arc<State>, admin: Admin, sid: Arc<str>) {
             )
             .await;
         if let Ok(Some(rtio::Event::FetchSocketsResponse { sockets, .. })) = asked {
-            all.extend(sockets.iter().map(|s| serialize(&state, s)));
+            all.extend(sockets.iter().map(|s: &SocketInfo| {
+                let data = s.data.as_deref().and_then(|d| serde_json::from_str(d).ok());
+                serialize(&state, &s.id, &s.nsp, data, &s.handshake, &s.rooms)
+            }));
         }
     }
     let _ = state
@@ -162,22 +173,8 @@ pub async fn welcome(state: Arc<State>, admin: Admin, sid: Arc<str>) {
 
 /// A socket joined a namespace.
 pub fn connected(state: &State, admin: &Admin, sid: &str, nsp: &str, handshake: &Handshake) {
-    let data = state
-        .io
-        .socket_data(sid)
-        .ok()
-        .flatten()
-        .and_then(|d| serde_json::from_str::<Value>(&d).ok())
-        .unwrap_or(json!({}));
-    let socket = json!({
-        "id": sid,
-        "clientId": sid.chars().take(12).collect::<String>(),
-        "transport": transport(state, sid),
-        "nsp": nsp,
-        "data": data,
-        "handshake": handshake_json(handshake, handshake.secure),
-        "rooms": state.io.rooms(sid).unwrap_or_default(),
-    });
+    let rooms = state.io.rooms(sid).unwrap_or_default();
+    let socket = serialize(state, sid, nsp, state.socket_data(sid), handshake, &rooms);
     to_dashboards(state, admin, "socket_connected", &[socket]);
 }
 

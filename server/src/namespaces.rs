@@ -30,7 +30,7 @@ impl Namespaces {
 }
 
 /// Glob match where `*` is any run of characters.
-fn matches(pattern: &str, name: &str) -> bool {
+pub fn matches(pattern: &str, name: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     let (first, last) = (parts[0], parts[parts.len() - 1]);
     if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {

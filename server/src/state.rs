@@ -92,6 +92,13 @@ impl State {
         }
     }
 
+    /// The data attached to a socket (its auth's or the API's), as JSON; `None` when it has
+    /// none or is not connected.
+    pub fn socket_data(&self, sid: &str) -> Option<serde_json::Value> {
+        let text = self.io.socket_data(sid).ok().flatten()?;
+        serde_json::from_str(&text).ok()
+    }
+
     /// True when connects are decided (auth URL or JWT).
     pub fn needs_auth(&self) -> bool {
         self.settings.auth_url.is_some() || self.settings.jwt.is_some()

@@ -31,11 +31,7 @@ pub fn wanted(state: &State, event: &str) -> bool {
             .settings
             .webhook_events
             .iter()
-            .any(|p| p == event || (p.contains('*') && glob(p, event)))
-}
-
-fn glob(pattern: &str, name: &str) -> bool {
-    crate::namespaces::Namespaces::new(&[pattern.to_string()]).allows(name)
+            .any(|p| p == event || (p.contains('*') && crate::namespaces::matches(p, event)))
 }
 
 /// Queues one event for the webhook (called on the pump; returns at once).
@@ -103,13 +99,7 @@ async fn deliver(state: &Arc<State>, event: ClientEvent) {
     let Some(url) = state.settings.webhook_url.as_deref() else {
         return;
     };
-    let data = state
-        .io
-        .socket_data(&event.sid)
-        .ok()
-        .flatten()
-        .and_then(|d| serde_json::from_str::<Value>(&d).ok())
-        .unwrap_or(Value::Null);
+    let data = state.socket_data(&event.sid).unwrap_or(Value::Null);
     let body = json!({
         "sid": &*event.sid,
         "nsp": &*event.nsp,
