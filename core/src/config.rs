@@ -145,6 +145,27 @@ pub struct Config {
     pub allow_upgrades: bool,
     /// socket.io's `connectionStateRecovery` (default off): see [`Recovery`].
     pub recovery: Option<Recovery>,
+    /// How Socket.IO packets are encoded (default [`Parser::Default`]). Every client must
+    /// use the same parser.
+    pub parser: Parser,
+    /// WebSocket permessage-deflate (RFC 7692; socket.io's `perMessageDeflate`): messages
+    /// of at least this many bytes go compressed to clients that negotiated it. Default
+    /// `None` (off, as in socket.io, whose `perMessageDeflate: true` means 1024).
+    pub per_message_deflate: Option<usize>,
+    /// engine.io's `allowEIO3`: accept Engine.IO v3 clients (socket.io-client 2.x) beside
+    /// v4 ones (default false).
+    pub allow_eio3: bool,
+}
+
+/// The Socket.IO packet encoding, chosen for the whole server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parser {
+    /// socket.io-parser's: JSON text, binary values as attachments.
+    #[default]
+    Default,
+    /// `socket.io-msgpack-parser`'s: one msgpack binary message per packet, binary values
+    /// native.
+    Msgpack,
 }
 
 /// Connection state recovery (socket.io 4.6+): a client whose connection broke (not one
@@ -271,6 +292,9 @@ impl Default for Config {
             http_compression: Some(1024),
             allow_upgrades: true,
             recovery: None,
+            parser: Parser::Default,
+            per_message_deflate: None,
+            allow_eio3: false,
         }
     }
 }
@@ -294,6 +318,9 @@ impl std::fmt::Debug for Config {
             .field("routes", &self.routes.as_ref().map(|_| "custom"))
             .field("tls", &self.tls)
             .field("cookie", &self.cookie)
+            .field("parser", &self.parser)
+            .field("per_message_deflate", &self.per_message_deflate)
+            .field("allow_eio3", &self.allow_eio3)
             .finish_non_exhaustive()
     }
 }
@@ -320,6 +347,25 @@ impl Config {
     /// Turns connection state recovery on (see [`Recovery`]).
     pub fn recovery(mut self, recovery: Recovery) -> Self {
         self.recovery = Some(recovery);
+        self
+    }
+
+    /// Chooses the packet encoding (see [`Parser`]).
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
+        self
+    }
+
+    /// Compresses WebSocket messages of at least `threshold` bytes for clients that
+    /// negotiate permessage-deflate (`None`: off); see [`Config::per_message_deflate`].
+    pub fn per_message_deflate(mut self, threshold: Option<usize>) -> Self {
+        self.per_message_deflate = threshold;
+        self
+    }
+
+    /// Accepts Engine.IO v3 clients too (see [`Config::allow_eio3`]).
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.allow_eio3 = allow;
         self
     }
 

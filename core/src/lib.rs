@@ -40,7 +40,8 @@ mod tls;
 
 pub use adapter::{AckAnswer, ClusterError, Selector, SocketInfo};
 pub use config::{
-    Config, Cookie, CorsOrigins, EventReadyHook, NamespaceConfig, Recovery, RouteFuture, Routes,
+    Config, Cookie, CorsOrigins, EventReadyHook, NamespaceConfig, Parser, Recovery, RouteFuture,
+    Routes,
 };
 pub use engineio::{Refusal, RequestAnswer, RequestInfo};
 pub use event::{AckError, DisconnectReason, Event};

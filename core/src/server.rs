@@ -262,8 +262,9 @@ impl Io {
                 let offset = crate::socketio::new_offset();
                 let payload = crate::socketio::with_offset(payload, &offset);
                 let packet = OutPacket::event(&socket.ns.name, event, &payload);
-                recovery.keep(offset, packet.frames(), &[sid.to_string()], &[]);
-                sio.send_to(&socket, packet.frames());
+                let frames = packet.frames(&sio.wire);
+                recovery.keep(offset, frames, &[sid.to_string()], &[]);
+                sio.send_to(&socket, frames);
             }
             None => {
                 socket.emit(sio, event, payload);
@@ -307,6 +308,7 @@ impl Io {
             skip: None,
             local: false,
             volatile: false,
+            compress: true,
         }
     }
 
@@ -652,9 +654,17 @@ pub struct Broadcast<'a> {
     skip: Option<String>,
     local: bool,
     volatile: bool,
+    compress: bool,
 }
 
 impl Broadcast<'_> {
+    /// socket.io's `compress(false)`: the event never goes permessage-deflate-compressed
+    /// (see [`Config::per_message_deflate`]).
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
+        self
+    }
+
     /// socket.io's `volatile`: a socket whose transport cannot take the event right now
     /// (a WebSocket still writing, a polling client with no GET waiting) does not get it;
     /// it is never queued. For one socket: `io.broadcast(nsp).to(sid).volatile()`.
@@ -703,16 +713,19 @@ impl Broadcast<'_> {
     pub fn emit(self, event: &str, payload: &Payload) -> Result<usize, Error> {
         let ns = self.io.namespace(&self.nsp)?;
         let Some(recovery) = ns.recovery.as_ref().filter(|_| !self.volatile) else {
-            let packet = OutPacket::event(&ns.name, event, payload).volatile(self.volatile);
+            let packet = OutPacket::event(&ns.name, event, payload)
+                .volatile(self.volatile)
+                .compress(self.compress);
             return Ok(ns.adapter.broadcast(&packet, &self.selector()));
         };
         // Kept for the sockets that come back, its offset as its last argument.
         let offset = crate::socketio::new_offset();
         let payload = crate::socketio::with_offset(payload, &offset);
-        let packet = OutPacket::event(&ns.name, event, &payload);
+        let packet = OutPacket::event(&ns.name, event, &payload).compress(self.compress);
         let mut except = self.except.clone();
         except.extend(self.skip.iter().cloned());
-        recovery.keep(offset, packet.frames(), &self.to, &except);
+        let wire = &self.io.sio()?.handler().wire;
+        recovery.keep(offset, packet.frames(wire), &self.to, &except);
         Ok(ns.adapter.broadcast(&packet, &self.selector()))
     }
 

@@ -1790,3 +1790,89 @@ fn the_heap_is_counted() {
     let ((), peak) = peak_heap(|| drop(Vec::<u64>::with_capacity(declared)));
     assert!(peak > SIO_PER_BYTE * 64 + SLACK);
 }
+
+/// msgpack markers worth splicing in: lengths that claim more than there is, nesting,
+/// extensions, binary.
+const MSGPACK_TOKENS: &[&[u8]] = &[
+    &[0xdd, 0xff, 0xff, 0xff, 0xff],
+    &[0xdf, 0x7f, 0xff, 0xff, 0xff],
+    &[0xc6, 0xff, 0xff, 0xff, 0xff],
+    &[0xdb, 0xff, 0xff, 0xff, 0xff],
+    &[0x91, 0x91, 0x91, 0x91],
+    &[0xd4, 0x00, 0x00],
+    &[0xd4, 0x05, 0x00],
+    &[0xc4, 0x01, 0x00],
+    &[0xcb],
+    &[0xa4, b't', b'y', b'p', b'e'],
+];
+
+/// The msgpack parser's decoder: what rtio encodes decodes back to the same packet; mutated
+/// and random messages are refused or decoded, never a panic, within bounded memory.
+#[test]
+fn msgpack_packets() {
+    use rtio::socketio::msgpack;
+    use rtio::socketio::packet;
+    let mut worst = Worst::default();
+    let (mut round_trips, mut mutated_ok) = (0, 0);
+    fuzz("msgpack_packets", 3000, |rng| {
+        let attachments: Vec<bytes::Bytes> = (0..rng.random_range(0..3))
+            .map(|_| {
+                let len = rand_len(rng).min(2000);
+                rand_bytes(rng, len).into()
+            })
+            .collect();
+        let mut args = vec![rand_json(rng, 3)];
+        args.extend((0..attachments.len()).map(|n| json!({"_placeholder": true, "num": n})));
+        let args = Value::Array(args).to_string();
+        let nsp = if rng.random_bool(0.5) { "/" } else { "/chat" };
+        let id = rng
+            .random_bool(0.5)
+            .then(|| rng.random_range(0..1u64 << 40));
+        let text = packet::encode(
+            packet::PacketType::Event,
+            nsp,
+            id,
+            Some("event"),
+            &args,
+            attachments.len(),
+        );
+        let mut message = msgpack::encode(&text, &attachments).to_vec();
+        if rng.random_bool(0.3) {
+            let len = rand_len(rng);
+            message = rand_bytes(rng, len);
+        } else if rng.random_bool(0.6) {
+            mutate(rng, &mut message, MSGPACK_TOKENS);
+        } else {
+            let (decoded, _) = run("msgpack::decode", &message, || msgpack::decode(&message));
+            let (decoded_text, decoded_atts) = decoded.expect("rtio's own message decodes");
+            assert_eq!(
+                packet::decode(&decoded_text, 16).map(|p| p.event),
+                packet::decode(&text[1..], 16).map(|p| p.event),
+                "round trip of {text}"
+            );
+            assert_eq!(decoded_atts, attachments);
+            round_trips += 1;
+            return;
+        }
+        let (decoded, peak) = run("msgpack::decode", &message, || {
+            msgpack::decode(&message).map(|(text, atts)| {
+                packet::decode(&text, 256).is_ok() && atts.len() <= message.len()
+            })
+        });
+        if decoded == Ok(true) {
+            mutated_ok += 1;
+        }
+        worst.saw(message.len(), peak);
+        assert_heap(
+            "msgpack::decode",
+            &message,
+            peak,
+            SIO_PER_BYTE * message.len() + SLACK,
+        );
+    });
+    worst.report("msgpack_packets");
+    eprintln!(
+        "msgpack_packets: {round_trips} round trips, {mutated_ok} altered messages still decoded"
+    );
+    assert!(round_trips > 300);
+}

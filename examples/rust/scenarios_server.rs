@@ -83,6 +83,12 @@ fn parse_args() -> Result<Options, String> {
                     args.next().ok_or("--cookie needs a name")?,
                 ))
             }
+            "--parser" => match args.next().as_deref() {
+                Some("msgpack") => config = config.parser(rtio::Parser::Msgpack),
+                other => return Err(format!("--parser: only msgpack is known, got {other:?}")),
+            },
+            "--per-message-deflate" => config = config.per_message_deflate(Some(0)),
+            "--eio3" => config = config.allow_eio3(true),
             "--tls-cert" => tls_cert = Some(args.next().ok_or("--tls-cert needs a file")?),
             "--tls-key" => tls_key = Some(args.next().ok_or("--tls-key needs a file")?),
             "--client-bundle" => {

@@ -423,7 +423,8 @@ mod tests {
     impl LocalSockets for Fake {
         fn send(&self, walk: crate::adapter::Walk<'_>, packet: &OutPacket<'_>) -> usize {
             let ids = walked(walk);
-            let text = match &packet.frames()[0] {
+            let wire = crate::socketio::Wire::new(&crate::Config::default());
+            let text = match &packet.frames(&wire)[0] {
                 crate::engineio::packet::Frame::Text(t) => t.to_string(),
                 _ => String::new(),
             };

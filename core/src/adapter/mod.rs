@@ -40,7 +40,7 @@ use crate::engineio::packet::Frame;
 use crate::engineio::Handshake;
 use crate::payload::Payload;
 use crate::socketio::packet::{self, PacketType};
-use crate::socketio::Sio;
+use crate::socketio::{Sio, Wire};
 
 /// A boxed future an adapter returns from [`Adapter::init`] and [`Adapter::close`]; it runs
 /// on rtio's runtime.
@@ -78,6 +78,8 @@ pub struct OutPacket<'a> {
     /// socket.io's `volatile` flag: dropped for a socket whose transport cannot take it
     /// right now instead of being queued.
     volatile: bool,
+    /// socket.io's `compress` flag: false keeps the message uncompressed.
+    compress: bool,
     frames: OnceLock<Vec<Frame>>,
 }
 
@@ -91,6 +93,7 @@ impl<'a> OutPacket<'a> {
             payload,
             ack: None,
             volatile: false,
+            compress: true,
             frames: OnceLock::new(),
         }
     }
@@ -98,6 +101,13 @@ impl<'a> OutPacket<'a> {
     /// The same packet, volatile or not (see [`OutPacket::is_volatile`]).
     pub fn volatile(mut self, volatile: bool) -> OutPacket<'a> {
         self.volatile = volatile;
+        self
+    }
+
+    /// The same packet, compressible or not (socket.io's `compress` flag; default true):
+    /// false keeps it out of permessage-deflate.
+    pub fn compress(mut self, compress: bool) -> OutPacket<'a> {
+        self.compress = compress;
         self
     }
 
@@ -143,9 +153,10 @@ impl<'a> OutPacket<'a> {
         self.ack
     }
 
-    /// The Engine.IO frames for this server's clients: the text packet, then each binary
-    /// attachment. Encoded on the first call; later calls (and every target) share them.
-    pub fn frames(&self) -> &[Frame] {
+    /// The Engine.IO frames for this server's clients (with the default parser: the text
+    /// packet, then each binary attachment). Encoded on the first call; later calls (and
+    /// every target) share them. `wire` is the server's, the same on every call.
+    pub(crate) fn frames(&self, wire: &Wire) -> &[Frame] {
         self.frames.get_or_init(|| {
             let atts = self.payload.attachments();
             let text = packet::encode(
@@ -156,10 +167,7 @@ impl<'a> OutPacket<'a> {
                 self.payload.json(),
                 atts.len(),
             );
-            let mut frames = Vec::with_capacity(1 + atts.len());
-            frames.push(Frame::raw_text(text));
-            frames.extend(atts.iter().cloned().map(Frame::Binary));
-            frames
+            wire.frames(text, atts, self.compress)
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Engine.IO v4, server side: the packet codec, sessions, the long-polling and WebSocket
 //! transports and the upgrade between them. Usable on its own through [`EngineHandler`].
 
+pub(crate) mod deflate;
 mod engine;
 mod gate;
 mod lean_stream;

@@ -5,6 +5,8 @@
 //! packets travel in one body separated by `\x1e`, and binary messages are written as `b`
 //! followed by their base64 encoding.
 
+use std::sync::{Arc, OnceLock};
+
 use base64::Engine as _;
 use bytes::Bytes;
 use tungstenite::Utf8Bytes;
@@ -51,15 +53,58 @@ pub enum Frame {
     Text(Utf8Bytes),
     /// Raw bytes of a binary message.
     Binary(Bytes),
+    /// A message that WebSocket connections which negotiated permessage-deflate receive
+    /// compressed (see [`Deflatable`]); every other transport sends it as it is.
+    Deflatable(Arc<Deflatable>),
+}
+
+/// A text or binary message and, once a WebSocket connection that negotiated
+/// permessage-deflate sends it, its compressed form: compressed once, by the first such
+/// connection, then shared by every other (connections compress without context takeover,
+/// so one compressed message suits them all).
+#[derive(Debug)]
+pub struct Deflatable {
+    text: bool,
+    bytes: Bytes,
+    deflated: OnceLock<Bytes>,
+}
+
+impl Deflatable {
+    /// The compressed payload (RFC 7692 §7.2.1: the trailing `00 00 ff ff` removed).
+    pub fn deflated(&self) -> &Bytes {
+        self.deflated
+            .get_or_init(|| crate::engineio::deflate::compress(&self.bytes))
+    }
 }
 
 impl Frame {
     /// Bytes this frame occupies in a send queue (for the queue's byte bound).
     pub fn len(&self) -> usize {
+        self.contents().1.len()
+    }
+
+    /// The message as it goes uncompressed: whether it is text, and its bytes.
+    pub fn contents(&self) -> (bool, &[u8]) {
         match self {
-            Frame::Text(t) => t.len(),
-            Frame::Binary(b) => b.len(),
+            Frame::Text(t) => (true, t.as_bytes()),
+            Frame::Binary(b) => (false, b),
+            Frame::Deflatable(d) => (d.text, &d.bytes),
         }
+    }
+
+    /// This frame, marked to go compressed to WebSocket connections that negotiated
+    /// permessage-deflate.
+    pub fn deflatable(self) -> Frame {
+        let (text, bytes) = match self {
+            Frame::Text(t) => (true, Bytes::from(t)),
+            Frame::Binary(b) => (false, b),
+            Frame::Deflatable(_) => return self,
+        };
+        Frame::Deflatable(Arc::new(Deflatable {
+            text,
+            bytes,
+            deflated: OnceLock::new(),
+        }))
     }
 
     /// True when the frame carries no bytes at all.
@@ -129,11 +174,11 @@ pub fn encode_payload(frames: &[Frame]) -> Vec<u8> {
         if i > 0 {
             out.push(SEPARATOR);
         }
-        match frame {
-            Frame::Text(t) => out.extend_from_slice(t.as_bytes()),
-            Frame::Binary(b) => {
+        match frame.contents() {
+            (true, text) => out.extend_from_slice(text),
+            (false, bytes) => {
                 out.push(b'b');
-                let encoded = base64::engine::general_purpose::STANDARD.encode(b);
+                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
                 out.extend_from_slice(encoded.as_bytes());
             }
         }

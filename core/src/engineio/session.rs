@@ -441,10 +441,7 @@ mod tests {
         let rest: Vec<String> = s
             .drain()
             .iter()
-            .map(|f| match f {
-                Frame::Text(t) => t.to_string(),
-                Frame::Binary(_) => unreachable!(),
-            })
+            .map(|f| String::from_utf8(f.contents().1.to_vec()).unwrap())
             .collect();
         assert_eq!(rest, ["43", "44", "45", "46", "47", "48", "49"]);
         let q = s.queue.lock();

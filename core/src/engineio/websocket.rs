@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tungstenite::handshake::derive_accept_key;
 
+use super::deflate;
 use super::engine::{random_id, EioError, Engine, EngineHandler, Entry};
 use super::packet::{self, Frame, Packet};
 use super::session::{CloseReason, Handshake, Transport};
@@ -55,6 +56,10 @@ where
         Err(refused) => return refused.response(),
     };
     let max_message = engine.config.max_payload;
+    let deflate = engine.config.per_message_deflate.and_then(|_| {
+        let offers = req.headers().get(header::SEC_WEBSOCKET_EXTENSIONS)?;
+        deflate::negotiate(offers.to_str().ok()?)
+    });
     let engine2 = engine.clone();
     let adopted = req.extensions_mut().remove::<Adopted>();
     engine.rt.spawn(async move {
@@ -65,7 +70,7 @@ where
         let Some((io, early)) = connection else {
             return;
         };
-        let ws = WsConn::new(io, early, max_message);
+        let ws = WsConn::new(io, early, max_message).with_deflate(deflate);
         if let Some((entry, ws)) = prepare(ws).await {
             let engine = engine2.clone();
             // Boxed: inline, the connection would enlarge the task past its allocation step
@@ -74,11 +79,15 @@ where
             engine2.rt.spawn(run(engine, entry, ws));
         }
     });
-    Response::builder()
+    let mut answer = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "Upgrade")
         .header(header::UPGRADE, "websocket")
-        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept);
+    if let Some(deflate) = deflate {
+        answer = answer.header(header::SEC_WEBSOCKET_EXTENSIONS, deflate.header());
+    }
+    answer
         .body(Full::new(Bytes::new()))
         .expect("static response")
 }

@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
+use super::deflate::{InflateError, Inflater, Negotiated};
 use super::lean_stream::LeanStream;
 use super::packet::Frame;
 
@@ -36,6 +37,8 @@ const OP_TEXT: u8 = 0x1;
 const OP_BINARY: u8 = 0x2;
 const OP_CLOSE: u8 = 0x8;
 const OP_PONG: u8 = 0xA;
+/// The first frame of a compressed message has RSV1 set (RFC 7692 §6).
+const RSV1: u8 = 0x40;
 
 /// A complete data message from the client.
 #[derive(Debug, PartialEq, Eq)]
@@ -64,8 +67,13 @@ pub struct WsConn<S> {
     /// Bytes received and not yet taken: the start of an incomplete frame. Empty, holding
     /// no memory, between frames.
     kept: Vec<u8>,
-    /// A fragmented message being assembled: whether it is text, and its bytes so far.
-    fragments: Option<(bool, Vec<u8>)>,
+    /// A fragmented message being assembled: whether it is text, whether it is
+    /// compressed, and its bytes so far.
+    fragments: Option<(bool, bool, Vec<u8>)>,
+    /// permessage-deflate, when the handshake negotiated it.
+    deflate: Option<Negotiated>,
+    /// The client's compression context, kept between its messages unless it gave it up.
+    inflater: Option<Box<Inflater>>,
     /// Gathered control frames (pongs, a close answer) wait for a flush.
     unflushed: bool,
     /// A close frame was sent or gathered: nothing more is written.
@@ -81,10 +89,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
             stream: LeanStream::new(stream),
             kept: early,
             fragments: None,
+            deflate: None,
+            inflater: None,
             unflushed: false,
             close_sent: false,
             max_message,
         }
+    }
+
+    /// Uses permessage-deflate as the handshake negotiated it.
+    pub fn with_deflate(mut self, deflate: Option<Negotiated>) -> Self {
+        self.deflate = deflate;
+        self
     }
 
     /// The next data message. Cancel-safe: what was read stays in `self`.
@@ -170,8 +186,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
 
     /// What a frame's header alone says is wrong with it.
     fn check(&self, header: &FrameHeader, len: u64) -> Result<(), ReadEnd> {
-        if header.rsv1 || header.rsv2 || header.rsv3 {
-            // No extension was negotiated.
+        let compressed_start = header.rsv1
+            && self.deflate.is_some()
+            && matches!(header.opcode, OpCode::Data(Data::Text | Data::Binary));
+        if (header.rsv1 && !compressed_start) || header.rsv2 || header.rsv3 {
             return Err(violation("reserved bits set"));
         }
         if header.mask.is_none() {
@@ -187,7 +205,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
                 Err(violation("continuation frame outside a message"))
             }
             OpCode::Data(Data::Continue) => {
-                let so_far = self.fragments.as_ref().map_or(0, |(_, bytes)| bytes.len());
+                let so_far = self
+                    .fragments
+                    .as_ref()
+                    .map_or(0, |(_, _, bytes)| bytes.len());
                 if len > (self.max_message - so_far) as u64 {
                     Err(too_big())
                 } else {
@@ -211,20 +232,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
     ) -> Option<Result<Message, ReadEnd>> {
         match header.opcode {
             OpCode::Data(Data::Continue) => {
-                let (text, mut bytes) = self.fragments.take()?;
+                let (text, compressed, mut bytes) = self.fragments.take()?;
                 bytes.extend_from_slice(payload);
                 if header.is_final {
-                    return Some(message(text, bytes));
+                    return Some(self.message(text, compressed, bytes));
                 }
-                self.fragments = Some((text, bytes));
+                self.fragments = Some((text, compressed, bytes));
                 None
             }
             OpCode::Data(kind) => {
                 let text = kind == Data::Text;
                 if header.is_final {
-                    return Some(message(text, payload.to_vec()));
+                    return Some(self.message(text, header.rsv1, payload.to_vec()));
                 }
-                self.fragments = Some((text, payload.to_vec()));
+                self.fragments = Some((text, header.rsv1, payload.to_vec()));
                 None
             }
             OpCode::Control(Control::Ping) => {
@@ -283,10 +304,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
             return Err(io::ErrorKind::NotConnected.into());
         }
         for frame in frames {
-            let (opcode, payload): (u8, &[u8]) = match frame {
-                Frame::Text(text) => (OP_TEXT, text.as_bytes()),
-                Frame::Binary(bytes) => (OP_BINARY, bytes),
-            };
+            let (text, mut payload) = frame.contents();
+            let mut opcode = if text { OP_TEXT } else { OP_BINARY };
+            if let (Frame::Deflatable(d), Some(_)) = (frame, self.deflate) {
+                payload = d.deflated();
+                opcode |= RSV1;
+            }
             let mut header = [0u8; 10];
             let n = frame_header(opcode, payload.len(), &mut header);
             self.stream.write_all(&header[..n]).await?;
@@ -322,6 +345,33 @@ fn violation(reason: &'static str) -> ReadEnd {
 /// A message over the size limit (RFC 6455 §7.4.1: 1009).
 fn too_big() -> ReadEnd {
     ReadEnd::Violation(1009, "message too big")
+}
+
+impl<S> WsConn<S> {
+    /// A complete message, inflated first when it came compressed.
+    fn message(
+        &mut self,
+        text: bool,
+        compressed: bool,
+        bytes: Vec<u8>,
+    ) -> Result<Message, ReadEnd> {
+        if !compressed {
+            return message(text, bytes);
+        }
+        let keep = self.deflate.is_some_and(|d| !d.client_no_context_takeover);
+        let inflater = self
+            .inflater
+            .get_or_insert_with(|| Box::new(Inflater::new()));
+        let inflated = inflater.inflate(&bytes, self.max_message);
+        if !keep {
+            self.inflater = None;
+        }
+        match inflated {
+            Ok(bytes) => message(text, bytes),
+            Err(InflateError::TooBig) => Err(too_big()),
+            Err(InflateError::Invalid) => Err(ReadEnd::Violation(1007, "invalid compressed data")),
+        }
+    }
 }
 
 fn message(text: bool, bytes: Vec<u8>) -> Result<Message, ReadEnd> {

@@ -1,8 +1,10 @@
 //! Socket.IO v5 over Engine.IO: namespaces, sockets, rooms, acks, and the events sent to
 //! the host.
 
+pub mod msgpack;
 pub mod packet;
 mod recovery;
+mod wire;
 
 pub(crate) use recovery::{new_offset, with_offset};
 
@@ -29,6 +31,7 @@ use crate::event::{AckError, DisconnectReason, Event};
 use crate::payload::Payload;
 use crate::timers::FixedDelay;
 use packet::PacketType;
+pub(crate) use wire::Wire;
 
 /// A namespace and its adapter (who is where).
 pub(crate) struct Namespace {
@@ -191,6 +194,8 @@ pub(crate) struct Sio {
     /// Itself, for tasks and adapters (which hold it weakly).
     me: Weak<Sio>,
     pub(crate) config: Arc<Config>,
+    /// The parser and permessage-deflate settings every packet is framed with.
+    pub(crate) wire: Wire,
     namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     /// Every socket of this server by id (ids are unique across namespaces): the one
     /// registry of sockets. Adapters keep ids only and reach sockets through it.
@@ -237,6 +242,7 @@ impl Sio {
             Sio {
                 me: me.clone(),
                 connect_deadlines: FixedDelay::new(config.connect_timeout),
+                wire: Wire::new(&config),
                 config,
                 namespaces: RwLock::new(namespaces),
                 sockets: RwLock::new(HashMap::new()),
@@ -460,11 +466,11 @@ impl Sio {
         payload: &Payload,
     ) -> bool {
         if !payload.attachments().is_empty() {
-            let frames = Sio::frames(kind, &socket.ns.name, id, event, payload);
+            let frames = self.frames(kind, &socket.ns.name, id, event, payload);
             return self.send_to(socket, &frames);
         }
         let text = packet::encode(kind, &socket.ns.name, id, event, payload.json(), 0);
-        self.send_to(socket, std::slice::from_ref(&Frame::raw_text(text)))
+        self.send_to(socket, std::slice::from_ref(&self.wire.frame(text, true)))
     }
 
     /// Queues frames on a socket's connection, closing it when its queue is full.
@@ -503,8 +509,10 @@ impl Sio {
         }
     }
 
-    /// Frames of an event or ack: the text packet, then each attachment.
+    /// Frames of an event or ack (with the default parser: the text packet, then each
+    /// attachment).
     pub(crate) fn frames(
+        &self,
         kind: PacketType,
         nsp: &str,
         id: Option<u64>,
@@ -513,10 +521,7 @@ impl Sio {
     ) -> Vec<Frame> {
         let atts = payload.attachments();
         let text = packet::encode(kind, nsp, id, event, payload.json(), atts.len());
-        let mut frames = Vec::with_capacity(1 + atts.len());
-        frames.push(Frame::raw_text(text));
-        frames.extend(atts.iter().cloned().map(Frame::Binary));
-        frames
+        self.wire.frames(text, atts, true)
     }
 
     /// The sockets of these ids that this server has (a socket that left meanwhile is
@@ -699,8 +704,8 @@ impl Sio {
     fn leave(&self, socket: &Arc<Socket>, reason: DisconnectReason) -> Vec<Event> {
         let events = self.detach(socket, reason);
         if !events.is_empty() {
-            let frame = packet::encode_control(PacketType::Disconnect, &socket.ns.name, None);
-            self.send(&socket.session, &[Frame::raw_text(frame)]);
+            let text = packet::encode_control(PacketType::Disconnect, &socket.ns.name, None);
+            self.send(&socket.session, &[self.wire.frame(text, true)]);
         }
         events
     }
@@ -715,12 +720,8 @@ impl Sio {
             body.push_str(d);
         }
         body.push('}');
-        let frame = Frame::raw_text(packet::encode_control(
-            PacketType::ConnectError,
-            nsp,
-            Some(&body),
-        ));
-        self.send(session, &[frame]);
+        let text = packet::encode_control(PacketType::ConnectError, nsp, Some(&body));
+        self.send(session, &[self.wire.frame(text, true)]);
     }
 
     async fn on_connect(
@@ -884,11 +885,8 @@ impl Sio {
                 Some(pid) => format!("{{\"sid\":\"{}\",\"pid\":\"{pid}\"}}", socket.id),
                 None => format!("{{\"sid\":\"{}\"}}", socket.id),
             };
-            let mut frames = vec![Frame::raw_text(packet::encode_control(
-                PacketType::Connect,
-                &socket.ns.name,
-                Some(&body),
-            ))];
+            let text = packet::encode_control(PacketType::Connect, &socket.ns.name, Some(&body));
+            let mut frames = vec![self.wire.frame(text, true)];
             frames.extend(missed.unwrap_or_default());
             frames.append(&mut held);
             self.send(&socket.session, &frames);
@@ -988,6 +986,7 @@ impl Sio {
         message: Message,
     ) -> Result<(), Refusal> {
         match message {
+            Message::Text(_) if self.wire.binary_packets() => Err(CloseReason::ParseError),
             Message::Text(bytes) => {
                 if conn.partial.lock().is_some() {
                     return Err(CloseReason::ParseError);
@@ -1005,6 +1004,13 @@ impl Sio {
                     return Ok(());
                 }
                 self.on_packet(session, conn, header, Vec::new()).await
+            }
+            Message::Binary(bytes) if self.wire.binary_packets() => {
+                let (text, attachments) =
+                    msgpack::decode(&bytes).map_err(|_| CloseReason::ParseError)?;
+                let header = packet::decode(&text, self.config.max_attachments)
+                    .map_err(|_| CloseReason::ParseError)?;
+                self.on_packet(session, conn, header, attachments).await
             }
             Message::Binary(bytes) => {
                 let complete = {
@@ -1046,7 +1052,7 @@ impl LocalSockets for Sio {
         if targets.is_empty() {
             return 0;
         }
-        let frames = packet.frames();
+        let frames = packet.frames(&self.wire);
         let volatile = packet.is_volatile();
         targets
             .iter()
@@ -1068,7 +1074,7 @@ impl LocalSockets for Sio {
         };
         let id = first.ns.next_ack.fetch_add(1, Ordering::Relaxed);
         let packet = packet.with_ack(id);
-        let frames = packet.frames();
+        let frames = packet.frames(&self.wire);
         let mut reached = 0;
         for s in &targets {
             // Before the frames go: the answer may come back before `send_to` returns.

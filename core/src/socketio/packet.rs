@@ -69,6 +69,14 @@ pub const RESERVED_EVENTS: [&str; 6] = [
 /// Decodes a packet header and checks the data is well-formed JSON of the right shape for
 /// its type. `max_attachments` bounds what a binary packet may announce.
 pub fn decode(text: &str, max_attachments: usize) -> Result<Packet<'_>, DecodeError> {
+    let mut packet = parse_header(text, max_attachments)?;
+    packet.event = check_payload(&packet)?;
+    Ok(packet)
+}
+
+/// Splits a packet into its header fields and data without checking the data (the
+/// server's own packets, already well-formed, need no check).
+pub(crate) fn parse_header(text: &str, max_attachments: usize) -> Result<Packet<'_>, DecodeError> {
     let bytes = text.as_bytes();
     let kind = match bytes.first() {
         Some(b'0') => PacketType::Connect,
@@ -124,16 +132,14 @@ pub fn decode(text: &str, max_attachments: usize) -> Result<Packet<'_>, DecodeEr
     } else {
         None
     };
-    let mut packet = Packet {
+    Ok(Packet {
         kind,
         attachments,
         nsp,
         id,
         data,
         event: None,
-    };
-    packet.event = check_payload(&packet)?;
-    Ok(packet)
+    })
 }
 
 /// Deepest JSON nesting accepted: serde_json's own recursion limit, so every host can parse

@@ -1,21 +1,27 @@
 // The protocol options of SCENARIOS.md that a host has (issue 19), with the official
 // socket.io-client: --tls-cert/--tls-key (HTTPS and WSS on the server's own port),
-// --cookie NAME (engine.io's session cookie on the handshake) and --recovery MS (connection
-// state recovery, with the `is-recovered` row). A host without an option yet
-// skips its tests, saying so.
+// --cookie NAME (engine.io's session cookie on the handshake), --recovery MS (connection
+// state recovery, with the `is-recovered` row), --parser msgpack (with
+// socket.io-msgpack-parser on the client) and --per-message-deflate (the client's `ws`
+// negotiates RFC 7692). A host without an option yet skips its tests, saying so.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { HOST, STEP_MS, io, startServer, waitFor, withTimeout } from './harness.mjs';
+import { createRequire } from 'node:module';
+import { HOST, STEP_MS, WebSocket, io, startServer, waitFor, withTimeout } from './harness.mjs';
+
+const msgpackParser = createRequire(import.meta.url)('socket.io-msgpack-parser');
 
 /** Which hosts have which option today. */
 const HAS = {
   tls: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-asgi', 'python-aiohttp']),
   cookie: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-asgi', 'python-aiohttp', 'python-wsgi']),
   recovery: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-wsgi', 'python-asgi', 'python-aiohttp']),
+  parser: new Set(['rust', 'socketio']),
+  'per-message-deflate': new Set(['rust', 'socketio']),
 };
 const skip = (option) => !HAS[option].has(HOST) && `the ${HOST} host has no --${option} yet (issue 19)`;
 
@@ -181,6 +187,145 @@ describe(`${HOST} host: --recovery MS (connection state recovery)`, { skip: skip
       assert.notEqual(a.id, id);
     } finally {
       a.close();
+    }
+  });
+});
+
+/** Resolves once `socket` connected, rejects on its connect_error. */
+const connected = (socket) => withTimeout(new Promise((resolve, reject) => {
+  socket.once('connect', resolve);
+  socket.once('connect_error', reject);
+}), STEP_MS, 'connect');
+
+describe(`${HOST} host: --parser msgpack (socket.io-msgpack-parser)`, { skip: skip('parser') }, () => {
+  let server;
+  before(async () => {
+    server = await startServer(['--parser', 'msgpack', '--no-visits']);
+  });
+  after(() => server?.stop());
+
+  const client = (transports, options = {}) => io(`http://127.0.0.1:${server.port}`, {
+    forceNew: true, reconnection: false, transports, parser: msgpackParser, ...options,
+  });
+  const args = ['text', Buffer.from([0, 1, 2, 255]), { nested: { list: [1, -2, 2.5, null, true, 'é'], big: 2 ** 40 } }];
+
+  for (const transports of [['polling'], ['websocket'], ['polling', 'websocket']]) {
+    it(`over ${transports.join(' → ')}: events and acks carry JSON and native binary`, async () => {
+      const socket = client(transports);
+      try {
+        const auth = waitFor(socket, 'auth');
+        await connected(socket);
+        assert.deepEqual((await auth)[0], {});
+        const back = waitFor(socket, 'message-back');
+        socket.emit('message', ...args);
+        const got = await back;
+        assert.equal(got[0], 'text');
+        assert.ok(Buffer.isBuffer(got[1]), 'binary arrives as a Buffer');
+        assert.deepEqual([...got[1]], [0, 1, 2, 255]);
+        assert.deepEqual(got[2], args[2]);
+        const acked = await withTimeout(
+          new Promise((resolve) => socket.emit('message-with-ack', 'a', Buffer.from('b'), (...r) => resolve(r))),
+          STEP_MS, 'ack');
+        assert.equal(acked[0], 'a');
+        assert.equal(Buffer.from(acked[1]).toString(), 'b');
+        assert.equal(await withTimeout(socket.emitWithAck('join', 'room-m'), STEP_MS, 'join'), true);
+        const inRoom = waitFor(socket, 'hello');
+        socket.emit('to-room', { room: 'room-m', event: 'hello', data: { n: 1 } });
+        assert.deepEqual((await inRoom)[0], { n: 1 });
+      } finally {
+        socket.close();
+      }
+    });
+  }
+
+  it('a middleware refusal reaches the client as a connect_error with its message', async () => {
+    const socket = io(`http://127.0.0.1:${server.port}/admin`, {
+      forceNew: true, reconnection: false, transports: ['websocket'], parser: msgpackParser, auth: { token: 'wrong' },
+    });
+    try {
+      const error = await withTimeout(new Promise((resolve) => socket.once('connect_error', resolve)), STEP_MS, 'connect_error');
+      assert.equal(error.message, 'unauthorized');
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('a malformed msgpack message closes that connection only', async () => {
+    const good = client(['websocket']);
+    const raw = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`);
+    const opened = withTimeout(new Promise((resolve) => raw.once('message', resolve)), STEP_MS, 'open packet');
+    try {
+      await connected(good);
+      await opened;
+      const closed = withTimeout(new Promise((resolve) => raw.once('close', resolve)), STEP_MS, 'the bad connection closes');
+      raw.send(Buffer.from([0x84, 0xa4, 0x74, 0x79, 0x70, 0x65, 0x02, 0xdd, 0xff, 0xff]));
+      await closed;
+      assert.equal(await withTimeout(good.emitWithAck('whoami'), STEP_MS, 'the other client'), good.id);
+    } finally {
+      good.close();
+      raw.terminate();
+    }
+  });
+});
+
+describe(`${HOST} host: --per-message-deflate (WebSocket permessage-deflate)`, { skip: skip('per-message-deflate') }, () => {
+  let server;
+  before(async () => {
+    server = await startServer(['--per-message-deflate', '--no-visits', '--max-payload', '1000000']);
+  });
+  after(() => server?.stop());
+
+  it('the official client negotiates it; large messages both ways arrive whole and travel compressed', async () => {
+    const socket = io(`http://127.0.0.1:${server.port}`, { forceNew: true, reconnection: false, transports: ['websocket'] });
+    try {
+      await connected(socket);
+      const ws = socket.io.engine.transport.ws;
+      assert.match(ws.extensions, /permessage-deflate/);
+      const tcp = ws._socket;
+      const before = tcp.bytesRead;
+      const big = 'socket.io '.repeat(20_000); // 200 KB, compressible
+      const back = waitFor(socket, 'message-back');
+      socket.emit('message', big, { small: 1 });
+      const got = await back;
+      assert.equal(got[0], big);
+      assert.deepEqual(got[1], { small: 1 });
+      const read = tcp.bytesRead - before;
+      assert.ok(read < 20_000, `the 200 KB answer took ${read} bytes on the wire`);
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('a message that inflates past the size limit closes that connection with 1009; others keep working', async () => {
+    const good = io(`http://127.0.0.1:${server.port}`, { forceNew: true, reconnection: false, transports: ['websocket'] });
+    const bomb = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: true });
+    const opened = withTimeout(new Promise((resolve) => bomb.once('message', resolve)), STEP_MS, 'open packet');
+    try {
+      await connected(good);
+      await opened;
+      assert.match(bomb.extensions, /permessage-deflate/);
+      const closed = withTimeout(new Promise((resolve) => bomb.once('close', resolve)), STEP_MS, 'the bomb closes');
+      bomb.send('4' + '0'.repeat(5_000_000), { compress: true });
+      assert.equal(await closed, 1009);
+      assert.equal(await withTimeout(good.emitWithAck('whoami'), STEP_MS, 'the other client'), good.id);
+    } finally {
+      good.close();
+      bomb.terminate();
+    }
+  });
+
+  it('a client that does not offer it gets uncompressed messages', async () => {
+    const socket = io(`http://127.0.0.1:${server.port}`, {
+      forceNew: true, reconnection: false, transports: ['websocket'], perMessageDeflate: false,
+    });
+    try {
+      await connected(socket);
+      assert.equal(socket.io.engine.transport.ws.extensions, '');
+      const back = waitFor(socket, 'message-back');
+      socket.emit('message', 'x'.repeat(5000));
+      assert.equal((await back)[0], 'x'.repeat(5000));
+    } finally {
+      socket.close();
     }
   });
 });
