@@ -205,15 +205,22 @@ export interface ServerOptions {
    * `cookie` package (`domain`, `secure`, `maxAge`, ...) are refused.
    */
   cookie?: boolean | CookieOptions;
-  // Accepted only with socket.io's default value (anything else throws; see docs/node.md):
-  /** Only false: rtio speaks Engine.IO v4 only. */
-  allowEIO3?: false;
+  /** engine.io's allowEIO3: accept Engine.IO v3 clients (socket.io-client 2.x) too (default false). */
+  allowEIO3?: boolean;
   /** Offer polling clients the upgrade to WebSocket (default true). */
   allowUpgrades?: boolean;
-  /** Only false: rtio does not compress WebSocket messages. */
-  perMessageDeflate?: false;
+  /**
+   * WebSocket permessage-deflate (RFC 7692), off by default as in socket.io: `true` compresses
+   * messages of at least 1024 bytes (ws's default threshold), `{ threshold }` of at least that
+   * many; `emit`s flagged `compress(false)` never are. ws's zlib tuning keys are refused (rtio's
+   * core negotiates it, with server_no_context_takeover so that a broadcast is compressed once).
+   * Attached to an `https.Server` (or HTTP/2), Node's ws compresses, with the same threshold,
+   * and `compress(false)` does not apply there.
+   */
+  perMessageDeflate?: boolean | { threshold?: number };
   /** gzip/deflate polling responses of at least `threshold` bytes (default on, 1024); false: off. */
   httpCompression?: boolean | { threshold?: number };
+  // Accepted only with socket.io's default value (anything else throws; see docs/node.md):
   /** Refused: rtio's WebSocket server is in its core. */
   wsEngine?: never;
   /** Refused. */
@@ -231,8 +238,14 @@ export interface ServerOptions {
    * rtio's export: rtio's core does the adapter work, wire-compatible with it.
    */
   adapter?: RtioAdapter | unknown;
-  /** Only the socket.io-parser module: rtio speaks the default packet format. */
-  parser?: unknown;
+  /**
+   * The packet format: socket.io-parser's (the default; its module is accepted) or
+   * socket.io-msgpack-parser's, given as `require('socket.io-msgpack-parser')`, as rtio's
+   * `msgpackParser` export, or as `'msgpack'` (every client must use that parser too). rtio's
+   * core encodes and decodes: payloads and Buffers reach handlers as with the default parser.
+   * Any other (custom) parser is refused.
+   */
+  parser?: MsgpackParser | 'msgpack' | 'default' | object;
   /**
    * Connection state recovery (socket.io 4.6+): a client whose connection broke and that
    * comes back within `maxDisconnectionDuration` ms (default 2 minutes) gets its socket back
@@ -330,9 +343,9 @@ export declare class BroadcastOperator<EmitEvents extends EventsMap = DefaultEve
   in(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData>;
   /** Leaves out the members of a room (or rooms). */
   except(room: Room | Room[]): BroadcastOperator<EmitEvents, SocketData>;
-  /** Accepted for compatibility; rtio does not compress. */
+  /** `compress(false)`: the event is never permessage-deflate-compressed (see `perMessageDeflate`). */
   compress(compress: boolean): BroadcastOperator<EmitEvents, SocketData>;
-  /** Accepted for compatibility; the event is sent normally. */
+  /** The event is dropped (never queued) for a socket whose transport cannot take it right now. */
   readonly volatile: BroadcastOperator<EmitEvents, SocketData>;
   /** This server's sockets only: in a cluster, the operation is not sent to the other servers. */
   readonly local: BroadcastOperator<EmitEvents, SocketData>;
@@ -426,6 +439,16 @@ export interface ShardedRedisAdapterOptions {
  * pushes into it. Throws on a bad option; an unreachable Redis is not an error (the server
  * serves its own clients and retries).
  */
+/**
+ * socket.io-msgpack-parser's packet format, for the `parser` option: `new Server({ parser:
+ * msgpackParser })` is the same as `parser: require('socket.io-msgpack-parser')`.
+ */
+export interface MsgpackParser {
+  readonly name: 'msgpack';
+  readonly protocol: 5;
+}
+export declare const msgpackParser: MsgpackParser;
+
 export declare function createRedisAdapter(opts: string | RedisAdapterOptions): RtioAdapter;
 /** The sharded Redis adapter (SPUBLISH / SSUBSCRIBE, Redis 7 or later), as `createShardedAdapter`. */
 export declare function createShardedRedisAdapter(opts: string | ShardedRedisAdapterOptions): RtioAdapter;
@@ -560,7 +583,7 @@ export declare class Socket<
   write(...args: any[]): this;
   /** Waits at most `timeout` ms for the ack of the next emit: the callback gets `(err, ...answer)`. */
   timeout(timeout: number): Socket<ListenEvents, DecorateAcknowledgements<EmitEvents>, ServerSideEvents, SocketData>;
-  /** Accepted for compatibility; rtio does not compress. */
+  /** `compress(false)`: the next emit is never permessage-deflate-compressed (see `perMessageDeflate`). */
   compress(compress: boolean): this;
   /** The next emit is dropped (never queued) if this client's transport cannot take it right now. */
   readonly volatile: this;

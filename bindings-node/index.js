@@ -10,10 +10,14 @@
 //   const { Server, createRedisAdapter } = require('rtio');
 //   const io = new Server(3000);
 //   io.adapter(createRedisAdapter('redis://127.0.0.1:6379'));
+//
+// Apps on socket.io-msgpack-parser keep their option: `parser: require('socket.io-msgpack-parser')`
+// (or `parser: require('rtio').msgpackParser`); rtio's core speaks that wire format itself.
 
 const { Server, Namespace, ParentNamespace, Socket, BroadcastOperator, RemoteSocket } = require('./lib/server');
 const { createRedisAdapter, createShardedRedisAdapter } = require('./lib/cluster');
 const { instrument } = require('./lib/admin');
+const { msgpackParser } = require('./lib/options');
 
 /** `require('rtio')(3000)` works as `require('socket.io')(3000)` does. */
 function rtio(srv, opts) {
@@ -29,6 +33,7 @@ rtio.RemoteSocket = RemoteSocket;
 rtio.createRedisAdapter = createRedisAdapter;
 rtio.createShardedRedisAdapter = createShardedRedisAdapter;
 rtio.instrument = instrument;
+rtio.msgpackParser = msgpackParser;
 rtio.default = rtio;
 
 module.exports = rtio;

@@ -11,5 +11,6 @@ export const {
   createRedisAdapter,
   createShardedRedisAdapter,
   instrument,
+  msgpackParser,
 } = rtio;
 export default rtio;

@@ -69,7 +69,11 @@ describe('options', () => {
     ['cors', { optionsSuccessStatus: 200 }, /"cors\.optionsSuccessStatus"/],
     ['cors', { origin: '*', orign: 'typo' }, /"cors\.orign"/],
     ['adapter', class MyAdapter {}, /"adapter".*createRedisAdapter/],
-    ['parser', { Encoder: class {}, Decoder: class {} }, /"parser".*default packet format/],
+    ['parser', { Encoder: class {}, Decoder: class {} }, /"parser".*socket\.io-parser.*socket\.io-msgpack-parser.*custom parser is not supported/],
+    ['parser', { protocol: 5, Encoder: class {}, Decoder: class {} }, /"parser".*custom parser is not supported/],
+    ['parser', 'msgpack', 'ok'],
+    ['parser', require('rtio').msgpackParser, 'ok'],
+    ['parser', 'json', /"parser"/],
     ['connectionStateRecovery', { maxDisconnectionDuration: 1000 }, 'ok'],
     ['connectionStateRecovery', { maxDisconnectionDuration: 1000, skipMiddlewares: false }, 'ok'],
     ['connectionStateRecovery', { maxDisconnectionDuration: -1 }, /"connectionStateRecovery\.maxDisconnectionDuration"/],
@@ -80,9 +84,15 @@ describe('options', () => {
     ['allowUpgrades', false, 'ok'],
     ['allowUpgrades', true, 'ok'],
     ['allowUpgrades', 'no', /"allowUpgrades"/],
-    ['perMessageDeflate', true, /"perMessageDeflate"/],
-    ['perMessageDeflate', { threshold: 0 }, /"perMessageDeflate"/],
+    ['perMessageDeflate', true, 'ok'],
+    ['perMessageDeflate', { threshold: 0 }, 'ok'],
+    ['perMessageDeflate', {}, 'ok'],
     ['perMessageDeflate', false, 'ok'],
+    ['perMessageDeflate', { threshold: -1 }, /"perMessageDeflate\.threshold"/],
+    ['perMessageDeflate', { threshold: '1k' }, /"perMessageDeflate\.threshold"/],
+    ['perMessageDeflate', { threshold: 0, serverMaxWindowBits: 10 }, /"perMessageDeflate\.serverMaxWindowBits".*negotiates permessage-deflate itself/],
+    ['perMessageDeflate', { zlibDeflateOptions: { level: 9 } }, /"perMessageDeflate\.zlibDeflateOptions"/],
+    ['perMessageDeflate', 'yes', /"perMessageDeflate" must be a boolean or an object/],
     ['httpCompression', true, 'ok'],
     ['httpCompression', { threshold: 2048 }, 'ok'],
     ['httpCompression', { threshold: 1024, level: 9 }, /"httpCompression\.level"/],
@@ -103,8 +113,9 @@ describe('options', () => {
     ['cookie', { secure: true }, /"cookie\.secure"/],
     ['cookie', { maxAge: 60 }, /"cookie\.maxAge"/],
     ['cookie', { domain: 'a.test' }, /"cookie\.domain"/],
-    ['allowEIO3', true, /"allowEIO3".*Engine\.IO v4/],
+    ['allowEIO3', true, 'ok'],
     ['allowEIO3', false, 'ok'],
+    ['allowEIO3', 'yes', /"allowEIO3" must be a boolean/],
     ['destroyUpgrade', false, /"destroyUpgrade"/],
     ['destroyUpgrade', true, 'ok'],
     ['destroyUpgradeTimeout', 1000, /"destroyUpgradeTimeout"/],
@@ -153,7 +164,7 @@ describe('options', () => {
     const io = server(0, { host: '127.0.0.1' });
     const port = io.address().port;
     await io.close();
-    assert.throws(() => new Server(port, { host: '127.0.0.1', perMessageDeflate: true }), /perMessageDeflate/);
+    assert.throws(() => new Server(port, { host: '127.0.0.1', perMessageDeflate: { level: 9 } }), /perMessageDeflate/);
     const again = server(port, { host: '127.0.0.1' }); // the port was not taken
     assert.equal(again.address().port, port);
   });

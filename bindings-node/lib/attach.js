@@ -9,6 +9,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const http = require('node:http');
+const { perMessageDeflateSettings } = require('./options');
 
 /** socket.io's answer to a bad request (engine.io's `BAD_REQUEST`). */
 const BAD_REQUEST = JSON.stringify({ code: 3, message: 'Bad request' });
@@ -74,6 +75,19 @@ function http1Headers(req) {
 /** Whether the app's server received on `socket` over TLS (an `https.Server`'s TLSSocket). */
 function overTls(socket) {
   return socket.encrypted === true;
+}
+
+/**
+ * `rawHeaders` without Sec-WebSocket-Extensions: on a bridged WebSocket, ws negotiates
+ * permessage-deflate with the client and rtio's core must see plain messages (given the
+ * offer, the core would negotiate compression on its side of the bridge too).
+ */
+function withoutExtensions(raw) {
+  const out = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i].toLowerCase() !== 'sec-websocket-extensions') out.push(raw[i], raw[i + 1]);
+  }
+  return out;
 }
 
 /**
@@ -398,7 +412,7 @@ Attachment.prototype._bridge = function bridge(req, socket, head, refuse) {
   if (!native || address === undefined) return refuse(503, 'Server is not running');
   let id = null;
   try {
-    id = native.openWebSocket(req.method, req.url, req.rawHeaders, address, socket.remotePort, overTls(socket));
+    id = native.openWebSocket(req.method, req.url, withoutExtensions(req.rawHeaders), address, socket.remotePort, overTls(socket));
   } catch (e) {
     this.io._report(e, 'handing a WebSocket over to rtio');
     return refuse(400, 'Bad request');
@@ -428,8 +442,15 @@ Attachment.prototype.wsAnswer = function wsAnswer(id, data, bins) {
   if (!this.wss) {
     const { WebSocketServer } = require('ws');
     // The core applies maxHttpBufferSize and gives the close code (1009); ws's own bound, one
-    // byte above, only keeps Node from buffering more than that before the core sees it.
-    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.io._maxBodyBytes() + 1 });
+    // byte above, only keeps Node from buffering more than that before the core sees it (an
+    // inflated message included). permessage-deflate, when on, is ws's here (message by
+    // message, with the option's threshold; `compress(false)` does not reach this path).
+    const { perMessageDeflateThreshold: threshold } = perMessageDeflateSettings(this.io.opts.perMessageDeflate);
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: threshold === undefined ? false : { threshold },
+      maxPayload: this.io._maxBodyBytes() + 1,
+    });
     // engine.io's hooks on the 101 Node writes here, as engine.io does with ws
     this.wss.on('headers', (lines, req) => {
       const engine = this.io._engine;

@@ -42,12 +42,15 @@ class BroadcastOperator {
     return new BroadcastOperator(this.nsp, this.rooms, addRooms(this.exceptRooms, room), this.flags);
   }
 
-  /** Accepted for compatibility; rtio does not compress messages. */
+  /**
+   * `compress(false)`: the event is never permessage-deflate-compressed (with the
+   * `perMessageDeflate` option on; without it nothing is).
+   */
   compress(compress) {
     return new BroadcastOperator(this.nsp, this.rooms, this.exceptRooms, { ...this.flags, compress });
   }
 
-  /** Accepted for compatibility; the event is sent normally (see docs/node.md). */
+  /** The event is dropped for a socket whose transport cannot take it right now. */
   get volatile() {
     return new BroadcastOperator(this.nsp, this.rooms, this.exceptRooms, { ...this.flags, volatile: true });
   }
@@ -79,7 +82,7 @@ class BroadcastOperator {
     if (!native) return true; // not listening: nobody to reach
     const { args: packed, bins } = pack(args);
     const [nsp, to, except, local] = this._selection();
-    native.broadcast(nsp, to, except, String(ev), packed, bins, local, Boolean(this.flags.volatile));
+    native.broadcast(nsp, to, except, String(ev), packed, bins, local, Boolean(this.flags.volatile), this.flags.compress !== false);
     return true;
   }
 

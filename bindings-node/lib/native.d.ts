@@ -41,10 +41,11 @@ export declare class NativeServer {
   /**
    * Sends an event, encoded once, to the sockets of `nsp` in any of `to` (all when empty)
    * and in none of `except`, on every server of the cluster (with `local`, this one's
-   * only; `volatile`: not to a socket whose transport is busy). Returns how many sockets
-   * of this server it was queued for.
+   * only; `volatile`: not to a socket whose transport is busy; `compress` false: never
+   * permessage-deflate-compressed). Returns how many sockets of this server it was queued
+   * for.
    */
-  broadcast(nsp: string, to: Array<string>, except: Array<string>, event: string, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer> | undefined | null, local?: boolean | undefined | null, volatile?: boolean | undefined | null): number
+  broadcast(nsp: string, to: Array<string>, except: Array<string>, event: string, args: string | Array<string | number | boolean | null>, bins?: Array<Buffer> | undefined | null, local?: boolean | undefined | null, volatile?: boolean | undefined | null, compress?: boolean | undefined | null): number
   /**
    * Like `broadcast`, asking each socket reached for an ack: the answers arrive as one
    * `KIND_BROADCAST_ACK` event with the returned token, once every socket answered or at
@@ -472,6 +473,18 @@ export interface ServerOptions {
   httpCompressionThreshold?: number
   /** No compression of polling responses. */
   httpCompressionOff?: boolean
+  /**
+   * The packet encoding: "default" (socket.io-parser's) or "msgpack"
+   * (socket.io-msgpack-parser's).
+   */
+  parser?: string
+  /**
+   * WebSocket permessage-deflate: compress messages of at least this many bytes (absent:
+   * off).
+   */
+  perMessageDeflateThreshold?: number
+  /** Accept Engine.IO v3 clients (socket.io-client 2.x) too (default false). */
+  allowEio3?: boolean
 }
 
 /**

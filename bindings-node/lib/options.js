@@ -18,7 +18,9 @@ const TAKEN = {
   serveClient: any,
   connectTimeout: number,
   adapter: (v) => adapterSettings(v, isDefaultAdapter), // rtio's Redis adapters, or the default
-  parser: (v, name) => defaultOrRefused(v, name, isDefaultParser, 'rtio speaks socket.io\'s default packet format only (no msgpack or custom parser); remove the option here and on the clients'),
+  parser: (v) => {
+    parserSetting(v);
+  },
   connectionStateRecovery: (v) => {
     recoverySettings(v);
   },
@@ -42,7 +44,9 @@ const TAKEN = {
   allowUpgrades: (v, name) => {
     if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`rtio: option "${name}" must be a boolean`);
   },
-  perMessageDeflate: (v, name) => falsyOrRefused(v, name, 'rtio does not compress WebSocket messages (permessage-deflate); remove the option or set it to false'),
+  perMessageDeflate: (v) => {
+    perMessageDeflateSettings(v);
+  },
   httpCompression: (v) => {
     compressionSettings(v);
   },
@@ -56,7 +60,9 @@ const TAKEN = {
     cookieSettings(v);
   },
   cors: () => {}, // checked by corsPolicy
-  allowEIO3: (v, name) => falsyOrRefused(v, name, 'rtio speaks Engine.IO v4 only: use socket.io-client 3 or later (not 2.x)'),
+  allowEIO3: (v, name) => {
+    if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`rtio: option "${name}" must be a boolean`);
+  },
   destroyUpgrade: (v, name) => {
     if (v === false) refuse(name, 'rtio owns its port: it answers upgrade requests for other paths itself (404); remove the option');
   },
@@ -93,8 +99,76 @@ function falsyOrRefused(v, name, why) {
   if (v) refuse(name, why);
 }
 
-function defaultOrRefused(v, name, isDefault, why) {
-  if (v !== undefined && v !== null && !isDefault(v)) refuse(name, why);
+/**
+ * rtio's own export for `parser`: socket.io-msgpack-parser's wire format, encoded and decoded
+ * by rtio's core (`new Server({ parser: msgpackParser })`, the same as passing
+ * `require('socket.io-msgpack-parser')`).
+ */
+const msgpackParser = Object.freeze({ name: 'msgpack', protocol: 5 });
+
+/** The package name of the installed module whose exports are `v` (from require's cache). */
+function packageOf(v) {
+  for (const mod of Object.values(require.cache)) {
+    if (mod && mod.exports === v) {
+      const parts = mod.filename.split(path.sep);
+      const at = parts.lastIndexOf('node_modules');
+      if (at >= 0 && at + 1 < parts.length) {
+        const scoped = parts[at + 1].startsWith('@');
+        return scoped ? `${parts[at + 1]}/${parts[at + 2]}` : parts[at + 1];
+      }
+    }
+  }
+  return undefined;
+}
+
+/** socket.io-msgpack-parser's module (as the app or any package of it loaded it). */
+function isMsgpackParser(v) {
+  if (v === msgpackParser || v === 'msgpack') return true;
+  if (!v || typeof v !== 'object' || v.protocol !== 5 || typeof v.Encoder !== 'function' || typeof v.Decoder !== 'function') return false;
+  return packageOf(v) === 'socket.io-msgpack-parser' || appModules('socket.io-msgpack-parser').some((mod) => v === mod);
+}
+
+/**
+ * socket.io's `parser` option -> the core's packet encoding, `'default'` or `'msgpack'`:
+ * socket.io-parser (the default) or socket.io-msgpack-parser (its module, or rtio's
+ * `msgpackParser` export, or `'msgpack'`). Any other parser is refused: rtio's core encodes
+ * and decodes packets itself, so a parser's JS code would never run.
+ */
+function parserSetting(v) {
+  if (v === undefined || v === null || v === 'default' || isDefaultParser(v)) return 'default';
+  if (isMsgpackParser(v)) return 'msgpack';
+  return refuse('parser', 'rtio\'s core encodes packets itself and knows two formats: socket.io-parser\'s (the default) and socket.io-msgpack-parser\'s (`parser: require(\'socket.io-msgpack-parser\')`, or `require(\'rtio\').msgpackParser`); a custom parser is not supported');
+}
+
+/** What ws (and so engine.io) takes in `perMessageDeflate` besides `threshold`: zlib's tuning. */
+const WS_DEFLATE_KEYS = ['serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'clientMaxWindowBits', 'zlibDeflateOptions', 'zlibInflateOptions', 'concurrencyLimit'];
+
+/**
+ * engine.io's `perMessageDeflate` (default false: off) as the core's settings:
+ * `{perMessageDeflateThreshold}` when on. `true` is ws's default threshold, 1024 bytes; an
+ * object `{threshold}` sets it. ws's zlib tuning keys are refused (rtio's core negotiates
+ * RFC 7692 itself, always with server_no_context_takeover, so that a broadcast is compressed
+ * once for every socket).
+ */
+function perMessageDeflateSettings(v) {
+  if (v === undefined || v === null || v === false) return {};
+  if (v === true) return { perMessageDeflateThreshold: 1024 };
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw new TypeError('rtio: option "perMessageDeflate" must be a boolean or an object {threshold}');
+  }
+  for (const key of Object.keys(v)) {
+    if (key !== 'threshold' && v[key] !== undefined) {
+      const why = WS_DEFLATE_KEYS.includes(key)
+        ? 'rtio\'s core negotiates permessage-deflate itself (server_no_context_takeover, so that a broadcast is compressed once) and takes perMessageDeflate.threshold only; remove it'
+        : 'perMessageDeflate takes {threshold} only; remove it';
+      refuse(`perMessageDeflate.${key}`, why);
+    }
+  }
+  const threshold = v.threshold ?? 1024;
+  if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 0) {
+    throw new TypeError(`rtio: option "perMessageDeflate.threshold" must be a number of bytes, got ${threshold}`);
+  }
+  return { perMessageDeflateThreshold: threshold };
 }
 
 /** The attributes of engine.io's cookie (the `cookie` package's options) that rtio sets. */
@@ -238,6 +312,7 @@ function isDefaultAdapter(v) {
 
 /** socket.io's default parser: the socket.io-parser module. */
 function isDefaultParser(v) {
+  if (v && typeof v === 'object' && packageOf(v) === 'socket.io-parser') return true;
   return appModules('socket.io-parser').some((mod) => v === mod || (v && v.Encoder === mod.Encoder && v.Decoder === mod.Decoder));
 }
 
@@ -391,4 +466,16 @@ function corsPolicy(cors) {
   };
 }
 
-module.exports = { checkOptions, compressionSettings, cookieSettings, corsPolicy, isDefaultAdapter, recoverySettings, tlsFiles, DOCS };
+module.exports = {
+  checkOptions,
+  compressionSettings,
+  cookieSettings,
+  corsPolicy,
+  isDefaultAdapter,
+  msgpackParser,
+  parserSetting,
+  perMessageDeflateSettings,
+  recoverySettings,
+  tlsFiles,
+  DOCS,
+};

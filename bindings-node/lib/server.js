@@ -10,7 +10,18 @@ const { ParentNamespace, matcherOf } = require('./parent-namespace');
 const { Socket, buildHandshake } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
 const { NO_TIMEOUT_MS, timeoutError, parseAuth } = require('./common');
-const { checkOptions, compressionSettings, cookieSettings, corsPolicy, isDefaultAdapter, recoverySettings, tlsFiles, DOCS } = require('./options');
+const {
+  checkOptions,
+  compressionSettings,
+  cookieSettings,
+  corsPolicy,
+  isDefaultAdapter,
+  parserSetting,
+  perMessageDeflateSettings,
+  recoverySettings,
+  tlsFiles,
+  DOCS,
+} = require('./options');
 const { adapterSettings, RemoteSocket } = require('./cluster');
 const { incomingMessage } = require('./request');
 const { Attachment } = require('./attach');
@@ -322,6 +333,10 @@ class Server {
         cookie: cookieSettings(o.cookie),
         ...recoverySettings(o.connectionStateRecovery),
         ...compressionSettings(o.httpCompression),
+        parser: parserSetting(o.parser),
+        // (attached to an https.Server, Node frames the WebSockets: see lib/attach.js)
+        ...perMessageDeflateSettings(o.perMessageDeflate),
+        allowEio3: o.allowEIO3 === true,
         allowUpgrades: o.allowUpgrades !== false,
         ...(listen ? tlsFiles(o.tls) : undefined),
       },

@@ -340,9 +340,9 @@ class Socket extends EventEmitter {
     if (ack === undefined) {
       if (this.connected && server._native) {
         const { args: packed, bins } = pack(args);
-        if (flags.volatile) {
+        if (flags.volatile || flags.compress === false) {
           // (a socket's id is the room that holds it alone)
-          server._native.broadcast(this.nsp.name, [this.id], [], name, packed, bins, false, true);
+          server._native.broadcast(this.nsp.name, [this.id], [], name, packed, bins, false, Boolean(flags.volatile), flags.compress !== false);
         } else {
           server._native.emit(this.id, name, packed, bins);
         }
@@ -396,7 +396,10 @@ class Socket extends EventEmitter {
     return this;
   }
 
-  /** Accepted for compatibility; rtio does not compress messages. */
+  /**
+   * `compress(false)`: the next emit is never permessage-deflate-compressed (with the
+   * `perMessageDeflate` option on; without it nothing is).
+   */
   compress(compress) {
     this._flags().compress = compress;
     return this;

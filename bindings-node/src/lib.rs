@@ -159,6 +159,14 @@ pub struct ServerOptions {
     pub http_compression_threshold: Option<f64>,
     /// No compression of polling responses.
     pub http_compression_off: Option<bool>,
+    /// The packet encoding: "default" (socket.io-parser's) or "msgpack"
+    /// (socket.io-msgpack-parser's).
+    pub parser: Option<String>,
+    /// WebSocket permessage-deflate: compress messages of at least this many bytes (absent:
+    /// off).
+    pub per_message_deflate_threshold: Option<f64>,
+    /// Accept Engine.IO v3 clients (socket.io-client 2.x) too (default false).
+    pub allow_eio3: Option<bool>,
 }
 
 /// Socket and room counts of a namespace.
@@ -370,6 +378,20 @@ fn to_config(o: ServerOptions) -> napi::Result<Config> {
     } else if let Some(n) = count("httpCompressionThreshold", o.http_compression_threshold)? {
         c.http_compression = Some(n);
     }
+    c.parser = match o.parser.as_deref() {
+        None | Some("default") => rtio::Parser::Default,
+        Some("msgpack") => rtio::Parser::Msgpack,
+        Some(other) => {
+            return Err(invalid(format!(
+                "unknown parser {other:?} (\"default\" or \"msgpack\")"
+            )))
+        }
+    };
+    c.per_message_deflate = count(
+        "perMessageDeflateThreshold",
+        o.per_message_deflate_threshold,
+    )?;
+    c.allow_eio3 = o.allow_eio3.unwrap_or(false);
     if let Some(ms) = o.recovery_max_disconnection {
         if !(ms.is_finite() && ms > 0.0) {
             return Err(invalid(
@@ -651,8 +673,9 @@ impl NativeServer {
 
     /// Sends an event, encoded once, to the sockets of `nsp` in any of `to` (all when empty)
     /// and in none of `except`, on every server of the cluster (with `local`, this one's
-    /// only; `volatile`: not to a socket whose transport is busy). Returns how many sockets
-    /// of this server it was queued for.
+    /// only; `volatile`: not to a socket whose transport is busy; `compress` false: never
+    /// permessage-deflate-compressed). Returns how many sockets of this server it was queued
+    /// for.
     #[napi]
     // one positional argument per JS argument: the call made for every broadcast
     #[allow(clippy::too_many_arguments)]
@@ -666,6 +689,7 @@ impl NativeServer {
         bins: Option<Vec<Buffer>>,
         local: Option<bool>,
         volatile: Option<bool>,
+        compress: Option<bool>,
     ) -> napi::Result<u32> {
         let p = payload(args, bins)?;
         let mut b = self.io.broadcast(&nsp);
@@ -680,6 +704,9 @@ impl NativeServer {
         }
         if volatile.unwrap_or(false) {
             b = b.volatile();
+        }
+        if compress == Some(false) {
+            b = b.compress(false);
         }
         match b.emit(&event, &p) {
             Ok(n) => Ok(n as u32),

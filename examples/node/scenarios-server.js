@@ -18,6 +18,7 @@
 //                            [--max-payload BYTES] [--connect-timeout MS] [--no-visits]
 //                            [--redis URL [--redis-key PREFIX] [--redis-sharded]]
 //                            [--attach] [--tls-cert FILE --tls-key FILE] [--cookie NAME]
+//                            [--recovery MS] [--parser msgpack] [--per-message-deflate] [--eio3]
 //
 // With --redis, the server joins a Socket.IO cluster through Redis, wire-compatible with
 // @socket.io/redis-adapter 8.x: `createRedisAdapter` (classic Pub/Sub, `key` PREFIX) or, with
@@ -31,6 +32,12 @@
 // an `https.createServer({ cert, key })` of the app's, with rtio attached to it
 // (`new Server(httpsServer)`). With --cookie NAME, engine.io's session cookie (socket.io's
 // `cookie` option) named NAME, with engine.io's attributes `Path=/; HttpOnly; SameSite=Lax`.
+//
+// The protocol options, as a socket.io app sets them: --parser msgpack is
+// `parser: require('socket.io-msgpack-parser')` (every client must use that parser too),
+// --per-message-deflate is `perMessageDeflate: { threshold: 0 }` (every WebSocket message
+// compressed for clients that negotiate it), --eio3 is `allowEIO3: true` (socket.io-client 2.x
+// beside 3.x and 4.x).
 //
 // Prints `READY <port>` on stdout once listening; logs go to stderr.
 'use strict';
@@ -61,6 +68,9 @@ const { values: flags } = parseArgs({
     'tls-key': { type: 'string' },
     cookie: { type: 'string' },
     recovery: { type: 'string' },
+    parser: { type: 'string' },
+    'per-message-deflate': { type: 'boolean', default: false },
+    eio3: { type: 'boolean', default: false },
   },
 });
 
@@ -81,6 +91,10 @@ if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) {
   process.exit(2);
 }
 const tls = flags['tls-cert'] !== undefined;
+if (flags.parser !== undefined && flags.parser !== 'msgpack') {
+  console.error(`--parser: only msgpack is known, got "${flags.parser}"`);
+  process.exit(2);
+}
 // over TLS, rtio is attached to the app's https.Server (socket.io has no TLS option of its own)
 const attached = flags.attach || tls;
 
@@ -116,6 +130,12 @@ const io = new Server({
   ...(flags.recovery !== undefined && {
     connectionStateRecovery: { maxDisconnectionDuration: number('recovery'), skipMiddlewares: true },
   }),
+  // socket.io-msgpack-parser's packets instead of socket.io-parser's
+  ...(flags.parser === 'msgpack' && { parser: require('socket.io-msgpack-parser') }),
+  // WebSocket permessage-deflate for every message (socket.io's default threshold is 1024)
+  ...(flags['per-message-deflate'] && { perMessageDeflate: { threshold: 0 } }),
+  // Engine.IO v3 clients (socket.io-client 2.x) too
+  ...(flags.eio3 && { allowEIO3: true }),
   // handshakes that ask for it (`?deny=1`) are refused (HTTP 403), so that the suites can
   // check what a refused client sees
   allowRequest: (req, callback) => {

@@ -8,6 +8,7 @@ import rtio, {
   RemoteSocket,
   createRedisAdapter,
   createShardedRedisAdapter,
+  msgpackParser,
   type DisconnectReason,
   type ExtendedError,
 } from 'rtio';
@@ -193,8 +194,14 @@ gated.on('connection', (socket) => {
   const query: Record<string, string> = socket.request._query;
   void name, user, query;
 });
-// @ts-expect-error: rtio does not compress WebSocket messages
-new Server({ perMessageDeflate: { threshold: 0 } });
+new Server({ perMessageDeflate: { threshold: 0 }, allowEIO3: true, parser: msgpackParser });
+new Server({ perMessageDeflate: true, parser: 'msgpack' });
+// @ts-expect-error: perMessageDeflate takes a boolean or { threshold }
+new Server({ perMessageDeflate: 1024 });
+// @ts-expect-error: the threshold is a number of bytes
+new Server({ perMessageDeflate: { threshold: '1k' } });
+io.compress(false).emit('x', 'uncompressed');
+io.to('room').compress(false).emit('x');
 new Server({ cookie: true });
 new Server({ tls: { certFile: 'cert.pem', keyFile: 'key.pem' } }).reloadTls();
 // @ts-expect-error: rtio's tls takes file paths, not Node's TLS options
