@@ -53,6 +53,15 @@ describe('option mapping', () => {
     assert.equal(parserSetting('msgpack'), 'msgpack');
   });
 
+  it('parser: socket.io-msgpack-parser imported as an ES module (default or namespace) is the msgpack format', { skip: noMsgpack }, async () => {
+    const url = require('node:url').pathToFileURL(path.join(interopModules, 'socket.io-msgpack-parser', 'index.js')).href;
+    const ns = await import(url);
+    assert.equal(parserSetting(ns), 'msgpack');
+    assert.equal(parserSetting(ns.default), 'msgpack');
+    // its Encoder with another Decoder is a custom parser
+    assert.throws(() => parserSetting({ Encoder: ns.Encoder, Decoder: class {} }), /"parser"/);
+  });
+
   it('parser: nothing, and socket.io-parser, are the default format', { skip: !fs.existsSync(path.join(interopModules, 'socket.io-parser')) }, () => {
     assert.equal(parserSetting(undefined), 'default');
     assert.equal(parserSetting(require(path.join(interopModules, 'socket.io-parser'))), 'default');
@@ -342,6 +351,41 @@ describe('perMessageDeflate attached to an https.Server', () => {
       assert.ok(compressed(bytes), `the 50 KB answer took ${bytes} bytes`);
     } finally {
       c.close();
+    }
+  });
+
+  it('with socket.io-msgpack-parser too: binary messages through Node\'s framing, compressed', { skip: noMsgpack }, async (t) => {
+    let tls;
+    try {
+      tls = selfSigned();
+    } catch (err) {
+      return t.skip(`openssl is missing: ${err.message}`);
+    }
+    const httpsServer = https.createServer(tls, (req, res) => res.end('app'));
+    const io = new Server(httpsServer, { perMessageDeflate: { threshold: 0 }, parser: msgpackParser });
+    servers.push(io);
+    io.on('connection', (socket) => socket.on('echo', (...args) => socket.emit('echo', ...args)));
+    const port = await listening(httpsServer);
+    for (const transports of [['polling'], ['websocket']]) {
+      const c = await connected(
+        require('socket.io-client').io(`https://127.0.0.1:${port}`, {
+          forceNew: true, reconnection: false, transports, ca: tls.cert, parser: msgpackParser,
+        }),
+      );
+      try {
+        const got = next(c, 'echo');
+        c.emit('echo', BIG, Buffer.from([1, 2, 3]));
+        const [text, bin] = await got;
+        assert.equal(text, BIG);
+        assert.ok(Buffer.isBuffer(bin), `over ${transports}: a Buffer`);
+        assert.deepEqual([...bin], [1, 2, 3]);
+        if (transports[0] === 'websocket') {
+          const [bytes] = await bytesFor(c, 'echo', () => c.emit('echo', BIG));
+          assert.ok(compressed(bytes), `the 50 KB answer took ${bytes} bytes`);
+        }
+      } finally {
+        c.close();
+      }
     }
   });
 });

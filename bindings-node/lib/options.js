@@ -106,16 +106,20 @@ function falsyOrRefused(v, name, why) {
  */
 const msgpackParser = Object.freeze({ name: 'msgpack', protocol: 5 });
 
-/** The package name of the installed module whose exports are `v` (from require's cache). */
+/**
+ * The package name of the installed parser module `v` is (from require's cache): its
+ * exports, or an object with the same Encoder and Decoder (an ES module namespace,
+ * `import * as parser from '...'`).
+ */
 function packageOf(v) {
   for (const mod of Object.values(require.cache)) {
-    if (mod && mod.exports === v) {
-      const parts = mod.filename.split(path.sep);
-      const at = parts.lastIndexOf('node_modules');
-      if (at >= 0 && at + 1 < parts.length) {
-        const scoped = parts[at + 1].startsWith('@');
-        return scoped ? `${parts[at + 1]}/${parts[at + 2]}` : parts[at + 1];
-      }
+    const e = mod && mod.exports;
+    if (!e || (e !== v && (typeof e.Encoder !== 'function' || e.Encoder !== v.Encoder || e.Decoder !== v.Decoder))) continue;
+    const parts = mod.filename.split(path.sep);
+    const at = parts.lastIndexOf('node_modules');
+    if (at >= 0 && at + 1 < parts.length) {
+      const scoped = parts[at + 1].startsWith('@');
+      return scoped ? `${parts[at + 1]}/${parts[at + 2]}` : parts[at + 1];
     }
   }
   return undefined;
@@ -124,7 +128,7 @@ function packageOf(v) {
 /** socket.io-msgpack-parser's module (as the app or any package of it loaded it). */
 function isMsgpackParser(v) {
   if (v === msgpackParser || v === 'msgpack') return true;
-  if (!v || typeof v !== 'object' || v.protocol !== 5 || typeof v.Encoder !== 'function' || typeof v.Decoder !== 'function') return false;
+  if (!v || typeof v !== 'object' || typeof v.Encoder !== 'function' || typeof v.Decoder !== 'function') return false;
   return packageOf(v) === 'socket.io-msgpack-parser' || appModules('socket.io-msgpack-parser').some((mod) => v === mod);
 }
 

@@ -625,6 +625,25 @@ pub struct Options {
     /// Connection state recovery's window in ms and whether a recovered socket skips the
     /// connect handler's decision (`connection_state_recovery=`); `None`: off.
     recovery: Option<(u64, bool)>,
+    /// The Socket.IO packet encoding (`serializer=`): `"default"` or `"msgpack"`.
+    parser: String,
+    /// WebSocket permessage-deflate for messages of at least this many bytes
+    /// (`websocket_compression=`, `websocket_compression_threshold=`); `None`: off.
+    per_message_deflate: Option<usize>,
+    /// Accept Engine.IO v3 clients too (`allow_eio3=`).
+    allow_eio3: bool,
+}
+
+/// The core's parser for the name the Python side passes (`serializer=`'s): `ValueError`
+/// for another name.
+fn parser(name: &str) -> PyResult<rtio::Parser> {
+    match name {
+        "default" => Ok(rtio::Parser::Default),
+        "msgpack" => Ok(rtio::Parser::Msgpack),
+        other => Err(PyValueError::new_err(format!(
+            "serializer must be 'default' or 'msgpack', not {other:?}"
+        ))),
+    }
 }
 
 /// The session cookie's attributes, as the Python side passes them (a dict).
@@ -789,6 +808,10 @@ impl NativeServer {
         }
         config.allow_upgrades = options.allow_upgrades;
         config.http_compression = options.http_compression;
+        config = config
+            .parser(parser(&options.parser)?)
+            .per_message_deflate(options.per_message_deflate)
+            .allow_eio3(options.allow_eio3);
         if let Some((ms, skip_middlewares)) = options.recovery {
             config = config.recovery(rtio::Recovery {
                 max_disconnection: std::time::Duration::from_millis(ms),
@@ -1383,6 +1406,15 @@ mod tests {
             path: path.map(Into::into),
             http_only: true,
             same_site: same_site.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn maps_the_serializer_to_the_parser() {
+        assert_eq!(parser("default").unwrap(), rtio::Parser::Default);
+        assert_eq!(parser("msgpack").unwrap(), rtio::Parser::Msgpack);
+        for bad in ["pickle", "cbor", "", "MSGPACK"] {
+            assert!(parser(bad).is_err(), "{bad:?} accepted");
         }
     }
 

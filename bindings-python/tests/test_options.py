@@ -14,7 +14,7 @@ SERVERS = [rtio.Server, rtio.AsyncServer]
 @pytest.mark.parametrize("cls", SERVERS, ids=["Server", "AsyncServer"])
 @pytest.mark.parametrize("options,named", [
     ({"client_manager": object()}, "client_manager"),
-    ({"serializer": "msgpack"}, "serializer"),
+    ({"serializer": "cbor"}, "serializer"),
     ({"serializer": "pickle"}, "serializer"),
     ({"json": stdlib_json}, "json"),
     ({"engineio_logger": True}, "engineio_logger"),

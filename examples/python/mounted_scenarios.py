@@ -122,6 +122,9 @@ def run_uvicorn(args, sock):
 
     server = Server(uvicorn.Config(app, lifespan="on", log_level="warning",
                                    timeout_graceful_shutdown=2,
+                                   # uvicorn frames the WebSockets: permessage-deflate is
+                                   # its option (on by default in uvicorn, off in socket.io)
+                                   ws_per_message_deflate=args.per_message_deflate,
                                    # --tls-cert/--tls-key: uvicorn serves HTTPS and WSS
                                    ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key))
     ready(sock.getsockname()[1])

@@ -8,6 +8,7 @@ python-socketio user writes a server, on rtio. Run it through
                         [--client-bundle FILE] [--asyncio] [--mount SERVER]
                         [--redis URL [--redis-key PREFIX] [--redis-sharded]]
                         [--tls-cert FILE --tls-key FILE] [--cookie NAME] [--recovery MS]
+                        [--parser msgpack] [--per-message-deflate] [--eio3]
 
 Prints ``READY <port>`` once accepting; stops cleanly on SIGTERM or Ctrl-C. With
 ``--asyncio`` the same scenarios run on ``rtio.AsyncServer`` (async_scenarios.py); with
@@ -22,6 +23,12 @@ With ``--tls-cert`` and ``--tls-key`` (PEM files) rtio's own listener serves HTT
 only (``sio.start(..., ssl_certfile=, ssl_keyfile=)``); mounted, the app's server does
 (uvicorn's ``ssl_certfile``, aiohttp's ``ssl_context``; not with gunicorn). With ``--cookie NAME``, python-engineio's
 ``cookie`` option: the session cookie NAME with ``Path=/; HttpOnly; SameSite=Lax``.
+
+``--parser msgpack`` is python-socketio's ``serializer='msgpack'`` (every client then
+uses socket.io-msgpack-parser's format); ``--per-message-deflate`` is rtio's
+``websocket_compression=True`` with threshold 0 (every WebSocket message compressed for
+clients that negotiate it; mounted in uvicorn, whose WebSocket is its own, uvicorn's
+``ws_per_message_deflate`` instead); ``--eio3`` is rtio's ``allow_eio3=True`` (socket.io-client 2.x).
 """
 
 import argparse
@@ -61,6 +68,12 @@ def parse_args(argv=None):
     p.add_argument("--cookie", metavar="NAME", help="engine.io's session cookie")
     p.add_argument("--recovery", type=int, metavar="MS",
                    help="connection state recovery with this window")
+    p.add_argument("--parser", choices=["msgpack"],
+                   help="the socket.io-msgpack-parser packet format (serializer='msgpack')")
+    p.add_argument("--per-message-deflate", action="store_true",
+                   help="WebSocket permessage-deflate, every message (threshold 0)")
+    p.add_argument("--eio3", action="store_true",
+                   help="accept Engine.IO v3 clients (socket.io-client 2.x) too")
     args = p.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
         p.error("--tls-cert and --tls-key go together")
@@ -98,6 +111,15 @@ def server_options(args):
         # socket.io's connection state recovery, the connect decision skipped on recovery
         connection_state_recovery=None if args.recovery is None else {
             "max_disconnection_duration": args.recovery / 1000, "skip_middlewares": True},
+        # python-socketio's serializer: socket.io-msgpack-parser's format with 'msgpack'
+        serializer=args.parser or "default",
+        # rtio's own: WebSocket permessage-deflate (socket.io's perMessageDeflate), and
+        # Engine.IO v3 clients beside v4 ones (socket.io's allowEIO3)
+        # (under uvicorn, the ASGI server frames WebSocket: its own option does it, see
+        # mounted_scenarios.py)
+        websocket_compression=args.per_message_deflate and args.mount != "uvicorn",
+        websocket_compression_threshold=0,
+        allow_eio3=args.eio3,
     )
 
 

@@ -246,6 +246,37 @@ def _compression(http_compression: Any, threshold: Any) -> Optional[int]:
     return threshold if http_compression else None
 
 
+def _parser(serializer: Any) -> str:
+    """python-socketio's ``serializer`` as the core's parser: ``'default'`` (JSON text,
+    binary values as attachments) or ``'msgpack'`` (``socket.io-msgpack-parser``'s format).
+    python-socketio's own packet classes for them (``socketio.packet.Packet``,
+    ``socketio.msgpack_packet.MsgPackPacket``) are taken as their names; anything else
+    (``'pickle'``, ``'cbor'``, another class) is refused."""
+    if isinstance(serializer, type):
+        known = {("socketio.packet", "Packet"): "default",
+                 ("socketio.msgpack_packet", "MsgPackPacket"): "msgpack"}
+        name = known.get((serializer.__module__, serializer.__qualname__))
+        if name is not None:
+            return name
+    elif serializer in ("default", "msgpack"):
+        return serializer
+    _refuse(f"serializer={serializer!r}", "rtio encodes packets in its engine, with "
+            "Socket.IO's default parser (serializer='default') or socket.io-msgpack-parser's "
+            "(serializer='msgpack'); a custom Packet class or another format cannot run there")
+
+
+def _websocket_compression(enabled: Any, threshold: Any) -> Optional[int]:
+    """rtio's ``websocket_compression`` (default off, as socket.io's ``perMessageDeflate``)
+    and ``websocket_compression_threshold`` (default 1024 bytes, socket.io's) as the core's
+    permessage-deflate threshold; ``None``: off."""
+    if not isinstance(enabled, bool):
+        raise TypeError("websocket_compression must be True or False")
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise ValueError("websocket_compression_threshold must be a number of bytes (an "
+                         "int >= 0)")
+    return threshold if enabled else None
+
+
 def _recovery(value: Any) -> Optional[Tuple[int, bool]]:
     """``connection_state_recovery={'max_disconnection_duration': seconds,
     'skip_middlewares': True}`` (socket.io's ``connectionStateRecovery``) as the core's window
@@ -518,6 +549,9 @@ class BaseServer:
         cookie: Any = None,
         monitor_clients: Optional[bool] = None,
         connection_state_recovery: Optional[Dict[str, Any]] = None,
+        websocket_compression: bool = False,
+        websocket_compression_threshold: int = 1024,
+        allow_eio3: bool = False,
         **kwargs: Any,
     ) -> None:
         # Every option either works or is refused here, naming what to do instead: nothing
@@ -525,9 +559,7 @@ class BaseServer:
         for key in kwargs:
             raise TypeError(f"{type(self).__name__}() got an unexpected option {key!r}")
         self._check_manager(client_manager)
-        if serializer != "default":
-            _refuse(f"serializer={serializer!r}", "rtio speaks Socket.IO's default JSON "
-                    "serializer only; leave serializer unset")
+        parser = _parser(serializer)
         if json is not None:
             _refuse("json", "rtio encodes and decodes JSON natively; convert values "
                     "json.dumps cannot take (dates...) before emitting, and leave json unset")
@@ -537,6 +569,10 @@ class BaseServer:
                     "logger= logs rtio's own messages")
         compression = _compression(http_compression, compression_threshold)
         recovery = _recovery(connection_state_recovery)
+        per_message_deflate = _websocket_compression(websocket_compression,
+                                                     websocket_compression_threshold)
+        if not isinstance(allow_eio3, bool):
+            raise TypeError("allow_eio3 must be True or False")
         cookie_options = _cookie_options(cookie)
         if monitor_clients not in (None, True):
             _refuse("monitor_clients=False", "rtio always closes clients that stop "
@@ -614,6 +650,9 @@ class BaseServer:
             "allow_upgrades": bool(allow_upgrades),
             "http_compression": compression,
             "recovery": recovery,
+            "parser": parser,
+            "per_message_deflate": per_message_deflate,
+            "allow_eio3": allow_eio3,
         }
         #: Seconds an ``emit(..., callback=)`` waits for its ack; ``None``: for as long as
         #: the client stays connected (python-socketio's behaviour).

@@ -66,9 +66,16 @@ class Options(TypedDict):
     namespaces: List[Tuple[str, bool]]
     dynamic_namespaces: bool
     poll_mode: bool
+    listen: bool  # False when mounted in the app's own server: no listener of rtio's own
     redis: Optional[RedisOptions]  # join a cluster through Redis
     cookie: Optional[CookieOptions]  # engine.io's session cookie on the polling handshake
     tls: Optional[Tuple[str, str]]  # (certificate chain, private key) PEM files: HTTPS/WSS
+    allow_upgrades: bool  # offer polling clients the upgrade to WebSocket
+    http_compression: Optional[int]  # gzip/deflate polling responses from this size; None: off
+    recovery: Optional[Tuple[int, bool]]  # (window ms, skip middlewares); None: off
+    parser: str  # "default" or "msgpack" (socket.io-msgpack-parser's format), else ValueError
+    per_message_deflate: Optional[int]  # WebSocket permessage-deflate from this size; None: off
+    allow_eio3: bool  # accept Engine.IO v3 clients (socket.io-client 2.x) too
 
 class CookieOptions(TypedDict):
     name: str  # a cookie name (RFC 6265 token), else ValueError

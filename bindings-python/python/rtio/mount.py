@@ -462,7 +462,9 @@ class ASGIApp:
     lifespan shutdown; ``on_startup`` / ``on_shutdown`` (sync or async callables) run then.
     After a shutdown the Socket.IO path answers 503 until the next lifespan startup.
     WebSockets are framed by the ASGI server and their messages exchanged with rtio's core
-    (the Engine.IO and Socket.IO work stays in the core).
+    (the Engine.IO and Socket.IO work stays in the core): their permessage-deflate is the
+    ASGI server's setting, and a server made with ``websocket_compression=True`` is refused
+    here (``ValueError``).
     """
 
     def __init__(self, socketio_server: Any, other_asgi_app: Any = None,
@@ -476,6 +478,11 @@ class ASGIApp:
         self.engineio_path = socketio_path.strip("/")
         self.on_startup = on_startup
         self.on_shutdown = on_shutdown
+        if socketio_server._options.get("per_message_deflate") is not None:
+            raise ValueError("websocket_compression is for rtio's own listener and the "
+                             "connections it takes over (gunicorn, aiohttp); under ASGI the "
+                             "server frames WebSocket and its own setting decides (uvicorn: "
+                             "--ws-per-message-deflate). Leave websocket_compression unset")
         self._prefix = _prefix(socketio_path)
         socketio_server._mount(self._prefix, start=False)
 
@@ -625,7 +632,11 @@ async def _aiohttp_websocket(server: Any, request: Any, native: Any, url: str,
             return refusal(*answer[1:])
         # One byte past the limit reaches the core, which closes with 1009 as on its own
         # listener; aiohttp's own limit (1009 too) stops anything larger before it buffers.
-        ws = web.WebSocketResponse(max_msg_size=_body_limit(server))
+        # permessage-deflate as websocket_compression says (aiohttp compresses every
+        # message: the threshold is not aiohttp's).
+        ws = web.WebSocketResponse(
+            max_msg_size=_body_limit(server),
+            compress=server._options.get("per_message_deflate") is not None)
         await ws.prepare(request)
 
         async def to_client() -> None:

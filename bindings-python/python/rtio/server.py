@@ -146,10 +146,15 @@ class Server(BaseServer):
     server's own origin only; ``'*'``: any; an origin or a list of them; a callable
     ``f(origin[, environ]) -> bool``; ``[]``: no CORS handling), ``cors_credentials``,
     ``ping_interval`` and ``ping_timeout`` (seconds), ``max_http_buffer_size`` (bytes),
-    ``transports``, ``always_connect``, ``namespaces``, ``logger``, ``async_handlers``.
-    Options rtio cannot honour (``client_manager``, ``json``, ``cookie``,
-    ``http_compression``...) raise at construction, saying what to do instead.
-    rtio's own: ``host`` and ``port`` (defaults for :meth:`run` / :meth:`start`), ``path``
+    ``transports``, ``always_connect``, ``namespaces``, ``logger``, ``async_handlers``,
+    ``serializer`` (``'default'`` or ``'msgpack'``: socket.io-msgpack-parser's format; handlers
+    get the same Python values either way), ``http_compression``, ``cookie``...
+    Values rtio cannot honour (``serializer='pickle'``, a ``json`` module, python-socketio's
+    own client managers...) raise at construction, saying what to do instead.
+    rtio's own: ``websocket_compression`` (WebSocket permessage-deflate, socket.io's
+    ``perMessageDeflate``; default off) with ``websocket_compression_threshold`` (bytes,
+    default 1024), ``allow_eio3`` (serve Engine.IO v3 clients, socket.io-client 2.x, too;
+    default off), ``host`` and ``port`` (defaults for :meth:`run` / :meth:`start`), ``path``
     (default ``'/socket.io/'``), ``static_files`` (a directory served at ``/``),
     ``client_bundle`` (a ``socket.io.js`` file served at ``<path>socket.io.js``),
     ``connect_timeout`` (seconds a connection has to join a namespace), ``worker_threads``

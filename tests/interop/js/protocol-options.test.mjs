@@ -20,8 +20,8 @@ const HAS = {
   tls: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-asgi', 'python-aiohttp']),
   cookie: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-asgi', 'python-aiohttp', 'python-wsgi']),
   recovery: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-wsgi', 'python-asgi', 'python-aiohttp']),
-  parser: new Set(['rust', 'socketio', 'node', 'node-http']),
-  'per-message-deflate': new Set(['rust', 'socketio', 'node', 'node-http']),
+  parser: new Set(['rust', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-wsgi', 'python-asgi', 'python-aiohttp']),
+  'per-message-deflate': new Set(['rust', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-wsgi', 'python-aiohttp']),
 };
 const skip = (option) => !HAS[option].has(HOST) && `the ${HOST} host has no --${option} yet (issue 19)`;
 
