@@ -225,6 +225,21 @@ typedef enum {
 } rtio_redis_subscription_mode;
 
 /**
+ * How Socket.IO packets are encoded; the whole server uses one, and so must its clients.
+ */
+typedef enum {
+  /**
+   * socket.io-parser's (the default): JSON text, binary values as attachments.
+   */
+  RTIO_PARSER_DEFAULT = 0,
+  /**
+   * `socket.io-msgpack-parser`'s: one msgpack binary message per packet, binary values
+   * native. Payloads reach and leave the host as with the default parser.
+   */
+  RTIO_PARSER_MSGPACK = 1,
+} rtio_parser;
+
+/**
  * A server configuration (opaque). Create with `rtio_config_new`, free with
  * `rtio_config_free`. Not thread-safe: configure it from one thread.
  */
@@ -294,6 +309,11 @@ typedef struct {
    * get it; it is never queued. Other operations ignore it.
    */
   bool is_volatile;
+  /**
+   * socket.io's `compress(false)` (emits only): the event never goes
+   * permessage-deflate-compressed (`rtio_config_set_per_message_deflate`).
+   */
+  bool no_compress;
 } rtio_broadcast_opts;
 
 /**
@@ -698,6 +718,39 @@ rtio_status rtio_config_set_tls(rtio_config *config, const char *cert, const cha
  * `config` from `rtio_config_new`.
  */
 rtio_status rtio_config_set_allow_upgrades(rtio_config *config, bool allow);
+
+/**
+ * Chooses the packet encoding (socket.io's `parser` option): one of the `rtio_parser`
+ * values (taken as an integer, so that any other value is refused with
+ * `RTIO_STATUS_INVALID_ARGUMENT` rather than trusted).
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_parser(rtio_config *config, uint32_t parser);
+
+/**
+ * WebSocket permessage-deflate (RFC 7692; socket.io's `perMessageDeflate`, off by
+ * default): when `on`, messages of at least `threshold` bytes go compressed to clients that
+ * negotiate it (socket.io's default threshold is 1024). A compressed message from a client
+ * that inflates past the maximum payload closes its connection with 1009. Applies to rtio's
+ * own listener and to WebSockets handed over by fd (`rtio_adopt_websocket`).
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_per_message_deflate(rtio_config *config, bool on, size_t threshold);
+
+/**
+ * Accepts Engine.IO v3 clients (socket.io-client 2.x) beside v4 ones (engine.io's
+ * `allowEIO3`, default false). Such a client's sockets have the ids it expects
+ * (`<engine id>` on `/`, `<nsp>#<engine id>` elsewhere) and its namespace query arrives as
+ * the auth object.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_allow_eio3(rtio_config *config, bool allow);
 
 /**
  * Turns connection state recovery on (socket.io's `connectionStateRecovery`): a client

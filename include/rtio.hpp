@@ -221,6 +221,15 @@ class Config {
   }
   /// engine.io's session cookie with this name (see rtio_config_set_cookie).
   Config &cookie(const std::string &name) { return set(rtio_config_set_cookie(cfg_.get(), name.c_str())); }
+  /// The packet encoding (see rtio_config_set_parser).
+  Config &parser(rtio_parser p) { return set(rtio_config_set_parser(cfg_.get(), static_cast<uint32_t>(p))); }
+  /// WebSocket permessage-deflate for messages of at least `threshold` bytes (see
+  /// rtio_config_set_per_message_deflate).
+  Config &per_message_deflate(size_t threshold = 1024) {
+    return set(rtio_config_set_per_message_deflate(cfg_.get(), true, threshold));
+  }
+  /// Accepts socket.io-client 2.x (Engine.IO v3) too (see rtio_config_set_allow_eio3).
+  Config &allow_eio3(bool on) { return set(rtio_config_set_allow_eio3(cfg_.get(), on)); }
   Config &ping(uint32_t interval_ms, uint32_t timeout_ms) {
     return set(rtio_config_set_ping(cfg_.get(), interval_ms, timeout_ms));
   }

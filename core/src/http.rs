@@ -46,6 +46,14 @@ pub(crate) fn text_response(body: Bytes) -> Response<Body> {
         .expect("static response")
 }
 
+/// A binary body (Engine.IO v3's binary polling payloads).
+pub(crate) fn binary_response(body: Bytes) -> Response<Body> {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(Full::new(body))
+        .expect("static response")
+}
+
 fn status(code: StatusCode) -> Response<Body> {
     Response::builder()
         .status(code)

@@ -847,6 +847,14 @@ int main(int argc, char **argv) {
       redis_sharded = true;
       continue;
     }
+    if (strcmp(flag, "--per-message-deflate") == 0) {
+      CHECK(rtio_config_set_per_message_deflate(config, true, 0));
+      continue;
+    }
+    if (strcmp(flag, "--eio3") == 0) {
+      CHECK(rtio_config_set_allow_eio3(config, true));
+      continue;
+    }
     if (strcmp(flag, "--embedded") == 0) {
 #ifndef RTIO_WITH_MICROHTTPD
       return usage("--embedded: built without libmicrohttpd (-DRTIO_WITH_MICROHTTPD)");
@@ -889,6 +897,9 @@ int main(int argc, char **argv) {
       CHECK(rtio_config_set_recovery(config, (uint32_t)strtoul(value, NULL, 10), true));
     } else if (strcmp(flag, "--cookie") == 0) {
       CHECK(rtio_config_set_cookie(config, value));
+    } else if (strcmp(flag, "--parser") == 0) {
+      if (strcmp(value, "msgpack") != 0) return usage("--parser: only msgpack is known");
+      CHECK(rtio_config_set_parser(config, RTIO_PARSER_MSGPACK));
     } else {
       return usage("unknown flag");
     }

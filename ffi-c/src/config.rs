@@ -364,6 +364,83 @@ pub unsafe extern "C" fn rtio_config_set_allow_upgrades(
     })
 }
 
+/// How Socket.IO packets are encoded; the whole server uses one, and so must its clients.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum rtio_parser {
+    /// socket.io-parser's (the default): JSON text, binary values as attachments.
+    Default = 0,
+    /// `socket.io-msgpack-parser`'s: one msgpack binary message per packet, binary values
+    /// native. Payloads reach and leave the host as with the default parser.
+    Msgpack = 1,
+}
+
+/// Chooses the packet encoding (socket.io's `parser` option): one of the `rtio_parser`
+/// values (taken as an integer, so that any other value is refused with
+/// `RTIO_STATUS_INVALID_ARGUMENT` rather than trusted).
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_parser(
+    config: *mut rtio_config,
+    parser: u32,
+) -> rtio_status {
+    guard(|| {
+        let c = config_mut(config)?;
+        c.config.parser = match parser {
+            p if p == rtio_parser::Default as u32 => rtio_core::Parser::Default,
+            p if p == rtio_parser::Msgpack as u32 => rtio_core::Parser::Msgpack,
+            other => {
+                return Err(Failure::new(
+                    rtio_status::InvalidArgument,
+                    format!("parser {other} is not an rtio_parser value"),
+                ))
+            }
+        };
+        Ok(())
+    })
+}
+
+/// WebSocket permessage-deflate (RFC 7692; socket.io's `perMessageDeflate`, off by
+/// default): when `on`, messages of at least `threshold` bytes go compressed to clients that
+/// negotiate it (socket.io's default threshold is 1024). A compressed message from a client
+/// that inflates past the maximum payload closes its connection with 1009. Applies to rtio's
+/// own listener and to WebSockets handed over by fd (`rtio_adopt_websocket`).
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_per_message_deflate(
+    config: *mut rtio_config,
+    on: bool,
+    threshold: usize,
+) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.per_message_deflate = on.then_some(threshold);
+        Ok(())
+    })
+}
+
+/// Accepts Engine.IO v3 clients (socket.io-client 2.x) beside v4 ones (engine.io's
+/// `allowEIO3`, default false). Such a client's sockets have the ids it expects
+/// (`<engine id>` on `/`, `<nsp>#<engine id>` elsewhere) and its namespace query arrives as
+/// the auth object.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_allow_eio3(
+    config: *mut rtio_config,
+    allow: bool,
+) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.allow_eio3 = allow;
+        Ok(())
+    })
+}
+
 /// Turns connection state recovery on (socket.io's `connectionStateRecovery`): a client
 /// whose connection broke and that comes back within `max_disconnection_ms` gets its socket
 /// back (same id, rooms, data) and the events emitted to it meanwhile; its connect event

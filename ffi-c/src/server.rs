@@ -47,6 +47,9 @@ pub struct rtio_broadcast_opts {
     /// right now (a WebSocket still writing, a polling client with no GET waiting) does not
     /// get it; it is never queued. Other operations ignore it.
     pub is_volatile: bool,
+    /// socket.io's `compress(false)` (emits only): the event never goes
+    /// permessage-deflate-compressed (`rtio_config_set_per_message_deflate`).
+    pub no_compress: bool,
 }
 
 /// The user data pointer, handed to the dispatcher thread.
@@ -169,6 +172,9 @@ pub(crate) unsafe fn target<'a>(
     }
     if o.is_volatile {
         b = b.volatile();
+    }
+    if o.no_compress {
+        b = b.compress(false);
     }
     Ok(b)
 }

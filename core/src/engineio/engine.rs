@@ -16,8 +16,8 @@ use rand::RngCore;
 
 use super::gate::{RequestAnswer, RequestInfo};
 use super::packet::{Frame, Packet};
-use super::session::{CloseReason, Handshake, Headers, Queued, Session, Transport};
-use super::{polling, websocket};
+use super::session::{CloseReason, Handshake, Headers, Protocol, Queued, Session, Transport};
+use super::{polling, v3, websocket};
 use crate::config::{Config, CorsOrigins};
 use crate::http::{self, Body, RequestBody};
 use crate::timers::FixedDelay;
@@ -150,12 +150,18 @@ pub struct Engine<H: EngineHandler> {
     pings: Arc<FixedDelay<Weak<Entry<H::Conn>>>>,
     /// Sessions pinged, due to have answered one ping timeout later.
     pongs: Arc<FixedDelay<Weak<Entry<H::Conn>>>>,
+    /// Engine.IO v3 sessions, whose clients ping: due to have pinged within one ping
+    /// interval plus the ping timeout.
+    client_pings: Arc<FixedDelay<Weak<Entry<H::Conn>>>>,
 }
 
 struct Query<'a> {
     eio: Option<&'a str>,
     transport: Option<&'a str>,
     sid: Option<&'a str>,
+    b64: Option<&'a str>,
+    /// JSONP polling (Engine.IO v3 only), which rtio does not serve.
+    jsonp: bool,
 }
 
 fn parse_query(q: &str) -> Query<'_> {
@@ -163,6 +169,8 @@ fn parse_query(q: &str) -> Query<'_> {
         eio: None,
         transport: None,
         sid: None,
+        b64: None,
+        jsonp: false,
     };
     for pair in q.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -170,6 +178,8 @@ fn parse_query(q: &str) -> Query<'_> {
             "EIO" => out.eio = Some(v),
             "transport" => out.transport = Some(v),
             "sid" => out.sid = Some(v),
+            "b64" => out.b64 = Some(v),
+            "j" => out.jsonp = true,
             _ => {}
         }
     }
@@ -191,6 +201,7 @@ impl<H: EngineHandler> Engine<H> {
         let engine = Arc::new(Engine {
             pings: FixedDelay::new(config.ping_interval),
             pongs: FixedDelay::new(config.ping_timeout),
+            client_pings: FixedDelay::new(config.ping_interval + config.ping_timeout),
             config,
             handler,
             sessions: RwLock::new(HashMap::new()),
@@ -231,6 +242,23 @@ impl<H: EngineHandler> Engine<H> {
             let s = &entry.session;
             if !s.is_closed() && s.awaiting_pong.load(Ordering::Acquire) {
                 engine.close(&entry, CloseReason::PingTimeout);
+            }
+        }));
+        // v3 clients ping: `awaiting_pong` then means "no ping since the last check". A
+        // client that stops pinging is closed within one to two interval-plus-timeouts.
+        let engine = Arc::downgrade(self);
+        self.rt.spawn(self.client_pings.clone().run(move |entry| {
+            let (Some(engine), Some(entry)) = (engine.upgrade(), entry.upgrade()) else {
+                return;
+            };
+            let s = &entry.session;
+            if s.is_closed() {
+                return;
+            }
+            if s.awaiting_pong.swap(true, Ordering::AcqRel) {
+                engine.close(&entry, CloseReason::PingTimeout);
+            } else {
+                engine.client_pings.schedule(Arc::downgrade(&entry));
             }
         }));
     }
@@ -407,9 +435,16 @@ impl<H: EngineHandler> Engine<H> {
                 return refusal.response();
             }
         }
-        if q.eio != Some("4") {
-            return EioError::UnsupportedProtocolVersion.response();
-        }
+        let protocol = match q.eio {
+            Some("4") => Protocol::V4,
+            Some("3") if self.config.allow_eio3 && q.jsonp => {
+                return EioError::BadRequest.response();
+            }
+            Some("3") if self.config.allow_eio3 => Protocol::V3 {
+                b64: q.b64.is_some_and(|v| !v.is_empty() && v != "0"),
+            },
+            _ => return EioError::UnsupportedProtocolVersion.response(),
+        };
         let handshake = Handshake {
             remote_addr: remote,
             headers: Headers::from(req.headers()),
@@ -421,11 +456,25 @@ impl<H: EngineHandler> Engine<H> {
                 .unwrap_or(0),
         };
         match transport {
-            Transport::WebSocket => websocket::accept_fresh(self, req, handshake, cross_origin),
+            Transport::WebSocket => {
+                websocket::accept_fresh(self, req, handshake, protocol, cross_origin)
+            }
             Transport::Polling => {
-                let entry = self.open(random_id(), handshake, Transport::Polling, cross_origin);
+                let entry = self.open(
+                    random_id(),
+                    handshake,
+                    protocol,
+                    Transport::Polling,
+                    cross_origin,
+                );
                 let open = self.open_packet(&entry.session);
-                let mut resp = http::text_response(Bytes::from(open));
+                let mut resp = match protocol {
+                    Protocol::V4 => http::text_response(Bytes::from(open)),
+                    Protocol::V3 { .. } => {
+                        let frame = [Frame::raw_text(open)];
+                        http::text_response(Bytes::from(v3::encode_payload(&frame, true).0))
+                    }
+                };
                 self.set_cookie(&mut resp, &entry.session.sid);
                 resp
             }
@@ -437,12 +486,14 @@ impl<H: EngineHandler> Engine<H> {
         self: &Arc<Self>,
         sid: Arc<str>,
         handshake: Handshake,
+        protocol: Protocol,
         transport: Transport,
         cross_origin: bool,
     ) -> Arc<Entry<H::Conn>> {
         let session = Arc::new(Session::new(
             sid,
             Arc::new(handshake),
+            protocol,
             transport,
             self.config.send_queue_frames,
             self.config.send_queue_bytes,
@@ -453,7 +504,14 @@ impl<H: EngineHandler> Engine<H> {
         self.sessions
             .write()
             .insert(entry.session.sid.clone(), entry.clone());
-        self.pings.schedule(Arc::downgrade(&entry));
+        match protocol {
+            Protocol::V4 => self.pings.schedule(Arc::downgrade(&entry)),
+            Protocol::V3 { .. } => {
+                // Its first ping is due one interval after the open.
+                entry.session.awaiting_pong.store(true, Ordering::Release);
+                self.client_pings.schedule(Arc::downgrade(&entry));
+            }
+        }
         entry
     }
 
@@ -555,6 +613,7 @@ impl<H: EngineHandler> Engine<H> {
     ) -> Result<(), CloseReason> {
         match packet {
             Packet::Close => Err(CloseReason::TransportClose),
+            Packet::Pong(_) if entry.session.protocol != Protocol::V4 => Ok(()),
             Packet::Pong(_) => {
                 // The next ping is due one interval after this pong (an unasked-for pong
                 // changes nothing).
@@ -564,6 +623,10 @@ impl<H: EngineHandler> Engine<H> {
                 Ok(())
             }
             Packet::Ping(data) => {
+                if entry.session.protocol != Protocol::V4 {
+                    // A v3 client's heartbeat.
+                    entry.session.awaiting_pong.store(false, Ordering::Release);
+                }
                 let mut text = String::from("3");
                 text.push_str(std::str::from_utf8(&data).unwrap_or(""));
                 self.send(entry, &[Frame::raw_text(text)]);

@@ -8,13 +8,14 @@ mod lean_stream;
 pub mod packet;
 mod polling;
 mod session;
+pub(crate) mod v3;
 pub(crate) mod websocket;
 pub(crate) mod ws_conn;
 
 pub(crate) use engine::{random_id, EioError, OverTls};
 pub use engine::{Engine, EngineHandler, Entry, Message};
 pub use gate::{Refusal, RequestAnswer, RequestInfo};
-pub use session::{CloseReason, Handshake, Headers, Queued, Session, Transport};
+pub use session::{CloseReason, Handshake, Headers, Protocol, Queued, Session, Transport};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -9,7 +9,8 @@ use hyper::{Request, Response, StatusCode};
 
 use super::engine::{EioError, Engine, EngineHandler, Entry};
 use super::packet;
-use super::session::{CloseReason, Transport};
+use super::session::{CloseReason, Protocol, Session, Transport};
+use super::v3;
 use crate::http::{self, Body, RequestBody};
 
 /// Most packets one POST body may carry.
@@ -78,22 +79,36 @@ async fn answer_get<H: EngineHandler>(
             engine.remove(entry);
             // Like engine.io: a GET pending when the client closed the session is answered
             // with a noop, any other with the close packet.
-            let last: &'static [u8] = match s.close_reason() {
-                Some(CloseReason::TransportClose) => b"6",
-                _ => b"1",
+            let last = match s.close_reason() {
+                Some(CloseReason::TransportClose) => "6",
+                _ => "1",
             };
-            return http::text_response(Bytes::from_static(last));
+            return single(s, last);
         }
         // The close packet goes alone in the next response: clients handle the packets of
         // a payload asynchronously but a close at once, so sharing a payload would let the
         // close overtake e.g. a disconnect packet.
         if !frames.is_empty() {
-            return http::text_response(Bytes::from(packet::encode_payload(&frames)));
+            return match s.protocol {
+                Protocol::V4 => http::text_response(Bytes::from(packet::encode_payload(&frames))),
+                Protocol::V3 { b64 } => match v3::encode_payload(&frames, b64) {
+                    (body, false) => http::text_response(Bytes::from(body)),
+                    (body, true) => http::binary_response(Bytes::from(body)),
+                },
+            };
         }
         if s.upgrading() || s.transport() == Transport::WebSocket {
-            return http::text_response(Bytes::from_static(b"6"));
+            return single(s, "6");
         }
         s.poll_wake.notified().await;
+    }
+}
+
+/// A response of one single-character packet (a noop, a close).
+fn single(s: &Session, packet: &'static str) -> Response<Body> {
+    match s.protocol {
+        Protocol::V4 => http::text_response(Bytes::from_static(packet.as_bytes())),
+        Protocol::V3 { .. } => http::text_response(v3::single(packet)),
     }
 }
 
@@ -109,6 +124,10 @@ pub(crate) async fn post<H: EngineHandler, B: RequestBody>(
         return EioError::BadRequest.response();
     }
     let _active = Active(&s.post_active);
+    let binary = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/octet-stream");
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
@@ -134,7 +153,11 @@ pub(crate) async fn post<H: EngineHandler, B: RequestBody>(
         }
     };
     // A body that is not a payload is answered 400 and closes the session.
-    let packets = match packet::decode_payload(&body, MAX_PACKETS_PER_POST) {
+    let decoded = match s.protocol {
+        Protocol::V4 => packet::decode_payload(&body, MAX_PACKETS_PER_POST),
+        Protocol::V3 { .. } => v3::decode_payload(&body, binary, MAX_PACKETS_PER_POST),
+    };
+    let packets = match decoded {
         Ok(packets) => packets,
         Err(_) => {
             engine.close(entry, CloseReason::ParseError);

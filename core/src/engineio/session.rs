@@ -87,6 +87,16 @@ pub enum Transport {
     WebSocket,
 }
 
+/// The Engine.IO protocol revision a session's client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Engine.IO v4 (socket.io-client 3 and later).
+    V4,
+    /// Engine.IO v3 (socket.io-client 2.x, `EIO=3`, accepted with `Config::allow_eio3`);
+    /// `b64`: the client takes binary only as base64 text in polling payloads (`b64=1`).
+    V3 { b64: bool },
+}
+
 /// What the client sent when it opened the session.
 #[derive(Debug, Clone)]
 pub struct Handshake {
@@ -239,12 +249,15 @@ pub struct Session {
     /// Whether the handshake's origin was allowed cross-origin access (kept for the
     /// session's requests from the same origin, with [`crate::CorsOrigins::Host`]).
     pub(crate) cross_origin: bool,
+    /// The protocol revision of the client.
+    pub protocol: Protocol,
 }
 
 impl Session {
     pub(crate) fn new(
         sid: Arc<str>,
         handshake: Arc<Handshake>,
+        protocol: Protocol,
         transport: Transport,
         max_frames: usize,
         max_bytes: usize,
@@ -269,6 +282,7 @@ impl Session {
             poll_active: AtomicBool::new(false),
             post_active: AtomicBool::new(false),
             cross_origin,
+            protocol,
         }
     }
 
@@ -410,7 +424,7 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::{Frame, Handshake, Headers, Session, Transport};
+    use super::{Frame, Handshake, Headers, Protocol, Session, Transport};
     use std::sync::Arc;
 
     fn session() -> Session {
@@ -424,6 +438,7 @@ mod tests {
         Session::new(
             "sid".into(),
             Arc::new(handshake),
+            Protocol::V4,
             Transport::WebSocket,
             100,
             1 << 20,

@@ -16,7 +16,8 @@ use tungstenite::handshake::derive_accept_key;
 use super::deflate;
 use super::engine::{random_id, EioError, Engine, EngineHandler, Entry};
 use super::packet::{self, Frame, Packet};
-use super::session::{CloseReason, Handshake, Transport};
+use super::session::{CloseReason, Handshake, Protocol, Transport};
+use super::v3;
 use super::ws_conn::{Message, ReadEnd, WsConn};
 use crate::http::Body;
 use crate::tls::Conn;
@@ -186,12 +187,20 @@ pub(crate) fn accept_fresh<H: EngineHandler, B: Send + 'static>(
     engine: &Arc<Engine<H>>,
     req: Request<B>,
     handshake: Handshake,
+    protocol: Protocol,
     cross_origin: bool,
 ) -> Response<Body> {
     let engine2 = engine.clone();
     // (engine.io sets no session cookie on a fresh WebSocket's 101: neither does rtio)
     switch(engine, req, move |mut ws| async move {
-        let entry = engine2.open(random_id(), handshake, Transport::WebSocket, cross_origin);
+        let entry = engine2.open(
+            random_id(),
+            handshake,
+            protocol,
+            Transport::WebSocket,
+            cross_origin,
+        );
+        ws.set_eio3(protocol != Protocol::V4);
         let open = engine2.open_packet(&entry.session);
         if ws.send(&[Frame::Text(open.into())]).await.is_err() {
             engine2.close(&entry, CloseReason::TransportError);
@@ -210,6 +219,7 @@ pub(crate) fn accept<H: EngineHandler, B: Send + 'static>(
     let timeout = engine.config.upgrade_timeout;
     let mut claim = Claim(Some(entry.clone()));
     switch(engine, req, move |mut ws| async move {
+        ws.set_eio3(entry.session.protocol != Protocol::V4);
         match tokio::time::timeout(timeout, probe(&entry, &mut ws)).await {
             Ok(Ok(())) => {
                 claim.0.take();
@@ -321,7 +331,7 @@ async fn serve<H: EngineHandler>(
         let received = tokio::select! {
             biased;
             _ = s.ws_wake.notified() => None,
-            read = ws.next() => Some(packet_of(read)),
+            read = ws.next() => Some(packet_of(read, s.protocol)),
         };
         let Some(received) = received else {
             if Box::pin(write_pending(entry, ws)).await.is_err() {
@@ -356,15 +366,23 @@ enum Received {
     End(CloseReason, End),
 }
 
-fn packet_of(read: Result<Message, ReadEnd>) -> Received {
-    match read {
-        Ok(Message::Text(text)) => match packet::decode_text(&text) {
-            Ok(p) => Received::Packet(p),
-            Err(_) => Received::End(CloseReason::ParseError, End::Failed),
-        },
-        Ok(Message::Binary(b)) => Received::Packet(Packet::Binary(b)),
-        Err(ReadEnd::Closed) => Received::End(CloseReason::TransportClose, End::Gone),
-        Err(ReadEnd::Violation(code, why)) => {
+fn packet_of(read: Result<Message, ReadEnd>, protocol: Protocol) -> Received {
+    let decoded = match read {
+        Ok(Message::Text(text)) => packet::decode_text(&text),
+        Ok(Message::Binary(b)) if protocol != Protocol::V4 => v3::decode_binary_message(b),
+        Ok(Message::Binary(b)) => Ok(Packet::Binary(b)),
+        Err(end) => return ended(end),
+    };
+    match decoded {
+        Ok(p) => Received::Packet(p),
+        Err(_) => Received::End(CloseReason::ParseError, End::Failed),
+    }
+}
+
+fn ended(end: ReadEnd) -> Received {
+    match end {
+        ReadEnd::Closed => Received::End(CloseReason::TransportClose, End::Gone),
+        ReadEnd::Violation(code, why) => {
             Received::End(CloseReason::TransportError, End::Violation(code, why))
         }
     }

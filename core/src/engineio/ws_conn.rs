@@ -74,6 +74,8 @@ pub struct WsConn<S> {
     deflate: Option<Negotiated>,
     /// The client's compression context, kept between its messages unless it gave it up.
     inflater: Option<Box<Inflater>>,
+    /// Engine.IO v3: binary messages start with the packet type byte.
+    eio3: bool,
     /// Gathered control frames (pongs, a close answer) wait for a flush.
     unflushed: bool,
     /// A close frame was sent or gathered: nothing more is written.
@@ -91,10 +93,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
             fragments: None,
             deflate: None,
             inflater: None,
+            eio3: false,
             unflushed: false,
             close_sent: false,
             max_message,
         }
+    }
+
+    /// Frames binary messages for an Engine.IO v3 client (see [`crate::engineio::v3`]).
+    pub(crate) fn set_eio3(&mut self, eio3: bool) {
+        self.eio3 = eio3;
     }
 
     /// Uses permessage-deflate as the handshake negotiated it.
@@ -306,13 +314,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
         for frame in frames {
             let (text, mut payload) = frame.contents();
             let mut opcode = if text { OP_TEXT } else { OP_BINARY };
-            if let (Frame::Deflatable(d), Some(_)) = (frame, self.deflate) {
+            // A v3 binary message carries its type byte first (never compressed: the shared
+            // compressed form has none).
+            let type_byte = (self.eio3 && !text).then_some(super::v3::MESSAGE);
+            if let (Frame::Deflatable(d), Some(_), None) = (frame, self.deflate, type_byte) {
                 payload = d.deflated();
                 opcode |= RSV1;
             }
             let mut header = [0u8; 10];
-            let n = frame_header(opcode, payload.len(), &mut header);
+            let len = payload.len() + usize::from(type_byte.is_some());
+            let n = frame_header(opcode, len, &mut header);
             self.stream.write_all(&header[..n]).await?;
+            if let Some(byte) = type_byte {
+                self.stream.write_all(&[byte]).await?;
+            }
             self.stream.write_all(payload).await?;
         }
         self.stream.flush().await?;

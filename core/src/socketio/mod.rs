@@ -25,7 +25,8 @@ use crate::bell::EventBell;
 use crate::config::Config;
 use crate::engineio::packet::Frame;
 use crate::engineio::{
-    CloseReason, Engine, EngineHandler, Entry, Message, Queued, RequestAnswer, RequestInfo, Session,
+    CloseReason, Engine, EngineHandler, Entry, Message, Protocol, Queued, RequestAnswer,
+    RequestInfo, Session,
 };
 use crate::event::{AckError, DisconnectReason, Event};
 use crate::payload::Payload;
@@ -219,6 +220,45 @@ pub(crate) struct Sio {
 
 /// Why one client's packet is refused: the connection is closed with this reason.
 type Refusal = CloseReason;
+
+/// The refusal of a namespace the server does not have.
+const INVALID_NAMESPACE: &str = "Invalid namespace";
+
+/// A query string as a JSON object of strings (percent-decoded; a name given twice keeps
+/// its last value), as socket.io hands a v2 client's namespace query to its middlewares.
+fn query_object(query: &str) -> String {
+    let mut map = serde_json::Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        map.insert(
+            percent_decode(k),
+            serde_json::Value::String(percent_decode(v)),
+        );
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
 
 impl Sio {
     /// The Socket.IO layer, with the adapters of the configured namespaces (created, not
@@ -711,6 +751,17 @@ impl Sio {
     }
 
     fn refuse_connect(&self, session: &Arc<Session>, nsp: &str, message: &str, data: Option<&str>) {
+        if session.protocol != Protocol::V4 && message != INVALID_NAMESPACE {
+            // Socket.IO v4 protocol (socket.io-client 2.x): the error is the refusal's data,
+            // or its message, as socket.io sends it to such clients.
+            let body = data.map_or_else(
+                || serde_json::to_string(message).unwrap_or_else(|_| "\"\"".into()),
+                str::to_string,
+            );
+            let text = packet::encode_control(PacketType::ConnectError, nsp, Some(&body));
+            self.send(session, &[self.wire.frame(text, true)]);
+            return;
+        }
         let mut body = format!(
             "{{\"message\":{}",
             serde_json::to_string(message).unwrap_or_else(|_| "\"\"".into())
@@ -743,7 +794,7 @@ impl Sio {
             Some(ns) => ns,
             None if self.config.dynamic_namespaces => self.dynamic_namespace(nsp),
             None => {
-                self.refuse_connect(session, nsp, "Invalid namespace", None);
+                self.refuse_connect(session, nsp, INVALID_NAMESPACE, None);
                 return Ok(());
             }
         };
@@ -829,12 +880,20 @@ impl Sio {
         auth: &str,
         back: Option<&recovery::Left>,
     ) -> Arc<Socket> {
-        let pid = ns.recovery.as_ref().map(|_| match back {
+        let v3 = session.protocol != Protocol::V4;
+        let pid = ns.recovery.as_ref().filter(|_| !v3).map(|_| match back {
             Some(b) => b.pid.clone(),
             None => recovery::new_offset(),
         });
+        let id = match back {
+            Some(b) => b.sid.clone(),
+            // socket.io-client 2.x names its socket after the Engine.IO session.
+            None if v3 && &*ns.name == "/" => session.sid.clone(),
+            None if v3 => format!("{}#{}", ns.name, session.sid).into(),
+            None => crate::engineio::random_id(),
+        };
         let socket = Arc::new(Socket {
-            id: back.map_or_else(crate::engineio::random_id, |b| b.sid.clone()),
+            id,
             pid,
             recovered: back.is_some(),
             ns: ns.clone(),
@@ -882,10 +941,12 @@ impl Sio {
             conn.pending.lock().retain(|s| !Arc::ptr_eq(s, socket));
             conn.sockets.lock().insert(socket.clone());
             let body = match &socket.pid {
-                Some(pid) => format!("{{\"sid\":\"{}\",\"pid\":\"{pid}\"}}", socket.id),
-                None => format!("{{\"sid\":\"{}\"}}", socket.id),
+                _ if socket.session.protocol != Protocol::V4 => None,
+                Some(pid) => Some(format!("{{\"sid\":\"{}\",\"pid\":\"{pid}\"}}", socket.id)),
+                None => Some(format!("{{\"sid\":\"{}\"}}", socket.id)),
             };
-            let text = packet::encode_control(PacketType::Connect, &socket.ns.name, Some(&body));
+            let nsp = &socket.ns.name;
+            let text = packet::encode_control(PacketType::Connect, nsp, body.as_deref());
             let mut frames = vec![self.wire.frame(text, true)];
             frames.extend(missed.unwrap_or_default());
             frames.append(&mut held);
@@ -930,6 +991,13 @@ impl Sio {
                 .map_err(|_| CloseReason::ParseError)?;
         }
         if p.kind == PacketType::Connect {
+            if session.protocol != Protocol::V4 {
+                // Socket.IO v4 protocol: the namespace carries the client's query, which
+                // socket.io makes its auth.
+                let (nsp, query) = p.nsp.split_once('?').unwrap_or((p.nsp, ""));
+                let auth = query_object(query);
+                return self.on_connect(session, conn, nsp, Some(&auth)).await;
+            }
             return self.on_connect(session, conn, p.nsp, p.data).await;
         }
         let socket = conn
@@ -1207,6 +1275,18 @@ impl EngineHandler for Arc<Sio> {
         });
         self.connect_deadlines
             .schedule((Arc::downgrade(&conn), Arc::downgrade(session)));
+        if session.protocol != Protocol::V4 {
+            // socket.io-client 2.x is in the main namespace from the start, as socket.io
+            // connects it there on its own.
+            if let Some(sio) = self.me.upgrade() {
+                let (session, conn) = (session.clone(), conn.clone());
+                self.rt.spawn(async move {
+                    if let Err(reason) = sio.on_connect(&session, &conn, "/", None).await {
+                        sio.refuse_connection(&session, reason);
+                    }
+                });
+            }
+        }
         conn
     }
 

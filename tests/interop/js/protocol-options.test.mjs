@@ -2,8 +2,8 @@
 // socket.io-client: --tls-cert/--tls-key (HTTPS and WSS on the server's own port),
 // --cookie NAME (engine.io's session cookie on the handshake), --recovery MS (connection
 // state recovery, with the `is-recovered` row), --parser msgpack (with
-// socket.io-msgpack-parser on the client) and --per-message-deflate (the client's `ws`
-// negotiates RFC 7692). A host without an option yet skips its tests, saying so.
+// socket.io-msgpack-parser on the client), --per-message-deflate (the client's `ws`
+// negotiates RFC 7692) and --eio3 (socket.io-client 2.x beside 4.x). A host without an option yet skips its tests, saying so.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,9 +11,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { HOST, STEP_MS, WebSocket, io, startServer, waitFor, withTimeout } from './harness.mjs';
+import { HOST, STEP_MS, WebSocket, io, startServer, until, waitFor, withTimeout } from './harness.mjs';
 
-const msgpackParser = createRequire(import.meta.url)('socket.io-msgpack-parser');
+const require = createRequire(import.meta.url);
+const msgpackParser = require('socket.io-msgpack-parser');
+/** socket.io-client 2.x (Engine.IO v3, Socket.IO protocol v4), from npm. */
+const ioV2 = require('socket.io-client-v2');
 
 /** Which hosts have which option today. */
 const HAS = {
@@ -22,6 +25,7 @@ const HAS = {
   recovery: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-wsgi', 'python-asgi', 'python-aiohttp']),
   parser: new Set(['rust', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-wsgi', 'python-asgi', 'python-aiohttp']),
   'per-message-deflate': new Set(['rust', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-wsgi', 'python-aiohttp']),
+  eio3: new Set(['rust', 'c', 'socketio']),
 };
 const skip = (option) => !HAS[option].has(HOST) && `the ${HOST} host has no --${option} yet (issue 19)`;
 
@@ -326,6 +330,95 @@ describe(`${HOST} host: --per-message-deflate (WebSocket permessage-deflate)`, {
       assert.equal((await back)[0], 'x'.repeat(5000));
     } finally {
       socket.close();
+    }
+  });
+});
+
+describe(`${HOST} host: --eio3 (socket.io-client 2.x beside 4.x)`, { skip: skip('eio3') }, () => {
+  let server;
+  before(async () => {
+    server = await startServer(['--eio3', '--no-visits', '--ping-interval', '400', '--ping-timeout', '400']);
+  });
+  after(() => server?.stop());
+
+  const v2 = (transports, nsp = '', options = {}) => ioV2(`http://127.0.0.1:${server.port}${nsp}`, {
+    forceNew: true, reconnection: false, transports, ...options,
+  });
+  /** Resolves once a 2.x socket connected; rejects on its connect_error or error. */
+  const v2Connected = (socket) => withTimeout(new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+    socket.once('error', reject);
+  }), STEP_MS, 'connect (2.x)');
+  const ack = (socket, ...args) => withTimeout(
+    new Promise((resolve) => socket.emit(...args, (...r) => resolve(r))), STEP_MS, `ack of ${args[0]}`);
+
+  for (const transports of [['polling'], ['websocket'], ['polling', 'websocket']]) {
+    it(`over ${transports.join(' → ')}: connects, emits, acks with binary, joins rooms, hears 4.x clients`, async () => {
+      const old = v2(transports);
+      const modern = io(`http://127.0.0.1:${server.port}`, { forceNew: true, reconnection: false, transports: ['websocket'] });
+      try {
+        const auth = waitFor(old, 'auth');
+        await Promise.all([v2Connected(old), connected(modern)]);
+        assert.deepEqual((await auth)[0], {});
+        if (transports.length === 2) {
+          await until(() => old.io.engine.transport.name === 'websocket', STEP_MS, 'the upgrade');
+        }
+        assert.equal((await ack(old, 'whoami'))[0], old.id, 'the socket id is the one the 2.x client uses');
+        const back = waitFor(old, 'message-back');
+        old.emit('message', 'é😀', Buffer.from([1, 2, 3]), { n: [1, null] });
+        const got = await back;
+        assert.equal(got[0], 'é😀');
+        assert.deepEqual([...got[1]], [1, 2, 3]);
+        assert.deepEqual(got[2], { n: [1, null] });
+        const acked = await ack(old, 'message-with-ack', 'x', Buffer.from('yz'));
+        assert.equal(acked[0], 'x');
+        assert.equal(Buffer.from(acked[1]).toString(), 'yz');
+        assert.deepEqual(await ack(old, 'join', 'old-room'), [true]);
+        const inRoom = waitFor(old, 'news');
+        modern.emit('to-room', { room: 'old-room', event: 'news', data: 'from 4.x' });
+        assert.deepEqual(await inRoom, ['from 4.x']);
+        const heard = waitFor(modern, 'broadcast');
+        old.emit('broadcast', { from: '2.x' });
+        assert.deepEqual((await heard)[0], { from: '2.x' });
+        // The 2.x client pings (every 400 ms here) and the server answers.
+        await withTimeout(new Promise((resolve) => {
+          let pongs = 0;
+          old.io.on('pong', () => { if (++pongs === 2) resolve(); });
+        }), 4 * STEP_MS, 'two pongs');
+        assert.equal(old.connected, true);
+      } finally {
+        old.close();
+        modern.close();
+      }
+    });
+  }
+
+  it('a namespace with a middleware gets the query as auth; a refusal is an error event', async () => {
+    const ok = v2(['websocket'], '/admin', { query: { token: 'secret' } });
+    const refused = v2(['polling'], '/admin', { query: { token: 'nope' } });
+    try {
+      const hello = waitFor(ok, 'admin-hello');
+      await v2Connected(ok);
+      assert.deepEqual((await hello)[0], { id: ok.id });
+      assert.equal(ok.id, `/admin#${ok.io.engine.id}`);
+      const error = await withTimeout(new Promise((resolve) => refused.once('error', resolve)), STEP_MS, 'error');
+      assert.equal(error, 'unauthorized');
+    } finally {
+      ok.close();
+      refused.close();
+    }
+  });
+
+  it('a 2.x client whose server has no --eio3 is refused', async () => {
+    const plain = await startServer(['--no-visits']);
+    const old = ioV2(`http://127.0.0.1:${plain.port}`, { forceNew: true, reconnection: false, transports: ['polling'] });
+    try {
+      await withTimeout(new Promise((resolve) => old.once('connect_error', resolve)), STEP_MS, 'connect_error');
+      assert.equal(old.connected, false);
+    } finally {
+      old.close();
+      await plain.stop();
     }
   });
 });
