@@ -326,14 +326,18 @@ pub(crate) fn apply_cors(config: &Config, origin: Option<&HeaderValue>, resp: &m
     h.append(header::VARY, HeaderValue::from_static("Origin"));
 }
 
-/// Maps `socket.io.js`, `socket.io.min.js` and their `.map` files to the configured bundle
-/// and its siblings.
+/// Maps `socket.io.js` to the configured bundle, and the other bundles socket.io serves
+/// (minified, ESM, msgpack, their `.map` files) to its siblings in the package's `dist/`.
 fn bundle_file(bundle: &Path, name: &str) -> Option<PathBuf> {
     match name {
         "socket.io.js" => Some(bundle.to_path_buf()),
-        "socket.io.min.js" | "socket.io.js.map" | "socket.io.min.js.map" => {
-            Some(bundle.with_file_name(name))
-        }
+        "socket.io.min.js"
+        | "socket.io.esm.min.js"
+        | "socket.io.msgpack.min.js"
+        | "socket.io.js.map"
+        | "socket.io.min.js.map"
+        | "socket.io.esm.min.js.map"
+        | "socket.io.msgpack.min.js.map" => Some(bundle.with_file_name(name)),
         _ => None,
     }
 }

@@ -15,6 +15,7 @@ use crate::state::State;
 /// socket.io-client's browser bundles (see server/assets/README.md).
 const BUNDLE: &[u8] = include_bytes!("../assets/socket.io.min.js");
 const BUNDLE_ESM: &[u8] = include_bytes!("../assets/socket.io.esm.min.js");
+const BUNDLE_MSGPACK: &[u8] = include_bytes!("../assets/socket.io.msgpack.min.js");
 
 /// How long `GET /api/sockets` and `/health` wait for the cluster's answers.
 const CLUSTER_WAIT: Duration = Duration::from_secs(6);
@@ -117,6 +118,7 @@ fn bundle(state: &State, path: &str) -> Option<HttpResponse> {
     let body = match name {
         "socket.io.js" | "socket.io.min.js" => BUNDLE,
         "socket.io.esm.min.js" => BUNDLE_ESM,
+        "socket.io.msgpack.min.js" => BUNDLE_MSGPACK,
         _ => return None,
     };
     Some(HttpResponse {

@@ -189,7 +189,13 @@ fn core_config(settings: &Settings, routes: Arc<dyn Routes>) -> Result<Config, S
         .ping_interval(settings.ping_interval)
         .ping_timeout(settings.ping_timeout)
         .max_payload(settings.max_payload)
+        .parser(settings.parser)
+        .per_message_deflate(settings.per_message_deflate)
+        .allow_eio3(settings.allow_eio3)
         .routes(routes);
+    if !settings.http_compression {
+        config = config.http_compression(None);
+    }
     if let Some((cert, key)) = &settings.tls {
         config = config.tls(cert.clone(), key.clone());
     }

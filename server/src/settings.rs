@@ -59,6 +59,9 @@ pub struct FileConfig {
     /// The `@socket.io/admin-ui` dashboard.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// `[protocol]`
+    #[serde(default)]
+    pub protocol: ProtocolConfig,
 }
 
 /// `[admin]`
@@ -149,6 +152,22 @@ pub struct WebhookConfig {
     pub queue: Option<usize>,
 }
 
+/// `[protocol]`: Socket.IO and Engine.IO options of socket.io's own.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolConfig {
+    /// `"default"` or `"msgpack"` (socket.io-msgpack-parser's encoding).
+    pub parser: Option<String>,
+    /// WebSocket permessage-deflate (default false).
+    pub per_message_deflate: Option<bool>,
+    /// Smallest message compressed with it, bytes (default 1024).
+    pub deflate_threshold: Option<usize>,
+    /// Compress polling responses (default true).
+    pub http_compression: Option<bool>,
+    /// Accept socket.io-client 2.x (Engine.IO v3) clients too (default false).
+    pub allow_eio3: Option<bool>,
+}
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -197,6 +216,11 @@ pub struct Settings {
     pub admin: Option<crate::admin::Admin>,
     /// The certificate chain and key files.
     pub tls: Option<(PathBuf, PathBuf)>,
+    pub parser: rtio::Parser,
+    /// The permessage-deflate threshold, when on.
+    pub per_message_deflate: Option<usize>,
+    pub http_compression: bool,
+    pub allow_eio3: bool,
 }
 
 /// How a JWT is checked.
@@ -285,6 +309,16 @@ impl Settings {
         if api_listen.is_some() && api_key.is_none() {
             return Err("api listen is set but no api key: the API needs --api-key".into());
         }
+        let parser = match file.protocol.parser.as_deref().unwrap_or("default") {
+            "default" => rtio::Parser::Default,
+            "msgpack" => rtio::Parser::Msgpack,
+            other => {
+                return Err(format!(
+                    "protocol.parser must be \"default\" or \"msgpack\" (got {other:?})"
+                ))
+            }
+        };
+        let deflate_threshold = file.protocol.deflate_threshold.unwrap_or(1024);
         let max_payload = file.max_payload.unwrap_or(1_000_000);
         if max_payload == 0 {
             return Err("max_payload must be at least 1".into());
@@ -323,6 +357,14 @@ impl Settings {
             webhook_concurrency: file.webhook.concurrency.unwrap_or(64).max(1),
             webhook_queue: file.webhook.queue.unwrap_or(1024),
             admin: admin_settings(file.admin)?,
+            parser,
+            per_message_deflate: file
+                .protocol
+                .per_message_deflate
+                .unwrap_or(false)
+                .then_some(deflate_threshold),
+            http_compression: file.protocol.http_compression.unwrap_or(true),
+            allow_eio3: file.protocol.allow_eio3.unwrap_or(false),
             tls: match (
                 over.tls_cert.or(file.tls.cert),
                 over.tls_key.or(file.tls.key),
@@ -443,5 +485,20 @@ mod tests {
         let file: FileConfig = toml::from_str("namespaces = [\"chat\"]\n").unwrap();
         let err = Settings::resolve(file, Overrides::default()).unwrap_err();
         assert!(err.contains("namespaces"), "{err}");
+    }
+
+    #[test]
+    fn protocol_options_map_to_the_core() {
+        let file: FileConfig = toml::from_str(
+            "[protocol]\nparser = \"msgpack\"\nper_message_deflate = true\ndeflate_threshold = 64\nhttp_compression = false\nallow_eio3 = true\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(s.parser, rtio::Parser::Msgpack);
+        assert_eq!(s.per_message_deflate, Some(64));
+        assert!(!s.http_compression && s.allow_eio3);
+        let file: FileConfig = toml::from_str("[protocol]\nparser = \"pickle\"\n").unwrap();
+        let err = Settings::resolve(file, Overrides::default()).unwrap_err();
+        assert!(err.contains("protocol.parser"), "{err}");
     }
 }

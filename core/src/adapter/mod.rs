@@ -111,6 +111,11 @@ impl<'a> OutPacket<'a> {
         self
     }
 
+    /// False after `compress(false)`.
+    pub fn compresses(&self) -> bool {
+        self.compress
+    }
+
     /// True for a volatile packet: a socket whose transport is busy (a WebSocket still
     /// writing, a polling client with no GET waiting) does not get it, as socket.io's
     /// `volatile.emit`.

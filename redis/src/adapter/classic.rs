@@ -147,7 +147,9 @@ impl ClassicAdapter {
                 .hub
                 .malformed(&msg.channel, &"the event name is not a string");
         };
-        let packet = OutPacket::event(self.nsp(), &event, &payload).volatile(b.opts.flags.volatile);
+        let packet = OutPacket::event(self.nsp(), &event, &payload)
+            .volatile(b.opts.flags.volatile)
+            .compress(b.opts.flags.compress != Some(false));
         self.local.broadcast(&packet, &selector_of(&b.opts));
     }
 

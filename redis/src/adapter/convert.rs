@@ -63,15 +63,17 @@ pub(crate) fn first_arg(payload: &Payload) -> Option<Value> {
     }
 }
 
-/// The wire's `{rooms, except}` of a selector (the skipped sender is one more exclusion,
-/// as `socket.broadcast` puts it in `except`).
-/// The options of a broadcast of `packet` (its `volatile` flag crosses the cluster).
+/// The options of a broadcast of `packet` (its `volatile` flag and a `compress(false)`
+/// cross the cluster).
 pub(crate) fn broadcast_opts(packet: &OutPacket<'_>, sel: &Selector<'_>) -> Opts {
     let mut opts = opts_of(sel);
     opts.flags.volatile = packet.is_volatile();
+    opts.flags.compress = (!packet.compresses()).then_some(false);
     opts
 }
 
+/// The wire's `{rooms, except}` of a selector (the skipped sender is one more exclusion,
+/// as `socket.broadcast` puts it in `except`).
 pub(crate) fn opts_of(sel: &Selector<'_>) -> Opts {
     let mut except = sel.except.to_vec();
     if let Some(skip) = sel.skip {

@@ -176,8 +176,9 @@ impl ShardedAdapter {
                         .hub
                         .malformed(&msg.channel, &"the event name is not a string");
                 };
-                let packet =
-                    OutPacket::event(self.nsp(), &event, &payload).volatile(opts.flags.volatile);
+                let packet = OutPacket::event(self.nsp(), &event, &payload)
+                    .volatile(opts.flags.volatile)
+                    .compress(opts.flags.compress != Some(false));
                 self.local.broadcast(&packet, &selector_of(&opts));
             }
             K::Broadcast {

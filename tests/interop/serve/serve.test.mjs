@@ -100,6 +100,12 @@ describe('the HTTP publish API', () => {
     assert.match(res.headers.get('content-type'), /javascript/);
     const npm = readFileSync(path.join(ROOT, 'tests/interop/node_modules/socket.io-client/dist/socket.io.min.js'), 'utf8');
     assert.equal(res.text, npm);
+    for (const name of ['socket.io.esm.min.js', 'socket.io.msgpack.min.js']) {
+      const other = await call(s.url, `/socket.io/${name}`);
+      assert.equal(other.status, 200, name);
+      const dist = readFileSync(path.join(ROOT, `tests/interop/node_modules/socket.io-client/dist/${name}`), 'utf8');
+      assert.equal(other.text, dist, name);
+    }
   });
 
   it('POST /api/emit reaches every client, over websocket and polling', async () => {
