@@ -841,6 +841,17 @@ rtio_status rtio_config_add_namespace(rtio_config *config, const char *nsp, bool
 rtio_status rtio_config_set_dynamic_namespaces(rtio_config *config, bool enabled);
 
 /**
+ * socket.io's `cleanupEmptyChildNamespaces`: with `enabled`, a namespace made by accepting
+ * a dynamic namespace's client (`rtio_config_set_dynamic_namespaces`) is removed once its
+ * last socket on this server left; the next client to join it is asked about anew.
+ * Default false.
+ *
+ * # Safety
+ * `config` from `rtio_config_new`.
+ */
+rtio_status rtio_config_set_cleanup_empty_child_namespaces(rtio_config *config, bool enabled);
+
+/**
  * Selects callback mode: rtio's dispatcher thread calls `callback(event, user_data)` for
  * every event. NULL selects poll mode (the default: use `rtio_server_poll`).
  *

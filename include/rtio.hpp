@@ -258,6 +258,10 @@ class Config {
     return set(rtio_config_add_namespace(cfg_.get(), nsp.c_str(), middleware));
   }
   Config &dynamic_namespaces(bool on) { return set(rtio_config_set_dynamic_namespaces(cfg_.get(), on)); }
+  /// Removes a dynamic namespace once its last socket left (see rtio_config_set_cleanup_empty_child_namespaces).
+  Config &cleanup_empty_child_namespaces(bool on) {
+    return set(rtio_config_set_cleanup_empty_child_namespaces(cfg_.get(), on));
+  }
   /// Joins a Socket.IO cluster through Redis (see rtio_config_set_redis); the redis_*
   /// setters below need it first.
   Config &redis(const std::string &url) { return set(rtio_config_set_redis(cfg_.get(), url.c_str())); }

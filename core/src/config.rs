@@ -118,6 +118,11 @@ pub struct Config {
     /// namespace`; accepting it creates the namespace (socket.io's dynamic namespaces,
     /// python-socketio's `namespaces='*'`). Default false.
     pub dynamic_namespaces: bool,
+    /// socket.io's `cleanupEmptyChildNamespaces`: a dynamic namespace whose last socket on
+    /// this server left is removed (its adapter closed); the next client to join it makes
+    /// it anew through [`crate::Event::ConnectRequest`]. Default false: dynamic namespaces
+    /// stay once made.
+    pub cleanup_empty_child_namespaces: bool,
     /// Called when events were queued for the host (once per batch); see [`EventReadyHook`].
     pub on_event_ready: Option<EventReadyHook>,
     /// Makes the adapter of each namespace (see [`crate::adapter`]); `None` (the default)
@@ -283,6 +288,7 @@ impl Default for Config {
                 middleware: false,
             }],
             dynamic_namespaces: false,
+            cleanup_empty_child_namespaces: false,
             on_event_ready: None,
             adapter: None,
             cluster_timeout: Duration::from_secs(5),
@@ -347,6 +353,13 @@ impl Config {
     /// Turns connection state recovery on (see [`Recovery`]).
     pub fn recovery(mut self, recovery: Recovery) -> Self {
         self.recovery = Some(recovery);
+        self
+    }
+
+    /// Removes dynamic namespaces once empty (see
+    /// [`Config::cleanup_empty_child_namespaces`]).
+    pub fn cleanup_empty_child_namespaces(mut self, on: bool) -> Self {
+        self.cleanup_empty_child_namespaces = on;
         self
     }
 

@@ -436,6 +436,42 @@ fn dynamic_namespaces_get_an_adapter_closed_when_they_go() {
     );
 }
 
+#[test]
+fn cleanup_empty_child_namespaces_removes_a_dynamic_namespace_once_its_last_socket_left() {
+    for cleanup in [true, false] {
+        let life = Arc::new(Lifecycle::default());
+        let server = start(Config {
+            dynamic_namespaces: true,
+            cleanup_empty_child_namespaces: cleanup,
+            ..Config::default().adapter(Arc::new(Factory(life.clone())))
+        });
+        let io = server.io();
+        let a = Client::connect(&server, "");
+        a.post("40/dyn,");
+        match next(&server) {
+            Event::ConnectRequest { request, .. } => io.accept(request).unwrap(),
+            other => panic!("{other:?}"),
+        }
+        assert!(a.get().starts_with("40/dyn,"));
+        assert!(matches!(next(&server), Event::Connect { .. }));
+        assert!(io.namespaces().unwrap().contains(&"/dyn".to_string()));
+        a.post("41/dyn,");
+        assert!(matches!(next(&server), Event::Disconnect { .. }));
+        let deadline = std::time::Instant::now() + WAIT;
+        let closed = || life.closes.load(Ordering::SeqCst) == 1;
+        while cleanup && !closed() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(closed(), cleanup, "the adapter of /dyn closed: {cleanup}");
+        assert_eq!(
+            io.namespaces().unwrap().contains(&"/dyn".to_string()),
+            !cleanup,
+            "/dyn still there"
+        );
+        server.stop();
+    }
+}
+
 /// Servers of one "cluster" in this process: each namespace's adapters, by server.
 #[derive(Default, Clone)]
 struct Bus(Arc<Mutex<Vec<Weak<BusAdapter>>>>);

@@ -632,6 +632,24 @@ pub unsafe extern "C" fn rtio_config_set_dynamic_namespaces(
     })
 }
 
+/// socket.io's `cleanupEmptyChildNamespaces`: with `enabled`, a namespace made by accepting
+/// a dynamic namespace's client (`rtio_config_set_dynamic_namespaces`) is removed once its
+/// last socket on this server left; the next client to join it is asked about anew.
+/// Default false.
+///
+/// # Safety
+/// `config` from `rtio_config_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rtio_config_set_cleanup_empty_child_namespaces(
+    config: *mut rtio_config,
+    enabled: bool,
+) -> rtio_status {
+    guard(|| {
+        config_mut(config)?.config.cleanup_empty_child_namespaces = enabled;
+        Ok(())
+    })
+}
+
 /// Selects callback mode: rtio's dispatcher thread calls `callback(event, user_data)` for
 /// every event. NULL selects poll mode (the default: use `rtio_server_poll`).
 ///

@@ -256,6 +256,17 @@ static void test_tls_and_cookie_settings(void) {
   EXPECT_STATUS(rtio_config_set_recovery(NULL, 1000, true), RTIO_STATUS_NULL_POINTER);
   EXPECT_STATUS(rtio_config_set_recovery(cfg, 1000, true), RTIO_STATUS_OK);
   EXPECT_STATUS(rtio_config_set_recovery(cfg, 0, true), RTIO_STATUS_OK); /* off again */
+  EXPECT_STATUS(rtio_config_set_parser(NULL, RTIO_PARSER_MSGPACK), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_parser(cfg, 7), RTIO_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(rtio_last_error(), "rtio_parser") != NULL);
+  EXPECT_STATUS(rtio_config_set_parser(cfg, RTIO_PARSER_MSGPACK), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_parser(cfg, RTIO_PARSER_DEFAULT), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_per_message_deflate(NULL, true, 0), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_per_message_deflate(cfg, true, 1024), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_allow_eio3(NULL, true), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_allow_eio3(cfg, true), RTIO_STATUS_OK);
+  EXPECT_STATUS(rtio_config_set_cleanup_empty_child_namespaces(NULL, true), RTIO_STATUS_NULL_POINTER);
+  EXPECT_STATUS(rtio_config_set_cleanup_empty_child_namespaces(cfg, true), RTIO_STATUS_OK);
   EXPECT(!rtio_event_recovered(NULL));
   /* A missing certificate file fails the start, naming the file. */
   EXPECT_STATUS(rtio_config_set_tls(cfg, "/nonexistent/cert.pem", "/nonexistent/key.pem"),

@@ -670,6 +670,9 @@ impl Sio {
             conn.sockets.lock().remove(socket);
             conn.pending.lock().retain(|s| !Arc::ptr_eq(s, socket));
         }
+        if was == ACCEPTED && self.config.cleanup_empty_child_namespaces {
+            self.remove_if_empty(&socket.ns);
+        }
         if was == PENDING {
             // The host never saw this socket connect: nothing to tell it.
             socket.acks.lock().clear();
@@ -966,7 +969,11 @@ impl Sio {
     /// and a dynamic namespace that no one joined.
     fn discard(&self, socket: &Arc<Socket>) {
         self.detach(socket, DisconnectReason::ServerNamespaceDisconnect);
-        let ns = &socket.ns;
+        self.remove_if_empty(&socket.ns);
+    }
+
+    /// Removes a dynamic namespace that has no socket on this server.
+    fn remove_if_empty(&self, ns: &Arc<Namespace>) {
         let empty = || ns.adapter.local().socket_count() == 0;
         if ns.dynamic && empty() {
             let mut all = self.namespaces.write();
