@@ -300,3 +300,58 @@ def test_engineio_v3_clients_are_refused_by_default(serve):
     # v4 is served
     assert requests.get(f"{url}/socket.io/?EIO=4&transport=polling",
                         timeout=WAIT).status_code == 200
+
+
+# ------------------------------------------------------------------------------ bundles
+
+BUNDLES = ["socket.io.js", "socket.io.min.js", "socket.io.esm.min.js",
+           "socket.io.msgpack.min.js", "socket.io.msgpack.min.js.map"]
+
+
+@pytest.fixture
+def client_dist(tmp_path):
+    """A stand-in for socket.io-client's dist/: each bundle's text is its name."""
+    for name in BUNDLES:
+        (tmp_path / name).write_text(f"/* {name} */")
+    return tmp_path
+
+
+def test_the_client_bundles_are_served_beside_socket_io_js(serve, client_dist):
+    # (socket.io serves socket.io.msgpack.min.js for pages of a msgpack server)
+    url = serve(rtio.Server(client_bundle=client_dist / "socket.io.js"))
+    for name in BUNDLES:
+        res = requests.get(f"{url}/socket.io/{name}", timeout=WAIT)
+        assert res.status_code == 200 and res.text == f"/* {name} */", name
+    assert requests.get(f"{url}/socket.io/socket.io.other.js", timeout=WAIT).status_code != 200
+
+
+def test_a_mounted_server_serves_the_same_bundles(client_dist):
+    import io
+
+    sio = rtio.Server(client_bundle=client_dist / "socket.io.js")
+    app = rtio.WSGIApp(sio, lambda environ, start_response: (
+        start_response("418 I'm a teapot", []), [b"the app"])[1])
+
+    def get(path):
+        got = {}
+
+        def start_response(status, headers):
+            got["status"], got["headers"] = status, dict(headers)
+
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "",
+                   "wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1",
+                   "wsgi.input": io.BytesIO()}
+        body = b"".join(app(environ, start_response))
+        return got["status"], got["headers"], body
+
+    try:
+        for name in BUNDLES:
+            status, headers, body = get(f"/socket.io/{name}")
+            assert status.startswith("200") and body == f"/* {name} */".encode(), name
+            kind = "application/json" if name.endswith(".map") else "application/javascript"
+            assert headers["Content-Type"].startswith(kind)
+        (client_dist / "socket.io.min.js").unlink()
+        assert get("/socket.io/socket.io.min.js")[0].startswith("404")
+        assert get("/other.js")[2] == b"the app"
+    finally:
+        sio.shutdown()

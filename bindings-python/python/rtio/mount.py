@@ -130,16 +130,37 @@ def _static_answer(static_files: Optional[Dict[str, Any]], path: str) -> Optiona
     return 200, [("Content-Type", match["content_type"])], body
 
 
+#: The client bundles socket.io serves beside ``socket.io.js``: the siblings of the
+#: ``client_bundle=`` file in socket.io-client's ``dist/`` (as rtio's own listener does).
+_BUNDLE_SIBLINGS = frozenset({
+    "socket.io.min.js", "socket.io.esm.min.js", "socket.io.msgpack.min.js",
+    "socket.io.js.map", "socket.io.min.js.map", "socket.io.esm.min.js.map",
+    "socket.io.msgpack.min.js.map",
+})
+
+
 def _bundle_answer(server: Any, path: str, prefix: str) -> Optional[Answer]:
-    """``<socketio_path>/socket.io.js`` when the server has rtio's ``client_bundle=``, as
-    rtio's own listener serves it."""
+    """``<socketio_path>/socket.io.js`` when the server has rtio's ``client_bundle=``, and
+    the other bundles socket.io serves (minified, ESM, msgpack for ``serializer='msgpack'``,
+    their source maps) from the same directory, as rtio's own listener serves them."""
     bundle = server._options.get("client_bundle")
-    if bundle is None or path != prefix + "/socket.io.js":
+    if bundle is None or not path.startswith(prefix + "/"):
         return None
-    with open(bundle, "rb") as f:
-        body = f.read()
-    return 200, [("Content-Type", "application/javascript; charset=utf-8"),
-                 ("Cache-Control", "public, max-age=0")], body
+    name = path[len(prefix) + 1:]
+    if name == "socket.io.js":
+        file = bundle
+    elif name in _BUNDLE_SIBLINGS:
+        file = os.path.join(os.path.dirname(bundle), name)
+    else:
+        return None
+    try:
+        with open(file, "rb") as f:
+            body = f.read()
+    except OSError:
+        return _NOT_FOUND
+    kind = "application/json" if name.endswith(".map") \
+        else "application/javascript; charset=utf-8"
+    return 200, [("Content-Type", kind), ("Cache-Control", "public, max-age=0")], body
 
 
 _NOT_FOUND: Answer = (404, [("Content-Type", "text/plain")], b"Not Found")

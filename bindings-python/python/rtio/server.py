@@ -156,7 +156,8 @@ class Server(BaseServer):
     default 1024), ``allow_eio3`` (serve Engine.IO v3 clients, socket.io-client 2.x, too;
     default off), ``host`` and ``port`` (defaults for :meth:`run` / :meth:`start`), ``path``
     (default ``'/socket.io/'``), ``static_files`` (a directory served at ``/``),
-    ``client_bundle`` (a ``socket.io.js`` file served at ``<path>socket.io.js``),
+    ``client_bundle`` (a ``socket.io.js`` file served at ``<path>socket.io.js``; the other
+    bundles of its directory, ``socket.io.msgpack.min.js``..., beside it),
     ``connect_timeout`` (seconds a connection has to join a namespace), ``worker_threads``
     (rtio's engine threads, 0: one per core), ``handler_threads`` (at most this many
     handlers run at once; default 32) and ``ack_timeout`` (seconds an
