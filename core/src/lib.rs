@@ -50,11 +50,14 @@ pub use payload::{Payload, PayloadError};
 pub use server::{Broadcast, Events, Io, Server, Stats};
 pub use tls::TlsFiles;
 
-/// The WebSocket frame reader, for rtio's own fuzz tests (`core/tests/fuzz_decoders.rs`):
+/// The WebSocket frame reader and the Engine.IO v3 payload codec, for rtio's own fuzz tests (`core/tests/fuzz_decoders.rs`):
 /// not a stable API. (The Engine.IO and Socket.IO decoders are public already, in
 /// [`engineio::packet`] and [`socketio::packet`].)
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::engineio::v3::{
+        decode_payload as decode_v3_payload, encode_payload as encode_v3_payload,
+    };
     pub use crate::engineio::ws_conn::{Message as WsMessage, ReadEnd, WsConn};
 }
 

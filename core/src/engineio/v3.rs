@@ -73,43 +73,58 @@ pub fn decode_payload(
     binary: bool,
     max_packets: usize,
 ) -> Result<Vec<Packet>, DecodeError> {
-    let mut packets = Vec::new();
-    let mut rest = body.clone();
-    if rest.is_empty() {
+    if body.is_empty() {
         return Err(DecodeError("empty payload"));
     }
-    while !rest.is_empty() {
+    // The text form is checked as UTF-8 once, here: per packet it would cost the rest of
+    // the body each time.
+    let text = if binary {
+        None
+    } else {
+        Some(std::str::from_utf8(body).map_err(|_| DecodeError("payload is not UTF-8"))?)
+    };
+    let mut packets = Vec::new();
+    let mut pos = 0;
+    while pos < body.len() {
         if packets.len() == max_packets {
             return Err(DecodeError("too many packets in one payload"));
         }
-        let packet = if binary {
-            take_binary_packet(&mut rest)?
-        } else {
-            take_text_packet(&mut rest)?
+        let packet = match text {
+            Some(text) => take_text_packet(body, text, &mut pos)?,
+            None => {
+                let mut rest = body.slice(pos..);
+                let packet = take_binary_packet(&mut rest)?;
+                pos = body.len() - rest.len();
+                packet
+            }
         };
         packets.push(packet);
     }
     Ok(packets)
 }
 
-fn take_text_packet(rest: &mut Bytes) -> Result<Packet, DecodeError> {
+/// The text-form packet at `*pos` of `body` (`text` is `body` as a string), moving `pos`
+/// past it.
+fn take_text_packet(body: &Bytes, text: &str, pos: &mut usize) -> Result<Packet, DecodeError> {
+    let rest = &text[*pos..];
     let colon = rest
-        .iter()
+        .bytes()
         .take(MAX_LENGTH_DIGITS + 1)
-        .position(|b| *b == b':')
+        .position(|b| b == b':')
         .ok_or(DecodeError("missing length"))?;
-    let units: usize = std::str::from_utf8(&rest[..colon])
-        .ok()
-        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|d| d.parse().ok())
+    let digits = &rest[..colon];
+    let units: usize = digits
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| digits.parse().ok())
+        .flatten()
         .ok_or(DecodeError("invalid length"))?;
-    let after = rest.slice(colon + 1..);
     // The packet's end: `units` UTF-16 code units into the text.
-    let text = std::str::from_utf8(&after).map_err(|_| DecodeError("payload is not UTF-8"))?;
+    let start = *pos + colon + 1;
     let mut counted = 0;
-    let mut end = 0;
-    for c in text.chars() {
-        if counted == units {
+    let mut end = start;
+    for c in text[start..].chars() {
+        if counted >= units {
             break;
         }
         counted += c.len_utf16();
@@ -118,8 +133,8 @@ fn take_text_packet(rest: &mut Bytes) -> Result<Packet, DecodeError> {
     if counted != units || units == 0 {
         return Err(DecodeError("length does not match the packet"));
     }
-    let packet = after.slice(..end);
-    *rest = after.slice(end..);
+    let packet = body.slice(start..end);
+    *pos = end;
     if packet[0] == b'b' {
         if packet.get(1) != Some(&b'4') {
             return Err(DecodeError("binary packet that is not a message"));

@@ -609,6 +609,119 @@ mod tests {
         assert_eq!(ws.next().await, Err(ReadEnd::Closed));
     }
 
+    /// A connection that negotiated permessage-deflate.
+    fn deflate_pair(max_message: usize) -> (WsConn<DuplexStream>, DuplexStream) {
+        let (ws, client) = pair(max_message);
+        let negotiated = super::super::deflate::Negotiated {
+            client_no_context_takeover: false,
+        };
+        (ws.with_deflate(Some(negotiated)), client)
+    }
+
+    /// `message` compressed as a client sends it (context taken over between calls of the
+    /// same compressor).
+    fn client_deflate(c: &mut flate2::Compress, message: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(message.len() + 64);
+        c.compress_vec(message, &mut out, flate2::FlushCompress::Sync)
+            .unwrap();
+        assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    #[tokio::test]
+    async fn compressed_messages_inflate_with_the_clients_context_and_fragments() {
+        let (mut ws, mut client) = deflate_pair(1 << 20);
+        let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+        let first = client_deflate(&mut c, b"4hello hello hello");
+        // The second refers back into the first (context takeover).
+        let second = client_deflate(&mut c, b"4hello hello hello again");
+        let mut bytes = masked(0xc1, &first);
+        let (a, b) = second.split_at(second.len() / 2);
+        bytes.extend(masked(0x41, a)); // RSV1 on the first fragment only
+        bytes.extend(masked(0x80, b));
+        bytes.extend(masked(0x81, b"4plain"));
+        client.write_all(&bytes).await.unwrap();
+        assert_eq!(
+            ws.next().await,
+            Ok(Message::Text("4hello hello hello".into()))
+        );
+        assert_eq!(
+            ws.next().await,
+            Ok(Message::Text("4hello hello hello again".into()))
+        );
+        assert_eq!(ws.next().await, Ok(Message::Text("4plain".into())));
+    }
+
+    #[tokio::test]
+    async fn deflate_violations_close_with_their_code() {
+        let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+        let zeros = client_deflate(&mut c, &[b'0'; 10_000]);
+        let cases: Vec<(Vec<u8>, ReadEnd)> = vec![
+            // RSV1 on a continuation frame, on a control frame.
+            (
+                [masked(0x41, &zeros[..4]), masked(0xc0, &zeros[4..])].concat(),
+                violation("reserved bits set"),
+            ),
+            (masked(0xc9, b""), violation("reserved bits set")),
+            (masked(0xc1, &zeros), too_big()),
+            (
+                masked(0xc1, &[0xff, 0xff, 0xff]),
+                ReadEnd::Violation(1007, "invalid compressed data"),
+            ),
+        ];
+        for (bytes, end) in cases {
+            let (mut ws, mut client) = deflate_pair(1000);
+            client.write_all(&bytes).await.unwrap();
+            assert_eq!(ws.next().await, Err(end), "{bytes:02x?}");
+        }
+        // Without the extension negotiated, RSV1 is a violation.
+        let (mut ws, mut client) = pair(1000);
+        client.write_all(&masked(0xc1, &zeros)).await.unwrap();
+        assert_eq!(ws.next().await, Err(violation("reserved bits set")));
+    }
+
+    #[tokio::test]
+    async fn deflatable_frames_go_compressed_only_where_negotiated() {
+        let text = "4".to_string() + &"x".repeat(1000);
+        let frame = Frame::raw_text(text.clone()).deflatable();
+        let (mut plain, mut plain_client) = pair(1 << 20);
+        plain.send(std::slice::from_ref(&frame)).await.unwrap();
+        plain.shutdown().await;
+        let got = read_all(&mut plain_client).await;
+        assert_eq!(got[..2], [0x81, 126]);
+        assert_eq!(&got[4..], text.as_bytes());
+        let (mut deflating, mut client) = deflate_pair(1 << 20);
+        deflating.send(&[frame.clone(), frame]).await.unwrap();
+        deflating.shutdown().await;
+        let got = read_all(&mut client).await;
+        assert_eq!(got[0], 0xc1, "FIN, RSV1, text");
+        let len = usize::from(got[1]);
+        assert!(len < 100, "1001 bytes compressed to {len}");
+        let mut inflater = super::super::deflate::Inflater::new();
+        let message = inflater.inflate(&got[2..2 + len], 1 << 20).unwrap();
+        assert_eq!(message, text.as_bytes());
+        // The second copy is the same shared compressed message.
+        assert_eq!(got[2..2 + len], got[4 + len..]);
+    }
+
+    #[tokio::test]
+    async fn eio3_binary_messages_carry_the_type_byte() {
+        let (mut ws, mut client) = pair(100);
+        ws.set_eio3(true);
+        ws.send(&[
+            Frame::Binary(vec![1, 2].into()),
+            Frame::raw_text("4x".into()),
+        ])
+        .await
+        .unwrap();
+        ws.shutdown().await;
+        assert_eq!(
+            read_all(&mut client).await,
+            [0x82, 3, 4, 1, 2, 0x81, 2, b'4', b'x']
+        );
+    }
+
     #[test]
     fn unmasking_matches_a_byte_at_a_time() {
         let mask = [9, 200, 31, 77];
