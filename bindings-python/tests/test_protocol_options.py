@@ -6,6 +6,7 @@ core, is refused clearly when it cannot, and works with the official python-sock
 
 import asyncio
 import base64
+import json
 import os
 import socket
 
@@ -292,6 +293,47 @@ def test_python_socketio_client_works_with_websocket_compression_on(serve, clien
 
 
 # ------------------------------------------------------------------------------ EIO3
+
+def v3_post(url, packet):
+    """One packet in Engine.IO v3's text payload framing (``<length>:<packet>``)."""
+    res = requests.post(url, data=f"{len(packet)}:{packet}".encode(), timeout=WAIT)
+    assert res.status_code == 200 and res.text == "ok", res.text
+
+
+def test_allow_eio3_serves_engineio_v3_clients(serve):
+    sio = rtio.Server(allow_eio3=True)
+    connects = []
+
+    @sio.event
+    def connect(sid, environ, auth):
+        connects.append(sid)
+
+    @sio.on("echo")
+    def echo(sid, data):
+        return data
+
+    @sio.on("binary")
+    def binary(sid, data):
+        return data, b"\x01\x02"
+
+    url = serve(sio)
+    base = f"{url}/socket.io/?EIO=3&transport=polling"
+    res = requests.get(base, timeout=WAIT)
+    assert res.status_code == 200
+    length, _, packet = res.text.partition(":")  # v3: length-framed, no record separator
+    assert packet.startswith("0{") and int(length) == len(packet)
+    session = f"{base}&sid={json.loads(packet[1:])['sid']}"
+    # Socket.IO protocol v4: the server connects the client to / on its own
+    assert requests.get(session, timeout=WAIT).text == "2:40"
+    assert len(connects) == 1
+    v3_post(session, '421["echo","hi"]')
+    assert requests.get(session, timeout=WAIT).text == '9:431["hi"]'
+    # a binary ack in v3's binary payload form: the packet, then its attachment
+    v3_post(session, '422["binary","x"]')
+    body = requests.get(session, timeout=WAIT).content
+    assert b'461-2["x",{"_placeholder":true,"num":0}]' in body  # BINARY_ACK, 1 attachment
+    assert body.endswith(b"\x04\x01\x02"), body  # (binary message: type byte 4, the bytes)
+
 
 def test_engineio_v3_clients_are_refused_by_default(serve):
     url = serve(rtio.Server())
