@@ -8,7 +8,9 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import socket
+import ssl
 
 import pytest
 import requests
@@ -397,3 +399,47 @@ def test_a_mounted_server_serves_the_same_bundles(client_dist):
         assert get("/other.js")[2] == b"the app"
     finally:
         sio.shutdown()
+
+
+# ------------------------------------------------------------------------------ aiohttp
+
+@pytest.mark.parametrize("on", [True, False], ids=["compression on", "compression off"])
+@pytest.mark.skipif(shutil.which("openssl") is None,
+                    reason="the openssl command makes the test certificate")
+def test_aiohttp_over_its_own_tls_follows_websocket_compression(tmp_path, on):
+    # Over aiohttp's TLS, aiohttp frames the WebSocket (rtio cannot take the connection
+    # over): its permessage-deflate is switched as websocket_compression says.
+    from aiohttp import ClientSession, WSMsgType, web
+
+    from test_tls_cookie import make_certificate
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    make_certificate(cert, key)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+
+    async def main():
+        sio = rtio.AsyncServer(async_mode="aiohttp", websocket_compression=on,
+                               serializer="msgpack")
+        app = web.Application()
+        sio.attach(app)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            async with ClientSession() as http:
+                url = f"wss://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+                ws = await asyncio.wait_for(
+                    http.ws_connect(url, ssl=client_ctx, compress=15), WAIT)
+                async with ws:
+                    assert bool(ws.compress) is on  # what the 101 agreed on
+                    opening = await asyncio.wait_for(ws.receive(), WAIT)
+                    assert opening.type == WSMsgType.TEXT and opening.data.startswith("0{")
+        finally:
+            await sio.shutdown()
+            await runner.cleanup()
+
+    asyncio.run(main())
