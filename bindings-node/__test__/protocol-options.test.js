@@ -89,10 +89,58 @@ describe('option mapping', () => {
     assert.throws(() => perMessageDeflateSettings({ clientNoContextTakeover: true }), /"perMessageDeflate\.clientNoContextTakeover"/);
   });
 
-  it('allowEIO3: true starts a server (the core takes the option)', async () => {
-    const io = server(0, { host: '127.0.0.1', allowEIO3: true });
-    // Engine.IO v4 clients keep working beside it
-    await connect(io.address().port);
+});
+
+// ---------------------------------------------------------------------------------------------
+// allowEIO3: socket.io-client 2.x (Engine.IO v3) beside 4.x
+// ---------------------------------------------------------------------------------------------
+
+const haveV2 = fs.existsSync(path.join(interopModules, 'socket.io-client-v2', 'package.json'));
+
+describe('allowEIO3 with socket.io-client 2.x', { skip: !haveV2 && 'socket.io-client-v2 is not installed in tests/interop (npm install there)' }, () => {
+  const ioV2 = haveV2 ? require(path.join(interopModules, 'socket.io-client-v2')) : undefined;
+  const v2Clients = [];
+  afterEach(() => {
+    for (const c of v2Clients.splice(0)) c.close();
+  });
+  function v2(port, transports) {
+    const c = ioV2(`http://127.0.0.1:${port}`, { forceNew: true, reconnection: false, transports });
+    v2Clients.push(c);
+    return c;
+  }
+  const v2Connected = (c) => withTimeout(new Promise((resolve, reject) => {
+    c.once('connect', resolve);
+    c.once('connect_error', reject);
+    c.once('error', reject);
+  }), STEP_MS, 'the 2.x client to connect');
+
+  for (const transports of [['polling'], ['websocket']]) {
+    it(`true: a 2.x client over ${transports[0]} connects, acks with binary, hears a 4.x client's broadcast`, async () => {
+      const io = server(0, { host: '127.0.0.1', allowEIO3: true });
+      io.on('connection', (socket) => {
+        socket.on('bin', (data, ack) => ack(Buffer.concat([data, Buffer.from('!')]), { ok: true }));
+        socket.on('shout', (text) => socket.broadcast.emit('shout', text));
+      });
+      const port = io.address().port;
+      const old = v2(port, transports);
+      await v2Connected(old);
+      const modern = await connect(port);
+      const [bin, obj] = await withTimeout(
+        new Promise((resolve) => old.emit('bin', Buffer.from('hi'), (...answer) => resolve(answer))),
+        STEP_MS,
+        'the 2.x ack',
+      );
+      assert.equal(Buffer.from(bin).toString(), 'hi!');
+      assert.deepEqual(obj, { ok: true });
+      const heard = next(old, 'shout');
+      modern.emit('shout', 'from 4.x');
+      assert.deepEqual(await heard, ['from 4.x']);
+    });
+  }
+
+  it('false (the default): a 2.x client is refused', async () => {
+    const io = server(0, { host: '127.0.0.1' });
+    await assert.rejects(v2Connected(v2(io.address().port, ['polling'])));
   });
 });
 
