@@ -746,7 +746,7 @@ impl Broadcast<'_> {
         let sio = self.io.inner.engine.handler();
         let acks = sio.reply::<AckAnswer>(timeout);
         let token = acks.token();
-        let packet = OutPacket::event(&ns.name, event, payload);
+        let packet = OutPacket::event(&ns.name, event, payload).compress(self.compress);
         ns.adapter
             .broadcast_with_ack(&packet, &self.selector(), timeout, acks);
         Ok(token)

@@ -85,9 +85,10 @@ async fn loopback_pair() -> std::io::Result<(TcpStream, TcpStream)> {
 /// The handshake rtio's end reads: the host's request with the WebSocket headers a client
 /// sends. `Connection` and `Upgrade` are set (servers consume them); the client's key and
 /// version are kept when the host passed them, so that rtio refuses a bad one as its own
-/// listener would, and filled in when it did not.
+/// listener would, and filled in when it did not. The client's extension offers go: the
+/// host's server frames this WebSocket, so extensions are its business, not rtio's.
 fn handshake_of(mut request: HttpRequest) -> HttpRequest {
-    const HOP: [&str; 2] = ["connection", "upgrade"];
+    const HOP: [&str; 3] = ["connection", "upgrade", "sec-websocket-extensions"];
     request
         .headers
         .retain(|(n, _)| !HOP.iter().any(|hop| n.eq_ignore_ascii_case(hop)));
@@ -339,6 +340,42 @@ async fn next_frame<R: AsyncReadExt + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_handshake_keeps_the_clients_key_and_drops_its_extension_offers() {
+        let request = HttpRequest {
+            method: "GET".into(),
+            url: "/socket.io/?EIO=4&transport=websocket".into(),
+            headers: vec![
+                (
+                    "Sec-WebSocket-Key".into(),
+                    "x3JJHMbDL1EzLkh9GBhXDw==".into(),
+                ),
+                (
+                    "Sec-WebSocket-Extensions".into(),
+                    "permessage-deflate; client_max_window_bits".into(),
+                ),
+                ("Connection".into(), "keep-alive, Upgrade".into()),
+            ],
+            body: Bytes::new(),
+            remote_addr: "127.0.0.1:1".parse().unwrap(),
+            secure: false,
+        };
+        let names: Vec<String> = handshake_of(request)
+            .headers
+            .into_iter()
+            .map(|(n, v)| format!("{}: {v}", n.to_ascii_lowercase()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "sec-websocket-key: x3JJHMbDL1EzLkh9GBhXDw==",
+                "connection: Upgrade",
+                "upgrade: websocket",
+                "sec-websocket-version: 13",
+            ]
+        );
+    }
 
     #[test]
     fn client_frames_are_masked_with_a_zero_key() {

@@ -25,7 +25,7 @@ const HAS = {
   recovery: new Set(['rust', 'c', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-wsgi', 'python-asgi', 'python-aiohttp']),
   parser: new Set(['rust', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-wsgi', 'python-asgi', 'python-aiohttp']),
   'per-message-deflate': new Set(['rust', 'socketio', 'node', 'node-http', 'python', 'python-async', 'python-wsgi', 'python-aiohttp']),
-  eio3: new Set(['rust', 'c', 'socketio']),
+  eio3: new Set(['rust', 'c', 'socketio', 'node', 'node-http']),
 };
 const skip = (option) => !HAS[option].has(HOST) && `the ${HOST} host has no --${option} yet (issue 19)`;
 
