@@ -11,7 +11,9 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::proto::{self, BodyKind, Packet};
+use flate2::{Decompress, FlushDecompress};
+
+use crate::proto::{self, BodyKind, Encoding, Packet};
 
 /// Errors of a client: IO, protocol, or the server said no.
 #[derive(Debug)]
@@ -46,6 +48,74 @@ pub fn now_us() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
+// ---------------------------------------------------------------------------------------------
+// Traffic counters (the compression scenarios' bytes on the wire)
+// ---------------------------------------------------------------------------------------------
+
+/// What every client of this thread read, since the start: bytes from the sockets, and the
+/// messages those bytes carried (WebSocket text messages, or long-polling GET responses),
+/// how many of them were compressed, and their size once decoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes read from the sockets (HTTP heads, WebSocket frame headers, bodies as sent).
+    pub wire: u64,
+    /// WebSocket text messages, or polling GET responses, received.
+    pub messages: u64,
+    /// Of which compressed (RSV1 set, or a `Content-Encoding` other than identity).
+    pub compressed: u64,
+    /// Their payload bytes once inflated (the Engine.IO packets they carry).
+    pub decoded: u64,
+    /// WebSocket connections that asked for permessage-deflate and got it.
+    pub deflate_accepted: u64,
+    /// ... that asked for it and did not.
+    pub deflate_refused: u64,
+    /// Of the accepted ones, those where the server said `server_no_context_takeover`.
+    pub deflate_no_context_takeover: u64,
+}
+
+impl Traffic {
+    /// The counters now.
+    pub fn now() -> Traffic {
+        TRAFFIC.with(Cell::get)
+    }
+
+    /// `self - earlier`, counter by counter.
+    pub fn since(self, earlier: Traffic) -> Traffic {
+        Traffic {
+            wire: self.wire - earlier.wire,
+            messages: self.messages - earlier.messages,
+            compressed: self.compressed - earlier.compressed,
+            decoded: self.decoded - earlier.decoded,
+            deflate_accepted: self.deflate_accepted - earlier.deflate_accepted,
+            deflate_refused: self.deflate_refused - earlier.deflate_refused,
+            deflate_no_context_takeover: self.deflate_no_context_takeover
+                - earlier.deflate_no_context_takeover,
+        }
+    }
+}
+
+thread_local! {
+    static TRAFFIC: Cell<Traffic> = const {
+        Cell::new(Traffic {
+            wire: 0,
+            messages: 0,
+            compressed: 0,
+            decoded: 0,
+            deflate_accepted: 0,
+            deflate_refused: 0,
+            deflate_no_context_takeover: 0,
+        })
+    };
+}
+
+fn count(f: impl FnOnce(&mut Traffic)) {
+    TRAFFIC.with(|t| {
+        let mut v = t.get();
+        f(&mut v);
+        t.set(v);
+    });
+}
+
 /// Where the clients connect.
 pub struct Target {
     /// The server's address.
@@ -56,6 +126,10 @@ pub struct Target {
     /// Whether a client is connected only once the server's `auth` event arrived (a
     /// scenarios server sends one from its connection handler; `rtio serve` does not).
     wait_auth: bool,
+    /// WebSocket clients offer permessage-deflate.
+    deflate: bool,
+    /// Polling clients send `Accept-Encoding: gzip, deflate`.
+    accept_encoding: bool,
 }
 
 impl Target {
@@ -66,10 +140,24 @@ impl Target {
         let path = "/socket.io/".to_string();
         Target {
             addr,
-            ws_request: proto::ws_upgrade_request(&host, &path),
+            ws_request: proto::ws_upgrade_request(&host, &path, false),
             host,
             path,
             wait_auth: true,
+            deflate: false,
+            accept_encoding: false,
+        }
+    }
+
+    /// The same server, with clients that ask for compression as browsers do:
+    /// permessage-deflate offered on WebSocket upgrades, `Accept-Encoding: gzip, deflate` on
+    /// polling requests.
+    pub fn compressed(self) -> Target {
+        Target {
+            ws_request: proto::ws_upgrade_request(&self.host, &self.path, true),
+            deflate: true,
+            accept_encoding: true,
+            ..self
         }
     }
 
@@ -165,6 +253,7 @@ impl Conn {
         if n == 0 {
             return Err(Error("connection closed by the server".into()));
         }
+        count(|t| t.wire += n as u64);
         self.hi += n;
         Ok(())
     }
@@ -205,6 +294,66 @@ pub struct Ws {
     /// The connection; scenario loops call `fill` on it (cancel-safe) inside `select!`.
     pub conn: Conn,
     out: Vec<u8>,
+    /// permessage-deflate, when negotiated: the client inflates, never compresses.
+    inflater: Option<Box<Inflater>>,
+}
+
+/// The receiving half of permessage-deflate (RFC 7692): raw inflate of each message with the
+/// `00 00 ff ff` tail the sender removed; the LZ77 window carries over from message to
+/// message unless the server said `server_no_context_takeover`.
+pub struct Inflater {
+    z: Decompress,
+    reset_each: bool,
+    /// The last message, inflated.
+    out: Vec<u8>,
+}
+
+/// Inflated messages larger than this are refused (the servers' max payload is 1 MB).
+const MAX_INFLATED: usize = 64 << 20;
+
+impl Inflater {
+    pub fn new(deflate: proto::Deflate) -> Inflater {
+        Inflater {
+            z: Decompress::new(false),
+            reset_each: deflate.server_no_context_takeover,
+            out: Vec::new(),
+        }
+    }
+
+    /// Inflates one message's payload into `self.out`.
+    pub fn inflate(&mut self, payload: &[u8]) -> Result<&[u8]> {
+        const TAIL: [u8; 4] = [0, 0, 0xff, 0xff];
+        self.out.clear();
+        for mut input in [payload, &TAIL[..]] {
+            loop {
+                if self.out.capacity() - self.out.len() < 1024 {
+                    self.out.reserve(self.out.len().max(4096));
+                }
+                let (in0, out0) = (self.z.total_in(), self.z.total_out());
+                self.z
+                    .decompress_vec(input, &mut self.out, FlushDecompress::Sync)
+                    .map_err(|e| Error(format!("permessage-deflate: cannot inflate: {e}")))?;
+                let used = (self.z.total_in() - in0) as usize;
+                let made = self.z.total_out() - out0;
+                input = &input[used..];
+                if input.is_empty() && self.out.len() < self.out.capacity() {
+                    break;
+                }
+                if used == 0 && made == 0 {
+                    return Err(Error(
+                        "permessage-deflate: the inflater made no progress".into(),
+                    ));
+                }
+                if self.out.len() > MAX_INFLATED {
+                    return Err(Error("permessage-deflate: message over 64 MiB".into()));
+                }
+            }
+        }
+        if self.reset_each {
+            self.z.reset(false);
+        }
+        Ok(&self.out)
+    }
 }
 
 impl Ws {
@@ -215,6 +364,7 @@ impl Ws {
         let mut ws = Ws {
             conn: Conn::new(stream),
             out: Vec::with_capacity(64),
+            inflater: None,
         };
         ws.conn.write(&t.ws_request).await?;
         loop {
@@ -223,6 +373,16 @@ impl Ws {
                 if head.status != 101 {
                     return Err(Error(format!("WebSocket upgrade answered {}", head.status)));
                 }
+                if t.deflate {
+                    match head.deflate {
+                        Some(d) => count(|c| {
+                            c.deflate_accepted += 1;
+                            c.deflate_no_context_takeover += d.server_no_context_takeover as u64;
+                        }),
+                        None => count(|c| c.deflate_refused += 1),
+                    }
+                }
+                ws.inflater = head.deflate.map(|d| Box::new(Inflater::new(d)));
                 ws.conn.consume(head.len);
                 break;
             }
@@ -254,7 +414,8 @@ impl Ws {
         }
     }
 
-    /// Sends one Engine.IO packet as a text frame.
+    /// Sends one Engine.IO packet as a text frame (never compressed: RFC 7692 lets each
+    /// message be either).
     pub async fn send(&mut self, packet: &[u8]) -> Result<()> {
         self.out.clear();
         proto::ws_encode(&mut self.out, proto::OP_TEXT, packet);
@@ -270,19 +431,30 @@ impl Ws {
         Ok(())
     }
 
-    /// Calls `f` for every complete Engine.IO packet in the buffer; returns how many pings
-    /// are owed a pong (see [`Ws::pong`]). A close frame is an error.
-    pub fn drain(&mut self, mut f: impl FnMut(Packet)) -> Result<u32> {
-        let mut pongs = 0;
+    /// Calls `f` with every complete text message in the buffer (inflated when compressed).
+    /// A close frame is an error, as is a compressed frame without the extension.
+    fn messages(&mut self, mut f: impl FnMut(&[u8])) -> Result<()> {
         while let Some(frame) = proto::ws_frame(self.conn.unread())? {
             let payload = &self.conn.unread()[frame.start..frame.end];
             match frame.opcode {
                 proto::OP_TEXT => {
-                    let p = proto::classify(payload);
-                    if p == Packet::Ping {
-                        pongs += 1;
-                    }
-                    f(p);
+                    let message = match (frame.compressed, &mut self.inflater) {
+                        (false, _) => payload,
+                        (true, Some(inflater)) => {
+                            count(|t| t.compressed += 1);
+                            inflater.inflate(payload)?
+                        }
+                        (true, None) => {
+                            return Err(Error(
+                                "RSV1 set without permessage-deflate negotiated".into(),
+                            ))
+                        }
+                    };
+                    count(|t| {
+                        t.messages += 1;
+                        t.decoded += message.len() as u64;
+                    });
+                    f(message);
                 }
                 proto::OP_CLOSE => return Err(Error("WebSocket closed by the server".into())),
                 // Socket.IO servers do not send WebSocket pings; binary is not used here.
@@ -290,6 +462,20 @@ impl Ws {
             }
             self.conn.consume(frame.end);
         }
+        Ok(())
+    }
+
+    /// Calls `f` for every complete Engine.IO packet in the buffer; returns how many pings
+    /// are owed a pong (see [`Ws::pong`]). A close frame is an error.
+    pub fn drain(&mut self, mut f: impl FnMut(Packet)) -> Result<u32> {
+        let mut pongs = 0;
+        self.messages(|message| {
+            let p = proto::classify(message);
+            if p == Packet::Ping {
+                pongs += 1;
+            }
+            f(p);
+        })?;
         Ok(pongs)
     }
 
@@ -311,20 +497,11 @@ impl Ws {
             self.conn.fill().await?;
             let mut pongs = 0;
             let mut answer = None;
-            while let Some(frame) = proto::ws_frame(self.conn.unread())? {
-                let payload = &self.conn.unread()[frame.start..frame.end];
-                match (frame.opcode, proto::classify(payload)) {
-                    (proto::OP_TEXT, Packet::Ping) => pongs += 1,
-                    (proto::OP_TEXT, Packet::Ack { id: got }) if got == id => {
-                        answer = Some(payload.to_vec())
-                    }
-                    (proto::OP_CLOSE, _) => {
-                        return Err(Error("WebSocket closed by the server".into()))
-                    }
-                    _ => {}
-                }
-                self.conn.consume(frame.end);
-            }
+            self.messages(|message| match proto::classify(message) {
+                Packet::Ping => pongs += 1,
+                Packet::Ack { id: got } if got == id => answer = Some(message.to_vec()),
+                _ => {}
+            })?;
             self.pong(pongs).await?;
             if let Some(answer) = answer {
                 return Ok(answer);
@@ -364,8 +541,13 @@ impl Polling {
     /// Opens the Engine.IO session, joins `/`, and returns once the `auth` event arrived.
     pub async fn connect(t: &Target) -> Result<Polling> {
         let mut get = Conn::new(tcp_connect(t.addr).await?);
+        let accept = if t.accept_encoding {
+            "Accept-Encoding: gzip, deflate\r\n"
+        } else {
+            ""
+        };
         let handshake = format!(
-            "GET {}?EIO=4&transport=polling HTTP/1.1\r\nHost: {}\r\n\r\n",
+            "GET {}?EIO=4&transport=polling HTTP/1.1\r\nHost: {}\r\n{accept}\r\n",
             t.path, t.host
         );
         get.write(handshake.as_bytes()).await?;
@@ -381,7 +563,8 @@ impl Polling {
         let mut p = Polling {
             get,
             post: None,
-            get_request: format!("GET {query} HTTP/1.1\r\nHost: {}\r\n\r\n", t.host).into_bytes(),
+            get_request: format!("GET {query} HTTP/1.1\r\nHost: {}\r\n{accept}\r\n", t.host)
+                .into_bytes(),
             post_head: format!(
                 "POST {query} HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: ",
                 t.host
@@ -427,6 +610,11 @@ impl Polling {
         match parse_response(&mut self.get, &mut self.body)? {
             Some(200) => {
                 self.get_pending = false;
+                let decoded = self.body.len() as u64;
+                count(|t| {
+                    t.messages += 1;
+                    t.decoded += decoded;
+                });
                 Ok(true)
             }
             Some(status) => Err(Error(format!("polling GET answered {status}"))),
@@ -568,31 +756,62 @@ impl Publisher {
     }
 }
 
-/// Parses one complete response from the buffer into `body`: its status, or `None` when
-/// more bytes are needed.
+/// Parses one complete response from the buffer into `body` (decoded when it came
+/// compressed: gzip, or HTTP's zlib-wrapped deflate): its status, or `None` when more bytes
+/// are needed.
 fn parse_response(conn: &mut Conn, body: &mut Vec<u8>) -> Result<Option<u16>> {
     let Some(head) = proto::http_head(conn.unread())? else {
         return Ok(None);
     };
     let rest = &conn.unread()[head.len..];
-    match head.body {
+    let used = match head.body {
         BodyKind::Length(n) => {
             if rest.len() < n {
                 return Ok(None);
             }
             body.clear();
             body.extend_from_slice(&rest[..n]);
-            conn.consume(head.len + n);
+            n
         }
         BodyKind::Chunked => {
             let Some((decoded, used)) = proto::http_chunked(rest)? else {
                 return Ok(None);
             };
             *body = decoded;
-            conn.consume(head.len + used);
+            used
         }
+    };
+    conn.consume(head.len + used);
+    if head.encoding != Encoding::Identity {
+        count(|t| t.compressed += 1);
+        *body = decode_body(head.encoding, body)?;
     }
     Ok(Some(head.status))
+}
+
+/// A response body decoded from its `Content-Encoding`.
+pub fn decode_body(encoding: Encoding, body: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(body.len() * 4);
+    let read = match encoding {
+        Encoding::Identity => {
+            out.extend_from_slice(body);
+            Ok(0)
+        }
+        Encoding::Gzip => flate2::read::GzDecoder::new(body).read_to_end(&mut out),
+        // RFC 9110's deflate is zlib-wrapped; some servers send raw deflate.
+        Encoding::Deflate if body.first().is_some_and(|b| b & 0x0f == 8) => {
+            flate2::read::ZlibDecoder::new(body).read_to_end(&mut out)
+        }
+        Encoding::Deflate => flate2::read::DeflateDecoder::new(body).read_to_end(&mut out),
+        Encoding::Other => {
+            return Err(Error(
+                "a Content-Encoding the client did not ask for".into(),
+            ))
+        }
+    };
+    read.map_err(|e| Error(format!("cannot decode a {encoding:?} body: {e}")))?;
+    Ok(out)
 }
 
 async fn read_response(conn: &mut Conn, body: &mut Vec<u8>) -> Result<u16> {
@@ -601,5 +820,83 @@ async fn read_response(conn: &mut Conn, body: &mut Vec<u8>) -> Result<u16> {
             return Ok(status);
         }
         conn.fill().await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compress, Compression, FlushCompress};
+
+    /// A permessage-deflate sender: raw deflate, sync flush, the `00 00 ff ff` tail removed.
+    fn deflate_message(c: &mut Compress, message: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(message.len() + 64);
+        c.compress_vec(message, &mut out, FlushCompress::Sync)
+            .unwrap();
+        assert_eq!(out[out.len() - 4..], [0, 0, 0xff, 0xff]);
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    #[test]
+    fn inflates_messages_with_and_without_context_takeover() {
+        let mut page = Vec::new();
+        let mut next = Vec::new();
+        proto::job_page(&mut page, 1, 1);
+        proto::job_page(&mut next, 2, 2);
+        let big: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        for takeover in [true, false] {
+            let mut c = Compress::new(Compression::default(), false);
+            let mut inflater = Inflater::new(proto::Deflate {
+                server_no_context_takeover: !takeover,
+            });
+            for message in [&page, &next, &big, &page] {
+                if !takeover {
+                    c.reset();
+                }
+                let wire = deflate_message(&mut c, message);
+                assert_eq!(inflater.inflate(&wire).unwrap(), &message[..]);
+            }
+            // With the window carried over, a repeated page costs a few bytes.
+            if !takeover {
+                c.reset();
+            }
+            let again = deflate_message(&mut c, &page);
+            assert_eq!(takeover, again.len() < 64, "{} B", again.len());
+        }
+        let mut inflater = Inflater::new(proto::Deflate {
+            server_no_context_takeover: true,
+        });
+        assert!(
+            inflater.inflate(&[0xff, 0xff, 0xff]).is_err(),
+            "not deflate"
+        );
+    }
+
+    #[test]
+    fn decodes_gzip_and_deflate_bodies() {
+        use std::io::Write;
+        let body = b"42[\"b\",{\"_ts\":\"1:2\"}]\x1e2".repeat(50);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(&body).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(decode_body(Encoding::Gzip, &gz).unwrap(), body);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());
+        z.write_all(&body).unwrap();
+        assert_eq!(
+            decode_body(Encoding::Deflate, &z.finish().unwrap()).unwrap(),
+            body
+        );
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), Compression::fast());
+        raw.write_all(&body).unwrap();
+        assert_eq!(
+            decode_body(Encoding::Deflate, &raw.finish().unwrap()).unwrap(),
+            body
+        );
+        assert_eq!(decode_body(Encoding::Identity, b"ok").unwrap(), b"ok");
+        assert!(decode_body(Encoding::Other, b"ok").is_err());
+        assert!(decode_body(Encoding::Gzip, b"not gzip").is_err());
     }
 }

@@ -22,7 +22,7 @@ use server::{RedisProc, ServerProc};
 
 const USAGE: &str = "\
 usage: rtio-bench [--hosts rust,socketio] [--quick]
-                  [--only idle,fanout,echo,polling,storm,cluster,publish]
+                  [--only idle,fanout,echo,polling,storm,cluster,compression,publish]
                   [--server-cpu N|none] [--loadgen-cpu N|none] [--root DIR]
                   [--results FILE] [--readme FILE] [--command TEXT] [--perf DIR]
                   [--attach PID:PORT] [--window N] [--noise|--no-noise]
@@ -32,7 +32,9 @@ usage: rtio-bench [--hosts rust,socketio] [--quick]
   --only         the scenarios to run (default all); `cluster` starts, for each host, a
                  redis-server and two nodes with --redis (a host refusing it is skipped);
                  `publish` starts `target/release/rtio serve` and an Express + socket.io
-                 server (tests/interop/serve/reference-publisher.js), whatever --hosts says
+                 server (tests/interop/serve/reference-publisher.js), whatever --hosts says;
+                 `compression` (= compression-ws,compression-polling) starts, for each host, a
+                 second server with --per-message-deflate for its WebSocket half
   --server-cpu   core the servers are pinned to with taskset (default 0)
   --loadgen-cpu  core this process pins itself to (default 1)
   --results      write the report there (e.g. bench/RESULTS.md)
@@ -142,7 +144,7 @@ fn parse_args() -> Result<Options, String> {
                 let list = value()?;
                 o.only = Scenario::ALL
                     .into_iter()
-                    .filter(|s| list.split(',').any(|k| k == s.key()))
+                    .filter(|s| list.split(',').any(|k| s.selected_by(k)))
                     .collect();
             }
             "--server-cpu" => o.server_cpu = cpu(value()?)?,
@@ -320,6 +322,14 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
         .only
         .contains(&Scenario::Cluster)
         .then(|| Cluster::start(opts, &arms));
+    // The WebSocket compression scenario's servers: one more per arm, with
+    // --per-message-deflate (permessage-deflate is off by default, as in socket.io).
+    let mut deflate: Vec<Result<ServerProc, String>> =
+        if opts.only.contains(&Scenario::CompressionWs) {
+            arms.iter().map(|arm| start_deflate(opts, arm)).collect()
+        } else {
+            Vec::new()
+        };
     eprintln!("servers ready in {:.1} s", t_start.elapsed().as_secs_f64());
 
     let mut results = Vec::new();
@@ -348,6 +358,9 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
                     server::quiesce(node).await;
                 }
             }
+            for other in deflate.iter_mut().flatten() {
+                server::quiesce(other).await;
+            }
             eprintln!("[{}/{total} {}] {}", n + 1, scenario.key(), arm.label);
             let t0 = Instant::now();
             // A fresh LocalSet per run: dropping it ends every client task and closes
@@ -356,6 +369,31 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
             let outcome = if scenario == Scenario::Cluster {
                 match &mut cluster {
                     Some(c) => local.run_until(c.run(i, params)).await,
+                    None => Outcome::default(),
+                }
+            } else if scenario == Scenario::CompressionWs {
+                let alive = deflate
+                    .get_mut(i)
+                    .is_some_and(|s| s.as_mut().is_ok_and(|s| s.alive()));
+                match deflate.get_mut(i) {
+                    Some(Ok(s)) if alive => {
+                        local
+                            .run_until(scenarios::compression(s, params, false))
+                            .await
+                    }
+                    Some(Ok(s)) => Outcome {
+                        notes: vec![format!(
+                            "skipped: the server started with --per-message-deflate (pid {}) \
+                             had exited; its log: {}",
+                            s.pid,
+                            server::last_line(&server::log_path(&opts.root, &deflate_label(arm)))
+                        )],
+                        ..Outcome::default()
+                    },
+                    Some(Err(e)) => Outcome {
+                        notes: vec![format!("skipped: {e}")],
+                        ..Outcome::default()
+                    },
                     None => Outcome::default(),
                 }
             } else {
@@ -381,11 +419,42 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
         results.push(ScenarioResult { scenario, outcomes });
     }
     let mut servers_cpu = publish_cpu + cluster.map_or(0.0, Cluster::stop);
+    for s in deflate.into_iter().flatten() {
+        servers_cpu += s.cpu_with_children();
+        s.stop();
+    }
     for s in servers {
         servers_cpu += s.cpu_with_children();
         s.stop();
     }
     Ok((results, servers_cpu))
+}
+
+/// The label (and log name) of an arm's server started with `--per-message-deflate`.
+fn deflate_label(arm: &Arm) -> String {
+    format!("{} per-message-deflate", arm.label)
+}
+
+/// Starts `arm`'s host once more with `--per-message-deflate`, for the WebSocket compression
+/// scenario, or says why not (a host refusing the flag gets an empty column and that note).
+fn start_deflate(opts: &Options, arm: &Arm) -> Result<ServerProc, String> {
+    if opts.attach.is_some() {
+        return Err(
+            "not run with --attach: the compression scenario starts its own servers".into(),
+        );
+    }
+    let label = deflate_label(arm);
+    let log = server::log_path(&opts.root, &label);
+    let flags = ["--per-message-deflate".to_string()];
+    let s = ServerProc::start(&opts.root, &arm.host, &flags, opts.server_cpu, &log)
+        .map_err(|e| format!("the server did not start with --per-message-deflate: {e}"))?;
+    eprintln!(
+        "{label}: pid {}, port {}, CPUs {}",
+        s.pid,
+        s.port,
+        s.cpus_allowed()
+    );
+    Ok(s)
 }
 
 async fn run_one(scenario: Scenario, server: &mut ServerProc, p: &Params) -> Outcome {
@@ -395,6 +464,11 @@ async fn run_one(scenario: Scenario, server: &mut ServerProc, p: &Params) -> Out
         Scenario::Echo => scenarios::echo(server, p).await,
         Scenario::PollingFanout => scenarios::fanout(server, p, true).await,
         Scenario::Storm => scenarios::storm(server, p).await,
+        Scenario::CompressionPolling => scenarios::compression(server, p, true).await,
+        Scenario::CompressionWs => Outcome {
+            notes: vec!["the websocket compression scenario runs on its own servers".into()],
+            ..Outcome::default()
+        },
         Scenario::Cluster => Outcome {
             notes: vec!["the cluster scenario runs on its own nodes (Cluster::run)".into()],
             ..Outcome::default()
@@ -654,6 +728,17 @@ fn summary(s: Scenario, o: &Outcome) -> String {
             "{} deliveries/s, {} µs CPU/delivery, p50 {} ms, p99 {} ms; {cpu}",
             f("deliveries_per_s", 0),
             f("cpu_us_per_delivery", 3),
+            f("p50_ms", 2),
+            f("p99_ms", 2)
+        ),
+        Scenario::CompressionWs | Scenario::CompressionPolling => format!(
+            "{} deliveries/s, {} µs CPU/delivery, {} B on the wire/delivery ({} B decoded, \
+             {}% compressed), p50 {} ms, p99 {} ms; {cpu}",
+            f("deliveries_per_s", 0),
+            f("cpu_us_per_delivery", 3),
+            f("wire_bytes_per_delivery", 0),
+            f("decoded_bytes_per_delivery", 0),
+            f("compressed_pct", 0),
             f("p50_ms", 2),
             f("p99_ms", 2)
         ),
@@ -976,7 +1061,8 @@ fn results_md(
          an \"again\" column is a second process of the same host, run last, to show \
          run-to-run noise; the cluster fan-out runs on two more processes of each column's \
          host, started then too with `--redis` and a key prefix of their own, on one \
-         redis-server)\n",
+         redis-server; the websocket compression scenario on one more process of each \
+         column's host started then with `--per-message-deflate`)\n",
             arms(opts)
                 .iter()
                 .map(|a| a.label.as_str())
@@ -1019,7 +1105,9 @@ fn results_md(
          polling fan-out {} clients × {} messages; storm {} clients; cluster fan-out {} clients \
          (half on each of 2 nodes) × {} messages, the same window, one redis-server, nodes and \
          Redis pinned like the servers; publish {} clients × {} publishes from {} keep-alive \
-         connections, the same window; at most {} connection attempts in flight.\n",
+         connections, the same window; compression {} clients × {} websocket (permessage-deflate) \
+         and {} polling (HTTP compression) messages of ~2 KB JSON, the same window; at most {} \
+         connection attempts in flight.\n",
         p.idle_clients,
         p.max_clients,
         p.max_ramp_budget.as_secs(),
@@ -1041,6 +1129,9 @@ fn results_md(
         p.publish_clients,
         p.publish_messages,
         p.publishers,
+        p.compression_clients,
+        p.compression_ws_messages,
+        p.compression_polling_messages,
         p.connect_concurrency
     ));
     s

@@ -41,19 +41,22 @@ pub struct WsFrame {
     pub start: usize,
     /// Where the payload ends (exclusive); also the number of bytes the frame occupies.
     pub end: usize,
+    /// RSV1: the payload is compressed (permessage-deflate, RFC 7692); the caller refuses it
+    /// unless the extension was negotiated.
+    pub compressed: bool,
 }
 
 /// Parses the frame at the start of `buf`. `Ok(None)`: not complete yet, read more.
 /// Server frames are never masked; fragmented messages are not used by Socket.IO servers
-/// and are refused, as are reserved bits (no extension is negotiated).
+/// and are refused, as are RSV2 and RSV3 (RSV1 marks a permessage-deflate message).
 pub fn ws_frame(buf: &[u8]) -> Result<Option<WsFrame>, ProtoError> {
     if buf.len() < 2 {
         return Ok(None);
     }
     let b0 = buf[0];
     let b1 = buf[1];
-    if b0 & 0x70 != 0 {
-        return Err(ProtoError("reserved bits set in a WebSocket frame"));
+    if b0 & 0x30 != 0 {
+        return Err(ProtoError("RSV2 or RSV3 set in a WebSocket frame"));
     }
     if b0 & 0x80 == 0 || b0 & 0x0f == 0 {
         return Err(ProtoError("fragmented WebSocket message"));
@@ -89,6 +92,7 @@ pub fn ws_frame(buf: &[u8]) -> Result<Option<WsFrame>, ProtoError> {
         opcode: b0 & 0x0f,
         start: header,
         end,
+        compressed: b0 & 0x40 != 0,
     }))
 }
 
@@ -111,14 +115,41 @@ pub fn ws_encode(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-/// The HTTP request that opens an Engine.IO session directly over WebSocket.
-pub fn ws_upgrade_request(host: &str, path: &str) -> Vec<u8> {
+/// The HTTP request that opens an Engine.IO session directly over WebSocket; with `deflate`
+/// it offers permessage-deflate as browsers do (`client_max_window_bits` without a value:
+/// the client takes whatever window the server picks; the client never compresses).
+pub fn ws_upgrade_request(host: &str, path: &str, deflate: bool) -> Vec<u8> {
+    let extension = if deflate {
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    } else {
+        ""
+    };
     format!(
         "GET {path}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}\r\n\
          Upgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         {extension}\r\n"
     )
     .into_bytes()
+}
+
+/// permessage-deflate as the server accepted it (`Sec-WebSocket-Extensions` of the 101).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deflate {
+    /// `server_no_context_takeover`: each message is compressed on its own (the client
+    /// resets its inflater after each); without it the server's LZ77 window carries over.
+    pub server_no_context_takeover: bool,
+}
+
+/// The `Content-Encoding` of a response body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    /// HTTP's `deflate`: zlib-wrapped (RFC 9110), raw deflate tolerated.
+    Deflate,
+    /// Any other coding: an error for the client.
+    Other,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,6 +174,10 @@ pub struct Head {
     pub len: usize,
     /// How the body is delimited.
     pub body: BodyKind,
+    /// `Content-Encoding`.
+    pub encoding: Encoding,
+    /// permessage-deflate, when a 101 accepted it.
+    pub deflate: Option<Deflate>,
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -167,6 +202,8 @@ pub fn http_head(buf: &[u8]) -> Result<Option<Head>, ProtoError> {
         .map(|(v, _)| v as u16)
         .ok_or(ProtoError("bad HTTP status"))?;
     let mut body = BodyKind::Length(0);
+    let mut encoding = Encoding::Identity;
+    let mut deflate = None;
     for line in lines {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Some(colon) = line.iter().position(|&b| b == b':') else {
@@ -183,12 +220,29 @@ pub fn http_head(buf: &[u8]) -> Result<Option<Head>, ProtoError> {
             && value.eq_ignore_ascii_case(b"chunked")
         {
             body = BodyKind::Chunked;
+        } else if name.eq_ignore_ascii_case(b"content-encoding") {
+            encoding = match value.to_ascii_lowercase().as_slice() {
+                b"identity" | b"" => Encoding::Identity,
+                b"gzip" | b"x-gzip" => Encoding::Gzip,
+                b"deflate" => Encoding::Deflate,
+                _ => Encoding::Other,
+            };
+        } else if name.eq_ignore_ascii_case(b"sec-websocket-extensions") {
+            let value = String::from_utf8_lossy(value).to_ascii_lowercase();
+            let mut params = value.split(';').map(str::trim);
+            if params.next() == Some("permessage-deflate") {
+                deflate = Some(Deflate {
+                    server_no_context_takeover: params.any(|p| p == "server_no_context_takeover"),
+                });
+            }
         }
     }
     Ok(Some(Head {
         status,
         len: end + 4,
         body,
+        encoding,
+        deflate,
     }))
 }
 
@@ -306,10 +360,22 @@ pub fn classify(p: &[u8]) -> Packet {
 }
 
 fn bench_event(rest: &[u8]) -> Option<Packet> {
-    // ["b","<sent_us>:<seq>:
+    // ["b","<sent_us>:<seq>:   or, the JSON payload,   ["b",{"_ts":"<sent_us>:<seq>",...
     let rest = rest.strip_prefix(b"[\"")?;
     let rest = rest.strip_prefix(BENCH_EVENT.as_bytes())?;
-    let rest = rest.strip_prefix(b"\",\"")?;
+    let rest = trim_start(rest.strip_prefix(b"\",")?);
+    let rest = match rest.strip_prefix(b"\"") {
+        Some(data) => data,
+        None => {
+            // Whatever the host's encoder does with keys and blanks: `"_ts"`, then `:` and
+            // the string (`_ts` comes first in the order sent and in sorted order).
+            let at = find(rest, TS_KEY)? + TS_KEY.len();
+            trim_start(&rest[at..])
+                .strip_prefix(b":")
+                .map(trim_start)?
+                .strip_prefix(b"\"")?
+        }
+    };
     let (sent_us, used) = parse_u64(rest)?;
     let rest = rest[used..].strip_prefix(b":")?;
     let (seq, _) = parse_u64(rest)?;
@@ -364,6 +430,128 @@ pub fn publish_body(out: &mut Vec<u8>, sent_us: u64, seq: u32, data_len: usize) 
     out.extend_from_slice(b"\",\"args\":[\"");
     bench_data(out, sent_us, seq, data_len);
     out.extend_from_slice(b"\"]}");
+}
+
+/// The key of the timestamp in a JSON fan-out payload.
+const TS_KEY: &[u8] = b"\"_ts\"";
+
+/// Appends a complete Engine.IO packet carrying a Socket.IO `fanout` request whose data is a
+/// realistic JSON event of about 2 KB (the compression scenarios): a job board's page of 6
+/// rows, `{"_ts":"<sent_us>:<seq>","page":…,"jobs":[{…},…]}`. The rows change with `seq`
+/// (ids, titles, companies, figures) the way successive pages of a real board do: the same
+/// keys and vocabulary, different values.
+pub fn fanout_json_packet(out: &mut Vec<u8>, sent_us: u64, seq: u32) {
+    out.extend_from_slice(b"42[\"fanout\",{\"event\":\"");
+    out.extend_from_slice(BENCH_EVENT.as_bytes());
+    out.extend_from_slice(b"\",\"data\":");
+    job_page(out, sent_us, seq);
+    out.extend_from_slice(b"}]");
+}
+
+/// The JSON object of [`fanout_json_packet`].
+pub fn job_page(out: &mut Vec<u8>, sent_us: u64, seq: u32) {
+    const TITLES: [&str; 11] = [
+        "Senior Backend Engineer (Rust)",
+        "Staff Site Reliability Engineer",
+        "Frontend Developer, Design Systems",
+        "Data Engineer, Streaming Platform",
+        "Engineering Manager, Payments",
+        "Mobile Developer (iOS, Swift)",
+        "Security Engineer, Cloud Infrastructure",
+        "Product Designer, Growth",
+        "Machine Learning Engineer, Ranking",
+        "Technical Support Specialist",
+        "Developer Advocate",
+    ];
+    const COMPANIES: [&str; 7] = [
+        "Acme Robotics GmbH",
+        "Northwind Logistics",
+        "Blue Harbor Analytics",
+        "Quantum Leaf Energy",
+        "Helios Health Systems",
+        "Paper Crane Media",
+        "Vertex Payments Ltd",
+    ];
+    const PLACES: [&str; 6] = [
+        "Berlin, Germany",
+        "Lisbon, Portugal",
+        "Toronto, Canada",
+        "Austin, TX, United States",
+        "Remote (Europe)",
+        "Singapore",
+    ];
+    const TAGS: [&str; 9] = [
+        "rust",
+        "tokio",
+        "kubernetes",
+        "postgres",
+        "typescript",
+        "react",
+        "kafka",
+        "aws",
+        "go",
+    ];
+    let s = seq as usize;
+    out.extend_from_slice(b"{\"_ts\":\"");
+    push_u64(out, sent_us);
+    out.push(b':');
+    push_u64(out, seq as u64);
+    out.extend_from_slice(b"\",\"board\":\"engineering\",\"page\":");
+    push_u64(out, (s % 50 + 1) as u64);
+    out.extend_from_slice(b",\"total\":");
+    push_u64(out, (1_200 + s % 97) as u64);
+    out.extend_from_slice(b",\"jobs\":[");
+    for k in 0..6usize {
+        let r = s.wrapping_mul(6).wrapping_add(k);
+        if k > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"id\":");
+        push_u64(out, 40_000 + r as u64);
+        out.extend_from_slice(b",\"title\":\"");
+        out.extend_from_slice(TITLES[(r * 7 + s) % TITLES.len()].as_bytes());
+        out.extend_from_slice(b"\",\"company\":{\"name\":\"");
+        out.extend_from_slice(COMPANIES[(r * 3 + k) % COMPANIES.len()].as_bytes());
+        out.extend_from_slice(b"\",\"verified\":");
+        out.extend_from_slice(if r % 3 == 0 { b"false" } else { b"true" });
+        out.extend_from_slice(b"},\"location\":\"");
+        out.extend_from_slice(PLACES[(r * 5 + s / 3) % PLACES.len()].as_bytes());
+        out.extend_from_slice(b"\",\"remote\":");
+        out.extend_from_slice(if r % 2 == 0 { b"true" } else { b"false" });
+        out.extend_from_slice(b",\"salary\":{\"min\":");
+        let min = 55_000 + (r * 7_919) % 60_000 / 500 * 500;
+        push_u64(out, min as u64);
+        out.extend_from_slice(b",\"max\":");
+        push_u64(
+            out,
+            (min + 15_000 + (r * 104_729) % 30_000 / 500 * 500) as u64,
+        );
+        out.extend_from_slice(b",\"currency\":\"");
+        out.extend_from_slice(["EUR", "USD", "CAD", "SGD"][r % 4].as_bytes());
+        out.extend_from_slice(b"\"},\"tags\":[");
+        for t in 0..3usize {
+            if t > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(TAGS[(r * 5 + t * 2 + s) % TAGS.len()].as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"],\"posted\":\"2026-12-");
+        let day = 1 + (r * 13) % 28;
+        out.push(b'0' + (day / 10) as u8);
+        out.push(b'0' + (day % 10) as u8);
+        out.extend_from_slice(b"T");
+        let (h, m) = ((r * 17) % 24, (r * 31) % 60);
+        out.extend_from_slice(&[b'0' + (h / 10) as u8, b'0' + (h % 10) as u8, b':']);
+        out.extend_from_slice(&[b'0' + (m / 10) as u8, b'0' + (m % 10) as u8]);
+        out.extend_from_slice(b":00Z\",\"applicants\":");
+        push_u64(out, ((r * 37) % 250) as u64);
+        out.extend_from_slice(b",\"status\":\"");
+        out.extend_from_slice(["open", "open", "interviewing", "open", "closed"][r % 5].as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+    out.extend_from_slice(b"]}");
 }
 
 /// Appends a `message-with-ack` request with ack `id` and a string argument of `len` bytes.
@@ -459,7 +647,11 @@ mod tests {
         assert_eq!((f.opcode, f.start, f.end), (0x2, 10, 65546));
         // refused
         assert!(ws_frame(&[0x01, 0]).is_err(), "fragment");
-        assert!(ws_frame(&[0xC1, 0]).is_err(), "RSV1 without an extension");
+        assert!(ws_frame(&[0xA1, 0]).is_err(), "RSV2");
+        assert!(ws_frame(&[0x91, 0]).is_err(), "RSV3");
+        let f = ws_frame(&[0xC1, 1, 0]).unwrap().unwrap();
+        assert!(f.compressed, "RSV1: permessage-deflate");
+        assert!(!ws_frame(&[0x81, 1, 0]).unwrap().unwrap().compressed);
         assert!(ws_frame(&[0x81, 0x81, 0, 0, 0, 0, b'a']).is_err(), "masked");
     }
 
@@ -533,6 +725,65 @@ mod tests {
         out.clear();
         echo_packet(&mut out, 7, 3);
         assert_eq!(out, b"427[\"message-with-ack\",\"yyy\"]");
+    }
+
+    #[test]
+    fn json_fanout_payloads_are_about_2_kb_and_classified_however_encoded() {
+        let mut out = Vec::new();
+        fanout_json_packet(&mut out, 123_456, 42);
+        let text = std::str::from_utf8(&out).unwrap();
+        assert!(text.starts_with(r#"42["fanout",{"event":"b","data":{"_ts":"123456:42","#));
+        assert!(text.ends_with("]}}]"), "{text}");
+        let data = &text[text.find(r#""data":"#).unwrap() + 7..text.len() - 2];
+        assert!((1_800..2_400).contains(&data.len()), "{} B", data.len());
+        assert_eq!(data.matches(r#"{"id":"#).count(), 6);
+        // Another page: the same shape, other values.
+        let mut other = Vec::new();
+        fanout_json_packet(&mut other, 123_456, 43);
+        assert_ne!(out[60..], other[60..]);
+        let bench = Packet::Bench {
+            sent_us: 123_456,
+            seq: 42,
+        };
+        // As sent (socket.io), keys sorted (serde_json without preserve_order), Python's blanks.
+        let delivered = format!("42[\"b\",{data}]");
+        assert_eq!(classify(delivered.as_bytes()), bench);
+        let sorted = br#"42["b",{"_ts":"123456:42","board":"engineering","jobs":[]}]"#;
+        assert_eq!(classify(sorted), bench);
+        let python = br#"42["b", {"board": "x", "_ts": "123456:42", "jobs": []}]"#;
+        assert_eq!(classify(python), bench);
+        let spaced = br#"42["b",{"board": "x", "_ts" : "123456:42", "jobs": []}]"#;
+        assert_eq!(classify(spaced), bench);
+        assert_eq!(classify(br#"42["b",{"ts":"1:2"}]"#), Packet::Event);
+    }
+
+    #[test]
+    fn extension_and_content_encoding_headers() {
+        let up = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+            Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; \
+            client_max_window_bits=15\r\n\r\n";
+        let h = http_head(up).unwrap().unwrap();
+        let nct = Some(Deflate {
+            server_no_context_takeover: true,
+        });
+        assert_eq!(h.deflate, nct);
+        let ws = b"HTTP/1.1 101 OK\r\nsec-websocket-extensions: permessage-deflate\r\n\r\n";
+        let h = http_head(ws).unwrap().unwrap();
+        assert_eq!(h.deflate.map(|d| d.server_no_context_takeover), Some(false));
+        let plain = b"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n\r\n";
+        assert_eq!(http_head(plain).unwrap().unwrap().deflate, None);
+        let gz = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(http_head(gz).unwrap().unwrap().encoding, Encoding::Gzip);
+        let df = b"HTTP/1.1 200 OK\r\ncontent-encoding: Deflate\r\n\r\n";
+        assert_eq!(http_head(df).unwrap().unwrap().encoding, Encoding::Deflate);
+        let br = b"HTTP/1.1 200 OK\r\ncontent-encoding: br\r\n\r\n";
+        assert_eq!(http_head(br).unwrap().unwrap().encoding, Encoding::Other);
+        let offer = String::from_utf8(ws_upgrade_request("h", "/socket.io/", true)).unwrap();
+        assert!(offer.contains(
+            "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+        ));
+        let none = String::from_utf8(ws_upgrade_request("h", "/socket.io/", false)).unwrap();
+        assert!(!none.contains("Extensions") && none.ends_with("13\r\n\r\n"));
     }
 
     #[test]

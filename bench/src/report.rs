@@ -149,6 +149,55 @@ fn rows(s: Scenario) -> Vec<Row> {
             ),
             row("lost", "deliveries missing", 0, Lower),
         ],
+        Scenario::CompressionWs | Scenario::CompressionPolling => vec![
+            row("deliveries_per_s", "deliveries/s", 0, Higher),
+            row(
+                "cpu_us_per_delivery",
+                "server CPU per delivery, µs",
+                3,
+                Lower,
+            ),
+            row("kernel_us_per_op", "… of which in the kernel, µs", 3, Lower),
+            row(
+                "wire_bytes_per_delivery",
+                "bytes on the wire per delivery (as the clients read them)",
+                0,
+                Lower,
+            ),
+            row(
+                "decoded_bytes_per_delivery",
+                "… the same decoded (Engine.IO packets), bytes",
+                0,
+                Neither,
+            ),
+            row(
+                "deliveries_per_message",
+                "deliveries per websocket message or polling response",
+                2,
+                Neither,
+            ),
+            row(
+                "compressed_pct",
+                "messages (websocket) or responses (polling) compressed, %",
+                0,
+                Neither,
+            ),
+            row("p50_ms", "delivery latency p50, ms", 2, Lower),
+            row("p99_ms", "delivery latency p99, ms", 2, Lower),
+            row(
+                "probe_p50_ms",
+                "one broadcast alone: latency p50, ms",
+                2,
+                Lower,
+            ),
+            row(
+                "probe_p99_ms",
+                "one broadcast alone: latency p99, ms",
+                2,
+                Lower,
+            ),
+            row("lost", "deliveries missing", 0, Lower),
+        ],
         Scenario::Cluster => vec![
             row("deliveries_per_s", "deliveries/s", 0, Higher),
             row(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::client::{now_us, Polling, Publisher, Result, Target, Ws};
+use crate::client::{now_us, Polling, Publisher, Result, Target, Traffic, Ws};
 use crate::proto::{self, Packet};
 use crate::server::{self_cpu_seconds, RedisProc, ServerProc};
 
@@ -61,6 +61,13 @@ pub struct Params {
     pub publish_messages: u32,
     /// Keep-alive HTTP/1.1 connections of the publisher, one POST in flight on each.
     pub publishers: usize,
+    /// Clients of each compression scenario (WebSocket with permessage-deflate, polling
+    /// with HTTP compression).
+    pub compression_clients: usize,
+    /// Messages (~2 KB JSON) of the WebSocket fan-out with permessage-deflate.
+    pub compression_ws_messages: u32,
+    /// Messages (~2 KB JSON) of the polling fan-out with HTTP compression.
+    pub compression_polling_messages: u32,
     /// Connection attempts in flight at once during a ramp or a storm (kept under the
     /// servers' listen backlog: Node's is 511; beyond it the kernel drops SYNs and the
     /// figure would measure TCP's 1 s retransmission timer instead of the server).
@@ -92,6 +99,11 @@ impl Params {
             publish_clients: 1_000,
             publish_messages: 2_000,
             publishers: 4,
+            // socket.io compresses each message once per socket (ws keeps a deflate context
+            // per connection): ~20k deliveries/s on one core, so 1,000 × 300 takes ~15 s.
+            compression_clients: 1_000,
+            compression_ws_messages: 300,
+            compression_polling_messages: 300,
             connect_concurrency: 500,
         }
     }
@@ -116,6 +128,9 @@ impl Params {
             // clock).
             publish_clients: 100,
             publish_messages: 8_000,
+            compression_clients: 50,
+            compression_ws_messages: 2_000,
+            compression_polling_messages: 1_000,
             ..Params::full()
         }
     }
@@ -131,21 +146,37 @@ pub enum Scenario {
     Storm,
     /// The fan-out of 2 across two nodes of one host joined through a Redis server.
     Cluster,
+    /// The fan-out with ~2 KB JSON events over WebSocket with permessage-deflate, on a
+    /// second server of each host started with `--per-message-deflate` (issue 19).
+    CompressionWs,
+    /// The same events over long-polling with HTTP compression (on by default), clients
+    /// sending `Accept-Encoding: gzip, deflate` (issue 19).
+    CompressionPolling,
     /// Publishes through the HTTP API of `rtio serve` and of an Express + socket.io server
     /// (issue 18): not a scenarios-server scenario, it runs once on servers of its own.
     Publish,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Idle,
         Scenario::Fanout,
         Scenario::Echo,
         Scenario::PollingFanout,
         Scenario::Storm,
         Scenario::Cluster,
+        Scenario::CompressionWs,
+        Scenario::CompressionPolling,
         Scenario::Publish,
     ];
+
+    /// Whether `--only NAME` selects this scenario: its key, or its group's (`compression`
+    /// selects both compression scenarios).
+    pub fn selected_by(self, name: &str) -> bool {
+        name == self.key()
+            || (name == "compression"
+                && matches!(self, Scenario::CompressionWs | Scenario::CompressionPolling))
+    }
 
     /// Short name (command line, log files).
     pub fn key(self) -> &'static str {
@@ -156,6 +187,8 @@ impl Scenario {
             Scenario::PollingFanout => "polling",
             Scenario::Storm => "storm",
             Scenario::Cluster => "cluster",
+            Scenario::CompressionWs => "compression-ws",
+            Scenario::CompressionPolling => "compression-polling",
             Scenario::Publish => "publish",
         }
     }
@@ -192,6 +225,22 @@ impl Scenario {
                 thousands(p.fanout_clients),
                 thousands(p.cluster_messages as usize),
                 p.payload_bytes,
+                p.fanout_window
+            ),
+            Scenario::CompressionWs => format!(
+                "8a. compression: fan-out, websocket with permessage-deflate (servers started \
+                 with --per-message-deflate: threshold 0), {} clients × {} msgs of ~2 KB JSON, \
+                 {} in flight",
+                thousands(p.compression_clients),
+                thousands(p.compression_ws_messages as usize),
+                p.fanout_window
+            ),
+            Scenario::CompressionPolling => format!(
+                "8b. compression: fan-out, long-polling with HTTP compression (the default: \
+                 ≥ 1024 B), Accept-Encoding: gzip, deflate, {} clients × {} msgs of ~2 KB \
+                 JSON, {} in flight",
+                thousands(p.compression_clients),
+                thousands(p.compression_polling_messages as usize),
                 p.fanout_window
             ),
             Scenario::Publish => format!(
@@ -595,6 +644,8 @@ pub async fn idle(server: &mut ServerProc, p: &Params) -> Outcome {
 struct Fan {
     clients: u32,
     data_len: usize,
+    /// Send the ~2 KB JSON job page instead of the `data_len` string (compression).
+    json: bool,
     /// Sending stops before this sequence number (the end of the current phase).
     phase_end: Cell<u32>,
     window: Cell<u32>,
@@ -619,6 +670,7 @@ impl Fan {
         Fan {
             clients: clients as u32,
             data_len: p.payload_bytes,
+            json: false,
             phase_end: Cell::new(0),
             window: Cell::new(1),
             sent: Cell::new(0),
@@ -714,7 +766,11 @@ impl Fan {
 
     fn packet(&self, buf: &mut Vec<u8>, seq: u32) {
         buf.clear();
-        proto::fanout_packet(buf, now_us(), seq, self.data_len);
+        if self.json {
+            proto::fanout_json_packet(buf, now_us(), seq);
+        } else {
+            proto::fanout_packet(buf, now_us(), seq, self.data_len);
+        }
     }
 
     /// Sends messages up to `end` with at most `window` in flight, and returns once every
@@ -825,14 +881,83 @@ async fn receiver(i: usize, client: Client, fan: Rc<Fan>) -> Result<()> {
     }
 }
 
+/// What a fan-out runs: how many clients, messages, over which transport, and whether the
+/// clients ask for compression (then the messages are the ~2 KB JSON job pages).
+#[derive(Clone, Copy)]
+struct Load {
+    clients: usize,
+    messages: u32,
+    transport: Transport,
+    compressed: bool,
+}
+
 /// Fan-out on one server (scenarios 2 and 4).
 pub async fn fanout(server: &ServerProc, p: &Params, polling: bool) -> Outcome {
-    let size = if polling {
-        (p.polling_clients, p.polling_messages, Transport::Polling)
+    let load = if polling {
+        Load {
+            clients: p.polling_clients,
+            messages: p.polling_messages,
+            transport: Transport::Polling,
+            compressed: false,
+        }
     } else {
-        (p.fanout_clients, p.fanout_messages, Transport::Ws)
+        Load {
+            clients: p.fanout_clients,
+            messages: p.fanout_messages,
+            transport: Transport::Ws,
+            compressed: false,
+        }
     };
-    fan_out(Procs::one(&server), p, size).await
+    fan_out(Procs::one(&server), p, load).await
+}
+
+/// The compression scenarios (8a, 8b): the fan-out of ~2 KB JSON events to clients that ask
+/// for compression — over WebSocket with permessage-deflate (`server` started with
+/// `--per-message-deflate`), or over long-polling with `Accept-Encoding: gzip, deflate`.
+/// Adds the bytes the clients read from their sockets per delivery, and what they carried
+/// once decoded.
+pub async fn compression(server: &ServerProc, p: &Params, polling: bool) -> Outcome {
+    let load = Load {
+        clients: p.compression_clients,
+        messages: if polling {
+            p.compression_polling_messages
+        } else {
+            p.compression_ws_messages
+        },
+        transport: if polling {
+            Transport::Polling
+        } else {
+            Transport::Ws
+        },
+        compressed: true,
+    };
+    let before = Traffic::now();
+    let mut out = fan_out(Procs::one(&server), p, load).await;
+    let connected = Traffic::now().since(before);
+    if !polling && connected.deflate_refused > 0 {
+        out.notes.push(format!(
+            "permessage-deflate was not accepted on {} of {} WebSocket connections",
+            connected.deflate_refused,
+            connected.deflate_refused + connected.deflate_accepted
+        ));
+    }
+    if !polling && connected.deflate_accepted > 0 {
+        let n = connected.deflate_no_context_takeover;
+        out.notes.push(if n == connected.deflate_accepted {
+            format!(
+                "permessage-deflate with server_no_context_takeover on all {n} connections: \
+                 each message compressed on its own"
+            )
+        } else {
+            format!(
+                "permessage-deflate with context takeover on {} of {} connections: the \
+                 server's LZ77 window carries over from message to message on each",
+                connected.deflate_accepted - n,
+                connected.deflate_accepted
+            )
+        });
+    }
+    out
 }
 
 /// Fan-out across the two nodes of a cluster (scenario 6): half the clients on each, the
@@ -842,12 +967,13 @@ pub async fn cluster(nodes: [&ServerProc; 2], redis: &RedisProc, p: &Params) -> 
         servers: &nodes,
         redis: Some(redis),
     };
-    fan_out(
-        procs,
-        p,
-        (p.fanout_clients, p.cluster_messages, Transport::Ws),
-    )
-    .await
+    let load = Load {
+        clients: p.fanout_clients,
+        messages: p.cluster_messages,
+        transport: Transport::Ws,
+        compressed: false,
+    };
+    fan_out(procs, p, load).await
 }
 
 /// Which node client `i` of `clients` connects to: contiguous equal blocks, client 0 (the
@@ -916,20 +1042,27 @@ fn node_name(k: usize) -> char {
 
 /// `clients` clients spread over `procs.servers` (see [`node_of`]), client 0 sending
 /// `messages` broadcasts after the probe.
-async fn fan_out(
-    procs: Procs<'_>,
-    p: &Params,
-    (clients, messages, transport): (usize, u32, Transport),
-) -> Outcome {
+async fn fan_out(procs: Procs<'_>, p: &Params, load: Load) -> Outcome {
+    let Load {
+        clients,
+        messages,
+        transport,
+        compressed,
+    } = load;
     let mut out = Outcome::default();
     let probe = p.probe_messages;
     let targets: Vec<Rc<Target>> = procs
         .servers
         .iter()
-        .map(|s| Rc::new(Target::local(s.port)))
+        .map(|s| {
+            let t = Target::local(s.port);
+            Rc::new(if compressed { t.compressed() } else { t })
+        })
         .collect();
     let sem = Rc::new(Semaphore::new(p.connect_concurrency));
-    let fan = Rc::new(Fan::new(clients, p, probe + messages));
+    let mut fan = Fan::new(clients, p, probe + messages);
+    fan.json = compressed;
+    let fan = Rc::new(fan);
     let ramp = Rc::new(Ramp::default());
     let role: Role = {
         let fan = fan.clone();
@@ -1004,6 +1137,7 @@ async fn fan_phases(
     // The measured run.
     let delivered0 = fan.delivered.get();
     let sent0 = fan.sent.get();
+    let traffic0 = Traffic::now();
     let window = Window::start(procs);
     let note = fan
         .run_phase(probe + messages, p.fanout_window, p.fanout_budget)
@@ -1011,7 +1145,25 @@ async fn fan_phases(
     out.notes.extend(note);
     let delivered = (fan.delivered.get() - delivered0) as f64;
     let wall = (now_us() - window.t0) as f64 / 1e6;
+    let traffic = Traffic::now().since(traffic0);
     window.finish(out, delivered, "cpu_us_per_delivery");
+    if delivered > 0.0 {
+        out.set("wire_bytes_per_delivery", traffic.wire as f64 / delivered);
+        out.set(
+            "decoded_bytes_per_delivery",
+            traffic.decoded as f64 / delivered,
+        );
+    }
+    if traffic.messages > 0 {
+        out.set(
+            "deliveries_per_message",
+            delivered / traffic.messages as f64,
+        );
+        out.set(
+            "compressed_pct",
+            100.0 * traffic.compressed as f64 / traffic.messages as f64,
+        );
+    }
     let sent = (fan.sent.get() - sent0) as f64;
     out.set("messages", sent);
     out.set("deliveries", delivered);
@@ -1297,6 +1449,31 @@ mod tests {
                 "the window admits them all"
             );
             assert!(Scenario::Publish.title(&p).contains("POST /api/emit"));
+        }
+    }
+
+    #[test]
+    fn compression_runs_by_default_in_both_modes_and_is_one_name() {
+        let both = [Scenario::CompressionWs, Scenario::CompressionPolling];
+        for s in both {
+            assert!(Scenario::ALL.contains(&s));
+            assert!(s.selected_by("compression") && s.selected_by(s.key()));
+            assert!(!s.selected_by("fanout") && !s.selected_by("polling"));
+        }
+        assert!(!Scenario::Fanout.selected_by("compression"));
+        assert!(Scenario::CompressionWs.selected_by("compression-ws"));
+        assert!(!Scenario::CompressionWs.selected_by("compression-polling"));
+        let quick = Params::quick();
+        assert!(
+            quick.compression_clients <= 100,
+            "few clients in QUICK runs"
+        );
+        for p in [Params::full(), quick] {
+            assert!(p.compression_ws_messages > 0 && p.compression_polling_messages > 0);
+            assert!(Scenario::CompressionWs
+                .title(&p)
+                .contains("permessage-deflate"));
+            assert!(Scenario::CompressionPolling.title(&p).contains("gzip"));
         }
     }
 
