@@ -213,52 +213,50 @@ impl<H: EngineHandler> Engine<H> {
         engine
     }
 
-    /// Starts the two tasks that keep every session's heartbeat, as Engine.IO does: a ping
-    /// one interval after the session opened or answered the last one, a close with
-    /// `PingTimeout` when no pong came within the timeout.
+    /// Starts the tasks that keep every session's heartbeat, as Engine.IO does: a ping one
+    /// interval after the session opened or answered the last one, a close with
+    /// `PingTimeout` when no pong came within the timeout. v3 clients ping instead:
+    /// `awaiting_pong` then means "no ping since the last check", and a client that stops
+    /// pinging is closed within one to two interval-plus-timeouts.
     fn heartbeats(self: &Arc<Self>) {
-        let engine = Arc::downgrade(self);
-        self.rt.spawn(self.pings.clone().run(move |entry| {
-            let (Some(engine), Some(entry)) = (engine.upgrade(), entry.upgrade()) else {
-                return;
-            };
+        self.on_due(&self.pings, |engine, entry| {
             let s = &entry.session;
-            if s.is_closed() {
-                return;
-            }
             // Before the ping goes: its pong may come back before `send` returns.
             s.awaiting_pong.store(true, Ordering::Release);
             match s.send(&[Frame::raw_text("2".into())]) {
-                Queued::Ok => engine.pongs.schedule(Arc::downgrade(&entry)),
+                Queued::Ok => engine.pongs.schedule(Arc::downgrade(entry)),
                 Queued::Closed => {}
-                Queued::Overflow => engine.close(&entry, CloseReason::SendQueueFull),
+                Queued::Overflow => engine.close(entry, CloseReason::SendQueueFull),
             }
-        }));
-        let engine = Arc::downgrade(self);
-        self.rt.spawn(self.pongs.clone().run(move |entry| {
-            let (Some(engine), Some(entry)) = (engine.upgrade(), entry.upgrade()) else {
-                return;
-            };
-            let s = &entry.session;
-            if !s.is_closed() && s.awaiting_pong.load(Ordering::Acquire) {
-                engine.close(&entry, CloseReason::PingTimeout);
+        });
+        self.on_due(&self.pongs, |engine, entry| {
+            if entry.session.awaiting_pong.load(Ordering::Acquire) {
+                engine.close(entry, CloseReason::PingTimeout);
             }
-        }));
-        // v3 clients ping: `awaiting_pong` then means "no ping since the last check". A
-        // client that stops pinging is closed within one to two interval-plus-timeouts.
-        let engine = Arc::downgrade(self);
-        self.rt.spawn(self.client_pings.clone().run(move |entry| {
-            let (Some(engine), Some(entry)) = (engine.upgrade(), entry.upgrade()) else {
-                return;
-            };
-            let s = &entry.session;
-            if s.is_closed() {
-                return;
-            }
-            if s.awaiting_pong.swap(true, Ordering::AcqRel) {
-                engine.close(&entry, CloseReason::PingTimeout);
+        });
+        self.on_due(&self.client_pings, |engine, entry| {
+            if entry.session.awaiting_pong.swap(true, Ordering::AcqRel) {
+                engine.close(entry, CloseReason::PingTimeout);
             } else {
-                engine.client_pings.schedule(Arc::downgrade(&entry));
+                engine.client_pings.schedule(Arc::downgrade(entry));
+            }
+        });
+    }
+
+    /// Runs `f` for each session of `queue` as it comes due, while the engine and the
+    /// session are alive and the session is open.
+    fn on_due(
+        self: &Arc<Self>,
+        queue: &Arc<FixedDelay<Weak<Entry<H::Conn>>>>,
+        f: impl Fn(&Arc<Self>, &Arc<Entry<H::Conn>>) + Send + 'static,
+    ) {
+        let engine = Arc::downgrade(self);
+        self.rt.spawn(queue.clone().run(move |entry| {
+            let (Some(engine), Some(entry)) = (engine.upgrade(), entry.upgrade()) else {
+                return;
+            };
+            if !entry.session.is_closed() {
+                f(&engine, &entry);
             }
         }));
     }

@@ -204,12 +204,22 @@ impl<'a> Reader<'a> {
     }
 
     fn map_len(&mut self) -> Result<usize, DecodeError> {
-        match self.marker()? {
-            Marker::FixMap(n) => Ok(n as usize),
-            Marker::Map16 => Ok(self.be(2)? as usize),
-            Marker::Map32 => Ok(self.be(4)? as usize),
+        let marker = self.marker()?;
+        match (marker, self.len_of(marker)?) {
+            (Marker::FixMap(_) | Marker::Map16 | Marker::Map32, Some(len)) => Ok(len),
             _ => Err(DecodeError("packet is not a msgpack map")),
         }
+    }
+
+    /// The element (or byte) count of an array, map or binary marker; `None` for others.
+    fn len_of(&mut self, marker: Marker) -> Result<Option<usize>, DecodeError> {
+        Ok(Some(match marker {
+            Marker::FixArray(n) | Marker::FixMap(n) => n as usize,
+            Marker::Bin8 => self.be(1)? as usize,
+            Marker::Array16 | Marker::Map16 | Marker::Bin16 => self.be(2)? as usize,
+            Marker::Array32 | Marker::Map32 | Marker::Bin32 => self.be(4)? as usize,
+            _ => return Ok(None),
+        }))
     }
 
     fn str_len(&mut self, marker: Marker) -> Result<Option<usize>, DecodeError> {
@@ -290,12 +300,7 @@ impl<'a> Reader<'a> {
             Marker::F32 => push_float(out, f64::from(f32::from_bits(self.be(4)? as u32))),
             Marker::F64 => push_float(out, f64::from_bits(self.be(8)?)),
             Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
-                let width = match marker {
-                    Marker::Bin8 => 1,
-                    Marker::Bin16 => 2,
-                    _ => 4,
-                };
-                let len = self.be(width)? as usize;
+                let len = self.len_of(marker)?.unwrap_or(0);
                 let bytes = Bytes::copy_from_slice(self.take(len)?);
                 let num = self.attachments.len();
                 self.attachments.push(bytes);
@@ -304,11 +309,7 @@ impl<'a> Reader<'a> {
                 );
             }
             Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
-                let len = match marker {
-                    Marker::FixArray(n) => n as usize,
-                    Marker::Array16 => self.be(2)? as usize,
-                    _ => self.be(4)? as usize,
-                };
+                let len = self.len_of(marker)?.unwrap_or(0);
                 out.push(b'[');
                 for i in 0..len {
                     if i > 0 {
@@ -322,11 +323,7 @@ impl<'a> Reader<'a> {
                 out.push(b']');
             }
             Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
-                let len = match marker {
-                    Marker::FixMap(n) => n as usize,
-                    Marker::Map16 => self.be(2)? as usize,
-                    _ => self.be(4)? as usize,
-                };
+                let len = self.len_of(marker)?.unwrap_or(0);
                 out.push(b'{');
                 let mut first = true;
                 for _ in 0..len {
