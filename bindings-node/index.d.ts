@@ -229,8 +229,12 @@ export interface ServerOptions {
   destroyUpgrade?: true;
   /** Refused: rtio answers other upgrade requests at once. */
   destroyUpgradeTimeout?: never;
-  /** Only false: child namespaces stay. */
-  cleanupEmptyChildNamespaces?: false;
+  /**
+   * socket.io's cleanupEmptyChildNamespaces: a child namespace of a parent namespace
+   * (`io.of(regexp | fn)`) is removed once its last socket left (its adapter closed); the next
+   * client to join it creates it anew (default false: children stay).
+   */
+  cleanupEmptyChildNamespaces?: boolean;
   /**
    * rtio's Redis adapters (`createRedisAdapter(...)`, `createShardedRedisAdapter(...)`), or
    * socket.io-adapter's in-memory `Adapter` (the default). Any other adapter (e.g.

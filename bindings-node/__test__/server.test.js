@@ -253,6 +253,58 @@ describe('namespaces and connection middlewares', () => {
     assert.equal(second.children.size, 1);
   });
 
+  it('cleanupEmptyChildNamespaces: a child goes with its last socket (the core removes it) and is made again', async () => {
+    const io = server(0, { host: '127.0.0.1', cleanupEmptyChildNamespaces: true });
+    const created = [];
+    io.on('new_namespace', (nsp) => created.push(nsp.name));
+    const parent = io.of(/^\/dyn-\d+$/, (socket) => socket.emit('hello', socket.nsp.name));
+    const port = io.address().port;
+    const a = client(port, { nsp: '/dyn-1' });
+    assert.deepEqual(await next(a, 'hello'), ['/dyn-1']);
+    const first = io._nsps.get('/dyn-1');
+    assert.ok(parent.children.has(first));
+    assert.ok(io._native.namespaces().includes('/dyn-1'), 'the core has the child');
+    const [serverSocket] = [...first.sockets.values()];
+    const left = next(serverSocket, 'disconnect');
+    a.disconnect();
+    await left;
+    assert.equal(io._nsps.has('/dyn-1'), false, 'io._nsps lost the child');
+    assert.equal(parent.children.size, 0, 'the parent lost the child');
+    assert.equal(io._native.namespaces().includes('/dyn-1'), false, 'the core removed the child');
+    assert.ok(io._native.namespaces().includes('/'), 'the main namespace stays');
+    // joined again: a new child, made as the first was
+    const b = client(port, { nsp: '/dyn-1' });
+    assert.deepEqual(await next(b, 'hello'), ['/dyn-1']);
+    const second = io._nsps.get('/dyn-1');
+    assert.notEqual(second, first);
+    assert.ok(parent.children.has(second));
+    assert.deepEqual(created, ['/dyn-1', '/dyn-1']);
+    assert.ok(io._native.namespaces().includes('/dyn-1'));
+    // a child with two sockets stays until both left
+    const c = await connected(client(port, { nsp: '/dyn-1' }));
+    const [sb] = [...second.sockets.values()].filter((s) => s.id !== c.id);
+    const leftB = next(sb, 'disconnect');
+    b.disconnect();
+    await leftB;
+    assert.ok(io._nsps.has('/dyn-1') && parent.children.has(second));
+    assert.ok(io._native.namespaces().includes('/dyn-1'));
+  });
+
+  it('without cleanupEmptyChildNamespaces a child stays when its last socket left', async () => {
+    const io = server(0, { host: '127.0.0.1' });
+    const parent = io.of(/^\/dyn-\d+$/);
+    const port = io.address().port;
+    const a = await connected(client(port, { nsp: '/dyn-2' }));
+    const child = io._nsps.get('/dyn-2');
+    const [serverSocket] = [...child.sockets.values()];
+    const left = next(serverSocket, 'disconnect');
+    a.disconnect();
+    await left;
+    assert.ok(parent.children.has(child));
+    assert.equal(io._nsps.get('/dyn-2'), child);
+    assert.ok(io._native.namespaces().includes('/dyn-2'));
+  });
+
   it('new_namespace fires on the main namespace', () => {
     const io = server();
     const seen = [];

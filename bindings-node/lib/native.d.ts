@@ -133,6 +133,12 @@ export declare class NativeServer {
    * completes) or `"websocket"`; null when the socket is gone.
    */
   transport(sid: string): string | null
+  /**
+   * The namespaces the core has now (sorted); empty once stopped. With
+   * `cleanupEmptyChildNamespaces`, a child namespace whose last socket left is no longer
+   * among them.
+   */
+  namespaces(): Array<string>
   /** Accepts a namespace from now on, or changes whether it asks JS first. */
   addNamespace(nsp: string, middleware: boolean): boolean
   /**
@@ -485,6 +491,11 @@ export interface ServerOptions {
   perMessageDeflateThreshold?: number
   /** Accept Engine.IO v3 clients (socket.io-client 2.x) too (default false). */
   allowEio3?: boolean
+  /**
+   * socket.io's `cleanupEmptyChildNamespaces`: a dynamic namespace whose last socket left
+   * is removed (default false).
+   */
+  cleanupEmptyChildNamespaces?: boolean
 }
 
 /**

@@ -24,7 +24,9 @@ const TAKEN = {
   connectionStateRecovery: (v) => {
     recoverySettings(v);
   },
-  cleanupEmptyChildNamespaces: (v, name) => falsyOrRefused(v, name, 'child namespaces stay once created; remove the option'),
+  cleanupEmptyChildNamespaces: (v, name) => {
+    if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`rtio: option "${name}" must be a boolean`);
+  },
   // engine.io
   pingTimeout: number,
   pingInterval: number,
@@ -93,10 +95,6 @@ function number(v, name) {
 
 function refuse(name, why) {
   throw new Error(`rtio does not support the option "${name}": ${why} (${DOCS})`);
-}
-
-function falsyOrRefused(v, name, why) {
-  if (v) refuse(name, why);
 }
 
 /**

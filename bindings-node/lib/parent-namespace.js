@@ -96,6 +96,15 @@ class ParentNamespace extends Namespace {
       for (const listener of this.listeners(ev)) child.on(ev, listener);
     }
     this.children.add(child);
+    if (this.server.opts.cleanupEmptyChildNamespaces === true) {
+      // socket.io's cleanupEmptyChildNamespaces: gone with its last socket (as the core
+      // says: see Server._childEmptied)
+      const remove = child._remove;
+      child._remove = (socket) => {
+        remove.call(child, socket);
+        if (child.sockets.size === 0) this.server._childEmptied(child, this);
+      };
+    }
     return child;
   }
 

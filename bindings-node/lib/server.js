@@ -337,6 +337,8 @@ class Server {
         // (attached to an https.Server, Node frames the WebSockets: see lib/attach.js)
         ...perMessageDeflateSettings(o.perMessageDeflate),
         allowEio3: o.allowEIO3 === true,
+        // the core removes a child namespace whose last socket left (see _childEmptied)
+        cleanupEmptyChildNamespaces: o.cleanupEmptyChildNamespaces === true,
         allowUpgrades: o.allowUpgrades !== false,
         ...(listen ? tlsFiles(o.tls) : undefined),
       },
@@ -754,6 +756,19 @@ class Server {
       if (child) this._decide(child, ev, run);
       else run.native.reject(ev.id, 'Invalid namespace');
     });
+  }
+
+  /**
+   * `cleanupEmptyChildNamespaces`: the last socket of `child` (a child of `parent`) left.
+   * The core removed the namespace then (its adapter closed) unless a client joined it
+   * meanwhile: the core decides, and the child is forgotten here only once the core no
+   * longer has it. The next client to join it makes it anew (a new child, `new_namespace`).
+   */
+  _childEmptied(child, parent) {
+    const native = this._native;
+    if (!native || native.stats(child.name) !== null) return;
+    if (this._nsps.get(child.name) === child) this._nsps.delete(child.name);
+    parent.children.delete(child);
   }
 
   /**

@@ -167,6 +167,9 @@ pub struct ServerOptions {
     pub per_message_deflate_threshold: Option<f64>,
     /// Accept Engine.IO v3 clients (socket.io-client 2.x) too (default false).
     pub allow_eio3: Option<bool>,
+    /// socket.io's `cleanupEmptyChildNamespaces`: a dynamic namespace whose last socket left
+    /// is removed (default false).
+    pub cleanup_empty_child_namespaces: Option<bool>,
 }
 
 /// Socket and room counts of a namespace.
@@ -392,6 +395,7 @@ fn to_config(o: ServerOptions) -> napi::Result<Config> {
         o.per_message_deflate_threshold,
     )?;
     c.allow_eio3 = o.allow_eio3.unwrap_or(false);
+    c.cleanup_empty_child_namespaces = o.cleanup_empty_child_namespaces.unwrap_or(false);
     if let Some(ms) = o.recovery_max_disconnection {
         if !(ms.is_finite() && ms > 0.0) {
             return Err(invalid(
@@ -971,6 +975,14 @@ impl NativeServer {
     #[napi]
     pub fn transport(&self, sid: String) -> Option<&'static str> {
         self.io.transport(&sid).ok().map(transport_name)
+    }
+
+    /// The namespaces the core has now (sorted); empty once stopped. With
+    /// `cleanupEmptyChildNamespaces`, a child namespace whose last socket left is no longer
+    /// among them.
+    #[napi]
+    pub fn namespaces(&self) -> Vec<String> {
+        self.io.namespaces().unwrap_or_default()
     }
 
     /// Accepts a namespace from now on, or changes whether it asks JS first.
