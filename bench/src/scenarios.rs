@@ -100,10 +100,12 @@ impl Params {
             publish_messages: 2_000,
             publishers: 4,
             // socket.io compresses each message once per socket (ws keeps a deflate context
-            // per connection): ~20k deliveries/s on one core, so 1,000 × 300 takes ~15 s.
-            compression_clients: 1_000,
+            // per connection): ~16k deliveries/s on one core, so 500 × 300 takes ~10 s (the
+            // probe's 100 × 500 ~3 s more), and ~10k/s over polling; python-socketio is
+            // slower still. Small enough to keep the full run near its 15 minutes.
+            compression_clients: 500,
             compression_ws_messages: 300,
-            compression_polling_messages: 300,
+            compression_polling_messages: 200,
             connect_concurrency: 500,
         }
     }
