@@ -12,6 +12,9 @@
 #                                       bench/RESULTS.md nor README's table is touched)
 #   make bench QUICK=1 BENCH_FLAGS="--only publish"   rtio serve's HTTP publish API against
 #                                       Express + socket.io (servers of its own, whatever HOSTS)
+#   make bench QUICK=1 BENCH_FLAGS="--only compression"   permessage-deflate (a second server
+#                                       per host with --per-message-deflate) and HTTP compression
+#                                       of polling, ~2 KB JSON events, bytes on the wire
 # The servers run pinned to CPU 0 and the load generator to CPU 1 (taskset).
 
 BENCH_HOSTS   = $(or $(HOSTS),rust socketio)
