@@ -81,8 +81,8 @@ done
 [ "$(readlink "$LIBDIR/librtio.so.0")" = "librtio.so.$VERSION" ] || fail "librtio.so.0 link"
 readelf -d "$LIBDIR/librtio.so.$VERSION" | grep -q 'SONAME.*\[librtio\.so\.0\]' || fail "soname"
 ldconfig -p | grep -Eq "librtio\.so\.0 .*$LOADED\$" || fail "ldconfig does not know librtio.so.0"
-others=$(nm -D --defined-only "$LIBDIR/librtio.so.0" | awk '$3 !~ /^rtio_.*@@RTIO_0$/ && $3 != "RTIO_0"')
-[ -z "$others" ] || fail "exports other than rtio_*@@RTIO_0: $others"
+others=$(nm -D --defined-only "$LIBDIR/librtio.so.0" | awk '$2 != "A" && $3 !~ /^rtio_[a-z0-9_]*@@RTIO_[0-9.]*$/')
+[ -z "$others" ] || fail "exports other than rtio_*@@RTIO_*: $others"
 
 echo "== pkg-config"
 unset PKG_CONFIG_PATH PKG_CONFIG_LIBDIR || true
