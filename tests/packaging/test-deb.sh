@@ -96,7 +96,7 @@ echo "pkg-config --cflags --libs rtio: $(pkg-config --cflags --libs rtio)"
 
 echo "== build the examples with pkg-config only"
 cd "$work"
-for ex in chat visitor_counter; do
+for ex in chat visitor_counter scenarios_server; do
   cc -std=c11 -Wall -Wextra -Werror -O2 "$TOP/examples/c/$ex.c" $(pkg-config --cflags --libs rtio) -o "$ex"
 done
 c++ -std=c++17 -Wall -Wextra -Werror -O2 "$TOP/examples/c/cpp_example.cpp" $(pkg-config --cflags --libs rtio) \
