@@ -280,6 +280,13 @@ async fn on_main(
         socket.disconnect().ok();
     });
 
+    // socketioxide's handlers return nothing: a panic is the way one fails. Each message
+    // handler runs in a task of its own, so tokio reports the panic on stderr and the
+    // socket keeps being served.
+    socket.on("throw", async || {
+        panic!("thrown on purpose by the \"throw\" scenario");
+    });
+
     socket.on("is-recovered", async |ack: AckSender| {
         ack.send(&false).ok();
     });
