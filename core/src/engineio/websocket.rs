@@ -394,7 +394,13 @@ async fn finish<C>(entry: &Entry<C>, ws: &mut Ws, end: End) {
         match end {
             End::Gone => ws.shutdown().await,
             End::Closed => ws.close(None).await,
-            End::Violation(code, why) => ws.close(Some((code, why))).await,
+            End::Violation(code, why) => {
+                ws.close(Some((code, why))).await;
+                // What the client is still sending (the rest of a message over the limit)
+                // is read and dropped: closing with it unread would reset the connection,
+                // and the reset can destroy the close frame before the client reads it.
+                ws.discard_input().await;
+            }
             End::Failed => {
                 let _ = write_pending(entry, ws).await;
                 ws.close(None).await;

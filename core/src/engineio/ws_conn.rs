@@ -346,6 +346,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
         self.shutdown().await;
     }
 
+    /// Reads and drops whatever the client sends until it closes its end (bounded by the
+    /// caller's timeout): used after a close frame went, so that the connection ends with
+    /// an orderly close rather than a reset.
+    pub(crate) async fn discard_input(&mut self) {
+        self.kept = Vec::new();
+        self.fragments = None;
+        let mut chunk = [0u8; READ_CHUNK];
+        loop {
+            match poll_fn(|cx| {
+                let mut read = ReadBuf::new(&mut chunk);
+                ready!(Pin::new(self.stream.inner_mut()).poll_read(cx, &mut read))?;
+                Poll::Ready(Ok::<usize, io::Error>(read.filled().len()))
+            })
+            .await
+            {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
     /// Sends what is gathered (a close answer, say), then ends the stream; errors mean the
     /// client is gone already, and are of no use.
     pub async fn shutdown(&mut self) {

@@ -164,10 +164,16 @@ pub(crate) async fn run<S, Fut>(
         tokio::select! {
             what = from_host.recv() => match what {
                 Some(FromHost::Message(WsMessage::Text(t))) => {
-                    if write.write_all(&client_frame(0x1, t.as_bytes())).await.is_err() { break; }
+                    if write.write_all(&client_frame(0x1, t.as_bytes())).await.is_err() {
+                        code = closed_with(&mut read, &mut buf).await;
+                        break;
+                    }
                 }
                 Some(FromHost::Message(WsMessage::Binary(b))) => {
-                    if write.write_all(&client_frame(0x2, &b)).await.is_err() { break; }
+                    if write.write_all(&client_frame(0x2, &b)).await.is_err() {
+                        code = closed_with(&mut read, &mut buf).await;
+                        break;
+                    }
                 }
                 Some(FromHost::Close) | None => {
                     let _ = write.write_all(&client_frame(0x8, &[])).await;
@@ -217,6 +223,23 @@ pub(crate) async fn run<S, Fut>(
     }
     bridges.remove(id);
     to_host.emit_event(Event::WebSocketClose { id, code }).await;
+}
+
+/// After a write to rtio's end failed (it closed, e.g. on a message over the size limit):
+/// the code of the close frame it sent, read from what is left (1011 when none comes).
+async fn closed_with<R: AsyncReadExt + Unpin>(read: &mut R, buf: &mut BytesMut) -> u16 {
+    let close = async {
+        loop {
+            match next_frame(read, buf).await {
+                Some((_, 0x8, payload)) => return close_code(&payload),
+                Some(_) => {}
+                None => return ABNORMAL,
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(2), close)
+        .await
+        .unwrap_or(ABNORMAL)
 }
 
 /// The close code rtio's end sent the host's client on its behalf: 1011 (internal error)

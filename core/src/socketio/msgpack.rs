@@ -20,9 +20,20 @@ use super::packet::{self, DecodeError, PacketType, MAX_DEPTH};
 /// is not a string, an ack id that is not a non-negative integer; the data's shape is
 /// then checked by the default decoder.
 pub fn decode(message: &[u8]) -> Result<(String, Vec<Bytes>), DecodeError> {
+    let decoded = decode_with(message, false)?;
+    if !decoded.1.is_empty() && !decoded.0.starts_with(['5', '6']) {
+        // Binary in a CONNECT's auth: no attachments there, so it is read again with each
+        // binary value as the JSON a Buffer becomes with the default parser.
+        return decode_with(message, true);
+    }
+    Ok(decoded)
+}
+
+fn decode_with(message: &[u8], inline_binary: bool) -> Result<(String, Vec<Bytes>), DecodeError> {
     let mut reader = Reader {
         input: message,
         attachments: Vec::new(),
+        inline_binary,
     };
     let fields = reader.map_len()?;
     let (mut kind, mut nsp, mut id, mut data) = (None, None, None, None);
@@ -63,9 +74,7 @@ pub fn decode(message: &[u8]) -> Result<(String, Vec<Bytes>), DecodeError> {
     let kind = match (kind, binary) {
         (PacketType::Event, true) => PacketType::BinaryEvent,
         (PacketType::Ack, true) => PacketType::BinaryAck,
-        (PacketType::Event | PacketType::Ack, false) => kind,
-        (_, true) => return Err(DecodeError("binary data in a control packet")),
-        (kind, false) => kind,
+        (kind, _) => kind,
     };
     let mut text = String::with_capacity(nsp.len() + data.as_ref().map_or(0, Vec::len) + 16);
     text.push((b'0' + kind as u8) as char);
@@ -176,6 +185,9 @@ fn placeholder(map: &serde_json::Map<String, Value>) -> Option<usize> {
 struct Reader<'a> {
     input: &'a [u8],
     attachments: Vec<Bytes>,
+    /// Binary values written into the JSON as `{"type":"Buffer","data":[...]}` (what a
+    /// Buffer becomes in a packet without attachments) instead of as attachments.
+    inline_binary: bool,
 }
 
 const TRUNCATED: DecodeError = DecodeError("truncated msgpack");
@@ -301,6 +313,17 @@ impl<'a> Reader<'a> {
             Marker::F64 => push_float(out, f64::from_bits(self.be(8)?)),
             Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
                 let len = self.len_of(marker)?.unwrap_or(0);
+                if self.inline_binary {
+                    out.extend_from_slice(b"{\"type\":\"Buffer\",\"data\":[");
+                    for (i, b) in self.take(len)?.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        out.extend_from_slice(b.to_string().as_bytes());
+                    }
+                    out.extend_from_slice(b"]}");
+                    return Ok(true);
+                }
                 let bytes = Bytes::copy_from_slice(self.take(len)?);
                 let num = self.attachments.len();
                 self.attachments.push(bytes);
@@ -429,6 +452,19 @@ mod tests {
             b'd', b'a', b't', b'a', 0x93, 0xa1, b'e', 0xd4, 0, 0, 0x81, 0xa1, b'k', 0xd4, 0, 0,
         ];
         assert_eq!(decode(&bytes).unwrap().0, r#"2["e",null,{}]"#);
+    }
+
+    #[test]
+    fn binary_in_a_connects_auth_becomes_buffer_json() {
+        // {type: 0, nsp: "/", data: {raw: Buffer.from([7, 8])}}
+        let bytes = [
+            0x83, 0xa4, b't', b'y', b'p', b'e', 0x00, 0xa3, b'n', b's', b'p', 0xa1, b'/', 0xa4,
+            b'd', b'a', b't', b'a', 0x81, 0xa3, b'r', b'a', b'w', 0xc4, 0x02, 7, 8,
+        ];
+        let (text, atts) = decode(&bytes).unwrap();
+        assert_eq!(text, r#"0{"raw":{"type":"Buffer","data":[7,8]}}"#);
+        assert!(atts.is_empty());
+        assert!(packet::decode(&text, 0).is_ok());
     }
 
     #[test]
