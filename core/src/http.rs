@@ -219,7 +219,6 @@ pub(crate) async fn compress(
     encoding: Encoding,
     threshold: usize,
 ) -> Response<Body> {
-    use std::io::Write as _;
     if resp.status() != StatusCode::OK {
         return resp;
     }
@@ -231,20 +230,8 @@ pub(crate) async fn compress(
     if bytes.len() < threshold {
         return Response::from_parts(parts, Full::new(bytes));
     }
-    let level = flate2::Compression::default();
-    let compressed = match encoding {
-        Encoding::Gzip => {
-            let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 2), level);
-            e.write_all(&bytes).and_then(|_| e.finish())
-        }
-        Encoding::Deflate => {
-            let mut e = flate2::write::ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), level);
-            e.write_all(&bytes).and_then(|_| e.finish())
-        }
-    };
-    let Ok(compressed) = compressed else {
-        return Response::from_parts(parts, Full::new(bytes));
-    };
+    let compressed =
+        crate::engineio::deflate::compress_body(&bytes, matches!(encoding, Encoding::Gzip));
     parts.headers.insert(
         header::CONTENT_ENCODING,
         HeaderValue::from_static(match encoding {

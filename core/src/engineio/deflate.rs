@@ -79,31 +79,60 @@ fn window_bits(v: &str) -> bool {
 }
 
 thread_local! {
-    /// A compressor per runtime thread, reset for each message: its state is some
-    /// 300 KiB, too much to build per message or keep per connection.
-    static COMPRESSOR: RefCell<Compress> = RefCell::new(Compress::new(Compression::default(), false));
+    /// Compressors per runtime thread, reset for each message: their state is some
+    /// 300 KiB, too much to build per message (the allocation and its page faults cost more
+    /// than the compression) or to keep per connection. Raw deflate (WebSocket messages,
+    /// gzip bodies) and zlib-wrapped (HTTP `deflate` bodies).
+    static RAW: RefCell<Compress> = RefCell::new(Compress::new(Compression::default(), false));
+    static ZLIB: RefCell<Compress> = RefCell::new(Compress::new(Compression::default(), true));
+}
+
+/// Runs `input` through a reset compressor, ending with `flush`.
+fn run(c: &RefCell<Compress>, input: &[u8], flush: FlushCompress, out: &mut Vec<u8>) {
+    let mut c = c.borrow_mut();
+    c.reset();
+    out.reserve(input.len() / 2 + 64);
+    loop {
+        let consumed = c.total_in() as usize;
+        let status = c.compress_vec(&input[consumed..], out, flush);
+        let done = match status {
+            Ok(Status::StreamEnd) => true,
+            Ok(_) => c.total_in() as usize == input.len() && out.len() < out.capacity(),
+            Err(_) => true,
+        };
+        if done {
+            return;
+        }
+        out.reserve(out.capacity().max(64));
+    }
 }
 
 /// A message compressed on its own, the trailing `00 00 ff ff` removed.
 pub fn compress(message: &[u8]) -> Bytes {
-    COMPRESSOR.with(|c| {
-        let mut c = c.borrow_mut();
-        c.reset();
-        let mut out = Vec::with_capacity(message.len() / 2 + 64);
-        loop {
-            let consumed = c.total_in() as usize;
-            let status = c.compress_vec(&message[consumed..], &mut out, FlushCompress::Sync);
-            let done = c.total_in() as usize == message.len() && out.len() < out.capacity();
-            if status.is_err() || done {
-                break;
-            }
-            out.reserve(out.capacity().max(64));
-        }
-        if out.ends_with(&TAIL) {
-            out.truncate(out.len() - TAIL.len());
-        }
-        Bytes::from(out)
-    })
+    let mut out = Vec::new();
+    RAW.with(|c| run(c, message, FlushCompress::Sync, &mut out));
+    if out.ends_with(&TAIL) {
+        out.truncate(out.len() - TAIL.len());
+    }
+    Bytes::from(out)
+}
+
+/// An HTTP body compressed as `Content-Encoding: gzip` (RFC 1952: a fixed header, raw
+/// deflate, CRC-32 and length) or `deflate` (zlib, RFC 1950).
+pub fn compress_body(body: &[u8], gzip: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    if !gzip {
+        ZLIB.with(|c| run(c, body, FlushCompress::Finish, &mut out));
+        return out;
+    }
+    // ID1 ID2, CM = deflate, no flags, no mtime, no extra flags, OS unknown.
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+    RAW.with(|c| run(c, body, FlushCompress::Finish, &mut out));
+    let mut crc = flate2::Crc::new();
+    crc.update(body);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out
 }
 
 /// Inflates a connection's compressed messages, keeping the client's window between them
@@ -204,6 +233,29 @@ mod tests {
             let deflated = compress(message);
             assert!(!deflated.ends_with(&TAIL));
             assert_eq!(inflater.inflate(&deflated, 1 << 20).unwrap(), message);
+        }
+    }
+
+    #[test]
+    fn http_bodies_decode_with_the_standard_decoders() {
+        use std::io::Read as _;
+        let body: Vec<u8> = (0..50_000u32)
+            .map(|i| b"socket.io "[i as usize % 10])
+            .collect();
+        for _ in 0..2 {
+            let gzip = compress_body(&body, true);
+            let mut back = Vec::new();
+            flate2::read::GzDecoder::new(&gzip[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, body);
+            let zlib = compress_body(&body, false);
+            let mut back = Vec::new();
+            flate2::read::ZlibDecoder::new(&zlib[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, body);
+            assert!(gzip.len() < 1000 && zlib.len() < 1000);
         }
     }
 
