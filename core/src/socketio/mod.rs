@@ -1,6 +1,7 @@
 //! Socket.IO v5 over Engine.IO: namespaces, sockets, rooms, acks, and the events sent to
 //! the host.
 
+mod legacy;
 pub mod msgpack;
 pub mod packet;
 mod recovery;
@@ -223,42 +224,6 @@ type Refusal = CloseReason;
 
 /// The refusal of a namespace the server does not have.
 const INVALID_NAMESPACE: &str = "Invalid namespace";
-
-/// A query string as a JSON object of strings (percent-decoded; a name given twice keeps
-/// its last value), as socket.io hands a v2 client's namespace query to its middlewares.
-fn query_object(query: &str) -> String {
-    let mut map = serde_json::Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        map.insert(
-            percent_decode(k),
-            serde_json::Value::String(percent_decode(v)),
-        );
-    }
-    serde_json::Value::Object(map).to_string()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 impl Sio {
     /// The Socket.IO layer, with the adapters of the configured namespaces (created, not
@@ -757,10 +722,7 @@ impl Sio {
         if session.protocol != Protocol::V4 && message != INVALID_NAMESPACE {
             // Socket.IO v4 protocol (socket.io-client 2.x): the error is the refusal's data,
             // or its message, as socket.io sends it to such clients.
-            let body = data.map_or_else(
-                || serde_json::to_string(message).unwrap_or_else(|_| "\"\"".into()),
-                str::to_string,
-            );
+            let body = legacy::connect_error(message, data);
             let text = packet::encode_control(PacketType::ConnectError, nsp, Some(&body));
             self.send(session, &[self.wire.frame(text, true)]);
             return;
@@ -890,9 +852,7 @@ impl Sio {
         });
         let id = match back {
             Some(b) => b.sid.clone(),
-            // socket.io-client 2.x names its socket after the Engine.IO session.
-            None if v3 && &*ns.name == "/" => session.sid.clone(),
-            None if v3 => format!("{}#{}", ns.name, session.sid).into(),
+            None if v3 => legacy::socket_id(&ns.name, &session.sid),
             None => crate::engineio::random_id(),
         };
         let socket = Arc::new(Socket {
@@ -1002,7 +962,7 @@ impl Sio {
                 // Socket.IO v4 protocol: the namespace carries the client's query, which
                 // socket.io makes its auth.
                 let (nsp, query) = p.nsp.split_once('?').unwrap_or((p.nsp, ""));
-                let auth = query_object(query);
+                let auth = legacy::query_object(query);
                 return self.on_connect(session, conn, nsp, Some(&auth)).await;
             }
             return self.on_connect(session, conn, p.nsp, p.data).await;
