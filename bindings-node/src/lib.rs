@@ -1191,6 +1191,10 @@ mod tests {
             allow_upgrades: None,
             http_compression_threshold: None,
             http_compression_off: None,
+            parser: None,
+            per_message_deflate_threshold: None,
+            allow_eio3: None,
+            cleanup_empty_child_namespaces: None,
         }
     }
 
