@@ -124,7 +124,7 @@ async fn route<H: EngineHandler>(
 }
 
 /// A request for the host's [`crate::Routes`], its body read whole (413 past `limit`).
-async fn host_request(
+pub(crate) async fn host_request(
     req: Request<Incoming>,
     remote: SocketAddr,
     limit: usize,
@@ -157,7 +157,7 @@ async fn host_request(
 }
 
 /// The host's answer as hyper's (an invalid header is left out; a HEAD's body too).
-fn host_response(answer: crate::HttpResponse, head_only: bool) -> Response<Body> {
+pub(crate) fn host_response(answer: crate::HttpResponse, head_only: bool) -> Response<Body> {
     let mut builder = Response::builder().status(answer.status);
     for (name, value) in &answer.headers {
         if let (Ok(n), Ok(v)) = (

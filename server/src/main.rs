@@ -344,7 +344,7 @@ mod internal {
     use std::sync::Arc;
 
     use bytes::Bytes;
-    use http_body_util::{BodyExt, Full, Limited};
+    use http_body_util::Full;
     use hyper::body::Incoming;
     use hyper::{Request, Response};
     use hyper_util::rt::TokioIo;
@@ -376,42 +376,18 @@ mod internal {
         req: Request<Incoming>,
         remote: std::net::SocketAddr,
     ) -> Response<Full<Bytes>> {
-        let (parts, body) = req.into_parts();
+        let head_only = req.method() == hyper::Method::HEAD;
         let limit = state.settings.max_payload;
-        let Ok(body) = Limited::new(body, limit).collect().await else {
-            return Response::builder()
-                .status(413)
-                .body(Full::new(Bytes::new()))
-                .unwrap_or_default();
+        let request = match HttpRequest::from_hyper(req, remote, limit).await {
+            Ok(request) => request,
+            Err(too_large) => return too_large,
         };
-        let request = HttpRequest {
-            method: parts.method.to_string(),
-            url: parts.uri.to_string(),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-            body: body.to_bytes(),
-            remote_addr: remote,
-            secure: false,
-        };
-        let answer = api::handle(state, Listener::Internal, request).await;
-        let Some(answer) = answer else {
-            return Response::builder()
+        match api::handle(state, Listener::Internal, request).await {
+            Some(answer) => answer.into_hyper(head_only),
+            None => Response::builder()
                 .status(404)
                 .body(Full::new(Bytes::new()))
-                .unwrap_or_default();
-        };
-        let mut builder = Response::builder().status(answer.status);
-        for (n, v) in &answer.headers {
-            builder = builder.header(n.as_str(), v.as_str());
+                .unwrap_or_default(),
         }
-        builder.body(Full::new(answer.body)).unwrap_or_default()
     }
 }

@@ -61,7 +61,26 @@ pub struct HttpResponse {
     pub body: Bytes,
 }
 
+impl HttpResponse {
+    /// The answer in hyper's form (headers hyper refuses are left out; `head_only`: no
+    /// body, for a HEAD request).
+    pub fn into_hyper(self, head_only: bool) -> Response<Full<Bytes>> {
+        crate::http::host_response(self, head_only)
+    }
+}
+
 impl HttpRequest {
+    /// Reads a request a Rust host's own hyper server received (its body whole, at most
+    /// `limit` bytes): for a host that serves [`crate::Routes`]-like handlers of its own
+    /// with the same types rtio hands them. `Err` is the 413 answer for a longer body.
+    pub async fn from_hyper(
+        req: Request<hyper::body::Incoming>,
+        remote: SocketAddr,
+        limit: usize,
+    ) -> Result<HttpRequest, Response<Full<Bytes>>> {
+        crate::http::host_request(req, remote, limit).await
+    }
+
     /// The request in hyper's form; `None` for a method, URL or header hyper refuses.
     fn to_hyper(&self) -> Option<Request<Full<Bytes>>> {
         let mut builder = Request::builder()
