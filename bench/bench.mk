@@ -3,7 +3,13 @@
 #   make bench                          full run (< 15 min): writes bench/RESULTS.md and README's table
 #   make bench QUICK=1                  short run (< 2 min): writes target/bench/RESULTS-quick.md
 #   make bench HOSTS="rust c socketio"  the servers under test: any tests/interop/scenarios-server
-#                                       HOST; ratios are always against socketio
+#                                       HOST; ratios against socketio, and against socketioxide
+#                                       and floor (bench/peers/) when they are among the hosts
+#   make bench QUICK=1 HOSTS="rust socketioxide floor socketio" BENCH_FLAGS="--only fanout,echo"
+#                                       issue 20's references: socketioxide (a Socket.IO server in
+#                                       Rust) and the floor (a plain tokio-tungstenite broadcaster,
+#                                       fan-out, echo, idle and storm only); their crates are built
+#                                       first (~2 minutes the first time, into target/peers)
 #   make bench BENCH_FLAGS="--only fanout,echo --perf target/bench/perf"   see rtio-bench --help
 #   make bench QUICK=1 BENCH_FLAGS="--only cluster"   the two-node cluster through Redis alone
 #                                       (needs `redis-server`; a host refusing --redis is skipped)
@@ -18,6 +24,9 @@
 # The servers run pinned to CPU 0 and the load generator to CPU 1 (taskset).
 
 BENCH_HOSTS   = $(or $(HOSTS),rust socketio)
+# The peers of bench/peers/ among the hosts: built before the run, with cargo's output shown
+# (their launchers build too, quietly, and would only make the first server slow to start).
+BENCH_PEERS   = $(filter socketioxide floor,$(BENCH_HOSTS))
 BENCH_OUT     = $(or $(OUT),$(if $(QUICK),target/bench/RESULTS-quick.md,bench/RESULTS.md))
 BENCH_README  = $(if $(QUICK)$(OUT),,--readme README.md)
 BENCH_COMMAND = make bench$(if $(QUICK), QUICK=1)$(if $(HOSTS), HOSTS="$(HOSTS)")$(if $(BENCH_FLAGS), BENCH_FLAGS="$(BENCH_FLAGS)")$(if $(OUT), OUT=$(OUT))
@@ -25,6 +34,7 @@ BENCH_COMMAND = make bench$(if $(QUICK), QUICK=1)$(if $(HOSTS), HOSTS="$(HOSTS)"
 .PHONY: bench
 bench: $(NODE_MODULES)
 	$(CARGO) build --release -p rtio-bench -p rtio-examples -p rtio-server
+	$(foreach peer,$(BENCH_PEERS),cd bench/peers/$(peer) && $(CARGO) build --release --locked --target-dir $(CURDIR)/target/peers && cd $(CURDIR) &&) true
 	@mkdir -p target/bench
 	taskset -c 1 ./target/release/rtio-bench --hosts "$(BENCH_HOSTS)" $(if $(QUICK),--quick) \
 		--results $(BENCH_OUT) $(BENCH_README) --command '$(BENCH_COMMAND)' $(BENCH_FLAGS)

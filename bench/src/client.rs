@@ -130,6 +130,10 @@ pub struct Target {
     deflate: bool,
     /// Polling clients send `Accept-Encoding: gzip, deflate`.
     accept_encoding: bool,
+    /// A plain WebSocket server with no Engine.IO/Socket.IO layer (the floor,
+    /// bench/peers/README.md): upgrade on `/`, connected at `{"connected":ID}`, messages
+    /// classified with [`proto::classify_raw`].
+    pub raw: bool,
 }
 
 impl Target {
@@ -146,6 +150,18 @@ impl Target {
             wait_auth: true,
             deflate: false,
             accept_encoding: false,
+            raw: false,
+        }
+    }
+
+    /// The floor on `127.0.0.1:port`: raw WebSocket clients (see [`Target::raw`]).
+    pub fn floor(port: u16) -> Target {
+        let t = Target::local(port);
+        Target {
+            ws_request: proto::ws_raw_upgrade_request(&t.host),
+            path: "/".into(),
+            raw: true,
+            ..t
         }
     }
 
@@ -296,6 +312,8 @@ pub struct Ws {
     out: Vec<u8>,
     /// permessage-deflate, when negotiated: the client inflates, never compresses.
     inflater: Option<Box<Inflater>>,
+    /// A raw WebSocket to the floor: messages are not Engine.IO packets.
+    pub raw: bool,
 }
 
 /// The receiving half of permessage-deflate (RFC 7692): raw inflate of each message with the
@@ -365,6 +383,7 @@ impl Ws {
             conn: Conn::new(stream),
             out: Vec::with_capacity(64),
             inflater: None,
+            raw: t.raw,
         };
         ws.conn.write(&t.ws_request).await?;
         loop {
@@ -385,6 +404,18 @@ impl Ws {
                 ws.inflater = head.deflate.map(|d| Box::new(Inflater::new(d)));
                 ws.conn.consume(head.len);
                 break;
+            }
+        }
+        if ws.raw {
+            // The floor: connected once its `{"connected":ID}` arrived (the server
+            // registered the client: every fan-out from now on reaches it).
+            loop {
+                let mut connected = false;
+                ws.drain(|p| connected |= p == Packet::Connected)?;
+                if connected {
+                    return Ok(ws);
+                }
+                ws.conn.fill().await?;
             }
         }
         let (mut opened, mut sent_connect, mut connected) = (false, false, false);
@@ -469,8 +500,13 @@ impl Ws {
     /// are owed a pong (see [`Ws::pong`]). A close frame is an error.
     pub fn drain(&mut self, mut f: impl FnMut(Packet)) -> Result<u32> {
         let mut pongs = 0;
+        let classify = if self.raw {
+            proto::classify_raw
+        } else {
+            proto::classify
+        };
         self.messages(|message| {
-            let p = proto::classify(message);
+            let p = classify(message);
             if p == Packet::Ping {
                 pongs += 1;
             }

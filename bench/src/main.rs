@@ -263,8 +263,9 @@ fn main() -> ExitCode {
     if let Some(path) = &opts.readme {
         let body = format!(
             "Latest `{command}` run ({}; machine, versions and method in \
-             [bench/RESULTS.md](bench/RESULTS.md)). Ratios are against Node socket.io 4.8, and for the \
-             Python host also against python-socketio (its own AsyncServer on aiohttp); the \
+             [bench/RESULTS.md](bench/RESULTS.md)). Ratios are against Node socket.io 4.8, \
+             socketioxide and the floor (a minimal tokio-tungstenite broadcaster) when they ran, \
+             and for the Python host also against python-socketio (its own AsyncServer on aiohttp); the \
              publish table compares `rtio serve` with Express + socket.io 4.8 through the same \
              HTTP API: below 1× is better for times, memory and CPU, above 1× for rates.\n\n{table}",
             today()
@@ -403,7 +404,14 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
                     *s = start(arm)?;
                     restarted = Some(format!("the server had exited; restarted as pid {}", s.pid));
                 }
-                let mut outcome = local.run_until(run_one(scenario, s, params)).await;
+                let mut outcome = if s.floor && !scenarios::floor_runs(scenario) {
+                    Outcome {
+                        notes: vec![format!("not run: {FLOOR_NOTE}")],
+                        ..Outcome::default()
+                    }
+                } else {
+                    local.run_until(run_one(scenario, s, params)).await
+                };
                 outcome.notes.extend(restarted);
                 outcome
             };
@@ -430,6 +438,12 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
     Ok((results, servers_cpu))
 }
 
+/// Why the floor has no figure for a scenario.
+const FLOOR_NOTE: &str = "the floor is a plain WebSocket broadcaster with no Engine.IO or \
+                          Socket.IO layer (bench/peers/README.md): it has WebSocket fan-out, \
+                          echo, idle connections and connects, no long-polling, cluster, \
+                          compression or publish API";
+
 /// The label (and log name) of an arm's server started with `--per-message-deflate`.
 fn deflate_label(arm: &Arm) -> String {
     format!("{} per-message-deflate", arm.label)
@@ -442,6 +456,9 @@ fn start_deflate(opts: &Options, arm: &Arm) -> Result<ServerProc, String> {
         return Err(
             "not run with --attach: the compression scenario starts its own servers".into(),
         );
+    }
+    if arm.host == report::FLOOR {
+        return Err(FLOOR_NOTE.into());
     }
     let label = deflate_label(arm);
     let log = server::log_path(&opts.root, &label);
@@ -627,6 +644,9 @@ impl Cluster {
             .iter()
             .enumerate()
             .map(|(i, arm)| {
+                if arm.host == report::FLOOR {
+                    return Err(FLOOR_NOTE.to_string());
+                }
                 let url = redis_url.clone()?;
                 let flags = [
                     "--redis".to_string(),
@@ -864,6 +884,42 @@ const CLUSTER_TARGETS: [RatioTarget; 1] = [RatioTarget {
     limit: 0.2,
 }];
 
+/// Issue 20's targets against the floor (the minimal tokio-tungstenite broadcaster).
+const FLOOR_TARGETS: [RatioTarget; 2] = [
+    RatioTarget {
+        scenario: Scenario::Fanout,
+        key: "cpu_us_per_delivery",
+        what: "server CPU per WebSocket fan-out delivery ≤ 0.6× the floor's (µs)",
+        at_least: false,
+        limit: 0.6,
+    },
+    RatioTarget {
+        scenario: Scenario::Echo,
+        key: "cpu_us_per_ack",
+        what: "server CPU per echo ack ≤ 1.0× the floor's echo (µs)",
+        at_least: false,
+        limit: 1.0,
+    },
+];
+
+/// Issue 20's targets against socketioxide.
+const SOCKETIOXIDE_TARGETS: [RatioTarget; 2] = [
+    RatioTarget {
+        scenario: Scenario::Fanout,
+        key: "cpu_us_per_delivery",
+        what: "server CPU per WebSocket fan-out delivery ≤ 0.5× socketioxide's (µs)",
+        at_least: false,
+        limit: 0.5,
+    },
+    RatioTarget {
+        scenario: Scenario::Echo,
+        key: "cpu_us_per_ack",
+        what: "server CPU per echo ack ≤ 0.5× socketioxide's (µs)",
+        at_least: false,
+        limit: 0.5,
+    },
+];
+
 /// The issues' targets for each host of the run whose reference ran beside it.
 fn targets_section(opts: &Options, results: &[ScenarioResult], p: &Params) -> String {
     let has = |h: &str| opts.hosts.iter().any(|x| x == h);
@@ -894,6 +950,16 @@ fn targets_section(opts: &Options, results: &[ScenarioResult], p: &Params) -> St
             _ => continue,
         };
         push_targets(&mut s, issue, host, reference, &body);
+    }
+    // Issue 20's fan-out and echo targets, for the Rust host.
+    for (reference, targets) in [
+        (report::FLOOR, &FLOOR_TARGETS),
+        (report::SOCKETIOXIDE, &SOCKETIOXIDE_TARGETS),
+    ] {
+        if has("rust") && has(reference) {
+            let body = report::ratio_targets(results, "rust", reference, targets);
+            push_targets(&mut s, 20, "rust", reference, &body);
+        }
     }
     for host in &opts.hosts {
         if cluster_ran && !report::is_reference(host) && has(report::REFERENCE) {
@@ -957,6 +1023,21 @@ fn package_version(root: &Path, package: &str) -> String {
             Some(rest[start..start + len].to_string())
         })
         .unwrap_or_else(|| "?".into())
+}
+
+/// The version of `package` in the `Cargo.lock` of `bench/peers/PEER` (socketioxide, floor).
+fn peer_version(root: &Path, peer: &str, package: &str) -> String {
+    let lock = std::fs::read_to_string(root.join(format!("bench/peers/{peer}/Cargo.lock")));
+    lock_version(&lock.unwrap_or_default(), package).unwrap_or_else(|| "?".into())
+}
+
+/// The version of `package` in the text of a `Cargo.lock`.
+fn lock_version(lock: &str, package: &str) -> Option<String> {
+    let name = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    lines.find(|l| l.trim() == name)?;
+    let version = lines.next()?.trim().strip_prefix("version = \"")?;
+    Some(version.trim_end_matches('"').to_string())
 }
 
 fn machine(root: &Path) -> String {
@@ -1041,6 +1122,24 @@ fn results_md(
             package_version(root, "socket.io")
         ));
     }
+    if opts.hosts.iter().any(|h| h == report::SOCKETIOXIDE) {
+        s.push_str(&format!(
+            "- socketioxide {} on axum {}, tokio {} (bench/peers/socketioxide, built into \
+             target/peers)\n",
+            peer_version(root, "socketioxide", "socketioxide"),
+            peer_version(root, "socketioxide", "axum"),
+            peer_version(root, "socketioxide", "tokio")
+        ));
+    }
+    if opts.hosts.iter().any(|h| h == report::FLOOR) {
+        s.push_str(&format!(
+            "- floor: tokio-tungstenite {}, tokio {} (bench/peers/floor: one task and one \
+             unbounded channel per connection, one WebSocket message and one write per \
+             delivery, no Socket.IO layer; started with `--port 0` alone)\n",
+            peer_version(root, "floor", "tokio-tungstenite"),
+            peer_version(root, "floor", "tokio")
+        ));
+    }
     if opts.hosts.iter().any(|h| h == report::PY_REFERENCE) {
         let versions = output(
             ".venv/bin/python",
@@ -1057,7 +1156,7 @@ fn results_md(
     if opts.only.iter().any(|&s| s != Scenario::Publish) {
         s.push_str(&format!(
             "- columns: {} (each `tests/interop/scenarios-server HOST --port 0 --no-visits`, \
-         all started at the beginning, beside each other, and used by every scenario in turn; \
+         the floor with `--port 0` alone, all started at the beginning, beside each other, and used by every scenario in turn; \
          an \"again\" column is a second process of the same host, run last, to show \
          run-to-run noise; the cluster fan-out runs on two more processes of each column's \
          host, started then too with `--redis` and a key prefix of their own, on one \
@@ -1073,8 +1172,9 @@ fn results_md(
     s.push('\n');
     s.push_str(&format!("## Results\n\n{table}\n"));
     s.push_str(
-        "Ratios are `host ÷ socketio` (Node socket.io), and `host ÷ python-socketio` for a \
-         Python host when python-socketio ran too (also `÷ python-socketio-asgi` for \
+        "Ratios are `host ÷ socketio` (Node socket.io), `host ÷ socketioxide` and `host ÷ \
+         floor` (the minimal tokio-tungstenite broadcaster) when those ran, and `host ÷ \
+         python-socketio` for a Python host when python-socketio ran too (also `÷ python-socketio-asgi` for \
          python-asgi, and `÷ node` for node-http); the publish table's are `rtio serve ÷ \
          express + socket.io`: below 1× is better for times, memory and CPU, above 1× \
          for rates. \"Server CPU\" is utime+stime of the server process over the measured \
@@ -1135,4 +1235,24 @@ fn results_md(
         p.connect_concurrency
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_version_from_a_cargo_lock() {
+        let lock = "[[package]]\nname = \"tokio\"\nversion = \"1.54.1\"\n\n[[package]]\n\
+                    name = \"tokio-tungstenite\"\nversion = \"0.30.0\"\n";
+        assert_eq!(lock_version(lock, "tokio").as_deref(), Some("1.54.1"));
+        assert_eq!(
+            lock_version(lock, "tokio-tungstenite").as_deref(),
+            Some("0.30.0")
+        );
+        assert_eq!(lock_version(lock, "axum"), None);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        assert_ne!(peer_version(&root, "socketioxide", "socketioxide"), "?");
+        assert_ne!(peer_version(&root, "floor", "tokio-tungstenite"), "?");
+    }
 }

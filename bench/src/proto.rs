@@ -133,6 +133,17 @@ pub fn ws_upgrade_request(host: &str, path: &str, deflate: bool) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The HTTP request that opens a plain WebSocket on `/` (the floor: no Engine.IO query, no
+/// extension offered).
+pub fn ws_raw_upgrade_request(host: &str) -> Vec<u8> {
+    format!(
+        "GET / HTTP/1.1\r\nHost: {host}\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .into_bytes()
+}
+
 /// permessage-deflate as the server accepted it (`Sec-WebSocket-Extensions` of the 101).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deflate {
@@ -328,6 +339,9 @@ pub enum Packet {
     Event,
     /// Anything else (pong, noop, binary...).
     Other,
+    /// A raw WebSocket server's answer to an echo request (the floor): any text message
+    /// that is not a fan-out delivery. One request is in flight per client, so no id.
+    Reply,
 }
 
 /// Parses leading ASCII digits: the value and how many bytes they took.
@@ -383,6 +397,41 @@ fn bench_event(rest: &[u8]) -> Option<Packet> {
         sent_us,
         seq: u32::try_from(seq).ok()?,
     })
+}
+
+/// Classifies one text message of the floor (bench/peers/README.md), which has no
+/// Engine.IO or Socket.IO layer: `{"connected":ID}` is [`Packet::Connected`]; a fan-out
+/// delivery is the JSON string `"<sent_us>:<seq>:xxx…"` ([`Packet::Bench`]); any other
+/// message is the answer to an echo ([`Packet::Reply`]).
+pub fn classify_raw(p: &[u8]) -> Packet {
+    if p.starts_with(b"{\"connected\"") {
+        return Packet::Connected;
+    }
+    p.strip_prefix(b"\"")
+        .and_then(|rest| {
+            let (sent_us, used) = parse_u64(rest)?;
+            let (seq, _) = parse_u64(rest[used..].strip_prefix(b":")?)?;
+            Some(Packet::Bench {
+                sent_us,
+                seq: u32::try_from(seq).ok()?,
+            })
+        })
+        .unwrap_or(Packet::Reply)
+}
+
+/// Appends the floor's fan-out request: `{"fanout":"<sent_us>:<seq>:xxx..."}` (the same
+/// data string as a Socket.IO fan-out's).
+pub fn floor_fanout(out: &mut Vec<u8>, sent_us: u64, seq: u32, data_len: usize) {
+    out.extend_from_slice(b"{\"fanout\":\"");
+    bench_data(out, sent_us, seq, data_len);
+    out.extend_from_slice(b"\"}");
+}
+
+/// Appends the floor's echo request with a string of `len` bytes: `{"echo":"yyy..."}`.
+pub fn floor_echo(out: &mut Vec<u8>, len: usize) {
+    out.extend_from_slice(b"{\"echo\":\"");
+    out.resize(out.len() + len, b'y');
+    out.extend_from_slice(b"\"}");
 }
 
 /// The session id of an open packet (`0{"sid":"..."...}`).
@@ -687,6 +736,32 @@ mod tests {
         assert_eq!(body, b"40{}\x1e");
         assert_eq!(&c[h.len + used..], b"NEXT");
         assert_eq!(http_chunked(&c[h.len..c.len() - 8]), Ok(None));
+    }
+
+    #[test]
+    fn the_floors_messages() {
+        let mut req = Vec::new();
+        floor_fanout(&mut req, 1733357000123456, 7, 40);
+        assert!(req.starts_with(b"{\"fanout\":\"1733357000123456:7:xxx"));
+        assert!(req.ends_with(b"x\"}"));
+        assert_eq!(req.len(), 40 + b"{\"fanout\":\"\"}".len());
+        // The server sends the data's JSON text as it was: the quoted string.
+        let delivery = &req[b"{\"fanout\":".len()..req.len() - 1];
+        assert_eq!(
+            classify_raw(delivery),
+            Packet::Bench {
+                sent_us: 1733357000123456,
+                seq: 7
+            }
+        );
+        assert_eq!(classify_raw(b"{\"connected\":12}"), Packet::Connected);
+        let mut echo = Vec::new();
+        floor_echo(&mut echo, 5);
+        assert_eq!(echo, b"{\"echo\":\"yyyyy\"}");
+        assert_eq!(classify_raw(b"\"yyyyy\""), Packet::Reply);
+        let up = String::from_utf8(ws_raw_upgrade_request("127.0.0.1:9")).unwrap();
+        assert!(up.starts_with("GET / HTTP/1.1\r\n") && up.ends_with("13\r\n\r\n"));
+        assert!(!up.contains("EIO") && !up.contains("Extensions"));
     }
 
     #[test]

@@ -20,6 +20,15 @@ pub const PY_REFERENCE: &str = "python-socketio";
 /// Python host mounted under uvicorn (`python-asgi`, issue 17).
 pub const PY_ASGI_REFERENCE: &str = "python-socketio-asgi";
 
+/// socketioxide (crates.io), a Socket.IO server in Rust implementing the scenarios
+/// (bench/peers/socketioxide): a reference of every rtio host (issue 20).
+pub const SOCKETIOXIDE: &str = "socketioxide";
+
+/// The floor: a minimal tokio-tungstenite broadcaster with no Socket.IO layer
+/// (bench/peers/floor), the reference of every rtio host for WebSocket fan-out, echo and
+/// idle memory (issue 20).
+pub const FLOOR: &str = "floor";
+
 /// The publish scenario's columns (issue 18): `rtio serve`, and the Express + socket.io 4.8
 /// server doing the same through the same HTTP API (tests/interop/serve/reference-publisher.js).
 pub const SERVE: &str = "rtio serve";
@@ -27,10 +36,19 @@ pub const SERVE_REFERENCE: &str = "express + socket.io";
 
 /// Whether `host` is one of the references (they get no ratio columns of their own).
 pub fn is_reference(host: &str) -> bool {
-    [REFERENCE, PY_REFERENCE, PY_ASGI_REFERENCE, SERVE_REFERENCE].contains(&host)
+    [
+        REFERENCE,
+        PY_REFERENCE,
+        PY_ASGI_REFERENCE,
+        SERVE_REFERENCE,
+        SOCKETIOXIDE,
+        FLOOR,
+    ]
+    .contains(&host)
 }
 
-/// The references `host` is compared with: Node socket.io; python-socketio for any Python
+/// The references `host` is compared with: Node socket.io, socketioxide and the floor (issue
+/// 20: every rtio host against each); python-socketio for any Python
 /// host (users move to rtio's Python package from python-socketio), and python-socketio
 /// under uvicorn for the Python host under uvicorn (issue 17: each beside python-socketio
 /// under the same server); the standalone Node host for the Node host attached to an
@@ -40,6 +58,7 @@ pub fn references_of(host: &str) -> Vec<&'static str> {
     if is_reference(host) {
         return refs;
     }
+    refs.extend([SOCKETIOXIDE, FLOOR]);
     if host.starts_with("python") {
         refs.push(PY_REFERENCE);
     }
@@ -764,18 +783,69 @@ mod tests {
     }
 
     #[test]
+    fn every_rtio_host_is_compared_with_socketioxide_and_the_floor() {
+        for r in [SOCKETIOXIDE, FLOOR] {
+            assert!(is_reference(r));
+            assert_eq!(references_of(r), [REFERENCE]);
+        }
+        let labels: Vec<String> = ["rust", SOCKETIOXIDE, FLOOR, REFERENCE]
+            .map(String::from)
+            .to_vec();
+        let at = |h: &str, cpu: f64| {
+            (
+                h.to_string(),
+                outcome(&[("deliveries_per_s", 1000.0), ("cpu_us_per_delivery", cpu)]),
+            )
+        };
+        let mut results = vec![ScenarioResult {
+            scenario: Scenario::Fanout,
+            outcomes: vec![
+                at("rust", 1.0),
+                at(SOCKETIOXIDE, 2.0),
+                at(FLOOR, 4.0),
+                at(REFERENCE, 10.0),
+            ],
+        }];
+        let t = table(&results, &labels, &Params::quick());
+        let header = t.lines().next().unwrap();
+        assert!(
+            header.contains("| rust ÷ socketio | rust ÷ socketioxide | rust ÷ floor |"),
+            "{header}"
+        );
+        assert!(!header.contains("floor ÷") && !header.contains("socketioxide ÷"));
+        let cpu = t.lines().find(|l| l.contains("CPU per delivery")).unwrap();
+        assert!(cpu.ends_with("| 0.10× | 0.50× | 0.25× |"), "{cpu}");
+        // Without the floor: no floor column.
+        results[0].outcomes.truncate(2);
+        let t = table(&results, &labels[..2], &Params::quick());
+        assert!(!t.lines().next().unwrap().contains("floor"));
+    }
+
+    #[test]
     fn issue_17_hosts_get_their_references() {
         assert!(is_reference(PY_ASGI_REFERENCE));
         assert_eq!(references_of(PY_ASGI_REFERENCE), [REFERENCE]);
         for host in ["python", "python-aiohttp", "python-wsgi"] {
-            assert_eq!(references_of(host), [REFERENCE, PY_REFERENCE]);
+            assert_eq!(
+                references_of(host),
+                [REFERENCE, SOCKETIOXIDE, FLOOR, PY_REFERENCE]
+            );
         }
         assert_eq!(
             references_of("python-asgi"),
-            [REFERENCE, PY_REFERENCE, PY_ASGI_REFERENCE]
+            [
+                REFERENCE,
+                SOCKETIOXIDE,
+                FLOOR,
+                PY_REFERENCE,
+                PY_ASGI_REFERENCE
+            ]
         );
-        assert_eq!(references_of("node-http"), [REFERENCE, "node"]);
-        assert_eq!(references_of("node"), [REFERENCE]);
+        assert_eq!(
+            references_of("node-http"),
+            [REFERENCE, SOCKETIOXIDE, FLOOR, "node"]
+        );
+        assert_eq!(references_of("node"), [REFERENCE, SOCKETIOXIDE, FLOOR]);
         let results = vec![ScenarioResult {
             scenario: Scenario::Fanout,
             outcomes: ["python-asgi", "python-socketio-asgi", "python-socketio"]

@@ -402,6 +402,26 @@ impl<'a> Window<'a> {
     }
 }
 
+/// Where a scenario's WebSocket clients connect on `server`: a scenarios server, or the
+/// floor (raw WebSocket clients).
+fn target_of(server: &ServerProc) -> Target {
+    if server.floor {
+        Target::floor(server.port)
+    } else {
+        Target::local(server.port)
+    }
+}
+
+/// Whether the floor (a plain WebSocket broadcaster, no Socket.IO layer) has an equivalent
+/// of `scenario`: idle memory, WebSocket fan-out, echo and the connect storm; not
+/// long-polling, the cluster, compression or publishing.
+pub fn floor_runs(scenario: Scenario) -> bool {
+    matches!(
+        scenario,
+        Scenario::Idle | Scenario::Fanout | Scenario::Echo | Scenario::Storm
+    )
+}
+
 /// p50 and p99 of latencies in µs, as milliseconds.
 fn percentiles(out: &mut Outcome, lat: &mut [u32], p50: &'static str, p99: &'static str) {
     if lat.is_empty() {
@@ -533,7 +553,7 @@ fn connect_failures(out: &mut Outcome, ramp: &Ramp) {
 
 pub async fn idle(server: &mut ServerProc, p: &Params) -> Outcome {
     let mut out = Outcome::default();
-    let target = Rc::new(Target::local(server.port));
+    let target = Rc::new(target_of(server));
     let sem = Rc::new(Semaphore::new(p.connect_concurrency));
 
     // Warm-up: the first connections load code and grow pools in either server; that is
@@ -648,6 +668,8 @@ struct Fan {
     data_len: usize,
     /// Send the ~2 KB JSON job page instead of the `data_len` string (compression).
     json: bool,
+    /// Send the floor's `{"fanout":"…"}` instead of a Socket.IO packet.
+    raw: bool,
     /// Sending stops before this sequence number (the end of the current phase).
     phase_end: Cell<u32>,
     window: Cell<u32>,
@@ -673,6 +695,7 @@ impl Fan {
             clients: clients as u32,
             data_len: p.payload_bytes,
             json: false,
+            raw: false,
             phase_end: Cell::new(0),
             window: Cell::new(1),
             sent: Cell::new(0),
@@ -768,7 +791,9 @@ impl Fan {
 
     fn packet(&self, buf: &mut Vec<u8>, seq: u32) {
         buf.clear();
-        if self.json {
+        if self.raw {
+            proto::floor_fanout(buf, now_us(), seq, self.data_len);
+        } else if self.json {
             proto::fanout_json_packet(buf, now_us(), seq);
         } else {
             proto::fanout_packet(buf, now_us(), seq, self.data_len);
@@ -1057,13 +1082,14 @@ async fn fan_out(procs: Procs<'_>, p: &Params, load: Load) -> Outcome {
         .servers
         .iter()
         .map(|s| {
-            let t = Target::local(s.port);
+            let t = target_of(s);
             Rc::new(if compressed { t.compressed() } else { t })
         })
         .collect();
     let sem = Rc::new(Semaphore::new(p.connect_concurrency));
     let mut fan = Fan::new(clients, p, probe + messages);
     fan.json = compressed;
+    fan.raw = targets.iter().any(|t| t.raw);
     let fan = Rc::new(fan);
     let ramp = Rc::new(Ramp::default());
     let role: Role = {
@@ -1287,13 +1313,20 @@ async fn echo_client(mut ws: Ws, st: Rc<Echo>) -> Result<()> {
     loop {
         id += 1;
         buf.clear();
-        proto::echo_packet(&mut buf, id, st.data_len);
+        // The floor answers `{"echo":"…"}` with the string alone: the next message.
+        let answer = if ws.raw {
+            proto::floor_echo(&mut buf, st.data_len);
+            Packet::Reply
+        } else {
+            proto::echo_packet(&mut buf, id, st.data_len);
+            Packet::Ack { id }
+        };
         let t0 = now_us();
         ws.send(&buf).await?;
         let mut t1 = 0;
         while t1 == 0 {
             ws.recv(|p, now| {
-                if p == (Packet::Ack { id }) {
+                if p == answer {
                     t1 = now;
                 }
             })
@@ -1316,7 +1349,7 @@ async fn echo_client(mut ws: Ws, st: Rc<Echo>) -> Result<()> {
 
 pub async fn echo(server: &ServerProc, p: &Params) -> Outcome {
     let mut out = Outcome::default();
-    let target = Rc::new(Target::local(server.port));
+    let target = Rc::new(target_of(server));
     let sem = Rc::new(Semaphore::new(p.connect_concurrency));
     let st = Rc::new(Echo {
         data_len: p.echo_bytes,
@@ -1389,7 +1422,7 @@ pub async fn echo(server: &ServerProc, p: &Params) -> Outcome {
 
 pub async fn storm(server: &ServerProc, p: &Params) -> Outcome {
     let mut out = Outcome::default();
-    let target = Rc::new(Target::local(server.port));
+    let target = Rc::new(target_of(server));
     let sem = Rc::new(Semaphore::new(p.connect_concurrency));
     let ramp = Rc::new(Ramp::default());
     let window = Window::start(Procs::one(&server));

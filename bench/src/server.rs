@@ -17,6 +17,9 @@ pub struct ServerProc {
     pub port: u16,
     /// `None` for a server started by someone else (`--attach`): never stopped here.
     child: Option<Child>,
+    /// The floor (host [`crate::report::FLOOR`]): a plain WebSocket broadcaster, not a
+    /// Socket.IO server; its clients are raw WebSockets (`Target::floor`).
+    pub floor: bool,
 }
 
 /// How long a server may take to print `READY` (the Rust launcher may have to build).
@@ -26,6 +29,7 @@ impl ServerProc {
     /// Starts `scenarios-server HOST --port 0 --no-visits` plus `extra` flags (pinned to `cpu`
     /// with taskset when given); its stderr goes to `log`. A server that exits before
     /// printing `READY` (e.g. it refuses a flag) is an error quoting the end of its log.
+    /// The floor gets `--port 0` alone: it has no visits counter and refuses other flags.
     pub fn start(
         root: &Path,
         host: &str,
@@ -34,14 +38,23 @@ impl ServerProc {
         log: &Path,
     ) -> Result<Self, String> {
         let script = root.join("tests/interop/scenarios-server");
-        let mut args: Vec<String> = [host, "--port", "0", "--no-visits"]
-            .iter()
-            .map(|a| a.to_string())
+        let floor = host == crate::report::FLOOR;
+        let flags: &[&str] = if floor {
+            &["--port", "0"]
+        } else {
+            &["--port", "0", "--no-visits"]
+        };
+        let mut args: Vec<String> = std::iter::once(host)
+            .chain(flags.iter().copied())
+            .map(str::to_string)
             .collect();
         args.extend_from_slice(extra);
-        ServerProc::start_program(root, host, script.as_os_str(), &args, cpu, log, |line| {
-            line.strip_prefix("READY ")?.trim().parse().ok()
-        })
+        let mut s =
+            ServerProc::start_program(root, host, script.as_os_str(), &args, cpu, log, |line| {
+                line.strip_prefix("READY ")?.trim().parse().ok()
+            })?;
+        s.floor = floor;
+        Ok(s)
     }
 
     /// Starts any server program (`rtio serve`, the publish scenario's reference) pinned
@@ -93,6 +106,7 @@ impl ServerProc {
             pid: child.id(),
             port,
             child: Some(child),
+            floor: false,
         })
     }
 
@@ -102,6 +116,7 @@ impl ServerProc {
             pid,
             port,
             child: None,
+            floor: false,
         }
     }
 
@@ -614,6 +629,28 @@ mod tests {
             .expect("started");
         assert_eq!(server.port, 4321);
         server.stop();
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn the_floor_gets_its_port_flag_alone() {
+        // The floor refuses any flag but --port (and has no visits counter).
+        let root = fake_root(
+            "floor",
+            "[ \"$*\" = \"floor --port 0\" ] || { echo \"error: args $*\" >&2; exit 2; }; \
+             echo READY 4322; exec sleep 30",
+        );
+        let log = root.join("floor.log");
+        let server = ServerProc::start(&root, crate::report::FLOOR, &[], None, &log)
+            .expect("started with --port 0 alone");
+        assert!(server.floor);
+        server.stop();
+        let server = ServerProc::start(&root, "socketioxide", &[], None, &log);
+        let err = server.err().expect("the others get --no-visits");
+        assert!(
+            err.contains("args socketioxide --port 0 --no-visits"),
+            "{err}"
+        );
         let _ = std::fs::remove_dir_all(root);
     }
 
