@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // Makes sure the native addon (rtio.<platform>.node) exists and is current.
 //
-// - In a packed or installed package (no Rust sources beside it) the addon ships inside the
-//   package: nothing to do, or a clear error when it was built for another platform.
-// - In the source tree (bindings-node/ of a clone), builds it when it is missing or older than
-//   the Rust sources: with @napi-rs/cli (`napi build --platform --release`) when installed,
-//   otherwise with cargo directly (same output). Nothing is downloaded.
+// - In a packed or installed package (`npm install rtio`, `npm install rtio-x.y.z.tgz`: no
+//   Rust sources beside it) the prebuilt addon ships inside the package: when one matches
+//   this platform and loads, nothing to do, no Rust needed. When none fits (another platform,
+//   or a C library too old for it), a clear error that says what is there, what is missing
+//   (cargo, and rtio's sources) and what to do: build from source.
+// - In the source tree (bindings-node/ of a clone, `npm install ./bindings-node`), builds it
+//   when it is missing or older than the Rust sources: with @napi-rs/cli
+//   (`napi build --platform --release`) when installed, otherwise with cargo directly (same
+//   output). Without cargo on PATH, a clear error saying so. Nothing is downloaded.
 //
 //   node scripts/install.js                 npm's `install` step
 //   node scripts/install.js --require-built `prepack`: build if stale, fail if impossible
@@ -97,20 +101,67 @@ function build() {
   log(`built ${path.basename(addon)}`);
 }
 
+const FROM_SOURCE =
+  'install Rust (https://rustup.rs: cargo and rustc 1.88 or later), clone rtio and run ' +
+  '`npm install /path/to/rtio/bindings-node` in your project (a release build of the core, ' +
+  'about 3 to 5 minutes on 2 cores); see docs/node.md, "Install"';
+
+/** True when `cargo` runs (on PATH, or $CARGO). */
+function hasCargo() {
+  const result = spawnSync(process.env.CARGO || 'cargo', ['--version'], { stdio: 'ignore' });
+  return !result.error && result.status === 0;
+}
+
+/** The prebuilt addons this package carries (rtio.<platform>.node). */
+function prebuilt() {
+  return fs.readdirSync(pkgDir).filter((f) => /^rtio\..+\.node$/.test(f));
+}
+
+/** An installed package: the prebuilt addon of this platform, loaded once to be sure it fits. */
+function checkPrebuilt() {
+  const name = path.basename(addon);
+  const carried = prebuilt();
+  const there = carried.length ? `it carries ${carried.join(', ')}` : 'it carries none';
+  if (!fs.existsSync(addon)) {
+    log(
+      `no prebuilt native addon fits this platform: ${name} is needed, ${there}. ` +
+        'Building one needs rtio\'s Rust sources, which this package does not hold, and cargo' +
+        `${hasCargo() ? '' : ' (not found on PATH either)'}: ${FROM_SOURCE}.`,
+    );
+    process.exit(1);
+  }
+  try {
+    require(addon);
+  } catch (err) {
+    const why = String((err && err.message) || err).split('\n')[0];
+    log(
+      `the prebuilt native addon ${name} does not load here: ${why}. ` +
+        'The published linux addon needs glibc 2.17 or later (see docs/node.md); otherwise build from source: ' +
+        `${FROM_SOURCE}.`,
+    );
+    process.exit(1);
+  }
+}
+
 function main() {
   const requireBuilt = process.argv.includes('--require-built');
   if (process.env.RTIO_SKIP_BUILD && !requireBuilt) return;
   if (!inSourceTree) {
-    if (!fs.existsSync(addon)) {
-      log(
-        `this package has no native addon for ${process.platform}-${process.arch} ` +
-          `(${path.basename(addon)}); build rtio from source (bindings-node/, needs Rust) on this platform`,
-      );
-      process.exit(1);
-    }
+    checkPrebuilt();
     return;
   }
   if (stale()) {
+    if (!hasCargo()) {
+      log(
+        `the native addon ${path.basename(addon)} must be built from the Rust sources here ` +
+          `(${fs.existsSync(addon) ? 'it is older than them' : 'it is missing'}), and cargo is not ` +
+          'on PATH: install Rust (https://rustup.rs: cargo and rustc 1.88 or later), then run ' +
+          'npm install again (a release build of the core, about 3 to 5 minutes on 2 cores). ' +
+          'Or install the published package (`npm install rtio`), which carries the addon ' +
+          'prebuilt for linux-x64.',
+      );
+      process.exit(1);
+    }
     try {
       build();
     } catch (err) {

@@ -41,6 +41,39 @@ it('serves a client (binary included) and serves the client bundle', async () =>
   }
 });
 
+it('an ES module app (import { Server } from "rtio") serves a client and exits by itself', () => {
+  const out = execFileSync(process.execPath, ['smoke-esm.mjs'], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(out.trim(), 'ESM 42');
+});
+
+it('needs no Rust: cargo is not on PATH (make test-dist-node)', { skip: !process.env.RTIO_SMOKE_NO_RUST }, () => {
+  const which = require('node:child_process').spawnSync('sh', ['-c', 'command -v cargo || command -v rustc'], { encoding: 'utf8' });
+  assert.notEqual(which.status, 0, `found ${which.stdout}`);
+  // and the package's install step took the prebuilt addon: nothing was built here
+  assert.equal(fs.existsSync(path.join(process.cwd(), 'node_modules', 'rtio', 'target')), false);
+});
+
+it('without an addon for the platform, the install step says what is missing and what to do', () => {
+  // a copy of the installed package, its prebuilt addon taken away
+  const copy = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'rtio-noaddon-'));
+  try {
+    fs.cpSync(path.join(process.cwd(), 'node_modules', 'rtio'), copy, { recursive: true });
+    for (const f of fs.readdirSync(copy)) if (f.endsWith('.node')) fs.rmSync(path.join(copy, f));
+    const run = require('node:child_process').spawnSync(process.execPath, [path.join(copy, 'scripts', 'install.js')], {
+      cwd: copy,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_PATH: path.join(process.cwd(), 'node_modules') },
+    });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /no prebuilt native addon fits this platform: rtio\..+\.node is needed, it carries none/);
+    assert.match(run.stderr, /cargo/);
+    assert.match(run.stderr, /https:\/\/rustup\.rs/);
+    assert.match(run.stderr, /npm install \/path\/to\/rtio\/bindings-node/);
+  } finally {
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
+});
+
 it('the process exits by itself after close()', () => {
   const out = execFileSync(process.execPath, ['smoke-exit.js'], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(out.trim(), 'CLOSED');
