@@ -33,22 +33,29 @@ echo "wheel: $name"
 [[ $name == *-cp39-abi3-* ]] || fail "$name is not an abi3 wheel for CPython 3.9+"
 [[ $name == *manylinux_2_17_* ]] || fail "$name is not tagged manylinux_2_17"
 
-echo "unzip -l $name:"
-unzip -l "$wheel"
+# (unzip when installed; Python's zipfile otherwise, which every machine here has)
+entries() { "$python" -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$1"; }
+if command -v unzip >/dev/null; then
+  echo "unzip -l $name:"
+  unzip -l "$wheel"
+else
+  echo "$name (python -m zipfile -l):"
+  "$python" -m zipfile -l "$wheel"
+fi
 # every entry: the package rtio/ or the dist-info, nothing else
-others=$(unzip -Z1 "$wheel" | grep -Ev '^(rtio/|rtio-[^/]+\.dist-info/)' || true)
+others=$(entries "$wheel" | grep -Ev '^(rtio/|rtio-[^/]+\.dist-info/)' || true)
 [ -z "$others" ] || fail "the wheel holds files outside the package: $others"
-leaks=$(unzip -Z1 "$wheel" | grep -Ei '(^|/)tests?/|conftest|\.rs$|Cargo\.(toml|lock)$|\.mk$' || true)
+leaks=$(entries "$wheel" | grep -Ei '(^|/)tests?/|conftest|\.rs$|Cargo\.(toml|lock)$|\.mk$' || true)
 [ -z "$leaks" ] || fail "the wheel holds tests or sources: $leaks"
-unzip -Z1 "$wheel" | grep -qx 'rtio/_native.abi3.so' || fail "no rtio/_native.abi3.so in the wheel"
-unzip -Z1 "$wheel" | grep -qx 'rtio/py.typed' || fail "no rtio/py.typed in the wheel"
+entries "$wheel" | grep -x 'rtio/_native.abi3.so' >/dev/null || fail "no rtio/_native.abi3.so in the wheel"
+entries "$wheel" | grep -x 'rtio/py.typed' >/dev/null || fail "no rtio/py.typed in the wheel"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rtio-dist-python.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # the manylinux_2_17 tag is honest: no glibc symbol version above 2.17 (maturin checked it
 # when it built the wheel; this checks the file that ships)
-unzip -q -o "$wheel" rtio/_native.abi3.so -d "$tmp/so"
+"$python" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("rtio/_native.abi3.so", sys.argv[2])' "$wheel" "$tmp/so"
 newest=$(objdump -T "$tmp/so/rtio/_native.abi3.so" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -Vu | tail -1)
 echo "newest glibc symbol version the extension needs: $newest"
 [ "$(printf '%s\n' "$newest" 2.17 | sort -V | tail -1)" = 2.17 ] || fail "needs glibc $newest > 2.17"
