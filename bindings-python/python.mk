@@ -77,7 +77,7 @@ $(PY_ZIG): $(PY_MATURIN)
 
 # Its own target directory: the zig-linked build (with --target) shares nothing with the
 # host build, and waits for no other cargo run's lock.
-$(PY_DIST_STAMP): $(PY_ZIG) $(PY_SOURCES) $(PY_BINDING)/README.md
+$(PY_DIST_STAMP): $(PY_ZIG) $(PY_SOURCES) $(PY_BINDING)/README.md $(PY_BINDING)/LICENSE
 	mkdir -p dist target/dist-python
 	rm -f dist/rtio-*.whl dist/rtio-*.tar.gz
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR=target/dist-python \

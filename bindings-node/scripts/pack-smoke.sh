@@ -36,7 +36,7 @@ else
   (cd "$tmp" && npm pack --dry-run --json --ignore-scripts --loglevel=error "$tarball") >"$tmp/pack.json"
 fi
 tar tzf "$tarball" >"$tmp/tarball.txt"
-node "$top/tests/packaging/node/check-contents.js" "$tmp/pack.json" "$tmp/tarball.txt"
+RTIO_PACK_DIST=$no_rust node "$top/tests/packaging/node/check-contents.js" "$tmp/pack.json" "$tmp/tarball.txt"
 
 if [ -n "$no_rust" ]; then
   clean_path=

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // make dist-node: stages the npm package in DEST — the files npm selects in bindings-node
 // (`files` in package.json, as `npm pack --dry-run --json` lists them) except the addons built
-// here, plus ADDON (the zig-linked one) under NAME — for `npm pack` to run there.
+// here, plus ADDON (the zig-linked one) under NAME and the repository's LICENSE — for
+// `npm pack` to run there.
 //
 //   node scripts/stage-dist.js DEST ADDON NAME        (run in bindings-node/)
 'use strict';
@@ -23,6 +24,8 @@ for (const { path: file } of pack.files) {
   fs.mkdirSync(path.dirname(path.join(dest, file)), { recursive: true });
   fs.copyFileSync(file, path.join(dest, file));
 }
+// the repository's license travels with the package (npm skips a symlinked LICENSE)
+if (!fs.existsSync(path.join(dest, 'LICENSE'))) fs.copyFileSync(path.join('..', 'LICENSE'), path.join(dest, 'LICENSE'));
 fs.copyFileSync(addon, path.join(dest, name));
 fs.chmodSync(path.join(dest, name), 0o755);
 console.log(`staged ${pack.files.length} files of rtio@${pack.version} in ${dest}, the addon as ${name}`);

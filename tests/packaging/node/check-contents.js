@@ -36,7 +36,7 @@ for (const f of files) {
   for (const re of forbidden) if (re.test(f)) errors.push(`forbidden in the package: ${f} (${re})`);
 }
 // and what an app needs
-const required = ['package.json', 'README.md', 'index.js', 'index.mjs', 'index.d.ts', 'lib/server.js', 'lib/native.js', 'lib/platform.js', 'scripts/install.js', 'rtio.linux-x64-gnu.node'];
+const required = [...(process.env.RTIO_PACK_DIST ? ['LICENSE'] : []), 'package.json', 'README.md', 'index.js', 'index.mjs', 'index.d.ts', 'lib/server.js', 'lib/native.js', 'lib/platform.js', 'scripts/install.js', 'rtio.linux-x64-gnu.node'];
 for (const f of required) if (!files.includes(f)) errors.push(`missing from the package: ${f}`);
 
 if (listing) {

@@ -49,6 +49,7 @@ leaks=$(entries "$wheel" | grep -Ei '(^|/)tests?/|conftest|\.rs$|Cargo\.(toml|lo
 [ -z "$leaks" ] || fail "the wheel holds tests or sources: $leaks"
 entries "$wheel" | grep -x 'rtio/_native.abi3.so' >/dev/null || fail "no rtio/_native.abi3.so in the wheel"
 entries "$wheel" | grep -x 'rtio/py.typed' >/dev/null || fail "no rtio/py.typed in the wheel"
+entries "$wheel" | grep -E '^rtio-[^/]+\.dist-info/licenses/LICENSE$' >/dev/null || fail "no LICENSE in the wheel's dist-info"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rtio-dist-python.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -62,7 +63,7 @@ echo "newest glibc symbol version the extension needs: $newest"
 
 # the sdist: pyproject, the Rust crates it builds (binding, core, redis adapter), the lockfile
 listing=$(tar tzf "$sdist")
-for want in pyproject.toml Cargo.toml Cargo.lock PKG-INFO bindings-python/Cargo.toml bindings-python/src/lib.rs \
+for want in pyproject.toml Cargo.toml Cargo.lock PKG-INFO LICENSE bindings-python/Cargo.toml bindings-python/src/lib.rs \
   core/Cargo.toml core/src/lib.rs redis/Cargo.toml python/rtio/__init__.py; do
   grep -q "^[^/]*/$want\$" <<<"$listing" || fail "the sdist has no $want"
 done
