@@ -86,12 +86,15 @@ $(PY_DIST_STAMP): $(PY_ZIG) $(PY_SOURCES) $(PY_BINDING)/README.md $(PY_BINDING)/
 	$(VENV)/bin/maturin sdist -m $(PY_BINDING)/Cargo.toml -o dist
 	touch $@
 
+# (built again when dist/ lost them since)
 dist-python: $(PY_DIST_STAMP)
+	@ls dist/rtio-*manylinux*.whl dist/rtio-*.tar.gz >/dev/null 2>&1 || \
+		{ rm -f $(PY_DIST_STAMP); $(MAKE) --no-print-directory $(PY_DIST_STAMP); }
 
-test-dist-python: $(PY_DIST_STAMP)
+test-dist-python: dist-python
 	PYTHON=$(PYTHON) tests/packaging/python/test-dist.sh dist
 
-test-sdist-python: $(PY_DIST_STAMP)
+test-sdist-python: dist-python
 	PYTHON=$(PYTHON) tests/packaging/python/test-sdist.sh dist
 
 TEST_TARGETS += test-python test-python-mounted test-dist-python

@@ -21,10 +21,10 @@ fail() { echo "test-dist-python: FAIL: $*" >&2; exit 1; }
 
 # --- 1. the artifacts ------------------------------------------------------------------------
 shopt -s nullglob
-wheels=("$dist"/rtio-*.whl)
+wheels=("$dist"/rtio-*manylinux*.whl)
 sdists=("$dist"/rtio-*.tar.gz)
 shopt -u nullglob
-[ ${#wheels[@]} -eq 1 ] || fail "expected one rtio wheel in $dist, found ${#wheels[@]} (make dist-python)"
+[ ${#wheels[@]} -eq 1 ] || fail "expected one manylinux rtio wheel in $dist, found ${#wheels[@]} (make dist-python)"
 [ ${#sdists[@]} -eq 1 ] || fail "expected one rtio sdist in $dist, found ${#sdists[@]} (make dist-python)"
 wheel=${wheels[0]}
 sdist=${sdists[0]}
