@@ -1,7 +1,9 @@
 # `make bench`: rtio's scenarios server(s) against the reference Node socket.io server, side by
 # side in one run (bench/README.md). Not part of `make test`.
 #   make bench                          full run (< 15 min): writes bench/RESULTS.md and README's table
-#   make bench QUICK=1                  short run (< 2 min): writes target/bench/RESULTS-quick.md
+#                                       (HOSTS="rust socketioxide floor socketio" by default)
+#   make bench QUICK=1                  short run (~3 min with the default hosts): writes
+#                                       target/bench/RESULTS-quick.md
 #   make bench HOSTS="rust c socketio"  the servers under test: any tests/interop/scenarios-server
 #                                       HOST; ratios against socketio, and against socketioxide
 #                                       and floor (bench/peers/) when they are among the hosts
@@ -23,7 +25,9 @@
 #                                       of polling, ~2 KB JSON events, bytes on the wire
 # The servers run pinned to CPU 0 and the load generator to CPU 1 (taskset).
 
-BENCH_HOSTS   = $(or $(HOSTS),rust socketio)
+# The default compares the Rust host with issue 20's three references: socketioxide, the
+# floor (bench/peers/) and Node socket.io.
+BENCH_HOSTS   = $(or $(HOSTS),rust socketioxide floor socketio)
 # The peers of bench/peers/ among the hosts: built before the run, with cargo's output shown
 # (their launchers build too, quietly, and would only make the first server slow to start).
 BENCH_PEERS   = $(filter socketioxide floor,$(BENCH_HOSTS))

@@ -27,8 +27,10 @@ usage: rtio-bench [--hosts rust,socketio] [--quick]
                   [--results FILE] [--readme FILE] [--command TEXT] [--perf DIR]
                   [--attach PID:PORT] [--window N] [--noise|--no-noise]
   --hosts        servers under test: any `tests/interop/scenarios-server HOST`
-                 (default rust,socketio; ratios are against socketio)
-  --quick        small sizes (under 2 minutes)
+                 (default rust,socketio; ratios against socketio, and socketioxide and
+                 floor when they run: bench/peers/; the floor, no Socket.IO server, gets
+                 --port 0 alone and raw WebSocket clients)
+  --quick        small sizes (about 45 s per host with every scenario)
   --only         the scenarios to run (default all); `cluster` starts, for each host, a
                  redis-server and two nodes with --redis (a host refusing it is skipped);
                  `publish` starts `target/release/rtio serve` and an Express + socket.io
