@@ -280,8 +280,9 @@ describe('namespaces and connection middlewares', () => {
     assert.ok(parent.children.has(second));
     assert.deepEqual(created, ['/dyn-1', '/dyn-1']);
     assert.ok(io._native.namespaces().includes('/dyn-1'));
-    // a child with two sockets stays until both left
-    const c = await connected(client(port, { nsp: '/dyn-1' }));
+    // a child with two sockets stays until both left (hello: the server has the socket)
+    const c = client(port, { nsp: '/dyn-1' });
+    await next(c, 'hello');
     const [sb] = [...second.sockets.values()].filter((s) => s.id !== c.id);
     const leftB = next(sb, 'disconnect');
     b.disconnect();
@@ -292,9 +293,10 @@ describe('namespaces and connection middlewares', () => {
 
   it('without cleanupEmptyChildNamespaces a child stays when its last socket left', async () => {
     const io = server(0, { host: '127.0.0.1' });
-    const parent = io.of(/^\/dyn-\d+$/);
+    const parent = io.of(/^\/dyn-\d+$/, (socket) => socket.emit('hello'));
     const port = io.address().port;
-    const a = await connected(client(port, { nsp: '/dyn-2' }));
+    const a = client(port, { nsp: '/dyn-2' });
+    await next(a, 'hello'); // the server has the socket
     const child = io._nsps.get('/dyn-2');
     const [serverSocket] = [...child.sockets.values()];
     const left = next(serverSocket, 'disconnect');

@@ -767,6 +767,8 @@ class Server {
   _childEmptied(child, parent) {
     const native = this._native;
     if (!native || native.stats(child.name) !== null) return;
+    // a client still in the child's middlewares keeps it (its connect will come to it)
+    for (const { socket } of this._run.pending.values()) if (socket.nsp === child) return;
     if (this._nsps.get(child.name) === child) this._nsps.delete(child.name);
     parent.children.delete(child);
   }
