@@ -306,6 +306,8 @@ struct Broadcast {
   bool local = false;
   /// socket.io's `volatile` (emits): dropped for a socket whose transport is busy.
   bool is_volatile = false;
+  /// socket.io's `compress(false)` (emits): never permessage-deflate-compressed.
+  bool no_compress = false;
 };
 
 namespace detail {
@@ -316,7 +318,7 @@ struct Opts {
     for (auto &r : to.except_rooms) except.push_back(r.c_str());
     c = rtio_broadcast_opts{to.nsp.c_str(), rooms.data(), rooms.size(), except.data(), except.size(),
                             to.except_sid.empty() ? nullptr : to.except_sid.c_str(), to.local,
-                            to.is_volatile};
+                            to.is_volatile, to.no_compress};
   }
   std::vector<const char *> rooms, except;
   rtio_broadcast_opts c;
