@@ -398,9 +398,20 @@ export function decodePayload(body) {
   return body === '' ? [] : body.split(SEP);
 }
 
-/** A raw HTTP request to the server; resolves with { status, headers, body (text) }. */
+/** A raw HTTP request to the server; resolves with { status, headers, body (text) }.
+ * A GET whose pooled keep-alive connection the server had closed meanwhile (a race of
+ * keep-alive, e.g. gunicorn closing after answering an oversized POST) is sent again once,
+ * as browsers do for idempotent requests; any other failure fails. */
 export async function http(server, pathAndQuery, { method = 'GET', body, headers = {}, signal } = {}) {
-  const res = await fetch(server.url + pathAndQuery, { method, body, headers, signal });
+  const send = () => fetch(server.url + pathAndQuery, { method, body, headers, signal });
+  let res;
+  try {
+    res = await send();
+  } catch (e) {
+    const reused = ['UND_ERR_SOCKET', 'ECONNRESET'].includes(e?.cause?.code);
+    if (method !== 'GET' || !reused) throw e;
+    res = await send();
+  }
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
