@@ -1,7 +1,9 @@
 //! The floor of rtio-bench: a minimal WebSocket broadcaster on tokio + tokio-tungstenite, with
 //! no Socket.IO (nor Engine.IO) layer. What a competent engineer writes in an afternoon: one
 //! task per connection, an unbounded mpsc channel per client, a map of the clients' senders
-//! behind a mutex, one WebSocket message (and one write) per delivery. Not tuned.
+//! behind a mutex, one WebSocket message per delivery; the messages waiting for a client
+//! go out in one write (feed them all, flush once), and a connection's read buffer is sized
+//! for small messages (tungstenite's default is 128 KiB per connection). Nothing else tuned.
 //!
 //!   floor-server [--port N]
 //!
@@ -28,6 +30,7 @@ use serde_json::value::RawValue;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// What a client may send. serde's externally tagged enum: `{"fanout": …}` or `{"echo": …}`.
 #[derive(Deserialize)]
@@ -71,7 +74,8 @@ impl Clients {
 
 async fn serve_connection(stream: TcpStream, peer: SocketAddr, clients: Clients) {
     stream.set_nodelay(true).ok();
-    let mut ws = match tokio_tungstenite::accept_async(stream).await {
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
+    let mut ws = match tokio_tungstenite::accept_async_with_config(stream, Some(config)).await {
         Ok(ws) => ws,
         Err(err) => {
             eprintln!("{peer}: handshake failed: {err}");
@@ -102,8 +106,14 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, clients: Clients)
                 }
             }
             Some(outgoing) = queue.recv() => {
-                let closing = matches!(outgoing, Message::Close(_));
-                if let Err(err) = ws.send(outgoing).await {
+                // Everything waiting for this client goes out in one write.
+                let mut closing = matches!(outgoing, Message::Close(_));
+                let mut sent = ws.feed(outgoing).await;
+                while let (Ok(()), false, Ok(more)) = (&sent, closing, queue.try_recv()) {
+                    closing = matches!(more, Message::Close(_));
+                    sent = ws.feed(more).await;
+                }
+                if let Err(err) = sent.and(ws.flush().await) {
                     eprintln!("{peer}: {err}");
                     break;
                 }
