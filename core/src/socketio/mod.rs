@@ -615,6 +615,9 @@ impl Sio {
             ACCEPTED => socket.ns.adapter.rooms_of(&socket.id).unwrap_or_default(),
             _ => Vec::new(),
         };
+        if let (Some(recovery), Some(pid)) = (&socket.ns.recovery, &socket.pid) {
+            recovery.departed(pid);
+        }
         if let (Some(recovery), Some(pid), ACCEPTED) = (&socket.ns.recovery, &socket.pid, was) {
             // (the reasons socket.io recovers from: the client did not mean to leave)
             if matches!(
@@ -764,10 +767,14 @@ impl Sio {
             }
         };
         let auth = auth.unwrap_or("{}").to_string();
-        let back = ns.recovery.as_ref().and_then(|r| {
-            let (pid, offset) = recovery_ids(&auth)?;
-            r.take_back(&pid, &offset)
-        });
+        let ids = ns.recovery.as_ref().and_then(|_| recovery_ids(&auth));
+        let back = match (&ns.recovery, ids) {
+            (Some(r), Some((pid, offset))) => {
+                self.end_stale(r, &pid).await;
+                r.take_back(&pid, &offset)
+            }
+            _ => None,
+        };
         // The socket exists (id, rooms, emits) while the host decides, as in Socket.IO's
         // middlewares and python-socketio's connect handler; it is announced on accept.
         let socket = self.create_socket(session, conn, &ns, &auth, back.as_ref().map(|b| &b.0));
@@ -835,6 +842,23 @@ impl Sio {
         }
     }
 
+    /// A client that shows the private id of a socket still connected here came back
+    /// before its old connection's close reached the server (the client only reconnects
+    /// after it saw that connection end): that connection is ended now, as its close would
+    /// have, so the socket is kept for recovery and taken back in order.
+    async fn end_stale(&self, recovery: &recovery::Recovery, pid: &str) {
+        let Some(sid) = recovery.live_socket(pid) else {
+            return;
+        };
+        let Some(old) = self.sockets.read().get(&sid).cloned() else {
+            return;
+        };
+        for ev in self.detach(&old, DisconnectReason::TransportClose) {
+            self.emit_event(ev).await;
+        }
+        self.close_session(&old.session, CloseReason::TransportClose);
+    }
+
     /// Creates and registers a socket that is not announced yet.
     /// `back`: the socket it takes back (connection state recovery): its id and private id.
     fn create_socket(
@@ -868,6 +892,9 @@ impl Sio {
             auth: (auth != "{}").then(|| auth.into()),
             data: Mutex::new(None),
         });
+        if let (Some(r), Some(pid)) = (&ns.recovery, &socket.pid) {
+            r.arrived(pid.clone(), socket.id.clone());
+        }
         conn.pending.lock().push(socket.clone());
         self.sockets
             .write()

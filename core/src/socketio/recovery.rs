@@ -48,6 +48,9 @@ pub(crate) struct Recovery {
     pub(crate) skip_middlewares: bool,
     kept: Mutex<(VecDeque<Kept>, usize)>,
     left: Mutex<HashMap<Arc<str>, Left>>,
+    /// The private ids of the sockets connected now, and their ids: a client that comes
+    /// back before its old connection's close reached the server shows a live one.
+    live: Mutex<HashMap<Arc<str>, Arc<str>>>,
 }
 
 impl Recovery {
@@ -57,7 +60,23 @@ impl Recovery {
             skip_middlewares,
             kept: Mutex::new((VecDeque::new(), 0)),
             left: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A socket with private id `pid` is connected as `sid`.
+    pub(crate) fn arrived(&self, pid: Arc<str>, sid: Arc<str>) {
+        self.live.lock().insert(pid, sid);
+    }
+
+    /// The socket with private id `pid` is gone (kept by `left` or not).
+    pub(crate) fn departed(&self, pid: &str) {
+        self.live.lock().remove(pid);
+    }
+
+    /// The id of the connected socket whose private id is `pid`, if any.
+    pub(crate) fn live_socket(&self, pid: &str) -> Option<Arc<str>> {
+        self.live.lock().get(pid).cloned()
     }
 
     /// Keeps an emitted event (`frames`, whose arguments end with `offset`) for the sockets
