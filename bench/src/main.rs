@@ -22,10 +22,10 @@ use server::{RedisProc, ServerProc};
 
 const USAGE: &str = "\
 usage: rtio-bench [--hosts rust,socketio] [--quick]
-                  [--only idle,fanout,echo,polling,storm,cluster,compression,publish]
+                  [--only idle,fanout,latency,echo,polling,storm,cluster,compression,publish]
                   [--server-cpu N|none] [--loadgen-cpu N|none] [--root DIR]
                   [--results FILE] [--readme FILE] [--command TEXT] [--perf DIR]
-                  [--attach PID:PORT] [--window N] [--noise|--no-noise]
+                  [--attach PID:PORT] [--window N] [--rate N] [--noise|--no-noise]
   --hosts        servers under test: any `tests/interop/scenarios-server HOST`
                  (default rust,socketio; ratios against socketio, and socketioxide and
                  floor when they run: bench/peers/; the floor, no Socket.IO server, gets
@@ -45,6 +45,10 @@ usage: rtio-bench [--hosts rust,socketio] [--quick]
   --perf DIR     `perf record -g` each server over each measured window, into DIR
   --attach PID:PORT  run against a server started by hand (e.g. under heaptrack)
   --window N     fan-out messages in flight at most (default 16)
+  --rate N       broadcasts/s of the open-loop `latency` scenario, for every server
+                 (default: half of Node socket.io's saturation rate, its fan-out
+                 deliveries/s ÷ clients ÷ 2, when socketio ran the fan-out before in the
+                 run; else 50,000 deliveries/s ÷ the fan-out's clients: 50/s)
   --noise        run the first host once more, last, to show run-to-run noise (default
                  in the full mode; --no-noise turns it off)";
 
@@ -60,6 +64,7 @@ struct Options {
     command: Option<String>,
     attach: Option<(u32, u16)>,
     window: Option<u32>,
+    rate: Option<f64>,
     noise: Option<bool>,
     /// The commit under test, read when the run starts (commits may land meanwhile).
     revision: String,
@@ -120,6 +125,7 @@ fn parse_args() -> Result<Options, String> {
         command: None,
         attach: None,
         window: None,
+        rate: None,
         noise: None,
         revision: String::new(),
     };
@@ -164,6 +170,14 @@ fn parse_args() -> Result<Options, String> {
                 o.hosts = vec!["attached".into()];
             }
             "--window" => o.window = Some(value()?.parse().map_err(|_| "--window N")?),
+            "--rate" => {
+                let v = value()?;
+                let rate: f64 = v.parse().map_err(|_| format!("--rate N, got {v}"))?;
+                if !(rate.is_finite() && rate > 0.0) {
+                    return Err(format!("--rate N: broadcasts/s above 0, got {v}"));
+                }
+                o.rate = Some(rate);
+            }
             "--noise" => o.noise = Some(true),
             "--no-noise" => o.noise = Some(false),
             "--perf" => {
@@ -197,6 +211,7 @@ fn main() -> ExitCode {
     if let Some(w) = opts.window {
         params.fanout_window = w.max(1);
     }
+    params.latency_rate = opts.rate;
     // One socket per client here and one per client in the server (which inherits this).
     params.fd_limit = server::raise_fd_limit(1 << 20);
     let needed = params.max_clients.max(params.idle_clients) as u64 + 1_000;
@@ -226,6 +241,15 @@ fn main() -> ExitCode {
         }
     };
     let elapsed = started.elapsed().as_secs_f64();
+    // The latency scenario's title names the rate it ran at (the same for every server).
+    if let Some(rate) = results
+        .iter()
+        .filter(|r| r.scenario == Scenario::Latency)
+        .flat_map(|r| &r.outcomes)
+        .find_map(|(_, o)| o.get("rate_per_s"))
+    {
+        params.latency_rate = Some(rate);
+    }
     // What the machine did besides this run: its busy time minus ours (load generator and
     // servers), so a reader knows how shared the machine was.
     let others =
@@ -349,6 +373,18 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
             publish_cpu += cpu;
             continue;
         }
+        // The latency scenario's rate, the same for every server (and why that one).
+        let (rate, why) = if scenario == Scenario::Latency {
+            let (rate, why) = latency_rate(opts, params, &results);
+            eprintln!(
+                "latency: {} broadcasts/s to {} clients: {why}",
+                report::number(rate, 1),
+                params.fanout_clients
+            );
+            (rate, why)
+        } else {
+            (0.0, String::new())
+        };
         let mut outcomes = Vec::new();
         for (i, arm) in arms.iter().enumerate() {
             // Every server shares one core: the one measured starts once all are quiet (a
@@ -412,12 +448,16 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
                         ..Outcome::default()
                     }
                 } else {
-                    local.run_until(run_one(scenario, s, params)).await
+                    local.run_until(run_one(scenario, s, params, rate)).await
                 };
                 outcome.notes.extend(restarted);
                 outcome
             };
             drop(local);
+            let mut outcome = outcome;
+            if scenario == Scenario::Latency && i == 0 {
+                outcome.notes.insert(0, format!("rate: {why}"));
+            }
             eprintln!(
                 "    {} ({:.1} s){}",
                 summary(scenario, &outcome),
@@ -438,6 +478,51 @@ async fn run(opts: &Options, params: &Params) -> Result<(Vec<ScenarioResult>, f6
         s.stop();
     }
     Ok((results, servers_cpu))
+}
+
+/// The latency scenario's rate in broadcasts/s, and why: `--rate`; else half of Node
+/// socket.io's saturation rate when it ran the fan-out before in this run (its fan-out
+/// deliveries/s ÷ clients ÷ 2); else the default of [`Params::latency_default_rate`].
+fn latency_rate(opts: &Options, p: &Params, results: &[ScenarioResult]) -> (f64, String) {
+    if let Some(rate) = p.latency_rate {
+        return (rate, "set with --rate".into());
+    }
+    let clients = p.fanout_clients.max(1) as f64;
+    let socketio = results
+        .iter()
+        .find(|r| r.scenario == Scenario::Fanout)
+        .and_then(|r| r.outcomes.iter().find(|(h, _)| h == report::REFERENCE))
+        .and_then(|(_, o)| o.get("deliveries_per_s"))
+        .filter(|&d| d > 0.0);
+    if let Some(d) = socketio {
+        let rate = (d / clients / 2.0).max(0.1);
+        return (
+            rate,
+            format!(
+                "half of Node socket.io's saturation rate (its fan-out in this run: {} \
+                 deliveries/s ÷ {} clients ÷ 2)",
+                report::number(d, 0),
+                report::number(clients, 0)
+            ),
+        );
+    }
+    let reason = if !opts.hosts.iter().any(|h| h == report::REFERENCE) {
+        "socketio is not in this run"
+    } else if !opts.only.contains(&Scenario::Fanout) {
+        "the fan-out was not selected"
+    } else {
+        "Node socket.io's fan-out has no deliveries/s"
+    };
+    let rate = p.latency_default_rate();
+    (
+        rate,
+        format!(
+            "the default, {} deliveries/s ÷ {} clients ({reason}, so Node socket.io's \
+             saturation rate is not known; --rate N sets it)",
+            report::number(p.latency_default_deliveries, 0),
+            report::number(clients, 0)
+        ),
+    )
 }
 
 /// Why the floor has no figure for a scenario.
@@ -476,10 +561,11 @@ fn start_deflate(opts: &Options, arm: &Arm) -> Result<ServerProc, String> {
     Ok(s)
 }
 
-async fn run_one(scenario: Scenario, server: &mut ServerProc, p: &Params) -> Outcome {
+async fn run_one(scenario: Scenario, server: &mut ServerProc, p: &Params, rate: f64) -> Outcome {
     match scenario {
         Scenario::Idle => scenarios::idle(server, p).await,
         Scenario::Fanout => scenarios::fanout(server, p, false).await,
+        Scenario::Latency => scenarios::latency(server, p, rate).await,
         Scenario::Echo => scenarios::echo(server, p).await,
         Scenario::PollingFanout => scenarios::fanout(server, p, true).await,
         Scenario::Storm => scenarios::storm(server, p).await,
@@ -746,6 +832,18 @@ fn summary(s: Scenario, o: &Outcome) -> String {
             f("max_held", 0),
             f("rss_max_mib", 0)
         ),
+        Scenario::Latency => format!(
+            "{} broadcasts/s: {} of {} deliveries/s, {} µs CPU/delivery, p50 {} ms, p99 {} ms, \
+             p99.9 {} ms, {} sent late; {cpu}",
+            f("rate_per_s", 1),
+            f("deliveries_per_s", 0),
+            f("asked_deliveries_per_s", 0),
+            f("cpu_us_per_delivery", 3),
+            f("p50_ms", 2),
+            f("p99_ms", 2),
+            f("p999_ms", 2),
+            f("late_sends", 0)
+        ),
         Scenario::Fanout | Scenario::PollingFanout => format!(
             "{} deliveries/s, {} µs CPU/delivery, p50 {} ms, p99 {} ms; {cpu}",
             f("deliveries_per_s", 0),
@@ -922,6 +1020,16 @@ const SOCKETIOXIDE_TARGETS: [RatioTarget; 2] = [
     },
 ];
 
+/// Issue 20's latency target against Node socket.io (the open-loop fan-out at half of its
+/// saturation rate).
+const LATENCY_TARGETS: [RatioTarget; 1] = [RatioTarget {
+    scenario: Scenario::Latency,
+    key: "p99_ms",
+    what: "rtio (rust) p99 ≤ 1/5 of Node socket.io's p99, open-loop fan-out at the same rate (ms)",
+    at_least: false,
+    limit: 0.2,
+}];
+
 /// The issues' targets for each host of the run whose reference ran beside it.
 fn targets_section(opts: &Options, results: &[ScenarioResult], p: &Params) -> String {
     let has = |h: &str| opts.hosts.iter().any(|x| x == h);
@@ -955,8 +1063,9 @@ fn targets_section(opts: &Options, results: &[ScenarioResult], p: &Params) -> St
     }
     // Issue 20's fan-out and echo targets, for the Rust host.
     for (reference, targets) in [
-        (report::FLOOR, &FLOOR_TARGETS),
-        (report::SOCKETIOXIDE, &SOCKETIOXIDE_TARGETS),
+        (report::FLOOR, &FLOOR_TARGETS[..]),
+        (report::SOCKETIOXIDE, &SOCKETIOXIDE_TARGETS[..]),
+        (report::REFERENCE, &LATENCY_TARGETS[..]),
     ] {
         if has("rust") && has(reference) {
             let body = report::ratio_targets(results, "rust", reference, targets);
@@ -1208,7 +1317,8 @@ fn results_md(
          (half on each of 2 nodes) × {} messages, the same window, one redis-server, nodes and \
          Redis pinned like the servers; publish {} clients × {} publishes from {} keep-alive \
          connections, the same window; compression {} clients × {} websocket (permessage-deflate) \
-         and {} polling (HTTP compression) messages of ~2 KB JSON, the same window; at most {} \
+         and {} polling (HTTP compression) messages of ~2 KB JSON, the same window; latency \
+         (open loop) the fan-out's clients, {} s measured after {} s of warm-up, {}; at most {} \
          connection attempts in flight.\n",
         p.idle_clients,
         p.max_clients,
@@ -1234,6 +1344,12 @@ fn results_md(
         p.compression_clients,
         p.compression_ws_messages,
         p.compression_polling_messages,
+        p.latency_duration.as_secs_f64(),
+        p.latency_warmup.as_secs_f64(),
+        match p.latency_rate {
+            Some(r) => format!("{} broadcasts/s", report::number(r, 1)),
+            None => "not run".into(),
+        },
         p.connect_concurrency
     ));
     s
@@ -1242,6 +1358,38 @@ fn results_md(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_latency_verdict_compares_the_p99s_with_socketio() {
+        let at = |h: &str, p99: f64| {
+            (
+                h.to_string(),
+                Outcome {
+                    values: vec![("rate_per_s", 80.0), ("p99_ms", p99)],
+                    notes: Vec::new(),
+                },
+            )
+        };
+        let results = vec![ScenarioResult {
+            scenario: Scenario::Latency,
+            outcomes: vec![at("rust", 4.0), at(report::REFERENCE, 30.0)],
+        }];
+        let v = report::ratio_targets(&results, "rust", report::REFERENCE, &LATENCY_TARGETS);
+        assert!(
+            v.starts_with("- **met**: rtio (rust) p99 ≤ 1/5 of Node socket.io's p99"),
+            "{v}"
+        );
+        let mut p = Params::quick();
+        p.latency_rate = Some(80.0);
+        let labels = ["rust", report::REFERENCE].map(String::from);
+        let t = report::table(&results, &labels, &p);
+        assert!(
+            t.contains("9. latency, open-loop fan-out at 80 broadcasts/s"),
+            "{t}"
+        );
+        let row = t.lines().find(|l| l.contains("latency p99,")).unwrap();
+        assert!(row.ends_with("| 4.00 | 30.00 | 0.13× |"), "{row}");
+    }
 
     #[test]
     fn reads_a_version_from_a_cargo_lock() {

@@ -168,6 +168,49 @@ fn rows(s: Scenario) -> Vec<Row> {
             ),
             row("lost", "deliveries missing", 0, Lower),
         ],
+        Scenario::Latency => vec![
+            row(
+                "asked_deliveries_per_s",
+                "deliveries/s asked (rate × clients)",
+                0,
+                Neither,
+            ),
+            row("deliveries_per_s", "deliveries/s achieved", 0, Higher),
+            row(
+                "cpu_us_per_delivery",
+                "server CPU per delivery, µs",
+                3,
+                Lower,
+            ),
+            row("kernel_us_per_op", "… of which in the kernel, µs", 3, Lower),
+            row(
+                "p50_ms",
+                "delivery latency p50 (from the due time), ms",
+                2,
+                Lower,
+            ),
+            row("p99_ms", "delivery latency p99, ms", 2, Lower),
+            row("p999_ms", "delivery latency p99.9, ms", 2, Lower),
+            row(
+                "late_sends",
+                "messages the load generator sent > 1 ms late",
+                0,
+                Neither,
+            ),
+            row(
+                "late_p99_ms",
+                "… p99 of its delay after the due time, ms",
+                2,
+                Neither,
+            ),
+            row(
+                "late_max_ms",
+                "… its latest send after the due time, ms",
+                2,
+                Neither,
+            ),
+            row("lost", "deliveries missing", 0, Lower),
+        ],
         Scenario::CompressionWs | Scenario::CompressionPolling => vec![
             row("deliveries_per_s", "deliveries/s", 0, Higher),
             row(

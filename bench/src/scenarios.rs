@@ -1,4 +1,4 @@
-//! The seven scenarios. Each runs against one server and returns its figures; the caller
+//! The scenarios. Each runs against one server and returns its figures; the caller
 //! runs it in a fresh `LocalSet`, so every client task ends (and every socket closes) when
 //! the scenario returns.
 
@@ -72,6 +72,16 @@ pub struct Params {
     /// servers' listen backlog: Node's is 511; beyond it the kernel drops SYNs and the
     /// figure would measure TCP's 1 s retransmission timer instead of the server).
     pub connect_concurrency: usize,
+    /// Open-loop fan-out (latency under load): warm-up, not measured.
+    pub latency_warmup: Duration,
+    /// Open-loop fan-out: measured window.
+    pub latency_duration: Duration,
+    /// Open-loop fan-out: deliveries/s asked of every server when Node socket.io's
+    /// saturation rate is not known in the run (no `socketio` column, or no fan-out before):
+    /// divided by `fanout_clients`, it is the broadcasts/s the sender keeps to.
+    pub latency_default_deliveries: f64,
+    /// Open-loop fan-out: broadcasts/s set with `--rate` (overrides both).
+    pub latency_rate: Option<f64>,
 }
 
 impl Params {
@@ -107,6 +117,12 @@ impl Params {
             compression_ws_messages: 300,
             compression_polling_messages: 200,
             connect_concurrency: 500,
+            latency_warmup: Duration::from_secs(1),
+            latency_duration: Duration::from_secs(10),
+            // 50 broadcasts/s to 1,000 clients: under half of what Node socket.io sustains on
+            // one core here (~100k deliveries/s in quick runs), far under rtio's.
+            latency_default_deliveries: 50_000.0,
+            latency_rate: None,
         }
     }
 
@@ -133,8 +149,18 @@ impl Params {
             compression_clients: 50,
             compression_ws_messages: 2_000,
             compression_polling_messages: 1_000,
+            latency_warmup: Duration::from_millis(500),
+            latency_duration: Duration::from_secs(3),
             ..Params::full()
         }
+    }
+}
+
+impl Params {
+    /// The open-loop fan-out's default rate, broadcasts/s: `latency_default_deliveries`
+    /// spread over the fan-out's clients (50/s for 1,000).
+    pub fn latency_default_rate(&self) -> f64 {
+        (self.latency_default_deliveries / self.fanout_clients.max(1) as f64).max(1.0)
     }
 }
 
@@ -143,6 +169,9 @@ impl Params {
 pub enum Scenario {
     Idle,
     Fanout,
+    /// The WebSocket fan-out of 2 in an open loop: client 0 sends at a fixed rate whatever
+    /// the server's progress; latency from each message's scheduled send time.
+    Latency,
     Echo,
     PollingFanout,
     Storm,
@@ -160,9 +189,12 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    /// The latency scenario follows the fan-out: its rate is half of the saturation rate
+    /// Node socket.io showed there.
+    pub const ALL: [Scenario; 10] = [
         Scenario::Idle,
         Scenario::Fanout,
+        Scenario::Latency,
         Scenario::Echo,
         Scenario::PollingFanout,
         Scenario::Storm,
@@ -185,6 +217,7 @@ impl Scenario {
         match self {
             Scenario::Idle => "idle",
             Scenario::Fanout => "fanout",
+            Scenario::Latency => "latency",
             Scenario::Echo => "echo",
             Scenario::PollingFanout => "polling",
             Scenario::Storm => "storm",
@@ -206,6 +239,13 @@ impl Scenario {
                 p.payload_bytes,
                 p.fanout_window
             ),
+            Scenario::Latency => match p.latency_rate {
+                Some(rate) => latency_title(p, rate),
+                None => format!(
+                    "9. latency, open-loop fan-out, websocket, {} clients",
+                    thousands(p.fanout_clients)
+                ),
+            },
             Scenario::Echo => format!(
                 "3. echo (message-with-ack), {} clients, {} s",
                 p.echo_clients,
@@ -257,6 +297,19 @@ impl Scenario {
             ),
         }
     }
+}
+
+/// The latency scenario's title at `rate` broadcasts/s.
+pub fn latency_title(p: &Params, rate: f64) -> String {
+    format!(
+        "9. latency, open-loop fan-out at {} broadcasts/s, websocket, {} clients, msgs of {} B, \
+         {} s measured after {} s",
+        crate::report::number(rate, if rate < 10.0 { 1 } else { 0 }),
+        thousands(p.fanout_clients),
+        p.payload_bytes,
+        p.latency_duration.as_secs_f64(),
+        p.latency_warmup.as_secs_f64()
+    )
 }
 
 /// Formats 10000 as 10,000.
@@ -418,7 +471,7 @@ fn target_of(server: &ServerProc) -> Target {
 pub fn floor_runs(scenario: Scenario) -> bool {
     matches!(
         scenario,
-        Scenario::Idle | Scenario::Fanout | Scenario::Echo | Scenario::Storm
+        Scenario::Idle | Scenario::Fanout | Scenario::Latency | Scenario::Echo | Scenario::Storm
     )
 }
 
@@ -687,7 +740,32 @@ struct Fan {
     heard_us: Vec<Cell<u64>>,
     /// Per client: the last packet that was not a delivery (diagnostics).
     last_other: Vec<Cell<Option<Packet>>>,
+    /// Open loop (the latency scenario): message `seq` is due at `open_start_us +
+    /// (seq - open_first) × open_interval_us` and stamped with that time, whatever the
+    /// window. `open_interval_us` 0: the closed loop.
+    open_start_us: Cell<u64>,
+    open_first: Cell<u32>,
+    open_interval_us: Cell<f64>,
+    /// Latencies are kept for messages from this sequence number on (the open loop's
+    /// warm-up is not measured); the open loop's late sends are counted from there too.
+    measured_from: Cell<u32>,
+    /// Open loop: measured messages sent more than [`LATE_US`] after their due time, and
+    /// how long after it each measured message was sent.
+    late: Cell<u32>,
+    lag_us: RefCell<Vec<u32>>,
+    /// Open loop: client 0's connection, handed over to the scenario's own future instead
+    /// of running in a task of its own (see [`latency`]).
+    sender: RefCell<Option<Ws>>,
+    hand_over: bool,
 }
+
+/// An open-loop message sent later than this after its due time counts as late: the load
+/// generator fell behind its schedule.
+const LATE_US: u64 = 1_000;
+
+/// The open-loop sender sleeps until this long before a message is due, then yields to
+/// the other tasks until it is (tokio's timer has a 1 ms resolution).
+const SPIN_US: u64 = 1_500;
 
 impl Fan {
     fn new(clients: usize, p: &Params, messages: u32) -> Fan {
@@ -703,13 +781,51 @@ impl Fan {
             outstanding: Cell::new(0),
             completed: Cell::new(0),
             delivered: Cell::new(0),
-            lat_us: RefCell::new(Vec::with_capacity(clients * messages as usize)),
+            lat_us: RefCell::new(Vec::with_capacity(
+                (clients * messages as usize).min(1 << 26),
+            )),
             wake_sender: Notify::new(),
             done: Notify::new(),
             failed_clients: Cell::new(0),
             received: (0..clients).map(|_| Cell::new(0)).collect(),
             heard_us: (0..clients).map(|_| Cell::new(0)).collect(),
             last_other: (0..clients).map(|_| Cell::new(None)).collect(),
+            open_start_us: Cell::new(0),
+            open_first: Cell::new(0),
+            open_interval_us: Cell::new(0.0),
+            measured_from: Cell::new(0),
+            late: Cell::new(0),
+            lag_us: RefCell::new(Vec::new()),
+            sender: RefCell::new(None),
+            hand_over: false,
+        }
+    }
+
+    /// Open loop: when message `seq` is due (and the time it is stamped with).
+    fn due_us(&self, seq: u32) -> u64 {
+        let n = seq.saturating_sub(self.open_first.get()) as f64;
+        self.open_start_us.get() + (n * self.open_interval_us.get()).round() as u64
+    }
+
+    fn open_loop(&self) -> bool {
+        self.open_interval_us.get() > 0.0
+    }
+
+    /// Open loop: resolves when the next message is due (never in the closed loop, or
+    /// once the phase's messages are all sent). Sleeps until [`SPIN_US`] before, then
+    /// yields until the time: the other tasks (receivers) run meanwhile.
+    async fn until_due(&self) {
+        let seq = self.sent.get();
+        if !self.open_loop() || seq >= self.phase_end.get() {
+            return std::future::pending().await;
+        }
+        let due = self.due_us(seq);
+        let early = due.saturating_sub(SPIN_US).saturating_sub(now_us());
+        if early > 0 {
+            tokio::time::sleep(Duration::from_micros(early)).await;
+        }
+        while now_us() < due {
+            tokio::task::yield_now().await;
         }
     }
 
@@ -750,10 +866,28 @@ impl Fan {
         }
     }
 
-    /// The next message to send, if the phase and the window allow one.
+    /// The next message to send, if the phase and the window allow one (in the open
+    /// loop: if it is due, whatever is in flight).
     fn next(&self) -> Option<u32> {
         let seq = self.sent.get();
-        if seq >= self.phase_end.get() || self.outstanding.get() >= self.window.get() {
+        if seq >= self.phase_end.get() {
+            return None;
+        }
+        if self.open_loop() {
+            let (due, now) = (self.due_us(seq), now_us());
+            if due > now {
+                return None;
+            }
+            if seq >= self.measured_from.get() {
+                let lag = now - due;
+                self.lag_us
+                    .borrow_mut()
+                    .push(lag.min(u32::MAX as u64) as u32);
+                if lag > LATE_US {
+                    self.late.set(self.late.get() + 1);
+                }
+            }
+        } else if self.outstanding.get() >= self.window.get() {
             return None;
         }
         self.sent.set(seq + 1);
@@ -772,9 +906,11 @@ impl Fan {
             r.set(r.get() + 1);
         }
         self.delivered.set(self.delivered.get() + 1);
-        self.lat_us
-            .borrow_mut()
-            .push(now.saturating_sub(sent_us).min(u32::MAX as u64) as u32);
+        if seq >= self.measured_from.get() {
+            self.lat_us
+                .borrow_mut()
+                .push(now.saturating_sub(sent_us).min(u32::MAX as u64) as u32);
+        }
         let Some(count) = self.counts.get(seq as usize) else {
             return;
         };
@@ -789,14 +925,21 @@ impl Fan {
         }
     }
 
+    /// Message `seq`, stamped with the time it is sent (closed loop) or was due (open
+    /// loop: a late send's delay counts in its latency, no coordinated omission).
     fn packet(&self, buf: &mut Vec<u8>, seq: u32) {
         buf.clear();
-        if self.raw {
-            proto::floor_fanout(buf, now_us(), seq, self.data_len);
-        } else if self.json {
-            proto::fanout_json_packet(buf, now_us(), seq);
+        let stamp = if self.open_loop() {
+            self.due_us(seq)
         } else {
-            proto::fanout_packet(buf, now_us(), seq, self.data_len);
+            now_us()
+        };
+        if self.raw {
+            proto::floor_fanout(buf, stamp, seq, self.data_len);
+        } else if self.json {
+            proto::fanout_json_packet(buf, stamp, seq);
+        } else {
+            proto::fanout_packet(buf, stamp, seq, self.data_len);
         }
     }
 
@@ -865,6 +1008,7 @@ async fn ws_sender(mut ws: Ws, fan: Rc<Fan>) -> Result<()> {
                 ws.pong(pongs).await?;
             }
             _ = fan.wake_sender.notified() => {}
+            _ = fan.until_due() => {}
         }
     }
 }
@@ -888,6 +1032,7 @@ async fn polling_sender(mut c: Polling, fan: Rc<Fan>) -> Result<()> {
                 }
             }
             _ = fan.wake_sender.notified() => {}
+            _ = fan.until_due() => {}
         }
     }
 }
@@ -1082,14 +1227,34 @@ fn node_name(k: usize) -> char {
 /// `clients` clients spread over `procs.servers` (see [`node_of`]), client 0 sending
 /// `messages` broadcasts after the probe.
 async fn fan_out(procs: Procs<'_>, p: &Params, load: Load) -> Outcome {
+    let mut out = Outcome::default();
+    let total = p.probe_messages + load.messages;
+    if let Some((fan, _clients)) = fan_clients(procs, p, load, total, false, &mut out).await {
+        fan_phases(&fan, procs, p, load.clients, load.messages, &mut out).await;
+    }
+    out
+}
+
+/// Connects the clients of a fan-out (`load`) to `procs.servers` (see [`node_of`]): client 0
+/// the sender, taking its messages (at most `messages` in all) from the returned `Fan`, the
+/// others receivers; for a cluster, waits until it formed. With `hand_over`, client 0's
+/// WebSocket is left in `Fan::sender` for the caller to run [`ws_sender`] on. `None` (with a note in `out`)
+/// when a client could not connect or the cluster did not form. The client tasks run until
+/// the scenario's `LocalSet` is dropped.
+async fn fan_clients(
+    procs: Procs<'_>,
+    p: &Params,
+    load: Load,
+    messages: u32,
+    hand_over: bool,
+    out: &mut Outcome,
+) -> Option<(Rc<Fan>, Vec<JoinHandle<()>>)> {
     let Load {
         clients,
-        messages,
         transport,
         compressed,
+        ..
     } = load;
-    let mut out = Outcome::default();
-    let probe = p.probe_messages;
     let targets: Vec<Rc<Target>> = procs
         .servers
         .iter()
@@ -1099,9 +1264,10 @@ async fn fan_out(procs: Procs<'_>, p: &Params, load: Load) -> Outcome {
         })
         .collect();
     let sem = Rc::new(Semaphore::new(p.connect_concurrency));
-    let mut fan = Fan::new(clients, p, probe + messages);
+    let mut fan = Fan::new(clients, p, messages);
     fan.json = compressed;
     fan.raw = targets.iter().any(|t| t.raw);
+    fan.hand_over = hand_over;
     let fan = Rc::new(fan);
     let ramp = Rc::new(Ramp::default());
     let role: Role = {
@@ -1110,6 +1276,10 @@ async fn fan_out(procs: Procs<'_>, p: &Params, load: Load) -> Outcome {
             let fan = fan.clone();
             Box::pin(async move {
                 let result = match (i, client) {
+                    (0, Client::Ws(ws)) if fan.hand_over => {
+                        *fan.sender.borrow_mut() = Some(ws);
+                        Ok(())
+                    }
                     (0, Client::Ws(ws)) => ws_sender(ws, fan.clone()).await,
                     (0, Client::Polling(c)) => polling_sender(c, fan.clone()).await,
                     (i, client) => receiver(i, client, fan.clone()).await,
@@ -1133,18 +1303,150 @@ async fn fan_out(procs: Procs<'_>, p: &Params, load: Load) -> Outcome {
         ));
     }
     ramp.wait(clients).await;
-    connect_failures(&mut out, &ramp);
+    connect_failures(out, &ramp);
     if ramp.failed.get() > 0 {
-        return out;
+        return None;
     }
     if targets.len() > 1 {
         let formed = cluster_formed(&targets, clients).await;
         if let Err(note) = formed {
             out.notes.push(note);
-            return out;
+            return None;
         }
     }
-    fan_phases(&fan, procs, p, clients, messages, &mut out).await;
+    Some((fan, tasks))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Latency under load: the WebSocket fan-out of 2 in an open loop
+// ---------------------------------------------------------------------------------------------
+
+/// The share of late sends (more than [`LATE_US`] after their due time) beyond which the
+/// load generator fell behind its schedule: its latency figures would be its own delay,
+/// so none is reported. A shared machine preempts it now and then: a few late sends are
+/// noise (they count in their messages' latency all the same).
+const LATE_SHARE_MAX: f64 = 0.05;
+
+/// The load generator also fell behind when the p99 of its own delay (due time to send)
+/// is this share of the deliveries' p99 or more: the tail would be its own.
+const LAG_OF_P99_MAX: f64 = 0.5;
+
+/// The fan-out of 2 (same clients, same payload, same sender and receivers) in an open
+/// loop: client 0 sends `rate` broadcasts/s on schedule whatever the server's progress, for
+/// `p.latency_warmup` then `p.latency_duration` (measured); each delivery's latency runs
+/// from its message's due time (stamped in the payload), so a server that falls behind
+/// pays for every message queued behind (no coordinated omission). Deliveries/s and server
+/// CPU over the measured window; p50/p99/p99.9 of the measured messages' deliveries; the
+/// measured messages the load generator itself sent late.
+pub async fn latency(server: &ServerProc, p: &Params, rate: f64) -> Outcome {
+    let mut out = Outcome::default();
+    let rate = rate.max(0.1);
+    let clients = p.fanout_clients;
+    let warm = (rate * p.latency_warmup.as_secs_f64()).round() as u32;
+    let measured = ((rate * p.latency_duration.as_secs_f64()).round() as u32).max(1);
+    let end = warm + measured;
+    out.set("rate_per_s", rate);
+    out.set("asked_deliveries_per_s", rate * clients as f64);
+    let load = Load {
+        clients,
+        messages: end,
+        transport: Transport::Ws,
+        compressed: false,
+    };
+    let procs = Procs::one(&server);
+    // Client 0 sends from this future, not from a task of its own: `LocalSet::run_until`
+    // polls it between every 61 task polls, where a task waits behind all the receivers
+    // woken by the previous broadcast (1,000 of them) and would send late.
+    let Some((fan, _clients)) = fan_clients(procs, p, load, end, true, &mut out).await else {
+        return out;
+    };
+    let Some(ws) = fan.sender.borrow_mut().take() else {
+        out.notes
+            .push("the sending client did not connect over WebSocket".into());
+        return out;
+    };
+    // Settle: let the connection burst finish on the server before measuring.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let start = now_us() + 10_000;
+    fan.open_start_us.set(start);
+    fan.open_first.set(fan.sent.get());
+    fan.open_interval_us.set(1e6 / rate);
+    fan.measured_from.set(fan.sent.get() + warm);
+    let (from, to) = (fan.due_us(warm), fan.due_us(end));
+    // Sending stops if the schedule runs more than 5 s late (the generator far behind).
+    let budget = Duration::from_micros(to.saturating_sub(now_us())) + Duration::from_secs(5);
+    let until = |t: u64| tokio::time::sleep(Duration::from_micros(t.saturating_sub(now_us())));
+    let measure = async {
+        until(from).await;
+        let delivered0 = fan.delivered.get();
+        let window = Window::start(procs);
+        until(to).await;
+        let delivered = (fan.delivered.get() - delivered0) as f64;
+        let wall = (now_us() - window.t0) as f64 / 1e6;
+        (window, delivered, wall)
+    };
+    let run = async { tokio::join!(fan.run_phase(end, u32::MAX, budget), measure) };
+    let (note, (window, delivered, wall)) = tokio::select! {
+        done = run => done,
+        Err(e) = ws_sender(ws, fan.clone()) => {
+            out.notes.push(format!("the sending client failed: {e}"));
+            return out;
+        }
+    };
+    window.finish(&mut out, delivered, "cpu_us_per_delivery");
+    out.notes.extend(note);
+    let sent = fan.sent.get().saturating_sub(fan.measured_from.get());
+    let mut lat = std::mem::take(&mut *fan.lat_us.borrow_mut());
+    let late = fan.late.get();
+    out.set("deliveries_per_s", delivered / wall);
+    out.set("messages", sent as f64);
+    out.set("deliveries", lat.len() as f64);
+    out.set(
+        "lost",
+        (clients as f64 * sent as f64 - lat.len() as f64).max(0.0),
+    );
+    out.set("late_sends", late as f64);
+    let mut lag = std::mem::take(&mut *fan.lag_us.borrow_mut());
+    lag.sort_unstable();
+    let lag_at = |q: f64| lag[((lag.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    if lag.is_empty() || lat.is_empty() {
+        out.notes.push(format!(
+            "nothing measured: {sent} messages sent, {} deliveries",
+            lat.len()
+        ));
+        return out;
+    }
+    let (lag_p99, lag_max) = (lag_at(0.99), lag_at(1.0));
+    out.set("late_p99_ms", lag_p99);
+    out.set("late_max_ms", lag_max);
+    percentiles(&mut out, &mut lat, "p50_ms", "p99_ms");
+    let p999 = lat[((lat.len() - 1) as f64 * 0.999).round() as usize] as f64 / 1000.0;
+    out.set("p999_ms", p999);
+    let asked = rate * clients as f64;
+    if delivered / wall < 0.9 * asked {
+        out.notes.push(format!(
+            "the server did not keep up: {} of the {} deliveries/s asked; its queue, and so \
+             its latency, grew over the run",
+            thousands((delivered / wall) as usize),
+            thousands(asked as usize)
+        ));
+    }
+    let p99 = out.get("p99_ms").unwrap_or(0.0);
+    if late as f64 > LATE_SHARE_MAX * sent as f64 || lag_p99 >= LAG_OF_P99_MAX * p99 {
+        // The figures are the generator's delay as much as the server's: none is reported.
+        out.values
+            .retain(|(k, _)| !matches!(*k, "p50_ms" | "p99_ms" | "p999_ms"));
+        out.notes.push(format!(
+            "the load generator fell behind its schedule: {late} of {sent} measured messages \
+             sent more than {} ms after their due time, p99 of its delay {lag_p99:.2} ms \
+             against a delivery p99 of {p99:.2} ms (the latest {lag_max:.1} ms late, load \
+             generator at {:.0}% of its core): its delay would be counted as the server's, so \
+             no latency figure is reported",
+            LATE_US / 1000,
+            out.get("loadgen_cpu_pct").unwrap_or(f64::NAN)
+        ));
+    }
     out
 }
 
@@ -1522,6 +1824,50 @@ mod tests {
                 .contains("permessage-deflate"));
             assert!(Scenario::CompressionPolling.title(&p).contains("gzip"));
         }
+    }
+
+    #[test]
+    fn the_latency_scenario_runs_by_default_after_the_fanout() {
+        let at = |s| Scenario::ALL.iter().position(|&x| x == s).unwrap();
+        assert!(
+            at(Scenario::Fanout) < at(Scenario::Latency),
+            "its rate needs the fan-out"
+        );
+        assert!(Scenario::Latency.selected_by("latency"));
+        assert!(!Scenario::Fanout.selected_by("latency"));
+        assert!(floor_runs(Scenario::Latency));
+        let (full, quick) = (Params::full(), Params::quick());
+        assert_eq!(full.latency_default_rate(), 50.0);
+        assert_eq!(full.latency_duration, Duration::from_secs(10));
+        assert_eq!(full.latency_warmup, Duration::from_secs(1));
+        assert!(quick.latency_duration <= Duration::from_secs(3));
+        let title = latency_title(&quick, 27.0);
+        assert!(
+            title.starts_with("9. latency, open-loop fan-out at 27 broadcasts/s"),
+            "{title}"
+        );
+    }
+
+    #[test]
+    fn open_loop_messages_are_due_on_schedule_and_stamped_with_it() {
+        let p = Params::quick();
+        let fan = Fan::new(3, &p, 10);
+        fan.phase_end.set(10);
+        fan.open_start_us.set(now_us() + 1_000_000);
+        fan.open_interval_us.set(20_000.0);
+        assert_eq!(fan.due_us(5) - fan.due_us(0), 100_000);
+        assert_eq!(fan.next(), None, "not due yet, whatever the window");
+        // Due long ago: sent at once, late, whatever is in flight.
+        std::thread::sleep(Duration::from_millis(25));
+        fan.open_start_us.set(0);
+        fan.window.set(1);
+        assert_eq!(fan.next(), Some(0));
+        assert_eq!(fan.next(), Some(1));
+        assert_eq!(fan.late.get(), 2);
+        let mut buf = Vec::new();
+        fan.packet(&mut buf, 1);
+        let text = String::from_utf8(buf).unwrap();
+        assert!(text.contains("\"data\":\"20000:1:"), "{text}");
     }
 
     #[test]
