@@ -1,7 +1,8 @@
 # `make bench`: rtio's scenarios server(s) against the reference Node socket.io server, side by
 # side in one run (bench/README.md). Not part of `make test`.
-#   make bench                          full run (< 15 min): writes bench/RESULTS.md and README's table
-#                                       (HOSTS="rust socketioxide floor socketio" by default)
+#   make bench                          full run (~25 min): writes bench/RESULTS.md and README's table
+#                                       (HOSTS="rust node python socketioxide floor python-socketio
+#                                       socketio" by default: every figure of issue 20)
 #   make bench QUICK=1                  short run (~3 min with the default hosts): writes
 #                                       target/bench/RESULTS-quick.md
 #   make bench HOSTS="rust c socketio"  the servers under test: any tests/interop/scenarios-server
@@ -23,11 +24,15 @@
 #   make bench QUICK=1 BENCH_FLAGS="--only compression"   permessage-deflate (a second server
 #                                       per host with --per-message-deflate) and HTTP compression
 #                                       of polling, ~2 KB JSON events, bytes on the wire
+#   make bench QUICK=1 HOSTS="rust socketio" BENCH_FLAGS="--only fanout,latency"
+#                                       open-loop fan-out latency at half of socket.io's fan-out
+#                                       rate (--rate N to choose; see rtio-bench --help)
 # The servers run pinned to CPU 0 and the load generator to CPU 1 (taskset).
 
-# The default compares the Rust host with issue 20's three references: socketioxide, the
-# floor (bench/peers/) and Node socket.io.
-BENCH_HOSTS   = $(or $(HOSTS),rust socketioxide floor socketio)
+# The default: the Rust, Node and Python hosts (issue 20's host crossing: each against the Rust
+# host) beside every reference: socketioxide, the floor (bench/peers/), python-socketio and
+# Node socket.io.
+BENCH_HOSTS   = $(or $(HOSTS),rust node python socketioxide floor python-socketio socketio)
 # The peers of bench/peers/ among the hosts: built before the run, with cargo's output shown
 # (their launchers build too, quietly, and would only make the first server slow to start).
 BENCH_PEERS   = $(filter socketioxide floor,$(BENCH_HOSTS))

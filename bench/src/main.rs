@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use report::{RatioTarget, ScenarioResult};
+use report::{LimitTarget, RatioTarget, ScenarioResult};
 use scenarios::{Outcome, Params, Scenario};
 use server::{RedisProc, ServerProc};
 
@@ -1030,6 +1030,41 @@ const LATENCY_TARGETS: [RatioTarget; 1] = [RatioTarget {
     limit: 0.2,
 }];
 
+/// Issue 20's host-crossing targets: a Node or Python host (JS or Python handlers) against
+/// the Rust host (handlers in Rust), same scenarios.
+const CROSSING_TARGETS: [RatioTarget; 2] = [
+    RatioTarget {
+        scenario: Scenario::Echo,
+        key: "cpu_us_per_ack",
+        what: "server CPU per echo ack within 15% of the Rust host's (µs)",
+        at_least: false,
+        limit: 1.15,
+    },
+    RatioTarget {
+        scenario: Scenario::Fanout,
+        key: "cpu_us_per_delivery",
+        what: "server CPU per WebSocket fan-out delivery within 5% of the Rust host's (µs)",
+        at_least: false,
+        limit: 1.05,
+    },
+];
+
+/// Issue 20's memory targets: RSS per idle WebSocket connection, by host (KiB).
+fn memory_target(host: &str) -> Option<LimitTarget> {
+    let (what, limit) = match host {
+        "rust" => ("server RSS per idle WebSocket connection ≤ 1.5 KiB", 1.5),
+        "node" => ("server RSS per idle WebSocket connection ≤ 3 KiB", 3.0),
+        "python" => ("server RSS per idle WebSocket connection ≤ 2 KiB", 2.0),
+        _ => return None,
+    };
+    Some(LimitTarget {
+        scenario: Scenario::Idle,
+        key: "rss_per_conn_kib",
+        what,
+        limit,
+    })
+}
+
 /// The issues' targets for each host of the run whose reference ran beside it.
 fn targets_section(opts: &Options, results: &[ScenarioResult], p: &Params) -> String {
     let has = |h: &str| opts.hosts.iter().any(|x| x == h);
@@ -1070,6 +1105,18 @@ fn targets_section(opts: &Options, results: &[ScenarioResult], p: &Params) -> St
         if has("rust") && has(reference) {
             let body = report::ratio_targets(results, "rust", reference, targets);
             push_targets(&mut s, 20, "rust", reference, &body);
+        }
+    }
+    for host in ["node", "python"] {
+        if has(host) && has("rust") {
+            let body = report::ratio_targets(results, host, "rust", &CROSSING_TARGETS);
+            push_targets(&mut s, 20, host, "rust", &body);
+        }
+    }
+    for host in &opts.hosts {
+        if let Some(target) = memory_target(host) {
+            let body = report::limit_targets(results, host, &[target]);
+            push_targets(&mut s, 20, host, "its own limit", &body);
         }
     }
     for host in &opts.hosts {

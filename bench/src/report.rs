@@ -52,7 +52,8 @@ pub fn is_reference(host: &str) -> bool {
 /// host (users move to rtio's Python package from python-socketio), and python-socketio
 /// under uvicorn for the Python host under uvicorn (issue 17: each beside python-socketio
 /// under the same server); the standalone Node host for the Node host attached to an
-/// `http.Server` (issue 17: within 10% of it). Only those that ran get a column.
+/// `http.Server` (issue 17: within 10% of it); the Rust host for the Node and Python hosts
+/// (issue 20: the cost of crossing to JS or Python handlers). Only those that ran get a column.
 pub fn references_of(host: &str) -> Vec<&'static str> {
     let mut refs = vec![REFERENCE];
     if is_reference(host) {
@@ -67,6 +68,10 @@ pub fn references_of(host: &str) -> Vec<&'static str> {
     }
     if host == "node-http" {
         refs.push("node");
+    }
+    if matches!(host, "node" | "python") {
+        // Issue 20's host crossing: the same server with handlers in JS or Python.
+        refs.push("rust");
     }
     refs
 }
@@ -630,6 +635,30 @@ pub fn ratio_targets(
     s
 }
 
+/// A target on one figure of a host alone (no reference): at most `limit`.
+pub struct LimitTarget {
+    pub scenario: Scenario,
+    pub key: &'static str,
+    pub what: &'static str,
+    pub limit: f64,
+}
+
+/// Verdicts on `targets` for `host`, as Markdown bullets.
+pub fn limit_targets(results: &[ScenarioResult], host: &str, targets: &[LimitTarget]) -> String {
+    let mut s = String::new();
+    for t in targets {
+        let (met, detail) = match find(results, t.scenario, host).and_then(|o| o.get(t.key)) {
+            Some(v) => (
+                Some(v <= t.limit),
+                format!("{} (limit {})", number(v, 2), number(t.limit, 2)),
+            ),
+            None => (None, String::new()),
+        };
+        verdict_line(&mut s, met, t.what, &detail);
+    }
+    s
+}
+
 /// Issue 4's targets for one host against Node socket.io, as Markdown bullets.
 pub fn targets(results: &[ScenarioResult], host: &str, max_clients: usize) -> String {
     let mut s = String::new();
@@ -868,7 +897,11 @@ mod tests {
     fn issue_17_hosts_get_their_references() {
         assert!(is_reference(PY_ASGI_REFERENCE));
         assert_eq!(references_of(PY_ASGI_REFERENCE), [REFERENCE]);
-        for host in ["python", "python-aiohttp", "python-wsgi"] {
+        assert_eq!(
+            references_of("python"),
+            [REFERENCE, SOCKETIOXIDE, FLOOR, PY_REFERENCE, "rust"]
+        );
+        for host in ["python-aiohttp", "python-wsgi"] {
             assert_eq!(
                 references_of(host),
                 [REFERENCE, SOCKETIOXIDE, FLOOR, PY_REFERENCE]
@@ -888,7 +921,10 @@ mod tests {
             references_of("node-http"),
             [REFERENCE, SOCKETIOXIDE, FLOOR, "node"]
         );
-        assert_eq!(references_of("node"), [REFERENCE, SOCKETIOXIDE, FLOOR]);
+        assert_eq!(
+            references_of("node"),
+            [REFERENCE, SOCKETIOXIDE, FLOOR, "rust"]
+        );
         let results = vec![ScenarioResult {
             scenario: Scenario::Fanout,
             outcomes: ["python-asgi", "python-socketio-asgi", "python-socketio"]
