@@ -39,21 +39,8 @@ tar tzf "$tarball" >"$tmp/tarball.txt"
 RTIO_PACK_DIST=$no_rust node "$top/tests/packaging/node/check-contents.js" "$tmp/pack.json" "$tmp/tarball.txt"
 
 if [ -n "$no_rust" ]; then
-  clean_path=
-  IFS=: read -r -a dirs <<<"$PATH"
-  for d in "${dirs[@]}"; do
-    [ -n "$d" ] || continue
-    if [ -x "$d/cargo" ] || [ -x "$d/rustc" ]; then continue; fi
-    case "$d" in */.cargo/bin | */.cargo/bin/ | */.rustup/*) continue ;; esac
-    clean_path=${clean_path:+$clean_path:}$d
-  done
-  export PATH=$clean_path
-  unset CARGO CARGO_HOME RUSTUP_HOME RUSTC
-  if command -v cargo >/dev/null 2>&1 || command -v rustc >/dev/null 2>&1; then
-    echo "pack-smoke: FAIL: cargo or rustc still on PATH" >&2
-    exit 1
-  fi
-  echo "PATH without cargo and rustc: $PATH"
+  . "$top/tests/packaging/without-rust.sh"
+  without_rust pack-smoke
 fi
 
 mkdir "$tmp/app"

@@ -27,9 +27,8 @@ if [ -n "$missing" ]; then
   echo "test-dist-c: missing:$missing" >&2
   exit 2
 fi
-if command -v cargo >/dev/null 2>&1 || command -v rustc >/dev/null 2>&1; then
-  echo "test-dist-c: note: a Rust toolchain is on PATH ($(command -v cargo rustc | head -1)); nothing below uses it"
-fi
+. "$TOP/tests/packaging/without-rust.sh"
+without_rust test-dist-c
 for pkg in librtio0 librtio-dev; do
   if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
     echo "test-dist-c: $pkg is already installed on this machine; remove it first (dpkg -r $pkg)" >&2

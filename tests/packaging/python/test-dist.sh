@@ -73,20 +73,9 @@ fi
 echo "sdist: $(basename "$sdist"), $(wc -l <<<"$listing") files"
 
 # --- 2. a fresh venv, no Rust on PATH ------------------------------------------------------------
-clean_path=
-IFS=: read -r -a dirs <<<"$PATH"
-for d in "${dirs[@]}"; do
-  [ -n "$d" ] || continue
-  if [ -x "$d/cargo" ] || [ -x "$d/rustc" ]; then continue; fi
-  case "$d" in */.cargo/bin | */.cargo/bin/ | */.rustup/*) continue ;; esac
-  clean_path=${clean_path:+$clean_path:}$d
-done
-export PATH=$clean_path
-unset CARGO CARGO_HOME RUSTUP_HOME RUSTC VIRTUAL_ENV PYTHONPATH
-if command -v cargo >/dev/null 2>&1 || command -v rustc >/dev/null 2>&1; then
-  fail "cargo or rustc still on PATH ($(command -v cargo rustc | tr '\n' ' '))"
-fi
-echo "PATH without cargo and rustc: $PATH"
+. "$top/tests/packaging/without-rust.sh"
+without_rust test-dist-python
+unset VIRTUAL_ENV PYTHONPATH
 
 "$python" -m venv "$tmp/venv"
 venv=$tmp/venv
