@@ -883,6 +883,8 @@ impl NativeServer {
 
     /// Dispatcher mode: starts the thread that calls `callback(events)` with each batch of
     /// at most `batch_max` event tuples, then once with `None` when the event stream ended.
+    /// A callback that returns a number of seconds is called again with an empty list when
+    /// that long passed without events (the handler pool's check for stuck threads).
     fn start_dispatcher(&self, callback: Py<PyAny>, batch_max: usize) -> PyResult<()> {
         let mut slot = self.dispatcher.lock();
         if slot.is_some() {
@@ -1376,18 +1378,34 @@ impl NativeServer {
 /// The dispatcher thread: waits with the GIL released, attaches it to deliver a batch.
 fn dispatch_loop(events: Events, callback: Py<PyAny>, path: Arc<str>, max: usize) {
     Python::attach(|py| {
+        let mut call_back_after: Option<Duration> = None;
         loop {
             let received = py.detach(|| -> Result<Vec<Event>, rtio::Error> {
-                let first = events.recv()?;
+                let first = match call_back_after {
+                    None => events.recv()?,
+                    Some(after) => match events.recv_timeout(after)? {
+                        Some(ev) => ev,
+                        None => return Ok(Vec::new()),
+                    },
+                };
                 let mut batch = vec![first];
                 let _ = drain(&events, &mut batch, max);
                 Ok(batch)
             });
             let Ok(batch) = received else { break };
             let list = batch_to_py(py, batch, &path);
-            if let Err(e) = callback.call1(py, (list,)) {
-                e.write_unraisable(py, Some(callback.bind(py)));
-            }
+            call_back_after = match callback.call1(py, (list,)) {
+                Ok(after) => after
+                    .extract::<Option<f64>>(py)
+                    .ok()
+                    .flatten()
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(Duration::from_secs_f64),
+                Err(e) => {
+                    e.write_unraisable(py, Some(callback.bind(py)));
+                    None
+                }
+            };
         }
         if let Err(e) = callback.call1(py, (py.None(),)) {
             e.write_unraisable(py, Some(callback.bind(py)));

@@ -82,6 +82,26 @@ def test_handlers_run_on_a_bounded_pool(serve, client):
     assert most[0] == 2
 
 
+def test_quick_handlers_do_not_wake_a_thread_each(serve, client):
+    # Handlers that do not wait are taken one after another by the threads awake (a thread
+    # per job would only take turns at the GIL); more threads come only for handlers that
+    # wait (the tests above)
+    sio = rtio.Server(handler_threads=32)
+    threads = set()
+
+    @sio.event
+    def quick(sid, n):
+        threads.add(threading.get_ident())
+        return n
+
+    c = client(serve(sio))
+    got = Recorder()
+    for i in range(500):
+        c.sio.emit("quick", i, callback=got)
+    assert sorted(got.get()[0] for _ in range(500)) == list(range(500))
+    assert len(threads) <= 8, f"{len(threads)} handler threads for 500 quick events"
+
+
 def test_without_async_handlers_a_clients_events_run_in_order(serve, client):
     sio = rtio.Server(async_handlers=False)
     seen = []

@@ -34,6 +34,9 @@ _GRACE_S = 5.0
 _BATCH = 256
 #: Seconds an idle handler thread waits for work before it ends.
 _IDLE_THREAD_S = 30.0
+#: Seconds queued handler jobs wait, when none starts meanwhile, before one more thread
+#: takes them (the threads there are all run handlers that wait).
+_STALL_S = 0.002
 #: Seconds ``shutdown()`` waits for running handlers to end.
 _SHUTDOWN_WAIT_S = 10.0
 
@@ -57,30 +60,64 @@ class _Task(threading.Thread):
 
 
 class _HandlerPool:
-    """The threads handlers run on: at most ``size``, made when work waits and no thread
-    is free, ended after ``_IDLE_THREAD_S`` without work. Jobs start in submission order."""
+    """The threads handlers run on: at most ``size``, ended after ``_IDLE_THREAD_S`` without
+    work. Jobs start in submission order.
+
+    A handler holds the GIL while it computes, so a second thread only helps while the
+    first waits (I/O, ``time.sleep``, ``call()``...): threads woken for every job would only
+    take turns at the GIL, a context switch each. So a job wakes a thread only when no thread
+    is awake to take it, and an awake thread takes the queued jobs one after another. When
+    jobs wait and none has started for ``_STALL_S`` (every awake thread is in a handler that
+    waits), :meth:`check` brings one more thread, up to ``size``: the dispatcher calls it
+    after each batch and, while jobs wait, at least every ``_STALL_S``."""
 
     def __init__(self, size: int, log: Callable[[], None]) -> None:
         self._size = max(1, size)
         self._log = log  # logs the exception being handled
+        # (job, after): ``after`` runs once the job ended, whatever happened
         self._jobs: Deque[Tuple[Callable[[], Any], Optional[Callable[[], None]]]] = \
             collections.deque()
         self._cond = threading.Condition(threading.Lock())
         self._threads: Set[threading.Thread] = set()
-        self._idle = 0
+        self._idle = 0  # threads waiting on the condition
+        self._awake = 0  # threads running a job or looking for the next one
+        self._wakes = 0  # threads notified that have not woken up yet
+        self._progress = 0.0  # monotonic time a job last started, or the queue filled
         self._closed = False
 
     def submit(self, job: Callable[[], Any], after: Optional[Callable[[], None]] = None) -> None:
         with self._cond:
+            if not self._jobs:
+                self._progress = time.monotonic()
             self._jobs.append((job, after))
-            if len(self._jobs) > self._idle and (len(self._threads) < self._size
-                                                 or self._closed):
-                self._spawn()
+            if self._awake + self._wakes == 0:
+                self._add_thread()
+
+    def check(self) -> Optional[float]:
+        """Brings one more thread when jobs wait and none started for ``_STALL_S``. Returns
+        the seconds until it should be called again (``None``: no job waits)."""
+        with self._cond:
+            if not self._jobs:
+                return None
+            now = time.monotonic()
+            if now - self._progress >= _STALL_S:
+                self._add_thread()
+                self._progress = now
+            return _STALL_S
+
+    def _add_thread(self) -> None:
+        """One more thread takes jobs: an idle one, else a new one if the pool may grow.
+        (Lock held.)"""
+        if self._idle > self._wakes:
+            self._wakes += 1
             self._cond.notify()
+        elif len(self._threads) < self._size or self._closed:
+            self._spawn()
 
     def _spawn(self) -> None:
         t = threading.Thread(target=self._work, name="rtio-handler", daemon=True)
         self._threads.add(t)
+        self._awake += 1
         t.start()
 
     def _work(self) -> None:
@@ -89,6 +126,7 @@ class _HandlerPool:
         while True:
             with cond:
                 while not self._jobs:
+                    self._awake -= 1
                     if self._closed:
                         self._threads.discard(me)
                         cond.notify_all()
@@ -96,10 +134,14 @@ class _HandlerPool:
                     self._idle += 1
                     woken = cond.wait(_IDLE_THREAD_S)
                     self._idle -= 1
-                    if not woken and not self._jobs:
+                    if self._wakes:
+                        self._wakes -= 1
+                    if not woken and not self._jobs and not self._closed:
                         self._threads.discard(me)
                         return
+                    self._awake += 1
                 job, after = self._jobs.popleft()
+                self._progress = time.monotonic()
             try:
                 job()
             except BaseException:  # jobs catch their handlers' errors; this is a last resort
@@ -552,17 +594,21 @@ class Server(BaseServer):
         assert pool is not None
         pool.submit(job, after)
 
-    def _on_batch(self, batch: Optional[list], native: "_native.NativeServer") -> None:
-        """Called by the dispatcher thread with each batch of events; ``None`` at the end."""
+    def _on_batch(self, batch: Optional[list], native: "_native.NativeServer") -> Optional[float]:
+        """Called by the dispatcher thread with each batch of events (empty when it calls
+        back as asked), ``None`` at the end. Returns the seconds after which it is to call
+        back even without events (the pool's check), ``None`` for no such need."""
         if batch is None:
             if native is not self._native:  # a previous run's dispatcher ending late
-                return
+                return None
             self._disconnect_remaining()
             self._fail_waiters()
             self._stopped.set()
-            return
+            return None
         for ev in batch:
             self._handle(ev, native)
+        pool = self._pool
+        return pool.check() if pool is not None else None
 
     def _handle(self, ev: tuple, native: "_native.NativeServer") -> None:
         kind = ev[0]
