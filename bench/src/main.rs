@@ -1292,8 +1292,9 @@ fn results_md(
     if opts.hosts.iter().any(|h| h == report::FLOOR) {
         s.push_str(&format!(
             "- floor: tokio-tungstenite {}, tokio {} (bench/peers/floor: one task and one \
-             unbounded channel per connection, one WebSocket message and one write per \
-             delivery, no Socket.IO layer; started with `--port 0` alone)\n",
+             unbounded channel per connection, one WebSocket message per delivery, the \
+             messages waiting for a client in one write, no Socket.IO layer; started with \
+             `--port 0` alone)\n",
             peer_version(root, "floor", "tokio-tungstenite"),
             peer_version(root, "floor", "tokio")
         ));

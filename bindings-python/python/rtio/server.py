@@ -177,7 +177,8 @@ class Server(BaseServer):
 
     Handlers run on a pool of up to ``handler_threads`` threads, as python-socketio runs
     them on threads of their own: a handler that blocks (a database call, ``time.sleep``)
-    holds up no other client. A client's ``connect`` handler runs before its other
+    holds up no other client for more than about 2 ms (quick handlers run one after
+    another on the threads awake; another thread joins when none started for that long). A client's ``connect`` handler runs before its other
     handlers and its ``disconnect`` handler after them; with ``async_handlers=True`` (the
     default) its event handlers start in arrival order and run side by side, with
     ``async_handlers=False`` they run one at a time, in order (other clients still run
