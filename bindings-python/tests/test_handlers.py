@@ -102,6 +102,34 @@ def test_quick_handlers_do_not_wake_a_thread_each(serve, client):
     assert len(threads) <= 8, f"{len(threads)} handler threads for 500 quick events"
 
 
+def test_events_held_behind_connect_do_not_wait_for_each_other(serve, client):
+    # The client emits while its connect handler still runs: its events wait for it, then
+    # start together; one that blocks must not hold up the next (another thread takes it)
+    sio = rtio.Server(always_connect=True)
+    release = threading.Event()
+
+    @sio.event
+    def connect(sid, environ):
+        time.sleep(0.3)
+
+    @sio.event
+    def block(sid):
+        release.wait(WAIT)
+        return "unblocked"
+
+    sio.on("ping", lambda sid: "pong")
+    c = client(serve(sio))
+    blocked, pinged = Recorder(), Recorder()
+    try:
+        c.sio.emit("block", callback=blocked)
+        c.sio.emit("ping", callback=pinged)
+        assert pinged.get() == ("pong",)
+        blocked.empty_after(0.1)
+    finally:
+        release.set()
+    assert blocked.get() == ("unblocked",)
+
+
 def test_without_async_handlers_a_clients_events_run_in_order(serve, client):
     sio = rtio.Server(async_handlers=False)
     seen = []

@@ -425,13 +425,19 @@ class _Lanes:
     def __init__(self, launch: Callable[[Callable[[], Any], Optional[Callable[[], None]]], None]) -> None:
         self._launch = launch
         self._lanes: Dict[str, Deque[Tuple[Callable[[], Any], bool]]] = {}
+        self._held = 0  # jobs waiting in lanes
         self._lock = threading.Lock()
+
+    def holding(self) -> bool:
+        """True while jobs wait in lanes (they are launched later, from another job's end)."""
+        return self._held > 0
 
     def run(self, sid: str, job: Callable[[], Any], serial: bool) -> None:
         with self._lock:
             lane = self._lanes.get(sid)
             if lane is not None:
                 lane.append((job, serial))
+                self._held += 1
                 return
             if serial:
                 self._lanes[sid] = collections.deque()
@@ -444,6 +450,7 @@ class _Lanes:
             lane = self._lanes.get(sid)
             while lane:
                 job, serial = lane.popleft()
+                self._held -= 1
                 if serial:
                     self._launch(job, functools.partial(self._next, sid))
                     return
@@ -453,6 +460,7 @@ class _Lanes:
     def clear(self) -> None:
         with self._lock:
             self._lanes.clear()
+            self._held = 0
 
 
 def origin_allowed(allowed: Callable[..., Any], origin: str,

@@ -609,7 +609,14 @@ class Server(BaseServer):
         for ev in batch:
             self._handle(ev, native)
         pool = self._pool
-        return pool.check() if pool is not None else None
+        if pool is None:
+            return None
+        after = pool.check()
+        if after is None and self._lanes.holding():
+            # jobs held in lanes reach the pool from another job's end, not from here:
+            # the pool is to be checked after they did
+            return _STALL_S
+        return after
 
     def _handle(self, ev: tuple, native: "_native.NativeServer") -> None:
         kind = ev[0]
