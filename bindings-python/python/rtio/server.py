@@ -35,7 +35,7 @@ _BATCH = 256
 #: Seconds an idle handler thread waits for work before it ends.
 _IDLE_THREAD_S = 30.0
 #: Seconds queued handler jobs wait, when none starts meanwhile, before one more thread
-#: takes them (the threads there are all run handlers that wait).
+#: takes them (the threads awake all run handlers that wait).
 _STALL_S = 0.002
 #: Seconds ``shutdown()`` waits for running handlers to end.
 _SHUTDOWN_WAIT_S = 10.0
@@ -178,12 +178,13 @@ class Server(BaseServer):
     Handlers run on a pool of up to ``handler_threads`` threads, as python-socketio runs
     them on threads of their own: a handler that blocks (a database call, ``time.sleep``)
     holds up no other client for more than about 2 ms (quick handlers run one after
-    another on the threads awake; another thread joins when none started for that long). A client's ``connect`` handler runs before its other
-    handlers and its ``disconnect`` handler after them; with ``async_handlers=True`` (the
-    default) its event handlers start in arrival order and run side by side, with
-    ``async_handlers=False`` they run one at a time, in order (other clients still run
-    meanwhile). ``emit`` & co. work from any thread. A handler that raises is logged with
-    its traceback and the server keeps serving.
+    another on the threads awake; another thread joins when none started for that long).
+    A client's ``connect`` handler runs before its other handlers and its ``disconnect``
+    handler after them; with ``async_handlers=True`` (the default) its event handlers start
+    in arrival order and run side by side, with ``async_handlers=False`` they run one at a
+    time, in order (other clients still run meanwhile). ``emit`` & co. work from any
+    thread. A handler that raises is logged with its traceback and the server keeps
+    serving.
 
     Options as python-socketio names them: ``cors_allowed_origins`` (``None``: the
     server's own origin only; ``'*'``: any; an origin or a list of them; a callable
