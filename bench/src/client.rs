@@ -48,6 +48,65 @@ pub fn now_us() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
+/// `now_us()` minus CLOCK_REALTIME in µs, sampled by `sync_realtime` (the kernel's receive
+/// stamps are wall-clock time).
+static REALTIME_OFFSET_US: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Samples the offset between the wall clock and `now_us`'s clock; called when a run that
+/// uses arrival stamps starts, so that a slewing wall clock cannot drift across a run.
+pub fn sync_realtime() {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    let offset = now_us() as i64 - wall;
+    REALTIME_OFFSET_US.store(offset, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn realtime_to_now_us(t: libc::timespec) -> u64 {
+    let wall = t.tv_sec * 1_000_000 + t.tv_nsec / 1_000;
+    (wall + REALTIME_OFFSET_US.load(std::sync::atomic::Ordering::Relaxed)).max(0) as u64
+}
+
+/// One `recvmsg` into `buf`: the bytes read and, when the kernel attached one, the
+/// `SCM_TIMESTAMPNS` receive time.
+fn recv_stamped(
+    fd: std::os::fd::RawFd,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, Option<libc::timespec>)> {
+    // Room for one timespec control message (u64s: aligned as cmsghdr wants).
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: zeroed msghdr is valid; its pointers are set to live buffers below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: fd is a socket; msg points at buffers that outlive the call.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut stamp = None;
+    // SAFETY: walking the control messages the kernel wrote, with libc's macros.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+            {
+                stamp = Some(std::ptr::read_unaligned(
+                    libc::CMSG_DATA(cmsg).cast::<libc::timespec>(),
+                ));
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((n as usize, stamp))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Traffic counters (the compression scenarios' bytes on the wire)
 // ---------------------------------------------------------------------------------------------
@@ -235,6 +294,9 @@ pub struct Conn {
     buf: Vec<u8>,
     lo: usize,
     hi: usize,
+    /// When the kernel received the bytes of the last read (`now_us` clock), if arrival
+    /// stamps are on (`stamp_arrivals`).
+    arrived: Option<u64>,
 }
 
 impl Conn {
@@ -244,6 +306,64 @@ impl Conn {
             buf: Vec::new(),
             lo: 0,
             hi: 0,
+            arrived: None,
+        }
+    }
+
+    /// From now on each read also takes the kernel's receive time of what it read
+    /// (`SO_TIMESTAMPNS`): the time the server's bytes reached this socket, not the later
+    /// time this single-threaded generator got round to reading them. On loopback the
+    /// kernel stamps a segment as the server's `send()` delivers it.
+    pub fn stamp_arrivals(&mut self) -> Result<()> {
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket descriptor and an int option of the right size.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        self.arrived = Some(0);
+        Ok(())
+    }
+
+    /// When the bytes of the last read reached the socket (`now_us` clock; for TCP the
+    /// kernel gives the time of the last segment the read took, so a message that shared a
+    /// read with a later one is counted as late as that one); `now` without arrival stamps.
+    pub fn arrived_or(&self, now: u64) -> u64 {
+        match self.arrived {
+            Some(t) if t > 0 => t.min(now),
+            _ => now,
+        }
+    }
+
+    /// Reads into `buf` with `recvmsg`, taking the receive time from its control message.
+    async fn read_stamped(&mut self, at: usize) -> std::io::Result<usize> {
+        loop {
+            self.stream.readable().await?;
+            let buf = &mut self.buf[at..];
+            let mut arrived = None;
+            let read = self.stream.try_io(tokio::io::Interest::READABLE, || {
+                let (n, stamp) = recv_stamped(self.stream.as_raw_fd(), buf)?;
+                arrived = stamp;
+                Ok(n)
+            });
+            match read {
+                Ok(n) => {
+                    if let Some(t) = arrived {
+                        self.arrived = Some(realtime_to_now_us(t));
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -265,7 +385,11 @@ impl Conn {
                 self.buf.resize(len, 0);
             }
         }
-        let n = self.stream.read(&mut self.buf[self.hi..]).await?;
+        let n = if self.arrived.is_some() {
+            self.read_stamped(self.hi).await?
+        } else {
+            self.stream.read(&mut self.buf[self.hi..]).await?
+        };
         if n == 0 {
             return Err(Error("connection closed by the server".into()));
         }
@@ -517,9 +641,16 @@ impl Ws {
 
     /// Reads once and handles what arrived: `f` gets each packet and the arrival time.
     pub async fn recv(&mut self, mut f: impl FnMut(Packet, u64)) -> Result<()> {
+        self.recv_at(|p, _, now| f(p, now)).await
+    }
+
+    /// `recv`, with `f` also given when each packet reached the socket (the kernel's stamp
+    /// when arrival stamps are on, else the read time): `f(packet, arrived, read)`.
+    pub async fn recv_at(&mut self, mut f: impl FnMut(Packet, u64, u64)) -> Result<()> {
         self.conn.fill().await?;
         let now = now_us();
-        let pongs = self.drain(|p| f(p, now))?;
+        let arrived = self.conn.arrived_or(now);
+        let pongs = self.drain(|p| f(p, arrived, now))?;
         self.pong(pongs).await
     }
 

@@ -190,12 +190,18 @@ fn rows(s: Scenario) -> Vec<Row> {
             row("kernel_us_per_op", "… of which in the kernel, µs", 3, Lower),
             row(
                 "p50_ms",
-                "delivery latency p50 (from the due time), ms",
+                "delivery latency p50 (due time → kernel receive stamp at the client), ms",
                 2,
                 Lower,
             ),
             row("p99_ms", "delivery latency p99, ms", 2, Lower),
             row("p999_ms", "delivery latency p99.9, ms", 2, Lower),
+            row(
+                "read_p99_ms",
+                "… until the load generator read it, p99, ms",
+                2,
+                Neither,
+            ),
             row(
                 "late_sends",
                 "messages the load generator sent > 1 ms late",
