@@ -148,6 +148,27 @@ describe('handshake and state', () => {
     assert.deepEqual(s.eventNames(), ['b']);
   });
 
+  it('a socket with many listeners keeps a listener table of fast properties, and its listeners work', async () => {
+    // V8 turns an object that gets over 12 properties by keyed stores (EventEmitter's
+    // `events[name] = listener`) into a dictionary: ~1.2 KB more per idle socket.
+    require('node:v8').setFlagsFromString('--allow-natives-syntax');
+    const hasFastProperties = new Function('o', 'return %HasFastProperties(o)');
+    const { c, s } = await pair();
+    const heard = [];
+    for (let i = 0; i < 40; i++) {
+      const add = ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener'][i % 5];
+      s[add](`event:${i}`, (n) => heard.push([i, n]));
+    }
+    assert.equal(hasFastProperties(s._events), true);
+    assert.equal(s.eventNames().length, 40);
+    c.emit('event:39', 1);
+    c.emit('event:2', 2);
+    c.emit('event:2', 3); // a `once` listener: heard once
+    await barrier(c, s);
+    assert.deepEqual(heard, [[39, 1], [2, 2]]);
+    assert.deepEqual(s.eventNames().length, 39);
+  });
+
   it('without auth, handshake.auth is {}', async () => {
     const { s } = await pair();
     assert.deepEqual(s.handshake.auth, {});
