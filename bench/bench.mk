@@ -32,7 +32,7 @@
 # The default: the Rust, Node and Python hosts (issue 20's host crossing: each against the Rust
 # host) beside every reference: socketioxide, the floor (bench/peers/), python-socketio and
 # Node socket.io.
-BENCH_HOSTS   = $(or $(HOSTS),rust node python socketioxide floor python-socketio socketio)
+BENCH_HOSTS   = $(or $(HOSTS),rust node python socketioxide floor floor-unbatched python-socketio socketio)
 # The peers of bench/peers/ among the hosts: built before the run, with cargo's output shown
 # (their launchers build too, quietly, and would only make the first server slow to start).
 BENCH_PEERS   = $(filter socketioxide floor,$(BENCH_HOSTS))

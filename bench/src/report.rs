@@ -29,6 +29,16 @@ pub const SOCKETIOXIDE: &str = "socketioxide";
 /// idle memory (issue 20).
 pub const FLOOR: &str = "floor";
 
+/// The same broadcaster sending each message with a write of its own (`--write-each`): the
+/// minimal broadcaster as issue 20 defines it ("one write per message"), the floor its
+/// fan-out target is set against.
+pub const FLOOR_UNBATCHED: &str = "floor-unbatched";
+
+/// Whether `host` is one of the two floors (raw WebSocket clients, no Socket.IO layer).
+pub fn is_floor(host: &str) -> bool {
+    host == FLOOR || host == FLOOR_UNBATCHED
+}
+
 /// The publish scenario's columns (issue 18): `rtio serve`, and the Express + socket.io 4.8
 /// server doing the same through the same HTTP API (tests/interop/serve/reference-publisher.js).
 pub const SERVE: &str = "rtio serve";
@@ -43,6 +53,7 @@ pub fn is_reference(host: &str) -> bool {
         SERVE_REFERENCE,
         SOCKETIOXIDE,
         FLOOR,
+        FLOOR_UNBATCHED,
     ]
     .contains(&host)
 }
@@ -59,7 +70,7 @@ pub fn references_of(host: &str) -> Vec<&'static str> {
     if is_reference(host) {
         return refs;
     }
-    refs.extend([SOCKETIOXIDE, FLOOR]);
+    refs.extend([SOCKETIOXIDE, FLOOR, FLOOR_UNBATCHED]);
     if host.starts_with("python") {
         refs.push(PY_REFERENCE);
     }
@@ -862,7 +873,7 @@ mod tests {
 
     #[test]
     fn every_rtio_host_is_compared_with_socketioxide_and_the_floor() {
-        for r in [SOCKETIOXIDE, FLOOR] {
+        for r in [SOCKETIOXIDE, FLOOR, FLOOR_UNBATCHED] {
             assert!(is_reference(r));
             assert_eq!(references_of(r), [REFERENCE]);
         }
@@ -905,12 +916,25 @@ mod tests {
         assert_eq!(references_of(PY_ASGI_REFERENCE), [REFERENCE]);
         assert_eq!(
             references_of("python"),
-            [REFERENCE, SOCKETIOXIDE, FLOOR, PY_REFERENCE, "rust"]
+            [
+                REFERENCE,
+                SOCKETIOXIDE,
+                FLOOR,
+                FLOOR_UNBATCHED,
+                PY_REFERENCE,
+                "rust"
+            ]
         );
         for host in ["python-aiohttp", "python-wsgi"] {
             assert_eq!(
                 references_of(host),
-                [REFERENCE, SOCKETIOXIDE, FLOOR, PY_REFERENCE]
+                [
+                    REFERENCE,
+                    SOCKETIOXIDE,
+                    FLOOR,
+                    FLOOR_UNBATCHED,
+                    PY_REFERENCE
+                ]
             );
         }
         assert_eq!(
@@ -919,17 +943,18 @@ mod tests {
                 REFERENCE,
                 SOCKETIOXIDE,
                 FLOOR,
+                FLOOR_UNBATCHED,
                 PY_REFERENCE,
                 PY_ASGI_REFERENCE
             ]
         );
         assert_eq!(
             references_of("node-http"),
-            [REFERENCE, SOCKETIOXIDE, FLOOR, "node"]
+            [REFERENCE, SOCKETIOXIDE, FLOOR, FLOOR_UNBATCHED, "node"]
         );
         assert_eq!(
             references_of("node"),
-            [REFERENCE, SOCKETIOXIDE, FLOOR, "rust"]
+            [REFERENCE, SOCKETIOXIDE, FLOOR, FLOOR_UNBATCHED, "rust"]
         );
         let results = vec![ScenarioResult {
             scenario: Scenario::Fanout,

@@ -38,7 +38,7 @@ impl ServerProc {
         log: &Path,
     ) -> Result<Self, String> {
         let script = root.join("tests/interop/scenarios-server");
-        let floor = host == crate::report::FLOOR;
+        let floor = crate::report::is_floor(host);
         let flags: &[&str] = if floor {
             &["--port", "0"]
         } else {

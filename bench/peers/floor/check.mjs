@@ -1,7 +1,7 @@
 // A quick check of the floor server (bench/peers/README.md): starts it through the launcher,
 // connects two raw WebSocket clients (each first gets {"connected":ID}), checks fan-out (both get it, once) and echo (the sender
 // alone gets it), then SIGTERM (the clients see a close, the process exits 0).
-//   node bench/peers/floor/check.mjs
+//   node bench/peers/floor/check.mjs [floor|floor-unbatched]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
@@ -18,7 +18,8 @@ const withTimeout = (promise, ms, what) =>
     new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref()),
   ]);
 
-const server = spawn(`${root}tests/interop/scenarios-server`, ['floor', '--port', '0'], {
+const host = process.argv[2] ?? 'floor';
+const server = spawn(`${root}tests/interop/scenarios-server`, [host, '--port', '0'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const exited = once(server, 'exit');

@@ -5,7 +5,12 @@
 //! go out in one write (feed them all, flush once), and a connection's read buffer is sized
 //! for small messages (tungstenite's default is 128 KiB per connection). Nothing else tuned.
 //!
-//!   floor-server [--port N]
+//!   floor-server [--port N] [--write-each]
+//!
+//! `--write-each`: each message is sent on its own (`send`: one write per message, as the
+//! tokio-tungstenite examples do) instead of what waits for a client in one write: the
+//! floor as issue 20 defines it, one write per message, which rtio's batching is to go
+//! below (host `floor-unbatched` of rtio-bench).
 //!
 //! Protocol (text messages, any path, no subprotocol; shapes in bench/peers/README.md):
 //! - once the client is registered (it gets every fan-out from then on), the server sends it
@@ -72,7 +77,7 @@ impl Clients {
     }
 }
 
-async fn serve_connection(stream: TcpStream, peer: SocketAddr, clients: Clients) {
+async fn serve_connection(stream: TcpStream, peer: SocketAddr, clients: Clients, write_each: bool) {
     stream.set_nodelay(true).ok();
     let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
     let mut ws = match tokio_tungstenite::accept_async_with_config(stream, Some(config)).await {
@@ -106,6 +111,17 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, clients: Clients)
                 }
             }
             Some(outgoing) = queue.recv() => {
+                if write_each {
+                    let closing = matches!(outgoing, Message::Close(_));
+                    if let Err(err) = ws.send(outgoing).await {
+                        eprintln!("{peer}: {err}");
+                        break;
+                    }
+                    if closing {
+                        break;
+                    }
+                    continue;
+                }
                 // Everything waiting for this client goes out in one write.
                 let mut closing = matches!(outgoing, Message::Close(_));
                 let mut sent = ws.feed(outgoing).await;
@@ -126,11 +142,14 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, clients: Clients)
     clients.remove(id);
 }
 
-fn parse_port() -> Result<u16, String> {
+/// `--port N` (default 0: any free port) and `--write-each`.
+fn parse_args() -> Result<(u16, bool), String> {
     let mut port = 0;
+    let mut write_each = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         match flag.as_str() {
+            "--write-each" => write_each = true,
             "--port" => {
                 let text = args.next().ok_or("--port: a value is missing")?;
                 port = text
@@ -140,13 +159,13 @@ fn parse_port() -> Result<u16, String> {
             other => return Err(format!("{other}: not supported by the floor server")),
         }
     }
-    Ok(port)
+    Ok((port, write_each))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let port = match parse_port() {
-        Ok(port) => port,
+    let (port, write_each) = match parse_args() {
+        Ok(args) => args,
         Err(message) => {
             eprintln!("floor-server: {message}");
             return ExitCode::from(2);
@@ -170,7 +189,7 @@ async fn main() -> ExitCode {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    tokio::spawn(serve_connection(stream, peer, clients.clone()));
+                    tokio::spawn(serve_connection(stream, peer, clients.clone(), write_each));
                 }
                 Err(err) => eprintln!("floor-server: accept: {err}"),
             },
