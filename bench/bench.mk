@@ -1,8 +1,8 @@
 # `make bench`: rtio's scenarios server(s) against the reference Node socket.io server, side by
 # side in one run (bench/README.md). Not part of `make test`.
 #   make bench                          full run (~25 min): writes bench/RESULTS.md and README's table
-#                                       (HOSTS="rust node python socketioxide floor python-socketio
-#                                       socketio" by default: every figure of issue 20)
+#                                       (HOSTS="rust node python socketioxide floor floor-unbatched
+#                                       python-socketio socketio" by default: every figure of issue 20)
 #   make bench QUICK=1                  short run (~3 min with the default hosts): writes
 #                                       target/bench/RESULTS-quick.md
 #   make bench HOSTS="rust c socketio"  the servers under test: any tests/interop/scenarios-server

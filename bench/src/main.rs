@@ -290,8 +290,9 @@ fn main() -> ExitCode {
         let body = format!(
             "Latest `{command}` run ({}; machine, versions and method in \
              [bench/RESULTS.md](bench/RESULTS.md)). Ratios are against Node socket.io 4.8, \
-             socketioxide and the floor (a minimal tokio-tungstenite broadcaster) when they ran, \
-             and for the Python host also against python-socketio (its own AsyncServer on aiohttp); the \
+             socketioxide and the floors (a minimal tokio-tungstenite broadcaster: `floor` \
+             writes the messages waiting for a client at once, `floor-unbatched` each on its \
+             own) when they ran, and for the Python host also against python-socketio (its own AsyncServer on aiohttp); the \
              publish table compares `rtio serve` with Express + socket.io 4.8 through the same \
              HTTP API: below 1× is better for times, memory and CPU, above 1× for rates.\n\n{table}",
             today()
@@ -1342,8 +1343,10 @@ fn results_md(
     s.push('\n');
     s.push_str(&format!("## Results\n\n{table}\n"));
     s.push_str(
-        "Ratios are `host ÷ socketio` (Node socket.io), `host ÷ socketioxide` and `host ÷ \
-         floor` (the minimal tokio-tungstenite broadcaster) when those ran, and `host ÷ \
+        "Ratios are `host ÷ socketio` (Node socket.io), `host ÷ socketioxide`, `host ÷ \
+         floor` and `host ÷ floor-unbatched` (the minimal tokio-tungstenite broadcaster, \
+         writing the messages waiting for a client at once, or each on its own) when those \
+         ran, and `host ÷ \
          python-socketio` for a Python host when python-socketio ran too (also `÷ python-socketio-asgi` for \
          python-asgi, and `÷ node` for node-http); the publish table's are `rtio serve ÷ \
          express + socket.io`: below 1× is better for times, memory and CPU, above 1× \
