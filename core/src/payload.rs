@@ -114,9 +114,26 @@ impl Payload {
         serde_json::from_str(&self.json).unwrap_or_default()
     }
 
-    /// The first argument, or `Value::Null` when there is none.
+    /// The first argument, or `Value::Null` when there is none (the others are skipped, not
+    /// parsed into values).
     pub fn first(&self) -> Value {
-        self.values().into_iter().next().unwrap_or(Value::Null)
+        struct First;
+        impl<'de> serde::de::Visitor<'de> for First {
+            type Value = Value;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Value, A::Error> {
+                let first = seq.next_element::<Value>()?.unwrap_or(Value::Null);
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(first)
+            }
+        }
+        let mut de = serde_json::Deserializer::from_str(&self.json);
+        serde::de::Deserializer::deserialize_seq(&mut de, First).unwrap_or(Value::Null)
     }
 }
 
@@ -132,5 +149,8 @@ mod tests {
         assert_eq!(p.values(), vec![Value::from(1), Value::from("a")]);
         assert_eq!(Payload::one("x").json(), "[\"x\"]");
         assert_eq!(Payload::empty().first(), Value::Null);
+        assert_eq!(p.first(), Value::from(1));
+        let nested = Payload::from_json("[{\"a\":[1,2]}, [3, {\"b\":4}], \"c\"]").unwrap();
+        assert_eq!(nested.first(), serde_json::json!({"a": [1, 2]}));
     }
 }

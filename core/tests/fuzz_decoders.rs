@@ -471,7 +471,7 @@ fn engineio_text_packets() {
             mutate(rng, &mut input, EIO_TOKENS);
         }
         let bytes = Bytes::from(input.clone());
-        let (got, peak) = run("decode_text", &input, || decode_text(&bytes));
+        let (got, peak) = run("decode_text", &input, || decode_text(bytes.clone()));
         // The data is a slice of the input: nothing copied.
         assert_heap("decode_text", &input, peak, 256);
         assert_eq!(got.ok(), expected_text(&input), "{}", show(&input));

@@ -208,7 +208,8 @@ fn on_main_message(
     payload: Payload,
     ack: Option<u64>,
 ) -> Result<(), String> {
-    let data = payload.first();
+    // Parsed when an event needs it (an echo passes its payload through unparsed).
+    let data = std::cell::LazyCell::new(|| payload.first());
     let reply = |value: Value| -> Result<(), String> {
         let id = ack.ok_or(format!("{event} needs an ack"))?;
         io.ack(sid, id, &Payload::one(value))

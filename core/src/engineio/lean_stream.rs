@@ -43,6 +43,13 @@ impl<S> LeanStream<S> {
         self.gathered.extend_from_slice(bytes);
     }
 
+    /// Makes room for `additional` more bytes to gather (at most what one batch gathers
+    /// before writing), so that a batch costs one allocation.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        let room = MAX_GATHERED.saturating_sub(self.gathered.len());
+        self.gathered.reserve(additional.min(room));
+    }
+
     /// Bytes gathered and not sent yet.
     pub(crate) fn gathered_len(&self) -> usize {
         self.gathered.len() - self.sent

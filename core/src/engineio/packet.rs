@@ -8,7 +8,7 @@
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use tungstenite::Utf8Bytes;
 
 /// The record separator between packets of one long-polling payload.
@@ -126,12 +126,15 @@ impl Frame {
     }
 }
 
-/// Decodes one packet from a WebSocket text frame.
-pub fn decode_text(text: &Bytes) -> Result<Packet, DecodeError> {
+/// Decodes one packet from a WebSocket text frame. Takes the frame's bytes and keeps them
+/// (`advance`, not `slice`: slicing a `Bytes` made from a `Vec` allocates the header that
+/// shares it, once per message).
+pub fn decode_text(mut text: Bytes) -> Result<Packet, DecodeError> {
     let Some(&kind) = text.first() else {
         return Err(DecodeError("empty packet"));
     };
-    let data = text.slice(1..);
+    text.advance(1);
+    let data = text;
     match kind {
         b'1' => Ok(Packet::Close),
         b'2' => Ok(Packet::Ping(data)),
@@ -160,7 +163,7 @@ pub fn decode_payload(body: &Bytes, max_packets: usize) -> Result<Vec<Packet>, D
             packets.push(Packet::Binary(Bytes::from(data)));
         } else {
             std::str::from_utf8(&part).map_err(|_| DecodeError("payload is not UTF-8"))?;
-            packets.push(decode_text(&part)?);
+            packets.push(decode_text(part)?);
         }
     }
     Ok(packets)
@@ -192,24 +195,24 @@ mod tests {
 
     #[test]
     fn decodes_every_text_type() {
-        assert_eq!(decode_text(&Bytes::from_static(b"1")), Ok(Packet::Close));
+        assert_eq!(decode_text(Bytes::from_static(b"1")), Ok(Packet::Close));
         assert_eq!(
-            decode_text(&Bytes::from_static(b"2probe")),
+            decode_text(Bytes::from_static(b"2probe")),
             Ok(Packet::Ping(Bytes::from_static(b"probe")))
         );
         assert_eq!(
-            decode_text(&Bytes::from_static(b"3")),
+            decode_text(Bytes::from_static(b"3")),
             Ok(Packet::Pong(Bytes::new()))
         );
         assert_eq!(
-            decode_text(&Bytes::from_static(b"4hello")),
+            decode_text(Bytes::from_static(b"4hello")),
             Ok(Packet::Text(Bytes::from_static(b"hello")))
         );
-        assert_eq!(decode_text(&Bytes::from_static(b"5")), Ok(Packet::Upgrade));
-        assert_eq!(decode_text(&Bytes::from_static(b"6")), Ok(Packet::Noop));
-        assert!(decode_text(&Bytes::from_static(b"")).is_err());
-        assert!(decode_text(&Bytes::from_static(b"9")).is_err());
-        assert!(decode_text(&Bytes::from_static(b"0{}")).is_err());
+        assert_eq!(decode_text(Bytes::from_static(b"5")), Ok(Packet::Upgrade));
+        assert_eq!(decode_text(Bytes::from_static(b"6")), Ok(Packet::Noop));
+        assert!(decode_text(Bytes::from_static(b"")).is_err());
+        assert!(decode_text(Bytes::from_static(b"9")).is_err());
+        assert!(decode_text(Bytes::from_static(b"0{}")).is_err());
     }
 
     #[test]

@@ -381,16 +381,32 @@ impl Session {
 
     /// Queues frames for the client, all or none, and wakes the writer.
     pub fn send(&self, frames: &[Frame]) -> Queued {
+        let bytes = frames.iter().map(Frame::len).sum();
+        self.enqueue(frames.len(), bytes, |q| q.extend(frames.iter().cloned()))
+    }
+
+    /// Queues one frame, moved in: [`Session::send`] clones, and cloning a frame's bytes
+    /// made from a `Vec` allocates the block that shares them (once per emit or ack).
+    pub fn send_one(&self, frame: Frame) -> Queued {
+        self.enqueue(1, frame.len(), |q| q.push_back(frame))
+    }
+
+    /// Queues `count` frames of `bytes` in all with `push`, within the queue's bounds.
+    fn enqueue(
+        &self,
+        count: usize,
+        bytes: usize,
+        push: impl FnOnce(&mut VecDeque<Frame>),
+    ) -> Queued {
         {
             let mut q = self.queue.lock();
             if self.is_closed() {
                 return Queued::Closed;
             }
-            let bytes: usize = frames.iter().map(Frame::len).sum();
-            if q.frames.len() + frames.len() > self.max_frames || q.bytes + bytes > self.max_bytes {
+            if q.frames.len() + count > self.max_frames || q.bytes + bytes > self.max_bytes {
                 return Queued::Overflow;
             }
-            q.frames.extend(frames.iter().cloned());
+            push(&mut q.frames);
             q.bytes += bytes;
         }
         self.wake();

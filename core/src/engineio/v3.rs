@@ -144,7 +144,7 @@ fn take_text_packet(body: &Bytes, text: &str, pos: &mut usize) -> Result<Packet,
             .map_err(|_| DecodeError("invalid base64 in binary packet"))?;
         return Ok(Packet::Binary(Bytes::from(data)));
     }
-    decode_text(&packet)
+    decode_text(packet)
 }
 
 fn take_binary_packet(rest: &mut Bytes) -> Result<Packet, DecodeError> {
@@ -170,7 +170,7 @@ fn take_binary_packet(rest: &mut Bytes) -> Result<Packet, DecodeError> {
     match kind {
         0 => {
             std::str::from_utf8(&packet).map_err(|_| DecodeError("payload is not UTF-8"))?;
-            decode_text(&packet)
+            decode_text(packet)
         }
         1 if packet[0] == MESSAGE => Ok(Packet::Binary(packet.slice(1..))),
         _ => Err(DecodeError("invalid packet kind")),

@@ -253,7 +253,7 @@ async fn probe<C>(entry: &Entry<C>, ws: &mut Ws) -> Result<(), ()> {
         let Message::Text(text) = ws.next().await.map_err(|_| ())? else {
             continue;
         };
-        match packet::decode_text(&text) {
+        match packet::decode_text(text) {
             Ok(Packet::Ping(data)) if &data[..] == b"probe" => {
                 ws.send(&[Frame::Text("3probe".into())])
                     .await
@@ -368,7 +368,7 @@ enum Received {
 
 fn packet_of(read: Result<Message, ReadEnd>, protocol: Protocol) -> Received {
     let decoded = match read {
-        Ok(Message::Text(text)) => packet::decode_text(&text),
+        Ok(Message::Text(text)) => packet::decode_text(text),
         Ok(Message::Binary(b)) if protocol != Protocol::V4 => v3::decode_binary_message(b),
         Ok(Message::Binary(b)) => Ok(Packet::Binary(b)),
         Err(end) => return ended(end),

@@ -311,6 +311,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
         if self.close_sent {
             return Err(io::ErrorKind::NotConnected.into());
         }
+        // The batch's room at once (header, v3 type byte, payload per frame; compressed ones
+        // take less), not a buffer grown frame by frame.
+        let size = frames.iter().map(|f| f.len() + 11).sum();
+        self.stream.reserve(size);
         for frame in frames {
             let (text, mut payload) = frame.contents();
             let mut opcode = if text { OP_TEXT } else { OP_BINARY };

@@ -450,14 +450,21 @@ impl Sio {
 
     /// Sends frames to one socket: held while the host has not accepted it yet.
     pub(crate) fn send_to(&self, socket: &Socket, frames: &[Frame]) -> bool {
-        if socket.state.load(Ordering::Acquire) == PENDING {
-            let mut held = socket.held.lock();
-            if socket.state.load(Ordering::Acquire) == PENDING {
-                held.extend(frames.iter().cloned());
-                return true;
-            }
+        if let Some(mut held) = Self::holding(socket) {
+            held.extend(frames.iter().cloned());
+            return true;
         }
         self.send(&socket.session, frames)
+    }
+
+    /// The frames held for a socket that waits for the host's answer to its connect (they
+    /// go out once it is accepted), or `None` when it does not wait.
+    fn holding(socket: &Socket) -> Option<parking_lot::MutexGuard<'_, Vec<Frame>>> {
+        if socket.state.load(Ordering::Acquire) != PENDING {
+            return None;
+        }
+        let held = socket.held.lock();
+        (socket.state.load(Ordering::Acquire) == PENDING).then_some(held)
     }
 
     /// Sends one packet to one socket. Without attachments (most packets) its one frame goes
@@ -475,12 +482,23 @@ impl Sio {
             return self.send_to(socket, &frames);
         }
         let text = packet::encode(kind, &socket.ns.name, id, event, payload.json(), 0);
-        self.send_to(socket, std::slice::from_ref(&self.wire.frame(text, true)))
+        let frame = self.wire.frame(text, true);
+        if let Some(mut held) = Self::holding(socket) {
+            held.push(frame);
+            return true;
+        }
+        let queued = socket.session.send_one(frame);
+        self.queued(&socket.session, queued)
     }
 
     /// Queues frames on a socket's connection, closing it when its queue is full.
     pub(crate) fn send(&self, session: &Arc<Session>, frames: &[Frame]) -> bool {
-        match session.send(frames) {
+        self.queued(session, session.send(frames))
+    }
+
+    /// Whether frames were queued on `session`; closes it when its queue was full.
+    fn queued(&self, session: &Arc<Session>, queued: Queued) -> bool {
+        match queued {
             Queued::Ok => true,
             Queued::Closed => false,
             Queued::Overflow => {

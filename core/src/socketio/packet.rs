@@ -238,6 +238,9 @@ fn check_payload(p: &Packet<'_>) -> Result<Option<(String, String)>, DecodeError
 /// bytes of heap per byte of data (a map for each `{"":0}`). Where an object has a key
 /// twice, a placeholder under any of them counts (a parser keeps the last).
 pub fn check_placeholders(data: &str, count: usize) -> Result<(), DecodeError> {
+    if !data.trim_start().starts_with('[') {
+        return Err(DecodeError("event payload must be an array"));
+    }
     let mut de = serde_json::Deserializer::from_str(data);
     let walked = de::DeserializeSeed::deserialize(Walk(count), &mut de);
     match walked.and_then(|w| de.end().map(|()| w)) {
@@ -340,18 +343,100 @@ impl<'de> de::Visitor<'de> for Walk {
     }
 }
 
-/// Splits an event's data `["name", a, b]` into the name and the JSON array `[a,b]`.
+/// Splits an event's data `["name", a, b]` into the name and the JSON array `[a,b]`, in one
+/// pass that validates the arguments and writes their array (the name and that array are
+/// the only allocations).
 pub fn split_event(data: &str) -> Result<(String, String), DecodeError> {
-    let items: Vec<&RawValue> =
-        serde_json::from_str(data).map_err(|_| DecodeError("event payload must be an array"))?;
-    let first = items.first().ok_or(DecodeError("event without a name"))?;
-    let name = match serde_json::from_str::<serde_json::Value>(first.get()) {
-        Ok(serde_json::Value::String(s)) if !RESERVED_EVENTS.contains(&s.as_str()) => s,
-        Ok(serde_json::Value::String(_)) => return Err(DecodeError("reserved event name")),
-        Ok(serde_json::Value::Number(n)) => n.to_string(),
-        _ => return Err(DecodeError("event name must be a string")),
+    if !data.trim_start().starts_with('[') {
+        return Err(DecodeError("event payload must be an array"));
+    }
+    let mut de = serde_json::Deserializer::from_str(data);
+    let split = de::Deserializer::deserialize_seq(&mut de, EventSplit { len: data.len() })
+        .and_then(|split| de.end().map(|()| split));
+    let (name, args) = split.map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => DecodeError(if e.to_string().starts_with(NO_NAME) {
+            NO_NAME
+        } else {
+            "event name must be a string"
+        }),
+        _ => DecodeError("event payload must be an array"),
+    })?;
+    let name = match name {
+        EventName::Text(name) if RESERVED_EVENTS.contains(&&*name) => {
+            return Err(DecodeError("reserved event name"))
+        }
+        EventName::Text(name) => name.into_owned(),
+        EventName::Number(n) => n.to_string(),
     };
-    Ok((name, join_array(&items[1..])))
+    Ok((name, args))
+}
+
+const NO_NAME: &str = "event without a name";
+
+/// An event's first element: its name (socket.io also takes a number).
+enum EventName<'a> {
+    Text(std::borrow::Cow<'a, str>),
+    Number(serde_json::Number),
+}
+
+impl<'de> de::Deserialize<'de> for EventName<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> de::Visitor<'de> for Name {
+            type Value = EventName<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an event name")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(EventName::Text(std::borrow::Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(EventName::Text(std::borrow::Cow::Owned(s.to_owned())))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+                Ok(EventName::Number(n.into()))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+                Ok(EventName::Number(n.into()))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+                serde_json::Number::from_f64(n)
+                    .map(EventName::Number)
+                    .ok_or_else(|| E::custom("not a finite number"))
+            }
+        }
+        d.deserialize_any(Name)
+    }
+}
+
+/// Reads an event's array: the name, then each argument as raw JSON written into the
+/// arguments' array (`len`: the data's length, more than the array needs).
+struct EventSplit {
+    len: usize,
+}
+
+impl<'de> de::Visitor<'de> for EventSplit {
+    type Value = (EventName<'de>, String);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an event array")
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let name = seq
+            .next_element::<EventName<'de>>()?
+            .ok_or_else(|| de::Error::custom(NO_NAME))?;
+        let mut args = String::with_capacity(self.len);
+        args.push('[');
+        while let Some(arg) = seq.next_element::<&'de RawValue>()? {
+            if args.len() > 1 {
+                args.push(',');
+            }
+            args.push_str(arg.get());
+        }
+        args.push(']');
+        Ok((name, args))
+    }
 }
 
 /// Writes raw JSON values as one JSON array.
@@ -380,14 +465,42 @@ pub fn encode(
     args: &str,
     attachments: usize,
 ) -> String {
-    let mut out = String::with_capacity(args.len() + nsp.len() + event.map_or(0, str::len) + 16);
-    out.push('4');
     let binary = attachments > 0;
     let kind = match (kind, binary) {
         (PacketType::Event, true) => PacketType::BinaryEvent,
         (PacketType::Ack, true) => PacketType::BinaryAck,
         (k, _) => k,
     };
+    // The exact length first: a frame's bytes are this string's buffer, and a `Bytes` made
+    // from a buffer with spare capacity allocates a second block to share it.
+    let escaped_name = event
+        .filter(|name| needs_json_escaping(name.as_bytes()))
+        .map(|name| serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
+    let inner = event.map(|_| {
+        let inner = args.trim();
+        let inner = &inner[1..inner.len().saturating_sub(1).max(1)];
+        if inner.trim().is_empty() {
+            ""
+        } else {
+            inner
+        }
+    });
+    let len =
+        2 + if binary {
+            digits(attachments as u64) + 1
+        } else {
+            0
+        } + if nsp != "/" { nsp.len() + 1 } else { 0 }
+            + id.map_or(0, digits)
+            + match (event, inner) {
+                (Some(name), Some(inner)) => {
+                    let name_len = escaped_name.as_ref().map_or(name.len() + 2, String::len);
+                    2 + name_len + if inner.is_empty() { 0 } else { inner.len() + 1 }
+                }
+                _ => args.len(),
+            };
+    let mut out = String::with_capacity(len);
+    out.push('4');
     out.push((b'0' + kind as u8) as char);
     if binary {
         push_number(&mut out, attachments as u64);
@@ -400,21 +513,32 @@ pub fn encode(
     if let Some(id) = id {
         push_number(&mut out, id);
     }
-    match event {
-        Some(name) => {
+    match (event, inner) {
+        (Some(name), Some(inner)) => {
             out.push('[');
-            push_json_string(&mut out, name);
-            let inner = args.trim();
-            let inner = &inner[1..inner.len().saturating_sub(1).max(1)];
-            if !inner.trim().is_empty() {
+            match &escaped_name {
+                Some(escaped) => out.push_str(escaped),
+                None => {
+                    out.push('"');
+                    out.push_str(name);
+                    out.push('"');
+                }
+            }
+            if !inner.is_empty() {
                 out.push(',');
                 out.push_str(inner);
             }
             out.push(']');
         }
-        None => out.push_str(args),
+        _ => out.push_str(args),
     }
+    debug_assert_eq!(out.len(), len, "the encoded length was computed wrong");
     out
+}
+
+/// Number of decimal digits of `n`.
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// Writes the Engine.IO message text of a namespace-level packet (connect, connect error,
@@ -445,18 +569,6 @@ pub fn needs_json_escaping(text: &[u8]) -> bool {
     let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
     let from = skip_chunks_without(text, 0, escaped);
     text[from..].iter().any(|&b| escaped(b))
-}
-
-/// Appends `text` as a JSON string: as is between quotes when nothing in it needs escaping
-/// (event names, nearly always), else through serde_json.
-fn push_json_string(out: &mut String, text: &str) {
-    if !needs_json_escaping(text.as_bytes()) {
-        out.push('"');
-        out.push_str(text);
-        out.push('"');
-    } else {
-        out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into()));
-    }
 }
 
 #[cfg(test)]
@@ -568,6 +680,23 @@ mod tests {
         );
         assert_eq!(split_event("[\"a\"]").unwrap(), ("a".into(), "[]".into()));
         assert_eq!(split_event("[7]").unwrap(), ("7".into(), "[]".into()));
+        assert_eq!(
+            split_event("[1.5,2]").unwrap(),
+            ("1.5".into(), "[2]".into())
+        );
+        assert_eq!(
+            split_event(" [ \"a\\u0062\" , [ 1 ] , \"x\" ] ").unwrap(),
+            ("ab".to_string(), "[[ 1 ],\"x\"]".to_string())
+        );
+        let refused = |data: &str| split_event(data).unwrap_err().0;
+        assert_eq!(refused("[]"), "event without a name");
+        assert_eq!(refused("[{}]"), "event name must be a string");
+        assert_eq!(refused("[null, 1]"), "event name must be a string");
+        assert_eq!(refused("[\"connect\"]"), "reserved event name");
+        assert_eq!(refused("{}"), "event payload must be an array");
+        assert_eq!(refused("[\"a\", 1"), "event payload must be an array");
+        assert_eq!(refused("[\"a\"] x"), "event payload must be an array");
+        assert_eq!(refused("[\"a\", tru]"), "event payload must be an array");
     }
 
     #[test]
@@ -621,5 +750,26 @@ mod tests {
             "40/a,{\"sid\":\"x\"}"
         );
         assert_eq!(encode_control(PacketType::Disconnect, "/", None), "41");
+    }
+
+    #[test]
+    fn encoded_text_fills_its_buffer_exactly() {
+        // A frame's `Bytes` takes the buffer as it is only when nothing of it is spare.
+        for text in [
+            encode(PacketType::Ack, "/", Some(0), None, "[1]", 0),
+            encode(PacketType::Ack, "/chat", Some(10), None, "[{\"a\":2}]", 2),
+            encode(
+                PacketType::Event,
+                "/x",
+                Some(99),
+                Some("a\"b"),
+                " [ 1 , 2 ] ",
+                0,
+            ),
+            encode(PacketType::Event, "/", None, Some("e"), "[ ]", 0),
+            encode(PacketType::Event, "/", None, Some("ü"), "[true]", 1),
+        ] {
+            assert_eq!(text.len(), text.capacity(), "{text}");
+        }
     }
 }
