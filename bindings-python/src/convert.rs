@@ -66,6 +66,13 @@ pub fn encode_json(value: &Bound<'_, PyAny>) -> PyResult<String> {
     String::from_utf8(w.out).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
+/// An `int`'s decimal digits by `int.__repr__`, as `json.dumps` writes them: a subclass's
+/// own `__str__` or `__repr__` may say anything.
+fn int_digits<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+    let digits = v.py().get_type::<PyInt>().call_method1("__repr__", (v,))?;
+    Ok(digits.cast_into::<PyString>()?)
+}
+
 #[derive(Default)]
 struct Writer {
     out: Vec<u8>,
@@ -75,13 +82,15 @@ struct Writer {
 impl Writer {
     fn into_payload(self) -> PyResult<Payload> {
         let json = String::from_utf8(self.out).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        // The text is well-formed by construction; `from_json` checks it once more, cheaply
-        // compared with the IO it will cause.
-        let payload = Payload::from_json(json).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        Ok(payload.with_attachments(self.attachments))
+        // Well-formed by construction: strings and floats are serde_json's, integers their
+        // decimal digits (`int.__repr__`, whatever a subclass says), the rest literal.
+        debug_assert!(Payload::from_json(json.as_str()).is_ok(), "{json}");
+        Ok(Payload::from_json_trusted(json).with_attachments(self.attachments))
     }
 
     fn string(&mut self, s: &str) {
+        // Room for the string unescaped at once, not a buffer doubled byte by byte.
+        self.out.reserve(s.len() + 2);
         // serde_json's escaping; writing into a Vec cannot fail.
         let _ = serde_json::Serializer::new(&mut self.out).serialize_str(s);
     }
@@ -101,9 +110,10 @@ impl Writer {
         } else if let Ok(u) = v.extract::<u64>() {
             self.out.extend_from_slice(u.to_string().as_bytes());
         } else {
-            // Larger than 64 bits: its decimal digits are still a JSON number.
-            let text = v.str()?;
-            self.out.extend_from_slice(text.to_cow()?.as_bytes());
+            // Larger than 64 bits: its decimal digits are still a JSON number. `int`'s own
+            // `__repr__`: a subclass may print itself as anything.
+            self.out
+                .extend_from_slice(int_digits(v)?.to_cow()?.as_bytes());
         }
         Ok(())
     }
@@ -124,7 +134,7 @@ impl Writer {
         } else if let Ok(b) = k.cast::<PyBool>() {
             self.string(if b.is_true() { "true" } else { "false" });
         } else if k.cast::<PyInt>().is_ok() {
-            self.string(&k.str()?.to_cow()?);
+            self.string(&int_digits(k)?.to_cow()?);
         } else if let Ok(f) = k.cast::<PyFloat>() {
             let mut tmp = Writer::default();
             tmp.float(f.value());

@@ -33,6 +33,19 @@ def test_scalars_unicode_and_big_numbers():
     assert _native.encode_payload(math.inf) == ("[null]", [])
 
 
+def test_int_subclasses_are_written_as_their_value():
+    # as json.dumps writes them (int.__repr__), and the JSON text is trusted as it is
+    # written: a subclass's own str/repr must not reach it
+    class Odd(int):
+        def __str__(self):
+            return "not a number"
+
+        __repr__ = __str__
+
+    assert _native.encode_payload((Odd(5), Odd(10**30), {Odd(2): Odd(-(2**70))})) == (
+        '[5,1000000000000000000000000000000,{"2":-1180591620717411303424}]', [])
+
+
 def test_dict_order_and_keys_as_json_dumps_converts_them():
     text, _ = _native.encode_payload({"z": 1, 2: "two", None: 0, 1.5: "f"})
     assert text == '[{"z":1,"2":"two","null":0,"1.5":"f"}]'

@@ -2,7 +2,6 @@
 //! attachments referenced from the JSON by Socket.IO placeholders.
 
 use bytes::Bytes;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// The arguments of an event or an acknowledgement.
@@ -47,7 +46,7 @@ impl Payload {
     /// Arguments from JSON text, which must be an array. Checks the text is valid JSON.
     pub fn from_json(json: impl Into<String>) -> Result<Payload, PayloadError> {
         let json = json.into();
-        serde_json::from_str::<Vec<&RawValue>>(&json)
+        check_array(&json)
             .map_err(|e| PayloadError(format!("arguments must be a JSON array: {e}")))?;
         Ok(Payload {
             json,
@@ -137,6 +136,24 @@ impl Payload {
     }
 }
 
+/// Checks that `json` is one JSON array, reading it without building anything.
+fn check_array(json: &str) -> Result<(), serde_json::Error> {
+    struct Array;
+    impl<'de> serde::de::Visitor<'de> for Array {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    serde::de::Deserializer::deserialize_seq(&mut de, Array)?;
+    de.end()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +162,9 @@ mod tests {
     fn builds_and_checks() {
         assert!(Payload::from_json("{}").is_err());
         assert!(Payload::from_json("[1,").is_err());
+        assert!(Payload::from_json("[1] [2]").is_err());
+        assert!(Payload::from_json("[1, {\"a\": tru}]").is_err());
+        assert!(Payload::from_json(" [ ] ").is_ok());
         let p = Payload::from_json("[1, \"a\"]").unwrap();
         assert_eq!(p.values(), vec![Value::from(1), Value::from("a")]);
         assert_eq!(Payload::one("x").json(), "[\"x\"]");
