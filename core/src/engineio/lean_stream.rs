@@ -43,11 +43,13 @@ impl<S> LeanStream<S> {
         self.gathered.extend_from_slice(bytes);
     }
 
-    /// Makes room for `additional` more bytes to gather (at most what one batch gathers
-    /// before writing), so that a batch costs one allocation.
-    pub(crate) fn reserve(&mut self, additional: usize) {
+    /// Makes room for the pieces about to be written (their sizes), but for those large
+    /// enough to go to the socket on their own and beyond what one batch gathers: a batch
+    /// then costs one allocation, not a buffer grown piece by piece.
+    pub(crate) fn reserve_for(&mut self, sizes: impl IntoIterator<Item = usize>) {
+        let wanted: usize = sizes.into_iter().filter(|&n| n < MAX_GATHERED).sum();
         let room = MAX_GATHERED.saturating_sub(self.gathered.len());
-        self.gathered.reserve(additional.min(room));
+        self.gathered.reserve(wanted.min(room));
     }
 
     /// Bytes gathered and not sent yet.
@@ -189,5 +191,21 @@ mod tests {
         assert_eq!(s.inner.writes[2], big);
         s.flush().await.unwrap();
         assert_eq!(s.inner.writes.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_reserved_at_once_but_not_what_goes_out_on_its_own() {
+        let mut s = socket(usize::MAX);
+        s.reserve_for([2, 200, 2, MAX_GATHERED]);
+        assert_eq!(s.gathered.capacity(), 204, "the large piece is not copied");
+        let grown = s.gathered.as_ptr();
+        s.write_all(&[1, 2]).await.unwrap();
+        s.write_all(&[3; 200]).await.unwrap();
+        s.write_all(&[4, 5]).await.unwrap();
+        assert_eq!(s.gathered.as_ptr(), grown, "no allocation while gathering");
+        s.reserve_for([MAX_GATHERED - 1, MAX_GATHERED - 1]);
+        assert!(s.gathered.capacity() <= MAX_GATHERED, "at most one batch");
+        s.flush().await.unwrap();
+        assert_eq!(s.gathered.capacity(), 0, "released once written");
     }
 }

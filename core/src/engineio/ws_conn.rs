@@ -311,10 +311,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
         if self.close_sent {
             return Err(io::ErrorKind::NotConnected.into());
         }
-        // The batch's room at once (header, v3 type byte, payload per frame; compressed ones
-        // take less), not a buffer grown frame by frame.
-        let size = frames.iter().map(|f| f.len() + 11).sum();
-        self.stream.reserve(size);
+        // Per frame: its header and v3 type byte (11 bytes at most), its payload (less when
+        // compressed).
+        self.stream
+            .reserve_for(frames.iter().flat_map(|f| [11, f.len()]));
         for frame in frames {
             let (text, mut payload) = frame.contents();
             let mut opcode = if text { OP_TEXT } else { OP_BINARY };
