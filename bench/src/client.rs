@@ -294,8 +294,10 @@ pub struct Conn {
     buf: Vec<u8>,
     lo: usize,
     hi: usize,
-    /// When the kernel received the bytes of the last read (`now_us` clock), if arrival
-    /// stamps are on (`stamp_arrivals`).
+    /// Reads ask the kernel for their receive time (`stamp_arrivals`).
+    stamping: bool,
+    /// When the kernel received the bytes of the last read (`now_us` clock), if that read
+    /// carried a stamp.
     arrived: Option<u64>,
 }
 
@@ -306,6 +308,7 @@ impl Conn {
             buf: Vec::new(),
             lo: 0,
             hi: 0,
+            stamping: false,
             arrived: None,
         }
     }
@@ -329,18 +332,16 @@ impl Conn {
         if rc != 0 {
             return Err(std::io::Error::last_os_error().into());
         }
-        self.arrived = Some(0);
+        self.stamping = true;
         Ok(())
     }
 
-    /// When the bytes of the last read reached the socket (`now_us` clock; for TCP the
-    /// kernel gives the time of the last segment the read took, so a message that shared a
-    /// read with a later one is counted as late as that one); `now` without arrival stamps.
-    pub fn arrived_or(&self, now: u64) -> u64 {
-        match self.arrived {
-            Some(t) if t > 0 => t.min(now),
-            _ => now,
-        }
+    /// When the bytes of the last read reached the socket (`now_us` clock, at most `now`;
+    /// for TCP the kernel gives the time of the last segment the read took, so a message
+    /// that shared a read with a later one is counted as late as that one); `None` when
+    /// that read carried no stamp or stamps are off.
+    pub fn arrived(&self, now: u64) -> Option<u64> {
+        self.arrived.map(|t| t.min(now))
     }
 
     /// Reads into `buf` with `recvmsg`, taking the receive time from its control message.
@@ -356,9 +357,7 @@ impl Conn {
             });
             match read {
                 Ok(n) => {
-                    if let Some(t) = arrived {
-                        self.arrived = Some(realtime_to_now_us(t));
-                    }
+                    self.arrived = arrived.map(realtime_to_now_us);
                     return Ok(n);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
@@ -385,7 +384,7 @@ impl Conn {
                 self.buf.resize(len, 0);
             }
         }
-        let n = if self.arrived.is_some() {
+        let n = if self.stamping {
             self.read_stamped(self.hi).await?
         } else {
             self.stream.read(&mut self.buf[self.hi..]).await?
@@ -644,12 +643,12 @@ impl Ws {
         self.recv_at(|p, _, now| f(p, now)).await
     }
 
-    /// `recv`, with `f` also given when each packet reached the socket (the kernel's stamp
-    /// when arrival stamps are on, else the read time): `f(packet, arrived, read)`.
-    pub async fn recv_at(&mut self, mut f: impl FnMut(Packet, u64, u64)) -> Result<()> {
+    /// `recv`, with `f` also given when each packet reached the socket (the kernel's stamp,
+    /// `None` when the read carried none): `f(packet, arrived, read)`.
+    pub async fn recv_at(&mut self, mut f: impl FnMut(Packet, Option<u64>, u64)) -> Result<()> {
         self.conn.fill().await?;
         let now = now_us();
-        let arrived = self.conn.arrived_or(now);
+        let arrived = self.conn.arrived(now);
         let pongs = self.drain(|p| f(p, arrived, now))?;
         self.pong(pongs).await
     }
