@@ -26,6 +26,7 @@
 
 pub mod adapter;
 mod bell;
+mod by_id;
 mod config;
 pub mod engineio;
 mod event;

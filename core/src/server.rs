@@ -243,7 +243,7 @@ impl Io {
             .sockets
             .read()
             .get(sid)
-            .cloned()
+            .map(|s| s.0.clone())
             .ok_or_else(|| Error::UnknownSocket(sid.to_string()))?;
         Ok((s, sio))
     }

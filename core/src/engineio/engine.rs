@@ -1,6 +1,5 @@
 //! The Engine.IO server: request routing, error answers, the session table and heartbeats.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -18,6 +17,7 @@ use super::gate::{RequestAnswer, RequestInfo};
 use super::packet::{Frame, Packet};
 use super::session::{CloseReason, Handshake, Headers, Protocol, Queued, Session, Transport};
 use super::{polling, v3, websocket};
+use crate::by_id::{ById, Keyed, Table};
 use crate::config::{Config, CorsOrigins};
 use crate::http::{self, Body, RequestBody};
 use crate::timers::FixedDelay;
@@ -136,7 +136,13 @@ fn same_origin_as(session: &Session, origin: &Option<hyper::header::HeaderValue>
 }
 
 /// Open sessions by id.
-type SessionTable<C> = HashMap<Arc<str>, Arc<Entry<C>>>;
+type SessionTable<C> = Table<Entry<C>>;
+
+impl<C> Keyed for Entry<C> {
+    fn key(&self) -> &str {
+        &self.session.sid
+    }
+}
 
 /// An Engine.IO server over a handler `H`.
 pub struct Engine<H: EngineHandler> {
@@ -204,7 +210,7 @@ impl<H: EngineHandler> Engine<H> {
             client_pings: FixedDelay::new(config.ping_interval + config.ping_timeout),
             config,
             handler,
-            sessions: RwLock::new(HashMap::new()),
+            sessions: RwLock::new(Table::new()),
             rt,
             websockets: std::sync::atomic::AtomicUsize::new(0),
         });
@@ -277,9 +283,9 @@ impl<H: EngineHandler> Engine<H> {
         let polling = self
             .sessions
             .read()
-            .values()
+            .iter()
             .filter(|e| {
-                let s = &e.session;
+                let s = &e.0.session;
                 s.transport() == Transport::Polling
                     && (s.poll_active.load(std::sync::atomic::Ordering::Acquire) || s.has_pending())
             })
@@ -288,14 +294,14 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     pub(crate) fn get(&self, sid: &str) -> Option<Arc<Entry<H::Conn>>> {
-        self.sessions.read().get(sid).cloned()
+        self.sessions.read().get(sid).map(|e| e.0.clone())
     }
 
     pub(crate) fn remove(&self, entry: &Arc<Entry<H::Conn>>) {
         let mut sessions = self.sessions.write();
-        if let Some(e) = sessions.get(&entry.session.sid) {
-            if Arc::ptr_eq(e, entry) {
-                sessions.remove(&entry.session.sid);
+        if let Some(e) = sessions.get(&*entry.session.sid) {
+            if Arc::ptr_eq(&e.0, entry) {
+                sessions.remove(&*entry.session.sid);
             }
         }
     }
@@ -499,9 +505,7 @@ impl<H: EngineHandler> Engine<H> {
         ));
         let conn = self.handler.on_open(&session);
         let entry = Arc::new(Entry { session, conn });
-        self.sessions
-            .write()
-            .insert(entry.session.sid.clone(), entry.clone());
+        self.sessions.write().replace(ById(entry.clone()));
         match protocol {
             Protocol::V4 => self.pings.schedule(Arc::downgrade(&entry)),
             Protocol::V3 { .. } => {
@@ -597,7 +601,7 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Closes every session; used when the server stops.
     pub fn close_all(self: &Arc<Self>, reason: CloseReason) {
-        let all: Vec<_> = self.sessions.read().values().cloned().collect();
+        let all: Vec<_> = self.sessions.read().iter().map(|e| e.0.clone()).collect();
         for e in all {
             self.close(&e, reason);
         }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
+use smallvec::SmallVec;
 use tokio::sync::oneshot;
 
 use crate::adapter::{
@@ -23,6 +24,7 @@ use crate::adapter::{
     Reply, ReplyItem, ServerAck, Visit, Walk,
 };
 use crate::bell::EventBell;
+use crate::by_id::{ById, Keyed, Table};
 use crate::config::Config;
 use crate::engineio::packet::Frame;
 use crate::engineio::{
@@ -86,6 +88,12 @@ const ACCEPTED: u8 = 1;
 /// A socket that left (or was refused).
 const GONE: u8 = 2;
 
+impl Keyed for Socket {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
 /// One socket: a client's membership of one namespace.
 pub(crate) struct Socket {
     pub(crate) id: Arc<str>,
@@ -98,7 +106,7 @@ pub(crate) struct Socket {
     /// dropped on refusal.
     held: Mutex<Vec<Frame>>,
     /// Acks the server waits for from this socket, by ack id.
-    acks: Mutex<HashMap<u64, Awaited>>,
+    acks: Mutex<Acks>,
     /// The auth object it joined with (JSON text), when not `{}`.
     auth: Option<Box<str>>,
     /// What the host attached to it (socket.io's `socket.data`, JSON text), told to the
@@ -120,6 +128,32 @@ enum Awaited {
 }
 
 /// A binary packet waiting for its attachments.
+/// The acks a socket's emits wait for, by ack id; allocated with the first (most sockets
+/// are never emitted to with an ack).
+/// Boxed: an empty `HashMap` is 48 bytes inline, the box 8.
+#[derive(Default)]
+#[allow(clippy::box_collection)]
+struct Acks(Option<Box<HashMap<u64, Awaited>>>);
+
+impl Acks {
+    fn insert(&mut self, id: u64, awaited: Awaited) {
+        self.0.get_or_insert_default().insert(id, awaited);
+    }
+
+    fn remove(&mut self, id: &u64) -> Option<Awaited> {
+        self.0.as_mut()?.remove(id)
+    }
+
+    fn clear(&mut self) {
+        self.0 = None;
+    }
+
+    /// Takes every ack still awaited, in no order.
+    fn take_all(&mut self) -> impl Iterator<Item = (u64, Awaited)> {
+        self.0.take().into_iter().flat_map(|acks| acks.into_iter())
+    }
+}
+
 struct Partial {
     text: String,
     expected: usize,
@@ -137,15 +171,20 @@ pub(crate) struct Conn {
     sockets: Mutex<ConnSockets>,
     /// Sockets waiting for the host's decision (not yet joined, as in Socket.IO: a second
     /// CONNECT to the same namespace meanwhile is a new request).
-    pending: Mutex<Vec<Arc<Socket>>>,
-    partial: Mutex<Option<Partial>>,
+    pending: Mutex<SocketList>,
+    /// Boxed: nearly every connection never sends a binary packet.
+    partial: Mutex<Option<Box<Partial>>>,
 }
+
+/// A connection's sockets: nearly always one (its namespace) or none, kept inline so that
+/// an idle connection allocates nothing for them (a `Vec`'s first allocation holds four).
+type SocketList = SmallVec<[Arc<Socket>; 1]>;
 
 /// The accepted sockets of one connection, at most one per namespace, found by their
 /// namespace's name. A list rather than a map: a connection has one or two (a `HashMap`'s
-/// first table was ~200 bytes of every idle connection, the list's is 8).
+/// first table was ~200 bytes of every idle connection).
 #[derive(Default)]
-struct ConnSockets(Vec<Arc<Socket>>);
+struct ConnSockets(SocketList);
 
 impl ConnSockets {
     fn get(&self, nsp: &str) -> Option<&Arc<Socket>> {
@@ -201,7 +240,7 @@ pub(crate) struct Sio {
     namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     /// Every socket of this server by id (ids are unique across namespaces): the one
     /// registry of sockets. Adapters keep ids only and reach sockets through it.
-    pub(crate) sockets: RwLock<HashMap<Arc<str>, Arc<Socket>>>,
+    pub(crate) sockets: RwLock<Table<Socket>>,
     /// Answers other servers wait for, to [`Event::ServerSideEmit`]s, by ack id.
     server_acks: Mutex<HashMap<u64, ServerAck>>,
     events: RwLock<Option<flume::Sender<Event>>>,
@@ -250,7 +289,7 @@ impl Sio {
                 wire: Wire::new(&config),
                 config,
                 namespaces: RwLock::new(namespaces),
-                sockets: RwLock::new(HashMap::new()),
+                sockets: RwLock::new(Table::new()),
                 server_acks: Mutex::new(HashMap::new()),
                 events: RwLock::new(Some(events)),
                 tail,
@@ -432,7 +471,7 @@ impl Sio {
     /// Disconnects every socket because the server stops; the host gets every
     /// `Disconnect` (reason `server shutting down`).
     pub(crate) fn disconnect_all_for_stop(&self) {
-        let sockets: Vec<_> = self.sockets.read().values().cloned().collect();
+        let sockets: Vec<_> = self.sockets.read().iter().map(|s| s.0.clone()).collect();
         let events = sockets
             .iter()
             .flat_map(|s| self.leave(s, DisconnectReason::ServerShuttingDown))
@@ -551,14 +590,16 @@ impl Sio {
     /// skipped), taken under one read lock.
     fn resolve(&self, ids: &[Arc<str>]) -> Vec<Arc<Socket>> {
         let all = self.sockets.read();
-        ids.iter().filter_map(|id| all.get(id).cloned()).collect()
+        ids.iter()
+            .filter_map(|id| all.get(&**id).map(|s| s.0.clone()))
+            .collect()
     }
 
     /// The sockets a selection gives, looked up as the adapter walks it (under the
     /// registry's read lock, then the adapter's); both are released on return.
     fn resolve_walk(&self, walk: Walk<'_>) -> Vec<Arc<Socket>> {
         struct Lookup<'a> {
-            all: &'a HashMap<Arc<str>, Arc<Socket>>,
+            all: &'a Table<Socket>,
             found: Vec<Arc<Socket>>,
         }
         impl Visit for Lookup<'_> {
@@ -567,7 +608,7 @@ impl Sio {
             }
             fn visit(&mut self, id: &Arc<str>) {
                 if let Some(s) = self.all.get(&**id) {
-                    self.found.push(s.clone());
+                    self.found.push(s.0.clone());
                 }
             }
         }
@@ -651,7 +692,7 @@ impl Sio {
             }
         }
         socket.ns.adapter.remove_socket(&socket.id);
-        self.sockets.write().remove(&socket.id);
+        self.sockets.write().remove(&*socket.id);
         if let Some(conn) = socket.conn.upgrade() {
             conn.sockets.lock().remove(socket);
             conn.pending.lock().retain(|s| !Arc::ptr_eq(s, socket));
@@ -675,7 +716,7 @@ impl Sio {
         let mut pending: Vec<u64> = socket
             .acks
             .lock()
-            .drain()
+            .take_all()
             .filter_map(|(_, awaited)| match awaited {
                 Awaited::Host(token) => Some(token),
                 Awaited::Broadcast(_) => None,
@@ -868,7 +909,7 @@ impl Sio {
         let Some(sid) = recovery.live_socket(pid) else {
             return;
         };
-        let Some(old) = self.sockets.read().get(&sid).cloned() else {
+        let Some(old) = self.sockets.read().get(&*sid).map(|s| s.0.clone()) else {
             return;
         };
         for ev in self.detach(&old, DisconnectReason::TransportClose) {
@@ -906,7 +947,7 @@ impl Sio {
             conn: Arc::downgrade(conn),
             state: AtomicU8::new(PENDING),
             held: Mutex::new(Vec::new()),
-            acks: Mutex::new(HashMap::new()),
+            acks: Mutex::new(Acks::default()),
             auth: (auth != "{}").then(|| auth.into()),
             data: Mutex::new(None),
         });
@@ -914,9 +955,7 @@ impl Sio {
             r.arrived(pid.clone(), socket.id.clone());
         }
         conn.pending.lock().push(socket.clone());
-        self.sockets
-            .write()
-            .insert(socket.id.clone(), socket.clone());
+        self.sockets.write().replace(ById(socket.clone()));
         ns.adapter.add_socket(&socket.id);
         socket
     }
@@ -1075,12 +1114,12 @@ impl Sio {
                 let header = packet::decode(text, self.config.max_attachments)
                     .map_err(|_| CloseReason::ParseError)?;
                 if header.attachments > 0 {
-                    *conn.partial.lock() = Some(Partial {
+                    *conn.partial.lock() = Some(Box::new(Partial {
                         text: text.to_string(),
                         expected: header.attachments,
                         attachments: Vec::with_capacity(header.attachments),
                         bytes: 0,
-                    });
+                    }));
                     return Ok(());
                 }
                 self.on_packet(session, conn, header, Vec::new()).await
@@ -1188,7 +1227,7 @@ impl LocalSockets for Sio {
     }
 
     fn describe(&self, id: &str) -> Option<Described> {
-        let socket = self.sockets.read().get(id).cloned()?;
+        let socket = self.sockets.read().get(id).map(|s| s.0.clone())?;
         let auth = socket.auth.as_deref().unwrap_or("{}").to_string();
         let data = socket.data.lock().as_deref().map(str::to_string);
         Some(Described {
@@ -1282,7 +1321,7 @@ impl EngineHandler for Arc<Sio> {
     fn on_open(&self, session: &Arc<Session>) -> Arc<Conn> {
         let conn = Arc::new(Conn {
             sockets: Mutex::new(ConnSockets::default()),
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(SocketList::new()),
             partial: Mutex::new(None),
         });
         self.connect_deadlines
