@@ -116,41 +116,40 @@ impl Payload {
     /// The first argument, or `Value::Null` when there is none (the others are skipped, not
     /// parsed into values).
     pub fn first(&self) -> Value {
-        struct First;
-        impl<'de> serde::de::Visitor<'de> for First {
-            type Value = Value;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an array")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Value, A::Error> {
-                let first = seq.next_element::<Value>()?.unwrap_or(Value::Null);
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(first)
-            }
-        }
         let mut de = serde_json::Deserializer::from_str(&self.json);
-        serde::de::Deserializer::deserialize_seq(&mut de, First).unwrap_or(Value::Null)
+        serde::de::Deserializer::deserialize_seq(&mut de, FirstOf::<Value>::new())
+            .ok()
+            .flatten()
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// Reads a JSON array, keeping its first element as a `T` and skipping the others without
+/// building anything.
+struct FirstOf<T>(std::marker::PhantomData<T>);
+
+impl<T> FirstOf<T> {
+    fn new() -> Self {
+        FirstOf(std::marker::PhantomData)
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for FirstOf<T> {
+    type Value = Option<T>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<T>, A::Error> {
+        let first = seq.next_element::<T>()?;
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(first)
     }
 }
 
 /// Checks that `json` is one JSON array, reading it without building anything.
 fn check_array(json: &str) -> Result<(), serde_json::Error> {
-    struct Array;
-    impl<'de> serde::de::Visitor<'de> for Array {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON array")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-            Ok(())
-        }
-    }
     let mut de = serde_json::Deserializer::from_str(json);
-    serde::de::Deserializer::deserialize_seq(&mut de, Array)?;
+    serde::de::Deserializer::deserialize_seq(&mut de, FirstOf::<serde::de::IgnoredAny>::new())?;
     de.end()
 }
 
