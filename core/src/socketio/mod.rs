@@ -127,10 +127,8 @@ enum Awaited {
     Broadcast(Arc<dyn AckSink>),
 }
 
-/// A binary packet waiting for its attachments.
 /// The acks a socket's emits wait for, by ack id; allocated with the first (most sockets
-/// are never emitted to with an ack).
-/// Boxed: an empty `HashMap` is 48 bytes inline, the box 8.
+/// are never emitted to with an ack). Boxed: an empty `HashMap` is 48 bytes inline, the box 8.
 #[derive(Default)]
 #[allow(clippy::box_collection)]
 struct Acks(Option<Box<HashMap<u64, Awaited>>>);
@@ -154,6 +152,7 @@ impl Acks {
     }
 }
 
+/// A binary packet waiting for its attachments.
 struct Partial {
     text: String,
     expected: usize,
