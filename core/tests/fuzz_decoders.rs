@@ -1549,13 +1549,13 @@ fn read_ws(bytes: &[u8], max_message: usize, d: &Delivery) -> (Vec<Outcome>, Vec
         max_write: d.max_write,
         written: &mut written,
     };
-    let ((), peak) = run("WsConn::next", bytes, || {
+    let ((), peak) = run("WsConn::recv", bytes, || {
         let mut cx = Context::from_waker(Waker::noop());
         let mut ws = WsConn::new(wire, early, max_message);
         let mut polls = 0usize;
         loop {
             let read = loop {
-                let mut next = pin!(ws.next());
+                let mut next = pin!(ws.recv());
                 let ready = loop {
                     polls += 1;
                     assert!(polls < 4 * bytes.len() + 1000, "the reader spins");
@@ -1668,7 +1668,7 @@ fn websocket_frames() {
             let d = rand_delivery(rng, c.bytes.len());
             let (got, written, peak) = read_ws(&c.bytes, max, &d);
             worst.saw(max, peak);
-            assert_heap("WsConn::next", &c.bytes, peak, bound);
+            assert_heap("WsConn::recv", &c.bytes, peak, bound);
             assert_eq!(got, c.expected, "{}", show(&c.bytes));
             if !d.stalled {
                 assert_eq!(written, c.answers, "{}", show(&c.bytes));
@@ -1698,11 +1698,11 @@ fn websocket_frames() {
         let (reference, written, peak) = read_ws(&c.bytes, max, &all_early(c.bytes.len()));
         check_answers(&written, &c.bytes);
         worst.saw(max, peak);
-        assert_heap("WsConn::next", &c.bytes, peak, bound);
+        assert_heap("WsConn::recv", &c.bytes, peak, bound);
         let (got, written, peak) = read_ws(&c.bytes, max, &d);
         check_answers(&written, &c.bytes);
         worst.saw(max, peak);
-        assert_heap("WsConn::next", &c.bytes, peak, bound);
+        assert_heap("WsConn::recv", &c.bytes, peak, bound);
         assert_eq!(
             got,
             reference,

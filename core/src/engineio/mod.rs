@@ -8,6 +8,7 @@ mod lean_stream;
 pub mod packet;
 mod polling;
 mod session;
+mod signal;
 pub(crate) mod v3;
 pub(crate) mod websocket;
 pub(crate) mod ws_conn;

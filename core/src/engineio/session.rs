@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use super::packet::Frame;
+use super::signal::Signal;
 
 /// Why an Engine.IO session ended. The names are the ones Engine.IO and Socket.IO report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -238,8 +239,8 @@ pub struct Session {
     closed: AtomicU8,
     /// Wakes the long-polling GET waiting for frames.
     pub(crate) poll_wake: Notify,
-    /// Wakes the WebSocket writer.
-    pub(crate) ws_wake: Notify,
+    /// Wakes the WebSocket writer (its one waiter).
+    pub(crate) ws_wake: Signal,
     /// True from a ping until its pong (see `Engine::heartbeats`).
     pub(crate) awaiting_pong: AtomicBool,
     /// True while a long-polling GET is waiting on this session.
@@ -277,7 +278,7 @@ impl Session {
             upgrading: AtomicBool::new(false),
             closed: AtomicU8::new(0),
             poll_wake: Notify::new(),
-            ws_wake: Notify::new(),
+            ws_wake: Signal::new(),
             awaiting_pong: AtomicBool::new(false),
             poll_active: AtomicBool::new(false),
             post_active: AtomicBool::new(false),
@@ -299,7 +300,7 @@ impl Session {
         self.transport.store(t as u8, Ordering::Release);
         self.upgrading.store(false, Ordering::Release);
         self.poll_wake.notify_one();
-        self.ws_wake.notify_one();
+        self.ws_wake.notify();
     }
 
     /// Claims the session's one upgrade for a WebSocket; false when another one already
@@ -362,7 +363,7 @@ impl Session {
     fn wake(&self) {
         match self.transport() {
             Transport::Polling => self.poll_wake.notify_one(),
-            Transport::WebSocket => self.ws_wake.notify_one(),
+            Transport::WebSocket => self.ws_wake.notify(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! Each WebSocket runs as one task that both reads and writes: reading hands packets to the
 //! engine in order; writing drains the session's queue, feeds every frame, and flushes once.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -250,7 +251,7 @@ impl<C> Drop for Claim<C> {
 
 async fn probe<C>(entry: &Entry<C>, ws: &mut Ws) -> Result<(), ()> {
     loop {
-        let Message::Text(text) = ws.next().await.map_err(|_| ())? else {
+        let Message::Text(text) = ws.recv().await.map_err(|_| ())? else {
             continue;
         };
         match packet::decode_text(text) {
@@ -290,70 +291,94 @@ enum End {
     Failed,
 }
 
-/// Serves a session over WebSocket until either side closes it. Spawned as it is (owning
-/// its arguments, no wrapping block that would keep a second copy of them): its future is
-/// the per-connection task, allocated in 128-byte steps, and now fits in 384 bytes (512
-/// before).
-async fn run<H: EngineHandler>(
+/// Serves a session over WebSocket until either side closes it: the per-connection task.
+///
+/// tokio allocates a task with its header in 128-byte steps, and an idle connection's task
+/// keeps what lives across its await for the connection's whole life, so that is kept to
+/// the arguments and the wait for work (256 bytes in all): `run` and `serve` are functions
+/// returning an `async move` block, which uses what it captured in place (an `async fn`
+/// also copies its parameters into locals of its own); a received message is handed to a
+/// boxed future before anything is awaited; rare and large futures are boxed.
+fn run<H: EngineHandler>(
     engine: Arc<Engine<H>>,
     entry: Arc<Entry<H::Conn>>,
     mut ws: Box<Ws>,
-) {
-    /// Counts this task as running until it ends, however it ends.
-    struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
-    impl Drop for Running<'_> {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-        }
+) -> impl Future<Output = ()> + Send {
+    let engine = Counted::new(engine);
+    async move {
+        let end = serve(&engine.0, &entry, &mut ws).await;
+        // Boxed: the closing futures exist once per connection, at its end.
+        Box::pin(finish(&entry, &mut ws, end)).await;
+        engine.0.remove(&entry);
     }
-    engine
-        .websockets
-        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    let _running = Running(&engine.websockets);
-    let end = serve(&engine, &entry, &mut ws).await;
-    // Boxed: the closing futures exist once per connection, at its end; inline they would
-    // enlarge every idle connection's task.
-    Box::pin(finish(&entry, &mut ws, end)).await;
-    engine.remove(&entry);
+}
+
+/// The engine, with this task counted among its running WebSockets until it is dropped,
+/// however the task ends.
+struct Counted<H: EngineHandler>(Arc<Engine<H>>);
+
+impl<H: EngineHandler> Counted<H> {
+    fn new(engine: Arc<Engine<H>>) -> Self {
+        engine
+            .websockets
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Counted(engine)
+    }
+}
+
+impl<H: EngineHandler> Drop for Counted<H> {
+    fn drop(&mut self) {
+        self.0
+            .websockets
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// Reads and writes until the session ends.
-async fn serve<H: EngineHandler>(
-    engine: &Arc<Engine<H>>,
-    entry: &Arc<Entry<H::Conn>>,
-    ws: &mut Ws,
-) -> End {
-    let s = &entry.session;
-    loop {
-        // What is alive across an await is stored in this task for the connection's life:
-        // the select's output and the message are gone before anything is awaited, so an
-        // idle connection's task keeps only the wait itself.
-        let received = tokio::select! {
-            biased;
-            _ = s.ws_wake.notified() => None,
-            read = ws.next() => Some(packet_of(read, s.protocol)),
-        };
-        let Some(received) = received else {
-            if Box::pin(write_pending(entry, ws)).await.is_err() {
-                engine.close(entry, CloseReason::TransportError);
-                return End::Gone;
+#[allow(clippy::manual_async_fn)] // an `async fn` would keep its parameters twice (see `run`)
+fn serve<'a, H: EngineHandler>(
+    engine: &'a Arc<Engine<H>>,
+    entry: &'a Arc<Entry<H::Conn>>,
+    ws: &'a mut Ws,
+) -> impl Future<Output = End> + Send + 'a {
+    async move {
+        loop {
+            // The message is moved into the handler's future inside this block: nothing
+            // of it is kept across the awaits below.
+            let handled = {
+                let received = tokio::select! {
+                    biased;
+                    _ = entry.session.ws_wake.wait() => None,
+                    read = ws.recv() => Some(packet_of(read, entry.session.protocol)),
+                };
+                match received {
+                    None => None,
+                    // Boxed: the handler's future is large and only exists while a message
+                    // is handled.
+                    Some(Received::Packet(p)) => Some(Box::pin(engine.on_packet(entry, p))),
+                    Some(Received::End(reason, end)) => {
+                        engine.close(entry, reason);
+                        return end;
+                    }
+                }
+            };
+            match handled {
+                Some(handled) => {
+                    if let Err(reason) = handled.await {
+                        engine.close(entry, reason);
+                        return End::Failed;
+                    }
+                }
+                None => {
+                    if Box::pin(write_pending(entry, ws)).await.is_err() {
+                        engine.close(entry, CloseReason::TransportError);
+                        return End::Gone;
+                    }
+                    if entry.session.is_closed() {
+                        return End::Closed;
+                    }
+                }
             }
-            if s.is_closed() {
-                return End::Closed;
-            }
-            continue;
-        };
-        // Boxed: the handler's future is large and only exists while a message is handled.
-        let handled = match received {
-            Received::Packet(p) => Box::pin(engine.on_packet(entry, p)),
-            Received::End(reason, end) => {
-                engine.close(entry, reason);
-                return end;
-            }
-        };
-        if let Err(reason) = handled.await {
-            engine.close(entry, reason);
-            return End::Failed;
         }
     }
 }

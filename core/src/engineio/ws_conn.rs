@@ -8,7 +8,7 @@
 //! what is rtio's own is small: unmasking, fragments, answering pings and closes, and which
 //! frames break the protocol.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io::{self, Cursor};
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -111,9 +111,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsConn<S> {
         self
     }
 
-    /// The next data message. Cancel-safe: what was read stays in `self`.
-    pub async fn next(&mut self) -> Result<Message, ReadEnd> {
-        poll_fn(|cx| self.poll_next(cx)).await
+    /// The next data message. Cancel-safe: what was read stays in `self`. (Not an `async
+    /// fn`: its future is this one reference, inside every idle connection's task.)
+    pub fn recv(&mut self) -> impl Future<Output = Result<Message, ReadEnd>> + '_ {
+        poll_fn(move |cx| self.poll_next(cx))
     }
 
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, ReadEnd>> {
@@ -543,9 +544,9 @@ mod tests {
             }
             client
         });
-        assert_eq!(ws.next().await, Ok(Message::Text("4hello".into())));
-        assert_eq!(ws.next().await, Ok(Message::Binary(big.into())));
-        assert_eq!(ws.next().await, Ok(Message::Text("h\u{e9}llo".into())));
+        assert_eq!(ws.recv().await, Ok(Message::Text("4hello".into())));
+        assert_eq!(ws.recv().await, Ok(Message::Binary(big.into())));
+        assert_eq!(ws.recv().await, Ok(Message::Text("h\u{e9}llo".into())));
         assert_eq!(ws.kept.capacity(), 0, "nothing kept between messages");
         assert!(ws.fragments.is_none());
         let mut client = writer.await.unwrap();
@@ -554,7 +555,7 @@ mod tests {
             .write_all(&masked(0x88, &[0x03, 0xe8, b'o', b'k']))
             .await
             .unwrap();
-        assert_eq!(ws.next().await, Err(ReadEnd::Closed));
+        assert_eq!(ws.recv().await, Err(ReadEnd::Closed));
         ws.shutdown().await;
         assert_eq!(
             read_all(&mut client).await,
@@ -597,7 +598,7 @@ mod tests {
         for (bytes, end) in cases {
             let (mut ws, mut client) = pair(100);
             client.write_all(&bytes).await.unwrap();
-            assert_eq!(ws.next().await, Err(end), "{bytes:02x?}");
+            assert_eq!(ws.recv().await, Err(end), "{bytes:02x?}");
         }
     }
 
@@ -609,7 +610,7 @@ mod tests {
         head.extend_from_slice(&(1u64 << 30).to_be_bytes());
         head.extend_from_slice(&[1, 2, 3, 4]);
         client.write_all(&head).await.unwrap();
-        assert_eq!(ws.next().await, Err(too_big()));
+        assert_eq!(ws.recv().await, Err(too_big()));
     }
 
     #[tokio::test]
@@ -631,7 +632,7 @@ mod tests {
     async fn the_end_of_the_stream_ends_reading() {
         let (mut ws, client) = pair(100);
         drop(client);
-        assert_eq!(ws.next().await, Err(ReadEnd::Closed));
+        assert_eq!(ws.recv().await, Err(ReadEnd::Closed));
     }
 
     /// A connection that negotiated permessage-deflate.
@@ -668,14 +669,14 @@ mod tests {
         bytes.extend(masked(0x81, b"4plain"));
         client.write_all(&bytes).await.unwrap();
         assert_eq!(
-            ws.next().await,
+            ws.recv().await,
             Ok(Message::Text("4hello hello hello".into()))
         );
         assert_eq!(
-            ws.next().await,
+            ws.recv().await,
             Ok(Message::Text("4hello hello hello again".into()))
         );
-        assert_eq!(ws.next().await, Ok(Message::Text("4plain".into())));
+        assert_eq!(ws.recv().await, Ok(Message::Text("4plain".into())));
     }
 
     #[tokio::test]
@@ -698,12 +699,12 @@ mod tests {
         for (bytes, end) in cases {
             let (mut ws, mut client) = deflate_pair(1000);
             client.write_all(&bytes).await.unwrap();
-            assert_eq!(ws.next().await, Err(end), "{bytes:02x?}");
+            assert_eq!(ws.recv().await, Err(end), "{bytes:02x?}");
         }
         // Without the extension negotiated, RSV1 is a violation.
         let (mut ws, mut client) = pair(1000);
         client.write_all(&masked(0xc1, &zeros)).await.unwrap();
-        assert_eq!(ws.next().await, Err(violation("reserved bits set")));
+        assert_eq!(ws.recv().await, Err(violation("reserved bits set")));
     }
 
     #[tokio::test]
