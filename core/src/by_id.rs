@@ -15,12 +15,52 @@ pub(crate) trait Keyed {
     fn key(&self) -> &str;
 }
 
+/// Shared objects found by their keys; inserting an object replaces the one of the same key.
+pub(crate) struct Table<T>(HashSet<ById<T>>);
+
 /// A shared object in a [`Table`], hashed and compared as its key (so the table is looked up
 /// with a `&str`).
-pub(crate) struct ById<T>(pub(crate) Arc<T>);
+struct ById<T>(Arc<T>);
 
-/// Shared objects by their keys.
-pub(crate) type Table<T> = HashSet<ById<T>>;
+impl<T: Keyed> Table<T> {
+    pub(crate) fn new() -> Self {
+        Self(HashSet::new())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The object of this key.
+    pub(crate) fn get(&self, key: &str) -> Option<&Arc<T>> {
+        self.0.get(key).map(|e| &e.0)
+    }
+
+    /// Adds an object, replacing (and returning) the one of the same key.
+    pub(crate) fn insert(&mut self, object: Arc<T>) -> Option<Arc<T>> {
+        self.0.replace(ById(object)).map(|e| e.0)
+    }
+
+    /// Removes the object of this key.
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Arc<T>> {
+        self.0.take(key).map(|e| e.0)
+    }
+
+    /// Removes this very object, not one that has replaced it under its key.
+    pub(crate) fn remove_same(&mut self, object: &Arc<T>) -> bool {
+        let same = self
+            .get(object.key())
+            .is_some_and(|e| Arc::ptr_eq(e, object));
+        if same {
+            self.0.remove(object.key());
+        }
+        same
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Arc<T>> {
+        self.0.iter().map(|e| &e.0)
+    }
+}
 
 impl<T: Keyed> Borrow<str> for ById<T> {
     fn borrow(&self) -> &str {
@@ -59,15 +99,19 @@ mod tests {
     fn objects_are_found_replaced_and_removed_by_their_key() {
         let mut table: Table<Named> = Table::new();
         let a = Arc::new(Named("a".into()));
-        table.insert(ById(a.clone()));
-        table.insert(ById(Arc::new(Named("b".into()))));
-        assert!(Arc::ptr_eq(&table.get("a").unwrap().0, &a));
+        assert!(table.insert(a.clone()).is_none());
+        table.insert(Arc::new(Named("b".into())));
+        assert!(Arc::ptr_eq(table.get("a").unwrap(), &a));
         let a2 = Arc::new(Named("a".into()));
-        let old = table.replace(ById(a2.clone())).unwrap();
-        assert!(Arc::ptr_eq(&old.0, &a));
-        assert!(Arc::ptr_eq(&table.get("a").unwrap().0, &a2));
-        assert!(table.remove("b"));
-        assert!(!table.contains("b"));
-        assert_eq!(table.len(), 1);
+        let old = table.insert(a2.clone()).unwrap();
+        assert!(Arc::ptr_eq(&old, &a));
+        assert!(Arc::ptr_eq(table.get("a").unwrap(), &a2));
+        // the replaced object no longer removes its successor
+        assert!(!table.remove_same(&a));
+        assert!(table.remove_same(&a2));
+        assert!(table.remove("b").is_some());
+        assert!(table.get("b").is_none());
+        assert_eq!(table.len(), 0);
+        assert_eq!(table.values().count(), 0);
     }
 }

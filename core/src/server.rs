@@ -243,7 +243,7 @@ impl Io {
             .sockets
             .read()
             .get(sid)
-            .map(|s| s.0.clone())
+            .cloned()
             .ok_or_else(|| Error::UnknownSocket(sid.to_string()))?;
         Ok((s, sio))
     }

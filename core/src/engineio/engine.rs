@@ -17,7 +17,7 @@ use super::gate::{RequestAnswer, RequestInfo};
 use super::packet::{Frame, Packet};
 use super::session::{CloseReason, Handshake, Headers, Protocol, Queued, Session, Transport};
 use super::{polling, v3, websocket};
-use crate::by_id::{ById, Keyed, Table};
+use crate::by_id::{Keyed, Table};
 use crate::config::{Config, CorsOrigins};
 use crate::http::{self, Body, RequestBody};
 use crate::timers::FixedDelay;
@@ -283,9 +283,9 @@ impl<H: EngineHandler> Engine<H> {
         let polling = self
             .sessions
             .read()
-            .iter()
+            .values()
             .filter(|e| {
-                let s = &e.0.session;
+                let s = &e.session;
                 s.transport() == Transport::Polling
                     && (s.poll_active.load(std::sync::atomic::Ordering::Acquire) || s.has_pending())
             })
@@ -294,16 +294,11 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     pub(crate) fn get(&self, sid: &str) -> Option<Arc<Entry<H::Conn>>> {
-        self.sessions.read().get(sid).map(|e| e.0.clone())
+        self.sessions.read().get(sid).cloned()
     }
 
     pub(crate) fn remove(&self, entry: &Arc<Entry<H::Conn>>) {
-        let mut sessions = self.sessions.write();
-        if let Some(e) = sessions.get(&*entry.session.sid) {
-            if Arc::ptr_eq(&e.0, entry) {
-                sessions.remove(&*entry.session.sid);
-            }
-        }
+        self.sessions.write().remove_same(entry);
     }
 
     /// Answers one request to the Engine.IO path: the origin policy and the request gate,
@@ -505,7 +500,7 @@ impl<H: EngineHandler> Engine<H> {
         ));
         let conn = self.handler.on_open(&session);
         let entry = Arc::new(Entry { session, conn });
-        self.sessions.write().replace(ById(entry.clone()));
+        self.sessions.write().insert(entry.clone());
         match protocol {
             Protocol::V4 => self.pings.schedule(Arc::downgrade(&entry)),
             Protocol::V3 { .. } => {
@@ -601,7 +596,7 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Closes every session; used when the server stops.
     pub fn close_all(self: &Arc<Self>, reason: CloseReason) {
-        let all: Vec<_> = self.sessions.read().iter().map(|e| e.0.clone()).collect();
+        let all: Vec<_> = self.sessions.read().values().cloned().collect();
         for e in all {
             self.close(&e, reason);
         }

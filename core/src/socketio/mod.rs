@@ -24,7 +24,7 @@ use crate::adapter::{
     Reply, ReplyItem, ServerAck, Visit, Walk,
 };
 use crate::bell::EventBell;
-use crate::by_id::{ById, Keyed, Table};
+use crate::by_id::{Keyed, Table};
 use crate::config::Config;
 use crate::engineio::packet::Frame;
 use crate::engineio::{
@@ -470,7 +470,7 @@ impl Sio {
     /// Disconnects every socket because the server stops; the host gets every
     /// `Disconnect` (reason `server shutting down`).
     pub(crate) fn disconnect_all_for_stop(&self) {
-        let sockets: Vec<_> = self.sockets.read().iter().map(|s| s.0.clone()).collect();
+        let sockets: Vec<_> = self.sockets.read().values().cloned().collect();
         let events = sockets
             .iter()
             .flat_map(|s| self.leave(s, DisconnectReason::ServerShuttingDown))
@@ -589,9 +589,7 @@ impl Sio {
     /// skipped), taken under one read lock.
     fn resolve(&self, ids: &[Arc<str>]) -> Vec<Arc<Socket>> {
         let all = self.sockets.read();
-        ids.iter()
-            .filter_map(|id| all.get(&**id).map(|s| s.0.clone()))
-            .collect()
+        ids.iter().filter_map(|id| all.get(id).cloned()).collect()
     }
 
     /// The sockets a selection gives, looked up as the adapter walks it (under the
@@ -606,8 +604,8 @@ impl Sio {
                 self.found.reserve(n);
             }
             fn visit(&mut self, id: &Arc<str>) {
-                if let Some(s) = self.all.get(&**id) {
-                    self.found.push(s.0.clone());
+                if let Some(s) = self.all.get(id) {
+                    self.found.push(s.clone());
                 }
             }
         }
@@ -691,7 +689,7 @@ impl Sio {
             }
         }
         socket.ns.adapter.remove_socket(&socket.id);
-        self.sockets.write().remove(&*socket.id);
+        self.sockets.write().remove(&socket.id);
         if let Some(conn) = socket.conn.upgrade() {
             conn.sockets.lock().remove(socket);
             conn.pending.lock().retain(|s| !Arc::ptr_eq(s, socket));
@@ -908,7 +906,7 @@ impl Sio {
         let Some(sid) = recovery.live_socket(pid) else {
             return;
         };
-        let Some(old) = self.sockets.read().get(&*sid).map(|s| s.0.clone()) else {
+        let Some(old) = self.sockets.read().get(&sid).cloned() else {
             return;
         };
         for ev in self.detach(&old, DisconnectReason::TransportClose) {
@@ -954,7 +952,7 @@ impl Sio {
             r.arrived(pid.clone(), socket.id.clone());
         }
         conn.pending.lock().push(socket.clone());
-        self.sockets.write().replace(ById(socket.clone()));
+        self.sockets.write().insert(socket.clone());
         ns.adapter.add_socket(&socket.id);
         socket
     }
@@ -1226,7 +1224,7 @@ impl LocalSockets for Sio {
     }
 
     fn describe(&self, id: &str) -> Option<Described> {
-        let socket = self.sockets.read().get(id).map(|s| s.0.clone())?;
+        let socket = self.sockets.read().get(id).cloned()?;
         let auth = socket.auth.as_deref().unwrap_or("{}").to_string();
         let data = socket.data.lock().as_deref().map(str::to_string);
         Some(Described {
