@@ -458,6 +458,21 @@ class Peer:
     def emit(self, event, *args, ns="/"):
         self.sio.emit(event, tuple(args), namespace=ns)
 
+    def disconnect(self):
+        """Disconnects the client once it has sent (and had answered) what it queued.
+
+        python-engineio's polling writer looks at the connection state only between two
+        POSTs: a disconnect() while a POST is in flight (the CONNECT just sent, a PONG) ends
+        the writer without sending DISCONNECT and CLOSE, and the server only learns of it at
+        the ping timeout. The client's send queue counts a packet done once its POST is
+        answered."""
+        q = self.sio.eio.queue
+        with q.all_tasks_done:
+            if not q.all_tasks_done.wait_for(lambda: q.unfinished_tasks == 0, timeout=WAIT):
+                raise AssertionError(f"{self.name} ({self.mode}): packets still unsent "
+                                     f"after {WAIT} s")
+        self.sio.disconnect()
+
     def close(self):
         try:
             if self.sio.connected or self.sio.eio.state == "connected":

@@ -74,7 +74,7 @@ def test_visits_count_up_and_down(make_peer, server_factory):
     assert a.expect("visits") == (3,)
     assert b.expect("visits") == (3,)
     # client-side disconnect: every remaining socket hears the new count
-    c.sio.disconnect()
+    c.disconnect()
     assert a.expect("visits") == (2,)
     assert b.expect("visits") == (2,)
     # server-side disconnect (kick-me) counts too
@@ -380,7 +380,7 @@ def test_stats_counts_sockets_and_rooms(make_peer, server_factory):
     assert a.ack("join", "only-b") == (True,) and a.ack("leave", "only-b") == (True,)
     assert b.ack("join", "only-b") == (True,)
     assert a.ack("stats") == ({"sockets": 2, "rooms": 2},)
-    b.sio.disconnect()
+    b.disconnect()
     # wait until the server has processed it (visits: 2 on b's arrival, then 1)
     assert a.expect("visits") == (1,)
     assert a.expect("visits") == (2,)

@@ -109,7 +109,7 @@ def test_no_visits_flag(make_peer, server_factory):
     srv = server_factory("--no-visits")
     a = make_peer("a", server_url=srv.url)
     b = make_peer("b", server_url=srv.url)
-    b.sio.disconnect()
+    b.disconnect()
     a.emit("message", 1)
     assert a.expect("message-back") == (1,)
     a.assert_silent("visits")
