@@ -433,6 +433,12 @@ class _Lanes:
         return self._held > 0
 
     def run(self, sid: str, job: Callable[[], Any], serial: bool) -> None:
+        # Lanes are made here only, and ``run`` is called from one thread (the dispatcher or
+        # the event loop): a socket without a lane cannot get one meanwhile, so its free job
+        # starts without the lock.
+        if not serial and sid not in self._lanes:
+            self._launch(job, None)
+            return
         with self._lock:
             lane = self._lanes.get(sid)
             if lane is not None:

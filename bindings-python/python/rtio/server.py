@@ -77,18 +77,22 @@ class _HandlerPool:
         # (job, after): ``after`` runs once the job ended, whatever happened
         self._jobs: Deque[Tuple[Callable[[], Any], Optional[Callable[[], None]]]] = \
             collections.deque()
-        self._cond = threading.Condition(threading.Lock())
+        # Taken with ``with self._lock``: ``Condition.__enter__`` is a Python-level call.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._threads: Set[threading.Thread] = set()
         self._idle = 0  # threads waiting on the condition
         self._awake = 0  # threads running a job or looking for the next one
         self._wakes = 0  # threads notified that have not woken up yet
-        self._progress = 0.0  # monotonic time a job last started, or the queue filled
+        self._started = 0  # jobs started so far
+        # (jobs started, monotonic time) when check() last saw a job start or the queue fill
+        self._seen: Tuple[int, float] = (0, 0.0)
         self._closed = False
 
     def submit(self, job: Callable[[], Any], after: Optional[Callable[[], None]] = None) -> None:
-        with self._cond:
+        with self._lock:
             if not self._jobs:
-                self._progress = time.monotonic()
+                self._started += 1  # a queue that fills counts as progress
             self._jobs.append((job, after))
             if self._awake + self._wakes == 0:
                 self._add_thread()
@@ -96,13 +100,16 @@ class _HandlerPool:
     def check(self) -> Optional[float]:
         """Brings one more thread when jobs wait and none started for ``_STALL_S``. Returns
         the seconds until it should be called again (``None``: no job waits)."""
-        with self._cond:
+        with self._lock:
             if not self._jobs:
                 return None
             now = time.monotonic()
-            if now - self._progress >= _STALL_S:
+            started, since = self._seen
+            if started != self._started:
+                self._seen = (self._started, now)
+            elif now - since >= _STALL_S:
                 self._add_thread()
-                self._progress = now
+                self._seen = (started, now)
             return _STALL_S
 
     def _add_thread(self) -> None:
@@ -122,10 +129,10 @@ class _HandlerPool:
 
     def _work(self) -> None:
         me = threading.current_thread()
-        cond = self._cond
+        lock, cond, jobs = self._lock, self._cond, self._jobs
         while True:
-            with cond:
-                while not self._jobs:
+            with lock:
+                while not jobs:
                     self._awake -= 1
                     if self._closed:
                         self._threads.discard(me)
@@ -136,12 +143,12 @@ class _HandlerPool:
                     self._idle -= 1
                     if self._wakes:
                         self._wakes -= 1
-                    if not woken and not self._jobs and not self._closed:
+                    if not woken and not jobs and not self._closed:
                         self._threads.discard(me)
                         return
                     self._awake += 1
-                job, after = self._jobs.popleft()
-                self._progress = time.monotonic()
+                job, after = jobs.popleft()
+                self._started += 1
             try:
                 job()
             except BaseException:  # jobs catch their handlers' errors; this is a last resort
@@ -159,7 +166,7 @@ class _HandlerPool:
         them (not for the calling thread when it is one of them). True when all ended."""
         me = threading.current_thread()
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             self._closed = True
             if self._jobs and not (self._threads - {me}):
                 self._spawn()
@@ -607,8 +614,14 @@ class Server(BaseServer):
             self._fail_waiters()
             self._stopped.set()
             return None
+        # Messages, the bulk of the events, are dispatched here rather than in _handle.
+        run_in_lane, on_message = self._lanes.run, self._on_message
+        serial = not self.async_handlers
         for ev in batch:
-            self._handle(ev, native)
+            if ev[0] == MESSAGE:
+                run_in_lane(ev[1], functools.partial(on_message, *ev[1:]), serial)
+            else:
+                self._handle(ev, native)
         pool = self._pool
         if pool is None:
             return None
@@ -620,11 +633,9 @@ class Server(BaseServer):
         return after
 
     def _handle(self, ev: tuple, native: "_native.NativeServer") -> None:
+        """One event other than a message (those are dispatched by ``_on_batch``)."""
         kind = ev[0]
-        if kind == MESSAGE:
-            self._lanes.run(ev[1], functools.partial(self._on_message, *ev[1:]),
-                            not self.async_handlers)
-        elif kind == ACK:
+        if kind == ACK:
             self._on_ack(*ev[1:])
         elif kind == CONNECT:
             self._on_connect(*ev[1:])
@@ -681,7 +692,9 @@ class Server(BaseServer):
                  optional_last: bool = False) -> Any:
         handler, hargs = self._get_event_handler(event, namespace, args)
         if handler is not None:
-            return handler(*fit_args(handler, hargs, optional_last))
+            if optional_last:
+                hargs = fit_args(handler, hargs, True)
+            return handler(*hargs)
         ns_handler, hargs = self._get_namespace_handler(namespace, args)
         if ns_handler is not None:
             return ns_handler.trigger_event(event, *hargs)
@@ -690,17 +703,24 @@ class Server(BaseServer):
     def _on_message(self, sid: str, nsp: str, event: str, args: list,
                     ack: Optional[int]) -> None:
         try:
-            ret = self._trigger(event, nsp, (sid, *args))
+            # the usual case, handlers[nsp][event], first (_trigger's resolution order)
+            ns_handlers = self.handlers.get(nsp)
+            handler = ns_handlers.get(event) if ns_handlers is not None else None
+            if handler is not None:
+                ret = handler(sid, *args)
+            else:
+                ret = self._trigger(event, nsp, (sid, *args))
         except Exception:
             self._log_handler_error(repr(event), nsp, sid)
             return
         if ack is not None and ret is not self.not_handled:
             native = self._native
-            if native is not None and not native.is_stopped():
+            if native is not None:
                 try:
                     native.ack(sid, ack, ret)
                 except Exception:
-                    self._log_handler_error(f"the acknowledgement of {event!r}", nsp, sid)
+                    if not native.is_stopped():  # after a stop, acks have nowhere to go
+                        self._log_handler_error(f"the acknowledgement of {event!r}", nsp, sid)
 
     def _run_connect_handler(self, sid: str, nsp: str, auth: Any,
                              environ: Dict[str, Any]) -> Optional[Tuple[str, Any]]:
