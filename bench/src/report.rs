@@ -208,6 +208,12 @@ fn rows(s: Scenario) -> Vec<Row> {
             row("p99_ms", "delivery latency p99, ms", 2, Lower),
             row("p999_ms", "delivery latency p99.9, ms", 2, Lower),
             row(
+                "read_p50_ms",
+                "… until the load generator read it, p50, ms",
+                2,
+                Neither,
+            ),
+            row(
                 "read_p99_ms",
                 "… until the load generator read it, p99, ms",
                 2,
