@@ -438,7 +438,10 @@ class AsyncServer(BaseServer):
         await asyncio.sleep(seconds)
 
     def _spawn(self, coro: Awaitable[Any]) -> "asyncio.Task[Any]":
-        task = asyncio.ensure_future(coro)
+        return self._keep(asyncio.ensure_future(coro))
+
+    def _keep(self, task: "asyncio.Task[Any]") -> "asyncio.Task[Any]":
+        """Holds the task until it ends: the loop keeps only weak references to tasks."""
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -455,31 +458,36 @@ class AsyncServer(BaseServer):
                 except Exception:  # pragma: no cover - loop already closed
                     pass
                 return
+            # Messages, the bulk of the events, are dispatched here rather than in _handle.
+            # Every handler runs as a task: tasks start in the order created, so a client's
+            # handlers start in arrival order (and what they send before their first real
+            # wait goes out in that order). _Lanes keeps connect first and disconnect last.
+            run_in_lane, message = self._lanes.run, self._message
+            serial = not self.async_handlers
             for ev in batch:
-                self._handle(ev)
+                if ev[0] == MESSAGE:
+                    run_in_lane(ev[1], functools.partial(message, *ev[1:]), serial)
+                else:
+                    self._handle(ev)
             if len(batch) < _BATCH:
                 return
 
     def _launch(self, job: Callable[[], Any], after: Optional[Callable[[], None]]) -> None:
-        self._spawn(self._run_job(job, after))
+        # On the loop's thread; jobs are coroutine functions (no ensure_future() checks).
+        self._keep(asyncio.get_running_loop().create_task(
+            job() if after is None else self._run_job(job, after), name="rtio-handler"))
 
     @staticmethod
-    async def _run_job(job: Callable[[], Any], after: Optional[Callable[[], None]]) -> None:
+    async def _run_job(job: Callable[[], Any], after: Callable[[], None]) -> None:
         try:
             await job()
         finally:
-            if after is not None:
-                after()
+            after()
 
     def _handle(self, ev: tuple) -> None:
-        # Every handler runs as a task: tasks start in the order created, so a client's
-        # handlers start in arrival order (and what they send before their first real wait
-        # goes out in that order). _Lanes keeps connect first and disconnect last.
+        """One event other than a message (those are dispatched by ``_on_readable``)."""
         kind = ev[0]
-        if kind == MESSAGE:
-            self._lanes.run(ev[1], functools.partial(self._message, *ev[1:]),
-                            not self.async_handlers)
-        elif kind == ACK:
+        if kind == ACK:
             self._on_ack(*ev[1:])
         elif kind == CONNECT:
             self._on_connect(*ev[1:])
@@ -560,35 +568,33 @@ class AsyncServer(BaseServer):
     async def _message(self, sid: str, nsp: str, event: str, args: list,
                        ack: Optional[int]) -> None:
         try:
-            ret = self._call(event, nsp, (sid, *args))
-        except Exception:
-            self._log_handler_error(repr(event), nsp, sid)
-            return
-        if inspect.isawaitable(ret):
-            await self._finish_message(ret, sid, nsp, event, ack)
-        else:
-            self._send_ack(sid, ack, ret)
-
-    async def _finish_message(self, ret: Awaitable[Any], sid: str, nsp: str, event: str,
-                              ack: Optional[int]) -> None:
-        try:
-            value = await ret
+            # the usual case, handlers[nsp][event], first (_call's resolution order)
+            ns_handlers = self.handlers.get(nsp)
+            handler = ns_handlers.get(event) if ns_handlers is not None else None
+            if handler is not None:
+                ret = handler(sid, *args)
+            else:
+                ret = self._call(event, nsp, (sid, *args))
+            if inspect.isawaitable(ret):
+                ret = await ret
         except asyncio.CancelledError:
             return
         except Exception:
             self._log_handler_error(repr(event), nsp, sid)
             return
-        self._send_ack(sid, ack, value)
+        self._send_ack(sid, ack, ret)
 
     def _send_ack(self, sid: str, ack: Optional[int], value: Any) -> None:
         if ack is None or value is self.not_handled:
             return
         native = self._native
-        if native is not None and not native.is_stopped():
+        if native is not None:
             try:
                 native.ack(sid, ack, value)
             except Exception:
-                self._log_handler_error("an acknowledgement", self._sid_nsp.get(sid, "?"), sid)
+                if not native.is_stopped():  # after a stop, acks have nowhere to go
+                    self._log_handler_error("an acknowledgement", self._sid_nsp.get(sid, "?"),
+                                            sid)
 
     async def _connect_handler(self, sid: str, nsp: str, auth: Any,
                                environ: Dict[str, Any]) -> Optional[Tuple[str, Any]]:
