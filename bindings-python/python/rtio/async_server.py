@@ -474,15 +474,19 @@ class AsyncServer(BaseServer):
 
     def _launch(self, job: Callable[[], Any], after: Optional[Callable[[], None]]) -> None:
         # On the loop's thread; jobs are coroutine functions (no ensure_future() checks).
-        self._keep(asyncio.get_running_loop().create_task(
-            job() if after is None else self._run_job(job, after), name="rtio-handler"))
+        self._tasks.add(asyncio.get_running_loop().create_task(self._run_job(job, after),
+                                                               name="rtio-handler"))
 
-    @staticmethod
-    async def _run_job(job: Callable[[], Any], after: Callable[[], None]) -> None:
+    async def _run_job(self, job: Callable[[], Any], after: Optional[Callable[[], None]]) -> None:
         try:
             await job()
         finally:
-            after()
+            # The task leaves _tasks here rather than from a done callback: one callback
+            # less through the loop per job. (A task cancelled before it started stays;
+            # only the loop's teardown cancels these.)
+            self._tasks.discard(asyncio.current_task())
+            if after is not None:
+                after()
 
     def _handle(self, ev: tuple) -> None:
         """One event other than a message (those are dispatched by ``_on_readable``)."""
