@@ -857,6 +857,29 @@ class BaseServer:
             native.add_namespace(namespace, self._middleware(namespace))
 
     # ---------------------------------------------------------------- handler lookup
+    def _call_handler(self, event: str, namespace: str, args: Tuple[Any, ...],
+                      optional_last: bool = False) -> Any:
+        """Calls the handler of ``event``; returns its result (an awaitable from a coroutine
+        handler) or ``not_handled``."""
+        handler, hargs = self._get_event_handler(event, namespace, args)
+        if handler is not None:
+            if optional_last:
+                hargs = fit_args(handler, hargs, True)
+            return handler(*hargs)
+        ns_handler, hargs = self._get_namespace_handler(namespace, args)
+        if ns_handler is not None:
+            return ns_handler.trigger_event(event, *hargs)
+        return self.not_handled
+
+    def _call_event_handler(self, sid: str, namespace: str, event: str, args: list) -> Any:
+        """:meth:`_call_handler` for a client's event, ``handlers[namespace][event]`` (the
+        usual case, first in the resolution order) looked up first."""
+        ns_handlers = self.handlers.get(namespace)
+        handler = ns_handlers.get(event) if ns_handlers is not None else None
+        if handler is not None:
+            return handler(sid, *args)
+        return self._call_handler(event, namespace, (sid, *args))
+
     def _get_event_handler(self, event: str, namespace: str,
                            args: Tuple[Any, ...]) -> Tuple[Optional[Handler], Tuple[Any, ...]]:
         # python-socketio's resolution order:

@@ -14,7 +14,7 @@ from . import _native
 from . import exceptions
 from . import mount
 from ._base import (BaseServer, SocketInfo, StrPath, Target, _RoomCallback, _rooms, _socket_info,
-                    ack_value, fit_args, is_refusal)
+                    ack_value, is_refusal)
 
 CONNECT_REQUEST = _native.CONNECT_REQUEST
 CONNECT = _native.CONNECT
@@ -558,27 +558,10 @@ class AsyncServer(BaseServer):
 
         self._launch(run, None)
 
-    def _call(self, event: str, namespace: str, args: Tuple[Any, ...],
-              optional_last: bool = False) -> Any:
-        """Calls the handler; returns its result (maybe an awaitable) or `not_handled`."""
-        handler, hargs = self._get_event_handler(event, namespace, args)
-        if handler is not None:
-            return handler(*fit_args(handler, hargs, optional_last))
-        ns_handler, hargs = self._get_namespace_handler(namespace, args)
-        if ns_handler is not None:
-            return ns_handler.trigger_event(event, *hargs)
-        return self.not_handled
-
     async def _message(self, sid: str, nsp: str, event: str, args: list,
                        ack: Optional[int]) -> None:
         try:
-            # the usual case, handlers[nsp][event], first (_call's resolution order)
-            ns_handlers = self.handlers.get(nsp)
-            handler = ns_handlers.get(event) if ns_handlers is not None else None
-            if handler is not None:
-                ret = handler(sid, *args)
-            else:
-                ret = self._call(event, nsp, (sid, *args))
+            ret = self._call_event_handler(sid, nsp, event, args)
             if inspect.isawaitable(ret):
                 ret = await ret
         except asyncio.CancelledError:
@@ -603,7 +586,7 @@ class AsyncServer(BaseServer):
     async def _connect_handler(self, sid: str, nsp: str, auth: Any,
                                environ: Dict[str, Any]) -> Optional[Tuple[str, Any]]:
         try:
-            ret = self._call("connect", nsp, (sid, environ, auth or None), optional_last=True)
+            ret = self._call_handler("connect", nsp, (sid, environ, auth or None), optional_last=True)
             if inspect.isawaitable(ret):
                 ret = await ret
         except Exception as exc:
@@ -655,7 +638,7 @@ class AsyncServer(BaseServer):
 
     async def _run_disconnect(self, sid: str, nsp: str, why: str) -> None:
         try:
-            ret = self._call("disconnect", nsp, (sid, why), optional_last=True)
+            ret = self._call_handler("disconnect", nsp, (sid, why), optional_last=True)
             if inspect.isawaitable(ret):
                 await ret
         except Exception:

@@ -13,7 +13,7 @@ from . import _native
 from . import exceptions
 from . import mount
 from ._base import (BaseServer, SocketInfo, StrPath, Target, _RoomCallback, _rooms, _socket_info,
-                    ack_value, fit_args, is_refusal)
+                    ack_value, is_refusal)
 
 CONNECT_REQUEST = _native.CONNECT_REQUEST
 CONNECT = _native.CONNECT
@@ -688,28 +688,10 @@ class Server(BaseServer):
 
         self._launch(run, None)
 
-    def _trigger(self, event: str, namespace: str, args: Tuple[Any, ...],
-                 optional_last: bool = False) -> Any:
-        handler, hargs = self._get_event_handler(event, namespace, args)
-        if handler is not None:
-            if optional_last:
-                hargs = fit_args(handler, hargs, True)
-            return handler(*hargs)
-        ns_handler, hargs = self._get_namespace_handler(namespace, args)
-        if ns_handler is not None:
-            return ns_handler.trigger_event(event, *hargs)
-        return self.not_handled
-
     def _on_message(self, sid: str, nsp: str, event: str, args: list,
                     ack: Optional[int]) -> None:
         try:
-            # the usual case, handlers[nsp][event], first (_trigger's resolution order)
-            ns_handlers = self.handlers.get(nsp)
-            handler = ns_handlers.get(event) if ns_handlers is not None else None
-            if handler is not None:
-                ret = handler(sid, *args)
-            else:
-                ret = self._trigger(event, nsp, (sid, *args))
+            ret = self._call_event_handler(sid, nsp, event, args)
         except Exception:
             self._log_handler_error(repr(event), nsp, sid)
             return
@@ -726,7 +708,7 @@ class Server(BaseServer):
                              environ: Dict[str, Any]) -> Optional[Tuple[str, Any]]:
         """Runs ``connect``; returns ``None`` to accept, or ``(message, data)`` to refuse."""
         try:
-            ret = self._trigger("connect", nsp, (sid, environ, auth or None), optional_last=True)
+            ret = self._call_handler("connect", nsp, (sid, environ, auth or None), optional_last=True)
         except Exception as exc:
             if is_refusal(exc):
                 return self._refusal(exc)
@@ -779,7 +761,7 @@ class Server(BaseServer):
 
     def _run_disconnect(self, sid: str, nsp: str, why: str) -> None:
         try:
-            self._trigger("disconnect", nsp, (sid, why), optional_last=True)
+            self._call_handler("disconnect", nsp, (sid, why), optional_last=True)
         except Exception:
             self._log_handler_error("'disconnect'", nsp, sid)
         finally:
