@@ -539,10 +539,19 @@ describe('the @socket.io/admin-ui dashboard ([admin])', () => {
         for (;;) {
           const [list] = await (async () => {
             const got = next(admin, 'all_sockets');
-            const fresh = await dashboard({ username: 'admin', password: 'pa55' });
-            const value = await Promise.race([got, next(fresh, 'all_sockets')]);
-            fresh.close();
-            return value;
+            // listened to from the start: the list can come in the same read as the
+            // connect, and is then emitted before an `await connect(...)` resumes
+            const fresh = io(`${s.url}/admin`, {
+              forceNew: true,
+              reconnection: false,
+              transports: ['websocket'],
+              auth: { username: 'admin', password: 'pa55' },
+            });
+            try {
+              return await Promise.race([got, next(fresh, 'all_sockets')]);
+            } finally {
+              fresh.close();
+            }
           })();
           if (list.find((x) => x.id === c.id)?.rooms.includes('moderated')) return;
         }
